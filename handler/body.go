@@ -1,0 +1,70 @@
+package handler
+
+import (
+	"encoding/json"
+	"errors"
+
+	"github.com/orderflow/orderflow"
+)
+
+// MaxBodyBytes bounds an SQS message body the function will look at. An SNS
+// envelope around the largest valid order (orderflow.MaxOrderBytes, escaped)
+// stays well below it; anything larger is refused before it is parsed.
+const MaxBodyBytes = 256 << 10
+
+// Body is what a queued message body held.
+type Body struct {
+	Order orderflow.Order
+	// SNSMessageID is the SNS message id when the body was an SNS envelope,
+	// empty for a raw delivery.
+	SNSMessageID string
+}
+
+// snsEnvelope holds the members of an SNS notification that the function
+// needs. SNS delivers to an SQS subscription in this envelope unless the
+// subscription sets RawMessageDelivery.
+type snsEnvelope struct {
+	Type      string  `json:"Type"`
+	MessageID string  `json:"MessageId"`
+	TopicArn  string  `json:"TopicArn"`
+	Message   *string `json:"Message"`
+}
+
+// DecodeBody turns an SQS message body into an order. The body is either an
+// SNS notification envelope whose Message is the order (the default for an
+// SNS-to-SQS subscription) or the order itself (raw message delivery). Any
+// other body is invalid input: the error matches orderflow.ErrInvalid.
+func DecodeBody(body string) (Body, error) {
+	if len(body) > MaxBodyBytes {
+		return Body{}, orderflow.Invalid(orderflow.CodeTooLarge, "message body is %d bytes, more than the limit of %d", len(body), MaxBodyBytes)
+	}
+	data := []byte(body)
+	var env snsEnvelope
+	// A body that is not JSON, or is JSON but not an envelope (no Type), is
+	// taken as a raw order; orderflow.Decode then says precisely what is wrong.
+	err := json.Unmarshal(data, &env)
+	var typeErr *json.UnmarshalTypeError
+	if env.Type == "" || (err != nil && !errors.As(err, &typeErr)) {
+		o, err := orderflow.Decode(data)
+		return Body{Order: o}, err
+	}
+	switch {
+	case err != nil:
+		return Body{}, orderflow.Invalid(orderflow.CodeUnsupportedMessage, "SNS envelope member %s is not a string", typeErr.Field)
+	case env.Type != "Notification":
+		return Body{}, orderflow.Invalid(orderflow.CodeUnsupportedMessage, "an SNS %q message is not an order event", truncate(env.Type, 64))
+	case env.Message == nil:
+		return Body{}, orderflow.Invalid(orderflow.CodeUnsupportedMessage, "SNS notification has no Message")
+	case env.TopicArn == "" || env.MessageID == "":
+		return Body{}, orderflow.Invalid(orderflow.CodeUnsupportedMessage, "SNS notification lacks its TopicArn or MessageId")
+	}
+	o, err := orderflow.Decode([]byte(*env.Message))
+	return Body{Order: o, SNSMessageID: env.MessageID}, err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,293 @@
+// Package handler is ProcessOrderFunction: it turns a batch of SQS messages
+// into per-record outcomes and a partial batch response.
+//
+// For each record it unwraps the SNS envelope (or takes a raw delivery),
+// decodes and validates the order, writes it conditionally through a Store,
+// and logs one JSON line. Outcomes:
+//
+//   - stored, duplicate, stale: successes; the table holds the newest event.
+//   - invalid: a permanent failure. The body goes to the dead-letter queue with
+//     the reason attached and the record counts as done; if that send fails the
+//     record is reported as failed instead, so nothing is lost.
+//   - failed: anything else (throttling, timeouts, 5xx, a panic): reported in
+//     the partial batch response so that SQS delivers it again after the
+//     visibility timeout and, after maxReceiveCount receives, moves it to the
+//     dead-letter queue itself.
+//
+// The package depends on the small interfaces it declares (Store,
+// DeadLetterQueue), never on SDK clients.
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/orderflow/orderflow"
+)
+
+// Store writes an order unless the table already holds it or a newer event
+// for it. A failed condition is an outcome (duplicate, stale), not an error;
+// an error means the write may not have happened and is worth retrying.
+type Store interface {
+	PutOrder(ctx context.Context, o orderflow.Order) (orderflow.Outcome, error)
+}
+
+// DeadLetterQueue takes invalid input for an operator to read.
+type DeadLetterQueue interface {
+	SendDeadLetter(ctx context.Context, dl orderflow.DeadLetter) error
+}
+
+// Options configure a Handler.
+type Options struct {
+	// Store receives valid orders. Required.
+	Store Store
+	// DeadLetters receives invalid input. Required.
+	DeadLetters DeadLetterQueue
+	// Logger receives one line per record. Default: discard.
+	Logger *slog.Logger
+	// Concurrency is how many records of a batch are processed at once.
+	// Default 8. Order within a batch does not matter: writes are conditional.
+	Concurrency int
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// MaxFutureSkew refuses, as invalid, events stamped further than this
+	// ahead of Now: such an event would win over every real update of the
+	// order until its time came. Default 15 minutes; negative disables.
+	MaxFutureSkew time.Duration
+	// ReserveTime is how long before the invocation's deadline the handler
+	// stops starting records and returns, so that its partial batch response
+	// reaches Lambda before the function times out (which would fail the
+	// whole batch). Default: a tenth of the time left, at most one second.
+	ReserveTime time.Duration
+}
+
+// Handler is the function. It is safe for concurrent use.
+type Handler struct {
+	store         Store
+	dlq           DeadLetterQueue
+	log           *slog.Logger
+	concurrency   int
+	now           func() time.Time
+	maxFutureSkew time.Duration
+	reserve       time.Duration
+}
+
+// New returns a Handler, with defaults applied as documented on Options.
+func New(opts Options) (*Handler, error) {
+	if opts.Store == nil || opts.DeadLetters == nil {
+		return nil, errors.New("handler: a Store and a DeadLetterQueue are required")
+	}
+	h := &Handler{
+		store:         opts.Store,
+		dlq:           opts.DeadLetters,
+		log:           opts.Logger,
+		concurrency:   opts.Concurrency,
+		now:           opts.Now,
+		maxFutureSkew: opts.MaxFutureSkew,
+		reserve:       opts.ReserveTime,
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.concurrency <= 0 {
+		h.concurrency = 8
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.maxFutureSkew == 0 {
+		h.maxFutureSkew = 15 * time.Minute
+	}
+	return h, nil
+}
+
+// Result is what became of one record. Outcomes other than "failed" delete the
+// record from the queue.
+type Result string
+
+// The results of a record.
+const (
+	ResultStored    = Result(orderflow.OutcomeStored)
+	ResultDuplicate = Result(orderflow.OutcomeDuplicate)
+	ResultStale     = Result(orderflow.OutcomeStale)
+	ResultInvalid   Result = "invalid" // dead-lettered with its reason
+	ResultFailed    Result = "failed"  // left for SQS to deliver again
+)
+
+// Handle processes a batch. Its signature is aws-lambda-go's for an SQS
+// event source with ReportBatchItemFailures. It returns an error only for a
+// batch it cannot process at all; per-record failures are listed in the
+// response, so only those records are delivered again.
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	results := h.Process(ctx, ev.Records)
+	var resp events.SQSEventResponse
+	for i, r := range results {
+		if r == ResultFailed {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ev.Records[i].MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// Process processes records and returns each one's result, in record order.
+func (h *Handler) Process(ctx context.Context, records []events.SQSMessage) []Result {
+	ctx, cancel := h.withReserve(ctx)
+	defer cancel()
+
+	results := make([]Result, len(records))
+	sem := make(chan struct{}, h.concurrency)
+	var wg sync.WaitGroup
+	for i := range records {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			// Out of time: leave the rest for SQS rather than be cut off.
+			results[i] = ResultFailed
+			h.logSkipped(&records[i], ctx.Err())
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = h.processRecord(ctx, &records[i])
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// withReserve returns a context whose deadline leaves time to answer Lambda.
+func (h *Handler) withReserve(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	reserve := h.reserve
+	if reserve <= 0 {
+		reserve = min(time.Until(deadline)/10, time.Second)
+	}
+	return context.WithDeadline(ctx, deadline.Add(-reserve))
+}
+
+// outcome carries what the log line says about a record.
+type outcome struct {
+	result Result
+	body   Body
+	code   orderflow.Code
+	err    error
+}
+
+func (h *Handler) processRecord(ctx context.Context, rec *events.SQSMessage) (result Result) {
+	start := h.now()
+	var out outcome
+	defer func() {
+		// A bug must cost one record, not the batch: the record is retried
+		// and, if the bug persists, SQS dead-letters it after maxReceiveCount.
+		if p := recover(); p != nil {
+			out = outcome{result: ResultFailed, body: out.body, err: fmt.Errorf("panic: %v", p)}
+		}
+		h.logRecord(ctx, rec, out, h.now().Sub(start))
+		result = out.result
+	}()
+	out = h.apply(ctx, rec)
+	return out.result
+}
+
+func (h *Handler) apply(ctx context.Context, rec *events.SQSMessage) outcome {
+	body, err := DecodeBody(rec.Body)
+	if err == nil {
+		err = h.checkClock(body.Order)
+	}
+	if err != nil {
+		return h.deadLetter(ctx, rec, body, err)
+	}
+	res, err := h.store.PutOrder(ctx, body.Order)
+	if err != nil {
+		return outcome{result: ResultFailed, body: body, err: err}
+	}
+	return outcome{result: Result(res), body: body}
+}
+
+func (h *Handler) checkClock(o orderflow.Order) error {
+	if h.maxFutureSkew < 0 {
+		return nil
+	}
+	if ahead := o.Timestamp.Sub(h.now()); ahead > h.maxFutureSkew {
+		return &orderflow.InvalidError{Code: orderflow.CodeInvalidOrder, Fields: []orderflow.FieldError{{
+			Field:   "timestamp",
+			Message: fmt.Sprintf("is %s in the future, more than the allowed %s", ahead.Round(time.Second), h.maxFutureSkew),
+		}}}
+	}
+	return nil
+}
+
+func (h *Handler) deadLetter(ctx context.Context, rec *events.SQSMessage, body Body, cause error) outcome {
+	var inv *orderflow.InvalidError
+	if !errors.As(cause, &inv) {
+		inv = orderflow.Invalid(orderflow.CodeInvalidOrder, "%v", cause)
+	}
+	receives, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	dl := orderflow.DeadLetter{
+		Body:              rec.Body,
+		Code:              inv.Code,
+		Reason:            inv.Error(),
+		OriginalMessageID: rec.MessageId,
+		ReceiveCount:      receives,
+		Source:            rec.EventSourceARN,
+		FailedAt:          h.now().UTC(),
+	}
+	if err := h.dlq.SendDeadLetter(ctx, dl); err != nil {
+		return outcome{result: ResultFailed, body: body, code: inv.Code,
+			err: fmt.Errorf("dead-letter invalid input (%v): %w", inv, err)}
+	}
+	return outcome{result: ResultInvalid, body: body, code: inv.Code, err: inv}
+}
+
+func (h *Handler) logRecord(ctx context.Context, rec *events.SQSMessage, out outcome, d time.Duration) {
+	level, msg := slog.LevelInfo, "order "+string(out.result)
+	switch out.result {
+	case ResultInvalid:
+		level, msg = slog.LevelWarn, "invalid order dead-lettered"
+	case ResultFailed:
+		level, msg = slog.LevelError, "record failed; SQS will deliver it again"
+	}
+	if !h.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 10)
+	attrs = append(attrs,
+		slog.String("outcome", string(out.result)),
+		slog.String("messageId", rec.MessageId),
+		slog.String("orderId", out.body.Order.OrderID),
+		slog.String("userId", out.body.Order.UserID),
+		slog.String("receiveCount", rec.Attributes["ApproximateReceiveCount"]),
+		slog.Float64("durationMs", float64(d.Microseconds())/1000),
+	)
+	if out.body.Order.OrderID != "" {
+		attrs = append(attrs, slog.String("status", string(out.body.Order.Status)), slog.String("timestamp", out.body.Order.TimestampString()))
+	}
+	if out.body.SNSMessageID != "" {
+		attrs = append(attrs, slog.String("snsMessageId", out.body.SNSMessageID))
+	}
+	if out.code != "" {
+		attrs = append(attrs, slog.String("errorCode", string(out.code)))
+	}
+	if out.err != nil {
+		attrs = append(attrs, slog.String("error", out.err.Error()))
+	}
+	h.log.LogAttrs(ctx, level, msg, attrs...)
+}
+
+func (h *Handler) logSkipped(rec *events.SQSMessage, err error) {
+	h.logRecord(context.Background(), rec, outcome{result: ResultFailed, err: fmt.Errorf("not started before the invocation deadline: %w", err)}, 0)
+}
