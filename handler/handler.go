@@ -114,9 +114,9 @@ type Result string
 
 // The results of a record.
 const (
-	ResultStored    = Result(orderflow.OutcomeStored)
-	ResultDuplicate = Result(orderflow.OutcomeDuplicate)
-	ResultStale     = Result(orderflow.OutcomeStale)
+	ResultStored           = Result(orderflow.OutcomeStored)
+	ResultDuplicate        = Result(orderflow.OutcomeDuplicate)
+	ResultStale            = Result(orderflow.OutcomeStale)
 	ResultInvalid   Result = "invalid" // dead-lettered with its reason
 	ResultFailed    Result = "failed"  // left for SQS to deliver again
 )
