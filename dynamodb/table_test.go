@@ -1,0 +1,343 @@
+package dynamodb_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	miniserver "github.com/truora/minidyn/server"
+
+	"github.com/orderflow/orderflow"
+	"github.com/orderflow/orderflow/dynamodb"
+	"github.com/orderflow/orderflow/handler"
+)
+
+var _ handler.Store = (*dynamodb.Table)(nil)
+
+const tableName = "Orders"
+
+// fault wraps the DynamoDB API server and fails requests while fail is set.
+type fault struct {
+	next     http.Handler
+	fail     atomic.Bool
+	status   int
+	code     string
+	requests atomic.Int64
+}
+
+func (f *fault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.requests.Add(1)
+	if f.fail.Load() {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(f.status)
+		fmt.Fprintf(w, `{"__type":"com.amazonaws.dynamodb.v20120810#%s","message":"injected fault"}`, f.code)
+		return
+	}
+	f.next.ServeHTTP(w, r)
+}
+
+// newTable starts a real DynamoDB API (minidyn's server) on loopback, creates
+// the Orders table with its user index through the real SDK client, and
+// returns the store, the client and the fault switch in front of the server.
+func newTable(t *testing.T) (*dynamodb.Table, *awsddb.Client, *fault) {
+	t.Helper()
+	f := &fault{next: miniserver.NewServer(), status: http.StatusBadRequest, code: "ThrottlingException"}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	// The configuration is built here, not loaded: ambient AWS_* settings must
+	// not redirect or break the test.
+	client := awsddb.New(awsddb.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(srv.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		HTTPClient:   srv.Client(),
+	}, dynamodb.BoundedRetries)
+	_, err := client.CreateTable(context.Background(), &awsddb.CreateTableInput{
+		TableName:   aws.String(tableName),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String("orderId"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("userId"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("timestamp"), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String("orderId"), KeyType: types.KeyTypeHash}},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(dynamodb.UserIndex),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String("userId"), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String("timestamp"), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}},
+	})
+	if err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	return dynamodb.New(client, tableName), client, f
+}
+
+var seedOrder = orderflow.Order{
+	OrderID:   "O1234",
+	UserID:    "U123",
+	ItemName:  "Laptop",
+	Quantity:  1,
+	Status:    orderflow.StatusNew,
+	Timestamp: time.Date(2025, 5, 3, 12, 0, 0, 0, time.UTC),
+}
+
+func put(t *testing.T, table *dynamodb.Table, o orderflow.Order) orderflow.Outcome {
+	t.Helper()
+	got, err := table.PutOrder(context.Background(), o)
+	if err != nil {
+		t.Fatalf("PutOrder(%+v) error = %v", o, err)
+	}
+	return got
+}
+
+func get(t *testing.T, table *dynamodb.Table, id string) orderflow.Order {
+	t.Helper()
+	o, err := table.GetOrder(context.Background(), id)
+	if err != nil {
+		t.Fatalf("GetOrder(%q) error = %v", id, err)
+	}
+	return o
+}
+
+func TestTheSeedOrderIsStoredWithTheRightTypes(t *testing.T) {
+	table, client, _ := newTable(t)
+	if got := put(t, table, seedOrder); got != orderflow.OutcomeStored {
+		t.Fatalf("PutOrder = %s, want stored", got)
+	}
+	out, err := client.GetItem(context.Background(), &awsddb.GetItemInput{
+		TableName: aws.String(tableName),
+		Key:       map[string]types.AttributeValue{"orderId": &types.AttributeValueMemberS{Value: "O1234"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]types.AttributeValue{
+		"orderId":      &types.AttributeValueMemberS{Value: "O1234"},
+		"userId":       &types.AttributeValueMemberS{Value: "U123"},
+		"itemName":     &types.AttributeValueMemberS{Value: "Laptop"},
+		"quantity":     &types.AttributeValueMemberN{Value: "1"},
+		"status":       &types.AttributeValueMemberS{Value: "new"},
+		"timestamp":    &types.AttributeValueMemberS{Value: "2025-05-03T12:00:00Z"},
+		"eventVersion": &types.AttributeValueMemberS{Value: seedOrder.Version()},
+	}
+	if len(out.Item) != len(want) {
+		t.Errorf("item has %d attributes, want %d: %v", len(out.Item), len(want), out.Item)
+	}
+	for name, w := range want {
+		if fmt.Sprintf("%#v", out.Item[name]) != fmt.Sprintf("%#v", w) {
+			t.Errorf("attribute %s = %#v, want %#v", name, out.Item[name], w)
+		}
+	}
+	if got := get(t, table, "O1234"); got != seedOrder {
+		t.Errorf("GetOrder = %+v, want %+v", got, seedOrder)
+	}
+}
+
+func TestTheUserIndexFindsAUsersOrders(t *testing.T) {
+	table, client, _ := newTable(t)
+	put(t, table, seedOrder)
+	other := seedOrder
+	other.OrderID, other.Timestamp = "O9999", seedOrder.Timestamp.Add(time.Hour)
+	put(t, table, other)
+	out, err := client.Query(context.Background(), &awsddb.QueryInput{
+		TableName:                 aws.String(tableName),
+		IndexName:                 aws.String(dynamodb.UserIndex),
+		KeyConditionExpression:    aws.String("userId = :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: "U123"}},
+		ScanIndexForward:          aws.Bool(false),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Items) != 2 {
+		t.Fatalf("query returned %d items, want 2", len(out.Items))
+	}
+	first, _ := dynamodb.OrderFromItem(out.Items[0])
+	if first.OrderID != "O9999" {
+		t.Errorf("newest first: got %s, want O9999", first.OrderID)
+	}
+}
+
+func TestARedeliveryIsADuplicateNoOp(t *testing.T) {
+	table, _, _ := newTable(t)
+	put(t, table, seedOrder)
+	if got := put(t, table, seedOrder); got != orderflow.OutcomeDuplicate {
+		t.Errorf("second PutOrder = %s, want duplicate", got)
+	}
+	if got := get(t, table, "O1234"); got != seedOrder {
+		t.Errorf("item = %+v, want %+v", got, seedOrder)
+	}
+}
+
+func TestAStaleEventDoesNotOverwriteANewerOne(t *testing.T) {
+	table, _, _ := newTable(t)
+	newer := seedOrder
+	newer.Status, newer.Timestamp = orderflow.StatusShipped, seedOrder.Timestamp.Add(time.Minute)
+	if got := put(t, table, newer); got != orderflow.OutcomeStored {
+		t.Fatalf("PutOrder(newer) = %s", got)
+	}
+	if got := put(t, table, seedOrder); got != orderflow.OutcomeStale {
+		t.Errorf("PutOrder(older) = %s, want stale", got)
+	}
+	if got := get(t, table, "O1234"); got != newer {
+		t.Errorf("item = %+v, want the newer %+v", got, newer)
+	}
+	newest := newer
+	newest.Status, newest.Timestamp = orderflow.StatusDelivered, newer.Timestamp.Add(time.Minute)
+	if got := put(t, table, newest); got != orderflow.OutcomeStored {
+		t.Errorf("PutOrder(newest) = %s, want stored", got)
+	}
+}
+
+func TestTiesAreResolvedTheSameWayWhateverTheArrivalOrder(t *testing.T) {
+	a, b := seedOrder, seedOrder
+	a.Quantity, b.Quantity = 1, 2 // same timestamp, same status, different content
+	winner := a
+	if b.Supersedes(a) {
+		winner = b
+	}
+	for _, order := range [][]orderflow.Order{{a, b}, {b, a}} {
+		table, _, _ := newTable(t)
+		for _, o := range order {
+			put(t, table, o)
+		}
+		if got := get(t, table, "O1234"); got != winner {
+			t.Errorf("arrival %d then %d: item quantity %d, want %d", order[0].Quantity, order[1].Quantity, got.Quantity, winner.Quantity)
+		}
+	}
+}
+
+func TestConcurrentShuffledVersionsEndAtTheNewest(t *testing.T) {
+	table, _, _ := newTable(t)
+	const versions = 40
+	var events []orderflow.Order
+	for i := range versions {
+		o := seedOrder
+		o.Quantity = i + 1
+		o.Timestamp = seedOrder.Timestamp.Add(time.Duration(i) * time.Second)
+		events = append(events, o, o) // every event twice: redeliveries
+	}
+	rand.New(rand.NewPCG(7, 7)).Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		counts = map[orderflow.Outcome]int{}
+		next   atomic.Int64
+	)
+	for range 8 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(events) {
+					return
+				}
+				got, err := table.PutOrder(context.Background(), events[i])
+				if err != nil {
+					t.Errorf("PutOrder: %v", err)
+					return
+				}
+				mu.Lock()
+				counts[got]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if got := get(t, table, "O1234"); got.Quantity != versions {
+		t.Errorf("final item is version %d, want %d", got.Quantity, versions)
+	}
+	if counts[orderflow.OutcomeDuplicate] < 1 || counts[orderflow.OutcomeStored] < 1 {
+		t.Errorf("outcomes %v: want at least one stored and one duplicate", counts)
+	}
+	if total := counts[orderflow.OutcomeStored] + counts[orderflow.OutcomeDuplicate] + counts[orderflow.OutcomeStale]; total != len(events) {
+		t.Errorf("outcomes %v add up to %d, want %d", counts, total, len(events))
+	}
+}
+
+func TestAnInjectedDynamoDBFailureIsAnErrorAfterBoundedRetries(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		code   string
+	}{{http.StatusBadRequest, "ThrottlingException"}, {http.StatusInternalServerError, "InternalServerError"}} {
+		t.Run(tt.code, func(t *testing.T) {
+			table, _, f := newTable(t)
+			f.status, f.code = tt.status, tt.code
+			f.fail.Store(true)
+			before := f.requests.Load()
+			_, err := table.PutOrder(context.Background(), seedOrder)
+			if err == nil {
+				t.Fatal("PutOrder error = nil during an injected fault")
+			}
+			if got := f.requests.Load() - before; got != 3 {
+				t.Errorf("requests during the fault = %d, want 3 (bounded retries)", got)
+			}
+			f.fail.Store(false)
+			if _, err := table.GetOrder(context.Background(), "O1234"); !errors.Is(err, dynamodb.ErrNotFound) {
+				t.Errorf("after the failed write GetOrder error = %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func TestPutOrderRefusesAnInvalidOrder(t *testing.T) {
+	table, _, f := newTable(t)
+	before := f.requests.Load()
+	_, err := table.PutOrder(context.Background(), orderflow.Order{OrderID: "O1"})
+	if !errors.Is(err, orderflow.ErrInvalid) {
+		t.Errorf("PutOrder error = %v, want ErrInvalid", err)
+	}
+	if f.requests.Load() != before {
+		t.Errorf("an invalid order reached DynamoDB")
+	}
+}
+
+func TestGetOrderOfAnUnknownIDIsNotFound(t *testing.T) {
+	table, _, _ := newTable(t)
+	if _, err := table.GetOrder(context.Background(), "nope"); !errors.Is(err, dynamodb.ErrNotFound) {
+		t.Errorf("GetOrder error = %v, want ErrNotFound", err)
+	}
+}
+
+// forgetful drops the item from failed-condition errors, as an endpoint that
+// ignores ReturnValuesOnConditionCheckFailure would.
+type forgetful struct{ *awsddb.Client }
+
+func (f forgetful) PutItem(ctx context.Context, in *awsddb.PutItemInput, opts ...func(*awsddb.Options)) (*awsddb.PutItemOutput, error) {
+	out, err := f.Client.PutItem(ctx, in, opts...)
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		ccf.Item = nil
+	}
+	return out, err
+}
+
+func TestOutcomesAreClassifiedWithoutTheItemInTheError(t *testing.T) {
+	_, client, _ := newTable(t)
+	table := dynamodb.New(forgetful{client}, tableName)
+	newer := seedOrder
+	newer.Timestamp = seedOrder.Timestamp.Add(time.Second)
+	for _, step := range []struct {
+		o    orderflow.Order
+		want orderflow.Outcome
+	}{{newer, orderflow.OutcomeStored}, {newer, orderflow.OutcomeDuplicate}, {seedOrder, orderflow.OutcomeStale}} {
+		if got := put(t, table, step.o); got != step.want {
+			t.Errorf("PutOrder = %s, want %s", got, step.want)
+		}
+	}
+}
