@@ -6,84 +6,31 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	miniserver "github.com/truora/minidyn/server"
 
 	"github.com/orderflow/orderflow"
 	"github.com/orderflow/orderflow/dynamodb"
 	"github.com/orderflow/orderflow/handler"
+	"github.com/orderflow/orderflow/internal/awstest"
 )
 
 var _ handler.Store = (*dynamodb.Table)(nil)
 
 const tableName = "Orders"
 
-// fault wraps the DynamoDB API server and fails requests while fail is set.
-type fault struct {
-	next     http.Handler
-	fail     atomic.Bool
-	status   int
-	code     string
-	requests atomic.Int64
-}
-
-func (f *fault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.requests.Add(1)
-	if f.fail.Load() {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		w.WriteHeader(f.status)
-		fmt.Fprintf(w, `{"__type":"com.amazonaws.dynamodb.v20120810#%s","message":"injected fault"}`, f.code)
-		return
-	}
-	f.next.ServeHTTP(w, r)
-}
-
-// newTable starts a real DynamoDB API (minidyn's server) on loopback, creates
-// the Orders table with its user index through the real SDK client, and
-// returns the store, the client and the fault switch in front of the server.
-func newTable(t *testing.T) (*dynamodb.Table, *awsddb.Client, *fault) {
+// newTable starts a real DynamoDB API (minidyn's server) on loopback with an
+// empty Orders table and returns the store, the client and the fault switch
+// in front of the server.
+func newTable(t *testing.T) (*dynamodb.Table, *awsddb.Client, *awstest.Fault) {
 	t.Helper()
-	f := &fault{next: miniserver.NewServer(), status: http.StatusBadRequest, code: "ThrottlingException"}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	// The configuration is built here, not loaded: ambient AWS_* settings must
-	// not redirect or break the test.
-	client := awsddb.New(awsddb.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-		HTTPClient:   srv.Client(),
-	}, dynamodb.BoundedRetries)
-	_, err := client.CreateTable(context.Background(), &awsddb.CreateTableInput{
-		TableName:   aws.String(tableName),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String("orderId"), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String("userId"), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String("timestamp"), AttributeType: types.ScalarAttributeTypeS},
-		},
-		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String("orderId"), KeyType: types.KeyTypeHash}},
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName: aws.String(dynamodb.UserIndex),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String("userId"), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String("timestamp"), KeyType: types.KeyTypeRange},
-			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
-		}},
-	})
-	if err != nil {
-		t.Fatalf("create table: %v", err)
-	}
+	client, f := awstest.DynamoDB(t, tableName, dynamodb.BoundedRetries)
 	return dynamodb.New(client, tableName), client, f
 }
 
@@ -277,17 +224,16 @@ func TestAnInjectedDynamoDBFailureIsAnErrorAfterBoundedRetries(t *testing.T) {
 	}{{http.StatusBadRequest, "ThrottlingException"}, {http.StatusInternalServerError, "InternalServerError"}} {
 		t.Run(tt.code, func(t *testing.T) {
 			table, _, f := newTable(t)
-			f.status, f.code = tt.status, tt.code
-			f.fail.Store(true)
-			before := f.requests.Load()
+			f.Set(tt.status, tt.code)
+			before := f.Requests()
 			_, err := table.PutOrder(context.Background(), seedOrder)
 			if err == nil {
 				t.Fatal("PutOrder error = nil during an injected fault")
 			}
-			if got := f.requests.Load() - before; got != 3 {
+			if got := f.Requests() - before; got != 3 {
 				t.Errorf("requests during the fault = %d, want 3 (bounded retries)", got)
 			}
-			f.fail.Store(false)
+			f.Clear()
 			if _, err := table.GetOrder(context.Background(), "O1234"); !errors.Is(err, dynamodb.ErrNotFound) {
 				t.Errorf("after the failed write GetOrder error = %v, want ErrNotFound", err)
 			}
@@ -297,12 +243,12 @@ func TestAnInjectedDynamoDBFailureIsAnErrorAfterBoundedRetries(t *testing.T) {
 
 func TestPutOrderRefusesAnInvalidOrder(t *testing.T) {
 	table, _, f := newTable(t)
-	before := f.requests.Load()
+	before := f.Requests()
 	_, err := table.PutOrder(context.Background(), orderflow.Order{OrderID: "O1"})
 	if !errors.Is(err, orderflow.ErrInvalid) {
 		t.Errorf("PutOrder error = %v, want ErrInvalid", err)
 	}
-	if f.requests.Load() != before {
+	if f.Requests() != before {
 		t.Errorf("an invalid order reached DynamoDB")
 	}
 }

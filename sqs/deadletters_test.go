@@ -1,0 +1,102 @@
+package sqs_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/orderflow/orderflow"
+	"github.com/orderflow/orderflow/handler"
+	"github.com/orderflow/orderflow/internal/awstest"
+	"github.com/orderflow/orderflow/sqs"
+)
+
+var _ handler.DeadLetterQueue = (*sqs.DeadLetters)(nil)
+
+const dlqURL = "http://127.0.0.1/000000000000/OrderDLQ"
+
+func TestADeadLetterCarriesItsReasonAsMessageAttributes(t *testing.T) {
+	q := awstest.NewSQS(t, sqs.BoundedRetries)
+	dl := orderflow.DeadLetter{
+		Body:              `{"orderId": 7}`,
+		Code:              orderflow.CodeInvalidOrder,
+		Reason:            "invalid order: orderId: must be a string, got a number",
+		OriginalMessageID: "m-1",
+		ReceiveCount:      2,
+		Source:            "arn:aws:sqs:us-east-1:000000000000:OrderQueue",
+		FailedAt:          time.Date(2025, 5, 3, 12, 0, 1, 0, time.UTC),
+	}
+	if err := sqs.New(q.Client, dlqURL).SendDeadLetter(context.Background(), dl); err != nil {
+		t.Fatalf("SendDeadLetter error = %v", err)
+	}
+	sent := q.Sent()
+	if len(sent) != 1 {
+		t.Fatalf("sent %d messages, want 1", len(sent))
+	}
+	m := sent[0]
+	if m.QueueURL != dlqURL || m.MessageBody != dl.Body {
+		t.Errorf("sent %q to %q, want the original body to %q", m.MessageBody, m.QueueURL, dlqURL)
+	}
+	want := map[string]awstest.MessageAttribute{
+		orderflow.AttrErrorCode:         {DataType: "String", StringValue: "InvalidOrder"},
+		orderflow.AttrReason:            {DataType: "String", StringValue: dl.Reason},
+		orderflow.AttrOriginalMessageID: {DataType: "String", StringValue: "m-1"},
+		orderflow.AttrReceiveCount:      {DataType: "Number", StringValue: "2"},
+		orderflow.AttrSource:            {DataType: "String", StringValue: dl.Source},
+		orderflow.AttrFailedAt:          {DataType: "String", StringValue: "2025-05-03T12:00:01Z"},
+	}
+	if len(m.MessageAttributes) != len(want) {
+		t.Errorf("attributes = %v, want %v", m.MessageAttributes, want)
+	}
+	for k, v := range want {
+		if m.MessageAttributes[k] != v {
+			t.Errorf("attribute %s = %+v, want %+v", k, m.MessageAttributes[k], v)
+		}
+	}
+
+	// What was sent reads back as the same dead letter.
+	attrs := map[string]types.MessageAttributeValue{}
+	for k, v := range m.MessageAttributes {
+		attrs[k] = types.MessageAttributeValue{DataType: aws.String(v.DataType), StringValue: aws.String(v.StringValue)}
+	}
+	back, ok := sqs.FromAttributes(m.MessageBody, attrs)
+	if !ok || back != dl {
+		t.Errorf("FromAttributes = %+v, %v; want %+v", back, ok, dl)
+	}
+}
+
+func TestAMessageSQSMovedItselfHasNoDeadLetterAttributes(t *testing.T) {
+	if _, ok := sqs.FromAttributes("body", nil); ok {
+		t.Errorf("FromAttributes(no attributes) ok = true, want false")
+	}
+}
+
+func TestReasonsAreMadeSafeForSQS(t *testing.T) {
+	q := awstest.NewSQS(t)
+	reason := "invalid order: \x01\uFFFF: is not a field of an order; " + strings.Repeat("x", 2*sqs.MaxReasonBytes)
+	err := sqs.New(q.Client, dlqURL).SendDeadLetter(context.Background(), orderflow.DeadLetter{Body: "b", Code: "InvalidOrder", Reason: reason})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := q.Sent()[0].MessageAttributes[orderflow.AttrReason].StringValue
+	if !strings.HasPrefix(got, "invalid order: \uFFFD\uFFFD: is not") {
+		t.Errorf("characters SQS refuses were not replaced: %q", got[:40])
+	}
+	if len(got) > sqs.MaxReasonBytes || !strings.HasSuffix(got, "…") {
+		t.Errorf("reason is %d bytes (limit %d), ends %q", len(got), sqs.MaxReasonBytes, got[len(got)-8:])
+	}
+}
+
+func TestAFailedSendIsAnError(t *testing.T) {
+	q := awstest.NewSQS(t, sqs.BoundedRetries)
+	q.Fault.Set(http.StatusBadRequest, "AWS.SimpleQueueService.NonExistentQueue")
+	err := sqs.New(q.Client, dlqURL).SendDeadLetter(context.Background(), orderflow.DeadLetter{Body: "b", Code: "InvalidOrder", OriginalMessageID: "m-9"})
+	if err == nil || !strings.Contains(err.Error(), "sqs: send dead letter for message m-9") {
+		t.Errorf("SendDeadLetter error = %v, want a wrapped send failure", err)
+	}
+}
