@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/orderflow/orderflow/internal/awstest"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestTheBootstrapWiresTheFunctionFromItsEnvironment(t *testing.T) {
+	ddb, _ := awstest.DynamoDB(t, "MyOrders")
+	// The config is built explicitly, pointing at the test DynamoDB API; the
+	// seed order is valid, so the dead-letter queue is never called.
+	cfg := aws.Config{
+		Region:      awstest.Region,
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
+	}
+	cfg.BaseEndpoint = ddb.Options().BaseEndpoint
+	var logs bytes.Buffer
+	h, err := newHandler(cfg, env(map[string]string{
+		"ORDERS_TABLE": "MyOrders", "DLQ_URL": "http://dlq", "LOG_LEVEL": "debug",
+	}), &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := os.ReadFile("../../handler/testdata/sqs-sns-seed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != `{"batchItemFailures":null}` {
+		t.Errorf("response = %s, want no failures", out)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(logs.Bytes()), &line); err != nil || line["outcome"] != "stored" {
+		t.Errorf("log = %s (%v), want one JSON line with outcome stored", logs.String(), err)
+	}
+}
+
+func TestTheBootstrapRefusesABadEnvironment(t *testing.T) {
+	cfg := aws.Config{Region: awstest.Region}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"nothing set", nil, "environment variable ORDERS_TABLE and DLQ_URL must be set"},
+		{"no DLQ", map[string]string{"ORDERS_TABLE": "Orders"}, "environment variable DLQ_URL must be set"},
+		{"a bad log level", map[string]string{"ORDERS_TABLE": "Orders", "DLQ_URL": "u", "LOG_LEVEL": "loud"}, `LOG_LEVEL is "loud"; it must be debug, info, warn or error`},
+		{"a bad concurrency", map[string]string{"ORDERS_TABLE": "Orders", "DLQ_URL": "u", "CONCURRENCY": "0"}, `CONCURRENCY is "0"; it must be a whole number of at least 1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newHandler(cfg, env(tt.env), &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("newHandler error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
