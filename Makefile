@@ -1,0 +1,36 @@
+# orderflow — build, test and package.
+# `make test` is the README's test command and what CI runs (.ci/run).
+
+GO ?= go
+DIST := dist
+
+.PHONY: test check fmt-check vet bootstrap zip bench clean
+
+## test: everything CI checks — formatting, vet, the whole test suite, and the Lambda cross-compile
+test: fmt-check vet
+	$(GO) test ./...
+	$(MAKE) --no-print-directory bootstrap
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+## bootstrap: ProcessOrderFunction's binary for provided.al2023 on arm64
+bootstrap:
+	mkdir -p $(DIST)
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+		-o $(DIST)/bootstrap ./cmd/bootstrap
+
+## zip: the deployment package, dist/ProcessOrderFunction.zip
+zip: bootstrap
+	$(GO) run ./tools/lambdazip -o $(DIST)/ProcessOrderFunction.zip $(DIST)/bootstrap
+
+## bench: the function's per-record CPU cost
+bench:
+	$(GO) test -run='^$$' -bench=. -count=5 ./dynamodb/ ./handler/
+
+clean:
+	rm -rf $(DIST)
