@@ -4,10 +4,14 @@
 GO ?= go
 DIST := dist
 
-.PHONY: test check fmt-check vet bootstrap zip bench clean
+.PHONY: test test-deps fmt-check vet bootstrap zip bench clean
 
-## test: everything CI checks — formatting, vet, the whole test suite, and the Lambda cross-compile
-test: fmt-check vet
+## test-deps: the clients we did not write, for the cross-client tests (AWS CLI v2, AWS SDK for JavaScript v3)
+test-deps:
+	@scripts/test-deps.sh
+
+## test: everything CI checks — formatting, vet, the test clients, the whole test suite, and the Lambda cross-compile
+test: fmt-check vet test-deps
 	$(GO) test ./...
 	$(MAKE) --no-print-directory bootstrap
 

@@ -1,0 +1,154 @@
+package crossclient_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orderflow/orderflow/cloud"
+	"github.com/orderflow/orderflow/cloud/cloudtest"
+)
+
+// missing skips the test on a developer's machine and fails it in CI, where
+// scripts/test-deps.sh must have installed the client.
+func missing(t *testing.T, what string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is not installed; scripts/test-deps.sh installs it", what)
+	}
+	t.Skipf("%s is not installed (run scripts/test-deps.sh)", what)
+}
+
+// cleanEnv is the whole environment a client gets: dummy credentials, the
+// region, and no configuration files, so nothing ambient (a profile,
+// AWS_CA_BUNDLE, AWS_ENDPOINT_URL) reaches it.
+func cleanEnv(t *testing.T, c *cloud.Cloud) []string {
+	home := t.TempDir()
+	return []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"AWS_ACCESS_KEY_ID=orderflow",
+		"AWS_SECRET_ACCESS_KEY=orderflow",
+		"AWS_DEFAULT_REGION=" + c.Region(),
+		"AWS_REGION=" + c.Region(),
+		"AWS_CONFIG_FILE=" + filepath.Join(home, "none"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
+		"AWS_PAGER=",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"ENDPOINT=" + c.URL(),
+	}
+}
+
+// cli is one AWS CLI build.
+type cli struct {
+	name string
+	path string
+}
+
+// clis finds the AWS CLI v2 (Debian's, /usr/bin/aws) and v1 (the first other
+// aws on PATH that reports aws-cli/1).
+func clis(t *testing.T) []cli {
+	t.Helper()
+	var out []cli
+	if _, err := os.Stat("/usr/bin/aws"); err == nil {
+		out = append(out, cli{"AWS CLI v2", "/usr/bin/aws"})
+	} else {
+		missing(t, "the AWS CLI v2 (/usr/bin/aws)")
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		p := filepath.Join(dir, "aws")
+		if p == "/usr/bin/aws" {
+			continue
+		}
+		if v, err := exec.Command(p, "--version").CombinedOutput(); err == nil && strings.HasPrefix(string(v), "aws-cli/1.") {
+			out = append(out, cli{"AWS CLI v1", p})
+			break
+		}
+	}
+	return out
+}
+
+// run runs the CLI against the cloud and decodes its JSON output (if any).
+func (a cli) run(t *testing.T, c *cloud.Cloud, args ...string) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, a.path, append([]string{"--endpoint-url", c.URL(), "--output", "json"}, args...)...)
+	cmd.Env = cleanEnv(t, c)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", a.name, strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	if stdout.Len() == 0 {
+		return nil
+	}
+	var out map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("%s %s: output is not JSON: %v\n%s", a.name, strings.Join(args, " "), err, stdout.String())
+	}
+	return out
+}
+
+func TestTheAWSCLIDrivesDynamoDB(t *testing.T) {
+	for _, a := range clis(t) {
+		t.Run(a.name, func(t *testing.T) {
+			c, _ := cloudtest.Start(t)
+			a.run(t, c, "dynamodb", "create-table", "--table-name", "Orders",
+				"--attribute-definitions", "AttributeName=orderId,AttributeType=S",
+				"--key-schema", "AttributeName=orderId,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST")
+			tables := a.run(t, c, "dynamodb", "list-tables")
+			if names, _ := tables["TableNames"].([]any); len(names) != 1 || names[0] != "Orders" {
+				t.Errorf("list-tables = %v", tables)
+			}
+			a.run(t, c, "dynamodb", "put-item", "--table-name", "Orders",
+				"--item", `{"orderId":{"S":"O1234"},"quantity":{"N":"1"}}`)
+			got := a.run(t, c, "dynamodb", "get-item", "--table-name", "Orders", "--key", `{"orderId":{"S":"O1234"}}`)
+			item, _ := got["Item"].(map[string]any)
+			if q, _ := item["quantity"].(map[string]any); q["N"] != "1" {
+				t.Errorf("get-item = %v", got)
+			}
+		})
+	}
+}
+
+// node runs a script of the js directory with the AWS SDK for JavaScript v3
+// against the cloud and returns what it printed as JSON.
+func node(t *testing.T, c *cloud.Cloud, script string) map[string]any {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		missing(t, "Node.js")
+	}
+	if _, err := os.Stat("js/node_modules/@aws-sdk/client-sqs"); err != nil {
+		missing(t, "the AWS SDK for JavaScript v3 (js/node_modules)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", script)
+	cmd.Dir = "js"
+	cmd.Env = cleanEnv(t, c)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node %s: %v\n%s%s", script, err, stdout.String(), stderr.String())
+	}
+	var out map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("node %s printed no JSON: %v\n%s%s", script, err, stdout.String(), stderr.String())
+	}
+	return out
+}
+
+func TestTheJavaScriptSDKDrivesDynamoDB(t *testing.T) {
+	c, _ := cloudtest.Start(t)
+	out := node(t, c, "dynamodb.mjs")
+	if out["quantity"] != "1" || out["tables"] != "Orders" {
+		t.Errorf("node dynamodb.mjs = %v", out)
+	}
+}

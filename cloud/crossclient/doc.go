@@ -1,0 +1,7 @@
+// Package crossclient proves that clients orderflow did not write work
+// against the embedded cloud: the AWS CLI v2 (Debian's awscli, which speaks
+// the Query protocol to SQS), the AWS CLI v1 (botocore's JSON protocol for
+// SQS) and the AWS SDK for JavaScript v3. scripts/test-deps.sh installs them;
+// a missing client skips its test on a developer's machine and fails it in
+// CI (CI=true). The package holds only tests.
+package crossclient
