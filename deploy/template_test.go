@@ -8,10 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/deploy"
 )
 
-func load(t *testing.T) *deploy.Template {
+func load(t *testing.T) *cfn.Template {
 	t.Helper()
 	tpl, err := deploy.Load()
 	if err != nil {
@@ -20,7 +21,7 @@ func load(t *testing.T) *deploy.Template {
 	return tpl
 }
 
-func resource(t *testing.T, tpl *deploy.Template, name, typ string) deploy.Resource {
+func resource(t *testing.T, tpl *cfn.Template, name, typ string) cfn.Resource {
 	t.Helper()
 	r, ok := tpl.Resources[name]
 	if !ok {
@@ -34,7 +35,7 @@ func resource(t *testing.T, tpl *deploy.Template, name, typ string) deploy.Resou
 
 // number resolves a property that is a literal or a Ref to a parameter
 // (taking the parameter's default).
-func number(t *testing.T, tpl *deploy.Template, v any) float64 {
+func number(t *testing.T, tpl *cfn.Template, v any) float64 {
 	t.Helper()
 	if m, ok := v.(map[string]any); ok {
 		if ref, ok := m["Ref"].(string); ok {
@@ -167,7 +168,7 @@ func TestOrderQueueIsSubscribedToOrderTopic(t *testing.T) {
 }
 
 // actions lists every IAM action granted by the template's roles.
-func actions(t *testing.T, tpl *deploy.Template) (granted []string, statements []map[string]any) {
+func actions(t *testing.T, tpl *cfn.Template) (granted []string, statements []map[string]any) {
 	t.Helper()
 	for name, r := range tpl.Resources {
 		if r.Type != "AWS::IAM::Role" {
@@ -380,58 +381,5 @@ func TestEveryReferenceResolves(t *testing.T) {
 		if _, ok := tpl.Outputs[out]; !ok {
 			t.Errorf("no output %s", out)
 		}
-	}
-}
-
-func TestParseRewritesShortFormTags(t *testing.T) {
-	tpl, err := deploy.Parse([]byte(`
-Resources:
-  A:
-    Type: AWS::SNS::Topic
-    DependsOn: B
-    Properties:
-      X: !Ref B
-      Y: !GetAtt B.Arn
-      Z: !Sub "${B}-x"
-      W: !If [C, !Join ["", [a, !Ref B]], !Ref AWS::NoValue]
-      N: 12
-  B: {Type: AWS::SQS::Queue}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := tpl.Resources["A"].Properties
-	want := map[string]any{
-		"X": ref("B"),
-		"Y": getAtt("B", "Arn"),
-		"Z": map[string]any{"Fn::Sub": "${B}-x"},
-		"W": map[string]any{"Fn::If": []any{"C", map[string]any{"Fn::Join": []any{"", []any{"a", ref("B")}}}, ref("AWS::NoValue")}},
-		"N": float64(12),
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("properties = %#v\nwant %#v", got, want)
-	}
-	if !slices.Equal(tpl.Resources["A"].DependsOn, []string{"B"}) {
-		t.Errorf("DependsOn = %v", tpl.Resources["A"].DependsOn)
-	}
-}
-
-func TestParseRefusesMalformedTemplates(t *testing.T) {
-	tests := []struct{ name, doc, want string }{
-		{"empty", ``, "the document is empty"},
-		{"no resources", `Description: x`, "it has no Resources"},
-		{"a resource without a type", "Resources:\n  A: {Properties: {}}", "resource A has no Type"},
-		{"an unknown tag", "Resources:\n  A: {Type: T, Properties: {X: !Bogus y}}", "unknown tag !Bogus"},
-		{"a GetAtt without an attribute", "Resources:\n  A: {Type: T, Properties: {X: !GetAtt B}}", `!GetAtt "B" must be Resource.Attribute`},
-		{"a repeated key", "Resources:\n  A: {Type: T}\n  A: {Type: U}", `key "A" appears more than once`},
-		{"not YAML", "Resources: [", "parse template"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := deploy.Parse([]byte(tt.doc))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Parse error = %v, want %q", err, tt.want)
-			}
-		})
 	}
 }
