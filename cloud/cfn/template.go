@@ -23,6 +23,7 @@ type Template struct {
 	Description              string               `json:"Description"`
 	Metadata                 map[string]any       `json:"Metadata"`
 	Parameters               map[string]Parameter `json:"Parameters"`
+	Mappings                 map[string]any       `json:"Mappings"`
 	Rules                    map[string]any       `json:"Rules"`
 	Conditions               map[string]any       `json:"Conditions"`
 	Resources                map[string]Resource  `json:"Resources"`
@@ -38,6 +39,8 @@ type Parameter struct {
 	AllowedPattern string   `json:"AllowedPattern"`
 	MinValue       *float64 `json:"MinValue"`
 	MaxValue       *float64 `json:"MaxValue"`
+	MinLength      *int     `json:"MinLength"`
+	MaxLength      *int     `json:"MaxLength"`
 }
 
 // Resource is a template resource.
