@@ -1,0 +1,651 @@
+package cfn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// Functions is where Lambda resources go: the embedded cloud's function host.
+type Functions interface {
+	// CreateFunction registers the function; it returns the function's ARN.
+	CreateFunction(ctx context.Context, f Function) (arn string, err error)
+	// CreateEventSourceMapping starts polling a queue for a function; it
+	// returns the mapping's id.
+	CreateEventSourceMapping(ctx context.Context, m EventSourceMapping) (id string, err error)
+}
+
+// Function is an AWS::Lambda::Function as the function host needs it.
+type Function struct {
+	Name          string
+	Runtime       string
+	Handler       string
+	Architectures []string
+	MemoryMB      int
+	TimeoutSec    int
+	Environment   map[string]string
+	Role          string
+	LogGroup      string
+}
+
+// EventSourceMapping is an AWS::Lambda::EventSourceMapping of an SQS queue.
+type EventSourceMapping struct {
+	EventSourceArn         string
+	FunctionName           string
+	Enabled                bool
+	BatchSize              int
+	MaximumBatchingWindow  int // seconds
+	ReportBatchItemFailure bool
+	MaximumConcurrency     int // 0: no limit set
+}
+
+// Record is a resource that the embedded cloud validates and keeps but does
+// not run (roles, log groups, alarms).
+type Record struct {
+	LogicalID  string
+	Type       string
+	Properties Properties
+}
+
+// AWS returns the providers of the resource types the embedded cloud
+// supports. SQS, SNS and DynamoDB resources are created through the public
+// APIs, with SDK clients built from cfg; Lambda resources go to functions;
+// IAM roles, log groups and CloudWatch alarms are validated and recorded in
+// records.
+func AWS(cfg aws.Config, functions Functions, records *Records) map[string]Provider {
+	sqsClient := awssqs.NewFromConfig(cfg)
+	arn := func(req Request, service, resource string) string {
+		region := req.Stack.Region
+		if service == "iam" { // a global service: its ARNs name no region
+			region = ""
+		}
+		return fmt.Sprintf("arn:%s:%s:%s:%s:%s", req.Stack.Partition, service, region, req.Stack.AccountID, resource)
+	}
+	return map[string]Provider{
+		"AWS::DynamoDB::Table":            dynamoTable{client: awsddb.NewFromConfig(cfg), arn: arn},
+		"AWS::SQS::Queue":                 sqsQueue{client: sqsClient},
+		"AWS::SQS::QueuePolicy":           sqsQueuePolicy{client: sqsClient},
+		"AWS::SNS::Topic":                 snsTopic{client: awssns.NewFromConfig(cfg)},
+		"AWS::SNS::Subscription":          snsSubscription{client: awssns.NewFromConfig(cfg)},
+		"AWS::Lambda::Function":           lambdaFunction{functions: functions, arn: arn},
+		"AWS::Lambda::EventSourceMapping": eventSourceMapping{functions: functions},
+		"AWS::IAM::Role":                  iamRole{records: records, arn: arn},
+		"AWS::Logs::LogGroup":             logGroup{records: records, arn: arn},
+		"AWS::CloudWatch::Alarm":          alarm{records: records, arn: arn},
+	}
+}
+
+// Records keeps the resources the embedded cloud records without running.
+type Records struct {
+	mu   sync.Mutex
+	list []Record
+}
+
+func (r *Records) add(rec Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.list = append(r.list, rec)
+}
+
+// All returns the recorded resources in creation order.
+func (r *Records) All() []Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.list)
+}
+
+// physicalName is CloudFormation's name for a resource whose template gives
+// none: stack name, logical id and a suffix.
+func physicalName(req Request, max int) string {
+	n := req.Stack.StackName + "-" + req.LogicalID + "-ORDERFLOW"
+	if len(n) > max {
+		n = n[len(n)-max:]
+	}
+	return n
+}
+
+// ---- DynamoDB
+
+type dynamoTable struct {
+	client *awsddb.Client
+	arn    func(Request, string, string) string
+}
+
+func (dynamoTable) Properties() []string {
+	return []string{"TableName", "AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes",
+		"LocalSecondaryIndexes", "ProvisionedThroughput", "PointInTimeRecoverySpecification", "DeletionProtectionEnabled",
+		"SSESpecification", "Tags"}
+}
+
+func (p dynamoTable) Create(ctx context.Context, req Request) (Physical, error) {
+	name, err := req.Properties.String("TableName")
+	if err != nil {
+		return Physical{}, err
+	}
+	if name == "" {
+		name = physicalName(req, 255)
+	}
+	var in awsddb.CreateTableInput
+	// The template's property shapes are the API's: decode them as such.
+	shape := map[string]any{}
+	for _, k := range []string{"AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "ProvisionedThroughput"} {
+		if v, ok := req.Properties[k]; ok {
+			shape[k] = numbersAsJSON(v)
+		}
+	}
+	b, _ := json.Marshal(shape)
+	var decoded struct {
+		AttributeDefinitions   []ddbtypes.AttributeDefinition
+		KeySchema              []ddbtypes.KeySchemaElement
+		GlobalSecondaryIndexes []ddbtypes.GlobalSecondaryIndex
+		LocalSecondaryIndexes  []ddbtypes.LocalSecondaryIndex
+		ProvisionedThroughput  *ddbtypes.ProvisionedThroughput
+	}
+	if err := json.Unmarshal(b, &decoded); err != nil {
+		return Physical{}, fmt.Errorf("table properties: %w", err)
+	}
+	billing, err := req.Properties.String("BillingMode")
+	if err != nil {
+		return Physical{}, err
+	}
+	in.TableName = aws.String(name)
+	in.AttributeDefinitions = decoded.AttributeDefinitions
+	in.KeySchema = decoded.KeySchema
+	in.GlobalSecondaryIndexes = decoded.GlobalSecondaryIndexes
+	in.LocalSecondaryIndexes = decoded.LocalSecondaryIndexes
+	in.ProvisionedThroughput = decoded.ProvisionedThroughput
+	in.BillingMode = ddbtypes.BillingMode(billing)
+	if _, err := p.client.CreateTable(ctx, &in); err != nil {
+		return Physical{}, err
+	}
+	tableArn := p.arn(req, "dynamodb", "table/"+name)
+	return Physical{Ref: name, Attrs: map[string]any{"Arn": tableArn, "StreamArn": tableArn + "/stream/none"}}, nil
+}
+
+// ---- SQS
+
+type sqsQueue struct{ client *awssqs.Client }
+
+// sqsAttributes maps the resource's properties to CreateQueue attributes.
+var sqsAttributes = map[string]string{
+	"DelaySeconds":                  "DelaySeconds",
+	"MaximumMessageSize":            "MaximumMessageSize",
+	"MessageRetentionPeriod":        "MessageRetentionPeriod",
+	"ReceiveMessageWaitTimeSeconds": "ReceiveMessageWaitTimeSeconds",
+	"VisibilityTimeout":             "VisibilityTimeout",
+	"SqsManagedSseEnabled":          "SqsManagedSseEnabled",
+	"KmsMasterKeyId":                "KmsMasterKeyId",
+	"KmsDataKeyReusePeriodSeconds":  "KmsDataKeyReusePeriodSeconds",
+}
+
+func (sqsQueue) Properties() []string {
+	props := []string{"QueueName", "RedrivePolicy", "RedriveAllowPolicy", "Tags", "FifoQueue"}
+	for k := range sqsAttributes {
+		props = append(props, k)
+	}
+	return props
+}
+
+func (p sqsQueue) Create(ctx context.Context, req Request) (Physical, error) {
+	name, err := req.Properties.String("QueueName")
+	if err != nil {
+		return Physical{}, err
+	}
+	if name == "" {
+		name = physicalName(req, 80)
+	}
+	attrs := map[string]string{}
+	for prop, attr := range sqsAttributes {
+		if _, ok := req.Properties[prop]; ok {
+			if attrs[attr], err = req.Properties.String(prop); err != nil {
+				return Physical{}, err
+			}
+		}
+	}
+	if fifo, err := req.Properties.Bool("FifoQueue", false); err != nil || fifo {
+		if err == nil {
+			err = errors.New("FIFO queues are not supported by the embedded cloud")
+		}
+		return Physical{}, err
+	}
+	for _, k := range []string{"RedrivePolicy", "RedriveAllowPolicy"} {
+		j, err := req.Properties.JSON(k)
+		if err != nil {
+			return Physical{}, err
+		}
+		if j != "" {
+			attrs[k] = j
+		}
+	}
+	tags, err := tagMap(req.Properties)
+	if err != nil {
+		return Physical{}, err
+	}
+	out, err := p.client.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs, Tags: tags})
+	if err != nil {
+		return Physical{}, err
+	}
+	got, err := p.client.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{
+		QueueUrl: out.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		return Physical{}, err
+	}
+	url := aws.ToString(out.QueueUrl)
+	return Physical{Ref: url, Attrs: map[string]any{"Arn": got.Attributes["QueueArn"], "QueueName": name, "QueueUrl": url}}, nil
+}
+
+type sqsQueuePolicy struct{ client *awssqs.Client }
+
+func (sqsQueuePolicy) Properties() []string { return []string{"Queues", "PolicyDocument"} }
+
+func (p sqsQueuePolicy) Create(ctx context.Context, req Request) (Physical, error) {
+	doc, err := req.Properties.JSON("PolicyDocument")
+	if err != nil || doc == "" {
+		if err == nil {
+			err = errors.New("PolicyDocument is required")
+		}
+		return Physical{}, err
+	}
+	queues, err := req.Properties.List("Queues")
+	if err != nil || len(queues) == 0 {
+		if err == nil {
+			err = errors.New("Queues must name at least one queue URL")
+		}
+		return Physical{}, err
+	}
+	for _, q := range queues {
+		url, _ := q.(string)
+		if _, err := p.client.SetQueueAttributes(ctx, &awssqs.SetQueueAttributesInput{
+			QueueUrl: aws.String(url), Attributes: map[string]string{"Policy": doc},
+		}); err != nil {
+			return Physical{}, fmt.Errorf("set the policy of %s: %w", url, err)
+		}
+	}
+	return Physical{Ref: req.Stack.StackName + "-" + req.LogicalID}, nil
+}
+
+// ---- SNS
+
+type snsTopic struct{ client *awssns.Client }
+
+func (snsTopic) Properties() []string {
+	return []string{"TopicName", "DisplayName", "KmsMasterKeyId", "Tags", "FifoTopic", "Subscription", "SignatureVersion", "TracingConfig"}
+}
+
+func (p snsTopic) Create(ctx context.Context, req Request) (Physical, error) {
+	name, err := req.Properties.String("TopicName")
+	if err != nil {
+		return Physical{}, err
+	}
+	if name == "" {
+		name = physicalName(req, 256)
+	}
+	if fifo, err := req.Properties.Bool("FifoTopic", false); err != nil || fifo {
+		if err == nil {
+			err = errors.New("FIFO topics are not supported by the embedded cloud")
+		}
+		return Physical{}, err
+	}
+	if _, ok := req.Properties["Subscription"]; ok {
+		return Physical{}, errors.New("inline Subscription is not supported by the embedded cloud; declare an AWS::SNS::Subscription")
+	}
+	attrs := map[string]string{}
+	for _, k := range []string{"DisplayName", "KmsMasterKeyId", "SignatureVersion", "TracingConfig"} {
+		if _, ok := req.Properties[k]; ok {
+			if attrs[k], err = req.Properties.String(k); err != nil {
+				return Physical{}, err
+			}
+		}
+	}
+	out, err := p.client.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String(name), Attributes: attrs})
+	if err != nil {
+		return Physical{}, err
+	}
+	topicArn := aws.ToString(out.TopicArn)
+	return Physical{Ref: topicArn, Attrs: map[string]any{"TopicArn": topicArn, "TopicName": name}}, nil
+}
+
+type snsSubscription struct{ client *awssns.Client }
+
+func (snsSubscription) Properties() []string {
+	return []string{"TopicArn", "Protocol", "Endpoint", "RawMessageDelivery", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy", "DeliveryPolicy", "Region"}
+}
+
+func (p snsSubscription) Create(ctx context.Context, req Request) (Physical, error) {
+	var vals [3]string
+	for i, k := range []string{"TopicArn", "Protocol", "Endpoint"} {
+		v, err := req.Properties.String(k)
+		if err != nil {
+			return Physical{}, err
+		}
+		if v == "" {
+			return Physical{}, fmt.Errorf("%s is required", k)
+		}
+		vals[i] = v
+	}
+	attrs := map[string]string{}
+	for _, k := range []string{"RawMessageDelivery", "FilterPolicyScope"} {
+		if _, ok := req.Properties[k]; ok {
+			v, err := req.Properties.String(k)
+			if err != nil {
+				return Physical{}, err
+			}
+			attrs[k] = v
+		}
+	}
+	for _, k := range []string{"FilterPolicy", "RedrivePolicy", "DeliveryPolicy"} {
+		j, err := req.Properties.JSON(k)
+		if err != nil {
+			return Physical{}, err
+		}
+		if j != "" {
+			attrs[k] = j
+		}
+	}
+	out, err := p.client.Subscribe(ctx, &awssns.SubscribeInput{
+		TopicArn: aws.String(vals[0]), Protocol: aws.String(vals[1]), Endpoint: aws.String(vals[2]),
+		Attributes: attrs, ReturnSubscriptionArn: true,
+	})
+	if err != nil {
+		return Physical{}, err
+	}
+	return Physical{Ref: aws.ToString(out.SubscriptionArn)}, nil
+}
+
+// ---- Lambda
+
+type lambdaFunction struct {
+	functions Functions
+	arn       func(Request, string, string) string
+}
+
+func (lambdaFunction) Properties() []string {
+	return []string{"FunctionName", "Description", "Runtime", "Architectures", "Handler", "Code", "MemorySize", "Timeout",
+		"Role", "Environment", "LoggingConfig", "Tags", "ReservedConcurrentExecutions"}
+}
+
+func (p lambdaFunction) Create(ctx context.Context, req Request) (Physical, error) {
+	if p.functions == nil {
+		return Physical{}, errors.New("the embedded cloud has no function host")
+	}
+	props := req.Properties
+	f := Function{Environment: map[string]string{}}
+	var err error
+	if f.Name, err = props.String("FunctionName"); err != nil {
+		return Physical{}, err
+	}
+	if f.Name == "" {
+		f.Name = physicalName(req, 64)
+	}
+	if f.Runtime, err = props.String("Runtime"); err != nil {
+		return Physical{}, err
+	}
+	if f.Handler, err = props.String("Handler"); err != nil {
+		return Physical{}, err
+	}
+	if f.Role, err = props.String("Role"); err != nil {
+		return Physical{}, err
+	}
+	if f.MemoryMB, err = props.Int("MemorySize", 128); err != nil {
+		return Physical{}, err
+	}
+	if f.TimeoutSec, err = props.Int("Timeout", 3); err != nil {
+		return Physical{}, err
+	}
+	if f.TimeoutSec < 1 || f.TimeoutSec > 900 {
+		return Physical{}, fmt.Errorf("Timeout %d is outside 1–900 seconds", f.TimeoutSec)
+	}
+	archs, err := props.List("Architectures")
+	if err != nil {
+		return Physical{}, err
+	}
+	for _, a := range archs {
+		f.Architectures = append(f.Architectures, fmt.Sprint(a))
+	}
+	if env, err := props.Map("Environment"); err != nil {
+		return Physical{}, err
+	} else if vars, err := env.Map("Variables"); err != nil {
+		return Physical{}, err
+	} else {
+		for k := range vars {
+			if f.Environment[k], err = vars.String(k); err != nil {
+				return Physical{}, err
+			}
+		}
+	}
+	if lc, err := props.Map("LoggingConfig"); err != nil {
+		return Physical{}, err
+	} else if f.LogGroup, err = lc.String("LogGroup"); err != nil {
+		return Physical{}, err
+	}
+	if f.LogGroup == "" {
+		f.LogGroup = "/aws/lambda/" + f.Name
+	}
+	arn, err := p.functions.CreateFunction(ctx, f)
+	if err != nil {
+		return Physical{}, err
+	}
+	return Physical{Ref: f.Name, Attrs: map[string]any{"Arn": arn}}, nil
+}
+
+type eventSourceMapping struct{ functions Functions }
+
+func (eventSourceMapping) Properties() []string {
+	return []string{"EventSourceArn", "FunctionName", "Enabled", "BatchSize", "MaximumBatchingWindowInSeconds",
+		"FunctionResponseTypes", "ScalingConfig"}
+}
+
+func (p eventSourceMapping) Create(ctx context.Context, req Request) (Physical, error) {
+	if p.functions == nil {
+		return Physical{}, errors.New("the embedded cloud has no function host")
+	}
+	props := req.Properties
+	var m EventSourceMapping
+	var err error
+	if m.EventSourceArn, err = props.String("EventSourceArn"); err != nil {
+		return Physical{}, err
+	}
+	if !strings.HasPrefix(m.EventSourceArn, "arn:") || !strings.Contains(m.EventSourceArn, ":sqs:") {
+		return Physical{}, fmt.Errorf("EventSourceArn %q is not an SQS queue; only SQS event sources are supported", m.EventSourceArn)
+	}
+	if m.FunctionName, err = props.String("FunctionName"); err != nil {
+		return Physical{}, err
+	}
+	if m.Enabled, err = props.Bool("Enabled", true); err != nil {
+		return Physical{}, err
+	}
+	if m.BatchSize, err = props.Int("BatchSize", 10); err != nil {
+		return Physical{}, err
+	}
+	if m.MaximumBatchingWindow, err = props.Int("MaximumBatchingWindowInSeconds", 0); err != nil {
+		return Physical{}, err
+	}
+	types, err := props.List("FunctionResponseTypes")
+	if err != nil {
+		return Physical{}, err
+	}
+	for _, t := range types {
+		if t != "ReportBatchItemFailures" {
+			return Physical{}, fmt.Errorf("FunctionResponseTypes value %v is not ReportBatchItemFailures", t)
+		}
+		m.ReportBatchItemFailure = true
+	}
+	if sc, err := props.Map("ScalingConfig"); err != nil {
+		return Physical{}, err
+	} else if m.MaximumConcurrency, err = sc.Int("MaximumConcurrency", 0); err != nil {
+		return Physical{}, err
+	}
+	id, err := p.functions.CreateEventSourceMapping(ctx, m)
+	if err != nil {
+		return Physical{}, err
+	}
+	return Physical{Ref: id, Attrs: map[string]any{"Id": id}}, nil
+}
+
+// ---- Recorded: IAM roles, log groups, alarms
+
+type iamRole struct {
+	records *Records
+	arn     func(Request, string, string) string
+}
+
+func (iamRole) Properties() []string {
+	return []string{"RoleName", "AssumeRolePolicyDocument", "Policies", "ManagedPolicyArns", "Path", "Description", "MaxSessionDuration", "Tags", "PermissionsBoundary"}
+}
+
+func (p iamRole) Create(_ context.Context, req Request) (Physical, error) {
+	doc, err := req.Properties.JSON("AssumeRolePolicyDocument")
+	if err != nil || doc == "" {
+		if err == nil {
+			err = errors.New("AssumeRolePolicyDocument is required")
+		}
+		return Physical{}, err
+	}
+	if err := checkPolicy(doc); err != nil {
+		return Physical{}, fmt.Errorf("AssumeRolePolicyDocument: %w", err)
+	}
+	policies, err := req.Properties.List("Policies")
+	if err != nil {
+		return Physical{}, err
+	}
+	for i, pol := range policies {
+		m, _ := pol.(map[string]any)
+		pd, err := Properties(m).JSON("PolicyDocument")
+		if err != nil {
+			return Physical{}, fmt.Errorf("Policies[%d]: %w", i, err)
+		}
+		if err := checkPolicy(pd); err != nil {
+			return Physical{}, fmt.Errorf("Policies[%d]: %w", i, err)
+		}
+	}
+	name, err := req.Properties.String("RoleName")
+	if err != nil {
+		return Physical{}, err
+	}
+	if name == "" {
+		name = physicalName(req, 64)
+	}
+	p.records.add(Record{LogicalID: req.LogicalID, Type: req.Type, Properties: req.Properties})
+	return Physical{Ref: name, Attrs: map[string]any{"Arn": p.arn(req, "iam", "role/"+name), "RoleId": "AROAORDERFLOW" + strings.ToUpper(req.LogicalID)}}, nil
+}
+
+// checkPolicy validates an IAM policy document's outline: a Statement list
+// whose entries have an Effect of Allow or Deny and an Action or NotAction.
+func checkPolicy(doc string) error {
+	var pol struct {
+		Statement json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(doc), &pol); err != nil {
+		return fmt.Errorf("not a JSON object: %w", err)
+	}
+	var stmts []map[string]any
+	if err := json.Unmarshal(pol.Statement, &stmts); err != nil {
+		var one map[string]any
+		if err := json.Unmarshal(pol.Statement, &one); err != nil {
+			return errors.New("Statement must be a statement or a list of them")
+		}
+		stmts = []map[string]any{one}
+	}
+	if len(stmts) == 0 {
+		return errors.New("the policy has no statements")
+	}
+	for i, s := range stmts {
+		if e := s["Effect"]; e != "Allow" && e != "Deny" {
+			return fmt.Errorf("statement %d: Effect must be Allow or Deny, got %v", i, e)
+		}
+		_, a := s["Action"]
+		_, na := s["NotAction"]
+		if !a && !na {
+			return fmt.Errorf("statement %d has no Action", i)
+		}
+	}
+	return nil
+}
+
+type logGroup struct {
+	records *Records
+	arn     func(Request, string, string) string
+}
+
+func (logGroup) Properties() []string {
+	return []string{"LogGroupName", "RetentionInDays", "KmsKeyId", "Tags", "LogGroupClass"}
+}
+
+func (p logGroup) Create(_ context.Context, req Request) (Physical, error) {
+	name, err := req.Properties.String("LogGroupName")
+	if err != nil {
+		return Physical{}, err
+	}
+	if name == "" {
+		name = physicalName(req, 512)
+	}
+	days, err := req.Properties.Int("RetentionInDays", 0)
+	if err != nil {
+		return Physical{}, err
+	}
+	valid := []int{0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+	if !slices.Contains(valid, days) {
+		return Physical{}, fmt.Errorf("RetentionInDays %d is not a retention CloudWatch Logs offers", days)
+	}
+	p.records.add(Record{LogicalID: req.LogicalID, Type: req.Type, Properties: req.Properties})
+	return Physical{Ref: name, Attrs: map[string]any{"Arn": p.arn(req, "logs", "log-group:"+name+":*")}}, nil
+}
+
+type alarm struct {
+	records *Records
+	arn     func(Request, string, string) string
+}
+
+func (alarm) Properties() []string {
+	return []string{"AlarmName", "AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic", "Period",
+		"EvaluationPeriods", "Threshold", "ComparisonOperator", "TreatMissingData", "AlarmActions", "OKActions",
+		"InsufficientDataActions", "DatapointsToAlarm", "Unit", "ActionsEnabled"}
+}
+
+func (p alarm) Create(_ context.Context, req Request) (Physical, error) {
+	for _, k := range []string{"ComparisonOperator", "EvaluationPeriods"} {
+		if _, ok := req.Properties[k]; !ok {
+			return Physical{}, fmt.Errorf("%s is required", k)
+		}
+	}
+	name, err := req.Properties.String("AlarmName")
+	if err != nil {
+		return Physical{}, err
+	}
+	if name == "" {
+		name = physicalName(req, 255)
+	}
+	p.records.add(Record{LogicalID: req.LogicalID, Type: req.Type, Properties: req.Properties})
+	return Physical{Ref: name, Attrs: map[string]any{"Arn": p.arn(req, "cloudwatch", "alarm:"+name)}}, nil
+}
+
+// tagMap reads a Tags property ([{Key, Value}]) as a map.
+func tagMap(props Properties) (map[string]string, error) {
+	list, err := props.List("Tags")
+	if err != nil || list == nil {
+		return nil, err
+	}
+	tags := map[string]string{}
+	for i, t := range list {
+		m, _ := t.(map[string]any)
+		k, err1 := Properties(m).String("Key")
+		v, err2 := Properties(m).String("Value")
+		if err := errors.Join(err1, err2); err != nil || k == "" {
+			return nil, fmt.Errorf("Tags[%d] must have a Key and a Value", i)
+		}
+		tags[k] = v
+	}
+	return tags, nil
+}

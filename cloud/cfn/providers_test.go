@@ -1,0 +1,103 @@
+package cfn_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/orderflow/orderflow/cloud/cfn"
+	"github.com/orderflow/orderflow/cloud/cloudtest"
+)
+
+const tableTemplate = `
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: Orders
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - {AttributeName: orderId, AttributeType: S}
+        - {AttributeName: userId, AttributeType: S}
+        - {AttributeName: timestamp, AttributeType: S}
+      KeySchema: [{AttributeName: orderId, KeyType: HASH}]
+      GlobalSecondaryIndexes:
+        - IndexName: UserOrders
+          KeySchema: [{AttributeName: userId, KeyType: HASH}, {AttributeName: timestamp, KeyType: RANGE}]
+          Projection: {ProjectionType: ALL}
+      PointInTimeRecoverySpecification: {PointInTimeRecoveryEnabled: true}
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupName: /aws/lambda/fn, RetentionInDays: 14}
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+      Policies:
+        - PolicyName: p
+          PolicyDocument:
+            Statement: [{Effect: Allow, Action: dynamodb:PutItem, Resource: !GetAtt Table.Arn}]
+Outputs:
+  TableArn: {Value: !GetAtt Table.Arn}
+  LogsArn: {Value: !GetAtt Logs.Arn}
+  RoleArn: {Value: !GetAtt Role.Arn}
+`
+
+func TestTheAWSProvidersCreateATableWithItsIndexAndRecordTheRest(t *testing.T) {
+	_, cfg := cloudtest.Start(t)
+	var records cfn.Records
+	st, err := cfn.Provision(context.Background(), parse(t, tableTemplate), cfn.Options{Providers: cfn.AWS(cfg, nil, &records)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := awsddb.NewFromConfig(cfg).DescribeTable(context.Background(), &awsddb.DescribeTableInput{TableName: aws.String("Orders")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Table.GlobalSecondaryIndexes) != 1 || aws.ToString(out.Table.GlobalSecondaryIndexes[0].IndexName) != "UserOrders" {
+		t.Errorf("indexes = %+v", out.Table.GlobalSecondaryIndexes)
+	}
+	want := map[string]string{
+		"TableArn": "arn:aws:dynamodb:us-east-1:000000000000:table/Orders",
+		"LogsArn":  "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/fn:*",
+		"RoleArn":  "arn:aws:iam::000000000000:role/orderflow-Role-ORDERFLOW",
+	}
+	for k, v := range want {
+		if st.Outputs[k] != v {
+			t.Errorf("output %s = %s, want %s", k, st.Outputs[k], v)
+		}
+	}
+	var types []string
+	for _, r := range records.All() {
+		types = append(types, r.Type)
+	}
+	if strings.Join(types, ",") != "AWS::Logs::LogGroup,AWS::IAM::Role" {
+		t.Errorf("recorded %v, want the log group and the role", types)
+	}
+}
+
+func TestRecordedResourcesAreValidated(t *testing.T) {
+	_, cfg := cloudtest.Start(t)
+	tests := []struct{ name, doc, want string }{
+		{"a role policy without an Effect", "Resources:\n  R: {Type: AWS::IAM::Role, Properties: {AssumeRolePolicyDocument: {Statement: [{Action: x}]}}}",
+			"AssumeRolePolicyDocument: statement 0: Effect must be Allow or Deny"},
+		{"a retention CloudWatch does not offer", "Resources:\n  L: {Type: AWS::Logs::LogGroup, Properties: {RetentionInDays: 10}}",
+			"RetentionInDays 10 is not a retention CloudWatch Logs offers"},
+		{"an alarm without a comparison", "Resources:\n  A: {Type: AWS::CloudWatch::Alarm, Properties: {EvaluationPeriods: 1}}",
+			"ComparisonOperator is required"},
+		{"a Lambda function without a function host", "Resources:\n  F: {Type: AWS::Lambda::Function, Properties: {Runtime: provided.al2023}}",
+			"the embedded cloud has no function host"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := cfn.Provision(context.Background(), parse(t, tt.doc), cfn.Options{Providers: cfn.AWS(cfg, nil, &cfn.Records{})})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
