@@ -1,0 +1,256 @@
+// Package lambda is the embedded cloud's function host: Go handlers of
+// aws-lambda-go's SQS shape, registered by function name, invoked by SQS
+// event source mappings that poll their queue as AWS's poller does.
+//
+// A mapping long-polls its queue through the SQS API, gathers a batch (up to
+// BatchSize records, or whatever arrived within the batching window),
+// invokes the function with the function's timeout as the context deadline,
+// and then deletes the batch on success. With ReportBatchItemFailures it
+// deletes all but the records the response lists; a response that names an
+// empty or unknown item identifier, an error, a panic or a timeout fails the
+// whole batch, whose messages return after the visibility timeout. Each
+// invocation writes Lambda's START, END and REPORT lines to the log sink.
+//
+// Concurrency: a mapping runs MaximumConcurrency pollers (5 when it sets
+// none, AWS's starting number), each invoking its own batch, so no more than
+// MaximumConcurrency invocations run at once and a poller never receives
+// more than it can invoke: unlike AWS, which scales pollers up to 1,250, the
+// host does not throttle, so no message gains a receive from throttling.
+package lambda
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/orderflow/orderflow/cloud/cfn"
+	"github.com/orderflow/orderflow/cloud/clock"
+)
+
+// Handler is a function of aws-lambda-go's SQS shape.
+type Handler func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error)
+
+// Config is a function's configuration as the template gives it, for a
+// factory to build the function's handler from (as a bootstrap reads its
+// environment on AWS).
+type Config struct {
+	Name        string
+	ARN         string
+	Environment map[string]string
+	TimeoutSec  int
+	MemoryMB    int
+	// Logs is the function's log stream: what the handler writes here appears
+	// in the host's log sink between the invocation's START and END lines.
+	Logs io.Writer
+}
+
+// Factory builds a function's handler from its configuration.
+type Factory func(cfg Config) (Handler, error)
+
+// Options configure a Host.
+type Options struct {
+	// Queues is the SQS API the event source mappings poll. Required.
+	Queues Queues
+	// Region and AccountID make function ARNs. Defaults us-east-1 and
+	// 000000000000.
+	Region, AccountID string
+	// Clock reads the time for durations in REPORT lines. Default real.
+	Clock clock.Clock
+	// Logs is the log sink: START/END/REPORT lines and the functions' own
+	// lines. Default: discard.
+	Logs io.Writer
+	// Logger receives the host's own warnings (a short visibility timeout).
+	// Default: discard.
+	Logger *slog.Logger
+}
+
+// Host runs functions and their event source mappings.
+type Host struct {
+	opts Options
+	sink *sink
+
+	mu        sync.Mutex
+	factories map[string]Factory
+	functions map[string]*function
+	mappings  map[string]*mapping
+	closed    bool
+}
+
+var _ cfn.Functions = (*Host)(nil)
+
+// New returns a host with no functions.
+func New(opts Options) (*Host, error) {
+	if opts.Queues == nil {
+		return nil, errors.New("lambda: Options.Queues is required")
+	}
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	if opts.AccountID == "" {
+		opts.AccountID = "000000000000"
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real()
+	}
+	if opts.Logs == nil {
+		opts.Logs = io.Discard
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Host{
+		opts:      opts,
+		sink:      &sink{w: opts.Logs},
+		factories: map[string]Factory{},
+		functions: map[string]*function{},
+		mappings:  map[string]*mapping{},
+	}, nil
+}
+
+// Register binds a function name to the Go code that implements it. A
+// template's AWS::Lambda::Function of that name then runs it.
+func (h *Host) Register(name string, f Factory) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.factories[name] = f
+}
+
+type function struct {
+	cfg     Config
+	handler Handler
+}
+
+// CreateFunction creates the function f from its registered Go code.
+func (h *Host) CreateFunction(_ context.Context, f cfn.Function) (string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, dup := h.functions[f.Name]; dup {
+		return "", fmt.Errorf("lambda: function %s already exists", f.Name)
+	}
+	factory, ok := h.factories[f.Name]
+	if !ok {
+		return "", fmt.Errorf("lambda: no Go handler is registered for function %s", f.Name)
+	}
+	cfg := Config{
+		Name:        f.Name,
+		ARN:         fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", h.opts.Region, h.opts.AccountID, f.Name),
+		Environment: f.Environment,
+		TimeoutSec:  f.TimeoutSec,
+		MemoryMB:    f.MemoryMB,
+		Logs:        h.sink,
+	}
+	handler, err := factory(cfg)
+	if err != nil {
+		return "", fmt.Errorf("lambda: build function %s: %w", f.Name, err)
+	}
+	h.functions[f.Name] = &function{cfg: cfg, handler: handler}
+	return cfg.ARN, nil
+}
+
+// CreateEventSourceMapping validates m as AWS does and starts its pollers.
+func (h *Host) CreateEventSourceMapping(ctx context.Context, m cfn.EventSourceMapping) (string, error) {
+	h.mu.Lock()
+	fn, ok := h.functions[functionName(m.FunctionName)]
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		return "", errors.New("lambda: the host is closed")
+	}
+	if !ok {
+		return "", fmt.Errorf("lambda: function %s does not exist", m.FunctionName)
+	}
+	switch {
+	case m.BatchSize < 1 || m.BatchSize > 10000:
+		return "", fmt.Errorf("lambda: BatchSize %d is outside 1–10000", m.BatchSize)
+	case m.BatchSize > 10 && m.MaximumBatchingWindow < 1:
+		return "", fmt.Errorf("lambda: a BatchSize of %d needs a MaximumBatchingWindowInSeconds of at least 1", m.BatchSize)
+	case m.MaximumBatchingWindow < 0 || m.MaximumBatchingWindow > 300:
+		return "", fmt.Errorf("lambda: MaximumBatchingWindowInSeconds %d is outside 0–300", m.MaximumBatchingWindow)
+	case m.MaximumConcurrency != 0 && (m.MaximumConcurrency < 2 || m.MaximumConcurrency > 1000):
+		return "", fmt.Errorf("lambda: MaximumConcurrency %d is outside 2–1000", m.MaximumConcurrency)
+	}
+	q, err := h.opts.Queues.Lookup(ctx, m.EventSourceArn)
+	if err != nil {
+		return "", fmt.Errorf("lambda: event source %s: %w", m.EventSourceArn, err)
+	}
+	if fn.cfg.TimeoutSec > q.VisibilityTimeoutSec {
+		return "", fmt.Errorf("lambda: InvalidParameterValueException: Queue visibility timeout: %d seconds is less than Function timeout: %d seconds",
+			q.VisibilityTimeoutSec, fn.cfg.TimeoutSec)
+	}
+	if rec := 6*fn.cfg.TimeoutSec + m.MaximumBatchingWindow; q.VisibilityTimeoutSec < rec {
+		h.opts.Logger.Warn("queue visibility timeout is below AWS's recommendation of 6 × function timeout + batching window",
+			"queue", m.EventSourceArn, "visibilityTimeout", q.VisibilityTimeoutSec, "recommended", rec, "function", fn.cfg.Name)
+	}
+	mp := newMapping(h, fn, q, m)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return "", errors.New("lambda: the host is closed")
+	}
+	h.mappings[mp.id] = mp
+	if m.Enabled {
+		mp.start()
+	}
+	return mp.id, nil
+}
+
+// functionName accepts a function's name or ARN, as Lambda does.
+func functionName(nameOrARN string) string {
+	if strings.HasPrefix(nameOrARN, "arn:") {
+		parts := strings.Split(nameOrARN, ":")
+		if len(parts) >= 7 {
+			return parts[6]
+		}
+	}
+	return nameOrARN
+}
+
+// Mappings returns the state of every event source mapping.
+func (h *Host) Mappings() []MappingState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]MappingState, 0, len(h.mappings))
+	for _, m := range h.mappings {
+		out = append(out, m.state())
+	}
+	return out
+}
+
+// Close stops every mapping's pollers and waits until ctx ends for the
+// invocations in flight to finish.
+func (h *Host) Close(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	ms := make([]*mapping, 0, len(h.mappings))
+	for _, m := range h.mappings {
+		ms = append(ms, m)
+	}
+	h.mu.Unlock()
+	for _, m := range ms {
+		m.stop()
+	}
+	for _, m := range ms {
+		if err := m.wait(ctx); err != nil {
+			return fmt.Errorf("lambda: close: %w", err)
+		}
+	}
+	return nil
+}
+
+// sink serialises writes to the log sink, a line at a time from each writer.
+type sink struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *sink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

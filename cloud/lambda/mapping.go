@@ -1,0 +1,275 @@
+package lambda
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/orderflow/orderflow/cloud/awsproto"
+	"github.com/orderflow/orderflow/cloud/cfn"
+)
+
+// maxPayloadBytes is Lambda's synchronous invocation payload limit: a batch
+// stops growing before its bodies could exceed it.
+const maxPayloadBytes = 6 << 20
+
+// maxMessageBytes is SQS's largest message, the most one receive can add.
+const maxMessageBytes = 1 << 20
+
+// defaultPollers is how many pollers a mapping without MaximumConcurrency runs.
+const defaultPollers = 5
+
+// mapping is one SQS event source mapping.
+type mapping struct {
+	id  string
+	h   *Host
+	fn  *function
+	q   QueueInfo
+	cfg cfn.EventSourceMapping
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	invocations, failedInvocations atomic.Int64
+	received, deleted, retried     atomic.Int64
+	running                        atomic.Bool
+}
+
+// MappingState describes an event source mapping for an operator.
+type MappingState struct {
+	UUID                  string
+	FunctionName          string
+	EventSourceArn        string
+	State                 string // Enabled or Disabled
+	BatchSize             int
+	MaximumBatchingWindow int
+	MaximumConcurrency    int
+	Invocations           int64 // invocations so far
+	FailedInvocations     int64 // invocations whose whole batch failed (error, panic, timeout, bad response)
+	Received              int64 // records received
+	Deleted               int64 // records deleted after success
+	Retried               int64 // records left in the queue to be delivered again
+}
+
+func newMapping(h *Host, fn *function, q QueueInfo, cfg cfn.EventSourceMapping) *mapping {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &mapping{id: awsproto.NewRequestID(), h: h, fn: fn, q: q, cfg: cfg, ctx: ctx, cancel: cancel}
+}
+
+func (m *mapping) pollers() int {
+	if m.cfg.MaximumConcurrency > 0 {
+		return m.cfg.MaximumConcurrency
+	}
+	return defaultPollers
+}
+
+func (m *mapping) start() {
+	m.running.Store(true)
+	for range m.pollers() {
+		m.wg.Go(m.poll)
+	}
+}
+
+func (m *mapping) stop() {
+	m.running.Store(false)
+	m.cancel()
+}
+
+func (m *mapping) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("mapping %s: invocations still running: %w", m.id, ctx.Err())
+	}
+}
+
+func (m *mapping) state() MappingState {
+	st := "Disabled"
+	if m.running.Load() {
+		st = "Enabled"
+	}
+	return MappingState{
+		UUID: m.id, FunctionName: m.fn.cfg.Name, EventSourceArn: m.q.ARN, State: st,
+		BatchSize: m.cfg.BatchSize, MaximumBatchingWindow: m.cfg.MaximumBatchingWindow, MaximumConcurrency: m.cfg.MaximumConcurrency,
+		Invocations: m.invocations.Load(), FailedInvocations: m.failedInvocations.Load(),
+		Received: m.received.Load(), Deleted: m.deleted.Load(), Retried: m.retried.Load(),
+	}
+}
+
+// poll is one poller: gather a batch, invoke, repeat until stopped.
+func (m *mapping) poll() {
+	for m.ctx.Err() == nil {
+		batch := m.gather()
+		if len(batch) == 0 {
+			continue
+		}
+		m.received.Add(int64(len(batch)))
+		m.invoke(batch)
+	}
+}
+
+// gather long-polls for a first record, then keeps receiving until the batch
+// is full, the batching window has passed, or the payload limit is near.
+func (m *mapping) gather() []events.SQSMessage {
+	per := min(10, m.cfg.BatchSize)
+	batch, err := m.h.opts.Queues.Receive(m.ctx, m.q, per, 20*time.Second)
+	if err != nil {
+		if m.ctx.Err() == nil {
+			m.h.opts.Logger.Warn("event source mapping could not receive", "mapping", m.id, "queue", m.q.ARN, "error", err)
+			select { // do not spin on a queue that is gone
+			case <-m.ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+		return nil
+	}
+	if len(batch) == 0 || m.cfg.MaximumBatchingWindow == 0 {
+		return batch
+	}
+	deadline := time.Now().Add(time.Duration(m.cfg.MaximumBatchingWindow) * time.Second)
+	size := payloadBytes(batch)
+	for len(batch) < m.cfg.BatchSize && size+maxMessageBytes <= maxPayloadBytes {
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		wait := min(left, 20*time.Second).Truncate(time.Second)
+		more, err := m.h.opts.Queues.Receive(m.ctx, m.q, min(10, m.cfg.BatchSize-len(batch)), wait)
+		if err != nil {
+			break // invoke what we have; the rest stays in the queue
+		}
+		batch = append(batch, more...)
+		size += payloadBytes(more)
+		if len(more) == 0 && wait == 0 {
+			// Less than a second of window left and the queue is empty:
+			// wait it out rather than spin.
+			select {
+			case <-m.ctx.Done():
+			case <-time.After(left):
+			}
+		}
+	}
+	return batch
+}
+
+func payloadBytes(recs []events.SQSMessage) int {
+	n := 0
+	for _, r := range recs {
+		n += len(r.Body) + 512 // the record's other fields
+	}
+	return n
+}
+
+// outcome is how an invocation ended.
+type outcome struct {
+	resp    events.SQSEventResponse
+	err     error
+	timeout bool
+}
+
+// invoke runs the function on a batch and settles the batch with the queue.
+func (m *mapping) invoke(batch []events.SQSMessage) {
+	fn := m.fn
+	reqID := awsproto.NewRequestID()
+	clk := m.h.opts.Clock
+	m.invocations.Add(1)
+	fmt.Fprintf(m.h.sink, "START RequestId: %s Version: $LATEST\n", reqID)
+	start := clk.Now()
+
+	timeout := time.Duration(fn.cfg.TimeoutSec) * time.Second
+	// The invocation is not cut short when the host closes: Close waits for it.
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: reqID, InvokedFunctionArn: fn.cfg.ARN})
+	done := make(chan outcome, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- outcome{err: fmt.Errorf("panic: %v", p)}
+			}
+		}()
+		resp, err := fn.handler(ctx, events.SQSEvent{Records: batch})
+		done <- outcome{resp: resp, err: err}
+	}()
+	var out outcome
+	select {
+	case out = <-done:
+	case <-ctx.Done():
+		out = outcome{timeout: true, err: ctx.Err()}
+	}
+	elapsed := clk.Now().Sub(start)
+	if out.timeout {
+		fmt.Fprintf(m.h.sink, "%s %s Task timed out after %.2f seconds\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, timeout.Seconds())
+	} else if out.err != nil {
+		b, _ := json.Marshal(map[string]string{"errorMessage": out.err.Error(), "errorType": fmt.Sprintf("%T", out.err)})
+		fmt.Fprintf(m.h.sink, "%s %s ERROR Invoke Error %s\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, b)
+	}
+	fmt.Fprintf(m.h.sink, "END RequestId: %s\n", reqID)
+	billed := (elapsed + time.Millisecond - 1) / time.Millisecond
+	fmt.Fprintf(m.h.sink, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\n",
+		reqID, float64(elapsed.Microseconds())/1000, billed, fn.cfg.MemoryMB)
+
+	keep, why := m.settle(batch, out)
+	if why != "" {
+		m.failedInvocations.Add(1)
+		m.h.opts.Logger.Warn("the whole batch returns to the queue", "mapping", m.id, "function", fn.cfg.Name, "requestId", reqID, "records", len(batch), "reason", why)
+	}
+	m.retried.Add(int64(len(keep)))
+	var del []events.SQSMessage
+	for _, r := range batch {
+		if !keep[r.MessageId] {
+			del = append(del, r)
+		}
+	}
+	if len(del) == 0 {
+		return
+	}
+	// Deleting is not cut short by a closing host either: a record whose
+	// delete is lost is delivered again (a duplicate the function absorbs).
+	dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer dcancel()
+	if err := m.h.opts.Queues.Delete(dctx, m.q, del); err != nil {
+		m.h.opts.Logger.Warn("event source mapping could not delete processed records", "mapping", m.id, "error", err)
+	}
+	m.deleted.Add(int64(len(del)))
+}
+
+// settle decides which records stay in the queue: all of them when the
+// invocation failed as a whole (why says how), else those the partial batch
+// response lists.
+func (m *mapping) settle(batch []events.SQSMessage, out outcome) (keep map[string]bool, why string) {
+	all := func() map[string]bool {
+		k := make(map[string]bool, len(batch))
+		for _, r := range batch {
+			k[r.MessageId] = true
+		}
+		return k
+	}
+	switch {
+	case out.timeout:
+		return all(), "the function timed out"
+	case out.err != nil:
+		return all(), "the function failed: " + out.err.Error()
+	case !m.cfg.ReportBatchItemFailure:
+		return nil, ""
+	}
+	inBatch := all()
+	keep = map[string]bool{}
+	for _, f := range out.resp.BatchItemFailures {
+		if f.ItemIdentifier == "" || !inBatch[f.ItemIdentifier] {
+			return inBatch, fmt.Sprintf("the response names the item identifier %q, which is not in the batch", f.ItemIdentifier)
+		}
+		keep[f.ItemIdentifier] = true
+	}
+	return keep, ""
+}
