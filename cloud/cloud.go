@@ -13,13 +13,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/dynamodb"
+	"github.com/orderflow/orderflow/cloud/lambda"
 )
 
 // DefaultAddr is the edge's default listen address, the port AWS local
@@ -42,6 +49,9 @@ type Options struct {
 	// AllowedHosts are extra Host names the edge answers to, beyond loopback
 	// names and the listen host.
 	AllowedHosts []string
+	// FunctionLogs is the log sink of the function host: Lambda's START, END
+	// and REPORT lines and the functions' own lines. Default: discard.
+	FunctionLogs io.Writer
 }
 
 func (o *Options) applyDefaults() {
@@ -60,11 +70,20 @@ func (o *Options) applyDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.FunctionLogs == nil {
+		o.FunctionLogs = io.Discard
+	}
 }
 
 // Cloud is a running embedded cloud.
 type Cloud struct {
 	DynamoDB *dynamodb.Service
+	// Lambda is the function host: register Go handlers here before
+	// deploying a template whose functions they implement.
+	Lambda *lambda.Host
+	// Records holds what templates declared that the cloud keeps without
+	// running: IAM roles, log groups, alarms.
+	Records cfn.Records
 
 	opts   Options
 	url    string
@@ -94,6 +113,20 @@ func Start(opts Options) (*Cloud, error) {
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 256 << 10,
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+	}
+	// The function host polls through the SQS API at the edge, as AWS's
+	// poller does.
+	c.Lambda, err = lambda.New(lambda.Options{
+		Queues:    lambda.ClientQueues(awssqs.NewFromConfig(c.Config())),
+		Region:    opts.Region,
+		AccountID: opts.AccountID,
+		Clock:     opts.Clock,
+		Logs:      opts.FunctionLogs,
+		Logger:    opts.Logger,
+	})
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("cloud: %w", err)
 	}
 	go func() {
 		err := c.server.Serve(ln)
@@ -129,9 +162,43 @@ func (c *Cloud) Region() string { return c.opts.Region }
 // AccountID is the cloud's account id.
 func (c *Cloud) AccountID() string { return c.opts.AccountID }
 
-// Close stops accepting requests and waits, until ctx ends, for those in
-// flight (a long poll among them) to finish.
+// Config returns an aws.Config for the SDK clients to use the cloud: its
+// endpoint and region, static dummy credentials, and nothing read from the
+// environment (so ambient AWS_* settings cannot redirect it).
+func (c *Cloud) Config() aws.Config {
+	return aws.Config{
+		Region:       c.opts.Region,
+		BaseEndpoint: aws.String(c.url),
+		Credentials:  credentials.NewStaticCredentialsProvider("orderflow", "orderflow", ""),
+	}
+}
+
+// Deploy provisions a CloudFormation template into the cloud, as
+// CloudFormation would: parameters (overridden by params), rules,
+// conditions, resources in dependency order through the public APIs, and
+// outputs. Functions the template declares must have Go handlers registered
+// with c.Lambda first.
+func (c *Cloud) Deploy(ctx context.Context, template []byte, stackName string, params map[string]string) (*cfn.Stack, error) {
+	tpl, err := cfn.Parse(template)
+	if err != nil {
+		return nil, err
+	}
+	return cfn.Provision(ctx, tpl, cfn.Options{
+		Parameters: params,
+		Pseudo:     cfn.Pseudo{Region: c.opts.Region, AccountID: c.opts.AccountID, StackName: stackName},
+		Providers:  cfn.AWS(c.Config(), c.Lambda, &c.Records),
+	})
+}
+
+// Close stops the function host's pollers, then stops accepting requests,
+// and waits, until ctx ends, for the invocations and requests in flight (a
+// long poll among them) to finish.
 func (c *Cloud) Close(ctx context.Context) error {
+	if err := c.Lambda.Close(ctx); err != nil {
+		c.server.Close()
+		<-c.done
+		return fmt.Errorf("cloud: shut down: %w", err)
+	}
 	err := c.server.Shutdown(ctx)
 	if err != nil {
 		c.server.Close()

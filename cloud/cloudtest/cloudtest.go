@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/orderflow/orderflow/cloud"
 )
@@ -35,15 +34,5 @@ func Start(t testing.TB, opts ...func(*cloud.Options)) (*cloud.Cloud, aws.Config
 			t.Errorf("cloudtest: %v", err)
 		}
 	})
-	return c, Config(c)
-}
-
-// Config returns an aws.Config for c: its endpoint and region, static dummy
-// credentials, and nothing read from the environment.
-func Config(c *cloud.Cloud) aws.Config {
-	return aws.Config{
-		Region:       c.Region(),
-		BaseEndpoint: aws.String(c.URL()),
-		Credentials:  credentials.NewStaticCredentialsProvider("orderflow", "orderflow", ""),
-	}
+	return c, c.Config()
 }
