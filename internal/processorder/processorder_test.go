@@ -1,4 +1,4 @@
-package main
+package processorder
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ func TestTheBootstrapWiresTheFunctionFromItsEnvironment(t *testing.T) {
 	}
 	cfg.BaseEndpoint = ddb.Options().BaseEndpoint
 	var logs bytes.Buffer
-	h, err := newHandler(cfg, env(map[string]string{
+	h, err := New(cfg, env(map[string]string{
 		"ORDERS_TABLE": "MyOrders", "DLQ_URL": "http://dlq", "LOG_LEVEL": "debug",
 	}), &logs)
 	if err != nil {
@@ -64,7 +64,7 @@ func TestTheBootstrapRefusesABadEnvironment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := newHandler(cfg, env(tt.env), &bytes.Buffer{})
+			_, err := New(cfg, env(tt.env), &bytes.Buffer{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("newHandler error = %v, want %q", err, tt.want)
 			}
