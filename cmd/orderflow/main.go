@@ -1,0 +1,79 @@
+// Command orderflow runs the order pipeline on one machine and operates it.
+//
+//	orderflow demo   the whole flow, once, on an embedded cloud, step by step
+//	orderflow up     the embedded cloud with the pipeline deployed, until Ctrl-C
+//
+// main only calls run; tests call run directly.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// env is what a command may read from its surroundings.
+type env struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// run executes the command line args and returns the exit code: 0 on
+// success, 1 when the command failed (after one plain sentence on stderr),
+// 2 for a command line it cannot understand.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "orderflow",
+		Short: "Order events from SNS through SQS to a Go Lambda function and DynamoDB — on AWS or on one machine",
+		Long: `orderflow carries order events from an SNS topic through an SQS queue (with a
+dead-letter queue) to ProcessOrderFunction, which stores each order in DynamoDB.
+
+On one machine it runs on an embedded, AWS-compatible cloud inside this binary:
+no AWS account, no Docker.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(demoCommand(e), upCommand(e))
+
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var usage usageError
+	if errors.As(err, &usage) || isUnknownCommand(err) {
+		fmt.Fprintf(stderr, "orderflow: %v\nRun 'orderflow --help' for usage.\n", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "orderflow: %v\n", err)
+	return 1
+}
+
+// usageError is a command line the command cannot understand.
+type usageError struct{ error }
+
+// isUnknownCommand recognises cobra's error for a subcommand it lacks.
+func isUnknownCommand(err error) bool {
+	return strings.HasPrefix(err.Error(), "unknown command")
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/orderflow/orderflow/cloud"
+)
+
+func upCommand(e *env) *cobra.Command {
+	var (
+		addr   string
+		params []string
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the embedded cloud with the pipeline deployed, until Ctrl-C",
+		Long: `up starts the embedded cloud on one endpoint for every service, deploys
+deploy/template.yaml into it, registers ProcessOrderFunction, prints the
+resources and how to point the AWS CLI at them, and streams the function's
+logs until interrupted (SIGINT or SIGTERM), then shuts down gracefully.
+
+State is kept in memory and ends with the process.`,
+		Example: `  orderflow up
+  orderflow up --addr 127.0.0.1:4600 --param BatchSize=5 --param RawMessageDelivery=true
+
+  # then, from another terminal:
+  aws --endpoint-url http://127.0.0.1:4566 sns publish \
+    --topic-arn arn:aws:sns:us-east-1:000000000000:OrderTopic \
+    --message file://testdata/seed-order.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			overrides, err := parseParams(params)
+			if err != nil {
+				return err
+			}
+			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout})
+			if err != nil {
+				return err
+			}
+			printResources(e, l)
+			<-cmd.Context().Done()
+			fmt.Fprintln(e.stdout, "orderflow: shutting down; letting invocations in flight finish")
+			return l.close()
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", cloud.DefaultAddr, "address to listen on (loopback by default; requests are not authenticated)")
+	cmd.Flags().StringArrayVar(&params, "param", nil, "override a template parameter, as Name=Value (repeatable)")
+	return cmd
+}
+
+// parseParams reads Name=Value template parameter overrides.
+func parseParams(list []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range list {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return nil, usageError{fmt.Errorf("--param %q must be Name=Value", p)}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func printResources(e *env, l *local) {
+	url := l.cloud.URL()
+	w := e.stdout
+	fmt.Fprintf(w, "orderflow is up: embedded cloud at %s (state in memory)\n\n", url)
+	rows := [][2]string{
+		{"OrderTopic", l.output("OrderTopicArn")},
+		{"OrderQueue", l.output("OrderQueueUrl")},
+		{"OrderDLQ", l.output("OrderDLQUrl")},
+		{"Orders table", l.output("OrdersTableName")},
+		{"Function", l.output("ProcessOrderFunctionName") + " (event source mapping " + l.output("OrderEventSourceMappingId") + ")"},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "  %-14s %s\n", r[0], r[1])
+	}
+	fmt.Fprintf(w, `
+Point the AWS CLI (or any SDK) at it; any credentials are accepted:
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=%s
+  aws --endpoint-url %s sns publish --topic-arn %s --message file://testdata/seed-order.json
+  aws --endpoint-url %s dynamodb get-item --table-name %s --key '{"orderId":{"S":"O1234"}}'
+
+Function logs follow. Press Ctrl-C to stop.
+`, l.cloud.Region(), url, l.output("OrderTopicArn"), url, l.output("OrdersTableName"))
+}
