@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/orderflow/orderflow/cloud"
+	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/cloudtest"
 )
 
@@ -194,5 +195,33 @@ func TestTheEndpointStopsAnsweringAfterClose(t *testing.T) {
 	_, err = http.Post(c.URL(), "application/x-www-form-urlencoded", strings.NewReader("Action=ListQueues"))
 	if err == nil {
 		t.Errorf("the endpoint still answers after Close")
+	}
+}
+
+func TestAFaultHookFailsTheRequestsItChooses(t *testing.T) {
+	c, cfg := cloudtest.Start(t)
+	ddb := awsddb.NewFromConfig(cfg, func(o *awsddb.Options) { o.RetryMaxAttempts = 1 })
+	createTable(t, ddb, "Orders")
+	c.DynamoDB.SetFault(func(op string, body []byte) *awsproto.Error {
+		if op == "PutItem" && strings.Contains(string(body), `"poison"`) {
+			return awsproto.Errorf(400, "ThrottlingException", "injected")
+		}
+		return nil
+	})
+	put := func(pk string) error {
+		_, err := ddb.PutItem(context.Background(), &awsddb.PutItemInput{TableName: aws.String("Orders"),
+			Item: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}}})
+		return err
+	}
+	var api smithy.APIError
+	if err := put("poison"); !errors.As(err, &api) || api.ErrorCode() != "ThrottlingException" {
+		t.Errorf("PutItem(poison) error = %v, want ThrottlingException", err)
+	}
+	if err := put("fine"); err != nil {
+		t.Errorf("PutItem(fine) error = %v", err)
+	}
+	c.DynamoDB.SetFault(nil)
+	if err := put("poison"); err != nil {
+		t.Errorf("after the fault is removed: %v", err)
 	}
 }

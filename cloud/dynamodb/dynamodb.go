@@ -6,12 +6,14 @@
 package dynamodb
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	miniserver "github.com/truora/minidyn/server"
 
@@ -31,9 +33,15 @@ var supported = []string{
 
 var proto = awsproto.JSONProtocol{Namespace: "com.amazonaws.dynamodb.v20120810"}
 
+// Fault decides, for a request about to be served, whether it fails
+// instead: it returns the error to answer with, or nil to serve it. op is the
+// operation (PutItem) and body the request's JSON.
+type Fault func(op string, body []byte) *awsproto.Error
+
 // Service is the DynamoDB API.
 type Service struct {
 	engine *miniserver.Server
+	fault  atomic.Pointer[Fault]
 
 	mu     sync.Mutex
 	tables map[string]bool // names of the tables that exist, for ListTables
@@ -58,6 +66,16 @@ func (s *Service) Operations() []string {
 	return append(slices.Clone(supported), "ListTables")
 }
 
+// SetFault installs a fault hook (nil removes it), for tests and fault
+// injection: throttling or 5xx for a share of writes, say.
+func (s *Service) SetFault(f Fault) {
+	if f == nil {
+		s.fault.Store(nil)
+		return
+	}
+	s.fault.Store(&f)
+}
+
 // ServeHTTP answers DynamoDB JSON-protocol requests.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -66,6 +84,18 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	_, op, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
 	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+	if f := s.fault.Load(); f != nil {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			proto.WriteError(w, awsproto.Errorf(http.StatusRequestEntityTooLarge, "ValidationException", "request too large: %v", err))
+			return
+		}
+		if e := (*f)(op, body); e != nil {
+			proto.WriteError(w, e)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	switch {
 	case op == "ListTables":
 		s.listTables(w, r)
