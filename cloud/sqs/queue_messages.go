@@ -678,3 +678,14 @@ func (e *Engine) PurgeQueue(name string) error {
 	q.nDelayed, q.nInflight = 0, 0
 	return nil
 }
+
+// Waiters returns how many long polls are waiting on a queue (0 for a
+// queue that does not exist); tests use it to know a poll has started.
+func (e *Engine) Waiters(name string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if q := e.queues[name]; q != nil {
+		return q.waiters
+	}
+	return 0
+}
