@@ -67,7 +67,8 @@ func formMap(f awsproto.Form, prefix, key, value string) (map[string]string, err
 type attributeValue struct {
 	XMLName          xml.Name `json:"-" xml:"Value"`
 	StringValue      *string  `json:",omitempty" xml:",omitempty"`
-	BinaryValue      []byte   `json:",omitempty" xml:",omitempty"`
+	BinaryValue      []byte   `json:",omitempty" xml:"-"`
+	XMLBinaryValue   string   `json:"-" xml:"BinaryValue,omitempty"` // base64, filled for XML replies
 	StringListValues []string `json:",omitempty" xml:"StringListValue,omitempty"`
 	BinaryListValues [][]byte `json:",omitempty" xml:"BinaryListValue,omitempty"`
 	DataType         string

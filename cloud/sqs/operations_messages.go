@@ -2,6 +2,7 @@ package sqs
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/xml"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
@@ -201,7 +202,11 @@ func (o *receiveMessageOutput) xmlResult() any {
 			m.XMLAttributes = append(m.XMLAttributes, nameValue{k, m.Attributes[k]})
 		}
 		for _, k := range sortedKeys(m.MessageAttributes) {
-			m.XMLMessageAttributes = append(m.XMLMessageAttributes, xmlMessageAttribute{k, m.MessageAttributes[k]})
+			v := m.MessageAttributes[k]
+			if len(v.BinaryValue) > 0 {
+				v.XMLBinaryValue = base64.StdEncoding.EncodeToString(v.BinaryValue)
+			}
+			m.XMLMessageAttributes = append(m.XMLMessageAttributes, xmlMessageAttribute{k, v})
 		}
 	}
 	return o
