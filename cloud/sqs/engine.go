@@ -1,0 +1,581 @@
+package sqs
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/orderflow/orderflow/cloud/clock"
+)
+
+// Options configures a Service (and its Engine).
+type Options struct {
+	// Region names the region in queue ARNs; default "us-east-1".
+	Region string
+	// AccountID owns every queue; default "000000000000".
+	AccountID string
+	// Clock is the source of time; default clock.Real().
+	Clock clock.Clock
+	// BaseURL returns the endpoint clients reach, e.g.
+	// "http://127.0.0.1:4566"; a queue's URL is BaseURL()+"/"+AccountID+"/"+name.
+	// Default "http://127.0.0.1:4566".
+	BaseURL func() string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	if o.AccountID == "" {
+		o.AccountID = "000000000000"
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real()
+	}
+	if o.BaseURL == nil {
+		o.BaseURL = func() string { return "http://127.0.0.1:4566" }
+	}
+	return o
+}
+
+// Engine holds the queues and their messages. Its methods are safe for
+// concurrent use; one lock serialises every state change, which keeps
+// cross-queue moves (dead-lettering, move tasks) simple and gives a single
+// place to journal changes later.
+type Engine struct {
+	opts Options
+	clk  clock.Clock
+
+	mu     sync.Mutex
+	queues map[string]*queue
+	tasks  map[string]*moveTask // by task handle
+}
+
+// NewEngine returns an empty engine.
+func NewEngine(opts Options) *Engine {
+	opts = opts.withDefaults()
+	return &Engine{opts: opts, clk: opts.Clock, queues: map[string]*queue{}, tasks: map[string]*moveTask{}}
+}
+
+// Queue attribute defaults and bounds, in seconds or bytes.
+const (
+	defaultVisibility = 30
+	defaultRetention  = 4 * 24 * 60 * 60
+	minRetention      = 60
+	maxRetention      = 14 * 24 * 60 * 60
+	minMaxMessageSize = 1024
+	defaultKMSReuse   = 300
+)
+
+type queue struct {
+	name string
+	arn  string
+	id   string // distinguishes this queue from an earlier one of the same name in receipt handles
+
+	created, modified time.Time
+
+	delay, maxSize, retention, wait, visibility int
+	policyRaw                                   string
+	policy                                      *policyDocument
+	redrive                                     *redrivePolicy
+	redriveAllowRaw                             string
+	redriveAllow                                *redriveAllowPolicy
+	kmsKeyID                                    string
+	kmsReuse                                    int
+	sseEnabled                                  bool
+	tags                                        map[string]string
+
+	seq  uint64
+	msgs map[string]*message
+	// ready holds visible messages by enqueue order; pending holds delayed
+	// and in-flight messages by the time they become visible; byAge holds
+	// every message by sent time, for retention.
+	ready, pending, byAge msgHeap
+	nDelayed, nInflight   int
+
+	waiters   int
+	arrival   chan struct{} // closed when a message becomes visible
+	wakeTimer clock.Timer
+	wakeAt    time.Time
+	lastPurge time.Time
+	deleted   bool
+	tasks     []*moveTask // move tasks with this queue as source, oldest first
+}
+
+func newQueue(name, arn string, now time.Time) *queue {
+	q := &queue{
+		name: name, arn: arn, id: randomHex(6),
+		created: now, modified: now,
+		maxSize: MaxMessageBytes, retention: defaultRetention, visibility: defaultVisibility,
+		kmsReuse: defaultKMSReuse, sseEnabled: true,
+		tags: map[string]string{},
+		msgs: map[string]*message{},
+	}
+	q.ready = msgHeap{less: func(a, b *message) bool { return a.seq < b.seq }, pos: func(m *message) *int { return &m.heapIdx }}
+	q.pending = msgHeap{less: func(a, b *message) bool {
+		if a.visibleAt.Equal(b.visibleAt) {
+			return a.seq < b.seq
+		}
+		return a.visibleAt.Before(b.visibleAt)
+	}, pos: func(m *message) *int { return &m.heapIdx }}
+	q.byAge = msgHeap{less: func(a, b *message) bool {
+		if a.sentAt.Equal(b.sentAt) {
+			return a.seq < b.seq
+		}
+		return a.sentAt.Before(b.sentAt)
+	}, pos: func(m *message) *int { return &m.ageIdx }}
+	return q
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// QueueURL returns the URL of the queue named name (it need not exist).
+func (e *Engine) queueURL(name string) string {
+	return strings.TrimRight(e.opts.BaseURL(), "/") + "/" + e.opts.AccountID + "/" + name
+}
+
+// QueueARN returns the ARN of the queue named name (it need not exist).
+func (e *Engine) QueueARN(name string) string {
+	return "arn:aws:sqs:" + e.opts.Region + ":" + e.opts.AccountID + ":" + name
+}
+
+// QueueNameFromARN returns the queue name in an SQS ARN of this engine's
+// region and account, or ok=false.
+func (e *Engine) QueueNameFromARN(arn string) (name string, ok bool) {
+	prefix := "arn:aws:sqs:" + e.opts.Region + ":" + e.opts.AccountID + ":"
+	name, ok = strings.CutPrefix(arn, prefix)
+	return name, ok && name != ""
+}
+
+// QueueNameFromURL returns the queue name in a queue URL. The host is not
+// checked (clients reach the endpoint by many names); the path must be
+// /<account>/<name> with this engine's account.
+func (e *Engine) QueueNameFromURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "", errInvalidAddress(raw)
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(parts) != 2 || parts[1] == "" {
+		return "", errInvalidAddress(raw)
+	}
+	if parts[0] != e.opts.AccountID {
+		return "", ErrQueueNotFound
+	}
+	return parts[1], nil
+}
+
+// get returns the live queue named name; e.mu is held.
+func (e *Engine) get(name string) (*queue, error) {
+	q := e.queues[name]
+	if q == nil {
+		return nil, ErrQueueNotFound
+	}
+	return q, nil
+}
+
+// validQueueName: 1 to 80 alphanumerics, hyphens and underscores.
+func validQueueName(name string) bool {
+	if len(name) == 0 || len(name) > 80 {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateQueue creates a standard queue, or returns the URL of an existing
+// queue of that name when every attribute given matches it (AWS's
+// idempotent create). FIFO queues are not supported.
+func (e *Engine) CreateQueue(name string, attrs, tags map[string]string) (string, error) {
+	if err := e.createQueue(name, attrs, tags); err != nil {
+		return "", fmt.Errorf("sqs: create queue %s: %w", name, err)
+	}
+	return e.queueURL(name), nil
+}
+
+func (e *Engine) createQueue(name string, attrs, tags map[string]string) error {
+	fifo := false
+	if v, ok := attrs["FifoQueue"]; ok {
+		switch v {
+		case "true":
+			fifo = true
+		case "false":
+		default:
+			return errInvalidAttributeValue("Invalid value for the parameter FifoQueue.")
+		}
+	}
+	if name == "" {
+		return errMissingParameter("QueueName")
+	}
+	if fifo {
+		if !strings.HasSuffix(name, ".fifo") || !validQueueName(strings.TrimSuffix(name, ".fifo")) {
+			return errInvalidParameter("The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.")
+		}
+		return errUnsupported("FIFO queues are not supported by this endpoint; only standard queues are.")
+	}
+	if !validQueueName(name) {
+		return errInvalidParameter("Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length")
+	}
+	if len(tags) > 50 {
+		return errInvalidParameter("Too many tags added for queue %s.", name)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clk.Now()
+	if q := e.queues[name]; q != nil {
+		// Idempotent: every attribute sent must equal the queue's.
+		cur := e.attributesLocked(q, now)
+		for k, v := range attrs {
+			if k == "FifoQueue" {
+				continue
+			}
+			if got, ok := cur[k]; !ok || !sameAttributeValue(k, got, v) {
+				return errQueueNameExists(name, k)
+			}
+		}
+		return nil
+	}
+	q := newQueue(name, e.QueueARN(name), now)
+	if err := e.applyAttributesLocked(q, attrs, true); err != nil {
+		return err
+	}
+	for k, v := range tags {
+		q.tags[k] = v
+	}
+	e.queues[name] = q
+	return nil
+}
+
+// sameAttributeValue compares a stored attribute with a requested one;
+// numbers compare as numbers, the rest as text.
+func sameAttributeValue(name, have, want string) bool {
+	if have == want {
+		return true
+	}
+	a, err1 := strconv.Atoi(have)
+	b, err2 := strconv.Atoi(strings.TrimSpace(want))
+	return err1 == nil && err2 == nil && a == b
+}
+
+// DeleteQueue deletes a queue and its messages. Long polls waiting on it
+// return empty.
+func (e *Engine) DeleteQueue(name string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q, err := e.get(name)
+	if err != nil {
+		return fmt.Errorf("sqs: delete queue %s: %w", name, err)
+	}
+	q.deleted = true
+	if q.wakeTimer != nil {
+		q.wakeTimer.Stop()
+		q.wakeTimer = nil
+	}
+	q.signal()
+	delete(e.queues, name)
+	return nil
+}
+
+// GetQueueURL returns the URL of an existing queue.
+func (e *Engine) GetQueueURL(name string) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, err := e.get(name); err != nil {
+		return "", fmt.Errorf("sqs: get queue url %s: %w", name, err)
+	}
+	return e.queueURL(name), nil
+}
+
+// URLOf returns the URL of a queue name (whether or not it exists).
+func (e *Engine) URLOf(name string) string { return e.queueURL(name) }
+
+// ListQueues returns the names of the queues whose name starts with prefix,
+// in ascending order.
+func (e *Engine) ListQueues(prefix string) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var names []string
+	for n := range e.queues {
+		if strings.HasPrefix(n, prefix) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// queueAttributeNames are the attribute names GetQueueAttributes knows, in
+// the order "All" lists them.
+var queueAttributeNames = []string{
+	"QueueArn", "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+	"ApproximateNumberOfMessagesDelayed", "CreatedTimestamp", "LastModifiedTimestamp",
+	"VisibilityTimeout", "MaximumMessageSize", "MessageRetentionPeriod", "DelaySeconds",
+	"ReceiveMessageWaitTimeSeconds", "Policy", "RedrivePolicy", "RedriveAllowPolicy",
+	"KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled",
+}
+
+// fifoOnlyAttributes exist only on FIFO queues.
+var fifoOnlyAttributes = map[string]bool{
+	"FifoQueue": true, "ContentBasedDeduplication": true, "DeduplicationScope": true, "FifoThroughputLimit": true,
+}
+
+// GetQueueAttributes returns the named attributes ("All" for every one).
+// Attributes a queue does not have (an unset Policy, say) are left out, as
+// AWS does.
+func (e *Engine) GetQueueAttributes(name string, names []string) (map[string]string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q, err := e.get(name)
+	if err != nil {
+		return nil, fmt.Errorf("sqs: get attributes of %s: %w", name, err)
+	}
+	all := e.attributesLocked(q, e.clk.Now())
+	out := map[string]string{}
+	for _, n := range names {
+		if n == "All" {
+			return all, nil
+		}
+		if fifoOnlyAttributes[n] {
+			continue
+		}
+		known := false
+		for _, k := range queueAttributeNames {
+			if k == n {
+				known = true
+				break
+			}
+		}
+		if !known {
+			return nil, fmt.Errorf("sqs: get attributes of %s: %w", name, errInvalidAttributeName(n))
+		}
+		if v, ok := all[n]; ok {
+			out[n] = v
+		}
+	}
+	return out, nil
+}
+
+func (e *Engine) attributesLocked(q *queue, now time.Time) map[string]string {
+	e.refreshLocked(q, now)
+	itoa := strconv.Itoa
+	a := map[string]string{
+		"QueueArn":                              q.arn,
+		"ApproximateNumberOfMessages":           itoa(q.ready.Len()),
+		"ApproximateNumberOfMessagesNotVisible": itoa(q.nInflight),
+		"ApproximateNumberOfMessagesDelayed":    itoa(q.nDelayed),
+		"CreatedTimestamp":                      strconv.FormatInt(q.created.Unix(), 10),
+		"LastModifiedTimestamp":                 strconv.FormatInt(q.modified.Unix(), 10),
+		"VisibilityTimeout":                     itoa(q.visibility),
+		"MaximumMessageSize":                    itoa(q.maxSize),
+		"MessageRetentionPeriod":                itoa(q.retention),
+		"DelaySeconds":                          itoa(q.delay),
+		"ReceiveMessageWaitTimeSeconds":         itoa(q.wait),
+		"SqsManagedSseEnabled":                  strconv.FormatBool(q.sseEnabled),
+	}
+	if q.policyRaw != "" {
+		a["Policy"] = q.policyRaw
+	}
+	if q.redrive != nil {
+		a["RedrivePolicy"] = q.redrive.String()
+	}
+	if q.redriveAllowRaw != "" {
+		a["RedriveAllowPolicy"] = q.redriveAllowRaw
+	}
+	if q.kmsKeyID != "" {
+		a["KmsMasterKeyId"] = q.kmsKeyID
+		a["KmsDataKeyReusePeriodSeconds"] = itoa(q.kmsReuse)
+	}
+	return a
+}
+
+// SetQueueAttributes changes a queue's attributes. Either all of them are
+// applied or, on an error, none.
+func (e *Engine) SetQueueAttributes(name string, attrs map[string]string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q, err := e.get(name)
+	if err != nil {
+		return fmt.Errorf("sqs: set attributes of %s: %w", name, err)
+	}
+	if err := e.applyAttributesLocked(q, attrs, false); err != nil {
+		return fmt.Errorf("sqs: set attributes of %s: %w", name, err)
+	}
+	q.modified = e.clk.Now()
+	return nil
+}
+
+// applyAttributesLocked validates every attribute first and then applies
+// them all.
+func (e *Engine) applyAttributesLocked(q *queue, attrs map[string]string, creating bool) error {
+	c := *q // validated copy of the settable fields
+	intIn := func(name, v string, lo, hi int) (int, error) {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < lo || n > hi {
+			return 0, errInvalidAttributeValue("Invalid value for the parameter %s.", name)
+		}
+		return n, nil
+	}
+	names := make([]string, 0, len(attrs))
+	for k := range attrs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var err error
+	for _, k := range names {
+		v := attrs[k]
+		switch k {
+		case "DelaySeconds":
+			c.delay, err = intIn(k, v, 0, maxDelaySeconds)
+		case "MaximumMessageSize":
+			c.maxSize, err = intIn(k, v, minMaxMessageSize, MaxMessageBytes)
+		case "MessageRetentionPeriod":
+			c.retention, err = intIn(k, v, minRetention, maxRetention)
+		case "ReceiveMessageWaitTimeSeconds":
+			c.wait, err = intIn(k, v, 0, maxWaitSeconds)
+		case "VisibilityTimeout":
+			c.visibility, err = intIn(k, v, 0, maxVisibility)
+		case "KmsDataKeyReusePeriodSeconds":
+			c.kmsReuse, err = intIn(k, v, 60, 86400)
+		case "KmsMasterKeyId":
+			c.kmsKeyID = v
+			if v != "" {
+				c.sseEnabled = false
+			}
+		case "SqsManagedSseEnabled":
+			switch strings.ToLower(v) {
+			case "true":
+				c.sseEnabled = true
+			case "false":
+				c.sseEnabled = false
+			default:
+				err = errInvalidAttributeValue("Invalid value for the parameter SqsManagedSseEnabled.")
+			}
+		case "Policy":
+			c.policyRaw, c.policy = "", nil
+			if strings.TrimSpace(v) != "" {
+				c.policy, err = parsePolicy(v)
+				c.policyRaw = v
+			}
+		case "RedrivePolicy":
+			c.redrive = nil
+			if strings.TrimSpace(v) != "" {
+				c.redrive, err = e.checkRedrivePolicyLocked(q, v)
+			}
+		case "RedriveAllowPolicy":
+			c.redriveAllow, c.redriveAllowRaw = nil, ""
+			if strings.TrimSpace(v) != "" {
+				c.redriveAllow, err = parseRedriveAllowPolicy(v)
+				c.redriveAllowRaw = v
+			}
+		case "FifoQueue":
+			if !creating {
+				err = errInvalidAttributeName(k)
+			}
+		default:
+			err = errInvalidAttributeName(k)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	q.delay, q.maxSize, q.retention, q.wait, q.visibility = c.delay, c.maxSize, c.retention, c.wait, c.visibility
+	q.kmsReuse, q.kmsKeyID, q.sseEnabled = c.kmsReuse, c.kmsKeyID, c.sseEnabled
+	q.policyRaw, q.policy = c.policyRaw, c.policy
+	q.redrive = c.redrive
+	q.redriveAllow, q.redriveAllowRaw = c.redriveAllow, c.redriveAllowRaw
+	return nil
+}
+
+// TagQueue adds or replaces tags.
+func (e *Engine) TagQueue(name string, tags map[string]string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q, err := e.get(name)
+	if err != nil {
+		return fmt.Errorf("sqs: tag queue %s: %w", name, err)
+	}
+	if len(tags) == 0 {
+		return fmt.Errorf("sqs: tag queue %s: %w", name, errMissingParameter("Tags"))
+	}
+	n := len(q.tags)
+	for k := range tags {
+		if _, ok := q.tags[k]; !ok {
+			n++
+		}
+		if k == "" || len(k) > 128 || len(tags[k]) > 256 {
+			return fmt.Errorf("sqs: tag queue %s: %w", name, errInvalidParameter("Tag keys must be 1 to 128 characters and values at most 256."))
+		}
+	}
+	if n > 50 {
+		return fmt.Errorf("sqs: tag queue %s: %w", name, errInvalidParameter("Too many tags added for queue %s.", name))
+	}
+	for k, v := range tags {
+		q.tags[k] = v
+	}
+	return nil
+}
+
+// UntagQueue removes tags by key.
+func (e *Engine) UntagQueue(name string, keys []string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q, err := e.get(name)
+	if err != nil {
+		return fmt.Errorf("sqs: untag queue %s: %w", name, err)
+	}
+	if len(keys) == 0 {
+		return fmt.Errorf("sqs: untag queue %s: %w", name, errMissingParameter("TagKeys"))
+	}
+	for _, k := range keys {
+		delete(q.tags, k)
+	}
+	return nil
+}
+
+// ListQueueTags returns a queue's tags.
+func (e *Engine) ListQueueTags(name string) (map[string]string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q, err := e.get(name)
+	if err != nil {
+		return nil, fmt.Errorf("sqs: list tags of %s: %w", name, err)
+	}
+	out := make(map[string]string, len(q.tags))
+	for k, v := range q.tags {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// ListDeadLetterSourceQueues returns the names of the queues whose
+// RedrivePolicy names this queue as their dead-letter queue, ascending.
+func (e *Engine) ListDeadLetterSourceQueues(name string) ([]string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q, err := e.get(name)
+	if err != nil {
+		return nil, fmt.Errorf("sqs: list dead-letter source queues of %s: %w", name, err)
+	}
+	var out []string
+	for n, src := range e.queues {
+		if src.redrive != nil && src.redrive.DeadLetterTargetArn == q.arn {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}

@@ -1,0 +1,101 @@
+package sqs
+
+import (
+	"net/http"
+
+	"github.com/orderflow/orderflow/cloud/awsproto"
+)
+
+// ErrQueueNotFound is the error of every operation on a queue that does not
+// exist (AWS.SimpleQueueService.NonExistentQueue).
+var ErrQueueNotFound error = &awsproto.Error{
+	Status:  http.StatusBadRequest,
+	Code:    "AWS.SimpleQueueService.NonExistentQueue",
+	Type:    "QueueDoesNotExist",
+	Message: "The specified queue does not exist.",
+}
+
+// ErrAccessDenied is the error of SendAs when the queue's policy does not
+// allow the principal to send.
+var ErrAccessDenied error = &awsproto.Error{
+	Status:  http.StatusForbidden,
+	Code:    "AccessDenied",
+	Type:    "AccessDeniedException",
+	Message: "Access to the resource is denied.",
+}
+
+// The errors below carry AWS's codes: Code is the Query protocol's (and the
+// x-amzn-query-error header's), Type the JSON protocol's shape name where
+// the service model gives one.
+
+func errInvalidParameter(format string, args ...any) *awsproto.Error {
+	return awsproto.Errorf(http.StatusBadRequest, "InvalidParameterValue", format, args...)
+}
+
+func errMissingParameter(name string) *awsproto.Error {
+	return awsproto.Errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter %s.", name)
+}
+
+func errInvalidAttributeName(name string) *awsproto.Error {
+	return awsproto.Errorf(http.StatusBadRequest, "InvalidAttributeName", "Unknown Attribute %s.", name)
+}
+
+func errInvalidAttributeValue(format string, args ...any) *awsproto.Error {
+	return awsproto.Errorf(http.StatusBadRequest, "InvalidAttributeValue", format, args...)
+}
+
+func errQueueNameExists(name, attr string) *awsproto.Error {
+	return awsproto.Errorf(http.StatusBadRequest, "QueueAlreadyExists",
+		"A queue already exists with the same name and a different value for attribute %s", attr).WithType("QueueNameExists")
+}
+
+func errReceiptHandleInvalid(handle string) *awsproto.Error {
+	return awsproto.Errorf(http.StatusNotFound, "ReceiptHandleIsInvalid",
+		"The input receipt handle \"%s\" is not a valid receipt handle.", handle)
+}
+
+func errEmptyBatch(entry string) *awsproto.Error {
+	return awsproto.Errorf(http.StatusBadRequest, "AWS.SimpleQueueService.EmptyBatchRequest",
+		"There should be at least one %s in the request.", entry).WithType("EmptyBatchRequest")
+}
+
+func errTooManyEntries(n int) *awsproto.Error {
+	return awsproto.Errorf(http.StatusBadRequest, "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+		"Maximum number of entries per request are %d. You have sent %d.", maxBatchEntries, n).WithType("TooManyEntriesInBatchRequest")
+}
+
+func errBatchIDsNotDistinct(id string) *awsproto.Error {
+	return awsproto.Errorf(http.StatusBadRequest, "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+		"Id %s repeated.", id).WithType("BatchEntryIdsNotDistinct")
+}
+
+func errInvalidBatchEntryID() *awsproto.Error {
+	return awsproto.Errorf(http.StatusBadRequest, "AWS.SimpleQueueService.InvalidBatchEntryId",
+		"A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.").WithType("InvalidBatchEntryId")
+}
+
+func errBatchTooLong(n int) *awsproto.Error {
+	return awsproto.Errorf(http.StatusBadRequest, "AWS.SimpleQueueService.BatchRequestTooLong",
+		"Batch requests cannot be longer than %d bytes. You have sent %d bytes.", MaxMessageBytes, n).WithType("BatchRequestTooLong")
+}
+
+func errUnsupported(format string, args ...any) *awsproto.Error {
+	return awsproto.Errorf(http.StatusBadRequest, "AWS.SimpleQueueService.UnsupportedOperation", format, args...).WithType("UnsupportedOperation")
+}
+
+func errPurgeInProgress(name string) *awsproto.Error {
+	return awsproto.Errorf(http.StatusForbidden, "AWS.SimpleQueueService.PurgeQueueInProgress",
+		"Only one PurgeQueue operation on %s is allowed every 60 seconds.", name).WithType("PurgeQueueInProgress")
+}
+
+func errInvalidMessageContents(format string, args ...any) *awsproto.Error {
+	return awsproto.Errorf(http.StatusBadRequest, "InvalidMessageContents", format, args...)
+}
+
+func errResourceNotFound(format string, args ...any) *awsproto.Error {
+	return awsproto.Errorf(http.StatusNotFound, "ResourceNotFoundException", format, args...)
+}
+
+func errInvalidAddress(addr string) *awsproto.Error {
+	return awsproto.Errorf(http.StatusNotFound, "InvalidAddress", "The address %s is not valid for this endpoint.", addr)
+}

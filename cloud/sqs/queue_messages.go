@@ -1,0 +1,691 @@
+package sqs
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/orderflow/orderflow/cloud/awsproto"
+)
+
+type msgState uint8
+
+const (
+	stateReady msgState = iota
+	stateDelayed
+	stateInflight
+)
+
+type message struct {
+	id       string
+	body     string
+	attrs    map[string]MessageAttributeValue
+	sysAttrs map[string]MessageAttributeValue
+	md5Body  string
+	md5Attrs string
+	md5Sys   string
+	senderID string
+	groupID  string
+	sentAt   time.Time
+	seq      uint64
+
+	state        msgState
+	visibleAt    time.Time // for delayed and in-flight messages
+	receiveCount int
+	firstReceive time.Time
+	receivedAt   time.Time // when the current receipt was issued
+	receiptGen   uint64
+	deadLetterOf string // ARN of the queue this message was dead-lettered from
+
+	heapIdx, ageIdx int
+}
+
+// SendInput is one message to send.
+type SendInput struct {
+	Body string
+	// MessageAttributes are the message's (user) attributes.
+	MessageAttributes map[string]MessageAttributeValue
+	// MessageSystemAttributes holds AWSTraceHeader, the only one there is.
+	MessageSystemAttributes map[string]MessageAttributeValue
+	// DelaySeconds overrides the queue's delay when not nil (0 to 900).
+	DelaySeconds *int
+	// MessageGroupID is kept and returned (standard queues accept it for
+	// fair queueing).
+	MessageGroupID string
+	// MessageDeduplicationID is refused: it belongs to FIFO queues.
+	MessageDeduplicationID string
+	// SenderID is the SenderId system attribute; default the account id.
+	SenderID string
+}
+
+// SendOutput is what SendMessage reports.
+type SendOutput struct {
+	MessageID                    string
+	MD5OfMessageBody             string
+	MD5OfMessageAttributes       string
+	MD5OfMessageSystemAttributes string
+}
+
+// Size is what the message counts towards the 1 MiB limits: the body and
+// every attribute's name, type and value.
+func (in SendInput) Size() int {
+	return len(in.Body) + attributesSize(in.MessageAttributes) + attributesSize(in.MessageSystemAttributes)
+}
+
+// validate applies AWS's rules that do not depend on the queue.
+func (in SendInput) validate() error {
+	if in.Body == "" {
+		return errMissingParameter("MessageBody")
+	}
+	if in.DelaySeconds != nil && (*in.DelaySeconds < 0 || *in.DelaySeconds > maxDelaySeconds) {
+		return errInvalidParameter("Value %d for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= %d.", *in.DelaySeconds, maxDelaySeconds)
+	}
+	if in.MessageDeduplicationID != "" {
+		return errInvalidParameter("The request include parameter that is not valid for this queue type. Reason: MessageDeduplicationId is only valid for FIFO queues.")
+	}
+	if len(in.MessageGroupID) > 128 {
+		return errInvalidParameter("Value %s for parameter MessageGroupId is invalid. Reason: MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.", in.MessageGroupID)
+	}
+	if err := validateMessageAttributes(in.MessageAttributes, false); err != nil {
+		return err
+	}
+	if err := validateMessageAttributes(in.MessageSystemAttributes, true); err != nil {
+		return err
+	}
+	if !validBodyChars(in.Body) {
+		return errInvalidMessageContents("Invalid binary character in the message body. Only #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF are allowed.")
+	}
+	return nil
+}
+
+// ValidateSend checks a message against AWS's rules and the queue's
+// MaximumMessageSize without sending it (batch callers check every entry
+// first).
+func (e *Engine) ValidateSend(name string, in SendInput) error {
+	if err := in.validate(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q, err := e.get(name)
+	if err != nil {
+		return err
+	}
+	return checkSize(q, in)
+}
+
+func checkSize(q *queue, in SendInput) error {
+	if in.Size() > q.maxSize {
+		return errInvalidParameter("One or more parameters are invalid. Reason: Message must be shorter than %d bytes.", q.maxSize)
+	}
+	return nil
+}
+
+// SendMessage enqueues a message.
+func (e *Engine) SendMessage(ctx context.Context, name string, in SendInput) (SendOutput, error) {
+	out, err := e.send(name, in)
+	if err != nil {
+		return SendOutput{}, fmt.Errorf("sqs: send to %s: %w", name, err)
+	}
+	return out, nil
+}
+
+func (e *Engine) send(name string, in SendInput) (SendOutput, error) {
+	return e.sendAuthorized(name, in, nil)
+}
+
+// sendAuthorized sends after authorize (when not nil) accepted the queue,
+// under the same lock, so a policy cannot change in between.
+func (e *Engine) sendAuthorized(name string, in SendInput, authorize func(*queue) error) (SendOutput, error) {
+	if err := in.validate(); err != nil {
+		return SendOutput{}, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q, err := e.get(name)
+	if err != nil {
+		return SendOutput{}, err
+	}
+	if authorize != nil {
+		if err := authorize(q); err != nil {
+			return SendOutput{}, err
+		}
+	}
+	if err := checkSize(q, in); err != nil {
+		return SendOutput{}, err
+	}
+	now := e.clk.Now()
+	m := &message{
+		id:       awsproto.NewRequestID(),
+		body:     in.Body,
+		attrs:    in.MessageAttributes,
+		sysAttrs: in.MessageSystemAttributes,
+		md5Body:  md5Hex(in.Body),
+		md5Attrs: md5OfAttributes(in.MessageAttributes),
+		md5Sys:   md5OfAttributes(in.MessageSystemAttributes),
+		senderID: in.SenderID,
+		groupID:  in.MessageGroupID,
+		sentAt:   now,
+	}
+	if m.senderID == "" {
+		m.senderID = e.opts.AccountID
+	}
+	delay := q.delay
+	if in.DelaySeconds != nil {
+		delay = *in.DelaySeconds
+	}
+	e.enqueueLocked(q, m, now, delay)
+	return SendOutput{MessageID: m.id, MD5OfMessageBody: m.md5Body, MD5OfMessageAttributes: m.md5Attrs, MD5OfMessageSystemAttributes: m.md5Sys}, nil
+}
+
+// enqueueLocked adds m to q, visible after delay seconds. It is the one way
+// a message enters a queue (sends, dead-lettering, move tasks).
+func (e *Engine) enqueueLocked(q *queue, m *message, now time.Time, delay int) {
+	q.seq++
+	m.seq = q.seq
+	m.heapIdx, m.ageIdx = -1, -1
+	q.msgs[m.id] = m
+	q.byAge.push(m)
+	if delay > 0 {
+		m.state = stateDelayed
+		m.visibleAt = now.Add(time.Duration(delay) * time.Second)
+		q.pending.push(m)
+		q.nDelayed++
+		e.armWakeLocked(q, now)
+	} else {
+		m.state = stateReady
+		q.ready.push(m)
+		q.signal()
+	}
+}
+
+// removeLocked takes m out of q. It is the one way a message leaves a
+// queue (delete, expiry, purge excepted, dead-lettering, move tasks).
+func (e *Engine) removeLocked(q *queue, m *message) {
+	switch m.state {
+	case stateReady:
+		q.ready.remove(m)
+	case stateDelayed:
+		q.pending.remove(m)
+		q.nDelayed--
+	case stateInflight:
+		q.pending.remove(m)
+		q.nInflight--
+	}
+	q.byAge.remove(m)
+	delete(q.msgs, m.id)
+}
+
+// refreshLocked brings q up to now: expired messages go, and delayed or
+// in-flight messages whose time has come become visible.
+func (e *Engine) refreshLocked(q *queue, now time.Time) {
+	cutoff := now.Add(-time.Duration(q.retention) * time.Second)
+	for m := q.byAge.top(); m != nil && !m.sentAt.After(cutoff); m = q.byAge.top() {
+		e.removeLocked(q, m)
+	}
+	woke := false
+	for m := q.pending.top(); m != nil && !m.visibleAt.After(now); m = q.pending.top() {
+		q.pending.pop()
+		if m.state == stateDelayed {
+			q.nDelayed--
+		} else {
+			q.nInflight--
+		}
+		m.state = stateReady
+		q.ready.push(m)
+		woke = true
+	}
+	if woke {
+		q.signal()
+	}
+	e.refreshTasksLocked(q, now)
+}
+
+// signal wakes the long polls waiting on q.
+func (q *queue) signal() {
+	if q.arrival != nil {
+		close(q.arrival)
+		q.arrival = nil
+	}
+}
+
+// armWakeLocked makes sure that, while long polls wait on q, a timer fires
+// when the next delayed or in-flight message becomes visible.
+func (e *Engine) armWakeLocked(q *queue, now time.Time) {
+	if q.waiters == 0 || q.deleted {
+		return
+	}
+	next := q.pending.top()
+	if next == nil {
+		return
+	}
+	if q.wakeTimer != nil && !q.wakeAt.After(next.visibleAt) {
+		return
+	}
+	if q.wakeTimer != nil {
+		q.wakeTimer.Stop()
+	}
+	at := next.visibleAt
+	q.wakeAt = at
+	var t interface{ Stop() bool }
+	t = e.clk.AfterFunc(at.Sub(now), func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if q.wakeTimer == t {
+			q.wakeTimer = nil
+		}
+		if q.deleted {
+			return
+		}
+		now := e.clk.Now()
+		e.refreshLocked(q, now)
+		e.armWakeLocked(q, now)
+	})
+	q.wakeTimer = t
+}
+
+// Message is a received message.
+type Message struct {
+	MessageID              string
+	ReceiptHandle          string
+	Body                   string
+	MD5OfBody              string
+	MD5OfMessageAttributes string
+	// Attributes are the system attributes asked for (SentTimestamp, …).
+	Attributes map[string]string
+	// MessageAttributes are the message attributes asked for.
+	MessageAttributes map[string]MessageAttributeValue
+}
+
+// ReceiveInput is a receive request.
+type ReceiveInput struct {
+	// MaxNumberOfMessages is 1 to 10; 0 means 1.
+	MaxNumberOfMessages int
+	// VisibilityTimeout overrides the queue's when not nil (0 to 43200).
+	VisibilityTimeout *int
+	// WaitTimeSeconds overrides the queue's ReceiveMessageWaitTimeSeconds
+	// when not nil (0 to 20).
+	WaitTimeSeconds *int
+	// AttributeNames are system attribute names, or "All".
+	AttributeNames []string
+	// MessageAttributeNames select message attributes: names, "All", ".*"
+	// or "prefix.*".
+	MessageAttributeNames []string
+}
+
+var systemAttributeNames = map[string]bool{
+	"All": true, "SenderId": true, "SentTimestamp": true, "ApproximateReceiveCount": true,
+	"ApproximateFirstReceiveTimestamp": true, "SequenceNumber": true, "MessageDeduplicationId": true,
+	"MessageGroupId": true, "AWSTraceHeader": true, "DeadLetterQueueSourceArn": true,
+}
+
+func (in ReceiveInput) validate() error {
+	if in.MaxNumberOfMessages < 0 || in.MaxNumberOfMessages > 10 {
+		return errInvalidParameter("Value %d for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.", in.MaxNumberOfMessages)
+	}
+	if v := in.VisibilityTimeout; v != nil && (*v < 0 || *v > maxVisibility) {
+		return errInvalidParameter("Value %d for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= %d, if provided.", *v, maxVisibility)
+	}
+	if v := in.WaitTimeSeconds; v != nil && (*v < 0 || *v > maxWaitSeconds) {
+		return errInvalidParameter("Value %d for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= %d, if provided.", *v, maxWaitSeconds)
+	}
+	for _, n := range in.AttributeNames {
+		if !systemAttributeNames[n] && !isQueueAttributeName(n) {
+			return errInvalidAttributeName(n)
+		}
+	}
+	for _, n := range in.MessageAttributeNames {
+		if n == "" || len(n) > 256 {
+			return errInvalidParameter("Value %s for parameter MessageAttributeName is invalid.", n)
+		}
+	}
+	return nil
+}
+
+// isQueueAttributeName: AWS accepts (and ignores) queue attribute names in
+// ReceiveMessage's AttributeNames, a leftover of the old shared list.
+func isQueueAttributeName(n string) bool {
+	for _, k := range queueAttributeNames {
+		if k == n {
+			return true
+		}
+	}
+	return fifoOnlyAttributes[n]
+}
+
+// ReceiveMessage receives up to MaxNumberOfMessages visible messages,
+// making them invisible for the visibility timeout. With a wait time it
+// long-polls: it returns as soon as a message becomes visible (sent, or back
+// from in flight), or empty when the wait ends or ctx is done.
+func (e *Engine) ReceiveMessage(ctx context.Context, name string, in ReceiveInput) ([]Message, error) {
+	msgs, err := e.receive(ctx, name, in)
+	if err != nil {
+		return nil, fmt.Errorf("sqs: receive from %s: %w", name, err)
+	}
+	return msgs, nil
+}
+
+func (e *Engine) receive(ctx context.Context, name string, in ReceiveInput) ([]Message, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	max := in.MaxNumberOfMessages
+	if max == 0 {
+		max = 1
+	}
+	var (
+		timeout chan struct{}
+		timer   interface{ Stop() bool }
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		e.mu.Lock()
+		q, err := e.get(name)
+		if err != nil {
+			e.mu.Unlock()
+			return nil, err
+		}
+		now := e.clk.Now()
+		msgs := e.receiveLocked(q, now, max, in)
+		wait := q.wait
+		if in.WaitTimeSeconds != nil {
+			wait = *in.WaitTimeSeconds
+		}
+		if len(msgs) > 0 || wait == 0 || timeout != nil && isClosed(timeout) {
+			e.mu.Unlock()
+			return msgs, nil
+		}
+		if timeout == nil {
+			timeout = make(chan struct{})
+			tc := timeout
+			timer = e.clk.AfterFunc(time.Duration(wait)*time.Second, func() { close(tc) })
+		}
+		if q.arrival == nil {
+			q.arrival = make(chan struct{})
+		}
+		arrival := q.arrival
+		q.waiters++
+		e.armWakeLocked(q, now)
+		e.mu.Unlock()
+
+		var done bool
+		select {
+		case <-arrival:
+		case <-timeout:
+		case <-ctx.Done():
+			done = true
+		}
+		e.mu.Lock()
+		q.waiters--
+		gone := q.deleted
+		e.mu.Unlock()
+		if done || gone {
+			return nil, nil
+		}
+	}
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// receiveLocked takes up to max visible messages. A message already
+// received maxReceiveCount times goes to the dead-letter queue instead.
+func (e *Engine) receiveLocked(q *queue, now time.Time, max int, in ReceiveInput) []Message {
+	e.refreshLocked(q, now)
+	vis := q.visibility
+	if in.VisibilityTimeout != nil {
+		vis = *in.VisibilityTimeout
+	}
+	var out []Message
+	for len(out) < max {
+		m := q.ready.pop()
+		if m == nil {
+			break
+		}
+		if rp := q.redrive; rp != nil && m.receiveCount >= rp.MaxReceiveCount {
+			if dlq := e.queues[rp.dlqName]; dlq != nil && dlq != q {
+				e.deadLetterLocked(q, m, dlq, now)
+				continue
+			}
+		}
+		m.receiveCount++
+		if m.firstReceive.IsZero() {
+			m.firstReceive = now
+		}
+		m.receiptGen++
+		m.receivedAt = now
+		m.state = stateInflight
+		m.visibleAt = now.Add(time.Duration(vis) * time.Second)
+		q.pending.push(m)
+		q.nInflight++
+		out = append(out, e.view(q, m, in))
+	}
+	if len(out) > 0 {
+		e.armWakeLocked(q, now)
+	}
+	return out
+}
+
+// deadLetterLocked moves m (already out of q's ready heap) to dlq, keeping
+// its id, body, attributes and original sent time.
+func (e *Engine) deadLetterLocked(q *queue, m *message, dlq *queue, now time.Time) {
+	q.byAge.remove(m)
+	delete(q.msgs, m.id)
+	moved := *m
+	moved.receiveCount, moved.firstReceive, moved.receiptGen, moved.receivedAt = 0, time.Time{}, 0, time.Time{}
+	moved.deadLetterOf = q.arn
+	if old := dlq.msgs[moved.id]; old != nil {
+		e.removeLocked(dlq, old)
+	}
+	e.enqueueLocked(dlq, &moved, now, 0)
+}
+
+// view renders m as received, with the attributes asked for.
+func (e *Engine) view(q *queue, m *message, in ReceiveInput) Message {
+	v := Message{
+		MessageID:     m.id,
+		ReceiptHandle: encodeReceipt(q.id, m.id, m.receiptGen),
+		Body:          m.body,
+		MD5OfBody:     m.md5Body,
+	}
+	all := false
+	want := map[string]bool{}
+	for _, n := range in.AttributeNames {
+		if n == "All" {
+			all = true
+		}
+		want[n] = true
+	}
+	add := func(k, val string) {
+		if all || want[k] {
+			if v.Attributes == nil {
+				v.Attributes = map[string]string{}
+			}
+			v.Attributes[k] = val
+		}
+	}
+	add("SenderId", m.senderID)
+	add("SentTimestamp", strconv.FormatInt(m.sentAt.UnixMilli(), 10))
+	add("ApproximateReceiveCount", strconv.Itoa(m.receiveCount))
+	add("ApproximateFirstReceiveTimestamp", strconv.FormatInt(m.firstReceive.UnixMilli(), 10))
+	if t, ok := m.sysAttrs["AWSTraceHeader"]; ok {
+		add("AWSTraceHeader", t.StringValue)
+	}
+	if m.groupID != "" {
+		add("MessageGroupId", m.groupID)
+	}
+	if m.deadLetterOf != "" {
+		add("DeadLetterQueueSourceArn", m.deadLetterOf)
+	}
+	if len(in.MessageAttributeNames) > 0 && len(m.attrs) > 0 {
+		sel := map[string]MessageAttributeValue{}
+		for k, a := range m.attrs {
+			if messageAttributeSelected(in.MessageAttributeNames, k) {
+				sel[k] = a
+			}
+		}
+		if len(sel) > 0 {
+			v.MessageAttributes = sel
+			v.MD5OfMessageAttributes = md5OfAttributes(sel)
+		}
+	}
+	return v
+}
+
+// A receipt handle names the queue incarnation, the message and the
+// receive that issued it.
+func encodeReceipt(queueID, msgID string, gen uint64) string {
+	return base64.StdEncoding.EncodeToString([]byte(queueID + " " + msgID + " " + strconv.FormatUint(gen, 10) + " " + randomHex(4)))
+}
+
+type receipt struct {
+	queueID, msgID string
+	gen            uint64
+}
+
+func decodeReceipt(h string) (receipt, bool) {
+	b, err := base64.StdEncoding.DecodeString(h)
+	if err != nil {
+		return receipt{}, false
+	}
+	parts := strings.Split(string(b), " ")
+	if len(parts) != 4 {
+		return receipt{}, false
+	}
+	gen, err := strconv.ParseUint(parts[2], 10, 64)
+	if err != nil || gen == 0 {
+		return receipt{}, false
+	}
+	return receipt{queueID: parts[0], msgID: parts[1], gen: gen}, true
+}
+
+// DeleteMessage deletes the message a receipt handle was issued for. As in
+// AWS, a handle of a message that is already gone succeeds, and so does a
+// handle that a later receive superseded, without deleting the message
+// (AWS: "the request succeeds, but the message might not be deleted"). A
+// handle that is not one of this queue's is ReceiptHandleIsInvalid.
+func (e *Engine) DeleteMessage(name, receiptHandle string) error {
+	if err := e.deleteMessage(name, receiptHandle); err != nil {
+		return fmt.Errorf("sqs: delete message from %s: %w", name, err)
+	}
+	return nil
+}
+
+func (e *Engine) deleteMessage(name, handle string) error {
+	if handle == "" {
+		return errMissingParameter("ReceiptHandle")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q, err := e.get(name)
+	if err != nil {
+		return err
+	}
+	r, ok := decodeReceipt(handle)
+	if !ok || r.queueID != q.id {
+		return errReceiptHandleInvalid(handle)
+	}
+	m := q.msgs[r.msgID]
+	if m == nil || m.receiptGen != r.gen {
+		return nil
+	}
+	e.removeLocked(q, m)
+	return nil
+}
+
+// ChangeMessageVisibility sets an in-flight message to become visible
+// timeout seconds from now (0: at once). The message's total visibility
+// since the receive that issued the handle may not exceed 12 hours.
+func (e *Engine) ChangeMessageVisibility(name, receiptHandle string, timeout int) error {
+	if err := e.changeVisibility(name, receiptHandle, timeout); err != nil {
+		return fmt.Errorf("sqs: change message visibility in %s: %w", name, err)
+	}
+	return nil
+}
+
+func (e *Engine) changeVisibility(name, handle string, timeout int) error {
+	if handle == "" {
+		return errMissingParameter("ReceiptHandle")
+	}
+	if timeout < 0 || timeout > maxVisibility {
+		return errInvalidParameter("Value %d for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and %d, if provided.", timeout, maxVisibility)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q, err := e.get(name)
+	if err != nil {
+		return err
+	}
+	r, ok := decodeReceipt(handle)
+	if !ok || r.queueID != q.id {
+		return errReceiptHandleInvalid(handle)
+	}
+	now := e.clk.Now()
+	e.refreshLocked(q, now)
+	m := q.msgs[r.msgID]
+	if m == nil || m.receiptGen != r.gen {
+		return errInvalidParameter("Value %s for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.", handle)
+	}
+	if m.state != stateInflight {
+		// The handle is the latest but its visibility already ran out:
+		// AWS accepts the call and leaves the message visible.
+		return nil
+	}
+	at := now.Add(time.Duration(timeout) * time.Second)
+	if at.Sub(m.receivedAt) > maxVisibility*time.Second {
+		return errInvalidParameter("Value %d for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [%d seconds].", timeout, maxVisibility)
+	}
+	m.visibleAt = at
+	q.pending.fix(m)
+	if timeout == 0 {
+		e.refreshLocked(q, now)
+	}
+	e.armWakeLocked(q, now)
+	return nil
+}
+
+// PurgeQueue deletes every message in a queue. AWS allows one purge a
+// queue every 60 seconds.
+func (e *Engine) PurgeQueue(name string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q, err := e.get(name)
+	if err != nil {
+		return fmt.Errorf("sqs: purge %s: %w", name, err)
+	}
+	now := e.clk.Now()
+	if !q.lastPurge.IsZero() && now.Sub(q.lastPurge) < 60*time.Second {
+		return fmt.Errorf("sqs: purge %s: %w", name, errPurgeInProgress(q.arn))
+	}
+	q.lastPurge = now
+	q.ready.reset()
+	q.pending.reset()
+	q.byAge.reset()
+	q.msgs = map[string]*message{}
+	q.nDelayed, q.nInflight = 0, 0
+	return nil
+}
+
+// Waiters returns how many long polls are waiting on a queue (0 for a
+// queue that does not exist); tests use it to know a poll has started.
+func (e *Engine) Waiters(name string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if q := e.queues[name]; q != nil {
+		return q.waiters
+	}
+	return 0
+}

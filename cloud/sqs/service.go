@@ -1,0 +1,255 @@
+package sqs
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/orderflow/orderflow/cloud/awsproto"
+)
+
+// Service is SQS on the wire: an http.Handler for AWS's JSON 1.0 and Query
+// protocols over an Engine.
+type Service struct {
+	eng *Engine
+}
+
+// New returns an SQS service with no queues. Defaults: Region "us-east-1",
+// AccountID "000000000000", Clock clock.Real(), BaseURL
+// "http://127.0.0.1:4566".
+func New(opts Options) *Service {
+	return &Service{eng: NewEngine(opts)}
+}
+
+// Engine returns the service's engine, for in-process callers.
+func (s *Service) Engine() *Engine { return s.eng }
+
+// Name is SQS's SigV4 signing name.
+func (s *Service) Name() string { return "sqs" }
+
+// TargetPrefix is the X-Amz-Target prefix of SQS's JSON protocol.
+func (s *Service) TargetPrefix() string { return "AmazonSQS" }
+
+// Actions lists every action the service implements (Query protocol names,
+// which are also the JSON protocol's operation names).
+func (s *Service) Actions() []string {
+	names := make([]string, 0, len(operations))
+	for n := range operations {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Principal is an AWS service acting on its own behalf, e.g. SNS
+// delivering a topic's message: {"sns.amazonaws.com", topicARN, account}.
+type Principal struct {
+	Service       string
+	SourceArn     string
+	SourceAccount string
+}
+
+// SendAs sends a message to the queue with ARN queueARN on behalf of p,
+// in-process. The queue's Policy must allow p sqs:SendMessage on the queue
+// (a queue with no policy allows no service principal). A principal with
+// no Service is the account itself: the queue's own account is always
+// allowed, as IAM lets an account's callers use its queues. Errors match
+// ErrQueueNotFound or ErrAccessDenied with errors.Is, or are
+// *awsproto.Error for invalid messages.
+func (s *Service) SendAs(ctx context.Context, queueARN string, p Principal, in SendInput) (string, error) {
+	e := s.eng
+	name, ok := e.QueueNameFromARN(queueARN)
+	if !ok {
+		return "", fmt.Errorf("sqs: send as %s to %s: %w", p.Service, queueARN, ErrQueueNotFound)
+	}
+	if p.Service != "" && in.SenderID == "" {
+		in.SenderID = p.Service
+	}
+	out, err := e.sendAuthorized(name, in, func(q *queue) error {
+		if p.Service == "" && (p.SourceAccount == "" || p.SourceAccount == e.opts.AccountID) {
+			return nil
+		}
+		req := policyRequest{
+			Service: p.Service, Account: p.SourceAccount, Action: "sqs:SendMessage", Resource: q.arn,
+			Context: map[string]string{},
+		}
+		if p.SourceArn != "" {
+			req.Context["aws:SourceArn"] = p.SourceArn
+		}
+		if p.SourceAccount != "" {
+			req.Context["aws:SourceAccount"] = p.SourceAccount
+		}
+		if !q.policy.allows(req) {
+			return ErrAccessDenied
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("sqs: send as %s to %s: %w", p.Service, queueARN, err)
+	}
+	return out.MessageID, nil
+}
+
+const (
+	xmlns = "http://queue.amazonaws.com/doc/2012-11-05/"
+	// maxRequestBytes bounds a request body: a 1 MiB batch grows when
+	// JSON-escaped or form-encoded.
+	maxRequestBytes = 8 << 20
+)
+
+var jsonProtocol = awsproto.JSONProtocol{Namespace: "com.amazonaws.sqs", QueryCompatible: true}
+
+// ServeHTTP serves both protocols: a request whose X-Amz-Target starts with
+// "AmazonSQS." is JSON 1.0, anything else is Query (Action=…), POSTed to /
+// with a QueueUrl or to the queue's path /<account>/<name>.
+func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := awsproto.NewRequestID()
+	w.Header().Set("x-amzn-RequestId", reqID)
+	if target := r.Header.Get("X-Amz-Target"); strings.HasPrefix(target, "AmazonSQS.") {
+		s.serveJSON(w, r, strings.TrimPrefix(target, "AmazonSQS."))
+		return
+	}
+	s.serveQuery(w, r, reqID)
+}
+
+func (s *Service) serveJSON(w http.ResponseWriter, r *http.Request, action string) {
+	op, ok := operations[action]
+	if !ok {
+		jsonProtocol.WriteError(w, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException", "The action %s is not valid for this web service.", action))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
+	if err != nil {
+		jsonProtocol.WriteError(w, errRequestTooLarge(err))
+		return
+	}
+	out, err := op.serveJSON(s, r.Context(), body)
+	if err != nil {
+		jsonProtocol.WriteError(w, err)
+		return
+	}
+	if out == nil {
+		out = struct{}{}
+	}
+	awsproto.WriteJSON(w, out)
+}
+
+func errRequestTooLarge(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return awsproto.Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request body larger than %d bytes.", maxRequestBytes)
+	}
+	return errInvalidParameter("The request body could not be read.")
+}
+
+func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request, reqID string) {
+	if r.Form == nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBytes)
+		if err := r.ParseForm(); err != nil {
+			awsproto.WriteQueryError(w, errRequestTooLarge(err), xmlns, reqID)
+			return
+		}
+	}
+	form := make(awsproto.Form, len(r.Form)+1)
+	for k, v := range r.Form {
+		form[k] = v
+	}
+	action := form.Get("Action")
+	op, ok := operations[action]
+	if !ok {
+		if action == "" {
+			awsproto.WriteQueryError(w, errMissingParameter("Action"), xmlns, reqID)
+			return
+		}
+		awsproto.WriteQueryError(w, awsproto.Errorf(http.StatusBadRequest, "InvalidAction", "The action %s is not valid for this endpoint.", action), xmlns, reqID)
+		return
+	}
+	if !form.Has("QueueUrl") {
+		if parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/"); len(parts) == 2 && parts[1] != "" {
+			form["QueueUrl"] = []string{"http://path/" + parts[0] + "/" + parts[1]}
+		}
+	}
+	out, err := op.serveQuery(s, r.Context(), form)
+	if err != nil {
+		awsproto.WriteQueryError(w, err, xmlns, reqID)
+		return
+	}
+	env := queryEnvelope{XMLName: xml.Name{Local: action + "Response"}, Xmlns: xmlns}
+	env.Meta.RequestID = reqID
+	if out != nil {
+		if x, ok := out.(xmlResulter); ok {
+			out = x.xmlResult()
+		}
+		setXMLName(out, action+"Result")
+		env.Result = out
+	}
+	awsproto.WriteXML(w, env)
+}
+
+type queryEnvelope struct {
+	XMLName xml.Name
+	Xmlns   string `xml:"xmlns,attr"`
+	Result  any
+	Meta    struct {
+		RequestID string `xml:"RequestId"`
+	} `xml:"ResponseMetadata"`
+}
+
+// xmlResulter is a result whose Query shape differs from its JSON shape
+// (maps become lists of Name/Value elements).
+type xmlResulter interface{ xmlResult() any }
+
+// setXMLName sets the XMLName field of the struct v points to.
+func setXMLName(v any, name string) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return
+	}
+	if f := rv.Elem().FieldByName("XMLName"); f.IsValid() && f.CanSet() {
+		f.Set(reflect.ValueOf(xml.Name{Local: name}))
+	}
+}
+
+// operation is one action, decodable from either protocol.
+type operation interface {
+	serveJSON(s *Service, ctx context.Context, body []byte) (any, error)
+	serveQuery(s *Service, ctx context.Context, f awsproto.Form) (any, error)
+}
+
+type op[I any] struct {
+	form func(f awsproto.Form, in *I) error
+	run  func(s *Service, ctx context.Context, in *I) (any, error)
+}
+
+func (o op[I]) serveJSON(s *Service, ctx context.Context, body []byte) (any, error) {
+	var in I
+	if len(strings.TrimSpace(string(body))) > 0 {
+		if err := json.Unmarshal(body, &in); err != nil {
+			return nil, errInvalidParameter("The request body is not valid JSON for this action: %s", jsonErrorText(err))
+		}
+	}
+	return o.run(s, ctx, &in)
+}
+
+func (o op[I]) serveQuery(s *Service, ctx context.Context, f awsproto.Form) (any, error) {
+	var in I
+	if err := o.form(f, &in); err != nil {
+		return nil, err
+	}
+	return o.run(s, ctx, &in)
+}
+
+func jsonErrorText(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %s must be of type %s", te.Field, te.Type)
+	}
+	return "malformed JSON"
+}
