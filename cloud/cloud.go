@@ -27,6 +27,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/dynamodb"
 	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/cloud/sqs"
 )
 
 // DefaultAddr is the edge's default listen address, the port AWS local
@@ -78,6 +79,7 @@ func (o *Options) applyDefaults() {
 // Cloud is a running embedded cloud.
 type Cloud struct {
 	DynamoDB *dynamodb.Service
+	SQS      *sqs.Service
 	// Lambda is the function host: register Go handlers here before
 	// deploying a template whose functions they implement.
 	Lambda *lambda.Host
@@ -101,9 +103,10 @@ func Start(opts Options) (*Cloud, error) {
 	c := &Cloud{opts: opts, done: make(chan error, 1)}
 	c.url = endpointURL(ln.Addr())
 	c.DynamoDB = dynamodb.New()
+	c.SQS = sqs.New(sqs.Options{Region: opts.Region, AccountID: opts.AccountID, Clock: opts.Clock, BaseURL: c.URL})
 
 	host, _, _ := net.SplitHostPort(opts.Addr)
-	services := []Service{c.DynamoDB}
+	services := []Service{c.DynamoDB, c.SQS}
 	c.server = &http.Server{
 		Handler:           newEdge(services, hostGuard(host, opts.AllowedHosts), opts.Logger),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTheSeedFixtureIsTheSharedOne(t *testing.T) {
+	want, err := os.ReadFile("../../testdata/seed-order.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(seedOrder, want) {
+		t.Errorf("cmd/orderflow/seed-order.json differs from testdata/seed-order.json")
+	}
+}
+
+func TestDemoRunsTheWholeFlowAndExitsZero(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"demo"}, func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+	if code != 0 {
+		t.Fatalf("demo exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{
+		"2. Publish    the seed order O1234 to OrderTopic: SNS message id ",
+		"3. Queue      OrderQueue delivered it to ProcessOrderFunction: SQS message id ",
+		`"outcome":"stored"`,
+		"5. Table      Orders holds O1234: userId U123, itemName Laptop, quantity 1, status new, timestamp 2025-05-03T12:00:00Z",
+		"7. DLQ        OrderDLQ holds it, with its reason: InvalidOrder",
+		"quantity: must be an integer, got a string",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestAnUnknownCommandIsAUsageError(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"launch"}, func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), `unknown command "launch"`) {
+		t.Errorf("exit %d, stderr %q", code, errOut.String())
+	}
+	code = run(context.Background(), []string{"up", "--param", "NoEquals"}, func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), `--param "NoEquals" must be Name=Value`) {
+		t.Errorf("exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestUpServesTheAWSCLIUntilInterrupted(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/aws"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("the AWS CLI v2 (/usr/bin/aws) is not installed; scripts/test-deps.sh installs it")
+		}
+		t.Skip("the AWS CLI v2 (/usr/bin/aws) is not installed (run scripts/test-deps.sh)")
+	}
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	out := &logBuffer{}
+	var errOut bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"up", "--addr", "127.0.0.1:0"}, func(string) string { return "" }, strings.NewReader(""), out, &errOut)
+	}()
+	re := regexp.MustCompile(`embedded cloud at (http://127\.0\.0\.1:\d+)`)
+	var endpoint string
+	eventually(t, "up to print its endpoint", func() bool {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			endpoint = m[1]
+			return true
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("up exited %d early: %s", code, errOut.String())
+		default:
+		}
+		return false
+	})
+	home := t.TempDir()
+	aws := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("/usr/bin/aws", append([]string{"--endpoint-url", endpoint, "--output", "json"}, args...)...)
+		cmd.Dir = "../.."
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+			"AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"), "AWS_PAGER="}
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		return string(b)
+	}
+	aws("sns", "publish", "--topic-arn", "arn:aws:sns:us-east-1:000000000000:OrderTopic", "--message", "file://testdata/seed-order.json")
+	var item string
+	eventually(t, "the seed order in Orders", func() bool {
+		item = aws("dynamodb", "get-item", "--table-name", "Orders", "--key", `{"orderId":{"S":"O1234"}}`)
+		return strings.Contains(item, `"Laptop"`)
+	})
+	if !strings.Contains(out.String(), `"outcome":"stored"`) || !strings.Contains(out.String(), "REPORT RequestId:") {
+		t.Errorf("up did not stream the function's logs:\n%s", out.String())
+	}
+	interrupt()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("up exited %d after the interrupt: %s", code, errOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("up did not shut down after the interrupt")
+	}
+}
