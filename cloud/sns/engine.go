@@ -30,7 +30,7 @@ const (
 	// MaxBatchEntries is the most entries in one PublishBatch.
 	MaxBatchEntries = 10
 	// MaxTags is the most tags on one topic.
-	MaxTags = 50
+	MaxTags  = 50
 	pageSize = 100
 )
 
