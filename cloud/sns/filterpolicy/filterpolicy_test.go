@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/orderflow/orderflow/cloud/sns/filterpolicy"
 )
@@ -302,6 +303,12 @@ func FuzzPolicy(f *testing.F) {
 	f.Add(`{"a":[{"anything-but":{"prefix":"p"}}],"ip":[{"cidr":"::1/128"}]}`, `[]`, "Number", "1e3", false)
 	f.Add(`{"$or":[{"a":["1"]},{"b":[{"equals-ignore-case":"X"}]}]}`, `{"b":"x"}`, "Binary", "AA==", false)
 	f.Fuzz(func(t *testing.T, policy, body, dataType, value string, bodyScope bool) {
+		start := time.Now()
+		defer func() {
+			if d := time.Since(start); d > time.Second {
+				t.Fatalf("one input took %v", d)
+			}
+		}()
 		scope := filterpolicy.ScopeAttributes
 		if bodyScope {
 			scope = filterpolicy.ScopeBody
