@@ -10,7 +10,6 @@ import (
 	"maps"
 	"math"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -427,7 +426,7 @@ func (s *Service) envelope(m *message, sigVersion int, signature, subARN string)
 	field("SignatureVersion", strconv.Itoa(sigVersion), false)
 	field("Signature", signature, false)
 	field("SigningCertURL", base+s.certPath, false)
-	field("UnsubscribeURL", base+"/?Action=Unsubscribe&SubscriptionArn="+url.QueryEscape(subARN), len(m.attributes) == 0)
+	field("UnsubscribeURL", base+"/?Action=Unsubscribe&SubscriptionArn="+subARN, len(m.attributes) == 0)
 	if len(m.attributes) > 0 {
 		b.WriteString(`  "MessageAttributes" : {` + "\n")
 		names := slices.Sorted(maps.Keys(m.attributes))

@@ -148,7 +148,7 @@ func TestTheEnvelopeHasEveryFieldAndItsSignatureVerifies(t *testing.T) {
 				"Timestamp":        "2025-03-04T05:06:07.891Z",
 				"SignatureVersion": version,
 				"SigningCertURL":   e.svc.SigningCertURL(),
-				"UnsubscribeURL":   e.srv.URL + "/?Action=Unsubscribe&SubscriptionArn=" + strings.ReplaceAll(sub, ":", "%3A"),
+				"UnsubscribeURL":   e.srv.URL + "/?Action=Unsubscribe&SubscriptionArn=" + sub, // colons unescaped, as AWS's
 			}
 			for k, want := range checks {
 				if got := env[k]; got != want {
