@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/sns/filterpolicy"
@@ -48,8 +49,9 @@ type topic struct {
 
 type subscription struct {
 	arn, topicARN, protocol, endpoint string
-	cfg                               *subConfig // replaced, never mutated
-	counters                          *counters
+	// cfg is replaced, never mutated; Publish loads it without s.mu.
+	cfg      atomic.Pointer[subConfig]
+	counters *counters
 }
 
 // subConfig is a subscription's attributes and what they compile to.
@@ -230,7 +232,10 @@ func (s *Service) apply(c change) (string, error) {
 		if !settableSubscriptionAttributes[c.name] {
 			return "", invalidParameter("AttributeName")
 		}
-		attrs := maps.Clone(sub.cfg.attrs)
+		attrs := maps.Clone(sub.cfg.Load().attrs)
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
 		if c.value == "" && (c.name == "FilterPolicy" || c.name == "RedrivePolicy" || c.name == "DeliveryPolicy") {
 			delete(attrs, c.name) // an empty value removes the policy
 		} else {
@@ -240,7 +245,7 @@ func (s *Service) apply(c change) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		sub.cfg = cfg
+		sub.cfg.Store(cfg)
 		return "", nil
 	}
 	return "", fmt.Errorf("sns: apply: unknown change %d", c.kind)
@@ -407,6 +412,9 @@ var settableSubscriptionAttributes = map[string]bool{
 // compileSubscription validates a subscription's attributes and compiles its
 // filter and redrive policies.
 func compileSubscription(attrs map[string]string) (*subConfig, error) {
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
 	cfg := &subConfig{attrs: attrs}
 	for name, v := range attrs {
 		if !settableSubscriptionAttributes[name] {
@@ -495,7 +503,7 @@ func (s *Service) subscribeLocked(topicARN, protocol, endpoint string, attrs map
 	for _, sub := range t.subs {
 		if sub.protocol == proto && sub.endpoint == endpoint {
 			for k, v := range cfg.attrs {
-				if sub.cfg.attrs[k] != v {
+				if sub.cfg.Load().attrs[k] != v {
 					return "", invalidParameter("Attributes Reason: Subscription already exists with different attributes")
 				}
 			}
@@ -505,8 +513,9 @@ func (s *Service) subscribeLocked(topicARN, protocol, endpoint string, attrs map
 	sub := &subscription{
 		arn:      topicARN + ":" + awsproto.NewRequestID(),
 		topicARN: topicARN, protocol: proto, endpoint: endpoint,
-		cfg: cfg, counters: &counters{},
+		counters: &counters{},
 	}
+	sub.cfg.Store(cfg)
 	s.subs[sub.arn] = sub
 	s.stats[sub.arn] = sub.counters
 	t.subs = append(slices.Clone(t.subs), sub)
@@ -647,8 +656,9 @@ func (s *Service) SubscriptionAttributes(ctx context.Context, subscriptionARN st
 		"ConfirmationWasAuthenticated": "true",
 		"RawMessageDelivery":           "false",
 	}
-	maps.Copy(out, sub.cfg.attrs)
-	if _, ok := sub.cfg.attrs["FilterPolicy"]; ok {
+	cfg := sub.cfg.Load()
+	maps.Copy(out, cfg.attrs)
+	if _, ok := cfg.attrs["FilterPolicy"]; ok {
 		if _, ok := out["FilterPolicyScope"]; !ok {
 			out["FilterPolicyScope"] = string(filterpolicy.ScopeAttributes)
 		}

@@ -343,7 +343,7 @@ func (s *Service) fanOut(ctx context.Context, m *message, subs []*subscription, 
 		signed    bool
 	)
 	for _, sub := range subs {
-		cfg := sub.cfg
+		cfg := sub.cfg.Load()
 		if cfg.filter != nil {
 			var view filterpolicy.Message
 			if cfg.filter.Scope() == filterpolicy.ScopeBody {

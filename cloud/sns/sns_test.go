@@ -900,3 +900,45 @@ func TestTopicsCanBeTagged(t *testing.T) {
 		t.Errorf("tags = %+v, want env=dev", tags.Tags)
 	}
 }
+
+func TestPublishingWhileSubscriptionsChangeIsSafe(t *testing.T) {
+	e := newEnv(t)
+	topic, err := e.svc.CreateTopic(ctx, "busy", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := e.svc.Subscribe(ctx, topic, "sqs", queueARN("q"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 50 {
+			policy := []string{`{"a":["x"]}`, `{}`}[i%2]
+			if err := e.svc.SetSubscriptionAttribute(ctx, sub, "FilterPolicy", policy); err != nil {
+				t.Error(err)
+				return
+			}
+			extra, err := e.svc.Subscribe(ctx, topic, "sqs", queueARN(fmt.Sprint("extra", i)), map[string]string{"RawMessageDelivery": "true"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if err := e.svc.Unsubscribe(ctx, extra); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for range 50 {
+		in := sns.PublishInput{TopicARN: topic, Message: "m", Attributes: map[string]sns.MessageAttribute{"a": {DataType: "String", StringValue: "x"}}}
+		if _, err := e.svc.Publish(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	if got := len(e.queues.to(queueARN("q"))); got != 50 {
+		t.Errorf("deliveries to the stable subscription = %d, want 50", got)
+	}
+}
