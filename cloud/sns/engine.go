@@ -215,6 +215,9 @@ func (s *Service) apply(c change) (string, error) {
 		return s.subscribeLocked(c.arn, c.protocol, c.endpoint, c.attrs)
 	case changeUnsubscribe:
 		sub, err := s.subscriptionLocked(c.arn)
+		if ae, ok := err.(*awsproto.Error); ok && ae.Code == "NotFound" {
+			return "", nil // unsubscribing twice is not an error
+		}
 		if err != nil {
 			return "", err
 		}
@@ -624,7 +627,8 @@ func (s *Service) Subscribe(ctx context.Context, topicARN, protocol, endpoint st
 	return s.apply(change{kind: changeSubscribe, arn: topicARN, protocol: protocol, endpoint: endpoint, attrs: attrs})
 }
 
-// Unsubscribe deletes a subscription.
+// Unsubscribe deletes a subscription; one that does not exist (a
+// well-formed ARN) is not an error.
 func (s *Service) Unsubscribe(ctx context.Context, subscriptionARN string) error {
 	_, err := s.apply(change{kind: changeUnsubscribe, arn: subscriptionARN})
 	return err

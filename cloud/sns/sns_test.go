@@ -867,6 +867,11 @@ func TestSubscriptionsAreIdempotentListedAndConfigurable(t *testing.T) {
 	if err != nil || len(all.Subscriptions) != 2 {
 		t.Fatalf("ListSubscriptions = %+v, %v", all, err)
 	}
+	for range 2 {
+		if _, err := e.client.Unsubscribe(ctx, &awssns.UnsubscribeInput{SubscriptionArn: aws.String(topic + ":00000000-0000-4000-8000-000000000000")}); err != nil {
+			t.Errorf("Unsubscribe of an unknown subscription: %v, want success", err)
+		}
+	}
 	if _, err := e.client.DeleteTopic(ctx, &awssns.DeleteTopicInput{TopicArn: aws.String(topic)}); err != nil {
 		t.Fatalf("DeleteTopic: %v", err)
 	}
