@@ -171,7 +171,7 @@ func New(opts Options) (*Service, error) {
 		s.baseURL = func() string { return "http://localhost:4566" }
 	}
 	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		s.log = discardLogger()
 	}
 	if s.signer == nil {
 		signer, err := NewRSASigner(nil, s.clock.Now())
@@ -248,3 +248,5 @@ func (s *Service) Close() error {
 }
 
 var _ http.Handler = (*Service)(nil)
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
