@@ -1,0 +1,666 @@
+package sns
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/orderflow/orderflow/cloud/awsproto"
+	"github.com/orderflow/orderflow/cloud/clock"
+	"github.com/orderflow/orderflow/cloud/sns/filterpolicy"
+)
+
+// PublishInput is one message to publish.
+type PublishInput struct {
+	// TopicARN is the topic (Publish's TopicArn or TargetArn).
+	TopicARN string
+	Message  string
+	// Subject is optional; when set it appears in envelopes.
+	Subject string
+	// MessageStructure "json" makes Message a JSON object of per-protocol
+	// messages: "sqs" for SQS subscriptions, else "default".
+	MessageStructure string
+	Attributes       map[string]MessageAttribute
+}
+
+// BatchEntry is one PublishBatch entry.
+type BatchEntry struct {
+	ID string
+	PublishInput
+	// decodeErr is a wire-level decoding failure reported for this entry.
+	decodeErr error
+}
+
+// BatchResult is one entry's outcome: MessageID on success, else Err.
+type BatchResult struct {
+	ID        string
+	MessageID string
+	Err       *awsproto.Error
+}
+
+// message is a validated publish, ready to deliver.
+type message struct {
+	id, topicARN, subject, timestamp string
+	// sqsMessage is what SQS subscriptions receive (the "sqs" key of a json
+	// MessageStructure, else "default", else Message).
+	sqsMessage string
+	// attributes are delivered; filterAttrs are only filtered on (with json
+	// MessageStructure, AWS filters on attributes but does not send them).
+	attributes map[string]MessageAttribute
+	filterable map[string]MessageAttribute
+	size       int
+}
+
+var attributeName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
+
+// validateAttributes checks message attributes as AWS documents them and
+// returns their size (name, type and value bytes).
+func validateAttributes(attrs map[string]MessageAttribute) (int, error) {
+	size := 0
+	for _, name := range slices.Sorted(maps.Keys(attrs)) {
+		a := attrs[name]
+		lower := strings.ToLower(name)
+		if !attributeName.MatchString(name) || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") ||
+			strings.Contains(name, "..") || strings.HasPrefix(lower, "aws.") || strings.HasPrefix(lower, "amazon.") {
+			return 0, invalidParameterValue("Invalid attribute name: %s", name)
+		}
+		if a.DataType == "" {
+			return 0, invalidParameterValue("The message attribute '%s' must contain non-empty message attribute type.", name)
+		}
+		base, custom, _ := strings.Cut(a.DataType, ".")
+		if len(a.DataType) > 256 || (base != "String" && base != "Number" && base != "Binary") || (strings.Contains(a.DataType, ".") && custom == "") {
+			return 0, invalidParameterValue("The message attribute '%s' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.", name)
+		}
+		switch base {
+		case "Binary":
+			if len(a.BinaryValue) == 0 {
+				return 0, invalidParameterValue("The message attribute '%s' must contain non-empty message attribute value for message attribute type '%s'.", name, a.DataType)
+			}
+			size += len(name) + len(a.DataType) + len(a.BinaryValue)
+			continue
+		case "Number":
+			if a.StringValue == "" {
+				return 0, invalidParameterValue("The message attribute '%s' must contain non-empty message attribute value for message attribute type '%s'.", name, a.DataType)
+			}
+			if f, err := strconv.ParseFloat(a.StringValue, 64); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				return 0, invalidParameterValue("Could not cast message attribute '%s' value to number.", name)
+			}
+		default:
+			if a.StringValue == "" {
+				return 0, invalidParameterValue("The message attribute '%s' must contain non-empty message attribute value for message attribute type '%s'.", name, a.DataType)
+			}
+			if !utf8.ValidString(a.StringValue) {
+				return 0, invalidParameterValue("Invalid attribute value was passed in for message attribute %s", name)
+			}
+			if a.DataType == "String.Array" && !validStringArray(a.StringValue) {
+				return 0, invalidParameterValue("Invalid attribute value was passed in for message attribute %s: a String.Array must be a JSON array of strings, numbers, true, false or null", name)
+			}
+		}
+		size += len(name) + len(a.DataType) + len(a.StringValue)
+	}
+	return size, nil
+}
+
+func validStringArray(s string) bool {
+	var arr []any
+	if err := json.Unmarshal([]byte(s), &arr); err != nil || arr == nil {
+		return false
+	}
+	for _, e := range arr {
+		switch e.(type) {
+		case string, float64, bool, nil:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func validSubject(s string) bool {
+	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) >= 100 {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
+			return false
+		}
+	}
+	return true
+}
+
+// protocolMessages parses a json MessageStructure: a JSON object of string
+// values (others ignored) with no duplicate keys and a "default".
+func protocolMessages(msg string) (map[string]string, error) {
+	dec := json.NewDecoder(strings.NewReader(msg))
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('{') {
+		return nil, invalidParameter("Message Structure - JSON message body failed to parse")
+	}
+	out := map[string]string{}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, invalidParameter("Message Structure - JSON message body failed to parse")
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return nil, invalidParameter("Message Structure - Duplicate key %q in JSON message body", key)
+		}
+		seen[key] = true
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, invalidParameter("Message Structure - JSON message body failed to parse")
+		}
+		if s, ok := v.(string); ok {
+			out[key] = s
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, invalidParameter("Message Structure - JSON message body failed to parse")
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, invalidParameter("Message Structure - JSON message body failed to parse")
+	}
+	if _, ok := out["default"]; !ok {
+		return nil, invalidParameter("Message Structure - No default entry in JSON message body")
+	}
+	return out, nil
+}
+
+// prepare validates in (all but the topic's existence and size limit).
+func (s *Service) prepare(in PublishInput) (*message, error) {
+	if in.Message == "" {
+		return nil, invalidParameter("Empty message")
+	}
+	if !utf8.ValidString(in.Message) {
+		return nil, invalidParameter("Message Reason: must be UTF-8")
+	}
+	if in.Subject != "" && !validSubject(in.Subject) {
+		return nil, invalidParameter("Subject")
+	}
+	attrSize, err := validateAttributes(in.Attributes)
+	if err != nil {
+		return nil, err
+	}
+	m := &message{
+		topicARN:   in.TopicARN,
+		subject:    in.Subject,
+		sqsMessage: in.Message,
+		attributes: in.Attributes,
+		filterable: in.Attributes,
+		size:       len(in.Message) + attrSize,
+	}
+	switch in.MessageStructure {
+	case "":
+	case "json":
+		msgs, err := protocolMessages(in.Message)
+		if err != nil {
+			return nil, err
+		}
+		m.sqsMessage = msgs["default"]
+		if v, ok := msgs["sqs"]; ok {
+			m.sqsMessage = v
+		}
+		m.attributes = nil // AWS: attributes are sent only with a String message structure
+	default:
+		return nil, invalidParameter("MessageStructure")
+	}
+	return m, nil
+}
+
+// Publish publishes one message to a topic and delivers it to every
+// subscription whose filter policy accepts it. A failed delivery does not
+// fail Publish, as on AWS: it is retried or dead-lettered and counted.
+func (s *Service) Publish(ctx context.Context, in PublishInput) (string, error) {
+	m, err := s.prepare(in)
+	if err != nil {
+		return "", err
+	}
+	subs, limit, sigVersion, err := s.snapshot(in.TopicARN, "Publish")
+	if err != nil {
+		return "", err
+	}
+	if m.size > limit {
+		return "", invalidParameter("Message too long")
+	}
+	s.fanOut(ctx, m, subs, sigVersion)
+	return m.id, nil
+}
+
+// PublishBatch publishes up to ten entries to one topic, reporting each
+// entry's outcome; errors that concern the whole batch fail it whole.
+func (s *Service) PublishBatch(ctx context.Context, topicARN string, entries []BatchEntry) ([]BatchResult, error) {
+	if len(entries) == 0 {
+		return nil, awsproto.Errorf(http.StatusBadRequest, "EmptyBatchRequest", "The batch request doesn't contain any entries.")
+	}
+	if len(entries) > MaxBatchEntries {
+		return nil, awsproto.Errorf(http.StatusBadRequest, "TooManyEntriesInBatchRequest", "The batch request contains more entries than permissible.")
+	}
+	ids := map[string]bool{}
+	for _, e := range entries {
+		if !batchID.MatchString(e.ID) {
+			return nil, awsproto.Errorf(http.StatusBadRequest, "InvalidBatchEntryId", "The Id of a batch entry in a batch request doesn't abide by the specification.")
+		}
+		if ids[e.ID] {
+			return nil, awsproto.Errorf(http.StatusBadRequest, "BatchEntryIdsNotDistinct", "Two or more batch entries in the request have the same Id.")
+		}
+		ids[e.ID] = true
+	}
+	subs, limit, sigVersion, err := s.snapshot(topicARN, "Publish")
+	if err != nil {
+		return nil, err
+	}
+	results := make([]BatchResult, len(entries))
+	prepared := make([]*message, len(entries))
+	total := 0
+	for i, e := range entries {
+		results[i].ID = e.ID
+		if e.decodeErr != nil {
+			results[i].Err = awsproto.As(e.decodeErr)
+			continue
+		}
+		e.TopicARN = topicARN
+		m, err := s.prepare(e.PublishInput)
+		if err != nil {
+			results[i].Err = awsproto.As(err)
+			continue
+		}
+		prepared[i] = m
+		total += m.size
+	}
+	if total > limit {
+		return nil, awsproto.Errorf(http.StatusBadRequest, "BatchRequestTooLong", "The length of all the messages put together is more than the limit.")
+	}
+	for i, m := range prepared {
+		if m == nil {
+			continue
+		}
+		s.fanOut(ctx, m, subs, sigVersion)
+		results[i].MessageID = m.id
+	}
+	return results, nil
+}
+
+var batchID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+// snapshot returns the topic's subscriptions and settings as of now.
+func (s *Service) snapshot(topicARN, action string) ([]*subscription, int, int, error) {
+	if topicARN == "" {
+		return nil, 0, 0, invalidParameter("TopicArn or TargetArn Reason: no value for required parameter")
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, err := s.topicLocked("TopicArn", topicARN, action)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return t.subs, t.maxMessageSize, t.signatureVersion, nil
+}
+
+// job is one delivery of one message to one queue, with its retry state.
+type job struct {
+	subARN, topicARN, queueARN string
+	body                       string
+	attributes                 map[string]MessageAttribute
+	counters                   *counters
+	// dlqARN is where the delivery goes if it fails; redrive marks a job
+	// that is itself the dead-lettering of a failed delivery.
+	dlqARN  string
+	redrive bool
+	// clientErr fails the job without trying (e.g. too many attributes).
+	clientErr error
+	attempts  int
+}
+
+// fanOut stamps m and delivers it to each subscription (in the caller's
+// goroutine: Publish returns once every first attempt is made).
+func (s *Service) fanOut(ctx context.Context, m *message, subs []*subscription, sigVersion int) {
+	m.id = awsproto.NewRequestID()
+	m.timestamp = s.clock.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	s.published.Add(1)
+	ctx = context.WithoutCancel(ctx)
+
+	var (
+		attrView  filterpolicy.Message
+		attrReady bool
+		bodyView  filterpolicy.Message
+		bodyReady bool
+		signature string
+		signErr   error
+		signed    bool
+	)
+	for _, sub := range subs {
+		cfg := sub.cfg.Load()
+		if cfg.filter != nil {
+			var view filterpolicy.Message
+			if cfg.filter.Scope() == filterpolicy.ScopeBody {
+				if !bodyReady {
+					bodyView, bodyReady = filterpolicy.FromBody([]byte(m.sqsMessage)), true
+				}
+				view = bodyView
+			} else {
+				if !attrReady {
+					attrView, attrReady = filterpolicy.FromAttributes(filterAttributes(m.filterable)), true
+				}
+				view = attrView
+			}
+			if !cfg.filter.Match(view) {
+				sub.counters.filteredOut.Add(1)
+				continue
+			}
+		}
+		j := &job{subARN: sub.arn, topicARN: m.topicARN, queueARN: sub.endpoint, counters: sub.counters, dlqARN: cfg.dlqARN}
+		if cfg.raw {
+			j.body = m.sqsMessage
+			j.attributes = m.attributes
+			if len(m.attributes) > MaxRawAttributes {
+				j.clientErr = fmt.Errorf("%w: %d message attributes, raw delivery to SQS allows %d", errTooManyAttributes, len(m.attributes), MaxRawAttributes)
+			}
+		} else {
+			if !signed {
+				signed = true
+				var sig []byte
+				sig, signErr = s.signer.Sign(sigVersion, StringToSign(m.sqsMessage, m.id, m.subject, m.timestamp, m.topicARN, "Notification"))
+				signature = base64.StdEncoding.EncodeToString(sig)
+			}
+			if signErr != nil {
+				// A signer that cannot sign is this service's fault, not the queue's.
+				s.log.Error("sns: sign envelope", "topic", m.topicARN, "messageId", m.id, "err", signErr)
+				j.clientErr = fmt.Errorf("sign envelope: %w", signErr)
+			}
+			j.body = s.envelope(m, sigVersion, signature, sub.arn)
+		}
+		s.run(ctx, j)
+	}
+}
+
+var errTooManyAttributes = errors.New("too many message attributes")
+
+func filterAttributes(attrs map[string]MessageAttribute) map[string]filterpolicy.Attribute {
+	out := make(map[string]filterpolicy.Attribute, len(attrs))
+	for k, a := range attrs {
+		out[k] = filterpolicy.Attribute{DataType: a.DataType, StringValue: a.StringValue}
+	}
+	return out
+}
+
+// envelope renders the SQS message body AWS sends for a notification: its
+// fields in AWS's order and layout, Subject and MessageAttributes only when
+// present.
+func (s *Service) envelope(m *message, sigVersion int, signature, subARN string) string {
+	var b bytes.Buffer
+	b.Grow(len(m.sqsMessage) + len(m.subject) + 1024)
+	base := s.baseURL()
+	field := func(name, value string, last bool) {
+		b.WriteString(`  "`)
+		b.WriteString(name)
+		b.WriteString(`" : `)
+		writeJSONString(&b, value)
+		if !last {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("{\n")
+	field("Type", "Notification", false)
+	field("MessageId", m.id, false)
+	field("TopicArn", m.topicARN, false)
+	if m.subject != "" {
+		field("Subject", m.subject, false)
+	}
+	field("Message", m.sqsMessage, false)
+	field("Timestamp", m.timestamp, false)
+	field("SignatureVersion", strconv.Itoa(sigVersion), false)
+	field("Signature", signature, false)
+	field("SigningCertURL", base+s.certPath, false)
+	field("UnsubscribeURL", base+"/?Action=Unsubscribe&SubscriptionArn="+subARN, len(m.attributes) == 0)
+	if len(m.attributes) > 0 {
+		b.WriteString(`  "MessageAttributes" : {` + "\n")
+		names := slices.Sorted(maps.Keys(m.attributes))
+		for i, name := range names {
+			a := m.attributes[name]
+			value := a.StringValue
+			if strings.HasPrefix(a.DataType, "Binary") {
+				value = base64.StdEncoding.EncodeToString(a.BinaryValue)
+			}
+			b.WriteString("    ")
+			writeJSONString(&b, name)
+			b.WriteString(` : {"Type":`)
+			writeJSONString(&b, a.DataType)
+			b.WriteString(`,"Value":`)
+			writeJSONString(&b, value)
+			b.WriteByte('}')
+			if i < len(names)-1 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('\n')
+		}
+		b.WriteString("  }\n")
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// writeJSONString writes s as a JSON string the way AWS's envelopes do:
+// quotes, backslashes and control characters escaped, everything else
+// (including "/", "<", ">", "&" and non-ASCII) as is.
+func writeJSONString(b *bytes.Buffer, s string) {
+	const hex = "0123456789abcdef"
+	b.WriteByte('"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b.WriteString(s[start:i])
+			switch c {
+			case '"':
+				b.WriteString(`\"`)
+			case '\\':
+				b.WriteString(`\\`)
+			case '\n':
+				b.WriteString(`\n`)
+			case '\r':
+				b.WriteString(`\r`)
+			case '\t':
+				b.WriteString(`\t`)
+			case '\b':
+				b.WriteString(`\b`)
+			case '\f':
+				b.WriteString(`\f`)
+			default:
+				b.WriteString(`\u00`)
+				b.WriteByte(hex[c>>4])
+				b.WriteByte(hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteString(s[start:i])
+			b.WriteString(`\ufffd`)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b.WriteString(s[start:])
+	b.WriteByte('"')
+}
+
+// AWS's delivery retry policy for SQS endpoints: 3 immediate retries, 2 one
+// second apart, 10 backing off exponentially from 1 to 20 seconds, then
+// 100,000 at 20 seconds (100,015 retries over about 23 days).
+const (
+	immediateRetries  = 3
+	preBackoffRetries = 2
+	backoffRetries    = 10
+	postBackoffRetry  = 100000
+	totalRetries      = immediateRetries + preBackoffRetries + backoffRetries + postBackoffRetry
+)
+
+// retryDelay is the wait before retry n (1-based), and false when the policy
+// has run out.
+func retryDelay(n int) (time.Duration, bool) {
+	switch {
+	case n <= immediateRetries:
+		return 0, true
+	case n <= immediateRetries+preBackoffRetries:
+		return time.Second, true
+	case n <= immediateRetries+preBackoffRetries+backoffRetries:
+		i := n - immediateRetries - preBackoffRetries - 1 // 0..9
+		secs := math.Pow(20, float64(i)/float64(backoffRetries-1))
+		return time.Duration(secs * float64(time.Second)).Round(time.Millisecond), true
+	case n <= totalRetries:
+		return 20 * time.Second, true
+	}
+	return 0, false
+}
+
+type retryTimer struct {
+	timer clock.Timer
+	job   *job
+}
+
+// run attempts j until it succeeds, fails for good, or must wait for a
+// retry, which it schedules on the clock.
+func (s *Service) run(ctx context.Context, j *job) {
+	for {
+		err := j.clientErr
+		if err == nil {
+			err = s.attempt(ctx, j)
+		}
+		if err == nil {
+			if j.redrive {
+				j.counters.deadLettered.Add(1)
+			} else {
+				j.counters.delivered.Add(1)
+			}
+			return
+		}
+		if j.clientErr != nil || errors.Is(err, ErrQueueNotFound) || errors.Is(err, ErrDenied) {
+			s.giveUp(ctx, j, err)
+			return
+		}
+		j.attempts++
+		delay, ok := retryDelay(j.attempts)
+		if !ok {
+			s.giveUp(ctx, j, err)
+			return
+		}
+		j.counters.retried.Add(1)
+		if delay == 0 {
+			continue
+		}
+		if !s.schedule(delay, j) {
+			s.giveUp(ctx, j, err)
+		}
+		return
+	}
+}
+
+// attempt makes one delivery attempt: the one place SNS calls SQS.
+func (s *Service) attempt(ctx context.Context, j *job) error {
+	err := s.queues.Deliver(ctx, Delivery{QueueARN: j.queueARN, TopicARN: j.topicARN, Body: j.body, Attributes: j.attributes})
+	if err != nil {
+		return fmt.Errorf("sns: deliver to %s: %w", j.queueARN, err)
+	}
+	return nil
+}
+
+func (s *Service) schedule(delay time.Duration, j *job) bool {
+	s.timersMu.Lock()
+	defer s.timersMu.Unlock()
+	if s.closed {
+		return false
+	}
+	rt := &retryTimer{job: j}
+	rt.timer = s.clock.AfterFunc(delay, func() {
+		s.timersMu.Lock()
+		_, live := s.timers[rt]
+		delete(s.timers, rt)
+		s.timersMu.Unlock()
+		if live {
+			s.run(context.Background(), j)
+		}
+	})
+	s.timers[rt] = struct{}{}
+	return true
+}
+
+// giveUp records a delivery that failed for good and sends it to the
+// subscription's dead-letter queue, if it has one.
+func (s *Service) giveUp(ctx context.Context, j *job, cause error) {
+	if j.redrive {
+		j.counters.deadLetterFailed.Add(1)
+		s.log.Error("sns: dead-letter queue refused a failed delivery; the message is lost",
+			"subscription", j.subARN, "dlq", j.queueARN, "err", cause)
+		return
+	}
+	j.counters.failed.Add(1)
+	if j.dlqARN == "" {
+		j.counters.deadLetterFailed.Add(1)
+		s.log.Warn("sns: delivery failed and the subscription has no dead-letter queue; the message is lost",
+			"subscription", j.subARN, "queue", j.queueARN, "err", cause)
+		return
+	}
+	s.log.Info("sns: delivery failed; sending it to the subscription's dead-letter queue",
+		"subscription", j.subARN, "queue", j.queueARN, "dlq", j.dlqARN, "err", cause)
+	code, text := deliveryErrorCode(j.queueARN, cause)
+	attrs := map[string]MessageAttribute{
+		"RequestID":    {DataType: "String", StringValue: awsproto.NewRequestID()},
+		"ErrorCode":    {DataType: "String", StringValue: code},
+		"ErrorMessage": {DataType: "String", StringValue: truncate(text, 1024)},
+	}
+	if len(j.attributes)+len(attrs) <= MaxRawAttributes {
+		for k, v := range j.attributes {
+			attrs[k] = v
+		}
+	}
+	s.run(ctx, &job{
+		subARN: j.subARN, topicARN: j.topicARN, queueARN: j.dlqARN,
+		body: j.body, attributes: attrs, counters: j.counters, redrive: true,
+	})
+}
+
+// deliveryErrorCode names a failed delivery's cause as SQS would have.
+func deliveryErrorCode(queueARN string, err error) (string, string) {
+	switch {
+	case errors.Is(err, ErrQueueNotFound):
+		return "AWS.SimpleQueueService.NonExistentQueue", "The specified queue does not exist or you do not have access to it."
+	case errors.Is(err, ErrDenied):
+		return "AccessDenied", "Access to the resource " + queueARN + " is denied."
+	case errors.Is(err, errTooManyAttributes):
+		return "InvalidParameterValue", err.Error()
+	}
+	return "InternalError", err.Error()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,120 @@
+package sns
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"strings"
+	"time"
+)
+
+// Signer signs notification envelopes and hands out the certificate that
+// verifies them. Clients fetch the certificate from SigningCertURL and check
+// Signature over the envelope's string to sign (see StringToSign).
+type Signer interface {
+	// Sign returns the signature of stringToSign for SignatureVersion
+	// version: 1 is SHA1withRSA, 2 is SHA256withRSA (RSASSA-PKCS1-v1_5).
+	Sign(version int, stringToSign []byte) ([]byte, error)
+	// CertificatePEM returns the PEM-encoded X.509 certificate whose public
+	// key verifies Sign's signatures.
+	CertificatePEM() []byte
+}
+
+// RSASigner signs with an RSA-2048 key under a self-signed certificate, as
+// AWS's SNS signing certificates are RSA-2048.
+type RSASigner struct {
+	key  *rsa.PrivateKey
+	cert []byte
+}
+
+var _ Signer = (*RSASigner)(nil)
+
+// NewRSASigner generates a key from random (crypto/rand when nil) and a
+// self-signed certificate valid from an hour before now for ten years.
+func NewRSASigner(random io.Reader, now time.Time) (*RSASigner, error) {
+	if random == nil {
+		random = rand.Reader
+	}
+	key, err := rsa.GenerateKey(random, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("generate RSA key: %w", err)
+	}
+	serial, err := rand.Int(random, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, fmt.Errorf("certificate serial: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:       serial,
+		Subject:            pkix.Name{CommonName: "sns.amazonaws.com", Organization: []string{"orderflow embedded cloud"}},
+		NotBefore:          now.Add(-time.Hour),
+		NotAfter:           now.AddDate(10, 0, 0),
+		KeyUsage:           x509.KeyUsageDigitalSignature,
+		SignatureAlgorithm: x509.SHA256WithRSA,
+	}
+	der, err := x509.CreateCertificate(random, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("self-sign certificate: %w", err)
+	}
+	return &RSASigner{key: key, cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
+}
+
+// Sign implements Signer.
+func (s *RSASigner) Sign(version int, stringToSign []byte) ([]byte, error) {
+	switch version {
+	case 1:
+		h := sha1.Sum(stringToSign)
+		return rsa.SignPKCS1v15(nil, s.key, crypto.SHA1, h[:])
+	case 2:
+		h := sha256.Sum256(stringToSign)
+		return rsa.SignPKCS1v15(nil, s.key, crypto.SHA256, h[:])
+	}
+	return nil, fmt.Errorf("sign: unknown SignatureVersion %d", version)
+}
+
+// CertificatePEM implements Signer.
+func (s *RSASigner) CertificatePEM() []byte { return s.cert }
+
+// certificatePath names the certificate as AWS does
+// (/SimpleNotificationService-<hex>.pem), from a digest of its DER bytes.
+func certificatePath(certPEM []byte) (string, error) {
+	block, _ := pem.Decode(certPEM)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return "", errors.New("not a PEM certificate")
+	}
+	sum := sha256.Sum256(block.Bytes)
+	return "/SimpleNotificationService-" + hex.EncodeToString(sum[:16]) + ".pem", nil
+}
+
+// StringToSign builds the string a Notification's Signature covers, per
+// AWS's "Verifying the signatures of Amazon SNS messages": the names and
+// values of Message, MessageId, Subject (only when present), Timestamp,
+// TopicArn and Type, each followed by a newline.
+func StringToSign(message, messageID, subject, timestamp, topicARN, typ string) []byte {
+	var b strings.Builder
+	b.Grow(len(message) + len(subject) + len(topicARN) + 128)
+	field := func(name, value string) {
+		b.WriteString(name)
+		b.WriteByte('\n')
+		b.WriteString(value)
+		b.WriteByte('\n')
+	}
+	field("Message", message)
+	field("MessageId", messageID)
+	if subject != "" {
+		field("Subject", subject)
+	}
+	field("Timestamp", timestamp)
+	field("TopicArn", topicARN)
+	field("Type", typ)
+	return []byte(b.String())
+}

@@ -1,0 +1,252 @@
+// Package sns is the embedded cloud's Amazon SNS: standard topics,
+// subscriptions with protocol sqs, Publish and PublishBatch, filter policies,
+// raw delivery, subscription dead-letter queues, and notification envelopes
+// signed as AWS signs them, so that unmodified AWS clients work against it.
+//
+// It is an engine with a Go API (the Service's methods: CreateTopic,
+// Subscribe, Publish, …) and a Query-protocol wire layer over it (ServeHTTP).
+// Every state change goes through one method (apply) and every delivery
+// attempt through another (attempt), so that durability and fault injection
+// can be added in one place each. SNS reaches SQS only through the Queues
+// interface.
+package sns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/orderflow/orderflow/cloud/clock"
+)
+
+// Options configures a Service. Every field is optional except Queues, which
+// sqs subscriptions need.
+type Options struct {
+	// Region is the region in ARNs; default "us-east-1".
+	Region string
+	// AccountID is the owner in ARNs; default "000000000000".
+	AccountID string
+	// Clock gives timestamps and schedules delivery retries; default clock.Real().
+	Clock clock.Clock
+	// BaseURL returns the edge endpoint, e.g. "http://127.0.0.1:4566"; it
+	// prefixes SigningCertURL and UnsubscribeURL. Default "http://localhost:4566".
+	BaseURL func() string
+	// Queues delivers to SQS; required for sqs subscriptions.
+	Queues Queues
+	// Logger receives delivery failures; default discards.
+	Logger *slog.Logger
+	// Signer signs envelopes; default a fresh RSA-2048 key and self-signed
+	// certificate (NewRSASigner). Tests share one to save the key generation.
+	Signer Signer
+}
+
+// Queues is how SNS hands a delivery to SQS (implemented by an adapter over
+// the SQS service).
+type Queues interface {
+	// Deliver enqueues one message on the SQS queue queueARN on behalf of
+	// topic topicARN, as principal sns.amazonaws.com. Errors match
+	// ErrQueueNotFound or ErrDenied when the queue is gone or its policy
+	// denies the topic; anything else is a transient failure.
+	Deliver(ctx context.Context, d Delivery) error
+}
+
+// Delivery is one message for one SQS queue.
+type Delivery struct {
+	QueueARN, TopicARN, Body string
+	// Attributes are SQS message attributes (used with raw delivery and for
+	// dead-lettering).
+	Attributes map[string]MessageAttribute
+}
+
+// MessageAttribute is an SNS message attribute, or the SQS message attribute
+// it becomes with raw delivery.
+type MessageAttribute struct {
+	DataType, StringValue string
+	BinaryValue           []byte
+}
+
+// Errors a Queues implementation returns for failures that retrying cannot
+// fix (AWS's "client-side errors"): SNS does not retry them.
+var (
+	ErrQueueNotFound = errors.New("sns: queue does not exist")
+	ErrDenied        = errors.New("sns: queue policy denies the topic")
+)
+
+// Stats counts what the service did since it started. A delivery is one
+// message for one subscription.
+type Stats struct {
+	// Published counts accepted messages (Publish calls and batch entries).
+	Published int64
+	// The rest are totals of the per-subscription counts.
+	Delivered, FilteredOut, Retried, Failed, DeadLettered, DeadLetterFailed int64
+	// Subscriptions holds the counts of every subscription that ever existed,
+	// by subscription ARN.
+	Subscriptions map[string]SubscriptionStats
+}
+
+// SubscriptionStats counts one subscription's deliveries.
+type SubscriptionStats struct {
+	// Delivered: accepted by the queue.
+	Delivered int64
+	// FilteredOut: rejected by the filter policy (not a failure).
+	FilteredOut int64
+	// Retried: transient failures that were scheduled for another attempt.
+	Retried int64
+	// Failed: deliveries given up on, for a client-side error (queue gone,
+	// policy denies, too many attributes for raw delivery) or after the retry
+	// policy ran out. Each goes to the dead-letter queue if one is set.
+	Failed int64
+	// DeadLettered: failed deliveries accepted by the dead-letter queue.
+	DeadLettered int64
+	// DeadLetterFailed: failed deliveries the dead-letter queue also refused,
+	// or that had no dead-letter queue to go to: these are lost, and logged.
+	DeadLetterFailed int64
+}
+
+type counters struct {
+	delivered, filteredOut, retried, failed, deadLettered, deadLetterFailed atomic.Int64
+}
+
+func (c *counters) snapshot() SubscriptionStats {
+	return SubscriptionStats{
+		Delivered: c.delivered.Load(), FilteredOut: c.filteredOut.Load(), Retried: c.retried.Load(),
+		Failed: c.failed.Load(), DeadLettered: c.deadLettered.Load(), DeadLetterFailed: c.deadLetterFailed.Load(),
+	}
+}
+
+// Service is the SNS service. It is safe for concurrent use.
+type Service struct {
+	region, account string
+	clock           clock.Clock
+	baseURL         func() string
+	queues          Queues
+	log             *slog.Logger
+	signer          Signer
+	certPath        string
+	certPEM         []byte
+
+	mu     sync.RWMutex
+	topics map[string]*topic        // by ARN
+	subs   map[string]*subscription // by ARN
+	stats  map[string]*counters     // by subscription ARN; never shrinks
+
+	published atomic.Int64
+
+	timersMu sync.Mutex
+	timers   map[*retryTimer]struct{}
+	closed   bool
+}
+
+// New returns a Service with opts' defaults filled in. Without a Signer it
+// generates an RSA-2048 key, which takes tens of milliseconds.
+func New(opts Options) (*Service, error) {
+	s := &Service{
+		region:  opts.Region,
+		account: opts.AccountID,
+		clock:   opts.Clock,
+		baseURL: opts.BaseURL,
+		queues:  opts.Queues,
+		log:     opts.Logger,
+		signer:  opts.Signer,
+		topics:  map[string]*topic{},
+		subs:    map[string]*subscription{},
+		stats:   map[string]*counters{},
+		timers:  map[*retryTimer]struct{}{},
+	}
+	if s.region == "" {
+		s.region = "us-east-1"
+	}
+	if s.account == "" {
+		s.account = "000000000000"
+	}
+	if s.clock == nil {
+		s.clock = clock.Real()
+	}
+	if s.baseURL == nil {
+		s.baseURL = func() string { return "http://localhost:4566" }
+	}
+	if s.log == nil {
+		s.log = discardLogger()
+	}
+	if s.signer == nil {
+		signer, err := NewRSASigner(nil, s.clock.Now())
+		if err != nil {
+			return nil, fmt.Errorf("sns: new signer: %w", err)
+		}
+		s.signer = signer
+	}
+	s.certPEM = s.signer.CertificatePEM()
+	path, err := certificatePath(s.certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("sns: signer certificate: %w", err)
+	}
+	s.certPath = path
+	return s, nil
+}
+
+// Name is the service's name at the edge.
+func (s *Service) Name() string { return "sns" }
+
+// TargetPrefix is empty: SNS speaks only the Query protocol.
+func (s *Service) TargetPrefix() string { return "" }
+
+// Actions lists every Query action the service implements.
+func (s *Service) Actions() []string {
+	out := make([]string, 0, len(queryActions))
+	for _, a := range actionNames {
+		out = append(out, a)
+	}
+	return out
+}
+
+// Paths lists the URL paths served with GET: the signing certificate.
+func (s *Service) Paths() []string { return []string{s.certPath} }
+
+// SigningCertURL is where clients fetch the certificate that verifies
+// envelope signatures.
+func (s *Service) SigningCertURL() string { return s.baseURL() + s.certPath }
+
+// Stats returns the counts so far.
+func (s *Service) Stats() Stats {
+	st := Stats{Published: s.published.Load(), Subscriptions: map[string]SubscriptionStats{}}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for arn, c := range s.stats {
+		ss := c.snapshot()
+		st.Subscriptions[arn] = ss
+		st.Delivered += ss.Delivered
+		st.FilteredOut += ss.FilteredOut
+		st.Retried += ss.Retried
+		st.Failed += ss.Failed
+		st.DeadLettered += ss.DeadLettered
+		st.DeadLetterFailed += ss.DeadLetterFailed
+	}
+	return st
+}
+
+// Close stops pending delivery retries; the deliveries they held count as
+// failed (and are not dead-lettered). Requests still work after Close, but
+// transient failures are no longer retried.
+func (s *Service) Close() error {
+	s.timersMu.Lock()
+	timers := s.timers
+	s.timers = map[*retryTimer]struct{}{}
+	s.closed = true
+	s.timersMu.Unlock()
+	for t := range timers {
+		if t.timer.Stop() {
+			t.job.counters.failed.Add(1)
+			t.job.counters.deadLetterFailed.Add(1)
+		}
+	}
+	return nil
+}
+
+var _ http.Handler = (*Service)(nil)
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
