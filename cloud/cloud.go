@@ -27,6 +27,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/dynamodb"
 	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/cloud/sns"
 	"github.com/orderflow/orderflow/cloud/sqs"
 )
 
@@ -80,6 +81,7 @@ func (o *Options) applyDefaults() {
 type Cloud struct {
 	DynamoDB *dynamodb.Service
 	SQS      *sqs.Service
+	SNS      *sns.Service
 	// Lambda is the function host: register Go handlers here before
 	// deploying a template whose functions they implement.
 	Lambda *lambda.Host
@@ -104,9 +106,17 @@ func Start(opts Options) (*Cloud, error) {
 	c.url = endpointURL(ln.Addr())
 	c.DynamoDB = dynamodb.New()
 	c.SQS = sqs.New(sqs.Options{Region: opts.Region, AccountID: opts.AccountID, Clock: opts.Clock, BaseURL: c.URL})
+	c.SNS, err = sns.New(sns.Options{
+		Region: opts.Region, AccountID: opts.AccountID, Clock: opts.Clock, BaseURL: c.URL,
+		Queues: snsToSQS{sqs: c.SQS, account: opts.AccountID}, Logger: opts.Logger,
+	})
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
 
 	host, _, _ := net.SplitHostPort(opts.Addr)
-	services := []Service{c.DynamoDB, c.SQS}
+	services := []Service{c.DynamoDB, c.SQS, c.SNS}
 	c.server = &http.Server{
 		Handler:           newEdge(services, hostGuard(host, opts.AllowedHosts), opts.Logger),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -202,6 +212,7 @@ func (c *Cloud) Close(ctx context.Context) error {
 		<-c.done
 		return fmt.Errorf("cloud: shut down: %w", err)
 	}
+	c.SNS.Close()
 	err := c.server.Shutdown(ctx)
 	if err != nil {
 		c.server.Close()
