@@ -1,7 +1,6 @@
 package sqs_test
 
 import (
-	"context"
 	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
@@ -878,5 +877,3 @@ func TestDeadLetterQueues(t *testing.T) {
 		}
 	})
 }
-
-var _ = context.Background

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
 )
 
 const xmlns = "http://queue.amazonaws.com/doc/2012-11-05/"
@@ -278,5 +276,3 @@ func TestBothProtocolsReportTheSameErrorCodes(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
-var _ = cloudsqs.MaxMessageBytes

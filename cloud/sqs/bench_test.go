@@ -1,0 +1,170 @@
+package sqs_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
+)
+
+// BenchmarkBatchCycle measures, through the real SDK over loopback HTTP,
+// one cycle of SendMessageBatch (10), ReceiveMessage (up to 10) and
+// DeleteMessageBatch per op, with 1 and 8 concurrent workers on one queue,
+// and reports messages a second (sent, received and deleted).
+func BenchmarkBatchCycle(b *testing.B) {
+	for _, workers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			f := newFixture(b, false)
+			u := f.createQueue(b, "bench", nil)
+			entries := make([]types.SendMessageBatchRequestEntry, 10)
+			for i := range entries {
+				entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), MessageBody: aws.String(`{"orderId":"o-1","quantity":1}`)}
+			}
+			var mu sync.Mutex
+			deleted := 0
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := 0; w < workers; w++ {
+				n := b.N / workers
+				if w < b.N%workers {
+					n++
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ctx := context.Background()
+					for i := 0; i < n; i++ {
+						if _, err := f.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(u), Entries: entries}); err != nil {
+							b.Error(err)
+							return
+						}
+						out, err := f.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(u), MaxNumberOfMessages: 10})
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						if len(out.Messages) == 0 {
+							continue
+						}
+						del := make([]types.DeleteMessageBatchRequestEntry, len(out.Messages))
+						for j, m := range out.Messages {
+							del[j] = types.DeleteMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(j)), ReceiptHandle: m.ReceiptHandle}
+						}
+						if _, err := f.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(u), Entries: del}); err != nil {
+							b.Error(err)
+							return
+						}
+						mu.Lock()
+						deleted += len(del)
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(deleted)/time.Since(start).Seconds(), "msgs/s")
+		})
+	}
+}
+
+// fill sends n small messages to a queue through the engine.
+func fill(b *testing.B, e *cloudsqs.Engine, name string, n int) {
+	b.Helper()
+	for i := 0; i < n; i++ {
+		if _, err := e.SendMessage(context.Background(), name, cloudsqs.SendInput{Body: "m"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEngineReceive measures one ReceiveMessage of one message (with
+// a visibility timeout of 0, so the queue's size stays put) with 100 or
+// 100,000 messages queued, and with 100,000 more in flight.
+func BenchmarkEngineReceive(b *testing.B) {
+	for _, tc := range []struct {
+		queued, inflight int
+	}{{100, 0}, {100_000, 0}, {100, 100_000}} {
+		b.Run(fmt.Sprintf("queued=%d/inflight=%d", tc.queued, tc.inflight), func(b *testing.B) {
+			e := cloudsqs.NewEngine(cloudsqs.Options{})
+			if _, err := e.CreateQueue("bench", nil, nil); err != nil {
+				b.Fatal(err)
+			}
+			fill(b, e, "bench", tc.inflight)
+			for got := 0; got < tc.inflight; {
+				msgs, err := e.ReceiveMessage(context.Background(), "bench", cloudsqs.ReceiveInput{MaxNumberOfMessages: 10, VisibilityTimeout: aws.Int(3600)})
+				if err != nil || len(msgs) == 0 {
+					b.Fatalf("filling in-flight: %v", err)
+				}
+				got += len(msgs)
+			}
+			fill(b, e, "bench", tc.queued)
+			zero := 0
+			in := cloudsqs.ReceiveInput{MaxNumberOfMessages: 1, VisibilityTimeout: &zero}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				msgs, err := e.ReceiveMessage(context.Background(), "bench", in)
+				if err != nil || len(msgs) != 1 {
+					b.Fatalf("receive: %v, %d messages", err, len(msgs))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEngineReceiveDelete measures a receive and a delete of one
+// message with 100 or 100,000 messages queued (one message is sent back
+// each time, so the queue's size stays put).
+func BenchmarkEngineReceiveDelete(b *testing.B) {
+	for _, queued := range []int{100, 100_000} {
+		b.Run(fmt.Sprintf("queued=%d", queued), func(b *testing.B) {
+			e := cloudsqs.NewEngine(cloudsqs.Options{})
+			if _, err := e.CreateQueue("bench", nil, nil); err != nil {
+				b.Fatal(err)
+			}
+			fill(b, e, "bench", queued)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				msgs, err := e.ReceiveMessage(ctx, "bench", cloudsqs.ReceiveInput{})
+				if err != nil || len(msgs) != 1 {
+					b.Fatalf("receive: %v", err)
+				}
+				if err := e.DeleteMessage("bench", msgs[0].ReceiptHandle); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if _, err := e.SendMessage(ctx, "bench", cloudsqs.SendInput{Body: "m"}); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// BenchmarkHTTPReceive is BenchmarkEngineReceive through the SDK over
+// loopback HTTP.
+func BenchmarkHTTPReceive(b *testing.B) {
+	for _, queued := range []int{100, 100_000} {
+		b.Run(fmt.Sprintf("queued=%d", queued), func(b *testing.B) {
+			f := newFixture(b, false)
+			u := f.createQueue(b, "bench", map[string]string{"VisibilityTimeout": "0"})
+			fill(b, f.svc.Engine(), "bench", queued)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				out, err := f.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(u)})
+				if err != nil || len(out.Messages) != 1 {
+					b.Fatalf("receive: %v", err)
+				}
+			}
+		})
+	}
+}
