@@ -289,5 +289,6 @@ func (h *Handler) logRecord(ctx context.Context, rec *events.SQSMessage, out out
 }
 
 func (h *Handler) logSkipped(rec *events.SQSMessage, err error) {
-	h.logRecord(context.Background(), rec, outcome{result: ResultFailed, err: fmt.Errorf("not started before the invocation deadline: %w", err)}, 0)
+	body, _ := DecodeBody(rec.Body) // for the order's ids in the log line, when it has them
+	h.logRecord(context.Background(), rec, outcome{result: ResultFailed, body: body, err: fmt.Errorf("not started before the invocation deadline: %w", err)}, 0)
 }

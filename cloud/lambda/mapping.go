@@ -143,21 +143,18 @@ func (m *mapping) gather() []events.SQSMessage {
 		if left <= 0 {
 			break
 		}
-		wait := min(left, 20*time.Second).Truncate(time.Second)
+		// A long poll returns as soon as a message is there, so waiting the
+		// window's remaining whole seconds (at least one: SQS clients cannot
+		// ask for a wait of zero, which they omit, and the queue's default
+		// wait would apply) ends the batch at most a second late, and only
+		// when the queue is empty.
+		wait := min((left+time.Second-1)/time.Second*time.Second, 20*time.Second)
 		more, err := m.h.opts.Queues.Receive(m.ctx, m.q, min(10, m.cfg.BatchSize-len(batch)), wait)
 		if err != nil {
 			break // invoke what we have; the rest stays in the queue
 		}
 		batch = append(batch, more...)
 		size += payloadBytes(more)
-		if len(more) == 0 && wait == 0 {
-			// Less than a second of window left and the queue is empty:
-			// wait it out rather than spin.
-			select {
-			case <-m.ctx.Done():
-			case <-time.After(left):
-			}
-		}
 	}
 	return batch
 }

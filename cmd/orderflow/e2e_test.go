@@ -229,8 +229,9 @@ func TestAMalformedOrderEndsInOrderDLQWithItsReasonAndNeverInOrders(t *testing.T
 }
 
 func TestATransientFailureIsReceivedThreeTimesThenRedrivenWhileTheRestIsStored(t *testing.T) {
-	// A short visibility timeout so that three receives take seconds.
-	p := startPipeline(t, map[string]string{"FunctionTimeoutSeconds": "1", "QueueVisibilityTimeoutSeconds": "1", "MaximumBatchingWindowSeconds": "1"})
+	// A short visibility timeout so that three receives take seconds, yet
+	// longer than a throttled write's bounded retries.
+	p := startPipeline(t, map[string]string{"FunctionTimeoutSeconds": "2", "QueueVisibilityTimeoutSeconds": "2"})
 	p.cloud.DynamoDB.SetFault(func(op string, body []byte) *awsproto.Error {
 		if op == "PutItem" && strings.Contains(string(body), `"O-FLAKY"`) {
 			return awsproto.Errorf(400, "ThrottlingException", "Rate of requests exceeds the allowed throughput.")
