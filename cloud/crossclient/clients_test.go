@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -210,5 +211,59 @@ func TestTheJavaScriptSDKDrivesSQS(t *testing.T) {
 	out := node(t, c, "sqs.mjs")
 	if out["body"] != `{"orderId":"O1234"}` || out["attr"] != "shop" || out["count"] != "1" || out["left"] != "0" || out["missing"] != "QueueDoesNotExist" {
 		t.Errorf("node sqs.mjs = %v", out)
+	}
+}
+
+// policyFor lets topicARN send to queueARN, as the template's queue policy does.
+func policyFor(queueARN, topicARN string) string {
+	b, _ := json.Marshal(map[string]any{"Policy": fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":"sqs:SendMessage","Resource":%q,"Condition":{"ArnEquals":{"aws:SourceArn":%q}}}]}`, queueARN, topicARN)})
+	return string(b)
+}
+
+func TestTheAWSCLIDrivesSNSIntoSQS(t *testing.T) {
+	for _, a := range clis(t) {
+		t.Run(a.name, func(t *testing.T) {
+			c, _ := cloudtest.Start(t)
+			topic := a.run(t, c, "sns", "create-topic", "--name", "OrderTopic")["TopicArn"].(string)
+			url := a.run(t, c, "sqs", "create-queue", "--queue-name", "OrderQueue")["QueueUrl"].(string)
+			queueARN := a.run(t, c, "sqs", "get-queue-attributes", "--queue-url", url, "--attribute-names", "QueueArn")["Attributes"].(map[string]any)["QueueArn"].(string)
+			a.run(t, c, "sqs", "set-queue-attributes", "--queue-url", url, "--attributes", policyFor(queueARN, topic))
+			sub := a.run(t, c, "sns", "subscribe", "--topic-arn", topic, "--protocol", "sqs", "--notification-endpoint", queueARN, "--return-subscription-arn")
+			if !strings.HasPrefix(fmt.Sprint(sub["SubscriptionArn"]), topic+":") {
+				t.Errorf("subscribe = %v", sub)
+			}
+			subs := a.run(t, c, "sns", "list-subscriptions-by-topic", "--topic-arn", topic)["Subscriptions"].([]any)
+			if len(subs) != 1 {
+				t.Errorf("subscriptions = %v", subs)
+			}
+			pub := a.run(t, c, "sns", "publish", "--topic-arn", topic, "--subject", "order", "--message", `{"orderId":"O1234"}`,
+				"--message-attributes", `{"kind":{"DataType":"String","StringValue":"order"}}`)
+			got := a.run(t, c, "sqs", "receive-message", "--queue-url", url, "--wait-time-seconds", "2")
+			msgs, _ := got["Messages"].([]any)
+			if len(msgs) != 1 {
+				t.Fatalf("receive-message = %v", got)
+			}
+			var env map[string]any
+			if err := json.Unmarshal([]byte(msgs[0].(map[string]any)["Body"].(string)), &env); err != nil {
+				t.Fatalf("body is not an SNS envelope: %v", err)
+			}
+			attrs, _ := env["MessageAttributes"].(map[string]any)
+			kind, _ := attrs["kind"].(map[string]any)
+			if env["Type"] != "Notification" || env["MessageId"] != pub["MessageId"] || env["TopicArn"] != topic ||
+				env["Message"] != `{"orderId":"O1234"}` || env["Subject"] != "order" || kind["Value"] != "order" || env["Signature"] == "" {
+				t.Errorf("envelope = %v", env)
+			}
+			if out := a.fail(t, c, "sns", "publish", "--topic-arn", topic+"-missing", "--message", "x"); !strings.Contains(out, "NotFound") {
+				t.Errorf("publish to a missing topic printed %s", out)
+			}
+		})
+	}
+}
+
+func TestTheJavaScriptSDKDrivesSNSIntoSQS(t *testing.T) {
+	c, _ := cloudtest.Start(t)
+	out := node(t, c, "sns.mjs")
+	if out["type"] != "Notification" || out["message"] != `{"orderId":"O1234"}` || out["raw"] != `{"orderId":"O5678"}` || out["missing"] != "NotFoundException" {
+		t.Errorf("node sns.mjs = %v", out)
 	}
 }
