@@ -32,9 +32,11 @@ bootstrap:
 zip: bootstrap
 	$(GO) run ./tools/lambdazip -o $(DIST)/ProcessOrderFunction.zip $(DIST)/bootstrap
 
-## bench: the function's per-record CPU cost
+## bench: the function's per-record CPU cost, and the embedded cloud's SQS and SNS→SQS throughput and latency
 bench:
 	$(GO) test -run='^$$' -bench=. -count=5 ./dynamodb/ ./handler/
+	$(GO) test -run='^$$' -bench=. -benchtime=1s -count=5 ./cloud/sqs/
+	$(GO) test -run='^$$' -bench=SNSToSQS -benchtime=2000x -count=5 ./cloud/
 
 clean:
 	rm -rf $(DIST)
