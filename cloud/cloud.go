@@ -166,6 +166,10 @@ func endpointURL(addr net.Addr) string {
 	return "http://" + net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
 }
 
+// Handler is the edge: every service behind one http.Handler, for serving
+// in-process without the listener.
+func (c *Cloud) Handler() http.Handler { return c.server.Handler }
+
 // URL is the edge endpoint, e.g. "http://127.0.0.1:4566".
 func (c *Cloud) URL() string { return c.url }
 
