@@ -31,7 +31,9 @@ func provision(t *testing.T, params map[string]string) (*cloud.Cloud, *cfn.Stack
 		name = "ProcessOrderFunction"
 	}
 	c.Lambda.Register(name, func(lambda.Config) (lambda.Handler, error) {
-		return func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) { return events.SQSEventResponse{}, nil }, nil
+		return func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+			return events.SQSEventResponse{}, nil
+		}, nil
 	})
 	st, err := c.Deploy(context.Background(), deploy.TemplateYAML, "orderflow", params)
 	return c, st, err
