@@ -91,7 +91,8 @@ func TestTheBuiltBinaryServesAnInvocationThroughTheRuntimeAPI(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	// The output is complete, and safe to read, once the process has ended.
+	stop := func() { cmd.Process.Kill(); cmd.Wait() }
 
 	select {
 	case got := <-rt.response:
@@ -100,8 +101,10 @@ func TestTheBuiltBinaryServesAnInvocationThroughTheRuntimeAPI(t *testing.T) {
 			t.Errorf("runtime got %s\nwant            %s", got, want)
 		}
 	case <-ctx.Done():
+		stop()
 		t.Fatalf("no response from the bootstrap; its output:\n%s", logs.String())
 	}
+	stop()
 	if !strings.Contains(logs.String(), `"outcome":"stored"`) {
 		t.Errorf("the bootstrap did not log a stored outcome:\n%s", logs.String())
 	}
