@@ -1,7 +1,16 @@
 // Command orderflow runs the order pipeline on one machine and operates it.
 //
-//	orderflow demo   the whole flow, once, on an embedded cloud, step by step
-//	orderflow up     the embedded cloud with the pipeline deployed, until Ctrl-C
+//	orderflow demo     the whole flow, once, on an embedded cloud, step by step
+//	orderflow up       the embedded cloud with the pipeline deployed, until Ctrl-C
+//	orderflow publish  publish orders to OrderTopic
+//	orderflow orders   look up stored orders
+//	orderflow dlq      list, redrive or purge dead-lettered messages
+//	orderflow status   queue depths, table size, the event source mapping
+//	orderflow logs     the function's log lines
+//
+// The operating commands act on the local cloud (default
+// http://127.0.0.1:4566), on any endpoint (--endpoint, AWS_ENDPOINT_URL), or
+// on AWS (--aws), and find the resources in the stack's outputs.
 //
 // main only calls run; tests call run directly.
 package main
@@ -55,7 +64,13 @@ no AWS account, no Docker.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	var tf targetFlags
+	ops := []*cobra.Command{publishCommand(e, &tf), ordersCommand(e, &tf), dlqCommand(e, &tf), statusCommand(e, &tf), logsCommand(e, &tf)}
+	for _, c := range ops {
+		tf.register(c)
+	}
 	root.AddCommand(demoCommand(e), upCommand(e))
+	root.AddCommand(ops...)
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {
