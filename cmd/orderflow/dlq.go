@@ -192,10 +192,9 @@ func dlqRedriveCommand(e *env, tf *targetFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "redrive",
 		Short: "Move the dead-lettered messages back (StartMessageMoveTask) and report how many moved",
-		Long: `redrive starts an SQS message move task from OrderDLQ to the queues the
-messages came from (or to --to) and follows it until it ends. Orders that
-failed transiently are then processed again; invalid ones return to the DLQ
-with the same reason.`,
+		Long: `redrive starts an SQS message move task from OrderDLQ to OrderQueue (or to
+--to) and follows it until it ends. Orders that failed transiently are then
+processed again; invalid ones return to the DLQ with the same reason.`,
 		Example: "  orderflow dlq redrive\n  orderflow dlq redrive --rate 50\n  orderflow dlq redrive --to OrderQueue",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -218,8 +217,11 @@ with the same reason.`,
 				}
 				return report(e, asJSON, map[string]any{"moved": 0, "status": "EMPTY"}, "OrderDLQ is empty; nothing to move.")
 			}
-			in := &awssqs.StartMessageMoveTaskInput{SourceArn: aws.String(res.DLQArn)}
-			dest := "the queues they came from"
+			// To OrderQueue by default: a move task without a destination
+			// returns only messages SQS itself dead-lettered, and fails on
+			// those the function sent.
+			in := &awssqs.StartMessageMoveTaskInput{SourceArn: aws.String(res.DLQArn), DestinationArn: aws.String(res.QueueArn)}
+			dest := "OrderQueue"
 			if to != "" {
 				arn, err := queueARN(ctx, client, to)
 				if err != nil {
@@ -248,7 +250,7 @@ with the same reason.`,
 				fmt.Sprintf("Moved %d messages from OrderDLQ to %s.", moved, dest))
 		},
 	}
-	cmd.Flags().StringVar(&to, "to", "", "move the messages to this queue (name, URL or ARN) instead of where they came from")
+	cmd.Flags().StringVar(&to, "to", "", "move the messages to this queue (name, URL or ARN) instead of OrderQueue")
 	cmd.Flags().IntVar(&perSec, "rate", 0, "move at most this many messages a second (default: as fast as SQS allows)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
