@@ -25,8 +25,10 @@ import (
 
 	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/cloud/clock"
+	"github.com/orderflow/orderflow/cloud/cloudformation"
 	"github.com/orderflow/orderflow/cloud/dynamodb"
 	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/cloud/logs"
 	"github.com/orderflow/orderflow/cloud/sns"
 	"github.com/orderflow/orderflow/cloud/sqs"
 )
@@ -82,6 +84,10 @@ type Cloud struct {
 	DynamoDB *dynamodb.Service
 	SQS      *sqs.Service
 	SNS      *sns.Service
+	// Logs is CloudWatch Logs: the functions' log groups.
+	Logs *logs.Service
+	// CloudFormation answers for the stacks Deploy deployed.
+	CloudFormation *cloudformation.Service
 	// Lambda is the function host: register Go handlers here before
 	// deploying a template whose functions they implement.
 	Lambda *lambda.Host
@@ -115,8 +121,11 @@ func Start(opts Options) (*Cloud, error) {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
 
+	c.Logs = logs.New(opts.Clock, opts.Region, opts.AccountID)
+	c.CloudFormation = cloudformation.New()
+
 	host, _, _ := net.SplitHostPort(opts.Addr)
-	services := []Service{c.DynamoDB, c.SQS, c.SNS}
+	services := []Service{c.DynamoDB, c.SQS, c.SNS, c.Logs, c.CloudFormation}
 	c.server = &http.Server{
 		Handler:           newEdge(services, hostGuard(host, opts.AllowedHosts), opts.Logger),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -136,11 +145,13 @@ func Start(opts Options) (*Cloud, error) {
 		Clock:     opts.Clock,
 		Logs:      opts.FunctionLogs,
 		Logger:    opts.Logger,
+		LogStream: c.Logs.Writer,
 	})
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
+	c.server.Handler = newEdge(append(services, c.Lambda.API()), hostGuard(host, opts.AllowedHosts), opts.Logger)
 	go func() {
 		err := c.server.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -200,11 +211,16 @@ func (c *Cloud) Deploy(ctx context.Context, template []byte, stackName string, p
 	if err != nil {
 		return nil, err
 	}
-	return cfn.Provision(ctx, tpl, cfn.Options{
+	st, err := cfn.Provision(ctx, tpl, cfn.Options{
 		Parameters: params,
 		Pseudo:     cfn.Pseudo{Region: c.opts.Region, AccountID: c.opts.AccountID, StackName: stackName},
 		Providers:  cfn.AWS(c.Config(), c.Lambda, &c.Records),
 	})
+	if err != nil {
+		return st, err
+	}
+	c.CloudFormation.Record(cloudformation.Stack{Name: stackName, Description: tpl.Description, Template: string(template), Created: c.opts.Clock.Now(), Deployed: st})
+	return st, nil
 }
 
 // Close stops the function host's pollers, then stops accepting requests,

@@ -28,6 +28,12 @@ type pathServer interface {
 	Paths() []string
 }
 
+// prefixServer is a service with a REST protocol: it answers every request
+// under its path prefixes (Lambda's /2015-03-31/).
+type prefixServer interface {
+	PathPrefixes() []string
+}
+
 // MaxRequestBytes bounds any request body (DynamoDB's 16 MB limit is the
 // largest of the services'); each service applies its own limits within it.
 const MaxRequestBytes = 16 << 20
@@ -40,8 +46,14 @@ type edge struct {
 	byName   map[string]Service
 	byAction map[string][]Service
 	byPath   map[string]Service
+	prefixes []prefixRoute
 	hosts    func(host string) bool
 	log      *slog.Logger
+}
+
+type prefixRoute struct {
+	prefix  string
+	service Service
 }
 
 func newEdge(services []Service, hosts func(string) bool, log *slog.Logger) *edge {
@@ -64,6 +76,11 @@ func newEdge(services []Service, hosts func(string) bool, log *slog.Logger) *edg
 		if ps, ok := s.(pathServer); ok {
 			for _, p := range ps.Paths() {
 				e.byPath[p] = s
+			}
+		}
+		if ps, ok := s.(prefixServer); ok {
+			for _, p := range ps.PathPrefixes() {
+				e.prefixes = append(e.prefixes, prefixRoute{p, s})
 			}
 		}
 	}
@@ -91,6 +108,12 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		e.fail(w, r, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException", "no service here answers X-Amz-Target %q", target))
 		return
+	}
+	for _, p := range e.prefixes {
+		if strings.HasPrefix(r.URL.Path, p.prefix) {
+			p.service.ServeHTTP(w, r)
+			return
+		}
 	}
 	if r.Method == http.MethodGet {
 		if s, ok := e.byPath[r.URL.Path]; ok {

@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/orderflow/orderflow/cloud"
 	"github.com/orderflow/orderflow/cloud/cloudtest"
+	"github.com/orderflow/orderflow/cloud/lambda"
 )
 
 // missing skips the test on a developer's machine and fails it in CI, where
@@ -265,5 +268,66 @@ func TestTheJavaScriptSDKDrivesSNSIntoSQS(t *testing.T) {
 	out := node(t, c, "sns.mjs")
 	if out["type"] != "Notification" || out["message"] != `{"orderId":"O1234"}` || out["raw"] != `{"orderId":"O5678"}` || out["missing"] != "NotFoundException" {
 		t.Errorf("node sns.mjs = %v", out)
+	}
+}
+
+// opsTemplate deploys a queue and a function whose lines reach its log group.
+const opsTemplate = `
+Resources:
+  Work: {Type: AWS::SQS::Queue, Properties: {QueueName: work}}
+  Fn: {Type: AWS::Lambda::Function, Properties: {FunctionName: worker, Runtime: provided.al2023, Handler: bootstrap, Timeout: 3}}
+  Mapping: {Type: AWS::Lambda::EventSourceMapping, Properties: {EventSourceArn: !GetAtt Work.Arn, FunctionName: !Ref Fn, BatchSize: 1}}
+Outputs:
+  QueueUrl: {Value: !Ref Work}
+  MappingId: {Value: !Ref Mapping}
+`
+
+func TestTheAWSCLIReadsStacksMappingsAndLogs(t *testing.T) {
+	for _, a := range clis(t) {
+		t.Run(a.name, func(t *testing.T) {
+			c, _ := cloudtest.Start(t)
+			c.Lambda.Register("worker", func(fc lambda.Config) (lambda.Handler, error) {
+				return func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+					fmt.Fprintf(fc.Logs, "worked on %s\n", ev.Records[0].Body)
+					return events.SQSEventResponse{}, nil
+				}, nil
+			})
+			st, err := c.Deploy(context.Background(), []byte(opsTemplate), "ops", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stacks := a.run(t, c, "cloudformation", "describe-stacks", "--stack-name", "ops")["Stacks"].([]any)
+			outputs := stacks[0].(map[string]any)["Outputs"].([]any)
+			if len(outputs) != 2 || stacks[0].(map[string]any)["StackStatus"] != "CREATE_COMPLETE" {
+				t.Errorf("describe-stacks = %v", stacks)
+			}
+			m := a.run(t, c, "lambda", "get-event-source-mapping", "--uuid", st.Outputs["MappingId"])
+			if m["State"] != "Enabled" || m["BatchSize"] != float64(1) {
+				t.Errorf("get-event-source-mapping = %v", m)
+			}
+			a.run(t, c, "sqs", "send-message", "--queue-url", st.Outputs["QueueUrl"], "--message-body", "job-7")
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				got := a.run(t, c, "logs", "filter-log-events", "--log-group-name", "/aws/lambda/worker", "--filter-pattern", "job-7")
+				if evs, _ := got["events"].([]any); len(evs) == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the function's line never reached its log group: %v", got)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if a.name == "AWS CLI v2" { // `logs tail` is v2's
+				cmd := exec.Command(a.path, "--endpoint-url", c.URL(), "logs", "tail", "/aws/lambda/worker", "--since", "5m")
+				cmd.Env = cleanEnv(t, c)
+				out, err := cmd.CombinedOutput()
+				if err != nil || !strings.Contains(string(out), "worked on job-7") || !strings.Contains(string(out), "REPORT RequestId") {
+					t.Errorf("logs tail: %v\n%s", err, out)
+				}
+			}
+			if out := a.fail(t, c, "cloudformation", "describe-stacks", "--stack-name", "nope"); !strings.Contains(out, "Stack with id nope does not exist") {
+				t.Errorf("describe-stacks of a missing stack printed %s", out)
+			}
+		})
 	}
 }

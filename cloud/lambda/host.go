@@ -26,9 +26,11 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/cloud/clock"
 )
@@ -45,6 +47,7 @@ type Config struct {
 	Environment map[string]string
 	TimeoutSec  int
 	MemoryMB    int
+	LogGroup    string
 	// Logs is the function's log stream: what the handler writes here appears
 	// in the host's log sink between the invocation's START and END lines.
 	Logs io.Writer
@@ -68,6 +71,10 @@ type Options struct {
 	// Logger receives the host's own warnings (a short visibility timeout).
 	// Default: discard.
 	Logger *slog.Logger
+	// LogStream, if set, gives each function a log stream in its log group
+	// (the template's LoggingConfig.LogGroup, or /aws/lambda/NAME): the
+	// function's lines go there as well as to Logs.
+	LogStream func(group, stream string) io.Writer
 }
 
 // Host runs functions and their event source mappings.
@@ -123,7 +130,10 @@ func (h *Host) Register(name string, f Factory) {
 
 type function struct {
 	cfg     Config
+	spec    cfn.Function
 	handler Handler
+	created time.Time
+	logs    io.Writer // the sink, and the function's log stream if any
 }
 
 // CreateFunction creates the function f from its registered Go code.
@@ -137,19 +147,30 @@ func (h *Host) CreateFunction(_ context.Context, f cfn.Function) (string, error)
 	if !ok {
 		return "", fmt.Errorf("lambda: no Go handler is registered for function %s", f.Name)
 	}
+	logs := io.Writer(h.sink)
+	if h.opts.LogStream != nil {
+		group := f.LogGroup
+		if group == "" {
+			group = "/aws/lambda/" + f.Name
+		}
+		// Lambda names a stream after the day, the version and the instance.
+		stream := h.opts.Clock.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + strings.ReplaceAll(awsproto.NewRequestID(), "-", "")
+		logs = &sink{w: io.MultiWriter(h.sink, h.opts.LogStream(group, stream))}
+	}
 	cfg := Config{
 		Name:        f.Name,
 		ARN:         fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", h.opts.Region, h.opts.AccountID, f.Name),
 		Environment: f.Environment,
 		TimeoutSec:  f.TimeoutSec,
 		MemoryMB:    f.MemoryMB,
-		Logs:        h.sink,
+		LogGroup:    f.LogGroup,
+		Logs:        logs,
 	}
 	handler, err := factory(cfg)
 	if err != nil {
 		return "", fmt.Errorf("lambda: build function %s: %w", f.Name, err)
 	}
-	h.functions[f.Name] = &function{cfg: cfg, handler: handler}
+	h.functions[f.Name] = &function{cfg: cfg, spec: f, handler: handler, created: h.opts.Clock.Now(), logs: logs}
 	return cfg.ARN, nil
 }
 

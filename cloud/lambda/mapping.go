@@ -33,9 +33,11 @@ type mapping struct {
 	q   QueueInfo
 	cfg cfn.EventSourceMapping
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	mu       sync.Mutex // guards cancel, modified
+	cancel   context.CancelFunc
+	modified time.Time
+	wg       sync.WaitGroup
+	result   atomic.Pointer[string] // LastProcessingResult
 
 	invocations, failedInvocations atomic.Int64
 	received, deleted, retried     atomic.Int64
@@ -59,9 +61,12 @@ type MappingState struct {
 }
 
 func newMapping(h *Host, fn *function, q QueueInfo, cfg cfn.EventSourceMapping) *mapping {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &mapping{id: awsproto.NewRequestID(), h: h, fn: fn, q: q, cfg: cfg, ctx: ctx, cancel: cancel}
+	m := &mapping{id: awsproto.NewRequestID(), h: h, fn: fn, q: q, cfg: cfg, modified: h.opts.Clock.Now()}
+	m.setResult("No records processed")
+	return m
 }
+
+func (m *mapping) setResult(s string) { m.result.Store(&s) }
 
 func (m *mapping) pollers() int {
 	if m.cfg.MaximumConcurrency > 0 {
@@ -70,16 +75,42 @@ func (m *mapping) pollers() int {
 	return defaultPollers
 }
 
+// start starts the pollers if they are not running.
 func (m *mapping) start() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cancel != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
 	m.running.Store(true)
 	for range m.pollers() {
-		m.wg.Go(m.poll)
+		m.wg.Go(func() { m.poll(ctx) })
 	}
 }
 
+// stop stops the pollers; invocations in flight finish (wait waits for them).
 func (m *mapping) stop() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cancel != nil {
+		m.cancel()
+		m.cancel = nil
+	}
 	m.running.Store(false)
-	m.cancel()
+}
+
+// setEnabled starts or stops the pollers, as UpdateEventSourceMapping does.
+func (m *mapping) setEnabled(on bool) {
+	if on {
+		m.start()
+	} else {
+		m.stop()
+	}
+	m.mu.Lock()
+	m.modified = m.h.opts.Clock.Now()
+	m.mu.Unlock()
 }
 
 func (m *mapping) wait(ctx context.Context) error {
@@ -107,9 +138,9 @@ func (m *mapping) state() MappingState {
 }
 
 // poll is one poller: gather a batch, invoke, repeat until stopped.
-func (m *mapping) poll() {
-	for m.ctx.Err() == nil {
-		batch := m.gather()
+func (m *mapping) poll(ctx context.Context) {
+	for ctx.Err() == nil {
+		batch := m.gather(ctx)
 		if len(batch) == 0 {
 			continue
 		}
@@ -120,14 +151,14 @@ func (m *mapping) poll() {
 
 // gather long-polls for a first record, then keeps receiving until the batch
 // is full, the batching window has passed, or the payload limit is near.
-func (m *mapping) gather() []events.SQSMessage {
+func (m *mapping) gather(ctx context.Context) []events.SQSMessage {
 	per := min(10, m.cfg.BatchSize)
-	batch, err := m.h.opts.Queues.Receive(m.ctx, m.q, per, 20*time.Second)
+	batch, err := m.h.opts.Queues.Receive(ctx, m.q, per, 20*time.Second)
 	if err != nil {
-		if m.ctx.Err() == nil {
+		if ctx.Err() == nil {
 			m.h.opts.Logger.Warn("event source mapping could not receive", "mapping", m.id, "queue", m.q.ARN, "error", err)
 			select { // do not spin on a queue that is gone
-			case <-m.ctx.Done():
+			case <-ctx.Done():
 			case <-time.After(time.Second):
 			}
 		}
@@ -149,7 +180,7 @@ func (m *mapping) gather() []events.SQSMessage {
 		// wait would apply) ends the batch at most a second late, and only
 		// when the queue is empty.
 		wait := min((left+time.Second-1)/time.Second*time.Second, 20*time.Second)
-		more, err := m.h.opts.Queues.Receive(m.ctx, m.q, min(10, m.cfg.BatchSize-len(batch)), wait)
+		more, err := m.h.opts.Queues.Receive(ctx, m.q, min(10, m.cfg.BatchSize-len(batch)), wait)
 		if err != nil {
 			break // invoke what we have; the rest stays in the queue
 		}
@@ -180,7 +211,7 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	reqID := awsproto.NewRequestID()
 	clk := m.h.opts.Clock
 	m.invocations.Add(1)
-	fmt.Fprintf(m.h.sink, "START RequestId: %s Version: $LATEST\n", reqID)
+	fmt.Fprintf(m.fn.logs, "START RequestId: %s Version: $LATEST\n", reqID)
 	start := clk.Now()
 
 	timeout := time.Duration(fn.cfg.TimeoutSec) * time.Second
@@ -206,18 +237,21 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	}
 	elapsed := clk.Now().Sub(start)
 	if out.timeout {
-		fmt.Fprintf(m.h.sink, "%s %s Task timed out after %.2f seconds\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, timeout.Seconds())
+		fmt.Fprintf(m.fn.logs, "%s %s Task timed out after %.2f seconds\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, timeout.Seconds())
 	} else if out.err != nil {
 		b, _ := json.Marshal(map[string]string{"errorMessage": out.err.Error(), "errorType": fmt.Sprintf("%T", out.err)})
-		fmt.Fprintf(m.h.sink, "%s %s ERROR Invoke Error %s\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, b)
+		fmt.Fprintf(m.fn.logs, "%s %s ERROR Invoke Error %s\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, b)
 	}
-	fmt.Fprintf(m.h.sink, "END RequestId: %s\n", reqID)
+	fmt.Fprintf(m.fn.logs, "END RequestId: %s\n", reqID)
 	billed := (elapsed + time.Millisecond - 1) / time.Millisecond
-	fmt.Fprintf(m.h.sink, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\n",
+	fmt.Fprintf(m.fn.logs, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\n",
 		reqID, float64(elapsed.Microseconds())/1000, billed, fn.cfg.MemoryMB)
 
 	keep, why := m.settle(batch, out)
-	if why != "" {
+	if why == "" {
+		m.setResult("OK")
+	} else {
+		m.setResult("PROBLEM: Function call failed")
 		m.failedInvocations.Add(1)
 		m.h.opts.Logger.Warn("the whole batch returns to the queue", "mapping", m.id, "function", fn.cfg.Name, "requestId", reqID, "records", len(batch), "reason", why)
 	}

@@ -25,7 +25,7 @@ func logsCommand(e *env, tf *targetFlags) *cobra.Command {
 and REPORT lines and the function's own JSON line per record. Locally they come
 from the embedded cloud's CloudWatch Logs; on AWS from CloudWatch Logs.`,
 		Example: `  orderflow logs
-  orderflow logs --since 10m --filter '"outcome":"failed"'
+  orderflow logs --since 10m --filter failed
   orderflow logs --follow`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

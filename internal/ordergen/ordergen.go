@@ -112,7 +112,7 @@ func Generate(o Options) (Batch, error) {
 			ItemName:  items[r.IntN(len(items))],
 			Quantity:  1 + r.IntN(5),
 			Status:    orderflow.StatusPaid,
-			Timestamp: base.Add(time.Duration(r.Int64N(int64(50 * time.Minute)))),
+			Timestamp: base.Add(time.Duration(r.Int64N(int64(50 * time.Minute))).Truncate(time.Millisecond)),
 		}
 		valid = append(valid, ord)
 		b.Final[ord.OrderID] = ord
