@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -17,9 +18,7 @@ import (
 // runs itself as the CLI.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"orderflow": func() {
-			os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
-		},
+		"orderflow": func() { os.Exit(runProcess()) },
 	})
 }
 
@@ -31,6 +30,7 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"cloud": cloudCmd,
+			"sleep": sleepCmd,
 		},
 		Setup: func(env *testscript.Env) error {
 			// Nothing ambient reaches the CLI: no profile, no CA bundle.
@@ -98,4 +98,14 @@ func cloudCmd(ts *testscript.TestScript, neg bool, args []string) {
 	default:
 		ts.Fatalf("cloud: unknown subcommand %s", fmt.Sprint(args[0]))
 	}
+}
+
+// sleepCmd waits: `sleep 2s`, for a background command to catch up.
+func sleepCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
 }
