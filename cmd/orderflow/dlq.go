@@ -22,8 +22,9 @@ import (
 
 func dlqCommand(e *env, tf *targetFlags) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "dlq",
-		Short: "Inspect, redrive and purge the dead-letter queue (OrderDLQ)",
+		Use:     "dlq",
+		Short:   "Inspect, redrive and purge the dead-letter queue (OrderDLQ)",
+		Example: "  orderflow dlq list\n  orderflow dlq redrive\n  orderflow dlq purge --yes",
 	}
 	cmd.AddCommand(dlqListCommand(e, tf), dlqRedriveCommand(e, tf), dlqPurgeCommand(e, tf))
 	return cmd

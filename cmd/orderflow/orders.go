@@ -20,8 +20,9 @@ import (
 
 func ordersCommand(e *env, tf *targetFlags) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "orders",
-		Short: "Look up stored orders in the Orders table",
+		Use:     "orders",
+		Short:   "Look up stored orders in the Orders table",
+		Example: "  orderflow orders get O1234\n  orderflow orders list --user U123",
 	}
 	var getJSON bool
 	get := &cobra.Command{

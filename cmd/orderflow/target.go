@@ -31,7 +31,7 @@ type targetFlags struct {
 
 func (f *targetFlags) register(cmd *cobra.Command) {
 	p := cmd.PersistentFlags()
-	p.StringVar(&f.endpoint, "endpoint", "", "an AWS-compatible endpoint (default $AWS_ENDPOINT_URL, else "+defaultEndpoint+", where `orderflow up` listens)")
+	p.StringVar(&f.endpoint, "endpoint", "", "an AWS-compatible `URL` (default $AWS_ENDPOINT_URL, else "+defaultEndpoint+", where orderflow up listens)")
 	p.BoolVar(&f.useAWS, "aws", false, "act on AWS itself, with the standard credential chain (AWS_PROFILE, AWS_REGION, …)")
 	p.StringVar(&f.stack, "stack", stackName, "the CloudFormation stack whose outputs name the resources")
 	p.StringVar(&f.region, "region", "", "the region (default: us-east-1 locally; the standard chain's on AWS)")
