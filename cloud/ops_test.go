@@ -164,7 +164,13 @@ func TestTheLambdaAPIReportsAndPausesAMapping(t *testing.T) {
 	if st := c.Lambda.Mappings()[0].State; st != "Disabled" {
 		t.Errorf("after disabling, the host says %s", st)
 	}
-	// A paused mapping leaves new messages in the queue; resumed, it takes them.
+	// A paused mapping leaves new messages in the queue; resumed, it takes
+	// them. Its pollers' long polls end once their requests are cancelled.
+	for deadline := time.Now().Add(10 * time.Second); c.SQS.Engine().Waiters("work") > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a disabled mapping still has %d long polls open", c.SQS.Engine().Waiters("work"))
+		}
+	}
 	sqsClient := awssqs.NewFromConfig(cfg)
 	if _, err := sqsClient.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: aws.String(outputs["QueueUrl"]), MessageBody: aws.String("later")}); err != nil {
 		t.Fatal(err)

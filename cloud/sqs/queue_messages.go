@@ -386,6 +386,11 @@ func (e *Engine) receive(ctx context.Context, name string, in ReceiveInput) ([]M
 		}
 	}()
 	for {
+		if ctx.Err() != nil {
+			// The caller is gone (a client that hung up): taking messages
+			// now would hide them for a visibility timeout from everyone.
+			return nil, nil
+		}
 		e.mu.Lock()
 		q, err := e.get(name)
 		if err != nil {
