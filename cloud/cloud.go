@@ -96,6 +96,7 @@ type Cloud struct {
 	Records cfn.Records
 
 	opts   Options
+	faults *injector
 	url    string
 	server *http.Server
 	done   chan error
@@ -108,13 +109,13 @@ func Start(opts Options) (*Cloud, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cloud: listen on %s: %w", opts.Addr, err)
 	}
-	c := &Cloud{opts: opts, done: make(chan error, 1)}
+	c := &Cloud{opts: opts, done: make(chan error, 1), faults: newInjector()}
 	c.url = endpointURL(ln.Addr())
 	c.DynamoDB = dynamodb.New()
 	c.SQS = sqs.New(sqs.Options{Region: opts.Region, AccountID: opts.AccountID, Clock: opts.Clock, BaseURL: c.URL})
 	c.SNS, err = sns.New(sns.Options{
 		Region: opts.Region, AccountID: opts.AccountID, Clock: opts.Clock, BaseURL: c.URL,
-		Queues: snsToSQS{sqs: c.SQS, account: opts.AccountID}, Logger: opts.Logger,
+		Queues: snsToSQS{sqs: c.SQS, account: opts.AccountID, faults: c.faults}, Logger: opts.Logger,
 	})
 	if err != nil {
 		ln.Close()
@@ -125,7 +126,7 @@ func Start(opts Options) (*Cloud, error) {
 	c.CloudFormation = cloudformation.New()
 
 	host, _, _ := net.SplitHostPort(opts.Addr)
-	services := []Service{c.DynamoDB, c.SQS, c.SNS, c.Logs, c.CloudFormation}
+	services := []Service{c.DynamoDB, c.failDeletes(c.SQS), c.SNS, c.Logs, c.CloudFormation}
 	c.server = &http.Server{
 		Handler:           newEdge(services, hostGuard(host, opts.AllowedHosts), opts.Logger),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -146,6 +147,7 @@ func Start(opts Options) (*Cloud, error) {
 		Logs:      opts.FunctionLogs,
 		Logger:    opts.Logger,
 		LogStream: c.Logs.Writer,
+		Faults:    hostFaults{c.faults},
 	})
 	if err != nil {
 		ln.Close()

@@ -225,3 +225,21 @@ func TestAFaultHookFailsTheRequestsItChooses(t *testing.T) {
 		t.Errorf("after the fault is removed: %v", err)
 	}
 }
+
+func TestFaultSpecsAreParsedAndRefused(t *testing.T) {
+	var f cloud.Faults
+	for _, spec := range []string{"dynamodb-writes=0.1:5xx", "failed-deletes=0.2", "duplicate-deliveries=1", "crash-after-handler=0.05", "slow-handler=0.01"} {
+		if err := cloud.ParseFault(&f, spec); err != nil {
+			t.Errorf("ParseFault(%q) = %v", spec, err)
+		}
+	}
+	want := cloud.Faults{DynamoDBWrites: 0.1, DynamoDBError: "5xx", FailedDeletes: 0.2, DuplicateDeliveries: 1, CrashAfterHandler: 0.05, SlowHandler: 0.01}
+	if f != want {
+		t.Errorf("faults = %+v, want %+v", f, want)
+	}
+	for _, bad := range []string{"meteor=0.1", "failed-deletes", "failed-deletes=2", "failed-deletes=0.1:5xx", "dynamodb-writes=0.1:teapot"} {
+		if err := cloud.ParseFault(&f, bad); err == nil {
+			t.Errorf("ParseFault(%q) accepted it", bad)
+		}
+	}
+}

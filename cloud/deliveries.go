@@ -15,6 +15,7 @@ import (
 type snsToSQS struct {
 	sqs     *sqs.Service
 	account string
+	faults  *injector
 }
 
 var _ sns.Queues = snsToSQS{}
@@ -31,6 +32,9 @@ func (q snsToSQS) Deliver(ctx context.Context, d sns.Delivery) error {
 	_, err := q.sqs.SendAs(ctx, d.QueueARN, p, in)
 	switch {
 	case err == nil:
+		if q.faults != nil && q.faults.fire("duplicate-deliveries", func(f Faults) float64 { return f.DuplicateDeliveries }) {
+			q.sqs.SendAs(ctx, d.QueueARN, p, in) // at-least-once: a second copy
+		}
 		return nil
 	case errors.Is(err, sqs.ErrQueueNotFound):
 		return fmt.Errorf("%w: %w", sns.ErrQueueNotFound, err)

@@ -71,10 +71,22 @@ type Options struct {
 	// Logger receives the host's own warnings (a short visibility timeout).
 	// Default: discard.
 	Logger *slog.Logger
+	// Faults, if set, injects failures around invocations (tests, and
+	// `orderflow up --fault`).
+	Faults Faults
 	// LogStream, if set, gives each function a log stream in its log group
 	// (the template's LoggingConfig.LogGroup, or /aws/lambda/NAME): the
 	// function's lines go there as well as to Logs.
 	LogStream func(group, stream string) io.Writer
+}
+
+// Faults injects failures around an invocation.
+type Faults interface {
+	// AfterHandler is asked once the handler has returned: crash fails the
+	// invocation as a crashed sandbox would (its writes done, nothing
+	// deleted); a hold delays settling the batch, and a negative hold means
+	// past the queue's visibility timeout.
+	AfterHandler(function string) (crash bool, hold time.Duration)
 }
 
 // Host runs functions and their event source mappings.

@@ -3,6 +3,7 @@ package lambda
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -234,6 +235,18 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	case out = <-done:
 	case <-ctx.Done():
 		out = outcome{timeout: true, err: ctx.Err()}
+	}
+	if f := m.h.opts.Faults; f != nil && !out.timeout {
+		crash, hold := f.AfterHandler(fn.cfg.Name)
+		if crash {
+			out = outcome{err: errors.New("the sandbox crashed after the handler returned (injected fault)")}
+		}
+		if hold < 0 {
+			hold = time.Duration(m.q.VisibilityTimeoutSec)*time.Second + time.Second
+		}
+		if hold > 0 {
+			time.Sleep(hold) // the messages become visible and are delivered again meanwhile
+		}
 	}
 	elapsed := clk.Now().Sub(start)
 	if out.timeout {

@@ -72,13 +72,13 @@ func runDemo(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("step 1, start the cloud: %w", err)
 	}
-	defer l.close()
-	step(out, 1, "Cloud", "started at %s; deployed deploy/template.yaml:", l.cloud.URL())
-	step(out, 0, "", "OrderTopic → OrderQueue → ProcessOrderFunction → Orders; OrderDLQ after %s receives", l.stack.Parameters["MaxReceiveCount"])
+	defer l.Close()
+	step(out, 1, "Cloud", "started at %s; deployed deploy/template.yaml:", l.Cloud.URL())
+	step(out, 0, "", "OrderTopic → OrderQueue → ProcessOrderFunction → Orders; OrderDLQ after %s receives", l.Stack.Parameters["MaxReceiveCount"])
 
-	cfg := l.cloud.Config()
+	cfg := l.Cloud.Config()
 	snsClient := awssns.NewFromConfig(cfg)
-	pub, err := snsClient.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(l.output("OrderTopicArn")), Message: aws.String(string(seedOrder))})
+	pub, err := snsClient.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(l.Output("OrderTopicArn")), Message: aws.String(string(seedOrder))})
 	if err != nil {
 		return fmt.Errorf("step 2, publish the seed order: %w", err)
 	}
@@ -102,7 +102,7 @@ func runDemo(ctx context.Context, out io.Writer) error {
 	}
 	step(out, 4, "Function", "%s", line)
 
-	table := dynamodb.New(awsddb.NewFromConfig(cfg), l.output("OrdersTableName"))
+	table := dynamodb.New(awsddb.NewFromConfig(cfg), l.Output("OrdersTableName"))
 	got, err := table.GetOrder(ctx, seed.OrderID)
 	if err != nil {
 		return fmt.Errorf("step 5, read %s back from Orders: %w", seed.OrderID, err)
@@ -113,13 +113,13 @@ func runDemo(ctx context.Context, out io.Writer) error {
 	step(out, 5, "Table", "Orders holds %s: userId %s, itemName %s, quantity %d, status %s, timestamp %s",
 		got.OrderID, got.UserID, got.ItemName, got.Quantity, got.Status, got.TimestampString())
 
-	bad, err := snsClient.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(l.output("OrderTopicArn")), Message: aws.String(badOrder)})
+	bad, err := snsClient.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(l.Output("OrderTopicArn")), Message: aws.String(badOrder)})
 	if err != nil {
 		return fmt.Errorf("step 6, publish a malformed order: %w", err)
 	}
 	step(out, 6, "Bad order", "published %s: SNS message id %s", badOrder, aws.ToString(bad.MessageId))
 
-	dl, err := receiveDeadLetter(ctx, awssqs.NewFromConfig(cfg), l.output("OrderDLQUrl"))
+	dl, err := receiveDeadLetter(ctx, awssqs.NewFromConfig(cfg), l.Output("OrderDLQUrl"))
 	if err != nil {
 		return fmt.Errorf("step 7, the malformed order in OrderDLQ: %w", err)
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/orderflow/orderflow/internal/local"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -56,7 +58,7 @@ func (l *logBuffer) String() string {
 }
 
 type pipeline struct {
-	*local
+	*local.Pipeline
 	logs *logBuffer
 	sns  *awssns.Client
 	sqs  *awssqs.Client
@@ -71,17 +73,17 @@ func startPipeline(t *testing.T, params map[string]string) *pipeline {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := l.close(); err != nil {
+		if err := l.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}
 	})
-	cfg := l.cloud.Config()
-	return &pipeline{local: l, logs: logs, sns: awssns.NewFromConfig(cfg), sqs: awssqs.NewFromConfig(cfg), ddb: awsddb.NewFromConfig(cfg)}
+	cfg := l.Cloud.Config()
+	return &pipeline{Pipeline: l, logs: logs, sns: awssns.NewFromConfig(cfg), sqs: awssqs.NewFromConfig(cfg), ddb: awsddb.NewFromConfig(cfg)}
 }
 
 func (p *pipeline) publish(t *testing.T, body string) {
 	t.Helper()
-	if _, err := p.sns.Publish(context.Background(), &awssns.PublishInput{TopicArn: aws.String(p.output("OrderTopicArn")), Message: aws.String(body)}); err != nil {
+	if _, err := p.sns.Publish(context.Background(), &awssns.PublishInput{TopicArn: aws.String(p.Output("OrderTopicArn")), Message: aws.String(body)}); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
 }
@@ -116,7 +118,7 @@ func (p *pipeline) outcomes(t *testing.T, orderID string, n int) []string {
 func (p *pipeline) item(t *testing.T, id string) map[string]ddbtypes.AttributeValue {
 	t.Helper()
 	out, err := p.ddb.GetItem(context.Background(), &awsddb.GetItemInput{
-		TableName: aws.String(p.output("OrdersTableName")),
+		TableName: aws.String(p.Output("OrdersTableName")),
 		Key:       map[string]ddbtypes.AttributeValue{"orderId": &ddbtypes.AttributeValueMemberS{Value: id}},
 	})
 	if err != nil {
@@ -127,7 +129,7 @@ func (p *pipeline) item(t *testing.T, id string) map[string]ddbtypes.AttributeVa
 
 func (p *pipeline) itemCount(t *testing.T) int {
 	t.Helper()
-	out, err := p.ddb.Scan(context.Background(), &awsddb.ScanInput{TableName: aws.String(p.output("OrdersTableName"))})
+	out, err := p.ddb.Scan(context.Background(), &awsddb.ScanInput{TableName: aws.String(p.Output("OrdersTableName"))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +199,7 @@ func (p *pipeline) deadLetters(t *testing.T) []orderflow.DeadLetter {
 	seen := map[string]bool{}
 	for range 5 {
 		resp, err := p.sqs.ReceiveMessage(context.Background(), &awssqs.ReceiveMessageInput{
-			QueueUrl: aws.String(p.output("OrderDLQUrl")), MaxNumberOfMessages: 10, VisibilityTimeout: 0,
+			QueueUrl: aws.String(p.Output("OrderDLQUrl")), MaxNumberOfMessages: 10, VisibilityTimeout: 0,
 			MessageAttributeNames: []string{"All"}, MessageSystemAttributeNames: nil,
 		})
 		if err != nil {
@@ -232,7 +234,7 @@ func TestATransientFailureIsReceivedThreeTimesThenRedrivenWhileTheRestIsStored(t
 	// A short visibility timeout so that three receives take seconds, yet
 	// longer than a throttled write's bounded retries.
 	p := startPipeline(t, map[string]string{"FunctionTimeoutSeconds": "2", "QueueVisibilityTimeoutSeconds": "2"})
-	p.cloud.DynamoDB.SetFault(func(op string, body []byte) *awsproto.Error {
+	p.Cloud.DynamoDB.SetFault(func(op string, body []byte) *awsproto.Error {
 		if op == "PutItem" && strings.Contains(string(body), `"O-FLAKY"`) {
 			return awsproto.Errorf(400, "ThrottlingException", "Rate of requests exceeds the allowed throughput.")
 		}
@@ -242,7 +244,7 @@ func TestATransientFailureIsReceivedThreeTimesThenRedrivenWhileTheRestIsStored(t
 	for i, id := range []string{"O-A", "O-FLAKY", "O-B", "O-C"} {
 		entries = append(entries, snstypes.PublishBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), Message: aws.String(order(id, "new", "2025-05-03T12:00:00Z"))})
 	}
-	if _, err := p.sns.PublishBatch(context.Background(), &awssns.PublishBatchInput{TopicArn: aws.String(p.output("OrderTopicArn")), PublishBatchRequestEntries: entries}); err != nil {
+	if _, err := p.sns.PublishBatch(context.Background(), &awssns.PublishBatchInput{TopicArn: aws.String(p.Output("OrderTopicArn")), PublishBatchRequestEntries: entries}); err != nil {
 		t.Fatal(err)
 	}
 	var dls []orderflow.DeadLetter

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/orderflow/orderflow/internal/local"
+
 	"context"
 	"fmt"
 	"os"
@@ -73,25 +75,25 @@ func cloudCmd(ts *testscript.TestScript, neg bool, args []string) {
 		clouds.Store(ts, l)
 		ts.Defer(func() {
 			clouds.Delete(ts)
-			l.close()
+			l.Close()
 		})
-		ts.Setenv("AWS_ENDPOINT_URL", l.cloud.URL())
+		ts.Setenv("AWS_ENDPOINT_URL", l.Cloud.URL())
 	case "fault":
 		v, ok := clouds.Load(ts)
 		if !ok {
 			ts.Fatalf("cloud fault: no cloud started")
 		}
-		l := v.(*local)
+		l := v.(*local.Pipeline)
 		switch strings.Join(args[1:], " ") {
 		case "throttle":
-			l.cloud.DynamoDB.SetFault(func(op string, _ []byte) *awsproto.Error {
+			l.Cloud.DynamoDB.SetFault(func(op string, _ []byte) *awsproto.Error {
 				if op == "PutItem" {
 					return awsproto.Errorf(400, "ThrottlingException", "Rate of requests exceeds the allowed throughput.")
 				}
 				return nil
 			})
 		case "clear":
-			l.cloud.DynamoDB.SetFault(nil)
+			l.Cloud.DynamoDB.SetFault(nil)
 		default:
 			ts.Fatalf("cloud fault: unknown fault %q", strings.Join(args[1:], " "))
 		}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/orderflow/orderflow/internal/local"
+
 	"fmt"
 	"strings"
 
@@ -11,8 +13,10 @@ import (
 
 func upCommand(e *env) *cobra.Command {
 	var (
-		addr   string
-		params []string
+		addr      string
+		params    []string
+		faults    []string
+		faultSeed uint64
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -25,6 +29,7 @@ logs until interrupted (SIGINT or SIGTERM), then shuts down gracefully.
 State is kept in memory and ends with the process.`,
 		Example: `  orderflow up
   orderflow up --addr 127.0.0.1:4600 --param BatchSize=5 --param RawMessageDelivery=true
+  orderflow up --fault dynamodb-writes=0.1 --fault duplicate-deliveries=0.05
 
   # then, from another terminal:
   aws --endpoint-url http://127.0.0.1:4566 sns publish \
@@ -36,18 +41,32 @@ State is kept in memory and ends with the process.`,
 			if err != nil {
 				return err
 			}
-			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout})
+			f := cloud.Faults{Seed: faultSeed}
+			for _, spec := range faults {
+				if err := cloud.ParseFault(&f, spec); err != nil {
+					return usageError{err}
+				}
+			}
+			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f})
 			if err != nil {
 				return err
 			}
 			printResources(e, l)
+			if len(faults) > 0 {
+				fmt.Fprintf(e.stdout, "Injecting faults: %s (seed %d).\n\n", strings.Join(faults, ", "), faultSeed)
+			}
 			<-cmd.Context().Done()
+			if len(faults) > 0 {
+				fmt.Fprintf(e.stdout, "orderflow: faults fired: %v\n", l.Cloud.FaultsFired())
+			}
 			fmt.Fprintln(e.stdout, "orderflow: shutting down; letting invocations in flight finish")
-			return l.close()
+			return l.Close()
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", cloud.DefaultAddr, "address to listen on (loopback by default; requests are not authenticated)")
 	cmd.Flags().StringArrayVar(&params, "param", nil, "override a template parameter, as Name=Value (repeatable)")
+	cmd.Flags().StringArrayVar(&faults, "fault", nil, "inject a fault for a share of operations, as KIND=SHARE (repeatable); KIND: "+strings.Join(cloud.FaultKinds, ", ")+"; dynamodb-writes=SHARE:5xx for 500s instead of throttling")
+	cmd.Flags().Uint64Var(&faultSeed, "fault-seed", 1, "seed of the fault choices")
 	return cmd
 }
 
@@ -64,16 +83,16 @@ func parseParams(list []string) (map[string]string, error) {
 	return out, nil
 }
 
-func printResources(e *env, l *local) {
-	url := l.cloud.URL()
+func printResources(e *env, l *local.Pipeline) {
+	url := l.Cloud.URL()
 	w := e.stdout
 	fmt.Fprintf(w, "orderflow is up: embedded cloud at %s (state in memory)\n\n", url)
 	rows := [][2]string{
-		{"OrderTopic", l.output("OrderTopicArn")},
-		{"OrderQueue", l.output("OrderQueueUrl")},
-		{"OrderDLQ", l.output("OrderDLQUrl")},
-		{"Orders table", l.output("OrdersTableName")},
-		{"Function", l.output("ProcessOrderFunctionName") + " (event source mapping " + l.output("OrderEventSourceMappingId") + ")"},
+		{"OrderTopic", l.Output("OrderTopicArn")},
+		{"OrderQueue", l.Output("OrderQueueUrl")},
+		{"OrderDLQ", l.Output("OrderDLQUrl")},
+		{"Orders table", l.Output("OrdersTableName")},
+		{"Function", l.Output("ProcessOrderFunctionName") + " (event source mapping " + l.Output("OrderEventSourceMappingId") + ")"},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "  %-14s %s\n", r[0], r[1])
@@ -85,5 +104,5 @@ Point the AWS CLI (or any SDK) at it; any credentials are accepted:
   aws --endpoint-url %s dynamodb get-item --table-name %s --key '{"orderId":{"S":"O1234"}}'
 
 Function logs follow. Press Ctrl-C to stop.
-`, l.cloud.Region(), url, l.output("OrderTopicArn"), url, l.output("OrdersTableName"))
+`, l.Cloud.Region(), url, l.Output("OrderTopicArn"), url, l.Output("OrdersTableName"))
 }

@@ -1,0 +1,88 @@
+// Package local runs the whole pipeline on one machine: it starts an
+// embedded cloud, registers ProcessOrderFunction's Go code with its function
+// host, and deploys deploy/template.yaml into it. The CLI, the reliability
+// suite and the benchmarks start the pipeline through it.
+package local
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/orderflow/orderflow/cloud"
+	"github.com/orderflow/orderflow/cloud/cfn"
+	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/deploy"
+	"github.com/orderflow/orderflow/internal/processorder"
+)
+
+// StackName is the stack's name, locally and (by default) on AWS.
+const StackName = "orderflow"
+
+// Options configure a pipeline.
+type Options struct {
+	// Addr is the cloud's listen address; default cloud.DefaultAddr.
+	Addr string
+	// Params override the template's parameters.
+	Params map[string]string
+	// FunctionLogs receives the function host's lines; default discard.
+	FunctionLogs io.Writer
+	// Logger receives the cloud's own lines; default discard.
+	Logger *slog.Logger
+	// Faults are injected from the start.
+	Faults cloud.Faults
+	// Wrap, if set, wraps ProcessOrderFunction's handler (to watch what it
+	// receives, say).
+	Wrap func(lambda.Handler) lambda.Handler
+}
+
+// Pipeline is the pipeline deployed on an embedded cloud.
+type Pipeline struct {
+	Cloud *cloud.Cloud
+	Stack *cfn.Stack
+}
+
+// Start starts the cloud and deploys the pipeline into it.
+func Start(ctx context.Context, o Options) (*Pipeline, error) {
+	c, err := cloud.Start(cloud.Options{Addr: o.Addr, FunctionLogs: o.FunctionLogs, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	c.SetFaults(o.Faults)
+	cfg := c.Config()
+	name := o.Params["FunctionName"]
+	if name == "" {
+		name = "ProcessOrderFunction"
+	}
+	c.Lambda.Register(name, func(fc lambda.Config) (lambda.Handler, error) {
+		h, err := processorder.New(cfg, func(k string) string { return fc.Environment[k] }, fc.Logs)
+		if err != nil {
+			return nil, err
+		}
+		var handle lambda.Handler = h.Handle
+		if o.Wrap != nil {
+			handle = o.Wrap(handle)
+		}
+		return handle, nil
+	})
+	stack, err := c.Deploy(ctx, deploy.TemplateYAML, StackName, o.Params)
+	if err != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c.Close(closeCtx)
+		return nil, fmt.Errorf("deploy deploy/template.yaml: %w", err)
+	}
+	return &Pipeline{Cloud: c, Stack: stack}, nil
+}
+
+// Close shuts the cloud down, letting invocations in flight finish.
+func (p *Pipeline) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return p.Cloud.Close(ctx)
+}
+
+// Output returns a stack output (the template guarantees them).
+func (p *Pipeline) Output(name string) string { return p.Stack.Outputs[name] }
