@@ -68,3 +68,23 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// OrderIDOf finds the order id in a message body, valid or not, raw or in
+// an SNS envelope, for reports and operators; "" if there is none.
+func OrderIDOf(body string) string {
+	if b, err := DecodeBody(body); err == nil {
+		return b.Order.OrderID
+	}
+	var m map[string]any
+	if json.Unmarshal([]byte(body), &m) != nil {
+		return ""
+	}
+	if msg, ok := m["Message"].(string); ok && m["Type"] != nil {
+		m = nil
+		if json.Unmarshal([]byte(msg), &m) != nil {
+			return ""
+		}
+	}
+	id, _ := m["orderId"].(string)
+	return id
+}

@@ -94,3 +94,19 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 	})
 }
+
+func TestOrderIDOfFindsTheIdOfValidAndInvalidOrders(t *testing.T) {
+	tests := map[string]string{
+		rawSeed:                                 "O1234",
+		envelope("Notification", rawSeed):       "O1234",
+		`{"orderId":"O-BAD","quantity":"many"}`: "O-BAD",
+		envelope("Notification", `{"orderId":"O-BAD","x":1}`): "O-BAD",
+		`not json`:                      "",
+		envelope("Notification", `[1]`): "",
+	}
+	for body, want := range tests {
+		if got := handler.OrderIDOf(body); got != want {
+			t.Errorf("OrderIDOf(%.40q) = %q, want %q", body, got, want)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -159,29 +158,8 @@ func viewOf(m sqstypes.Message) deadLetterView {
 		v.Reason = "moved by SQS after the function failed on it maxReceiveCount times (a transient failure, not invalid input)"
 		v.ReceiveCount = receives
 	}
-	if b, err := handler.DecodeBody(body); err == nil {
-		v.OrderID = b.Order.OrderID
-	} else if id := looseOrderID(body); id != "" {
-		v.OrderID = id
-	}
+	v.OrderID = handler.OrderIDOf(body)
 	return v
-}
-
-// looseOrderID finds the orderId of an invalid order, raw or enveloped, for
-// display only.
-func looseOrderID(body string) string {
-	var m map[string]any
-	if json.Unmarshal([]byte(body), &m) != nil {
-		return ""
-	}
-	if msg, ok := m["Message"].(string); ok && m["Type"] != nil {
-		m = nil
-		if json.Unmarshal([]byte(msg), &m) != nil {
-			return ""
-		}
-	}
-	id, _ := m["orderId"].(string)
-	return id
 }
 
 func dlqRedriveCommand(e *env, tf *targetFlags) *cobra.Command {

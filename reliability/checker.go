@@ -1,0 +1,367 @@
+// Package reliability checks the pipeline's promise — no order lost or
+// corrupted, whatever fails — against a real deployment: it publishes order
+// events and afterwards classifies every order as stored, dead-lettered,
+// lost, duplicated or unexpected by reading the Orders table and OrderDLQ.
+// Its tests (reliability_test.go) run the pipeline on the embedded cloud
+// under injected faults and kill -9; the checker works on AWS too.
+package reliability
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/orderflow/orderflow"
+	"github.com/orderflow/orderflow/dynamodb"
+	"github.com/orderflow/orderflow/handler"
+	"github.com/orderflow/orderflow/sqs"
+)
+
+// Expect is what the table and the DLQ must hold.
+type Expect struct {
+	// Final maps each valid order to its newest event.
+	Final map[string]orderflow.Order
+	// Invalid lists the orders whose events are invalid.
+	Invalid []string
+}
+
+// Targets are the resources the checker reads.
+type Targets struct {
+	Table, QueueURL, DLQURL string
+}
+
+// Report classifies every order.
+type Report struct {
+	Stored       int // valid orders whose item is their newest event, not dead-lettered
+	DeadLettered int // invalid orders in the DLQ with a reason, not stored
+	// The problems, by order id.
+	Lost       []string // expected, but neither stored nor dead-lettered
+	Duplicated []string // both stored and dead-lettered
+	Unexpected []string // stored with the wrong content, dead-lettered though valid, stored though invalid, or not expected at all
+	// DLQCopies counts dead-lettered events found more than once (an invalid
+	// event delivered again by SQS is dead-lettered again: at-least-once).
+	DLQCopies int
+	// QueueLeft is what OrderQueue still holds (visible, in flight, delayed).
+	QueueLeft int
+	// Problems explains each problem in a sentence.
+	Problems []string
+}
+
+// OK reports whether nothing was lost, duplicated or unexpected, and the
+// queue is drained.
+func (r Report) OK() bool {
+	return len(r.Lost) == 0 && len(r.Duplicated) == 0 && len(r.Unexpected) == 0 && r.QueueLeft == 0
+}
+
+func (r Report) String() string {
+	s := fmt.Sprintf("stored %d, dead-lettered %d, lost %d, duplicated %d, unexpected %d, DLQ copies %d, left in queue %d",
+		r.Stored, r.DeadLettered, len(r.Lost), len(r.Duplicated), len(r.Unexpected), r.DLQCopies, r.QueueLeft)
+	for i, p := range r.Problems {
+		if i == 10 {
+			s += fmt.Sprintf("\n  … and %d more", len(r.Problems)-i)
+			break
+		}
+		s += "\n  " + p
+	}
+	return s
+}
+
+// Check reads the table and the DLQ and classifies every order. It leaves
+// the DLQ's messages in place.
+func Check(ctx context.Context, cfg aws.Config, t Targets, want Expect) (Report, error) {
+	items, err := scanOrders(ctx, awsddb.NewFromConfig(cfg), t.Table)
+	if err != nil {
+		return Report{}, err
+	}
+	sqsClient := awssqs.NewFromConfig(cfg)
+	dead, err := readDLQ(ctx, sqsClient, t.DLQURL)
+	if err != nil {
+		return Report{}, err
+	}
+	var r Report
+	if r.QueueLeft, err = depth(ctx, sqsClient, t.QueueURL); err != nil {
+		return r, err
+	}
+	problem := func(list *[]string, id, format string, args ...any) {
+		*list = append(*list, id)
+		r.Problems = append(r.Problems, id+": "+fmt.Sprintf(format, args...))
+	}
+	invalid := map[string]bool{}
+	for _, id := range want.Invalid {
+		invalid[id] = true
+	}
+	for id, final := range want.Final {
+		item, stored := items[id]
+		dl := dead[id]
+		switch {
+		case stored && item != final:
+			problem(&r.Unexpected, id, "stored as %+v, want its newest event %+v", item, final)
+		case stored && len(dl) > 0:
+			problem(&r.Duplicated, id, "stored and also dead-lettered (%s)", dl[0].Reason)
+		case stored:
+			r.Stored++
+		case len(dl) > 0:
+			problem(&r.Unexpected, id, "valid but dead-lettered: %s %s", dl[0].Code, dl[0].Reason)
+		default:
+			problem(&r.Lost, id, "neither stored nor dead-lettered")
+		}
+	}
+	for _, id := range want.Invalid {
+		_, stored := items[id]
+		switch dl := dead[id]; {
+		case stored:
+			problem(&r.Unexpected, id, "invalid but stored")
+		case len(dl) == 0:
+			problem(&r.Lost, id, "invalid but not in the DLQ")
+		case dl[0].Code == "" || dl[0].Reason == "":
+			problem(&r.Unexpected, id, "dead-lettered without a reason")
+		default:
+			r.DeadLettered++
+			r.DLQCopies += len(dl) - 1
+		}
+	}
+	for id := range items {
+		if _, ok := want.Final[id]; !ok && !invalid[id] {
+			problem(&r.Unexpected, id, "stored but never published")
+		}
+	}
+	for id := range dead {
+		if _, ok := want.Final[id]; !ok && !invalid[id] {
+			problem(&r.Unexpected, id, "dead-lettered but never published")
+		}
+	}
+	slices.Sort(r.Lost)
+	slices.Sort(r.Duplicated)
+	slices.Sort(r.Unexpected)
+	return r, nil
+}
+
+func scanOrders(ctx context.Context, client *awsddb.Client, table string) (map[string]orderflow.Order, error) {
+	out := map[string]orderflow.Order{}
+	var start map[string]ddbtypes.AttributeValue
+	for {
+		page, err := client.Scan(ctx, &awsddb.ScanInput{TableName: aws.String(table), ExclusiveStartKey: start, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return nil, fmt.Errorf("reliability: scan %s: %w", table, err)
+		}
+		for _, it := range page.Items {
+			o, err := dynamodb.OrderFromItem(it)
+			if err != nil {
+				return nil, fmt.Errorf("reliability: an item of %s is not an order: %w", table, err)
+			}
+			out[o.OrderID] = o
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		start = page.LastEvaluatedKey
+	}
+}
+
+// readDLQ reads every message of the DLQ, grouped by order id, then makes
+// them visible again.
+func readDLQ(ctx context.Context, client *awssqs.Client, url string) (map[string][]orderflow.DeadLetter, error) {
+	out := map[string][]orderflow.DeadLetter{}
+	var release []sqstypes.ChangeMessageVisibilityBatchRequestEntry
+	defer func() {
+		for i := 0; i < len(release); i += 10 {
+			client.ChangeMessageVisibilityBatch(context.WithoutCancel(ctx), &awssqs.ChangeMessageVisibilityBatchInput{
+				QueueUrl: aws.String(url), Entries: release[i:min(i+10, len(release))]})
+		}
+	}()
+	for empty := 0; empty < 2; {
+		page, err := client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
+			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 300,
+			MessageAttributeNames: []string{"All"},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reliability: read the DLQ: %w", err)
+		}
+		if len(page.Messages) == 0 {
+			empty++
+			continue
+		}
+		empty = 0
+		for _, m := range page.Messages {
+			release = append(release, sqstypes.ChangeMessageVisibilityBatchRequestEntry{
+				Id: aws.String(strconv.Itoa(len(release))), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
+			body := aws.ToString(m.Body)
+			dl, _ := sqs.FromAttributes(body, m.MessageAttributes)
+			id := handler.OrderIDOf(body)
+			out[id] = append(out[id], dl)
+		}
+	}
+	return out, nil
+}
+
+func depth(ctx context.Context, client *awssqs.Client, url string) (int, error) {
+	out, err := client.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{
+		"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"}})
+	if err != nil {
+		return 0, fmt.Errorf("reliability: read the queue's depth: %w", err)
+	}
+	n := 0
+	for _, v := range out.Attributes {
+		k, _ := strconv.Atoi(v)
+		n += k
+	}
+	return n, nil
+}
+
+// Drain waits until the queue has held nothing (visible, in flight or
+// delayed) at two checks a quarter second apart, or until limit passes.
+func Drain(ctx context.Context, cfg aws.Config, queueURL string, limit time.Duration) error {
+	client := awssqs.NewFromConfig(cfg)
+	deadline := time.Now().Add(limit)
+	for calm := 0; calm < 2; {
+		n, err := depth(ctx, client, queueURL)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			calm++
+		} else {
+			calm = 0
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("reliability: the queue still holds %d messages after %s", n, limit)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return nil
+}
+
+// Publish publishes bodies to the topic with PublishBatch from workers
+// goroutines and returns which were acknowledged (by index).
+func Publish(ctx context.Context, cfg aws.Config, topic string, bodies []string, workers int) ([]bool, error) {
+	client := awssns.NewFromConfig(cfg)
+	acked := make([]bool, len(bodies))
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		next  = make(chan int)
+	)
+	for range max(1, workers) {
+		wg.Go(func() {
+			for start := range next {
+				end := min(start+10, len(bodies))
+				entries := make([]snstypes.PublishBatchRequestEntry, 0, end-start)
+				for i := start; i < end; i++ {
+					entries = append(entries, snstypes.PublishBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), Message: aws.String(bodies[i])})
+				}
+				out, err := client.PublishBatch(ctx, &awssns.PublishBatchInput{TopicArn: aws.String(topic), PublishBatchRequestEntries: entries})
+				mu.Lock()
+				if err != nil {
+					if first == nil {
+						first = err
+					}
+				} else {
+					for _, s := range out.Successful {
+						i, _ := strconv.Atoi(aws.ToString(s.Id))
+						acked[i] = true
+					}
+					if len(out.Failed) > 0 && first == nil {
+						first = fmt.Errorf("reliability: %d entries failed, e.g. %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := 0; i < len(bodies); i += 10 {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return acked, fmt.Errorf("reliability: publish: %w", first)
+	}
+	return acked, nil
+}
+
+// Outcomes counts the function's outcome lines ("outcome":"stored" …) in
+// its log stream; it is an io.Writer for the function host's logs.
+type Outcomes struct {
+	mu          sync.Mutex
+	counts      map[string]int
+	byOrder     map[string][]string
+	redelivered int
+	partial     string
+}
+
+// NewOutcomes returns an empty counter.
+func NewOutcomes() *Outcomes {
+	return &Outcomes{counts: map[string]int{}, byOrder: map[string][]string{}}
+}
+
+func (o *Outcomes) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	data := o.partial + string(p)
+	lines := strings.Split(data, "\n")
+	o.partial = lines[len(lines)-1]
+	for _, l := range lines[:len(lines)-1] {
+		_, after, ok := strings.Cut(l, `"outcome":"`)
+		if !ok {
+			continue
+		}
+		outcome, _, _ := strings.Cut(after, `"`)
+		o.counts[outcome]++
+		if !strings.Contains(l, `"receiveCount":"1"`) {
+			o.redelivered++
+		}
+		if _, rest, ok := strings.Cut(l, `"orderId":"`); ok {
+			id, _, _ := strings.Cut(rest, `"`)
+			o.byOrder[id] = append(o.byOrder[id], outcome)
+		}
+	}
+	return len(p), nil
+}
+
+// Counts returns the outcomes counted so far.
+func (o *Outcomes) Counts() map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[string]int, len(o.counts))
+	for k, v := range o.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// Of returns one order's outcomes in the order they were logged.
+func (o *Outcomes) Of(id string) []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.byOrder[id])
+}
+
+// Redelivered counts the records the function saw with a receive count
+// above 1: deliveries after a failure, a crash or a slow handler.
+func (o *Outcomes) Redelivered() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.redelivered
+}
+
+// Total counts all outcomes.
+func (o *Outcomes) Total() int {
+	n := 0
+	for _, v := range o.Counts() {
+		n += v
+	}
+	return n
+}
