@@ -4,7 +4,7 @@
 GO ?= go
 DIST := dist
 
-.PHONY: test test-deps fmt-check vet bootstrap zip bench clean
+.PHONY: test test-deps fmt-check vet bootstrap zip bench fuzz reliability clean
 
 ## test-deps: the clients we did not write, for the cross-client tests (AWS CLI v2, AWS SDK for JavaScript v3)
 test-deps:
@@ -37,6 +37,16 @@ bench:
 	$(GO) test -run='^$$' -bench=. -count=5 ./dynamodb/ ./handler/
 	$(GO) test -run='^$$' -bench=. -benchtime=1s -count=5 ./cloud/sqs/
 	$(GO) test -run='^$$' -bench=SNSToSQS -benchtime=2000x -count=5 ./cloud/
+
+## fuzz: every fuzz target for FUZZTIME each (default 10s; CI runs it)
+fuzz:
+	@scripts/fuzz.sh
+
+## reliability: the reliability suite at its larger size (100,000 orders, 5 seeds per fault, …)
+reliability:
+	$(GO) test -run . -v -timeout 2h ./reliability/ -args \
+		-reliability.orders=100000 -reliability.fault-orders=5000 -reliability.seeds=5 \
+		-reliability.version-orders=5000 -reliability.kills=50
 
 clean:
 	rm -rf $(DIST)

@@ -171,3 +171,55 @@ func TestTheTemplateRefusesBadParameters(t *testing.T) {
 		})
 	}
 }
+
+// TestTheResolvedRoleGrantsNoWildcards checks the function's role as
+// CloudFormation resolves it: no wildcard action, and no wildcard resource
+// but the log group's streams (log-group:NAME:*), which is how CloudWatch
+// Logs names every stream of one group.
+func TestTheResolvedRoleGrantsNoWildcards(t *testing.T) {
+	c, _, err := provision(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var role cfn.Properties
+	for _, r := range c.Records.All() {
+		if r.LogicalID == "ProcessOrderFunctionRole" {
+			role = r.Properties
+		}
+	}
+	if role == nil {
+		t.Fatal("the role was not recorded")
+	}
+	policies, _ := role.List("Policies")
+	statements := 0
+	for _, p := range policies {
+		doc := p.(map[string]any)["PolicyDocument"].(map[string]any)
+		for _, s := range doc["Statement"].([]any) {
+			stmt := s.(map[string]any)
+			statements++
+			for _, field := range []string{"Action", "Resource"} {
+				var values []string
+				switch v := stmt[field].(type) {
+				case string:
+					values = []string{v}
+				case []any:
+					for _, x := range v {
+						values = append(values, x.(string))
+					}
+				}
+				if len(values) == 0 {
+					t.Errorf("statement %v has no %s", stmt["Sid"], field)
+				}
+				for _, v := range values {
+					logStreams := field == "Resource" && strings.Contains(v, ":log-group:") && strings.HasSuffix(v, ":*") && strings.Count(v, "*") == 1
+					if strings.Contains(v, "*") && !logStreams {
+						t.Errorf("statement %v grants the wildcard %s %q", stmt["Sid"], field, v)
+					}
+				}
+			}
+		}
+	}
+	if statements != 4 {
+		t.Errorf("the role has %d statements, want 4", statements)
+	}
+}

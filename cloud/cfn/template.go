@@ -105,7 +105,7 @@ func Parse(data []byte) (*Template, error) {
 	if len(doc.Content) == 0 {
 		return nil, errors.New("cfn: parse template: the document is empty")
 	}
-	v, err := value(doc.Content[0])
+	v, err := value(doc.Content[0], 0)
 	if err != nil {
 		return nil, fmt.Errorf("cfn: parse template: %w", err)
 	}
@@ -129,13 +129,21 @@ func Parse(data []byte) (*Template, error) {
 	return &t, nil
 }
 
+// maxDepth bounds how deeply a template may nest.
+const maxDepth = 100
+
 // value turns a YAML node into plain Go values (map[string]any, []any,
 // string, float64, bool, nil), rewriting short-form intrinsic tags.
-func value(n *yaml.Node) (any, error) {
+func value(n *yaml.Node, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("line %d: the template nests more than %d levels deep", n.Line, maxDepth)
+	}
 	var v any
 	switch n.Kind {
 	case yaml.AliasNode:
-		return value(n.Alias)
+		// Aliases can refer to themselves or multiply a document's size;
+		// templates are written without them.
+		return nil, fmt.Errorf("line %d: YAML aliases (*%s) are not supported in templates", n.Line, n.Value)
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -143,7 +151,7 @@ func value(n *yaml.Node) (any, error) {
 			if k.Value == "<<" { // merge key
 				return nil, fmt.Errorf("line %d: YAML merge keys are not supported in CloudFormation", k.Line)
 			}
-			x, err := value(val)
+			x, err := value(val, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -156,7 +164,7 @@ func value(n *yaml.Node) (any, error) {
 	case yaml.SequenceNode:
 		s := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			x, err := value(c)
+			x, err := value(c, depth+1)
 			if err != nil {
 				return nil, err
 			}

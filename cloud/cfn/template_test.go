@@ -56,6 +56,8 @@ func TestParseRefusesMalformedTemplates(t *testing.T) {
 		{"a GetAtt without an attribute", "Resources:\n  A: {Type: T, Properties: {X: !GetAtt B}}", `!GetAtt "B" must be Resource.Attribute`},
 		{"a repeated key", "Resources:\n  A: {Type: T}\n  A: {Type: U}", `key "A" appears more than once`},
 		{"not YAML", "Resources: [", "parse template"},
+		{"a self-referring alias", "a: &x [1, *x]\nResources:\n  A: {Type: T}", "YAML aliases (*x) are not supported"},
+		{"absurd nesting", "Resources:\n  A: {Type: T, Properties: {X: " + strings.Repeat("[", 150) + strings.Repeat("]", 150) + "}}", "nests more than 100 levels"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,4 +67,24 @@ func TestParseRefusesMalformedTemplates(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParse: the template parser never panics, and what it accepts has
+// resources with types.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("Resources:\n  A: {Type: AWS::SNS::Topic, Properties: {TopicName: !Sub '${AWS::StackName}-t'}}"))
+	f.Add([]byte("Resources:\n  A: {Type: T, Properties: {X: !GetAtt B.Arn, Y: !If [C, !Ref D, !Ref AWS::NoValue]}}"))
+	f.Add([]byte(`{"Resources": {"A": {"Type": "T", "DependsOn": ["B"]}}}`))
+	f.Add([]byte("a: &x [1, *x]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tpl, err := cfn.Parse(data)
+		if err != nil {
+			return
+		}
+		for name, r := range tpl.Resources {
+			if r.Type == "" {
+				t.Fatalf("resource %s accepted without a type", name)
+			}
+		}
+	})
 }
