@@ -11,12 +11,15 @@ package cloud
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -53,6 +56,10 @@ type Options struct {
 	// AllowedHosts are extra Host names the edge answers to, beyond loopback
 	// names and the listen host.
 	AllowedHosts []string
+	// Credentials, when set, are the only keys accepted (access key id →
+	// secret access key): every request must carry a valid Signature
+	// Version 4 by one of them. Unset, any credentials are accepted.
+	Credentials map[string]string
 	// FunctionLogs is the log sink of the function host: Lambda's START, END
 	// and REPORT lines and the functions' own lines. Default: discard.
 	FunctionLogs io.Writer
@@ -97,6 +104,7 @@ type Cloud struct {
 
 	opts   Options
 	faults *injector
+	self   aws.Credentials // what the cloud's own clients sign with
 	url    string
 	server *http.Server
 	done   chan error
@@ -111,6 +119,18 @@ func Start(opts Options) (*Cloud, error) {
 	}
 	c := &Cloud{opts: opts, done: make(chan error, 1), faults: newInjector()}
 	c.url = endpointURL(ln.Addr())
+	c.self = aws.Credentials{AccessKeyID: "orderflow", SecretAccessKey: "orderflow"}
+	var auth *verifier
+	if len(opts.Credentials) > 0 {
+		// The cloud's own clients (the function host, the provisioner) get a
+		// key of their own, random, so no well-known key opens the door.
+		c.self = aws.Credentials{AccessKeyID: "ORDERFLOWINTERNAL" + randomHex(4), SecretAccessKey: randomHex(20)}
+		keys := map[string]string{c.self.AccessKeyID: c.self.SecretAccessKey}
+		for k, v := range opts.Credentials {
+			keys[k] = v
+		}
+		auth = &verifier{keys: keys, clock: opts.Clock}
+	}
 	c.DynamoDB = dynamodb.New()
 	c.SQS = sqs.New(sqs.Options{Region: opts.Region, AccountID: opts.AccountID, Clock: opts.Clock, BaseURL: c.URL})
 	c.SNS, err = sns.New(sns.Options{
@@ -128,7 +148,7 @@ func Start(opts Options) (*Cloud, error) {
 	host, _, _ := net.SplitHostPort(opts.Addr)
 	services := []Service{c.DynamoDB, c.failDeletes(c.SQS), c.SNS, c.Logs, c.CloudFormation}
 	c.server = &http.Server{
-		Handler:           newEdge(services, hostGuard(host, opts.AllowedHosts), opts.Logger),
+		// Handler: the edge, set below once every service exists.
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		// Long polls hold a response for up to 20 s.
@@ -153,7 +173,9 @@ func Start(opts Options) (*Cloud, error) {
 		ln.Close()
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	c.server.Handler = newEdge(append(services, c.Lambda.API()), hostGuard(host, opts.AllowedHosts), opts.Logger)
+	edge := newEdge(append(services, c.Lambda.API()), hostGuard(host, opts.AllowedHosts), opts.Logger)
+	edge.auth = auth
+	c.server.Handler = edge
 	go func() {
 		err := c.server.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -199,7 +221,7 @@ func (c *Cloud) Config() aws.Config {
 	return aws.Config{
 		Region:       c.opts.Region,
 		BaseEndpoint: aws.String(c.url),
-		Credentials:  credentials.NewStaticCredentialsProvider("orderflow", "orderflow", ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(c.self.AccessKeyID, c.self.SecretAccessKey, ""),
 	}
 }
 
@@ -246,4 +268,10 @@ func (c *Cloud) Close(ctx context.Context) error {
 		return fmt.Errorf("cloud: shut down: %w", err)
 	}
 	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return strings.ToUpper(hex.EncodeToString(b))
 }

@@ -48,6 +48,7 @@ type edge struct {
 	byPath   map[string]Service
 	prefixes []prefixRoute
 	hosts    func(host string) bool
+	auth     *verifier // nil: any credentials are accepted
 	log      *slog.Logger
 }
 
@@ -99,6 +100,15 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+	if e.auth != nil {
+		// GETs of fixed paths (SNS's signing certificate) are public, as on AWS.
+		if _, public := e.byPath[r.URL.Path]; !(public && r.Method == http.MethodGet) {
+			if err := e.auth.verify(r); err != nil {
+				e.fail(w, r, err)
+				return
+			}
+		}
+	}
 
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		prefix, _, _ := strings.Cut(target, ".")

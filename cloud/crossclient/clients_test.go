@@ -331,3 +331,39 @@ func TestTheAWSCLIReadsStacksMappingsAndLogs(t *testing.T) {
 		})
 	}
 }
+
+func TestTheAWSCLISignsAsRequireAuthExpects(t *testing.T) {
+	for _, a := range clis(t) {
+		t.Run(a.name, func(t *testing.T) {
+			c, _ := cloudtest.Start(t, func(o *cloud.Options) { o.Credentials = map[string]string{"AKIDCLITEST": "cli-secret"} })
+			run := func(secret string, args ...string) (string, error) {
+				cmd := exec.Command(a.path, append([]string{"--endpoint-url", c.URL(), "--output", "json"}, args...)...)
+				env := cleanEnv(t, c)
+				for i, kv := range env {
+					switch {
+					case strings.HasPrefix(kv, "AWS_ACCESS_KEY_ID="):
+						env[i] = "AWS_ACCESS_KEY_ID=AKIDCLITEST"
+					case strings.HasPrefix(kv, "AWS_SECRET_ACCESS_KEY="):
+						env[i] = "AWS_SECRET_ACCESS_KEY=" + secret
+					}
+				}
+				cmd.Env = append(env, "AWS_MAX_ATTEMPTS=1")
+				out, err := cmd.CombinedOutput()
+				return string(out), err
+			}
+			// Query (v2) or JSON (v1) for SQS, Query for SNS, JSON for DynamoDB.
+			for _, args := range [][]string{
+				{"sqs", "create-queue", "--queue-name", "signed"},
+				{"sns", "create-topic", "--name", "signed"},
+				{"dynamodb", "list-tables"},
+			} {
+				if out, err := run("cli-secret", args...); err != nil {
+					t.Errorf("%s with the right key: %v\n%s", strings.Join(args[:2], " "), err, out)
+				}
+			}
+			if out, err := run("wrong", "sqs", "list-queues"); err == nil || !strings.Contains(out, "SignatureDoesNotMatch") {
+				t.Errorf("a wrong secret: %v\n%s", err, out)
+			}
+		})
+	}
+}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/orderflow/orderflow/internal/local"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -23,6 +21,8 @@ import (
 	"github.com/orderflow/orderflow"
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/sqs"
+
+	"github.com/orderflow/orderflow/internal/local"
 )
 
 // logBuffer collects the function host's log lines.

@@ -19,10 +19,11 @@ type localOptions struct {
 	functionLogs io.Writer
 	logger       *slog.Logger
 	faults       cloud.Faults
+	credentials  map[string]string
 	wrap         func(lambda.Handler) lambda.Handler
 }
 
 // startLocal starts the pipeline on an embedded cloud.
 func startLocal(ctx context.Context, o localOptions) (*local.Pipeline, error) {
-	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Wrap: o.wrap})
+	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, Wrap: o.wrap})
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/orderflow/orderflow/internal/local"
-
 	"context"
 	"fmt"
 	"os"
@@ -14,6 +12,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
+
+	"github.com/orderflow/orderflow/internal/local"
 )
 
 // TestMain lets the scripts run `orderflow` as a command: the test binary

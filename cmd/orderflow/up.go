@@ -1,14 +1,14 @@
 package main
 
 import (
-	"github.com/orderflow/orderflow/internal/local"
-
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/orderflow/orderflow/cloud"
+	"github.com/orderflow/orderflow/internal/local"
 )
 
 func upCommand(e *env) *cobra.Command {
@@ -17,6 +17,8 @@ func upCommand(e *env) *cobra.Command {
 		params    []string
 		faults    []string
 		faultSeed uint64
+		auth      bool
+		creds     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -30,6 +32,7 @@ State is kept in memory and ends with the process.`,
 		Example: `  orderflow up
   orderflow up --addr 127.0.0.1:4600 --param BatchSize=5 --param RawMessageDelivery=true
   orderflow up --fault dynamodb-writes=0.1 --fault duplicate-deliveries=0.05
+  orderflow up --require-auth --credential AKIDLOCAL:local-secret
 
   # then, from another terminal:
   aws --endpoint-url http://127.0.0.1:4566 sns publish \
@@ -47,7 +50,18 @@ State is kept in memory and ends with the process.`,
 					return usageError{err}
 				}
 			}
-			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f})
+			keys := map[string]string{}
+			for _, c := range creds {
+				id, secret, ok := strings.Cut(c, ":")
+				if !ok || id == "" || secret == "" {
+					return usageError{fmt.Errorf("--credential %q must be ACCESS_KEY_ID:SECRET_ACCESS_KEY", c)}
+				}
+				keys[id] = secret
+			}
+			if auth != (len(keys) > 0) {
+				return usageError{errors.New("--require-auth and --credential go together: give the keys to accept")}
+			}
+			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys})
 			if err != nil {
 				return err
 			}
@@ -67,6 +81,8 @@ State is kept in memory and ends with the process.`,
 	cmd.Flags().StringArrayVar(&params, "param", nil, "override a template parameter, as Name=Value (repeatable)")
 	cmd.Flags().StringArrayVar(&faults, "fault", nil, "inject a fault for a share of operations, as KIND=SHARE (repeatable); KIND: "+strings.Join(cloud.FaultKinds, ", ")+"; dynamodb-writes=SHARE:5xx for 500s instead of throttling")
 	cmd.Flags().Uint64Var(&faultSeed, "fault-seed", 1, "seed of the fault choices")
+	cmd.Flags().BoolVar(&auth, "require-auth", false, "accept only requests signed (SigV4) with a --credential key; by default any credentials are accepted")
+	cmd.Flags().StringArrayVar(&creds, "credential", nil, "with --require-auth: a key to accept, as ACCESS_KEY_ID:SECRET_ACCESS_KEY (repeatable)")
 	return cmd
 }
 
@@ -98,7 +114,7 @@ func printResources(e *env, l *local.Pipeline) {
 		fmt.Fprintf(w, "  %-14s %s\n", r[0], r[1])
 	}
 	fmt.Fprintf(w, `
-Point the AWS CLI (or any SDK) at it; any credentials are accepted:
+Point the AWS CLI (or any SDK) at it; unless started with --require-auth, any credentials are accepted:
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=%s
   aws --endpoint-url %s sns publish --topic-arn %s --message file://testdata/seed-order.json
   aws --endpoint-url %s dynamodb get-item --table-name %s --key '{"orderId":{"S":"O1234"}}'

@@ -33,6 +33,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Faults are injected from the start.
 	Faults cloud.Faults
+	// Credentials, if set, are the only keys the cloud accepts (SigV4).
+	Credentials map[string]string
 	// Wrap, if set, wraps ProcessOrderFunction's handler (to watch what it
 	// receives, say).
 	Wrap func(lambda.Handler) lambda.Handler
@@ -46,7 +48,7 @@ type Pipeline struct {
 
 // Start starts the cloud and deploys the pipeline into it.
 func Start(ctx context.Context, o Options) (*Pipeline, error) {
-	c, err := cloud.Start(cloud.Options{Addr: o.Addr, FunctionLogs: o.FunctionLogs, Logger: o.Logger})
+	c, err := cloud.Start(cloud.Options{Addr: o.Addr, FunctionLogs: o.FunctionLogs, Logger: o.Logger, Credentials: o.Credentials})
 	if err != nil {
 		return nil, err
 	}
