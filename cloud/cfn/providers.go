@@ -167,10 +167,35 @@ func (p dynamoTable) Create(ctx context.Context, req Request) (Physical, error) 
 	in.ProvisionedThroughput = decoded.ProvisionedThroughput
 	in.BillingMode = ddbtypes.BillingMode(billing)
 	if _, err := p.client.CreateTable(ctx, &in); err != nil {
-		return Physical{}, err
+		var inUse *ddbtypes.ResourceInUseException
+		if !errors.As(err, &inUse) {
+			return Physical{}, err
+		}
+		// A durable cloud restarted: the table is already there. Keep it if
+		// it has the key the template declares.
+		if err := sameKey(ctx, p.client, name, in.KeySchema); err != nil {
+			return Physical{}, err
+		}
 	}
 	tableArn := p.arn(req, "dynamodb", "table/"+name)
 	return Physical{Ref: name, Attrs: map[string]any{"Arn": tableArn, "StreamArn": tableArn + "/stream/none"}}, nil
+}
+
+// sameKey checks that an existing table has the key schema keys.
+func sameKey(ctx context.Context, client *awsddb.Client, name string, keys []ddbtypes.KeySchemaElement) error {
+	out, err := client.DescribeTable(ctx, &awsddb.DescribeTableInput{TableName: aws.String(name)})
+	if err != nil {
+		return err
+	}
+	have := out.Table.KeySchema
+	same := len(have) == len(keys)
+	for i := 0; same && i < len(keys); i++ {
+		same = aws.ToString(have[i].AttributeName) == aws.ToString(keys[i].AttributeName) && have[i].KeyType == keys[i].KeyType
+	}
+	if !same {
+		return fmt.Errorf("table %s already exists with another key schema", name)
+	}
+	return nil
 }
 
 // ---- SQS

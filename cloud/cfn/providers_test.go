@@ -101,3 +101,17 @@ func TestRecordedResourcesAreValidated(t *testing.T) {
 		})
 	}
 }
+
+func TestProvisioningAgainKeepsAnExistingTableWithTheSameKey(t *testing.T) {
+	_, cfg := cloudtest.Start(t)
+	for range 2 {
+		if _, err := cfn.Provision(context.Background(), parse(t, tableTemplate), cfn.Options{Providers: cfn.AWS(cfg, nil, &cfn.Records{})}); err != nil {
+			t.Fatalf("provision: %v", err)
+		}
+	}
+	other := strings.Replace(tableTemplate, "KeySchema: [{AttributeName: orderId, KeyType: HASH}]", "KeySchema: [{AttributeName: userId, KeyType: HASH}]", 1)
+	_, err := cfn.Provision(context.Background(), parse(t, other), cfn.Options{Providers: cfn.AWS(cfg, nil, &cfn.Records{})})
+	if err == nil || !strings.Contains(err.Error(), "table Orders already exists with another key schema") {
+		t.Errorf("a table with another key: error = %v", err)
+	}
+}
