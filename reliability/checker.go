@@ -35,6 +35,10 @@ type Expect struct {
 	Final map[string]orderflow.Order
 	// Invalid lists the orders whose events are invalid.
 	Invalid []string
+	// Maybe lists orders whose publishing was never acknowledged (the
+	// publisher or the endpoint died mid-request): they may be stored or
+	// dead-lettered, or not, but never both or twice.
+	Maybe map[string]bool
 }
 
 // Targets are the resources the checker reads.
@@ -134,12 +138,21 @@ func Check(ctx context.Context, cfg aws.Config, t Targets, want Expect) (Report,
 	}
 	for id := range items {
 		if _, ok := want.Final[id]; !ok && !invalid[id] {
-			problem(&r.Unexpected, id, "stored but never published")
+			switch {
+			case !want.Maybe[id]:
+				problem(&r.Unexpected, id, "stored but never published")
+			case len(dead[id]) > 0:
+				problem(&r.Duplicated, id, "stored and also dead-lettered")
+			}
 		}
 	}
-	for id := range dead {
+	for id, dl := range dead {
 		if _, ok := want.Final[id]; !ok && !invalid[id] {
-			problem(&r.Unexpected, id, "dead-lettered but never published")
+			if !want.Maybe[id] {
+				problem(&r.Unexpected, id, "dead-lettered but never published")
+			} else {
+				r.DLQCopies += len(dl) - 1
+			}
 		}
 	}
 	slices.Sort(r.Lost)
