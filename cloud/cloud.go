@@ -103,6 +103,7 @@ type Cloud struct {
 	Records cfn.Records
 
 	opts   Options
+	edge   *edge
 	faults *injector
 	self   aws.Credentials // what the cloud's own clients sign with
 	url    string
@@ -173,9 +174,9 @@ func Start(opts Options) (*Cloud, error) {
 		ln.Close()
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	edge := newEdge(append(services, c.Lambda.API()), hostGuard(host, opts.AllowedHosts), opts.Logger)
-	edge.auth = auth
-	c.server.Handler = edge
+	c.edge = newEdge(append(services, c.Lambda.API()), hostGuard(host, opts.AllowedHosts), opts.Logger)
+	c.edge.auth = auth
+	c.server.Handler = c.edge
 	go func() {
 		err := c.server.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -200,6 +201,11 @@ func endpointURL(addr net.Addr) string {
 	}
 	return "http://" + net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
 }
+
+// Calls counts the API calls the cloud has answered, by "service:Action"
+// (sqs:ReceiveMessage, sns:PublishBatch, dynamodb:PutItem, lambda:GET
+// event-source-mappings, …): what the same work would be billed on AWS.
+func (c *Cloud) Calls() map[string]int64 { return c.edge.counts() }
 
 // Handler is the edge: every service behind one http.Handler, for serving
 // in-process without the listener.

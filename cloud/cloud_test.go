@@ -243,3 +243,16 @@ func TestFaultSpecsAreParsedAndRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestTheCloudCountsTheAPICallsItAnswers(t *testing.T) {
+	c, cfg := cloudtest.Start(t)
+	ddb := awsddb.NewFromConfig(cfg)
+	createTable(t, ddb, "T")
+	for range 3 {
+		ddb.ListTables(context.Background(), &awsddb.ListTablesInput{})
+	}
+	calls := c.Calls()
+	if calls["dynamodb:CreateTable"] != 1 || calls["dynamodb:ListTables"] != 3 {
+		t.Errorf("calls = %v", calls)
+	}
+}

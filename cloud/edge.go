@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
 )
@@ -50,6 +52,27 @@ type edge struct {
 	hosts    func(host string) bool
 	auth     *verifier // nil: any credentials are accepted
 	log      *slog.Logger
+	calls    sync.Map // "service:Action" → *atomic.Int64
+}
+
+// count records one API call, for Cloud.Calls.
+func (e *edge) count(s Service, op string) {
+	key := s.Name() + ":" + op
+	c, ok := e.calls.Load(key)
+	if !ok {
+		c, _ = e.calls.LoadOrStore(key, new(atomic.Int64))
+	}
+	c.(*atomic.Int64).Add(1)
+}
+
+// counts returns the calls counted so far.
+func (e *edge) counts() map[string]int64 {
+	out := map[string]int64{}
+	e.calls.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
 }
 
 type prefixRoute struct {
@@ -113,6 +136,8 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		prefix, _, _ := strings.Cut(target, ".")
 		if s, ok := e.byTarget[prefix]; ok {
+			_, op, _ := strings.Cut(target, ".")
+			e.count(s, op)
 			s.ServeHTTP(w, r)
 			return
 		}
@@ -121,6 +146,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, p := range e.prefixes {
 		if strings.HasPrefix(r.URL.Path, p.prefix) {
+			e.count(p.service, r.Method+" "+strings.SplitN(strings.TrimPrefix(r.URL.Path, p.prefix), "/", 2)[0])
 			p.service.ServeHTTP(w, r)
 			return
 		}
@@ -145,6 +171,7 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s := e.queryService(r, action); s != nil {
+		e.count(s, action)
 		s.ServeHTTP(w, r)
 		return
 	}
