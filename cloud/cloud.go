@@ -136,7 +136,9 @@ func Start(opts Options) (*Cloud, error) {
 	c.SQS = sqs.New(sqs.Options{Region: opts.Region, AccountID: opts.AccountID, Clock: opts.Clock, BaseURL: c.URL})
 	c.SNS, err = sns.New(sns.Options{
 		Region: opts.Region, AccountID: opts.AccountID, Clock: opts.Clock, BaseURL: c.URL,
-		Queues: snsToSQS{sqs: c.SQS, account: opts.AccountID, faults: c.faults}, Logger: opts.Logger,
+		Queues: snsToSQS{sqs: c.SQS, account: opts.AccountID, faults: c.faults,
+			count: func() { c.edge.countKey("sqs:SendMessage (SNS delivery)") }},
+		Logger: opts.Logger,
 	})
 	if err != nil {
 		ln.Close()

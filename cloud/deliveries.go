@@ -16,6 +16,7 @@ type snsToSQS struct {
 	sqs     *sqs.Service
 	account string
 	faults  *injector
+	count   func() // counts each delivery as the SQS request AWS bills it as
 }
 
 var _ sns.Queues = snsToSQS{}
@@ -29,6 +30,9 @@ func (q snsToSQS) Deliver(ctx context.Context, d sns.Delivery) error {
 		}
 	}
 	p := sqs.Principal{Service: "sns.amazonaws.com", SourceArn: d.TopicARN, SourceAccount: q.account}
+	if q.count != nil {
+		q.count()
+	}
 	_, err := q.sqs.SendAs(ctx, d.QueueARN, p, in)
 	switch {
 	case err == nil:

@@ -56,8 +56,9 @@ type edge struct {
 }
 
 // count records one API call, for Cloud.Calls.
-func (e *edge) count(s Service, op string) {
-	key := s.Name() + ":" + op
+func (e *edge) count(s Service, op string) { e.countKey(s.Name() + ":" + op) }
+
+func (e *edge) countKey(key string) {
 	c, ok := e.calls.Load(key)
 	if !ok {
 		c, _ = e.calls.LoadOrStore(key, new(atomic.Int64))

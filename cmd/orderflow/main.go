@@ -72,7 +72,7 @@ no AWS account, no Docker.`,
 	for _, c := range ops {
 		tf.register(c)
 	}
-	root.AddCommand(demoCommand(e), upCommand(e))
+	root.AddCommand(demoCommand(e), upCommand(e), benchCommand(e))
 	root.AddCommand(ops...)
 
 	err := root.ExecuteContext(ctx)
