@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +30,7 @@ type benchFlags struct {
 	rate                                                       float64
 	raw, asJSON                                                bool
 	timeout                                                    time.Duration
+	cpuProfile                                                 string
 }
 
 func benchCommand(e *env) *cobra.Command {
@@ -62,6 +65,7 @@ orders (price table in internal/cost).`,
 	fl.IntVar(&f.memory, "memory", 128, "the function's memory (MB), for the cost of its duration")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up after this long")
 	fl.BoolVar(&f.asJSON, "json", false, "print the summary as JSON only")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
 	return cmd
 }
 
@@ -108,6 +112,17 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 	var prog *progress
 	if !f.asJSON {
 		prog = newProgress(e, f.orders, "benchmarking")
+	}
+	if f.cpuProfile != "" {
+		out, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cpu0, wall0 := cpuSeconds(), time.Now()
 	var (
