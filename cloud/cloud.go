@@ -24,7 +24,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/cloud/clock"
@@ -160,10 +159,10 @@ func Start(opts Options) (*Cloud, error) {
 		MaxHeaderBytes: 256 << 10,
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
-	// The function host polls through the SQS API at the edge, as AWS's
-	// poller does.
+	// The function host polls the SQS engine in-process, with the API's
+	// semantics (engine_queues.go).
 	c.Lambda, err = lambda.New(lambda.Options{
-		Queues:    lambda.ClientQueues(awssqs.NewFromConfig(c.Config())),
+		Queues:    engineQueues{c},
 		Region:    opts.Region,
 		AccountID: opts.AccountID,
 		Clock:     opts.Clock,

@@ -68,12 +68,13 @@ func (c clientQueues) Lookup(ctx context.Context, arn string) (QueueInfo, error)
 	return QueueInfo{ARN: arn, URL: aws.ToString(url.QueueUrl), Region: parts[3], VisibilityTimeoutSec: vt}, nil
 }
 
-// The system attributes an SQS event source mapping passes to the function.
-var recordAttributes = []string{"ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp", "AWSTraceHeader"}
+// RecordAttributes are the system attributes an SQS event source mapping
+// passes to the function.
+var RecordAttributes = []string{"ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp", "AWSTraceHeader"}
 
 func (c clientQueues) Receive(ctx context.Context, q QueueInfo, max int, wait time.Duration) ([]events.SQSMessage, error) {
-	names := make([]sqstypes.MessageSystemAttributeName, len(recordAttributes))
-	for i, n := range recordAttributes {
+	names := make([]sqstypes.MessageSystemAttributeName, len(RecordAttributes))
+	for i, n := range RecordAttributes {
 		names[i] = sqstypes.MessageSystemAttributeName(n)
 	}
 	out, err := c.api.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{

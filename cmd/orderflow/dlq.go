@@ -103,20 +103,26 @@ func orDash(s string) string {
 }
 
 // peekDLQ receives up to maxN messages and makes them visible again.
-func peekDLQ(ctx context.Context, client *awssqs.Client, url string, maxN int) ([]deadLetterView, error) {
-	var (
-		views    []deadLetterView
-		receipts []sqstypes.ChangeMessageVisibilityBatchRequestEntry
-	)
-	// Release what was read even if a later read fails.
+func peekDLQ(ctx context.Context, client *awssqs.Client, url string, maxN int) (views []deadLetterView, err error) {
+	var receipts []sqstypes.ChangeMessageVisibilityBatchRequestEntry
+	// Release what was read even if a later read fails; a message that
+	// cannot be released stays hidden for the read's visibility timeout.
 	defer func() {
 		for start := 0; start < len(receipts); start += 10 {
-			client.ChangeMessageVisibilityBatch(context.WithoutCancel(ctx), &awssqs.ChangeMessageVisibilityBatchInput{
+			out, rerr := client.ChangeMessageVisibilityBatch(context.WithoutCancel(ctx), &awssqs.ChangeMessageVisibilityBatchInput{
 				QueueUrl: aws.String(url), Entries: receipts[start:min(start+10, len(receipts))],
 			})
+			if rerr == nil && len(out.Failed) > 0 {
+				rerr = fmt.Errorf("%d messages stay hidden for a minute: %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
+			}
+			if rerr != nil && err == nil {
+				err = fmt.Errorf("make the messages visible again: %w", rerr)
+			}
 		}
 	}()
-	for len(views) < maxN {
+	// A receive may return fewer messages than are there, even none (SQS
+	// samples its servers); two empty receives in a row end the reading.
+	for empty := 0; len(views) < maxN && empty < 2; {
 		out, err := client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(url),
 			MaxNumberOfMessages:         int32(min(10, maxN-len(views))),
@@ -129,8 +135,10 @@ func peekDLQ(ctx context.Context, client *awssqs.Client, url string, maxN int) (
 			return views, err
 		}
 		if len(out.Messages) == 0 {
-			break
+			empty++
+			continue
 		}
+		empty = 0
 		for _, m := range out.Messages {
 			receipts = append(receipts, sqstypes.ChangeMessageVisibilityBatchRequestEntry{
 				Id: aws.String(strconv.Itoa(len(receipts))), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0,
