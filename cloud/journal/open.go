@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -20,9 +21,20 @@ var ErrInUse = errors.New("in use by another process")
 // writable by its owner only (it holds the services' data and, for SNS,
 // the signing key), with fsync on every commit. It waits at most a second
 // for another process's lock.
+//
+// A file whose pages are damaged is ErrNotDataFile too: bbolt panics on
+// some of them while opening, which Open recovers from (the panicking open
+// leaks its file handle, so the process should not retry the same file).
 func Open(path string) (*bbolt.DB, error) {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	var db *bbolt.DB
+	err := Guard("open", func() (err error) {
+		db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+		return err
+	})
+	var damaged *damagedError
 	switch {
+	case errors.As(err, &damaged):
+		return nil, fmt.Errorf("journal: open %s: %w (%w)", path, ErrNotDataFile, err)
 	case err == nil:
 		return db, nil
 	case errors.Is(err, bolterrors.ErrTimeout):
@@ -34,13 +46,25 @@ func Open(path string) (*bbolt.DB, error) {
 	return nil, fmt.Errorf("journal: open %s: %w", path, err)
 }
 
-// Guard runs load, turning a panic (bbolt panics on some damaged pages)
-// into an error naming what was being read.
+// Guard runs load, turning a panic into an error naming what was being
+// read: bbolt trusts the page ids it finds, so a damaged page makes it
+// panic or read outside its memory map (a fault, which Guard also turns
+// into a panic for the duration of load).
 func Guard(what string, load func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%s: the data file is damaged: %v", what, p)
+			err = &damagedError{what: what, panic: p}
 		}
 	}()
 	return load()
+}
+
+type damagedError struct {
+	what  string
+	panic any
+}
+
+func (e *damagedError) Error() string {
+	return fmt.Sprintf("%s: the data file is damaged: %v", e.what, e.panic)
 }
