@@ -78,8 +78,9 @@ func BenchmarkCommit(b *testing.B) {
 				}()
 			}
 			wg.Wait()
-			commits, records := j.Stats()
-			b.ReportMetric(float64(records)/float64(max(commits, 1)), "records/commit")
+			st := j.Stats()
+			b.ReportMetric(float64(st.Records)/float64(max(st.Commits, 1)), "records/commit")
+			b.ReportMetric(float64(st.CommitTime.Microseconds())/float64(max(st.Commits, 1)), "µs/commit")
 		})
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -47,7 +48,7 @@ type Journal struct {
 	wake chan struct{} // capacity 1: there is a group to commit, or Close
 	done chan struct{} // closed when the committer has exited
 
-	commits, records atomic.Int64
+	commits, records, commitNanos atomic.Int64
 }
 
 type group struct {
@@ -134,10 +135,19 @@ func (j *Journal) Close() error {
 	return j.err
 }
 
-// Stats counts commits (transactions, each one fsync) and the records they
-// carried; records/commits is how many changes shared an fsync.
-func (j *Journal) Stats() (commits, records int64) {
-	return j.commits.Load(), j.records.Load()
+// Stats describes a journal's work so far.
+type Stats struct {
+	// Commits counts bbolt write transactions (each ends in fdatasync of
+	// the pages, then of the meta page); Records the records they carried:
+	// Records/Commits is how many changes shared them.
+	Commits, Records int64
+	// CommitTime is the time spent in those transactions, I/O included.
+	CommitTime time.Duration
+}
+
+// Stats returns the journal's counts so far.
+func (j *Journal) Stats() Stats {
+	return Stats{Commits: j.commits.Load(), Records: j.records.Load(), CommitTime: time.Duration(j.commitNanos.Load())}
 }
 
 // Err returns the error that stopped the journal, or nil.
@@ -169,7 +179,9 @@ func (j *Journal) commitLoop() {
 // commit writes g in one transaction. While it runs, new records gather in
 // the next group: that is the group commit.
 func (j *Journal) commit(g *group) {
+	start := time.Now()
 	err := j.apply(g.recs)
+	j.commitNanos.Add(int64(time.Since(start)))
 	j.commits.Add(1)
 	j.records.Add(int64(len(g.recs)))
 	if err != nil {

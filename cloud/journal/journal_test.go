@@ -72,7 +72,8 @@ func TestJournal(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		commits, records := j.Stats()
+		st := j.Stats()
+		commits, records := st.Commits, st.Records
 		if commits != 2 || records != 51 {
 			t.Errorf("commits, records = %d, %d; want 2, 51", commits, records)
 		}
@@ -117,7 +118,8 @@ func TestJournal(t *testing.T) {
 		if err := j.Close(); err != nil {
 			t.Fatal(err)
 		}
-		commits, records := j.Stats()
+		st := j.Stats()
+		commits, records := st.Commits, st.Records
 		t.Logf("%d records in %d commits", records, commits)
 		if records != 400 || commits > records {
 			t.Errorf("commits, records = %d, %d", commits, records)

@@ -349,8 +349,14 @@ func (s *Service) loadRetries(root *bbolt.Bucket) ([]*job, error) {
 }
 
 // resume arms the loaded retries at their times (at once for those due
-// while the service was down).
+// while the service was down). Without Queues they stay in the file.
 func (s *Service) resume(jobs []*job) {
+	if s.queues == nil {
+		if len(jobs) > 0 {
+			s.log.Warn("sns: delivery retries are pending in the data file but no SQS is attached; they wait for the next start", "retries", len(jobs))
+		}
+		return
+	}
 	s.timersMu.Lock()
 	defer s.timersMu.Unlock()
 	now := s.clock.Now()

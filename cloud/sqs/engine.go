@@ -114,6 +114,15 @@ func (e *Engine) Close() error {
 	return nil
 }
 
+// JournalStats reports the commits to the data file so far (zero in
+// memory): how many, how many changes they carried, how long they took.
+func (e *Engine) JournalStats() journal.Stats {
+	if e.j == nil {
+		return journal.Stats{}
+	}
+	return e.j.Stats()
+}
+
 // unlock releases e.mu, first handing the records of the changes made
 // under it to the journal, in the order they were made. The ticket is done
 // when they are durable.
