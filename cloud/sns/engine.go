@@ -49,6 +49,7 @@ type topic struct {
 
 type subscription struct {
 	arn, topicARN, protocol, endpoint string
+	seq                               uint64 // creation order, which ListSubscriptionsByTopic's snapshot keeps
 	// cfg is replaced, never mutated; Publish loads it without s.mu.
 	cfg      atomic.Pointer[subConfig]
 	counters *counters
@@ -161,10 +162,23 @@ type change struct {
 
 // apply validates c against the current state and makes it, returning the
 // ARN it created or found (CreateTopic, Subscribe). It is the only code that
-// changes topics and subscriptions.
+// changes topics and subscriptions. With a data file it returns once the
+// change is durable; the record is made under s.mu, so records reach the
+// file in the order the changes were made.
 func (s *Service) apply(c change) (string, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	arn, err := s.applyLocked(c)
+	t := s.unlock()
+	if err != nil {
+		return "", err
+	}
+	if err := t.Wait(); err != nil {
+		return "", fmt.Errorf("sns: make the change durable: %w", err)
+	}
+	return arn, nil
+}
+
+func (s *Service) applyLocked(c change) (string, error) {
 	switch c.kind {
 	case changeCreateTopic:
 		return s.createTopicLocked(c.name, c.attrs, c.tags)
@@ -180,6 +194,7 @@ func (s *Service) apply(c change) (string, error) {
 			delete(s.subs, sub.arn)
 		}
 		delete(s.topics, c.arn)
+		s.deleteTopicRecordsLocked(t)
 		return "", nil
 	case changeSetTopicAttribute:
 		t, err := s.topicLocked("TopicArn", c.arn, "SetTopicAttributes")
@@ -192,6 +207,7 @@ func (s *Service) apply(c change) (string, error) {
 		}
 		t.attrs = attrs
 		t.derive()
+		s.saveTopicLocked(t)
 		return "", nil
 	case changeTagResource, changeUntagResource:
 		t, err := s.tagTargetLocked(c.arn)
@@ -210,6 +226,7 @@ func (s *Service) apply(c change) (string, error) {
 			}
 		}
 		t.tags = tags
+		s.saveTopicLocked(t)
 		return "", nil
 	case changeSubscribe:
 		return s.subscribeLocked(c.arn, c.protocol, c.endpoint, c.attrs)
@@ -222,9 +239,11 @@ func (s *Service) apply(c change) (string, error) {
 			return "", err
 		}
 		delete(s.subs, sub.arn)
+		s.deleteSubscriptionRecordLocked(sub)
 		if t, ok := s.topics[sub.topicARN]; ok {
 			t.subs = slices.DeleteFunc(slices.Clone(t.subs), func(x *subscription) bool { return x == sub })
 			t.deleted++
+			s.saveTopicLocked(t)
 		}
 		return "", nil
 	case changeSetSubscriptionAttribute:
@@ -249,6 +268,7 @@ func (s *Service) apply(c change) (string, error) {
 			return "", err
 		}
 		sub.cfg.Store(cfg)
+		s.saveSubscriptionLocked(sub)
 		return "", nil
 	}
 	return "", fmt.Errorf("sns: apply: unknown change %d", c.kind)
@@ -369,6 +389,7 @@ func (s *Service) createTopicLocked(name string, attrs, tags map[string]string) 
 	}
 	t.derive()
 	s.topics[topicARN] = t
+	s.saveTopicLocked(t)
 	return topicARN, nil
 }
 
@@ -519,9 +540,12 @@ func (s *Service) subscribeLocked(topicARN, protocol, endpoint string, attrs map
 		counters: &counters{},
 	}
 	sub.cfg.Store(cfg)
+	s.subSeq++
+	sub.seq = s.subSeq
 	s.subs[sub.arn] = sub
 	s.stats[sub.arn] = sub.counters
 	t.subs = append(slices.Clone(t.subs), sub)
+	s.saveSubscriptionLocked(sub)
 	return sub.arn, nil
 }
 

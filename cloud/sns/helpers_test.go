@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/orderflow/orderflow/cloud/clock"
+	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/sns"
 )
 
@@ -101,18 +106,28 @@ type env struct {
 	clock  *clock.Fake
 }
 
+// withDataFile makes newEnv's services durable, each on its own data file;
+// TestTheSuitePassesWithADataFile sets it while it reruns the suite.
+var withDataFile bool
+
 // newEnv mounts a Service on a loopback httptest server, with a fake clock
-// and fake queues, and an SDK client pointed at it.
+// and fake queues, and an SDK client pointed at it. When withDataFile is
+// set the service keeps a data file, and when the test ends the env checks
+// that a service loaded from the file holds what the service held.
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{queues: &fakeQueues{}, clock: clock.NewFake(time.Date(2025, 3, 4, 5, 6, 7, 891_000_000, time.UTC))}
 	var baseURL string
-	svc, err := sns.New(sns.Options{
+	opts := sns.Options{
 		Clock:   e.clock,
 		BaseURL: func() string { return baseURL },
 		Queues:  e.queues,
 		Signer:  testSigner(t),
-	})
+	}
+	if withDataFile {
+		opts.DB = openDB(t, t.TempDir())
+	}
+	svc, err := sns.New(opts)
 	if err != nil {
 		t.Fatalf("sns.New: %v", err)
 	}
@@ -121,7 +136,25 @@ func newEnv(t testing.TB) *env {
 	baseURL = e.srv.URL
 	t.Cleanup(func() {
 		e.srv.Close()
-		svc.Close()
+		if opts.DB == nil {
+			svc.Close()
+			return
+		}
+		want := sns.DumpForTest(svc)
+		if err := svc.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		opts.Clock = clock.NewFake(e.clock.Now())
+		opts.Queues = &fakeQueues{DeliverFunc: func(context.Context, sns.Delivery) error { return errors.New("not now") }}
+		reloaded, err := sns.New(opts)
+		if err != nil {
+			t.Errorf("reload: %v", err)
+			return
+		}
+		defer reloaded.Close()
+		if got := sns.DumpForTest(reloaded); got != want {
+			t.Errorf("the service loaded from the file differs from the one that wrote it:\nloaded:\n%s\nwritten:\n%s", got, want)
+		}
 	})
 	e.client = awssns.New(awssns.Options{
 		Region:       "us-east-1",
@@ -178,4 +211,15 @@ func fetchCertificate(t testing.TB, url string) *x509.Certificate {
 		t.Fatalf("parse certificate: %v", err)
 	}
 	return cert
+}
+
+// openDB opens (creating) the data file in dir, closed when the test ends.
+func openDB(t testing.TB, dir string) *bbolt.DB {
+	t.Helper()
+	db, err := journal.Open(filepath.Join(dir, "data.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/clock"
+	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/sns/filterpolicy"
 )
 
@@ -236,7 +237,9 @@ func (s *Service) Publish(ctx context.Context, in PublishInput) (string, error) 
 	if m.size > limit {
 		return "", invalidParameter("Message too long")
 	}
-	s.fanOut(ctx, m, subs, sigVersion)
+	if err := s.fanOut(ctx, m, subs, sigVersion).Wait(); err != nil {
+		return "", fmt.Errorf("sns: publish to %s: record a delivery retry: %w", in.TopicARN, err)
+	}
 	return m.id, nil
 }
 
@@ -284,12 +287,18 @@ func (s *Service) PublishBatch(ctx context.Context, topicARN string, entries []B
 	if total > limit {
 		return nil, awsproto.Errorf(http.StatusBadRequest, "BatchRequestTooLong", "The length of all the messages put together is more than the limit.")
 	}
+	var retries journal.Ticket
 	for i, m := range prepared {
 		if m == nil {
 			continue
 		}
-		s.fanOut(ctx, m, subs, sigVersion)
+		if t := s.fanOut(ctx, m, subs, sigVersion); !t.IsZero() {
+			retries = t
+		}
 		results[i].MessageID = m.id
+	}
+	if err := retries.Wait(); err != nil {
+		return nil, fmt.Errorf("sns: publish batch to %s: record a delivery retry: %w", topicARN, err)
 	}
 	return results, nil
 }
@@ -312,6 +321,8 @@ func (s *Service) snapshot(topicARN, action string) ([]*subscription, int, int, 
 
 // job is one delivery of one message to one queue, with its retry state.
 type job struct {
+	// id keys the job's record in the data file once it waits for a retry.
+	id                         string
 	subARN, topicARN, queueARN string
 	body                       string
 	attributes                 map[string]MessageAttribute
@@ -323,11 +334,16 @@ type job struct {
 	// clientErr fails the job without trying (e.g. too many attributes).
 	clientErr error
 	attempts  int
+	due       time.Time // when the scheduled retry runs
 }
 
 // fanOut stamps m and delivers it to each subscription (in the caller's
-// goroutine: Publish returns once every first attempt is made).
-func (s *Service) fanOut(ctx context.Context, m *message, subs []*subscription, sigVersion int) {
+// goroutine: Publish returns once every first attempt is made). Each
+// delivery is then in its queue (durable there when SQS is), filtered out,
+// lost for good (a client-side error with no dead-letter queue), or
+// waiting for a retry: the ticket is done when the retries' records are
+// durable.
+func (s *Service) fanOut(ctx context.Context, m *message, subs []*subscription, sigVersion int) journal.Ticket {
 	m.id = awsproto.NewRequestID()
 	m.timestamp = s.clock.Now().UTC().Format("2006-01-02T15:04:05.000Z")
 	s.published.Add(1)
@@ -341,6 +357,7 @@ func (s *Service) fanOut(ctx context.Context, m *message, subs []*subscription, 
 		signature string
 		signErr   error
 		signed    bool
+		retries   journal.Ticket
 	)
 	for _, sub := range subs {
 		cfg := sub.cfg.Load()
@@ -383,8 +400,11 @@ func (s *Service) fanOut(ctx context.Context, m *message, subs []*subscription, 
 			}
 			j.body = s.envelope(m, sigVersion, signature, sub.arn)
 		}
-		s.run(ctx, j)
+		if t := s.run(ctx, j); !t.IsZero() {
+			retries = t
+		}
 	}
+	return retries
 }
 
 var errTooManyAttributes = errors.New("too many message attributes")
@@ -542,8 +562,10 @@ type retryTimer struct {
 }
 
 // run attempts j until it succeeds, fails for good, or must wait for a
-// retry, which it schedules on the clock.
-func (s *Service) run(ctx context.Context, j *job) {
+// retry, which it schedules on the clock and, with a data file, records:
+// the ticket is done when that record (or the record of the dead-letter
+// delivery that failed in turn) is durable.
+func (s *Service) run(ctx context.Context, j *job) journal.Ticket {
 	for {
 		err := j.clientErr
 		if err == nil {
@@ -555,26 +577,26 @@ func (s *Service) run(ctx context.Context, j *job) {
 			} else {
 				j.counters.delivered.Add(1)
 			}
-			return
+			s.forget(j)
+			return journal.Ticket{}
 		}
 		if j.clientErr != nil || errors.Is(err, ErrQueueNotFound) || errors.Is(err, ErrDenied) {
-			s.giveUp(ctx, j, err)
-			return
+			return s.giveUp(ctx, j, err)
 		}
 		j.attempts++
 		delay, ok := retryDelay(j.attempts)
 		if !ok {
-			s.giveUp(ctx, j, err)
-			return
+			return s.giveUp(ctx, j, err)
 		}
 		j.counters.retried.Add(1)
 		if delay == 0 {
 			continue
 		}
-		if !s.schedule(delay, j) {
-			s.giveUp(ctx, j, err)
+		t, ok := s.schedule(delay, j)
+		if !ok {
+			return s.giveUp(ctx, j, err)
 		}
-		return
+		return t
 	}
 }
 
@@ -587,12 +609,28 @@ func (s *Service) attempt(ctx context.Context, j *job) error {
 	return nil
 }
 
-func (s *Service) schedule(delay time.Duration, j *job) bool {
+// schedule arms j's retry after delay and, with a data file, records it
+// (replacing its earlier record); false after Close.
+func (s *Service) schedule(delay time.Duration, j *job) (journal.Ticket, bool) {
 	s.timersMu.Lock()
 	defer s.timersMu.Unlock()
 	if s.closed {
-		return false
+		return journal.Ticket{}, false
 	}
+	j.due = s.clock.Now().Add(delay)
+	var t journal.Ticket
+	if s.j != nil {
+		if j.id == "" {
+			j.id = awsproto.NewRequestID()
+		}
+		t = s.j.Append(retryRecord(j))
+	}
+	s.armLocked(delay, j)
+	return t, true
+}
+
+// armLocked sets the timer of j's retry; s.timersMu is held.
+func (s *Service) armLocked(delay time.Duration, j *job) {
 	rt := &retryTimer{job: j}
 	rt.timer = s.clock.AfterFunc(delay, func() {
 		s.timersMu.Lock()
@@ -604,24 +642,26 @@ func (s *Service) schedule(delay time.Duration, j *job) bool {
 		}
 	})
 	s.timers[rt] = struct{}{}
-	return true
 }
 
 // giveUp records a delivery that failed for good and sends it to the
-// subscription's dead-letter queue, if it has one.
-func (s *Service) giveUp(ctx context.Context, j *job, cause error) {
+// subscription's dead-letter queue, if it has one; the ticket is that of
+// the dead-letter delivery's retry record, if it needs one.
+func (s *Service) giveUp(ctx context.Context, j *job, cause error) journal.Ticket {
 	if j.redrive {
 		j.counters.deadLetterFailed.Add(1)
 		s.log.Error("sns: dead-letter queue refused a failed delivery; the message is lost",
 			"subscription", j.subARN, "dlq", j.queueARN, "err", cause)
-		return
+		s.forget(j)
+		return journal.Ticket{}
 	}
 	j.counters.failed.Add(1)
 	if j.dlqARN == "" {
 		j.counters.deadLetterFailed.Add(1)
 		s.log.Warn("sns: delivery failed and the subscription has no dead-letter queue; the message is lost",
 			"subscription", j.subARN, "queue", j.queueARN, "err", cause)
-		return
+		s.forget(j)
+		return journal.Ticket{}
 	}
 	s.log.Info("sns: delivery failed; sending it to the subscription's dead-letter queue",
 		"subscription", j.subARN, "queue", j.queueARN, "dlq", j.dlqARN, "err", cause)
@@ -636,10 +676,15 @@ func (s *Service) giveUp(ctx context.Context, j *job, cause error) {
 			attrs[k] = v
 		}
 	}
-	s.run(ctx, &job{
+	// The dead-letter delivery's retry record (if it needs one) is made
+	// before the failed job's record goes, so a crash in between repeats
+	// the dead-lettering rather than losing it.
+	t := s.run(ctx, &job{
 		subARN: j.subARN, topicARN: j.topicARN, queueARN: j.dlqARN,
 		body: j.body, attributes: attrs, counters: j.counters, redrive: true,
 	})
+	s.forget(j)
+	return t
 }
 
 // deliveryErrorCode names a failed delivery's cause as SQS would have.

@@ -68,6 +68,59 @@ func NewRSASigner(random io.Reader, now time.Time) (*RSASigner, error) {
 	return &RSASigner{key: key, cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
 }
 
+// LoadRSASigner returns the signer of an RSA key (PEM, PKCS #1 or PKCS #8)
+// and the certificate (PEM) of its public key, e.g. as KeyPEM and
+// CertificatePEM wrote them, so that a signer can outlive a process.
+func LoadRSASigner(keyPEM, certPEM []byte) (*RSASigner, error) {
+	block, _ := pem.Decode(keyPEM)
+	if block == nil {
+		return nil, errors.New("load signer: the key is not PEM")
+	}
+	var key *rsa.PrivateKey
+	switch block.Type {
+	case "RSA PRIVATE KEY":
+		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("load signer: %w", err)
+		}
+		key = k
+	case "PRIVATE KEY":
+		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("load signer: %w", err)
+		}
+		rk, ok := k.(*rsa.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("load signer: a %T is not an RSA key", k)
+		}
+		key = rk
+	default:
+		return nil, fmt.Errorf("load signer: a PEM %q block is not a private key", block.Type)
+	}
+	cb, _ := pem.Decode(certPEM)
+	if cb == nil || cb.Type != "CERTIFICATE" {
+		return nil, errors.New("load signer: the certificate is not PEM")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("load signer: %w", err)
+	}
+	if pub, ok := cert.PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(&key.PublicKey) {
+		return nil, errors.New("load signer: the certificate is not for the key")
+	}
+	return &RSASigner{key: key, cert: certPEM}, nil
+}
+
+// KeyPEM returns the private key, PEM-encoded PKCS #8, for LoadRSASigner.
+// Keep it as private as the key is.
+func (s *RSASigner) KeyPEM() ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(s.key)
+	if err != nil {
+		return nil, fmt.Errorf("marshal RSA key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
 // Sign implements Signer.
 func (s *RSASigner) Sign(version int, stringToSign []byte) ([]byte, error) {
 	switch version {

@@ -7,8 +7,15 @@
 // Subscribe, Publish, …) and a Query-protocol wire layer over it (ServeHTTP).
 // Every state change goes through one method (apply) and every delivery
 // attempt through another (attempt), so that durability and fault injection
-// can be added in one place each. SNS reaches SQS only through the Queues
+// live in one place each. SNS reaches SQS only through the Queues
 // interface.
+//
+// With a data file (Options.DB) topics, subscriptions, their attributes and
+// tags, the signing key and the deliveries waiting for a retry survive a
+// crash and a restart; see durable.go for what is written when. Publishes
+// themselves are not journaled: a delivery is made (and made durable by
+// SQS) inside Publish, or recorded as a pending retry, before Publish
+// answers.
 package sns
 
 import (
@@ -21,7 +28,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/orderflow/orderflow/cloud/clock"
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 // Options configures a Service. Every field is optional except Queues, which
@@ -41,8 +51,18 @@ type Options struct {
 	// Logger receives delivery failures; default discards.
 	Logger *slog.Logger
 	// Signer signs envelopes; default a fresh RSA-2048 key and self-signed
-	// certificate (NewRSASigner). Tests share one to save the key generation.
+	// certificate (NewRSASigner), or, with a DB, the key and certificate the
+	// file holds (generated and stored on first use), so that envelopes
+	// signed before a restart verify against the certificate served after
+	// it. A Signer given here is not stored: the caller keeps it (see
+	// LoadRSASigner). Tests share one to save the key generation.
 	Signer Signer
+	// DB, when set, makes the service durable: New loads what the file
+	// holds and every change is committed to it (under the top-level bucket
+	// "sns") before it is acknowledged. The caller opens and closes DB (see
+	// journal.Open) and must reopen it with the same Region and AccountID.
+	// Nil keeps everything in memory.
+	DB *bbolt.DB
 }
 
 // Queues is how SNS hands a delivery to SQS (implemented by an adapter over
@@ -130,10 +150,13 @@ type Service struct {
 	certPath        string
 	certPEM         []byte
 
-	mu     sync.RWMutex
-	topics map[string]*topic        // by ARN
-	subs   map[string]*subscription // by ARN
-	stats  map[string]*counters     // by subscription ARN; never shrinks
+	mu      sync.RWMutex
+	topics  map[string]*topic        // by ARN
+	subs    map[string]*subscription // by ARN
+	stats   map[string]*counters     // by subscription ARN; never shrinks
+	subSeq  uint64                   // the last subscription's seq
+	j       *journal.Journal         // nil in memory
+	pending []journal.Record         // changes made under mu, not yet handed to j
 
 	published atomic.Int64
 
@@ -143,7 +166,10 @@ type Service struct {
 }
 
 // New returns a Service with opts' defaults filled in. Without a Signer it
-// generates an RSA-2048 key, which takes tens of milliseconds.
+// generates an RSA-2048 key, which takes tens of milliseconds (once per data
+// file, with a DB). With a DB it loads what the file holds and resumes the
+// pending delivery retries; errors then wrap ErrDataFile when the file's SNS
+// data cannot be used.
 func New(opts Options) (*Service, error) {
 	s := &Service{
 		region:  opts.Region,
@@ -173,6 +199,13 @@ func New(opts Options) (*Service, error) {
 	if s.log == nil {
 		s.log = discardLogger()
 	}
+	var retries []*job
+	if opts.DB != nil {
+		var err error
+		if retries, err = s.load(opts.DB); err != nil {
+			return nil, err
+		}
+	}
 	if s.signer == nil {
 		signer, err := NewRSASigner(nil, s.clock.Now())
 		if err != nil {
@@ -186,7 +219,25 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("sns: signer certificate: %w", err)
 	}
 	s.certPath = path
+	if opts.DB != nil {
+		s.j = journal.New(opts.DB)
+		s.resume(retries)
+	}
 	return s, nil
+}
+
+// unlock releases s.mu (held for writing), first handing the records of
+// the changes made under it to the journal. The ticket is done when they
+// are durable.
+func (s *Service) unlock() journal.Ticket {
+	var t journal.Ticket
+	if len(s.pending) > 0 {
+		t = s.j.Append(s.pending...)
+		clear(s.pending)
+		s.pending = s.pending[:0]
+	}
+	s.mu.Unlock()
+	return t
 }
 
 // Name is the service's name at the edge.
@@ -229,9 +280,12 @@ func (s *Service) Stats() Stats {
 	return st
 }
 
-// Close stops pending delivery retries; the deliveries they held count as
-// failed (and are not dead-lettered). Requests still work after Close, but
-// transient failures are no longer retried.
+// Close stops pending delivery retries. In memory the deliveries they held
+// count as failed (and are not dead-lettered); with a DB they stay in the
+// file and resume when a service is next opened on it, and Close then
+// commits what is queued for the file and stops the committer (it does not
+// close the DB). Reads still work after Close; transient failures are no
+// longer retried, and with a DB changes fail.
 func (s *Service) Close() error {
 	s.timersMu.Lock()
 	timers := s.timers
@@ -239,9 +293,14 @@ func (s *Service) Close() error {
 	s.closed = true
 	s.timersMu.Unlock()
 	for t := range timers {
-		if t.timer.Stop() {
+		if t.timer.Stop() && s.j == nil {
 			t.job.counters.failed.Add(1)
 			t.job.counters.deadLetterFailed.Add(1)
+		}
+	}
+	if s.j != nil {
+		if err := s.j.Close(); err != nil {
+			return fmt.Errorf("sns: close: %w", err)
 		}
 	}
 	return nil

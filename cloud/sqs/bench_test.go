@@ -17,11 +17,16 @@ import (
 // BenchmarkBatchCycle measures, through the real SDK over loopback HTTP,
 // one cycle of SendMessageBatch (10), ReceiveMessage (up to 10) and
 // DeleteMessageBatch per op, with 1 and 8 concurrent workers on one queue,
-// and reports messages a second (sent, received and deleted).
+// in memory and on a data file, and reports messages a second (sent,
+// received and deleted).
 func BenchmarkBatchCycle(b *testing.B) {
-	for _, workers := range []int{1, 8} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			f := newFixture(b, false)
+	for _, bc := range []struct {
+		store   string
+		workers int
+	}{{"memory", 1}, {"memory", 8}, {"file", 1}, {"file", 8}} {
+		workers := bc.workers
+		b.Run(fmt.Sprintf("store=%s/workers=%d", bc.store, workers), func(b *testing.B) {
+			f := served(b, bc.store == "file")
 			u := f.createQueue(b, "bench", nil)
 			entries := make([]types.SendMessageBatchRequestEntry, 10)
 			for i := range entries {

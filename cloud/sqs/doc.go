@@ -14,4 +14,18 @@
 //
 // Time comes from a clock.Clock: visibility, delays, retention, long polls
 // and move tasks all follow it, and tests drive them with a fake clock.
+//
+// With a data file (Options.DB, then Open or OpenEngine) the engine is
+// durable: what it acknowledged survives a crash of the process. Queues
+// with their attributes, policies and tags; messages with their bodies,
+// attributes, MD5s, sent times, receive counts, first-receive times,
+// visibility deadlines, delays and dead-letter sources; deletes, purges and
+// move tasks with their progress. Each change is recorded under the
+// engine's lock and the request answers once its record is committed,
+// sharing the commit (one bbolt transaction) with the requests that came
+// meanwhile (package journal). A receive answers only after the receive
+// counts it raised are on file, so a poison message still reaches its
+// dead-letter queue across crashes; a message in flight at a crash stays in
+// flight until its deadline. A move task running at a crash carries on
+// from its recorded progress. durable.go describes the file's layout.
 package sqs

@@ -11,7 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/orderflow/orderflow/cloud/clock"
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 // Options configures a Service (and its Engine).
@@ -26,6 +29,12 @@ type Options struct {
 	// "http://127.0.0.1:4566"; a queue's URL is BaseURL()+"/"+AccountID+"/"+name.
 	// Default "http://127.0.0.1:4566".
 	BaseURL func() string
+	// DB, when set, makes the engine durable: Open loads the queues,
+	// messages and move tasks the file holds, and every change is committed
+	// to it (under top-level buckets named sqs…) before it is acknowledged.
+	// The caller opens and closes DB (see journal.Open) and must reopen it
+	// with the same Region and AccountID. Nil keeps everything in memory.
+	DB *bbolt.DB
 }
 
 func (o Options) withDefaults() Options {
@@ -46,21 +55,104 @@ func (o Options) withDefaults() Options {
 
 // Engine holds the queues and their messages. Its methods are safe for
 // concurrent use; one lock serialises every state change, which keeps
-// cross-queue moves (dead-lettering, move tasks) simple and gives a single
-// place to journal changes later.
+// cross-queue moves (dead-lettering, move tasks) simple and orders the
+// journal: each change is recorded under the lock and made durable after
+// it is released (see durable.go).
 type Engine struct {
 	opts Options
 	clk  clock.Clock
 
-	mu     sync.Mutex
-	queues map[string]*queue
-	tasks  map[string]*moveTask // by task handle
+	mu      sync.Mutex
+	queues  map[string]*queue
+	tasks   map[string]*moveTask // by task handle
+	taskSeq uint64               // orders a queue's tasks in the file
+
+	j       *journal.Journal // nil in memory
+	pending []journal.Record // changes made under mu, not yet handed to j
 }
 
-// NewEngine returns an empty engine.
+// NewEngine returns an empty engine in memory. It panics if opts.DB is set:
+// loading a file can fail, so durable engines come from OpenEngine.
 func NewEngine(opts Options) *Engine {
-	opts = opts.withDefaults()
+	if opts.DB != nil {
+		panic("sqs: NewEngine with a DB: use OpenEngine")
+	}
+	return newEngine(opts.withDefaults())
+}
+
+func newEngine(opts Options) *Engine {
 	return &Engine{opts: opts, clk: opts.Clock, queues: map[string]*queue{}, tasks: map[string]*moveTask{}}
+}
+
+// OpenEngine returns an engine holding what opts.DB holds (nothing, for a
+// new file), which records every change there from then on. Without a DB
+// it is NewEngine. Close it to stop its committer.
+func OpenEngine(opts Options) (*Engine, error) {
+	opts = opts.withDefaults()
+	e := newEngine(opts)
+	if opts.DB == nil {
+		return e, nil
+	}
+	if err := e.load(); err != nil {
+		return nil, err
+	}
+	e.j = journal.New(opts.DB)
+	e.resumeTasks()
+	return e, nil
+}
+
+// Close makes every change recorded so far durable and stops the engine's
+// committer; later changes fail (reads still work). It does not close the
+// DB. An engine abandoned without Close loses nothing it acknowledged.
+func (e *Engine) Close() error {
+	if e.j == nil {
+		return nil
+	}
+	if err := e.j.Close(); err != nil {
+		return fmt.Errorf("sqs: close: %w", err)
+	}
+	return nil
+}
+
+// JournalStats reports the commits to the data file so far (zero in
+// memory): how many, how many changes they carried, how long they took.
+func (e *Engine) JournalStats() journal.Stats {
+	if e.j == nil {
+		return journal.Stats{}
+	}
+	return e.j.Stats()
+}
+
+// unlock releases e.mu, first handing the records of the changes made
+// under it to the journal, in the order they were made. The ticket is done
+// when they are durable.
+func (e *Engine) unlock() journal.Ticket {
+	var t journal.Ticket
+	if len(e.pending) > 0 {
+		t = e.j.Append(e.pending...)
+		clear(e.pending)
+		e.pending = e.pending[:0]
+	}
+	e.mu.Unlock()
+	return t
+}
+
+// update runs fn under e.mu and returns once what it changed is durable.
+func (e *Engine) update(fn func() error) error {
+	e.mu.Lock()
+	err := fn()
+	if werr := durable(e.unlock()); err == nil {
+		err = werr
+	}
+	return err
+}
+
+// durable waits for t, naming the failure for callers' wrapping.
+func durable(t journal.Ticket) error {
+	if err := t.Wait(); err != nil {
+		return fmt.Errorf("make the change durable: %w", err)
+	}
+	return nil
 }
 
 // Queue attribute defaults and bounds, in seconds or bytes.
@@ -233,8 +325,10 @@ func (e *Engine) createQueue(name string, attrs, tags map[string]string) error {
 	if len(tags) > 50 {
 		return errInvalidParameter("Too many tags added for queue %s.", name)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	return e.update(func() error { return e.createQueueLocked(name, attrs, tags) })
+}
+
+func (e *Engine) createQueueLocked(name string, attrs, tags map[string]string) error {
 	now := e.clk.Now()
 	if q := e.queues[name]; q != nil {
 		// Idempotent: every attribute sent must equal the queue's.
@@ -257,6 +351,7 @@ func (e *Engine) createQueue(name string, attrs, tags map[string]string) error {
 		q.tags[k] = v
 	}
 	e.queues[name] = q
+	e.saveQueueLocked(q)
 	return nil
 }
 
@@ -274,26 +369,31 @@ func sameAttributeValue(name, have, want string) bool {
 // DeleteQueue deletes a queue and its messages. Long polls waiting on it
 // return empty.
 func (e *Engine) DeleteQueue(name string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	q, err := e.get(name)
+	err := e.update(func() error {
+		q, err := e.get(name)
+		if err != nil {
+			return err
+		}
+		q.deleted = true
+		if q.wakeTimer != nil {
+			q.wakeTimer.Stop()
+			q.wakeTimer = nil
+		}
+		q.signal()
+		delete(e.queues, name)
+		e.deleteQueueRecordsLocked(q)
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("sqs: delete queue %s: %w", name, err)
 	}
-	q.deleted = true
-	if q.wakeTimer != nil {
-		q.wakeTimer.Stop()
-		q.wakeTimer = nil
-	}
-	q.signal()
-	delete(e.queues, name)
 	return nil
 }
 
 // GetQueueURL returns the URL of an existing queue.
 func (e *Engine) GetQueueURL(name string) (string, error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	if _, err := e.get(name); err != nil {
 		return "", fmt.Errorf("sqs: get queue url %s: %w", name, err)
 	}
@@ -307,7 +407,7 @@ func (e *Engine) URLOf(name string) string { return e.queueURL(name) }
 // in ascending order.
 func (e *Engine) ListQueues(prefix string) []string {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	var names []string
 	for n := range e.queues {
 		if strings.HasPrefix(n, prefix) {
@@ -338,7 +438,7 @@ var fifoOnlyAttributes = map[string]bool{
 // AWS does.
 func (e *Engine) GetQueueAttributes(name string, names []string) (map[string]string, error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock() // a refresh may expire messages
 	q, err := e.get(name)
 	if err != nil {
 		return nil, fmt.Errorf("sqs: get attributes of %s: %w", name, err)
@@ -405,16 +505,21 @@ func (e *Engine) attributesLocked(q *queue, now time.Time) map[string]string {
 // SetQueueAttributes changes a queue's attributes. Either all of them are
 // applied or, on an error, none.
 func (e *Engine) SetQueueAttributes(name string, attrs map[string]string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	q, err := e.get(name)
+	err := e.update(func() error {
+		q, err := e.get(name)
+		if err != nil {
+			return err
+		}
+		if err := e.applyAttributesLocked(q, attrs, false); err != nil {
+			return err
+		}
+		q.modified = e.clk.Now()
+		e.saveQueueLocked(q)
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("sqs: set attributes of %s: %w", name, err)
 	}
-	if err := e.applyAttributesLocked(q, attrs, false); err != nil {
-		return fmt.Errorf("sqs: set attributes of %s: %w", name, err)
-	}
-	q.modified = e.clk.Now()
 	return nil
 }
 
@@ -502,46 +607,56 @@ func (e *Engine) applyAttributesLocked(q *queue, attrs map[string]string, creati
 
 // TagQueue adds or replaces tags.
 func (e *Engine) TagQueue(name string, tags map[string]string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	q, err := e.get(name)
+	err := e.update(func() error {
+		q, err := e.get(name)
+		if err != nil {
+			return err
+		}
+		if len(tags) == 0 {
+			return errMissingParameter("Tags")
+		}
+		n := len(q.tags)
+		for k := range tags {
+			if _, ok := q.tags[k]; !ok {
+				n++
+			}
+			if k == "" || len(k) > 128 || len(tags[k]) > 256 {
+				return errInvalidParameter("Tag keys must be 1 to 128 characters and values at most 256.")
+			}
+		}
+		if n > 50 {
+			return errInvalidParameter("Too many tags added for queue %s.", name)
+		}
+		for k, v := range tags {
+			q.tags[k] = v
+		}
+		e.saveQueueLocked(q)
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("sqs: tag queue %s: %w", name, err)
-	}
-	if len(tags) == 0 {
-		return fmt.Errorf("sqs: tag queue %s: %w", name, errMissingParameter("Tags"))
-	}
-	n := len(q.tags)
-	for k := range tags {
-		if _, ok := q.tags[k]; !ok {
-			n++
-		}
-		if k == "" || len(k) > 128 || len(tags[k]) > 256 {
-			return fmt.Errorf("sqs: tag queue %s: %w", name, errInvalidParameter("Tag keys must be 1 to 128 characters and values at most 256."))
-		}
-	}
-	if n > 50 {
-		return fmt.Errorf("sqs: tag queue %s: %w", name, errInvalidParameter("Too many tags added for queue %s.", name))
-	}
-	for k, v := range tags {
-		q.tags[k] = v
 	}
 	return nil
 }
 
 // UntagQueue removes tags by key.
 func (e *Engine) UntagQueue(name string, keys []string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	q, err := e.get(name)
+	err := e.update(func() error {
+		q, err := e.get(name)
+		if err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return errMissingParameter("TagKeys")
+		}
+		for _, k := range keys {
+			delete(q.tags, k)
+		}
+		e.saveQueueLocked(q)
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("sqs: untag queue %s: %w", name, err)
-	}
-	if len(keys) == 0 {
-		return fmt.Errorf("sqs: untag queue %s: %w", name, errMissingParameter("TagKeys"))
-	}
-	for _, k := range keys {
-		delete(q.tags, k)
 	}
 	return nil
 }
@@ -549,7 +664,7 @@ func (e *Engine) UntagQueue(name string, keys []string) error {
 // ListQueueTags returns a queue's tags.
 func (e *Engine) ListQueueTags(name string) (map[string]string, error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	q, err := e.get(name)
 	if err != nil {
 		return nil, fmt.Errorf("sqs: list tags of %s: %w", name, err)
@@ -565,7 +680,7 @@ func (e *Engine) ListQueueTags(name string) (map[string]string, error) {
 // RedrivePolicy names this queue as their dead-letter queue, ascending.
 func (e *Engine) ListDeadLetterSourceQueues(name string) ([]string, error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	q, err := e.get(name)
 	if err != nil {
 		return nil, fmt.Errorf("sqs: list dead-letter source queues of %s: %w", name, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"testing"
@@ -15,7 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/orderflow/orderflow/cloud/clock"
+	"github.com/orderflow/orderflow/cloud/journal"
 	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
 )
 
@@ -24,13 +28,21 @@ var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	svc    *cloudsqs.Service
+	db     *bbolt.DB // nil in memory
 	client *sqs.Client
 	url    string
 	clock  *clock.Fake // nil with the real clock
 }
 
+// withDataFile makes newFixture's services durable, each on its own data
+// file; TestTheSuitePassesWithADataFile sets it while it reruns the suite.
+var withDataFile bool
+
 // newFixture mounts a Service on a loopback test server and returns a real
 // SDK client for it. With fake true the service runs on a fake clock.
+// When withDataFile is set the service keeps a data file, and when the
+// test ends the fixture checks that an engine loaded from the file holds
+// what the service held.
 func newFixture(t testing.TB, fake bool) *fixture {
 	t.Helper()
 	f := &fixture{}
@@ -41,7 +53,15 @@ func newFixture(t testing.TB, fake bool) *fixture {
 	}
 	var srv *httptest.Server
 	opts.BaseURL = func() string { return srv.URL }
-	f.svc = cloudsqs.New(opts)
+	if withDataFile {
+		f.db = openDB(t, t.TempDir())
+		opts.DB = f.db
+		t.Cleanup(func() { f.checkFileMatchesMemory(t, opts) })
+	}
+	var err error
+	if f.svc, err = cloudsqs.Open(opts); err != nil {
+		t.Fatal(err)
+	}
 	srv = httptest.NewServer(f.svc)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
@@ -150,3 +170,39 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 func i32(n int32) *int32 { return &n }
+
+// openDB opens (creating) the data file in dir, closed when the test ends.
+func openDB(t testing.TB, dir string) *bbolt.DB {
+	t.Helper()
+	db, err := journal.Open(filepath.Join(dir, "data.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// checkFileMatchesMemory closes the service (the server is closed by now)
+// and compares its engine with one loaded from the data file, at one
+// instant.
+func (f *fixture) checkFileMatchesMemory(t testing.TB, opts cloudsqs.Options) {
+	t.Helper()
+	if err := f.svc.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+		return
+	}
+	now := time.Now()
+	if f.clock != nil {
+		now = f.clock.Now()
+	}
+	opts.Clock = clock.NewFake(now)
+	reloaded, err := cloudsqs.OpenEngine(opts)
+	if err != nil {
+		t.Errorf("reload: %v", err)
+		return
+	}
+	defer reloaded.Close()
+	if got, want := cloudsqs.DumpForTest(reloaded, now), cloudsqs.DumpForTest(f.svc.Engine(), now); got != want {
+		t.Errorf("the engine loaded from the file differs from the one that wrote it:\nloaded:\n%s\nwritten:\n%s", got, want)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/xml"
+	"fmt"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 // ---- send
@@ -141,20 +143,27 @@ func runSendMessageBatch(s *Service, ctx context.Context, in *sendMessageBatchIn
 		return nil, err
 	}
 	out := &sendMessageBatchOutput{Successful: []sendBatchResultEntry{}, Failed: []batchError{}}
+	var last journal.Ticket // the entries share one wait for durability
 	for i, e := range in.Entries {
 		if convErr[i] != nil {
 			out.Failed = append(out.Failed, newBatchError(e.Id, convErr[i]))
 			continue
 		}
-		r, err := s.eng.SendMessage(ctx, name, inputs[i])
+		r, t, err := s.eng.sendAuthorized(name, inputs[i], nil)
 		if err != nil {
-			out.Failed = append(out.Failed, newBatchError(e.Id, err))
+			out.Failed = append(out.Failed, newBatchError(e.Id, fmt.Errorf("sqs: send to %s: %w", name, err)))
 			continue
+		}
+		if !t.IsZero() {
+			last = t
 		}
 		out.Successful = append(out.Successful, sendBatchResultEntry{Id: e.Id, sendMessageOutput: sendMessageOutput{
 			MD5OfMessageBody: r.MD5OfMessageBody, MD5OfMessageAttributes: r.MD5OfMessageAttributes,
 			MD5OfMessageSystemAttributes: r.MD5OfMessageSystemAttributes, MessageId: r.MessageID,
 		}})
+	}
+	if err := durable(last); err != nil {
+		return nil, fmt.Errorf("sqs: send batch to %s: %w", name, err)
 	}
 	return out, nil
 }
@@ -322,12 +331,20 @@ func runDeleteMessageBatch(s *Service, _ context.Context, in *deleteMessageBatch
 		return nil, err
 	}
 	out := &deleteMessageBatchOutput{Successful: []batchIDEntry{}, Failed: []batchError{}}
+	var last journal.Ticket
 	for _, e := range in.Entries {
-		if err := s.eng.DeleteMessage(name, e.ReceiptHandle); err != nil {
-			out.Failed = append(out.Failed, newBatchError(e.Id, err))
+		t, err := s.eng.deleteMessage(name, e.ReceiptHandle)
+		if err != nil {
+			out.Failed = append(out.Failed, newBatchError(e.Id, fmt.Errorf("sqs: delete message from %s: %w", name, err)))
 			continue
 		}
+		if !t.IsZero() {
+			last = t
+		}
 		out.Successful = append(out.Successful, batchIDEntry{XMLName: xml.Name{Local: "DeleteMessageBatchResultEntry"}, Id: e.Id})
+	}
+	if err := durable(last); err != nil {
+		return nil, fmt.Errorf("sqs: delete batch from %s: %w", name, err)
 	}
 	return out, nil
 }
@@ -402,16 +419,24 @@ func runChangeVisibilityBatch(s *Service, _ context.Context, in *changeVisibilit
 		return nil, err
 	}
 	out := &changeVisibilityBatchOutput{Successful: []batchIDEntry{}, Failed: []batchError{}}
+	var last journal.Ticket
 	for _, e := range in.Entries {
 		if e.VisibilityTimeout == nil {
 			out.Failed = append(out.Failed, newBatchError(e.Id, errMissingParameter("VisibilityTimeout")))
 			continue
 		}
-		if err := s.eng.ChangeMessageVisibility(name, e.ReceiptHandle, *e.VisibilityTimeout); err != nil {
-			out.Failed = append(out.Failed, newBatchError(e.Id, err))
+		t, err := s.eng.changeVisibility(name, e.ReceiptHandle, *e.VisibilityTimeout)
+		if err != nil {
+			out.Failed = append(out.Failed, newBatchError(e.Id, fmt.Errorf("sqs: change message visibility in %s: %w", name, err)))
 			continue
 		}
+		if !t.IsZero() {
+			last = t
+		}
 		out.Successful = append(out.Successful, batchIDEntry{XMLName: xml.Name{Local: "ChangeMessageVisibilityBatchResultEntry"}, Id: e.Id})
+	}
+	if err := durable(last); err != nil {
+		return nil, fmt.Errorf("sqs: change visibility batch in %s: %w", name, err)
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 type msgState uint8
@@ -109,7 +110,7 @@ func (e *Engine) ValidateSend(name string, in SendInput) error {
 		return err
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	q, err := e.get(name)
 	if err != nil {
 		return err
@@ -124,27 +125,32 @@ func checkSize(q *queue, in SendInput) error {
 	return nil
 }
 
-// SendMessage enqueues a message.
+// SendMessage enqueues a message and returns once it is durable.
 func (e *Engine) SendMessage(ctx context.Context, name string, in SendInput) (SendOutput, error) {
-	out, err := e.send(name, in)
+	out, t, err := e.sendAuthorized(name, in, nil)
+	if err == nil {
+		err = durable(t)
+	}
 	if err != nil {
 		return SendOutput{}, fmt.Errorf("sqs: send to %s: %w", name, err)
 	}
 	return out, nil
 }
 
-func (e *Engine) send(name string, in SendInput) (SendOutput, error) {
-	return e.sendAuthorized(name, in, nil)
-}
-
 // sendAuthorized sends after authorize (when not nil) accepted the queue,
-// under the same lock, so a policy cannot change in between.
-func (e *Engine) sendAuthorized(name string, in SendInput, authorize func(*queue) error) (SendOutput, error) {
+// under the same lock, so a policy cannot change in between. The message
+// is durable when the ticket is done: batches wait once for all entries.
+func (e *Engine) sendAuthorized(name string, in SendInput, authorize func(*queue) error) (SendOutput, journal.Ticket, error) {
 	if err := in.validate(); err != nil {
-		return SendOutput{}, err
+		return SendOutput{}, journal.Ticket{}, err
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	out, err := e.sendLocked(name, in, authorize)
+	t := e.unlock()
+	return out, t, err
+}
+
+func (e *Engine) sendLocked(name string, in SendInput, authorize func(*queue) error) (SendOutput, error) {
 	q, err := e.get(name)
 	if err != nil {
 		return SendOutput{}, err
@@ -200,6 +206,7 @@ func (e *Engine) enqueueLocked(q *queue, m *message, now time.Time, delay int) {
 		q.ready.push(m)
 		q.signal()
 	}
+	e.logEnqueueLocked(q, m)
 }
 
 // removeLocked takes m out of q. It is the one way a message leaves a
@@ -217,6 +224,7 @@ func (e *Engine) removeLocked(q *queue, m *message) {
 	}
 	q.byAge.remove(m)
 	delete(q.msgs, m.id)
+	e.logRemoveLocked(q, m)
 }
 
 // refreshLocked brings q up to now: expired messages go, and delayed or
@@ -273,7 +281,7 @@ func (e *Engine) armWakeLocked(q *queue, now time.Time) {
 	var t interface{ Stop() bool }
 	t = e.clk.AfterFunc(at.Sub(now), func() {
 		e.mu.Lock()
-		defer e.mu.Unlock()
+		defer e.unlock() // a refresh may expire messages
 		if q.wakeTimer == t {
 			q.wakeTimer = nil
 		}
@@ -394,7 +402,7 @@ func (e *Engine) receive(ctx context.Context, name string, in ReceiveInput) ([]M
 		e.mu.Lock()
 		q, err := e.get(name)
 		if err != nil {
-			e.mu.Unlock()
+			e.unlock()
 			return nil, err
 		}
 		now := e.clk.Now()
@@ -404,7 +412,15 @@ func (e *Engine) receive(ctx context.Context, name string, in ReceiveInput) ([]M
 			wait = *in.WaitTimeSeconds
 		}
 		if len(msgs) > 0 || wait == 0 || timeout != nil && isClosed(timeout) {
-			e.mu.Unlock()
+			t := e.unlock()
+			if len(msgs) > 0 {
+				// The receive counts must be durable before anyone sees
+				// the messages, or a poison message could dodge its DLQ
+				// by crashing the process.
+				if err := durable(t); err != nil {
+					return nil, err
+				}
+			}
 			return msgs, nil
 		}
 		if timeout == nil {
@@ -418,7 +434,7 @@ func (e *Engine) receive(ctx context.Context, name string, in ReceiveInput) ([]M
 		arrival := q.arrival
 		q.waiters++
 		e.armWakeLocked(q, now)
-		e.mu.Unlock()
+		e.unlock()
 
 		var done bool
 		select {
@@ -430,7 +446,7 @@ func (e *Engine) receive(ctx context.Context, name string, in ReceiveInput) ([]M
 		e.mu.Lock()
 		q.waiters--
 		gone := q.deleted
-		e.mu.Unlock()
+		e.unlock()
 		if done || gone {
 			return nil, nil
 		}
@@ -476,6 +492,7 @@ func (e *Engine) receiveLocked(q *queue, now time.Time, max int, in ReceiveInput
 		m.visibleAt = now.Add(time.Duration(vis) * time.Second)
 		q.pending.push(m)
 		q.nInflight++
+		e.logStateLocked(q, m)
 		out = append(out, e.view(q, m, in))
 	}
 	if len(out) > 0 {
@@ -489,6 +506,7 @@ func (e *Engine) receiveLocked(q *queue, now time.Time, max int, in ReceiveInput
 func (e *Engine) deadLetterLocked(q *queue, m *message, dlq *queue, now time.Time) {
 	q.byAge.remove(m)
 	delete(q.msgs, m.id)
+	e.logRemoveLocked(q, m)
 	moved := *m
 	moved.receiveCount, moved.firstReceive, moved.receiptGen, moved.receivedAt = 0, time.Time{}, 0, time.Time{}
 	moved.deadLetterOf = q.arn
@@ -583,18 +601,27 @@ func decodeReceipt(h string) (receipt, bool) {
 // (AWS: "the request succeeds, but the message might not be deleted"). A
 // handle that is not one of this queue's is ReceiptHandleIsInvalid.
 func (e *Engine) DeleteMessage(name, receiptHandle string) error {
-	if err := e.deleteMessage(name, receiptHandle); err != nil {
+	t, err := e.deleteMessage(name, receiptHandle)
+	if err == nil {
+		err = durable(t)
+	}
+	if err != nil {
 		return fmt.Errorf("sqs: delete message from %s: %w", name, err)
 	}
 	return nil
 }
 
-func (e *Engine) deleteMessage(name, handle string) error {
+// deleteMessage deletes; the deletion is durable when the ticket is done.
+func (e *Engine) deleteMessage(name, handle string) (journal.Ticket, error) {
 	if handle == "" {
-		return errMissingParameter("ReceiptHandle")
+		return journal.Ticket{}, errMissingParameter("ReceiptHandle")
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	err := e.deleteMessageLocked(name, handle)
+	return e.unlock(), err
+}
+
+func (e *Engine) deleteMessageLocked(name, handle string) error {
 	q, err := e.get(name)
 	if err != nil {
 		return err
@@ -615,21 +642,30 @@ func (e *Engine) deleteMessage(name, handle string) error {
 // timeout seconds from now (0: at once). The message's total visibility
 // since the receive that issued the handle may not exceed 12 hours.
 func (e *Engine) ChangeMessageVisibility(name, receiptHandle string, timeout int) error {
-	if err := e.changeVisibility(name, receiptHandle, timeout); err != nil {
+	t, err := e.changeVisibility(name, receiptHandle, timeout)
+	if err == nil {
+		err = durable(t)
+	}
+	if err != nil {
 		return fmt.Errorf("sqs: change message visibility in %s: %w", name, err)
 	}
 	return nil
 }
 
-func (e *Engine) changeVisibility(name, handle string, timeout int) error {
+// changeVisibility changes; the change is durable when the ticket is done.
+func (e *Engine) changeVisibility(name, handle string, timeout int) (journal.Ticket, error) {
 	if handle == "" {
-		return errMissingParameter("ReceiptHandle")
+		return journal.Ticket{}, errMissingParameter("ReceiptHandle")
 	}
 	if timeout < 0 || timeout > maxVisibility {
-		return errInvalidParameter("Value %d for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and %d, if provided.", timeout, maxVisibility)
+		return journal.Ticket{}, errInvalidParameter("Value %d for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and %d, if provided.", timeout, maxVisibility)
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	err := e.changeVisibilityLocked(name, handle, timeout)
+	return e.unlock(), err
+}
+
+func (e *Engine) changeVisibilityLocked(name, handle string, timeout int) error {
 	q, err := e.get(name)
 	if err != nil {
 		return err
@@ -655,6 +691,7 @@ func (e *Engine) changeVisibility(name, handle string, timeout int) error {
 	}
 	m.visibleAt = at
 	q.pending.fix(m)
+	e.logStateLocked(q, m)
 	if timeout == 0 {
 		e.refreshLocked(q, now)
 	}
@@ -665,22 +702,27 @@ func (e *Engine) changeVisibility(name, handle string, timeout int) error {
 // PurgeQueue deletes every message in a queue. AWS allows one purge a
 // queue every 60 seconds.
 func (e *Engine) PurgeQueue(name string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	q, err := e.get(name)
+	err := e.update(func() error {
+		q, err := e.get(name)
+		if err != nil {
+			return err
+		}
+		now := e.clk.Now()
+		if !q.lastPurge.IsZero() && now.Sub(q.lastPurge) < 60*time.Second {
+			return errPurgeInProgress(q.arn)
+		}
+		q.lastPurge = now
+		q.ready.reset()
+		q.pending.reset()
+		q.byAge.reset()
+		q.msgs = map[string]*message{}
+		q.nDelayed, q.nInflight = 0, 0
+		e.logPurgeLocked(q)
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("sqs: purge %s: %w", name, err)
 	}
-	now := e.clk.Now()
-	if !q.lastPurge.IsZero() && now.Sub(q.lastPurge) < 60*time.Second {
-		return fmt.Errorf("sqs: purge %s: %w", name, errPurgeInProgress(q.arn))
-	}
-	q.lastPurge = now
-	q.ready.reset()
-	q.pending.reset()
-	q.byAge.reset()
-	q.msgs = map[string]*message{}
-	q.nDelayed, q.nInflight = 0, 0
 	return nil
 }
 
@@ -688,7 +730,7 @@ func (e *Engine) PurgeQueue(name string) error {
 // queue that does not exist); tests use it to know a poll has started.
 func (e *Engine) Waiters(name string) int {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	if q := e.queues[name]; q != nil {
 		return q.waiters
 	}

@@ -34,6 +34,30 @@ func (e *Engine) checkRedrivePolicyLocked(q *queue, raw string) (*redrivePolicy,
 	bad := func(reason string) error {
 		return errInvalidParameter("Value %s for parameter RedrivePolicy is invalid. Reason: %s", raw, reason)
 	}
+	p, err := e.parseRedrivePolicy(raw)
+	if err != nil {
+		return nil, err
+	}
+	dlq := e.queues[p.dlqName]
+	if p.dlqName == "" || dlq == nil {
+		return nil, bad("Dead letter target does not exist.")
+	}
+	if dlq == q {
+		return nil, bad("A queue cannot be its own dead-letter queue.")
+	}
+	if a := dlq.redriveAllow; a != nil && !a.allows(q.arn) {
+		return nil, bad(fmt.Sprintf("Queue %s is not allowed to use %s as its dead-letter queue: the dead-letter queue's RedriveAllowPolicy does not permit it.", q.arn, dlq.arn))
+	}
+	return p, nil
+}
+
+// parseRedrivePolicy parses a RedrivePolicy without looking at the queues
+// (a loaded policy was checked when it was set); dlqName is empty when the
+// target is not a queue of this engine.
+func (e *Engine) parseRedrivePolicy(raw string) (*redrivePolicy, error) {
+	bad := func(reason string) error {
+		return errInvalidParameter("Value %s for parameter RedrivePolicy is invalid. Reason: %s", raw, reason)
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(raw), &fields); err != nil {
 		return nil, bad("Invalid value for RedrivePolicy.")
@@ -60,18 +84,9 @@ func (e *Engine) checkRedrivePolicyLocked(q *queue, raw string) (*redrivePolicy,
 		return nil, bad("Invalid value for maxReceiveCount: must be an integer from 1 to 1000.")
 	}
 	p.MaxReceiveCount = n
-	name, ok := e.QueueNameFromARN(p.DeadLetterTargetArn)
-	dlq := e.queues[name]
-	if !ok || dlq == nil {
-		return nil, bad("Dead letter target does not exist.")
+	if name, ok := e.QueueNameFromARN(p.DeadLetterTargetArn); ok {
+		p.dlqName = name
 	}
-	if dlq == q {
-		return nil, bad("A queue cannot be its own dead-letter queue.")
-	}
-	if a := dlq.redriveAllow; a != nil && !a.allows(q.arn) {
-		return nil, bad(fmt.Sprintf("Queue %s is not allowed to use %s as its dead-letter queue: the dead-letter queue's RedriveAllowPolicy does not permit it.", q.arn, dlq.arn))
-	}
-	p.dlqName = name
 	return &p, nil
 }
 
@@ -144,6 +159,7 @@ type MoveTask struct {
 type moveTask struct {
 	MoveTask
 	sourceName string
+	seq        uint64 // orders the tasks of a queue in the file
 	timer      clock.Timer
 }
 
@@ -153,22 +169,24 @@ type moveTask struct {
 // fast as the task's one-second steps allow; otherwise at most rate
 // messages a second (1 to 500). The task advances with the clock.
 func (e *Engine) StartMessageMoveTask(sourceArn, destinationArn string, rate *int) (string, error) {
-	h, err := e.startMoveTask(sourceArn, destinationArn, rate)
+	var h string
+	err := e.update(func() (err error) {
+		h, err = e.startMoveTaskLocked(sourceArn, destinationArn, rate)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("sqs: start message move task from %s: %w", sourceArn, err)
 	}
 	return h, nil
 }
 
-func (e *Engine) startMoveTask(sourceArn, destinationArn string, rate *int) (string, error) {
+func (e *Engine) startMoveTaskLocked(sourceArn, destinationArn string, rate *int) (string, error) {
 	if sourceArn == "" {
 		return "", errMissingParameter("SourceArn")
 	}
 	if rate != nil && (*rate < 1 || *rate > 500) {
 		return "", errInvalidParameter("Value %d for parameter MaxNumberOfMessagesPerSecond is invalid. Reason: Must be between 1 and 500.", *rate)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	name, ok := e.QueueNameFromARN(sourceArn)
 	src := e.queues[name]
 	if !ok || src == nil {
@@ -211,8 +229,11 @@ func (e *Engine) startMoveTask(sourceArn, destinationArn string, rate *int) (str
 		},
 		sourceName: name,
 	}
+	e.taskSeq++
+	t.seq = e.taskSeq
 	src.tasks = append(src.tasks, t)
 	e.tasks[t.TaskHandle] = t
+	e.saveTaskLocked(t)
 	e.scheduleTaskLocked(t, now)
 	return t.TaskHandle, nil
 }
@@ -233,10 +254,12 @@ func (e *Engine) scheduleTaskLocked(t *moveTask, now time.Time) {
 	next := (elapsed/time.Second + 1) * time.Second
 	t.timer = e.clk.AfterFunc(next-elapsed, func() {
 		e.mu.Lock()
-		defer e.mu.Unlock()
+		defer e.unlock()
 		q := e.queues[t.sourceName]
 		if q == nil || q.activeTask() != t {
 			if t.Status == TaskRunning || t.Status == TaskCancelling {
+				// The source queue is gone, and its tasks' records with
+				// it: this outcome lives in memory only.
 				t.Status, t.FailureReason = TaskFailed, "AWS.SimpleQueueService.NonExistentQueue"
 			}
 			return
@@ -259,6 +282,7 @@ func (e *Engine) refreshTasksLocked(q *queue, now time.Time) {
 	if t.Status == TaskCancelling {
 		t.Status = TaskCancelled
 		t.timer.Stop()
+		e.saveTaskLocked(t)
 		return
 	}
 	steps := int64(now.Sub(t.StartedTimestamp) / time.Second)
@@ -269,6 +293,14 @@ func (e *Engine) refreshTasksLocked(q *queue, now time.Time) {
 	if t.MaxNumberOfMessagesPerSecond != nil {
 		allowed = min(allowed, steps*int64(*t.MaxNumberOfMessagesPerSecond))
 	}
+	// The task's record is written with the moves it counts, in the same
+	// commit, so that after a crash the count matches the queues.
+	moved, status := t.ApproximateNumberOfMessagesMoved, t.Status
+	defer func() {
+		if t.ApproximateNumberOfMessagesMoved != moved || t.Status != status {
+			e.saveTaskLocked(t)
+		}
+	}()
 	for t.ApproximateNumberOfMessagesMoved < allowed {
 		m := q.ready.top()
 		if m == nil {
@@ -318,7 +350,7 @@ func (e *Engine) ListMessageMoveTasks(sourceArn string, max int) ([]MoveTask, er
 			errInvalidParameter("Value %d for parameter MaxResults is invalid. Reason: Must be between 1 and 10.", max))
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock() // a refresh may move messages
 	name, ok := e.QueueNameFromARN(sourceArn)
 	q := e.queues[name]
 	if !ok || q == nil {
@@ -339,21 +371,27 @@ func (e *Engine) CancelMessageMoveTask(handle string) (int64, error) {
 	if handle == "" {
 		return 0, fmt.Errorf("sqs: cancel message move task: %w", errMissingParameter("TaskHandle"))
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	t := e.tasks[handle]
-	if t == nil {
-		return 0, fmt.Errorf("sqs: cancel message move task: %w", errResourceNotFound("Task does not exist."))
+	var moved int64
+	err := e.update(func() error {
+		t := e.tasks[handle]
+		if t == nil {
+			return errResourceNotFound("Task does not exist.")
+		}
+		if q := e.queues[t.sourceName]; q != nil {
+			e.refreshLocked(q, e.clk.Now())
+		}
+		if t.Status != TaskRunning {
+			return errInvalidParameter("Only active tasks can be cancelled; this task is %s.", t.Status)
+		}
+		t.Status = TaskCancelling
+		e.saveTaskLocked(t)
+		moved = t.ApproximateNumberOfMessagesMoved
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqs: cancel message move task: %w", err)
 	}
-	if q := e.queues[t.sourceName]; q != nil {
-		e.refreshLocked(q, e.clk.Now())
-	}
-	if t.Status != TaskRunning {
-		return 0, fmt.Errorf("sqs: cancel message move task: %w",
-			errInvalidParameter("Only active tasks can be cancelled; this task is %s.", t.Status))
-	}
-	t.Status = TaskCancelling
-	return t.ApproximateNumberOfMessagesMoved, nil
+	return moved, nil
 }
 
 // sortedKeys returns m's keys in ascending order.

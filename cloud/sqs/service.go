@@ -21,12 +21,28 @@ type Service struct {
 	eng *Engine
 }
 
-// New returns an SQS service with no queues. Defaults: Region "us-east-1",
-// AccountID "000000000000", Clock clock.Real(), BaseURL
-// "http://127.0.0.1:4566".
+// New returns an SQS service with no queues, in memory. Defaults: Region
+// "us-east-1", AccountID "000000000000", Clock clock.Real(), BaseURL
+// "http://127.0.0.1:4566". It panics if opts.DB is set: use Open.
 func New(opts Options) *Service {
 	return &Service{eng: NewEngine(opts)}
 }
+
+// Open returns an SQS service with what opts.DB holds (see Options.DB),
+// or, without a DB, New's empty in-memory service. Errors wrap
+// ErrDataFile when the file's SQS data cannot be used.
+func Open(opts Options) (*Service, error) {
+	e, err := OpenEngine(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{eng: e}, nil
+}
+
+// Close commits what is still queued for the data file and stops the
+// service's committer (see Engine.Close). Call it after the last request
+// has been answered and before closing the DB.
+func (s *Service) Close() error { return s.eng.Close() }
 
 // Engine returns the service's engine, for in-process callers.
 func (s *Service) Engine() *Engine { return s.eng }
@@ -72,7 +88,7 @@ func (s *Service) SendAs(ctx context.Context, queueARN string, p Principal, in S
 	if p.Service != "" && in.SenderID == "" {
 		in.SenderID = p.Service
 	}
-	out, err := e.sendAuthorized(name, in, func(q *queue) error {
+	out, t, err := e.sendAuthorized(name, in, func(q *queue) error {
 		if p.Service == "" && (p.SourceAccount == "" || p.SourceAccount == e.opts.AccountID) {
 			return nil
 		}
@@ -91,6 +107,11 @@ func (s *Service) SendAs(ctx context.Context, queueARN string, p Principal, in S
 		}
 		return nil
 	})
+	if err == nil {
+		// Publish answers after SendAs: SNS needs no journal of its own
+		// for deliveries because this wait makes them durable here.
+		err = durable(t)
+	}
 	if err != nil {
 		return "", fmt.Errorf("sqs: send as %s to %s: %w", p.Service, queueARN, err)
 	}

@@ -1,0 +1,510 @@
+package sns_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"go.etcd.io/bbolt"
+
+	"github.com/orderflow/orderflow/cloud/clock"
+	"github.com/orderflow/orderflow/cloud/journal"
+	"github.com/orderflow/orderflow/cloud/sns"
+	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
+)
+
+// snsNode is an SNS service on a data file that a test crashes and
+// restarts: a crash abandons the service without Close, as kill -9 would,
+// and closes the file handle so that the next start reads the file afresh.
+// Each start gets a new fake clock, so the dead service's retries never
+// fire. Unless signer is set, the service keeps its own key in the file.
+type snsNode struct {
+	*env
+	path   string
+	db     *bbolt.DB
+	signer sns.Signer
+}
+
+var t1 = time.Date(2025, 3, 4, 5, 6, 7, 891_000_000, time.UTC)
+
+func newSNSNode(t *testing.T, queues *fakeQueues) *snsNode {
+	t.Helper()
+	n := &snsNode{path: filepath.Join(t.TempDir(), "data.db")}
+	n.start(t, t1, queues)
+	return n
+}
+
+func (n *snsNode) start(t *testing.T, now time.Time, queues *fakeQueues) {
+	t.Helper()
+	db, err := journal.Open(n.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{queues: queues, clock: clock.NewFake(now)}
+	var baseURL string
+	e.svc, err = sns.New(sns.Options{DB: db, Clock: e.clock, BaseURL: func() string { return baseURL }, Queues: queues, Signer: n.signer})
+	if err != nil {
+		db.Close()
+		t.Fatalf("sns.New on the data file: %v", err)
+	}
+	e.srv = httptest.NewServer(e.svc)
+	baseURL = e.srv.URL
+	e.client = awssns.New(awssns.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(e.srv.URL), HTTPClient: e.srv.Client(),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+	})
+	n.env, n.db = e, db
+	t.Cleanup(n.crash)
+}
+
+func (n *snsNode) crash() {
+	if n.srv == nil {
+		return
+	}
+	n.srv.CloseClientConnections()
+	n.srv.Close()
+	n.db.Close()
+	n.srv = nil
+}
+
+func (n *snsNode) restart(t *testing.T, d time.Duration, queues *fakeQueues) {
+	t.Helper()
+	now := n.clock.Now().Add(d)
+	n.crash()
+	n.start(t, now, queues)
+}
+
+// waitDelivered waits (in real time, for the goroutine a fake-clock timer
+// starts) until queueARN has accepted n deliveries.
+func waitDelivered(t *testing.T, q *fakeQueues, queueARN string, n int) []sns.Delivery {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := q.to(queueARN)
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s accepted %d deliveries, want %d", queueARN, len(got), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestTopicsAndSubscriptionsSurviveARestart(t *testing.T) {
+	n := newSNSNode(t, &fakeQueues{})
+	topic := n.createTopic(t, "orders", map[string]string{"DisplayName": "Orders", "SignatureVersion": "2", "MaximumMessageSize": "4096"})
+	if _, err := n.client.TagResource(ctx, &awssns.TagResourceInput{ResourceArn: aws.String(topic), Tags: []types.Tag{
+		{Key: aws.String("team"), Value: aws.String("orders")}, {Key: aws.String("env"), Value: aws.String("dev")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.client.UntagResource(ctx, &awssns.UntagResourceInput{ResourceArn: aws.String(topic), TagKeys: []string{"env"}}); err != nil {
+		t.Fatal(err)
+	}
+	n.subscribe(t, topic, "raw", map[string]string{"RawMessageDelivery": "true", "FilterPolicy": `{"kind":["order"]}`})
+	enveloped := n.subscribe(t, topic, "enveloped", map[string]string{"RedrivePolicy": `{"deadLetterTargetArn":"` + queueARN("dlq") + `"}`})
+	gone := n.subscribe(t, topic, "gone", nil)
+	if _, err := n.client.Unsubscribe(ctx, &awssns.UnsubscribeInput{SubscriptionArn: aws.String(gone)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.client.SetSubscriptionAttributes(ctx, &awssns.SetSubscriptionAttributesInput{SubscriptionArn: aws.String(enveloped),
+		AttributeName: aws.String("FilterPolicy"), AttributeValue: aws.String(`{"store":["lisbon"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	doomed := n.createTopic(t, "doomed", nil)
+	n.subscribe(t, doomed, "raw", nil)
+	if _, err := n.client.DeleteTopic(ctx, &awssns.DeleteTopicInput{TopicArn: aws.String(doomed)}); err != nil {
+		t.Fatal(err)
+	}
+
+	type state struct {
+		topics, tags, subs []string
+		topicAttrs         map[string]string
+		subAttrs           map[string]map[string]string // by endpoint
+	}
+	read := func() state {
+		t.Helper()
+		st := state{subAttrs: map[string]map[string]string{}}
+		lt, err := n.client.ListTopics(ctx, &awssns.ListTopicsInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tp := range lt.Topics {
+			st.topics = append(st.topics, *tp.TopicArn)
+		}
+		ta, err := n.client.GetTopicAttributes(ctx, &awssns.GetTopicAttributesInput{TopicArn: aws.String(topic)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.topicAttrs = ta.Attributes
+		tags, err := n.client.ListTagsForResource(ctx, &awssns.ListTagsForResourceInput{ResourceArn: aws.String(topic)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tg := range tags.Tags {
+			st.tags = append(st.tags, *tg.Key+"="+*tg.Value)
+		}
+		ls, err := n.client.ListSubscriptionsByTopic(ctx, &awssns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topic)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range ls.Subscriptions {
+			st.subs = append(st.subs, *s.SubscriptionArn+" "+*s.Endpoint)
+			sa, err := n.client.GetSubscriptionAttributes(ctx, &awssns.GetSubscriptionAttributesInput{SubscriptionArn: s.SubscriptionArn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.subAttrs[*s.Endpoint] = sa.Attributes
+		}
+		return st
+	}
+	before := read()
+	n.restart(t, time.Hour, &fakeQueues{})
+	after := read()
+	if !slices.Equal(after.topics, before.topics) || len(after.topics) != 1 {
+		t.Errorf("topics after restart = %v, before %v", after.topics, before.topics)
+	}
+	if !maps.Equal(after.topicAttrs, before.topicAttrs) {
+		t.Errorf("topic attributes after restart = %v, before %v", after.topicAttrs, before.topicAttrs)
+	}
+	if after.topicAttrs["SubscriptionsDeleted"] != "1" || after.topicAttrs["DisplayName"] != "Orders" {
+		t.Errorf("topic attributes after restart = %v", after.topicAttrs)
+	}
+	if !slices.Equal(after.tags, []string{"team=orders"}) {
+		t.Errorf("tags after restart = %v", after.tags)
+	}
+	if !slices.Equal(after.subs, before.subs) || len(after.subs) != 2 {
+		t.Errorf("subscriptions after restart = %v, before %v", after.subs, before.subs)
+	}
+	for q, attrs := range before.subAttrs {
+		if !maps.Equal(after.subAttrs[q], attrs) {
+			t.Errorf("attributes of the subscription of %s after restart = %v, before %v", q, after.subAttrs[q], attrs)
+		}
+	}
+	if a := after.subAttrs[queueARN("enveloped")]; a["RedrivePolicy"] == "" || a["FilterPolicy"] != `{"store":["lisbon"]}` {
+		t.Errorf("enveloped subscription after restart = %v", a)
+	}
+	if a := after.subAttrs[queueARN("raw")]; a["RawMessageDelivery"] != "true" || a["FilterPolicy"] != `{"kind":["order"]}` {
+		t.Errorf("raw subscription after restart = %v", a)
+	}
+
+	// The restored filter policies and raw delivery still decide.
+	for _, kind := range []string{"order", "refund"} {
+		if _, err := n.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String(kind),
+			MessageAttributes: map[string]types.MessageAttributeValue{"kind": {DataType: aws.String("String"), StringValue: aws.String(kind)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := n.queues.to(queueARN("raw")); len(got) != 1 || got[0].Body != "order" || got[0].Attributes["kind"].StringValue != "order" {
+		t.Errorf("raw subscription after restart got %+v, want the one order, raw", got)
+	}
+	if got := n.queues.to(queueARN("enveloped")); len(got) != 0 {
+		t.Errorf("the store filter let %d messages through", len(got))
+	}
+	if _, err := n.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String(strings.Repeat("x", 5000))}); err == nil {
+		t.Error("the restored MaximumMessageSize of 4096 let 5000 bytes through")
+	}
+}
+
+func TestEnvelopesSignedBeforeARestartVerifyAfterIt(t *testing.T) {
+	n := newSNSNode(t, &fakeQueues{})
+	topic := n.createTopic(t, "orders", nil)
+	n.subscribe(t, topic, "q", nil)
+	if _, err := n.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("before")}); err != nil {
+		t.Fatal(err)
+	}
+	before := decodeEnvelope(t, n.queues.to(queueARN("q"))[0].Body)
+	oldCertURL := before["SigningCertURL"].(string)
+	n.restart(t, 24*time.Hour, &fakeQueues{})
+	if !strings.HasSuffix(oldCertURL, strings.TrimPrefix(n.svc.SigningCertURL(), n.srv.URL)) {
+		t.Errorf("the certificate moved: %s before, %s after", oldCertURL, n.svc.SigningCertURL())
+	}
+	// A subscriber fetches the certificate from the restarted endpoint.
+	before["SigningCertURL"] = n.svc.SigningCertURL()
+	if err := verifyEnvelope(t, before); err != nil {
+		t.Errorf("an envelope signed before the restart does not verify after it: %v", err)
+	}
+}
+
+func TestADeliveryWaitingForARetrySurvivesARestart(t *testing.T) {
+	failing := &fakeQueues{DeliverFunc: func(context.Context, sns.Delivery) error { return errors.New("throttled") }}
+	n := newSNSNode(t, failing)
+	topic := n.createTopic(t, "orders", nil)
+	sub := n.subscribe(t, topic, "q", nil)
+	out, err := n.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("m")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failing.attempts(queueARN("q")); got != 4 {
+		t.Fatalf("attempts before the crash = %d, want the first and three immediate retries", got)
+	}
+	if got := pendingRetries(t, n.db); got != 1 {
+		t.Fatalf("retry records before the crash = %d, want 1", got)
+	}
+	healthy := &fakeQueues{}
+	n.restart(t, 0, healthy)
+	if got := len(healthy.to(queueARN("q"))); got != 0 {
+		t.Fatalf("delivered %d before the retry was due", got)
+	}
+	n.clock.Advance(time.Second)
+	d := waitDelivered(t, healthy, queueARN("q"), 1)[0]
+	env := decodeEnvelope(t, d.Body)
+	if env["MessageId"] != *out.MessageId || env["Message"] != "m" {
+		t.Errorf("retried delivery = %v", env)
+	}
+	// Delivered, its record goes (after the delivery: a crash in between
+	// delivers it again, at least once); then the next start does not
+	// deliver it again.
+	deadline := time.Now().Add(5 * time.Second)
+	for pendingRetries(t, n.db) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the delivered retry's record is still in the file")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if st := n.svc.Stats().Subscriptions[sub]; st.Delivered != 1 {
+		t.Errorf("stats after the retried delivery = %+v", st)
+	}
+	again := &fakeQueues{}
+	n.restart(t, time.Hour, again)
+	n.clock.Advance(time.Hour)
+	if got := len(again.to(queueARN("q"))); got != 0 {
+		t.Errorf("delivered again after another restart: %d", got)
+	}
+}
+
+// pendingRetries counts the retry records in the file.
+func pendingRetries(t *testing.T, db *bbolt.DB) int {
+	t.Helper()
+	n := 0
+	if err := db.View(func(tx *bbolt.Tx) error {
+		n = tx.Bucket([]byte("sns")).Bucket([]byte("retries")).Stats().KeyN
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestARetryDueWhileTheServiceWasDownRunsWhenItStarts(t *testing.T) {
+	failing := &fakeQueues{DeliverFunc: func(_ context.Context, d sns.Delivery) error {
+		if d.QueueARN == queueARN("dlq") {
+			return errors.New("throttled")
+		}
+		return fmt.Errorf("%w: gone", sns.ErrQueueNotFound)
+	}}
+	n := newSNSNode(t, failing)
+	topic := n.createTopic(t, "orders", nil)
+	n.subscribe(t, topic, "q", map[string]string{"RedrivePolicy": `{"deadLetterTargetArn":"` + queueARN("dlq") + `"}`})
+	if _, err := n.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("m")}); err != nil {
+		t.Fatal(err)
+	}
+	// The queue is gone, and the dead-letter delivery is being retried.
+	healthy := &fakeQueues{}
+	n.restart(t, time.Hour, healthy)
+	d := waitDelivered(t, healthy, queueARN("dlq"), 1)[0]
+	if d.Attributes["ErrorCode"].StringValue != "AWS.SimpleQueueService.NonExistentQueue" {
+		t.Errorf("dead-lettered after the restart with %v", d.Attributes)
+	}
+}
+
+func TestTheSNSDataFile(t *testing.T) {
+	damage := func(t *testing.T, change func(root *bbolt.Bucket) error) string {
+		t.Helper()
+		n := newSNSNode(t, &fakeQueues{})
+		topic := n.createTopic(t, "orders", nil)
+		n.subscribe(t, topic, "q", nil)
+		n.crash()
+		db, err := bbolt.Open(n.path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Update(func(tx *bbolt.Tx) error { return change(tx.Bucket([]byte("sns"))) }); err != nil {
+			t.Fatal(err)
+		}
+		return n.path
+	}
+	open := func(t *testing.T, path string) error {
+		t.Helper()
+		db, err := journal.Open(path)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		svc, err := sns.New(sns.Options{DB: db, Queues: &fakeQueues{}})
+		if err == nil {
+			svc.Close()
+		}
+		return err
+	}
+	firstKey := func(b *bbolt.Bucket) []byte { k, _ := b.Cursor().First(); return k }
+	for _, tc := range []struct {
+		name, want string
+		change     func(root *bbolt.Bucket) error
+	}{
+		{"a damaged topic", "topic arn:aws:sns:us-east-1:000000000000:orders", func(root *bbolt.Bucket) error {
+			return root.Bucket([]byte("topics")).Put(firstKey(root.Bucket([]byte("topics"))), []byte{0x80})
+		}},
+		{"a damaged subscription", "subscription arn:aws:sns:us-east-1:000000000000:orders:", func(root *bbolt.Bucket) error {
+			return root.Bucket([]byte("subscriptions")).Put(firstKey(root.Bucket([]byte("subscriptions"))), []byte("??"))
+		}},
+		{"a damaged signing key", "signer", func(root *bbolt.Bucket) error {
+			return root.Put([]byte("signer"), []byte{4, 'n', 'o', 'p', 'e', 0})
+		}},
+		{"another format version", `format version "2"`, func(root *bbolt.Bucket) error {
+			return root.Put([]byte("format"), []byte("2"))
+		}},
+	} {
+		t.Run(tc.name+" is refused with ErrDataFile saying what is wrong", func(t *testing.T) {
+			err := open(t, damage(t, tc.change))
+			if !errors.Is(err, sns.ErrDataFile) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want ErrDataFile naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// sqsQueues delivers into a real SQS service as the cloud's adapter does.
+type sqsQueues struct{ svc *cloudsqs.Service }
+
+func (q sqsQueues) Deliver(ctx context.Context, d sns.Delivery) error {
+	in := cloudsqs.SendInput{Body: d.Body}
+	for k, v := range d.Attributes {
+		if in.MessageAttributes == nil {
+			in.MessageAttributes = map[string]cloudsqs.MessageAttributeValue{}
+		}
+		in.MessageAttributes[k] = cloudsqs.MessageAttributeValue{DataType: v.DataType, StringValue: v.StringValue, BinaryValue: v.BinaryValue}
+	}
+	_, err := q.svc.SendAs(ctx, d.QueueARN, cloudsqs.Principal{Service: "sns.amazonaws.com", SourceArn: d.TopicARN, SourceAccount: account}, in)
+	switch {
+	case errors.Is(err, cloudsqs.ErrQueueNotFound):
+		return fmt.Errorf("%w: %w", sns.ErrQueueNotFound, err)
+	case errors.Is(err, cloudsqs.ErrAccessDenied):
+		return fmt.Errorf("%w: %w", sns.ErrDenied, err)
+	}
+	return err
+}
+
+// TestPublishesAcknowledgedBeforeACrashAreInTheirQueuesAfterIt checks the
+// reason SNS keeps no journal of publishes: each delivery, enveloped, raw
+// or dead-lettered, is made durable by SQS before Publish answers.
+func TestPublishesAcknowledgedBeforeACrashAreInTheirQueuesAfterIt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data.db")
+	var (
+		db       *bbolt.DB
+		queues   *cloudsqs.Service
+		topics   *sns.Service
+		srv      *httptest.Server
+		client   *awssns.Client
+		startMu  sync.Mutex
+		clk      = clock.NewFake(t1)
+		baseURL  = func() string { startMu.Lock(); defer startMu.Unlock(); return srv.URL }
+		allowSNS = func(q string) map[string]string {
+			return map[string]string{"Policy": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":"sqs:SendMessage","Resource":"` + queueARN(q) + `"}]}`}
+		}
+	)
+	start := func() {
+		t.Helper()
+		var err error
+		if db, err = journal.Open(path); err != nil {
+			t.Fatal(err)
+		}
+		if queues, err = cloudsqs.Open(cloudsqs.Options{DB: db, Clock: clk}); err != nil {
+			t.Fatal(err)
+		}
+		if topics, err = sns.New(sns.Options{DB: db, Clock: clk, BaseURL: baseURL, Queues: sqsQueues{queues}}); err != nil {
+			t.Fatal(err)
+		}
+		startMu.Lock()
+		srv = httptest.NewServer(topics)
+		startMu.Unlock()
+		client = awssns.New(awssns.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), HTTPClient: srv.Client(),
+			Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
+	}
+	crash := func() { srv.CloseClientConnections(); srv.Close(); db.Close() }
+	start()
+	for _, q := range []string{"enveloped", "raw", "dlq"} {
+		if _, err := queues.Engine().CreateQueue(q, allowSNS(q), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := queues.Engine().CreateQueue("denied", nil, nil); err != nil { // no policy: SNS may not send
+		t.Fatal(err)
+	}
+	topic, err := topics.CreateTopic(ctx, "orders", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q, attrs := range map[string]map[string]string{
+		"enveloped": nil,
+		"raw":       {"RawMessageDelivery": "true"},
+		"denied":    {"RedrivePolicy": `{"deadLetterTargetArn":"` + queueARN("dlq") + `"}`},
+	} {
+		if _, err := topics.Subscribe(ctx, topic, "sqs", queueARN(q), attrs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const published = 20
+	ids := map[string]bool{}
+	for i := range published {
+		out, err := client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String(fmt.Sprint("order ", i)),
+			MessageAttributes: map[string]types.MessageAttributeValue{"n": {DataType: aws.String("Number"), StringValue: aws.String(fmt.Sprint(i))}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[*out.MessageId] = true
+	}
+	crash()
+	start()
+	defer crash()
+
+	receive := func(q string) []cloudsqs.Message {
+		t.Helper()
+		var all []cloudsqs.Message
+		for {
+			got, err := queues.Engine().ReceiveMessage(ctx, q, cloudsqs.ReceiveInput{MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 0 {
+				return all
+			}
+			all = append(all, got...)
+		}
+	}
+	enveloped := receive("enveloped")
+	if len(enveloped) != published {
+		t.Fatalf("enveloped queue holds %d after the crash, want %d", len(enveloped), published)
+	}
+	for _, m := range enveloped {
+		env := decodeEnvelope(t, m.Body)
+		env["SigningCertURL"] = topics.SigningCertURL()
+		if !ids[env["MessageId"].(string)] {
+			t.Errorf("envelope of an unknown publish: %v", env["MessageId"])
+		}
+		if err := verifyEnvelope(t, env); err != nil {
+			t.Errorf("an envelope from before the crash does not verify: %v", err)
+		}
+	}
+	raw := receive("raw")
+	if len(raw) != published || raw[0].MessageAttributes["n"].DataType != "Number" || !strings.HasPrefix(raw[0].Body, "order ") {
+		t.Errorf("raw queue after the crash: %d messages, first %+v", len(raw), raw)
+	}
+	dead := receive("dlq")
+	if len(dead) != published || dead[0].MessageAttributes["ErrorCode"].StringValue != "AccessDenied" {
+		t.Errorf("dead-letter queue after the crash: %d messages, first %+v", len(dead), dead)
+	}
+}

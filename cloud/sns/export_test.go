@@ -1,0 +1,34 @@
+package sns
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// DumpForTest renders s's topics, subscriptions and pending retries
+// canonically, so that a test can compare a service with one loaded from
+// its data file.
+func DumpForTest(s *Service) string {
+	var b strings.Builder
+	s.mu.RLock()
+	for _, arn := range slices.Sorted(maps.Keys(s.topics)) {
+		t := s.topics[arn]
+		fmt.Fprintf(&b, "topic %s %x\n", arn, topicValue(t))
+		for _, sub := range t.subs {
+			fmt.Fprintf(&b, "  subscription %s %x\n", sub.arn, subscriptionValue(sub))
+		}
+	}
+	fmt.Fprintf(&b, "%d subscriptions\n", len(s.subs))
+	s.mu.RUnlock()
+	s.timersMu.Lock()
+	var retries []string
+	for rt := range s.timers {
+		retries = append(retries, fmt.Sprintf("retry %s %x\n", rt.job.id, retryValue(rt.job)))
+	}
+	s.timersMu.Unlock()
+	slices.Sort(retries)
+	b.WriteString(strings.Join(retries, ""))
+	return b.String()
+}
