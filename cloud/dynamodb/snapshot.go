@@ -200,7 +200,10 @@ func (s *Service) replay(j *journal, log *slog.Logger) (err error) {
 			if b == nil {
 				return fmt.Errorf("snapshot of table %s has no items bucket", name)
 			}
-			return b.ForEach(func(_, item []byte) error {
+			return b.ForEach(func(id, item []byte) error {
+				if item == nil {
+					return fmt.Errorf("snapshot of table %s: %q is a bucket, not an item", name, id)
+				}
 				items++
 				if err := s.replayPut(string(name), item); err != nil {
 					return fmt.Errorf("snapshot of table %s: %w", name, err)
