@@ -203,10 +203,10 @@ func TestConditionalWritesReplayToTheSameFinalState(t *testing.T) {
 				item := get(t, c, "Orders", "counter")
 				v := item["version"].(*types.AttributeValueMemberN).Value
 				_, err := c.UpdateItem(ctx, &awsddb.UpdateItemInput{
-					TableName:           aws.String("Orders"),
-					Key:                 map[string]types.AttributeValue{"pk": s("counter")},
-					UpdateExpression:    aws.String("SET version = version + :one, #log = list_append(#log, :me)"),
-					ConditionExpression: aws.String("version = :v"),
+					TableName:                aws.String("Orders"),
+					Key:                      map[string]types.AttributeValue{"pk": s("counter")},
+					UpdateExpression:         aws.String("SET version = version + :one, #log = list_append(#log, :me)"),
+					ConditionExpression:      aws.String("version = :v"),
 					ExpressionAttributeNames: map[string]string{"#log": "log"},
 					ExpressionAttributeValues: map[string]types.AttributeValue{
 						":one": n(1), ":v": &types.AttributeValueMemberN{Value: v},
