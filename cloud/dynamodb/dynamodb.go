@@ -95,6 +95,11 @@ type Service struct {
 	writeMu sync.Mutex
 }
 
+var (
+	_ http.Handler        = (*Service)(nil)
+	_ http.ResponseWriter = (*response)(nil)
+)
+
 // tableKeys names a table's key attributes, to find an item's key.
 type tableKeys struct {
 	hash, rng string
