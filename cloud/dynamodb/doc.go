@@ -19,10 +19,10 @@
 // bbolt is only written while serving and read only at start. The write
 // path appends records at increasing keys, which touches the same few pages
 // whatever items the writes change: a commit of 8 records of 300 bytes
-// writes 23 KB of pages in 0.50 ms on this machine, against 89 KB and
-// 0.85 ms to put the same records by item key into a bucket of 100,000
-// items, as making bbolt the item store would (BenchmarkCommit). The keyed
-// writes happen in compaction instead, off the request path.
+// writes 23 KB of pages (0.39 ms) on the 2-core development machine,
+// against 89 KB (0.51 ms) to put the same records by item key into a bucket
+// of 100,000 items, as making bbolt the item store would (BenchmarkCommit).
+// The keyed writes happen in compaction instead, off the request path.
 //
 // What the journal records. Not the requests but their effects: each item
 // a write changed, as the engine holds it afterwards (or its key, if
@@ -54,13 +54,15 @@
 // Group commit. One committer goroutine commits, in one bbolt transaction
 // and so one fsync, every record queued while the previous commit was
 // syncing; a writer waits for the commit that carries its record, holding
-// no lock. With no other writer a write waits for one commit (about 0.5 ms
-// here: bbolt syncs the data and then the meta page, 0.16 ms each, plus the
-// writes); with more, commits carry more records. PutItem through the SDK
-// over loopback, from clients in the same process on this 2-core machine
-// (BenchmarkPutItem): 1 client 6,482 puts/s in memory, 1,437 journaled (one
-// commit per put); 8 clients 9,882 and 4,478 (0.33 commits per put); 32
-// clients 6,287 journaled (0.14 commits per put).
+// no lock. With no other writer a write waits for one commit (about 0.4 ms
+// there: bbolt syncs the data and then the meta page, an fsync taking
+// 0.12 ms, plus the writes); with more, commits carry more records. PutItem
+// through the SDK over loopback, from clients in the same process, in
+// memory and journaled (BenchmarkPutItem, one run on that machine shared
+// with other work): 1 client 7,492 and 1,476 puts/s (one commit per put);
+// 8 clients 11,686 and 5,194 (0.35 commits per put); 32 clients 14,511 and
+// 6,919 (0.15 commits per put). Throughput then follows bbolt's commit
+// time: a commit cannot start before the previous one has synced.
 //
 // Reads see only durable writes. A read, and a write that failed, is
 // answered only once every write it may have seen is committed, so no
@@ -78,18 +80,18 @@
 // a crash anywhere leaves a file that replays to the same state. The start
 // then replays one PutItem per live item and at most about CompactRecords
 // records; the file stays bounded because the pages the journal frees are
-// reused (bbolt never shrinks a file; TestCompactionKeepsTheStateAndBoundsTheFile
-// writes 2,400 items of 1 KB and the file stays at 1 MiB). For 100,000
-// orders written twice each (200,000 records), compaction takes 2.6 s and
-// takes the journal from 52 MB of pages to none, with a 23 MB snapshot
-// (BenchmarkStartup).
+// reused (bbolt never shrinks a file): TestCompactionKeepsTheStateAndBoundsTheFile
+// writes 2,400 items of 1 KB over 40 keys and the file stays at 1 MiB. For
+// 100,000 orders written twice each (200,000 records), compaction takes
+// 2.1–2.6 s (two runs) and takes the journal from 52 MB of pages to none,
+// with a 23 MB snapshot (BenchmarkStartup).
 //
 // Start-up. With 100,000 orders in the Orders table of
-// deploy/template.yaml (with its GSI), Open takes 77 s from the journal and
-// 87 s from the snapshot, of which reading and decoding the file takes
-// 0.4 s: the rest is minidyn inserting items, which re-sorts the table's
-// and each index's key list on every new key (core.Table.setItem,
-// index.putData), so a load is quadratic. At 10,000 orders Open takes
+// deploy/template.yaml (with its GSI), Open takes 73–77 s from the journal
+// and 79–87 s from the snapshot (two runs), of which reading and decoding
+// the file takes 0.4 s: the rest is minidyn inserting items, which
+// re-sorts the table's and each index's key list on every new key
+// (core.Table.setItem, index.putData), so a load is quadratic. At 10,000 orders Open takes
 // 0.6–0.8 s. The same cost bounds live inserts into a large table: in a
 // probe of minidyn alone, a new item took 1.8 ms on average between 80,000
 // and 100,000 items with one GSI, 0.9 ms without.
