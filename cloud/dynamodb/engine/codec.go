@@ -219,6 +219,8 @@ func appendJSONItem(b []byte, it item) []byte {
 
 func appendJSONValue(b []byte, v *types.Item) []byte {
 	switch {
+	case v == nil:
+		return append(b, `{"NULL":true}`...)
 	case v.S != nil:
 		return append(appendJSONString(append(b, `{"S":`...), *v.S), '}')
 	case v.N != nil:

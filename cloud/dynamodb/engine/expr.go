@@ -149,7 +149,35 @@ func (e *Engine) projectItem(expr string, it item, a exprAttrs) (item, error) {
 	if err != nil {
 		return nil, exprError("ProjectionExpression", err)
 	}
+	compactLists(out)
 	return out, nil
+}
+
+// compactLists drops the holes the interpreter leaves in projected lists:
+// projecting l[1] of [x, y] gives [y], as DynamoDB returns it.
+func compactLists(it item) {
+	for _, v := range it {
+		compactValue(v)
+	}
+}
+
+func compactValue(v *types.Item) {
+	if v == nil {
+		return
+	}
+	if v.L != nil {
+		kept := v.L[:0]
+		for _, e := range v.L {
+			if e != nil {
+				compactValue(e)
+				kept = append(kept, e)
+			}
+		}
+		v.L = kept
+	}
+	if v.M != nil {
+		compactLists(v.M)
+	}
 }
 
 // attributesToGet applies the legacy AttributesToGet parameter.
