@@ -79,14 +79,15 @@ func preload(b *testing.B, h http.Handler, n int) http.Handler {
 
 // benchGuardedPuts writes b.N new orders (ids after the preloaded ones)
 // with our store's conditional PutItem through the SDK over loopback.
-func benchGuardedPuts(b *testing.B, c *awsddb.Client) {
+// next counts the orders written so far, across the runs of a
+// sub-benchmark on one table.
+func benchGuardedPuts(b *testing.B, c *awsddb.Client, next *int) {
 	b.ReportAllocs()
-	i := 0
 	for b.Loop() {
-		if err := guardedPut(c, orderItem("B", i)); err != nil {
-			b.Fatalf("put %d: %v", i, err)
+		if err := guardedPut(c, orderItem("B", *next)); err != nil {
+			b.Fatalf("put %d: %v", *next, err)
 		}
-		i++
+		*next++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
 }
@@ -95,9 +96,9 @@ func benchGuardedPuts(b *testing.B, c *awsddb.Client) {
 // orders (target: at 1M ≥ 80% of the rate at 10k).
 func BenchmarkGuardedPutSDK(b *testing.B) {
 	for _, size := range []int{10_000, 1_000_000} {
-		h := preload(b, engine.New(), size)
+		h, next := preload(b, engine.New(), size), 0
 		b.Run(fmt.Sprintf("engine/items=%d", size), func(b *testing.B) {
-			benchGuardedPuts(b, newClient(b, h))
+			benchGuardedPuts(b, newClient(b, h), &next)
 		})
 	}
 }
@@ -112,9 +113,9 @@ func BenchmarkGuardedPutVersusMinidyn(b *testing.B) {
 		name string
 		h    http.Handler
 	}{{"engine", engine.New()}, {"minidyn", ourddb.New()}} {
-		h := preload(b, impl.h, size)
+		h, next := preload(b, impl.h, size), 0
 		b.Run(fmt.Sprintf("%s/items=%d", impl.name, size), func(b *testing.B) {
-			benchGuardedPuts(b, newClient(b, h))
+			benchGuardedPuts(b, newClient(b, h), &next)
 		})
 	}
 }

@@ -88,6 +88,9 @@ func (e *Engine) batchWriteItem(body []byte) ([]byte, error) {
 	for _, w := range writes {
 		if w.put != nil {
 			p := w.put
+			if err := p.t.checkIndexKeys(p.item); err != nil {
+				return nil, err // earlier writes of the batch stand, as in DynamoDB
+			}
 			old, oldItem, err := p.t.getItem(p.pk)
 			if err != nil {
 				return nil, err
@@ -275,9 +278,15 @@ func (e *Engine) transactWriteItems(body []byte) ([]byte, error) {
 	for i, op := range ops {
 		reasons[i] = cancellationReason{Code: "None"}
 		var err error
-		if op.update != nil {
+		switch {
+		case op.update != nil:
 			op.res, err = e.evalUpdate(op.update, op.returnOld)
-		} else {
+		case op.put != nil:
+			if err = op.t.checkIndexKeys(op.put.item); err != nil {
+				return nil, err
+			}
+			fallthrough
+		default:
 			op.old, op.oldItem, err = e.checkCondition(op.t, op.pk, op.cond, op.a, op.returnOld)
 		}
 		if err == nil {

@@ -89,9 +89,6 @@ func (e *Engine) preparePut(tableName string, it item, cond string, a exprAttrs)
 	if err != nil {
 		return nil, err
 	}
-	if err := t.checkIndexKeys(it); err != nil {
-		return nil, err
-	}
 	return &preparedPut{t: t, pk: pk, item: it, size: size, cond: cond, a: a}, nil
 }
 
@@ -115,20 +112,7 @@ func (e *Engine) putItem(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := p.t
-	t.mu.Lock()
-	old, oldItem, err := t.getItem(p.pk)
-	if err == nil && p.cond != "" {
-		var ok bool
-		ok, err = e.match("ConditionExpression", p.cond, oldItem, p.a)
-		if err == nil && !ok {
-			err = errConditionFailed(oldItem, in.ReturnValuesOnConditionCheckFailure == "ALL_OLD")
-		}
-	}
-	if err == nil {
-		t.store(p.pk, old, oldItem, p.item, p.size)
-	}
-	t.mu.Unlock()
+	oldItem, err := e.runPut(p, in.ReturnValuesOnConditionCheckFailure == "ALL_OLD")
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +120,23 @@ func (e *Engine) putItem(body []byte) ([]byte, error) {
 		return attributesResponse(oldItem), nil
 	}
 	return []byte("{}"), nil
+}
+
+// runPut checks the condition and writes, holding the table's lock from
+// the check to the write; it returns the replaced item.
+func (e *Engine) runPut(p *preparedPut, returnOld bool) (item, error) {
+	t := p.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.checkIndexKeys(p.item); err != nil {
+		return nil, err
+	}
+	old, oldItem, err := e.checkCondition(t, p.pk, p.cond, p.a, returnOld)
+	if err != nil {
+		return nil, err
+	}
+	t.store(p.pk, old, oldItem, p.item, p.size)
+	return oldItem, nil
 }
 
 func attributesResponse(it item) []byte {
@@ -247,10 +248,7 @@ func (e *Engine) updateItem(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := u.t
-	t.mu.Lock()
 	res, err := e.runUpdate(u, in.ReturnValuesOnConditionCheckFailure == "ALL_OLD")
-	t.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -350,8 +348,10 @@ func (e *Engine) evalUpdate(u *preparedUpdate, returnOld bool) (*updateResult, e
 	return &updateResult{old: oldItem, next: next, targets: targets, rec: old, size: size}, nil
 }
 
-// runUpdate evaluates and applies an update. Callers hold u.t.mu exclusively.
+// runUpdate evaluates and applies an update under the table's lock.
 func (e *Engine) runUpdate(u *preparedUpdate, returnOld bool) (*updateResult, error) {
+	u.t.mu.Lock()
+	defer u.t.mu.Unlock()
 	res, err := e.evalUpdate(u, returnOld)
 	if err != nil {
 		return nil, err
@@ -385,9 +385,7 @@ func (e *Engine) deleteItem(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.t.mu.Lock()
-	old, err := e.runDelete(d, in.ReturnValuesOnConditionCheckFailure == "ALL_OLD")
-	d.t.mu.Unlock()
+	old, err := e.lockedDelete(d, in.ReturnValuesOnConditionCheckFailure == "ALL_OLD")
 	if err != nil {
 		return nil, err
 	}
@@ -433,6 +431,12 @@ func (e *Engine) checkCondition(t *table, pk, cond string, a exprAttrs, returnOl
 		return nil, nil, errConditionFailed(it, returnOld)
 	}
 	return r, it, nil
+}
+
+func (e *Engine) lockedDelete(d *preparedDelete, returnOld bool) (item, error) {
+	d.t.mu.Lock()
+	defer d.t.mu.Unlock()
+	return e.runDelete(d, returnOld)
 }
 
 // runDelete checks and applies a delete, returning the old item. Callers

@@ -183,13 +183,9 @@ func (e *Engine) read(in *readInput, scan bool) ([]byte, error) {
 		}
 		return true
 	}
-	t.mu.RLock()
-	if ix != nil && t.index(ix.name) == nil {
-		t.mu.RUnlock()
+	if !t.lockedWalk(ix, pivot, inclusive, forward, visit) {
 		return nil, errf("The table does not have the specified index: %s", in.IndexName)
 	}
-	t.walk(ix, pivot, inclusive, forward, visit)
-	t.mu.RUnlock()
 
 	countOnly := in.Select == "COUNT"
 	out := make([]byte, 0, 128+len(picked)*256)
@@ -313,6 +309,17 @@ func (t *table) startKey(ix *index, esk item) ([]byte, error) {
 		return nil, errf("The provided starting key is invalid: The provided key element does not match the schema")
 	}
 	return []byte(k), nil
+}
+
+// lockedWalk walks under the read lock; false means the index is gone.
+func (t *table) lockedWalk(ix *index, pivot []byte, inclusive, forward bool, visit func(key string, rec *record) bool) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if ix != nil && t.index(ix.name) != ix {
+		return false
+	}
+	t.walk(ix, pivot, inclusive, forward, visit)
+	return true
 }
 
 // walk visits the table's (ix nil) or the index's entries from pivot

@@ -303,8 +303,10 @@ func (e *Engine) createTable(body []byte) ([]byte, error) {
 	return marshal(struct{ TableDescription tableDescription }{t.describe("ACTIVE")})
 }
 
-// describe returns t's description. It takes t's read lock for the counts.
+// describe returns t's description, under t's read lock.
 func (t *table) describe(status string) tableDescription {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	d := tableDescription{
 		TableName:        t.name,
 		TableArn:         t.arn,
@@ -322,8 +324,6 @@ func (t *table) describe(status string) tableDescription {
 	if t.billing == "PAY_PER_REQUEST" {
 		d.BillingModeSummary = &billingModeSummary{BillingMode: t.billing, LastUpdateToPayPerRequestDateTime: d.CreationDateTime}
 	}
-	t.mu.RLock()
-	defer t.mu.RUnlock()
 	d.ItemCount = int64(t.primary.Len())
 	d.TableSizeBytes = t.bytes
 	for _, ix := range t.indexes {
@@ -451,13 +451,16 @@ func (e *Engine) updateTable(body []byte) ([]byte, error) {
 	if len(in.GlobalSecondaryIndexUpdates) > 1 {
 		return nil, errf("One or more parameter values were invalid: Only 1 online index operation can be performed at a time")
 	}
-	t.mu.Lock()
-	err = t.update(&in)
-	t.mu.Unlock()
-	if err != nil {
+	if err := t.lockedUpdate(&in); err != nil {
 		return nil, err
 	}
 	return marshal(struct{ TableDescription tableDescription }{t.describe("ACTIVE")})
+}
+
+func (t *table) lockedUpdate(in *updateTableInput) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.update(in)
 }
 
 // update applies an UpdateTable. Callers hold t.mu exclusively.
