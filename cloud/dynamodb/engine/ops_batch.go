@@ -85,12 +85,16 @@ func (e *Engine) batchWriteItem(body []byte) ([]byte, error) {
 	}
 	unlock := lockTables(tables, true)
 	defer unlock()
+	for _, w := range writes { // a batch is validated whole before any write
+		if w.put != nil {
+			if err := w.put.t.checkIndexKeys(w.put.item); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for _, w := range writes {
 		if w.put != nil {
 			p := w.put
-			if err := p.t.checkIndexKeys(p.item); err != nil {
-				return nil, err // earlier writes of the batch stand, as in DynamoDB
-			}
 			old, oldItem, err := p.t.getItem(p.pk)
 			if err != nil {
 				return nil, err
