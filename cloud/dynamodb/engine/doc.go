@@ -10,7 +10,11 @@
 // and the put rate fell from 3.5k/s at 7k items to 2.0k/s at 40k. This
 // engine keeps each table and each index in a B-tree, so a write costs
 // O(log n) whatever the table holds, and a Query seeks to its partition and
-// range bounds instead of testing every key.
+// range bounds instead of testing every key. Measured on the 2-core
+// development machine (bench_test.go; medians of 3–5 runs), our store's
+// conditional PutItem through the SDK over loopback: 5.4k/s at 10k stored
+// orders and 6.3k/s at 1M; at 100k, 4.1k/s against minidyn's 0.51k/s. A
+// million orders take 434 MiB of heap (455 bytes each).
 //
 // What it owns and what it reuses. It owns storage, key encoding, paging,
 // validation and the wire protocol. The expression language is minidyn's

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"reflect"
 	"sort"
 	"strings"
 
@@ -307,5 +306,3 @@ func updatedAttributes(it item, targets []string) item {
 	}
 	return out
 }
-
-func sameValue(a, b *types.Item) bool { return reflect.DeepEqual(a, b) }
