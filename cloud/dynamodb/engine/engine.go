@@ -1,0 +1,207 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/truora/minidyn/interpreter"
+)
+
+// MaxRequestBytes is DynamoDB's request size limit (16 MB, BatchWriteItem's);
+// larger requests are refused before they are read.
+const MaxRequestBytes = 16 << 20
+
+// Options configure an Engine. The zero value is usable.
+type Options struct {
+	// Region is the region in ARNs. Default "us-east-1".
+	Region string
+	// AccountID is the account in ARNs. Default "000000000000".
+	AccountID string
+	// Now is the clock for creation times. Default time.Now.
+	Now func() time.Time
+}
+
+// Engine is an in-memory DynamoDB. It is safe for concurrent use.
+type Engine struct {
+	opts Options
+	lang interpreter.Language
+
+	mu     sync.RWMutex
+	tables map[string]*table
+	seq    uint64 // for table ids
+}
+
+// New returns an empty engine with the default options.
+func New() *Engine { return NewWithOptions(Options{}) }
+
+// NewWithOptions returns an empty engine.
+func NewWithOptions(o Options) *Engine {
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	if o.AccountID == "" {
+		o.AccountID = "000000000000"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Engine{opts: o, tables: map[string]*table{}}
+}
+
+// operation runs one request body and returns the response body.
+type operation func(e *Engine, body []byte) ([]byte, error)
+
+var operations = map[string]operation{
+	"CreateTable":        (*Engine).createTable,
+	"DescribeTable":      (*Engine).describeTable,
+	"DeleteTable":        (*Engine).deleteTable,
+	"UpdateTable":        (*Engine).updateTable,
+	"ListTables":         (*Engine).listTables,
+	"PutItem":            (*Engine).putItem,
+	"GetItem":            (*Engine).getItem,
+	"UpdateItem":         (*Engine).updateItem,
+	"DeleteItem":         (*Engine).deleteItem,
+	"Query":              (*Engine).query,
+	"Scan":               (*Engine).scan,
+	"BatchWriteItem":     (*Engine).batchWriteItem,
+	"BatchGetItem":       (*Engine).batchGetItem,
+	"TransactWriteItems": (*Engine).transactWriteItems,
+	"TransactGetItems":   (*Engine).transactGetItems,
+}
+
+// Operations lists the operations the engine answers, sorted.
+func Operations() []string {
+	names := make([]string, 0, len(operations))
+	for n := range operations {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ServeHTTP answers DynamoDB JSON 1.0 requests: POST, the operation named
+// by X-Amz-Target (DynamoDB_20120810.PutItem), the input as the body.
+func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: codeUnknownOperation, msg: "DynamoDB takes POST requests"})
+		return
+	}
+	target := r.Header.Get("X-Amz-Target")
+	op := target[strings.LastIndexByte(target, '.')+1:]
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, &apiError{status: http.StatusRequestEntityTooLarge, code: codeRequestTooLarge, msg: "Request must be smaller than 16777216 bytes for the DynamoDB operation"})
+			return
+		}
+		writeError(w, &apiError{status: http.StatusBadRequest, code: codeSerialization, msg: "engine: read request: " + err.Error()})
+		return
+	}
+	out, err := e.Do(op, body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/x-amz-json-1.0")
+	w.Write(out)
+}
+
+// Do runs operation op (PutItem) on its JSON input and returns the JSON
+// output, or an error whose Code method gives DynamoDB's error code. It is
+// ServeHTTP without HTTP.
+func (e *Engine) Do(op string, body []byte) (out []byte, err error) {
+	f, ok := operations[op]
+	if !ok {
+		return nil, &apiError{status: http.StatusBadRequest, code: codeUnknownOperation, msg: "the embedded DynamoDB does not implement " + strconvQuote(op)}
+	}
+	defer func() {
+		// A handler never takes the process down: a panic here is a bug
+		// of ours, reported to the caller as DynamoDB reports its own.
+		if p := recover(); p != nil {
+			out, err = nil, &apiError{status: http.StatusInternalServerError, code: codeInternal, msg: "engine: internal error in " + op}
+		}
+	}()
+	return f(e, body)
+}
+
+// Code returns the DynamoDB error code of an error returned by Do, or "".
+func Code(err error) string {
+	var e *apiError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return ""
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	e := asAPIError(err)
+	h := w.Header()
+	h.Set("Content-Type", "application/x-amz-json-1.0")
+	h.Set("X-Amzn-ErrorType", e.code)
+	w.WriteHeader(e.status)
+	w.Write(appendErrorBody(nil, e))
+}
+
+// decode reads a request body into in.
+func decode(body []byte, in any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	if err := json.Unmarshal(body, in); err != nil {
+		return &apiError{status: http.StatusBadRequest, code: codeSerialization, msg: "Start of structure or map found where not expected: " + err.Error()}
+	}
+	return nil
+}
+
+// table returns the table called name.
+func (e *Engine) table(name string) (*table, error) {
+	if name == "" {
+		return nil, errf("1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null")
+	}
+	e.mu.RLock()
+	t := e.tables[name]
+	e.mu.RUnlock()
+	if t == nil {
+		return nil, errNotFound("%s", msgResourceNotFound)
+	}
+	return t, nil
+}
+
+// lockTables write-locks (or read-locks) tables in name order, so that
+// operations spanning tables cannot deadlock, and returns the unlock.
+func lockTables(ts []*table, write bool) func() {
+	ts = slices.Clone(ts)
+	slices.SortFunc(ts, func(a, b *table) int { return strings.Compare(a.name, b.name) })
+	ts = slices.Compact(ts)
+	for _, t := range ts {
+		if write {
+			t.mu.Lock()
+		} else {
+			t.mu.RLock()
+		}
+	}
+	return func() {
+		for _, t := range ts {
+			if write {
+				t.mu.Unlock()
+			} else {
+				t.mu.RUnlock()
+			}
+		}
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -1,0 +1,453 @@
+package engine
+
+import (
+	"encoding/json"
+)
+
+// legacy holds the pre-expression parameters the engine refuses with a
+// clear error rather than ignoring: ignoring a condition would write what
+// the caller meant to guard.
+type legacy struct {
+	Expected            json.RawMessage
+	ConditionalOperator string
+	AttributeUpdates    json.RawMessage
+	KeyConditions       json.RawMessage
+	QueryFilter         json.RawMessage
+	ScanFilter          json.RawMessage
+}
+
+func (l legacy) check() error {
+	for name, raw := range map[string]json.RawMessage{"Expected": l.Expected, "AttributeUpdates": l.AttributeUpdates, "KeyConditions": l.KeyConditions, "QueryFilter": l.QueryFilter, "ScanFilter": l.ScanFilter} {
+		if len(raw) > 0 && string(raw) != "null" {
+			return errf("the embedded DynamoDB does not support the legacy parameter %s: use expressions (ConditionExpression, UpdateExpression, KeyConditionExpression, FilterExpression)", name)
+		}
+	}
+	if l.ConditionalOperator != "" {
+		return errf("the embedded DynamoDB does not support the legacy parameter ConditionalOperator: use expressions")
+	}
+	return nil
+}
+
+type writeCommon struct {
+	TableName                           string
+	ConditionExpression                 string
+	ExpressionAttributeNames            map[string]string
+	ExpressionAttributeValues           item
+	ReturnValues                        string
+	ReturnValuesOnConditionCheckFailure string
+	ReturnConsumedCapacity              string
+	ReturnItemCollectionMetrics         string
+	legacy
+}
+
+func (w *writeCommon) attrs() exprAttrs {
+	return exprAttrs{names: w.ExpressionAttributeNames, values: w.ExpressionAttributeValues}
+}
+
+func checkReturnOnFailure(v string) error {
+	switch v {
+	case "", "NONE", "ALL_OLD":
+		return nil
+	}
+	return errf("1 validation error detected: Value '%s' at 'returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]", v)
+}
+
+type putItemInput struct {
+	writeCommon
+	Item item
+}
+
+// preparedPut is a validated PutItem, ready to be applied under the lock.
+type preparedPut struct {
+	t    *table
+	pk   string
+	item item
+	size int
+	cond string
+	a    exprAttrs
+}
+
+func (e *Engine) preparePut(tableName string, it item, cond string, a exprAttrs) (*preparedPut, error) {
+	t, err := e.table(tableName)
+	if err != nil {
+		return nil, err
+	}
+	if it == nil {
+		return nil, errf("1 validation error detected: Value null at 'item' failed to satisfy constraint: Member must not be null")
+	}
+	size, err := validateItem(it)
+	if err != nil {
+		return nil, err
+	}
+	if size > MaxItemBytes {
+		return nil, errf("%s", msgItemTooLarge)
+	}
+	if err := a.check(labeled{"ConditionExpression", cond}); err != nil {
+		return nil, err
+	}
+	pk, err := t.primaryKey(it, false, true)
+	if err != nil {
+		return nil, err
+	}
+	return &preparedPut{t: t, pk: pk, item: it, size: size, cond: cond, a: a}, nil
+}
+
+func (e *Engine) putItem(body []byte) ([]byte, error) {
+	var in putItemInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := in.legacy.check(); err != nil {
+		return nil, err
+	}
+	switch in.ReturnValues {
+	case "", "NONE", "ALL_OLD":
+	default:
+		return nil, errf("ReturnValues can only be ALL_OLD or NONE")
+	}
+	if err := checkReturnOnFailure(in.ReturnValuesOnConditionCheckFailure); err != nil {
+		return nil, err
+	}
+	p, err := e.preparePut(in.TableName, in.Item, in.ConditionExpression, in.attrs())
+	if err != nil {
+		return nil, err
+	}
+	oldItem, err := e.runPut(p, in.ReturnValuesOnConditionCheckFailure == "ALL_OLD")
+	if err != nil {
+		return nil, err
+	}
+	if in.ReturnValues == "ALL_OLD" && oldItem != nil {
+		return attributesResponse(oldItem), nil
+	}
+	return []byte("{}"), nil
+}
+
+// runPut checks the condition and writes, holding the table's lock from
+// the check to the write; it returns the replaced item.
+func (e *Engine) runPut(p *preparedPut, returnOld bool) (item, error) {
+	t := p.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.checkIndexKeys(p.item); err != nil {
+		return nil, err
+	}
+	old, oldItem, err := e.checkCondition(t, p.pk, p.cond, p.a, returnOld)
+	if err != nil {
+		return nil, err
+	}
+	t.store(p.pk, old, oldItem, p.item, p.size)
+	return oldItem, nil
+}
+
+func attributesResponse(it item) []byte {
+	b := append(make([]byte, 0, 256), `{"Attributes":`...)
+	b = appendJSONItem(b, it)
+	return append(b, '}')
+}
+
+type getItemInput struct {
+	TableName                string
+	Key                      item
+	ConsistentRead           *bool
+	ProjectionExpression     string
+	ExpressionAttributeNames map[string]string
+	AttributesToGet          []string
+	ReturnConsumedCapacity   string
+}
+
+func (e *Engine) getItem(body []byte) ([]byte, error) {
+	var in getItemInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	it, err := e.readOne(in.TableName, in.Key, in.ProjectionExpression, in.ExpressionAttributeNames, in.AttributesToGet)
+	if err != nil {
+		return nil, err
+	}
+	if it == nil {
+		return []byte("{}"), nil
+	}
+	b := append(make([]byte, 0, 256), `{"Item":`...)
+	b = appendJSONItem(b, it)
+	return append(b, '}'), nil
+}
+
+// readOne reads the item at key, projected; nil when there is none.
+func (e *Engine) readOne(tableName string, key item, proj string, names map[string]string, toGet []string) (item, error) {
+	t, err := e.table(tableName)
+	if err != nil {
+		return nil, err
+	}
+	pk, err := e.checkKey(t, key)
+	if err != nil {
+		return nil, err
+	}
+	a := exprAttrs{names: names}
+	if proj != "" && len(toGet) > 0 {
+		return nil, errf("Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {AttributesToGet} Expression parameters: {ProjectionExpression}")
+	}
+	if err := a.check(labeled{"ProjectionExpression", proj}); err != nil {
+		return nil, err
+	}
+	t.mu.RLock()
+	r := t.get(pk)
+	var data []byte
+	if r != nil {
+		data = r.data
+	}
+	t.mu.RUnlock()
+	if r == nil {
+		return nil, nil
+	}
+	it, err := decodeItem(data)
+	if err != nil {
+		return nil, err
+	}
+	if proj != "" {
+		return e.projectItem(proj, it, a)
+	}
+	return attributesToGet(toGet, it), nil
+}
+
+// checkKey validates a Key parameter and returns its encoding.
+func (e *Engine) checkKey(t *table, key item) (string, error) {
+	if key == nil {
+		return "", errf("1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null")
+	}
+	for _, v := range key {
+		if _, err := validateValue(v, 0); err != nil {
+			return "", err
+		}
+	}
+	return t.primaryKey(key, true, false)
+}
+
+type updateItemInput struct {
+	writeCommon
+	Key              item
+	UpdateExpression string
+}
+
+func (e *Engine) updateItem(body []byte) ([]byte, error) {
+	var in updateItemInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := in.legacy.check(); err != nil {
+		return nil, err
+	}
+	switch in.ReturnValues {
+	case "", "NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW":
+	default:
+		return nil, errf("1 validation error detected: Value '%s' at 'returnValues' failed to satisfy constraint: Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]", in.ReturnValues)
+	}
+	if err := checkReturnOnFailure(in.ReturnValuesOnConditionCheckFailure); err != nil {
+		return nil, err
+	}
+	u, err := e.prepareUpdate(in.TableName, in.Key, in.UpdateExpression, in.ConditionExpression, in.attrs())
+	if err != nil {
+		return nil, err
+	}
+	res, err := e.runUpdate(u, in.ReturnValuesOnConditionCheckFailure == "ALL_OLD")
+	if err != nil {
+		return nil, err
+	}
+	var out item
+	switch in.ReturnValues {
+	case "ALL_OLD":
+		out = res.old
+	case "ALL_NEW":
+		out = res.next
+	case "UPDATED_OLD":
+		if res.old != nil {
+			out = updatedAttributes(res.old, res.targets)
+		}
+	case "UPDATED_NEW":
+		out = updatedAttributes(res.next, res.targets)
+	}
+	if len(out) == 0 {
+		return []byte("{}"), nil
+	}
+	return attributesResponse(out), nil
+}
+
+// preparedUpdate is a validated UpdateItem, to run under the lock.
+type preparedUpdate struct {
+	t    *table
+	pk   string
+	key  item
+	expr string
+	cond string
+	a    exprAttrs
+}
+
+func (e *Engine) prepareUpdate(tableName string, key item, expr, cond string, a exprAttrs) (*preparedUpdate, error) {
+	t, err := e.table(tableName)
+	if err != nil {
+		return nil, err
+	}
+	pk, err := e.checkKey(t, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.check(labeled{"UpdateExpression", expr}, labeled{"ConditionExpression", cond}); err != nil {
+		return nil, err
+	}
+	if expr != "" {
+		targets, err := updateTargets(expr, a.names)
+		if err != nil {
+			return nil, exprError("UpdateExpression", err)
+		}
+		for _, name := range targets {
+			if name == t.keys.hash.name || name == t.keys.rng.name {
+				return nil, errf("One or more parameter values were invalid: Cannot update attribute %s. This attribute is part of the key", name)
+			}
+		}
+	}
+	return &preparedUpdate{t: t, pk: pk, key: key, expr: expr, cond: cond, a: a}, nil
+}
+
+type updateResult struct {
+	old, next item
+	targets   []string
+	rec       *record
+	size      int
+}
+
+// evalUpdate checks the condition and computes the new item without
+// writing it. Callers hold u.t.mu.
+func (e *Engine) evalUpdate(u *preparedUpdate, returnOld bool) (*updateResult, error) {
+	t := u.t
+	old, oldItem, err := t.getItem(u.pk)
+	if err != nil {
+		return nil, err
+	}
+	if u.cond != "" {
+		ok, err := e.match("ConditionExpression", u.cond, oldItem, u.a)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, errConditionFailed(oldItem, returnOld)
+		}
+	}
+	next, targets, err := e.applyUpdate(u.expr, oldItem, u.key, u.a)
+	if err != nil {
+		return nil, err
+	}
+	size, err := validateItem(next)
+	if err != nil {
+		return nil, err
+	}
+	if size > MaxItemBytes {
+		return nil, errf("%s", msgItemTooLarge)
+	}
+	if err := t.checkIndexKeys(next); err != nil {
+		return nil, err
+	}
+	return &updateResult{old: oldItem, next: next, targets: targets, rec: old, size: size}, nil
+}
+
+// runUpdate evaluates and applies an update under the table's lock.
+func (e *Engine) runUpdate(u *preparedUpdate, returnOld bool) (*updateResult, error) {
+	u.t.mu.Lock()
+	defer u.t.mu.Unlock()
+	res, err := e.evalUpdate(u, returnOld)
+	if err != nil {
+		return nil, err
+	}
+	u.t.store(u.pk, res.rec, res.old, res.next, res.size)
+	return res, nil
+}
+
+type deleteItemInput struct {
+	writeCommon
+	Key item
+}
+
+func (e *Engine) deleteItem(body []byte) ([]byte, error) {
+	var in deleteItemInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := in.legacy.check(); err != nil {
+		return nil, err
+	}
+	switch in.ReturnValues {
+	case "", "NONE", "ALL_OLD":
+	default:
+		return nil, errf("ReturnValues can only be ALL_OLD or NONE")
+	}
+	if err := checkReturnOnFailure(in.ReturnValuesOnConditionCheckFailure); err != nil {
+		return nil, err
+	}
+	d, err := e.prepareDelete(in.TableName, in.Key, in.ConditionExpression, in.attrs())
+	if err != nil {
+		return nil, err
+	}
+	old, err := e.lockedDelete(d, in.ReturnValuesOnConditionCheckFailure == "ALL_OLD")
+	if err != nil {
+		return nil, err
+	}
+	if in.ReturnValues == "ALL_OLD" && old != nil {
+		return attributesResponse(old), nil
+	}
+	return []byte("{}"), nil
+}
+
+type preparedDelete struct {
+	t    *table
+	pk   string
+	cond string
+	a    exprAttrs
+}
+
+func (e *Engine) prepareDelete(tableName string, key item, cond string, a exprAttrs) (*preparedDelete, error) {
+	t, err := e.table(tableName)
+	if err != nil {
+		return nil, err
+	}
+	pk, err := e.checkKey(t, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.check(labeled{"ConditionExpression", cond}); err != nil {
+		return nil, err
+	}
+	return &preparedDelete{t: t, pk: pk, cond: cond, a: a}, nil
+}
+
+// checkCondition evaluates cond on the item at pk. Callers hold t.mu.
+func (e *Engine) checkCondition(t *table, pk, cond string, a exprAttrs, returnOld bool) (*record, item, error) {
+	r, it, err := t.getItem(pk)
+	if err != nil || cond == "" {
+		return r, it, err
+	}
+	ok, err := e.match("ConditionExpression", cond, it, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		return nil, nil, errConditionFailed(it, returnOld)
+	}
+	return r, it, nil
+}
+
+func (e *Engine) lockedDelete(d *preparedDelete, returnOld bool) (item, error) {
+	d.t.mu.Lock()
+	defer d.t.mu.Unlock()
+	return e.runDelete(d, returnOld)
+}
+
+// runDelete checks and applies a delete, returning the old item. Callers
+// hold d.t.mu exclusively.
+func (e *Engine) runDelete(d *preparedDelete, returnOld bool) (item, error) {
+	r, it, err := e.checkCondition(d.t, d.pk, d.cond, d.a, returnOld)
+	if err != nil {
+		return nil, err
+	}
+	if r != nil {
+		d.t.remove(r, it)
+	}
+	return it, nil
+}

@@ -1,0 +1,298 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/btree"
+)
+
+// btreeDegree is the B-trees' branching: nodes of up to 63 entries keep the
+// trees shallow (4 levels for a million items) and cache-friendly.
+const btreeDegree = 32
+
+// record is one stored item: its encoded primary key and its encoded
+// attributes. The table's primary tree and every index entry point at the
+// same record, so an overwrite replaces data in one place.
+type record struct {
+	key     string
+	data    []byte
+	size    int32 // the item's size as DynamoDB counts it
+	hashLen int32 // the length of key's partition (hash) part
+}
+
+// indexEntry orders a record in a secondary index: key is the index's
+// hash and range values followed by the record's primary key, so that
+// entries with equal index keys stay distinct and ordered.
+type indexEntry struct {
+	key string
+	rec *record
+}
+
+func lessRecord(a, b *record) bool        { return a.key < b.key }
+func lessIndexEntry(a, b indexEntry) bool { return a.key < b.key }
+
+// keySchema is the key of a table or an index: a hash attribute and an
+// optional range attribute (name "" when absent).
+type keySchema struct {
+	hash, rng keyAttr
+}
+
+func (k keySchema) hasRange() bool { return k.rng.name != "" }
+
+// index is a global or local secondary index.
+type index struct {
+	name       string
+	global     bool
+	keys       keySchema
+	projection string   // ALL, KEYS_ONLY or INCLUDE
+	nonKey     []string // INCLUDE's attributes
+	throughput *throughput
+	tree       *btree.BTreeG[indexEntry]
+}
+
+type throughput struct {
+	read, write int64
+}
+
+// table is one table. mu guards everything below it: readers share it, a
+// write holds it exclusively from its condition check to its last index
+// update, so that a conditional write is atomic.
+type table struct {
+	name      string
+	arn       string
+	id        string
+	created   time.Time
+	attrDefs  []attrDef
+	keys      keySchema
+	billing   string
+	provision *throughput
+
+	mu      sync.RWMutex
+	primary *btree.BTreeG[*record]
+	indexes []*index // in creation order: GSIs and LSIs
+	bytes   int64
+}
+
+type attrDef struct {
+	name, typ string
+}
+
+func newTable() *table {
+	return &table{primary: btree.NewG(btreeDegree, lessRecord)}
+}
+
+func (t *table) index(name string) *index {
+	for _, ix := range t.indexes {
+		if ix.name == name {
+			return ix
+		}
+	}
+	return nil
+}
+
+// primaryKey validates the primary key attributes of it (an item or a Key)
+// and returns their encoding. exact requires it to hold nothing else, as a
+// Key parameter must.
+func (t *table) primaryKey(it item, exact bool, forItem bool) (string, error) {
+	if exact {
+		want := 1
+		if t.keys.hasRange() {
+			want = 2
+		}
+		if len(it) != want {
+			return "", errf("%s", msgKeyDoesNotMatch)
+		}
+	}
+	b := make([]byte, 0, 64)
+	for _, k := range []keyAttr{t.keys.hash, t.keys.rng} {
+		if k.name == "" {
+			continue
+		}
+		v, err := keyValue(it, k)
+		switch {
+		case v == nil && err == nil:
+			if forItem {
+				return "", errf("One or more parameter values were invalid: Missing the key %s in the item", k.name)
+			}
+			return "", errf("%s", msgKeyDoesNotMatch)
+		case errors.Is(err, errEmptyKey):
+			return "", errf("One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: %s", k.name)
+		case err != nil:
+			var ae *apiError
+			if errors.As(err, &ae) {
+				return "", ae
+			}
+			if forItem {
+				t, _ := typeOf(v)
+				return "", errf("One or more parameter values were invalid: Type mismatch for key %s expected: %s actual: %s", k.name, k.typ, t)
+			}
+			return "", errf("%s", msgKeyDoesNotMatch)
+		}
+		b = appendKeyValue(b, k.typ, v)
+	}
+	return string(b), nil
+}
+
+// indexKey returns the entry key of it in ix, "" when it is not in the
+// index (an index is sparse: items lacking its key attributes are left
+// out), or an error when a key attribute has the wrong type or is empty.
+func (ix *index) indexKey(it item, pk string) (string, error) {
+	b := make([]byte, 0, 96)
+	for _, k := range []keyAttr{ix.keys.hash, ix.keys.rng} {
+		if k.name == "" {
+			continue
+		}
+		v, err := keyValue(it, k)
+		switch {
+		case v == nil && err == nil:
+			return "", nil
+		case errors.Is(err, errEmptyKey):
+			return "", errf("One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: %s, IndexKey: %s", ix.name, k.name)
+		case err != nil:
+			var ae *apiError
+			if errors.As(err, &ae) {
+				return "", ae
+			}
+			t, _ := typeOf(v)
+			return "", errf("One or more parameter values were invalid: Type mismatch for Index Key %s Expected: %s Actual: %s IndexName: %s", k.name, k.typ, t, ix.name)
+		}
+		b = appendKeyValue(b, k.typ, v)
+	}
+	return string(append(b, pk...)), nil
+}
+
+// checkIndexKeys validates the index key attributes of an item about to be
+// written.
+func (t *table) checkIndexKeys(it item) error {
+	for _, ix := range t.indexes {
+		if _, err := ix.indexKey(it, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// get returns the record at primary key pk, or nil. Callers hold mu.
+func (t *table) get(pk string) *record {
+	r, ok := t.primary.Get(&record{key: pk})
+	if !ok {
+		return nil
+	}
+	return r
+}
+
+// getItem returns the decoded item at pk, or nil. Callers hold mu.
+func (t *table) getItem(pk string) (*record, item, error) {
+	r := t.get(pk)
+	if r == nil {
+		return nil, nil, nil
+	}
+	it, err := decodeItem(r.data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("engine: table %s: %w", t.name, err)
+	}
+	return r, it, nil
+}
+
+// store writes newItem (validated, of size size) at pk, replacing old (the
+// record there, nil if none, whose decoded item is oldItem), and keeps every
+// index in step. Callers hold mu exclusively.
+func (t *table) store(pk string, old *record, oldItem, newItem item, size int) {
+	data := encodeItem(newItem)
+	if old == nil {
+		hashLen := len(appendKeyValue(nil, t.keys.hash.typ, newItem[t.keys.hash.name]))
+		rec := &record{key: pk, data: data, size: int32(size), hashLen: int32(hashLen)}
+		t.primary.ReplaceOrInsert(rec)
+		t.bytes += int64(size)
+		for _, ix := range t.indexes {
+			if k, _ := ix.indexKey(newItem, pk); k != "" {
+				ix.tree.ReplaceOrInsert(indexEntry{key: k, rec: rec})
+			}
+		}
+		return
+	}
+	for _, ix := range t.indexes {
+		ok, _ := ix.indexKey(oldItem, pk)
+		nk, _ := ix.indexKey(newItem, pk)
+		if ok == nk {
+			continue
+		}
+		if ok != "" {
+			ix.tree.Delete(indexEntry{key: ok})
+		}
+		if nk != "" {
+			ix.tree.ReplaceOrInsert(indexEntry{key: nk, rec: old})
+		}
+	}
+	t.bytes += int64(size) - int64(old.size)
+	old.data, old.size = data, int32(size)
+}
+
+// remove deletes the record old (whose item is oldItem). Callers hold mu
+// exclusively.
+func (t *table) remove(old *record, oldItem item) {
+	t.primary.Delete(old)
+	t.bytes -= int64(old.size)
+	for _, ix := range t.indexes {
+		if k, _ := ix.indexKey(oldItem, old.key); k != "" {
+			ix.tree.Delete(indexEntry{key: k})
+		}
+	}
+}
+
+// project returns the attributes of it that ix holds.
+func (t *table) project(ix *index, it item) item {
+	if ix == nil || ix.projection == "ALL" {
+		return it
+	}
+	out := make(item, 4+len(ix.nonKey))
+	for _, k := range []keyAttr{t.keys.hash, t.keys.rng, ix.keys.hash, ix.keys.rng} {
+		if v, ok := it[k.name]; ok && k.name != "" {
+			out[k.name] = v
+		}
+	}
+	for _, name := range ix.nonKey {
+		if v, ok := it[name]; ok {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// keyOf returns the key attributes of it for paging: the table's key, and
+// the index's when reading an index.
+func (t *table) keyOf(ix *index, it item) item {
+	out := make(item, 4)
+	ks := []keyAttr{t.keys.hash, t.keys.rng}
+	if ix != nil {
+		ks = append(ks, ix.keys.hash, ix.keys.rng)
+	}
+	for _, k := range ks {
+		if v, ok := it[k.name]; ok && k.name != "" {
+			out[k.name] = v
+		}
+	}
+	return out
+}
+
+// buildIndex fills a new index from the table's items. Callers hold mu
+// exclusively.
+func (t *table) buildIndex(ix *index) error {
+	var err error
+	t.primary.Ascend(func(r *record) bool {
+		var it item
+		if it, err = decodeItem(r.data); err != nil {
+			return false
+		}
+		k, kerr := ix.indexKey(it, r.key)
+		if kerr != nil || k == "" {
+			return true // an item of the wrong type is left out, as a backfill does
+		}
+		ix.tree.ReplaceOrInsert(indexEntry{key: k, rec: r})
+		return true
+	})
+	return err
+}
