@@ -247,7 +247,7 @@ func TestFaultSpecsAreParsedAndRefused(t *testing.T) {
 func TestTheCloudCountsTheAPICallsItAnswers(t *testing.T) {
 	c, cfg := cloudtest.Start(t)
 	ddb := awsddb.NewFromConfig(cfg)
-	createTable(t, ddb, "T")
+	createTable(t, ddb, "Tab")
 	for range 3 {
 		ddb.ListTables(context.Background(), &awsddb.ListTablesInput{})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	miniserver "github.com/truora/minidyn/server"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -461,7 +462,7 @@ func TestUpdateBatchAndTransactionWritesReplay(t *testing.T) {
 func TestAWriteTheEngineKeptDespiteItsErrorSurvivesARestart(t *testing.T) {
 	db := openDB(t, filepath.Join(t.TempDir(), "cloud.db"))
 	ctx := context.Background()
-	_, c := start(t, dynamodb.Options{DB: db})
+	_, c := start(t, dynamodb.Options{DB: db, Engine: miniserver.NewServer()})
 	createOrders(t, c, "Orders")
 	// minidyn applies a batch's requests one by one and stops at the first
 	// invalid one, answering with an error but keeping what it applied.
@@ -485,7 +486,7 @@ func TestAWriteTheEngineKeptDespiteItsErrorSurvivesARestart(t *testing.T) {
 		t.Fatalf("the engine holds %v; this test expects minidyn to keep both writes", want)
 	}
 
-	_, c = start(t, dynamodb.Options{DB: db})
+	_, c = start(t, dynamodb.Options{DB: db, Engine: miniserver.NewServer()})
 	sameState(t, scan(t, c, "Orders"), want)
 }
 

@@ -13,10 +13,10 @@ import (
 	"sync"
 	"sync/atomic"
 
-	miniserver "github.com/truora/minidyn/server"
 	"go.etcd.io/bbolt"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
+	"github.com/orderflow/orderflow/cloud/dynamodb/engine"
 )
 
 // MaxRequestBytes is DynamoDB's request size limit (16 MB, the BatchWriteItem
@@ -62,6 +62,10 @@ type Options struct {
 	// Logger receives start-up replay and compaction reports and errors.
 	// Default: discard.
 	Logger *slog.Logger
+	// Engine stores the tables and answers the DynamoDB JSON API. Default:
+	// orderflow's engine (cloud/dynamodb/engine), whose writes stay O(log n)
+	// as tables grow; tests pass minidyn's server to compare the two.
+	Engine http.Handler
 }
 
 func (o *Options) applyDefaults() {
@@ -78,7 +82,7 @@ func (o *Options) applyDefaults() {
 
 // Service is the DynamoDB API.
 type Service struct {
-	engine *miniserver.Server
+	engine http.Handler
 	fault  atomic.Pointer[Fault]
 
 	// tableMu is held exclusively by table operations and shared by every
@@ -106,8 +110,13 @@ type tableKeys struct {
 }
 
 // New returns an empty DynamoDB service that keeps its state in memory.
-func New() *Service {
-	return &Service{engine: miniserver.NewServer(), tables: map[string]*tableKeys{}}
+func New() *Service { return newService(nil) }
+
+func newService(e http.Handler) *Service {
+	if e == nil {
+		e = engine.New()
+	}
+	return &Service{engine: e, tables: map[string]*tableKeys{}}
 }
 
 // Open returns a DynamoDB service with the tables opts.DB holds: it replays
@@ -115,7 +124,7 @@ func New() *Service {
 // every write. With a nil DB it is New. Close it before closing the DB.
 func Open(opts Options) (*Service, error) {
 	opts.applyDefaults()
-	s := New()
+	s := newService(opts.Engine)
 	if opts.DB == nil {
 		return s, nil
 	}

@@ -1,8 +1,9 @@
 // Package awstest starts real AWS APIs on loopback for tests and gives
 // aws-sdk-go-v2 clients configured explicitly for them, so that ambient AWS_*
-// settings can neither redirect nor break a test. DynamoDB is minidyn's
-// server; SQS is a recording endpoint for the one call the function makes
-// (SendMessage), speaking the AWS JSON 1.0 protocol.
+// settings can neither redirect nor break a test. DynamoDB is the embedded
+// cloud's engine (cloud/dynamodb/engine); SQS is a recording endpoint for the
+// one call the function makes (SendMessage), speaking the AWS JSON 1.0
+// protocol.
 package awstest
 
 import (
@@ -23,7 +24,7 @@ import (
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
-	miniserver "github.com/truora/minidyn/server"
+	"github.com/orderflow/orderflow/cloud/dynamodb/engine"
 )
 
 // Region is the region every test client uses.
@@ -70,7 +71,7 @@ func (f *Fault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // and returns a client for it and the fault switch in front of it.
 func DynamoDB(t testing.TB, table string, optFns ...func(*awsddb.Options)) (*awsddb.Client, *Fault) {
 	t.Helper()
-	f := &Fault{next: miniserver.NewServer()}
+	f := &Fault{next: engine.New()}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	client := awsddb.New(awsddb.Options{

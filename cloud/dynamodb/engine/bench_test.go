@@ -10,7 +10,6 @@ import (
 
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	ourddb "github.com/orderflow/orderflow/cloud/dynamodb"
 	"github.com/orderflow/orderflow/cloud/dynamodb/engine"
 )
 
@@ -112,7 +111,7 @@ func BenchmarkGuardedPutVersusMinidyn(b *testing.B) {
 	for _, impl := range []struct {
 		name string
 		h    http.Handler
-	}{{"engine", engine.New()}, {"minidyn", ourddb.New()}} {
+	}{{"engine", engine.New()}, {"minidyn", minidynService(b)}} {
 		h, next := preload(b, impl.h, size), 0
 		b.Run(fmt.Sprintf("%s/items=%d", impl.name, size), func(b *testing.B) {
 			benchGuardedPuts(b, newClient(b, h), &next)
