@@ -6,7 +6,9 @@
 // Any credentials are accepted: requests are not authenticated, so the
 // endpoint listens on loopback by default, refuses requests from web pages
 // (an Origin header) and requests whose Host is not one of its names (DNS
-// rebinding). State lives in memory and ends with the process.
+// rebinding). State lives in memory and ends with the process, unless
+// Options.DataDir names a directory: then every acknowledged request is on
+// disk before it is answered (see the services' journals).
 package cloud
 
 import (
@@ -19,16 +21,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"go.etcd.io/bbolt"
 
 	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/cloudformation"
 	"github.com/orderflow/orderflow/cloud/dynamodb"
+	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/cloud/logs"
 	"github.com/orderflow/orderflow/cloud/sns"
@@ -55,6 +61,11 @@ type Options struct {
 	// AllowedHosts are extra Host names the edge answers to, beyond loopback
 	// names and the listen host.
 	AllowedHosts []string
+	// DataDir, when set, keeps all state of SQS, SNS and DynamoDB in a data
+	// file there (cloud.db), so that every acknowledged request survives a
+	// crash and a restart. Unset, state is in memory and ends with the
+	// process.
+	DataDir string
 	// Credentials, when set, are the only keys accepted (access key id →
 	// secret access key): every request must carry a valid Signature
 	// Version 4 by one of them. Unset, any credentials are accepted.
@@ -102,6 +113,7 @@ type Cloud struct {
 	Records cfn.Records
 
 	opts   Options
+	db     *bbolt.DB // the data file; nil in memory
 	edge   *edge
 	faults *injector
 	self   aws.Credentials // what the cloud's own clients sign with
@@ -131,16 +143,9 @@ func Start(opts Options) (*Cloud, error) {
 		}
 		auth = &verifier{keys: keys, clock: opts.Clock}
 	}
-	c.DynamoDB = dynamodb.New()
-	c.SQS = sqs.New(sqs.Options{Region: opts.Region, AccountID: opts.AccountID, Clock: opts.Clock, BaseURL: c.URL})
-	c.SNS, err = sns.New(sns.Options{
-		Region: opts.Region, AccountID: opts.AccountID, Clock: opts.Clock, BaseURL: c.URL,
-		Queues: snsToSQS{sqs: c.SQS, account: opts.AccountID, faults: c.faults,
-			count: func() { c.edge.countKey("sqs:SendMessage (SNS delivery)") }},
-		Logger: opts.Logger,
-	})
-	if err != nil {
+	if err := c.openServices(); err != nil {
 		ln.Close()
+		c.closeServices()
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
 
@@ -218,6 +223,9 @@ func (c *Cloud) URL() string { return c.url }
 // Region is the cloud's region.
 func (c *Cloud) Region() string { return c.opts.Region }
 
+// DataDir is the data directory, "" in memory.
+func (c *Cloud) DataDir() string { return c.opts.DataDir }
+
 // AccountID is the cloud's account id.
 func (c *Cloud) AccountID() string { return c.opts.AccountID }
 
@@ -263,7 +271,6 @@ func (c *Cloud) Close(ctx context.Context) error {
 		<-c.done
 		return fmt.Errorf("cloud: shut down: %w", err)
 	}
-	c.SNS.Close()
 	err := c.server.Shutdown(ctx)
 	if err != nil {
 		c.server.Close()
@@ -271,10 +278,63 @@ func (c *Cloud) Close(ctx context.Context) error {
 	if serveErr := <-c.done; err == nil {
 		err = serveErr
 	}
+	// The services close after the last request, committing what is queued.
+	if cerr := c.closeServices(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return fmt.Errorf("cloud: shut down: %w", err)
 	}
 	return nil
+}
+
+// openServices creates SQS, SNS and DynamoDB, on the data file when there
+// is a data directory. SQS opens first: SNS resumes its pending delivery
+// retries into SQS at once.
+func (c *Cloud) openServices() error {
+	o := c.opts
+	if o.DataDir != "" {
+		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		db, err := journal.Open(filepath.Join(o.DataDir, "cloud.db"))
+		if err != nil {
+			return err
+		}
+		c.db = db
+	}
+	var err error
+	if c.SQS, err = sqs.Open(sqs.Options{Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db}); err != nil {
+		return err
+	}
+	if c.SNS, err = sns.New(sns.Options{
+		Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db,
+		Queues: snsToSQS{sqs: c.SQS, account: o.AccountID, faults: c.faults,
+			count: func() { c.edge.countKey("sqs:SendMessage (SNS delivery)") }},
+		Logger: o.Logger,
+	}); err != nil {
+		return err
+	}
+	c.DynamoDB, err = dynamodb.Open(dynamodb.Options{DB: c.db, Logger: o.Logger})
+	return err
+}
+
+// closeServices closes what openServices opened, then the data file.
+func (c *Cloud) closeServices() error {
+	var errs []error
+	if c.SNS != nil {
+		errs = append(errs, c.SNS.Close())
+	}
+	if c.SQS != nil {
+		errs = append(errs, c.SQS.Close())
+	}
+	if c.DynamoDB != nil {
+		errs = append(errs, c.DynamoDB.Close())
+	}
+	if c.db != nil {
+		errs = append(errs, c.db.Close())
+	}
+	return errors.Join(errs...)
 }
 
 func randomHex(n int) string {

@@ -3,6 +3,7 @@ package sqs
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"sort"
@@ -363,7 +364,53 @@ func sameAttributeValue(name, have, want string) bool {
 	}
 	a, err1 := strconv.Atoi(have)
 	b, err2 := strconv.Atoi(strings.TrimSpace(want))
-	return err1 == nil && err2 == nil && a == b
+	if err1 == nil && err2 == nil {
+		return a == b
+	}
+	// JSON attributes (RedrivePolicy, RedriveAllowPolicy, Policy) are stored
+	// normalised: the same document written differently — members in
+	// another order, maxReceiveCount as "3" or 3 — is the same value.
+	var x, y any
+	if json.Unmarshal([]byte(have), &x) != nil || json.Unmarshal([]byte(want), &y) != nil {
+		return false
+	}
+	return sameJSON(x, y)
+}
+
+// sameJSON compares decoded JSON values, taking a number and a string that
+// spells it as equal.
+func sameJSON(x, y any) bool {
+	switch a := x.(type) {
+	case map[string]any:
+		b, ok := y.(map[string]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for k, v := range a {
+			if w, ok := b[k]; !ok || !sameJSON(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		b, ok := y.([]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if !sameJSON(a[i], b[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	if _, isMap := y.(map[string]any); isMap {
+		return false
+	}
+	if _, isList := y.([]any); isList {
+		return false
+	}
+	return fmt.Sprint(x) == fmt.Sprint(y)
 }
 
 // DeleteQueue deletes a queue and its messages. Long polls waiting on it

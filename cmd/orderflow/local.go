@@ -20,10 +20,11 @@ type localOptions struct {
 	logger       *slog.Logger
 	faults       cloud.Faults
 	credentials  map[string]string
+	dataDir      string
 	wrap         func(lambda.Handler) lambda.Handler
 }
 
 // startLocal starts the pipeline on an embedded cloud.
 func startLocal(ctx context.Context, o localOptions) (*local.Pipeline, error) {
-	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, Wrap: o.wrap})
+	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, DataDir: o.dataDir, Wrap: o.wrap})
 }

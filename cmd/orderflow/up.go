@@ -19,6 +19,7 @@ func upCommand(e *env) *cobra.Command {
 		faultSeed uint64
 		auth      bool
 		creds     []string
+		dataDir   string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -28,11 +29,15 @@ deploy/template.yaml into it, registers ProcessOrderFunction, prints the
 resources and how to point the AWS CLI at them, and streams the function's
 logs until interrupted (SIGINT or SIGTERM), then shuts down gracefully.
 
-State is kept in memory and ends with the process.`,
+State is kept in memory and ends with the process, unless --data-dir names a
+directory: then every request acknowledged to a client (a publish, a send, a
+delete, a write) is on disk first and survives kill -9 and a restart; start
+again with the same --data-dir to carry on.`,
 		Example: `  orderflow up
   orderflow up --addr 127.0.0.1:4600 --param BatchSize=5 --param RawMessageDelivery=true
   orderflow up --fault dynamodb-writes=0.1 --fault duplicate-deliveries=0.05
   orderflow up --require-auth --credential AKIDLOCAL:local-secret
+  orderflow up --data-dir ./orderflow-data
 
   # then, from another terminal:
   aws --endpoint-url http://127.0.0.1:4566 sns publish \
@@ -61,7 +66,7 @@ State is kept in memory and ends with the process.`,
 			if auth != (len(keys) > 0) {
 				return usageError{errors.New("--require-auth and --credential go together: give the keys to accept")}
 			}
-			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys})
+			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys, dataDir: dataDir})
 			if err != nil {
 				return err
 			}
@@ -81,6 +86,7 @@ State is kept in memory and ends with the process.`,
 	cmd.Flags().StringArrayVar(&params, "param", nil, "override a template parameter, as Name=Value (repeatable)")
 	cmd.Flags().StringArrayVar(&faults, "fault", nil, "inject a fault for a share of operations, as KIND=SHARE (repeatable); KIND: "+strings.Join(cloud.FaultKinds, ", ")+"; dynamodb-writes=SHARE:5xx for 500s instead of throttling")
 	cmd.Flags().Uint64Var(&faultSeed, "fault-seed", 1, "seed of the fault choices")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep the cloud's state (queues and their messages, topics, tables) in this directory across restarts and crashes; default: in memory")
 	cmd.Flags().BoolVar(&auth, "require-auth", false, "accept only requests signed (SigV4) with a --credential key; by default any credentials are accepted")
 	cmd.Flags().StringArrayVar(&creds, "credential", nil, "with --require-auth: a key to accept, as ACCESS_KEY_ID:SECRET_ACCESS_KEY (repeatable)")
 	return cmd
@@ -102,7 +108,11 @@ func parseParams(list []string) (map[string]string, error) {
 func printResources(e *env, l *local.Pipeline) {
 	url := l.Cloud.URL()
 	w := e.stdout
-	fmt.Fprintf(w, "orderflow is up: embedded cloud at %s (state in memory)\n\n", url)
+	where := "state in memory"
+	if l.Cloud.DataDir() != "" {
+		where = "state in " + l.Cloud.DataDir()
+	}
+	fmt.Fprintf(w, "orderflow is up: embedded cloud at %s (%s)\n\n", url, where)
 	rows := [][2]string{
 		{"OrderTopic", l.Output("OrderTopicArn")},
 		{"OrderQueue", l.Output("OrderQueueUrl")},

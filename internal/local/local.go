@@ -35,6 +35,8 @@ type Options struct {
 	Faults cloud.Faults
 	// Credentials, if set, are the only keys the cloud accepts (SigV4).
 	Credentials map[string]string
+	// DataDir, if set, keeps the cloud's state on disk across restarts.
+	DataDir string
 	// Wrap, if set, wraps ProcessOrderFunction's handler (to watch what it
 	// receives, say).
 	Wrap func(lambda.Handler) lambda.Handler
@@ -48,7 +50,7 @@ type Pipeline struct {
 
 // Start starts the cloud and deploys the pipeline into it.
 func Start(ctx context.Context, o Options) (*Pipeline, error) {
-	c, err := cloud.Start(cloud.Options{Addr: o.Addr, FunctionLogs: o.FunctionLogs, Logger: o.Logger, Credentials: o.Credentials})
+	c, err := cloud.Start(cloud.Options{Addr: o.Addr, FunctionLogs: o.FunctionLogs, Logger: o.Logger, Credentials: o.Credentials, DataDir: o.DataDir})
 	if err != nil {
 		return nil, err
 	}
