@@ -1,0 +1,164 @@
+package reliability_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awscfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+
+	"github.com/orderflow/orderflow"
+	"github.com/orderflow/orderflow/internal/ordergen"
+	"github.com/orderflow/orderflow/reliability"
+)
+
+// 6. kill -9 of a running `orderflow up --data-dir` at random moments while
+// a client publishes and records what was acknowledged; after a restart and
+// a drain, every acknowledged order is stored or dead-lettered, none twice.
+func TestKillNineWhilePublishingLosesNoAcknowledgedOrder(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "orderflow")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/orderflow")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build orderflow: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	endpoint := "http://" + addr
+	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: credentials.NewStaticCredentialsProvider("k", "k", "")}
+	want := reliability.Expect{Final: map[string]orderflow.Order{}, Maybe: map[string]bool{}}
+	rnd := rand.New(rand.NewPCG(6, 6))
+	acked, unacked := 0, 0
+
+	for round := range *flagKills {
+		up := startUp(t, bin, addr, dir, cfg)
+		b := generate(t, ordergen.Options{Count: 1000, Invalid: 0.05, Seed: uint64(round + 1), Prefix: fmt.Sprintf("K%02d", round)})
+		var (
+			mu   sync.Mutex
+			done = make(map[int]bool) // acknowledged events
+			wg   sync.WaitGroup
+			stop = make(chan struct{})
+		)
+		client := awssns.NewFromConfig(cfg, func(o *awssns.Options) { o.RetryMaxAttempts = 1 })
+		topic := "arn:aws:sns:us-east-1:000000000000:OrderTopic"
+		for w := range 4 { // publishers, each its own share of the batches
+			wg.Go(func() {
+				for start := w * 10; start < len(b.Events); start += 40 {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					end := min(start+10, len(b.Events))
+					entries := make([]snstypes.PublishBatchRequestEntry, 0, 10)
+					for i := start; i < end; i++ {
+						entries = append(entries, snstypes.PublishBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), Message: aws.String(b.Events[i].Body)})
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					out, err := client.PublishBatch(ctx, &awssns.PublishBatchInput{TopicArn: aws.String(topic), PublishBatchRequestEntries: entries})
+					cancel()
+					if err != nil {
+						return // the process is gone
+					}
+					mu.Lock()
+					for _, s := range out.Successful {
+						i, _ := strconv.Atoi(aws.ToString(s.Id))
+						done[i] = true
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		time.Sleep(time.Duration(100+rnd.IntN(900)) * time.Millisecond)
+		up.Process.Kill() // SIGKILL
+		up.Wait()
+		close(stop)
+		wg.Wait()
+		for i, e := range b.Events {
+			switch {
+			case !done[i]:
+				want.Maybe[e.OrderID] = true
+				unacked++
+			case e.Kind == ordergen.KindInvalid:
+				want.Invalid = append(want.Invalid, e.OrderID)
+				acked++
+			default:
+				want.Final[e.OrderID] = e.Order
+				acked++
+			}
+		}
+	}
+
+	// Restart once more and let the pipeline catch up.
+	up := startUp(t, bin, addr, dir, cfg)
+	defer func() { up.Process.Signal(os.Interrupt); up.Wait() }()
+	targets := reliability.Targets{Table: "Orders", QueueURL: endpoint + "/000000000000/OrderQueue", DLQURL: endpoint + "/000000000000/OrderDLQ"}
+	if err := reliability.Drain(context.Background(), cfg, targets.QueueURL, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := reliability.Check(context.Background(), cfg, targets, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d kill -9 rounds: %d events acknowledged, %d not; %s", *flagKills, acked, unacked, rep)
+	if len(rep.Lost) != 0 || len(rep.Duplicated) != 0 || len(rep.Unexpected) != 0 || rep.QueueLeft != 0 {
+		t.Errorf("report: %s", rep)
+	}
+	if rep.Stored != len(want.Final) || rep.DeadLettered != len(want.Invalid) {
+		t.Errorf("stored %d of %d acknowledged valid orders, dead-lettered %d of %d invalid ones", rep.Stored, len(want.Final), rep.DeadLettered, len(want.Invalid))
+	}
+	if acked == 0 {
+		t.Errorf("no publish was acknowledged: the kills came too early to test anything")
+	}
+}
+
+// startUp runs `orderflow up --data-dir` and waits until its stack answers.
+func startUp(t *testing.T, bin, addr, dir string, cfg aws.Config) *exec.Cmd {
+	t.Helper()
+	log, err := os.OpenFile(filepath.Join(dir, "..", "up.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	cmd := exec.Command(bin, "up", "--addr", addr, "--data-dir", dir,
+		"--param", "FunctionTimeoutSeconds=2", "--param", "QueueVisibilityTimeoutSeconds=2", "--param", "MaximumBatchingWindowSeconds=0")
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL=", "AWS_PROFILE=")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	client := awscfn.NewFromConfig(cfg)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := client.DescribeStacks(context.Background(), &awscfn.DescribeStacksInput{StackName: aws.String("orderflow")}); err == nil {
+			return cmd
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			b, _ := os.ReadFile(filepath.Join(dir, "..", "up.log"))
+			t.Fatalf("orderflow up did not come up:\n%s", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
