@@ -109,7 +109,16 @@ func TestProvisioningAgainKeepsAnExistingTableWithTheSameKey(t *testing.T) {
 			t.Fatalf("provision: %v", err)
 		}
 	}
-	other := strings.Replace(tableTemplate, "KeySchema: [{AttributeName: orderId, KeyType: HASH}]", "KeySchema: [{AttributeName: userId, KeyType: HASH}]", 1)
+	other := `
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: Orders
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: userId, AttributeType: S}]
+      KeySchema: [{AttributeName: userId, KeyType: HASH}]
+`
 	_, err := cfn.Provision(context.Background(), parse(t, other), cfn.Options{Providers: cfn.AWS(cfg, nil, &cfn.Records{})})
 	if err == nil || !strings.Contains(err.Error(), "table Orders already exists with another key schema") {
 		t.Errorf("a table with another key: error = %v", err)
