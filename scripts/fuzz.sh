@@ -17,6 +17,7 @@ targets=(
 	"FuzzQuery ./cloud/sns"
 	"FuzzPolicy ./cloud/sns/filterpolicy"
 	"FuzzParse ./cloud/cfn"
+	"FuzzRequests ./cloud/dynamodb/engine"
 )
 for t in "${targets[@]}"; do
 	set -- $t
