@@ -31,6 +31,7 @@ type benchFlags struct {
 	raw, asJSON                                                bool
 	timeout                                                    time.Duration
 	cpuProfile                                                 string
+	dataDir                                                    string
 }
 
 func benchCommand(e *env) *cobra.Command {
@@ -48,7 +49,8 @@ by service and action, and what the same calls would cost on AWS per million
 orders (price table in internal/cost).`,
 		Example: `  orderflow bench
   orderflow bench --orders 50000 --raw --batch-size 10 --window 0 --concurrency 10
-  orderflow bench --rate 1000 --json`,
+  orderflow bench --rate 1000 --json
+  orderflow bench --data-dir $(mktemp -d)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBench(cmd.Context(), e, f)
@@ -66,6 +68,7 @@ orders (price table in internal/cost).`,
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up after this long")
 	fl.BoolVar(&f.asJSON, "json", false, "print the summary as JSON only")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
+	fl.StringVar(&f.dataDir, "data-dir", "", "run the cloud durable, on a data file in this (new or empty) directory; default in memory")
 	return cmd
 }
 
@@ -94,7 +97,7 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 		"MaximumConcurrency": strconv.Itoa(f.concurrency), "RawMessageDelivery": strconv.FormatBool(f.raw),
 		"FunctionMemoryMB": strconv.Itoa(f.memory),
 	}
-	l, err := startLocal(ctx, localOptions{addr: "127.0.0.1:0", params: params, functionLogs: rec})
+	l, err := startLocal(ctx, localOptions{addr: "127.0.0.1:0", params: params, functionLogs: rec, dataDir: f.dataDir})
 	if err != nil {
 		return err
 	}
@@ -184,7 +187,7 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 	invocations, gbs := rec.billing()
 	res := benchResult{
 		Orders:          f.orders,
-		Mode:            map[string]any{"raw": f.raw, "batchSize": f.batchSize, "windowSeconds": f.window, "concurrency": f.concurrency, "publishers": f.publishers, "rate": f.rate, "durable": false},
+		Mode:            map[string]any{"raw": f.raw, "batchSize": f.batchSize, "windowSeconds": f.window, "concurrency": f.concurrency, "publishers": f.publishers, "rate": f.rate, "durable": f.dataDir != ""},
 		Seconds:         round3(elapsed.Seconds()),
 		OrdersPerSecond: round3(float64(f.orders) / elapsed.Seconds()),
 		LatencyMs:       rec.percentiles(),
