@@ -1,0 +1,533 @@
+// Command peers runs the same workloads on orderflow's embedded cloud and on
+// its peers, side by side in one run on one machine, and prints the ratios.
+// It is its own Go module so that orderflow itself does not depend on the
+// peers.
+//
+//	go run . -orders 10000            # from bench/peers
+//
+// Stacks:
+//
+//	orderflow  orderflow's embedded cloud (SQS, SNS, DynamoDB, function host)
+//	goaws      github.com/Admiral-Piett/goaws v0.4.5 for SNS and SQS (in
+//	           process), minidyn's DynamoDB server, and orderflow's function
+//	           host and handler polling goaws over SQS's Query protocol
+//
+// kumo (github.com/sivchari/kumo) is not here: one of the packages it needs
+// cannot be fetched from the Go module proxy this project builds with.
+//
+// Workloads:
+//
+//	pipeline   publish N orders to the topic and wait until all are stored:
+//	           orders stored per second (goaws has no PublishBatch, so its
+//	           publishers publish one order a request; orderflow is run both
+//	           ways)
+//	sqs-cycle  send-batch 10 / receive 10 / delete-batch, 1 and 8 workers,
+//	           over the Query protocol on every stack: messages per second
+//	ddb-puts   the store's conditional PutItem at a table size: puts per second
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/Admiral-Piett/goaws/app"
+	"github.com/Admiral-Piett/goaws/app/router"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"github.com/sirupsen/logrus"
+	miniserver "github.com/truora/minidyn/server"
+
+	"github.com/orderflow/orderflow"
+	"github.com/orderflow/orderflow/cloud/cfn"
+	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/dynamodb"
+	"github.com/orderflow/orderflow/internal/local"
+	"github.com/orderflow/orderflow/internal/ordergen"
+	"github.com/orderflow/orderflow/internal/processorder"
+)
+
+func main() {
+	var (
+		orders   = flag.Int("orders", 5000, "orders in the pipeline workload")
+		pubs     = flag.Int("publishers", 4, "concurrent publishers")
+		raw      = flag.Bool("raw", false, "raw message delivery instead of the SNS envelope")
+		durable  = flag.Bool("durable", true, "run orderflow's cloud on a data file (goaws and minidyn keep state in memory only)")
+		cycle    = flag.Duration("cycle", 5*time.Second, "how long each SQS cycle runs")
+		ddbItems = flag.String("ddb-items", "10000", "table sizes for the DynamoDB puts, comma-separated (minidyn takes about a minute to load 100,000)")
+		ddbPuts  = flag.Int("ddb-puts", 3000, "conditional puts measured at each size")
+		asJSON   = flag.Bool("json", false, "print the results as JSON")
+	)
+	flag.Parse()
+	logrus.SetLevel(logrus.WarnLevel)
+	logrus.SetOutput(io.Discard)
+	results := map[string]any{}
+	rows := [][]string{}
+	add := func(workload, stack string, value float64, unit string) {
+		results[workload+"/"+stack] = value
+		rows = append(rows, []string{workload, stack, fmt.Sprintf("%.0f %s", value, unit)})
+	}
+	ctx := context.Background()
+
+	// The pipeline.
+	for _, s := range []struct {
+		name string
+		run  func() (float64, error)
+	}{
+		{"orderflow (PublishBatch)", func() (float64, error) { return runOrderflow(ctx, *orders, *pubs, *raw, true, *durable) }},
+		{"orderflow (Publish)", func() (float64, error) { return runOrderflow(ctx, *orders, *pubs, *raw, false, *durable) }},
+		{"goaws+minidyn (Publish)", func() (float64, error) { return runGoaws(ctx, *orders, *pubs, *raw) }},
+	} {
+		rate, err := s.run()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "pipeline on %s: %v\n", s.name, err)
+			continue
+		}
+		add("pipeline", s.name, rate, "orders/s")
+	}
+
+	// The SQS cycle, over the Query protocol on both.
+	for _, workers := range []int{1, 8} {
+		for _, stack := range []string{"orderflow", "goaws"} {
+			rate, err := runCycle(ctx, stack, workers, *cycle, *durable)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "sqs cycle on %s: %v\n", stack, err)
+				continue
+			}
+			add(fmt.Sprintf("sqs-cycle/workers=%d", workers), stack, rate, "msgs/s")
+		}
+	}
+
+	// DynamoDB conditional puts.
+	for _, f := range strings.Split(*ddbItems, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "-ddb-items: %q is not a number\n", f)
+			os.Exit(2)
+		}
+		for _, stack := range []string{"orderflow", "minidyn"} {
+			rate, err := runPuts(ctx, stack, n, *ddbPuts)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "puts on %s: %v\n", stack, err)
+				continue
+			}
+			add(fmt.Sprintf("ddb-puts/items=%d", n), stack, rate, "puts/s")
+		}
+	}
+
+	if *asJSON {
+		b, _ := json.MarshalIndent(results, "", "  ")
+		fmt.Println(string(b))
+		return
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "WORKLOAD\tSTACK\tRESULT")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", r[0], r[1], r[2])
+	}
+	w.Flush()
+	ratio := func(a, b string) {
+		x, okx := results[a].(float64)
+		y, oky := results[b].(float64)
+		if okx && oky && y > 0 {
+			fmt.Printf("%s ÷ %s = %.2f×\n", a, b, x/y)
+		}
+	}
+	fmt.Println()
+	ratio("pipeline/orderflow (PublishBatch)", "pipeline/goaws+minidyn (Publish)")
+	ratio("pipeline/orderflow (Publish)", "pipeline/goaws+minidyn (Publish)")
+	ratio("sqs-cycle/workers=1/orderflow", "sqs-cycle/workers=1/goaws")
+	ratio("sqs-cycle/workers=8/orderflow", "sqs-cycle/workers=8/goaws")
+	for _, f := range strings.Split(*ddbItems, ",") {
+		n := strings.TrimSpace(f)
+		ratio("ddb-puts/items="+n+"/orderflow", "ddb-puts/items="+n+"/minidyn")
+	}
+}
+
+// stored counts the orders the function logged as stored.
+type stored struct {
+	n       atomic.Int64
+	partial []byte
+	mu      sync.Mutex
+}
+
+func (s *stored) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.partial = append(s.partial, p...)
+	for {
+		i := strings.IndexByte(string(s.partial), '\n')
+		if i < 0 {
+			break
+		}
+		if strings.Contains(string(s.partial[:i]), `"outcome":"stored"`) {
+			s.n.Add(1)
+		}
+		s.partial = s.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+func (s *stored) wait(n int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for s.n.Load() < int64(n) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d stored after %s", s.n.Load(), n, limit)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}
+
+// publish publishes the generated orders from several publishers, in
+// batches of 10 or one a request.
+func publish(ctx context.Context, client *awssns.Client, topic string, b ordergen.Batch, publishers int, batch bool) error {
+	var (
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		first atomic.Pointer[error]
+	)
+	step := int64(1)
+	if batch {
+		step = 10
+	}
+	for range publishers {
+		wg.Go(func() {
+			for {
+				start := int(next.Add(step) - step)
+				if start >= len(b.Events) || first.Load() != nil {
+					return
+				}
+				end := min(start+int(step), len(b.Events))
+				var err error
+				if batch {
+					var entries []snstypes.PublishBatchRequestEntry
+					for i := start; i < end; i++ {
+						entries = append(entries, snstypes.PublishBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), Message: aws.String(b.Events[i].Body)})
+					}
+					_, err = client.PublishBatch(ctx, &awssns.PublishBatchInput{TopicArn: aws.String(topic), PublishBatchRequestEntries: entries})
+				} else {
+					_, err = client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String(b.Events[start].Body)})
+				}
+				if err != nil {
+					first.CompareAndSwap(nil, &err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if e := first.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// runOrderflow runs the pipeline on orderflow's embedded cloud.
+func runOrderflow(ctx context.Context, n, publishers int, raw, batch, durable bool) (float64, error) {
+	rec := &stored{}
+	opts := local.Options{Addr: "127.0.0.1:0", FunctionLogs: rec, Params: map[string]string{
+		"RawMessageDelivery": strconv.FormatBool(raw), "MaximumBatchingWindowSeconds": "0",
+	}}
+	if durable {
+		dir, err := os.MkdirTemp("", "orderflow-peers-")
+		if err != nil {
+			return 0, err
+		}
+		defer os.RemoveAll(dir)
+		opts.DataDir = dir
+	}
+	p, err := local.Start(ctx, opts)
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	b, err := ordergen.Generate(ordergen.Options{Count: n, Seed: uint64(time.Now().UnixNano())})
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := publish(ctx, awssns.NewFromConfig(p.Cloud.Config()), p.Output("OrderTopicArn"), b, publishers, batch); err != nil {
+		return 0, err
+	}
+	if err := rec.wait(n, 10*time.Minute); err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// goawsStack is goaws for SNS and SQS and minidyn for DynamoDB.
+type goawsStack struct {
+	url     string
+	ddbURL  string
+	stop    func()
+	cfg     aws.Config // SNS at goaws
+	ddbCfg  aws.Config // DynamoDB at minidyn
+	queries *querySQS
+}
+
+var goawsOnce sync.Once
+var goawsShared *goawsStack
+
+// startGoaws starts goaws in this process. Its state is global, so one
+// instance serves every workload of the run, each with its own queues.
+func startGoaws() *goawsStack {
+	goawsOnce.Do(func() {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		_, port, _ := net.SplitHostPort(l.Addr().String())
+		app.CurrentEnvironment = app.Environment{Host: "127.0.0.1", Port: port, AccountID: "000000000000",
+			QueueAttributeDefaults: app.EnvQueueAttributes{VisibilityTimeout: 60, MaximumMessageSize: 262144}}
+		srv := &http.Server{Handler: router.New()}
+		go srv.Serve(l)
+		ddb := httptest.NewServer(miniserver.NewServer())
+		creds := credentials.NewStaticCredentialsProvider("bench", "bench", "")
+		goawsShared = &goawsStack{
+			url:     "http://" + l.Addr().String(),
+			ddbURL:  ddb.URL,
+			stop:    func() { srv.Close(); ddb.Close() },
+			cfg:     aws.Config{Region: "us-east-1", BaseEndpoint: aws.String("http://" + l.Addr().String()), Credentials: creds},
+			ddbCfg:  aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(ddb.URL), Credentials: creds},
+			queries: newQuerySQS("http://" + l.Addr().String()),
+		}
+	})
+	return goawsShared
+}
+
+var runs atomic.Int64
+
+// runGoaws runs the pipeline on goaws and minidyn with orderflow's function
+// host and handler.
+func runGoaws(ctx context.Context, n, publishers int, raw bool) (float64, error) {
+	g := startGoaws()
+	id := strconv.FormatInt(runs.Add(1), 10)
+	queue, table := "OrderQueue"+id, "Orders"+id
+	qURL, err := g.queries.createQueue(ctx, queue, nil)
+	if err != nil {
+		return 0, err
+	}
+	qARN := "arn:aws:sqs::000000000000:" + queue
+	snsClient := awssns.NewFromConfig(g.cfg)
+	topic, err := snsClient.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("OrderTopic" + id)})
+	if err != nil {
+		return 0, err
+	}
+	sub, err := snsClient.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(qARN)})
+	if err != nil {
+		return 0, err
+	}
+	if raw {
+		if _, err := snsClient.SetSubscriptionAttributes(ctx, &awssns.SetSubscriptionAttributesInput{SubscriptionArn: sub.SubscriptionArn,
+			AttributeName: aws.String("RawMessageDelivery"), AttributeValue: aws.String("true")}); err != nil {
+			return 0, err
+		}
+	}
+	if err := createOrdersTable(ctx, awsddb.NewFromConfig(g.ddbCfg), table); err != nil {
+		return 0, err
+	}
+	rec := &stored{}
+	host, err := lambda.New(lambda.Options{Queues: queues{q: g.queries, arnToURL: map[string]string{qARN: qURL}}, Logs: rec, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return 0, err
+	}
+	defer host.Close(context.Background())
+	host.Register("ProcessOrderFunction", func(fc lambda.Config) (lambda.Handler, error) {
+		h, err := processorder.New(g.ddbCfg, func(k string) string { return fc.Environment[k] }, fc.Logs)
+		if err != nil {
+			return nil, err
+		}
+		return h.Handle, nil
+	})
+	if _, err := host.CreateFunction(ctx, cfn.Function{Name: "ProcessOrderFunction", TimeoutSec: 10, MemoryMB: 128,
+		Environment: map[string]string{"ORDERS_TABLE": table, "DLQ_URL": qURL + "-dlq"}}); err != nil {
+		return 0, err
+	}
+	if _, err := host.CreateEventSourceMapping(ctx, cfn.EventSourceMapping{EventSourceArn: qARN, FunctionName: "ProcessOrderFunction",
+		Enabled: true, BatchSize: 10, ReportBatchItemFailure: true, MaximumConcurrency: 5}); err != nil {
+		return 0, err
+	}
+	b, err := ordergen.Generate(ordergen.Options{Count: n, Seed: uint64(time.Now().UnixNano())})
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := publish(ctx, snsClient, aws.ToString(topic.TopicArn), b, publishers, false); err != nil {
+		return 0, err
+	}
+	if err := rec.wait(n, 10*time.Minute); err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+func createOrdersTable(ctx context.Context, client *awsddb.Client, name string) error {
+	s := aws.String
+	_, err := client.CreateTable(ctx, &awsddb.CreateTableInput{
+		TableName: s(name), BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{
+			{AttributeName: s("orderId"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: s("userId"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: s("timestamp"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+		},
+		KeySchema: []ddbtypes.KeySchemaElement{{AttributeName: s("orderId"), KeyType: ddbtypes.KeyTypeHash}},
+		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{
+			IndexName:  s("UserOrders"),
+			KeySchema:  []ddbtypes.KeySchemaElement{{AttributeName: s("userId"), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: s("timestamp"), KeyType: ddbtypes.KeyTypeRange}},
+			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll},
+		}},
+	})
+	return err
+}
+
+// runCycle measures send-batch 10 / receive 10 / delete-batch on a stack.
+func runCycle(ctx context.Context, stack string, workers int, d time.Duration, durable bool) (float64, error) {
+	var q *querySQS
+	switch stack {
+	case "goaws":
+		q = startGoaws().queries
+	default:
+		opts := local.Options{Addr: "127.0.0.1:0"}
+		if durable {
+			dir, err := os.MkdirTemp("", "orderflow-peers-")
+			if err != nil {
+				return 0, err
+			}
+			defer os.RemoveAll(dir)
+			opts.DataDir = dir
+		}
+		p, err := local.Start(ctx, opts)
+		if err != nil {
+			return 0, err
+		}
+		defer p.Close()
+		q = newQuerySQS(p.Cloud.URL())
+	}
+	name := fmt.Sprintf("cycle%d-%d", workers, runs.Add(1))
+	qURL, err := q.createQueue(ctx, name, nil)
+	if err != nil {
+		return 0, err
+	}
+	bodies := make([]string, 10)
+	for i := range bodies {
+		bodies[i] = fmt.Sprintf(`{"orderId":"O%d","userId":"U1","itemName":"Laptop","quantity":1,"status":"new","timestamp":"2025-05-03T12:00:00Z"}`, i)
+	}
+	var (
+		done  atomic.Int64
+		wg    sync.WaitGroup
+		first atomic.Pointer[error]
+	)
+	end := time.Now().Add(d)
+	for range workers {
+		wg.Go(func() {
+			for time.Now().Before(end) && first.Load() == nil {
+				if err := q.sendBatch(ctx, qURL, bodies); err != nil {
+					first.CompareAndSwap(nil, &err)
+					return
+				}
+				msgs, err := q.receive(ctx, qURL, 10, 0)
+				if err != nil {
+					first.CompareAndSwap(nil, &err)
+					return
+				}
+				var rh []string
+				for _, m := range msgs {
+					rh = append(rh, m.ReceiptHandle)
+				}
+				if len(rh) > 0 {
+					if err := q.deleteBatch(ctx, qURL, rh); err != nil {
+						first.CompareAndSwap(nil, &err)
+						return
+					}
+				}
+				done.Add(int64(len(rh)))
+			}
+		})
+	}
+	wg.Wait()
+	if e := first.Load(); e != nil {
+		return 0, *e
+	}
+	return float64(done.Load()) / d.Seconds(), nil
+}
+
+// runPuts measures the store's conditional PutItem at a table size.
+func runPuts(ctx context.Context, stack string, items, puts int) (float64, error) {
+	var cfg aws.Config
+	switch stack {
+	case "minidyn":
+		srv := httptest.NewServer(miniserver.NewServer())
+		defer srv.Close()
+		cfg = aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("b", "b", "")}
+	default:
+		p, err := local.Start(ctx, local.Options{Addr: "127.0.0.1:0"})
+		if err != nil {
+			return 0, err
+		}
+		defer p.Close()
+		cfg = p.Cloud.Config()
+	}
+	client := awsddb.NewFromConfig(cfg)
+	table := "Puts" + strconv.FormatInt(runs.Add(1), 10)
+	if err := createOrdersTable(ctx, client, table); err != nil {
+		return 0, err
+	}
+	store := dynamodb.New(client, table)
+	order := func(i int) orderflow.Order {
+		return orderflow.Order{OrderID: fmt.Sprintf("P%09d", i), UserID: fmt.Sprintf("U%04d", i%5000), ItemName: "Laptop", Quantity: 1,
+			Status: orderflow.StatusPaid, Timestamp: time.Date(2025, 5, 3, 12, 0, 0, 0, time.UTC)}
+	}
+	// Load the table, 8 writers at a time.
+	if err := parallel(items, 8, func(i int) error { _, err := store.PutOrder(ctx, order(i)); return err }); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := parallel(puts, 8, func(i int) error { _, err := store.PutOrder(ctx, order(items+i)); return err }); err != nil {
+		return 0, err
+	}
+	return float64(puts) / time.Since(start).Seconds(), nil
+}
+
+func parallel(n, workers int, f func(int) error) error {
+	var (
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		first atomic.Pointer[error]
+	)
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || first.Load() != nil {
+					return
+				}
+				if err := f(i); err != nil {
+					first.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if e := first.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
