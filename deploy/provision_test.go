@@ -96,7 +96,7 @@ func TestTheTemplateProvisionsWithItsDefaults(t *testing.T) {
 		t.Errorf("OrderDLQ attributes = %v", d)
 	}
 	s := subscriptionAttrs(t, c, st.Outputs["OrderTopicArn"])
-	if s["Protocol"] != "sqs" || s["Endpoint"] != st.Outputs["OrderQueueArn"] || s["RawMessageDelivery"] != "false" || !strings.Contains(s["RedrivePolicy"], st.Outputs["OrderDLQArn"]) {
+	if s["Protocol"] != "sqs" || s["Endpoint"] != st.Outputs["OrderQueueArn"] || s["RawMessageDelivery"] != "true" || !strings.Contains(s["RedrivePolicy"], st.Outputs["OrderDLQArn"]) {
 		t.Errorf("subscription attributes = %v", s)
 	}
 	table, err := awsddb.NewFromConfig(c.Config()).DescribeTable(context.Background(), &awsddb.DescribeTableInput{TableName: aws.String(st.Outputs["OrdersTableName"])})
@@ -126,7 +126,7 @@ func TestTheTemplateProvisionsWithItsDefaults(t *testing.T) {
 func TestOverriddenParametersTakeEffect(t *testing.T) {
 	c, st, err := provision(t, map[string]string{
 		"OrdersTableName": "Shop", "QueueName": "ShopQueue", "QueueVisibilityTimeoutSeconds": "120", "MaxReceiveCount": "5",
-		"BatchSize": "25", "MaximumBatchingWindowSeconds": "2", "MaximumConcurrency": "3", "RawMessageDelivery": "true",
+		"BatchSize": "25", "MaximumBatchingWindowSeconds": "2", "MaximumConcurrency": "3", "RawMessageDelivery": "false",
 		"FunctionName": "ShopFunction",
 	})
 	if err != nil {
@@ -143,8 +143,8 @@ func TestOverriddenParametersTakeEffect(t *testing.T) {
 	if !strings.Contains(d["RedriveAllowPolicy"], ":ShopQueue") {
 		t.Errorf("the DLQ's RedriveAllowPolicy does not follow the queue's name: %s", d["RedriveAllowPolicy"])
 	}
-	if s := subscriptionAttrs(t, c, st.Outputs["OrderTopicArn"]); s["RawMessageDelivery"] != "true" {
-		t.Errorf("RawMessageDelivery = %s, want true", s["RawMessageDelivery"])
+	if s := subscriptionAttrs(t, c, st.Outputs["OrderTopicArn"]); s["RawMessageDelivery"] != "false" {
+		t.Errorf("RawMessageDelivery = %s, want false", s["RawMessageDelivery"])
 	}
 	ms := c.Lambda.Mappings()
 	if len(ms) != 1 || ms[0].BatchSize != 25 || ms[0].MaximumBatchingWindow != 2 || ms[0].MaximumConcurrency != 3 || ms[0].FunctionName != "ShopFunction" {

@@ -94,7 +94,7 @@ func runDemo(ctx context.Context, out io.Writer) error {
 	}
 	step(out, 3, "Queue", "OrderQueue delivered it to ProcessOrderFunction: SQS message id %s, receive count %s,",
 		rec.MessageId, rec.Attributes["ApproximateReceiveCount"])
-	step(out, 0, "", "body an SNS %s envelope of %d bytes", envelopeType(rec.Body), len(rec.Body))
+	step(out, 0, "", "body %s", describeBody(rec.Body))
 
 	line, err := logs.waitFor(ctx, `"orderId":"`+seed.OrderID+`"`)
 	if err != nil {
@@ -138,12 +138,13 @@ func step(w io.Writer, n int, label, format string, args ...any) {
 	fmt.Fprintf(w, "%s %-10s %s\n", num, label, fmt.Sprintf(format, args...))
 }
 
-func envelopeType(body string) string {
+// describeBody says whether SNS delivered the order raw or in its envelope.
+func describeBody(body string) string {
 	var env struct{ Type string }
 	if json.Unmarshal([]byte(body), &env) != nil || env.Type == "" {
-		return "(raw)"
+		return fmt.Sprintf("the order itself (raw delivery), %d bytes", len(body))
 	}
-	return env.Type
+	return fmt.Sprintf("an SNS %s envelope of %d bytes", env.Type, len(body))
 }
 
 // waitFor returns the first value from ch that ok accepts, within stepTimeout.
