@@ -112,14 +112,15 @@ type Cloud struct {
 	// running: IAM roles, log groups, alarms.
 	Records cfn.Records
 
-	opts   Options
-	db     *bbolt.DB // the data file; nil in memory
-	edge   *edge
-	faults *injector
-	self   aws.Credentials // what the cloud's own clients sign with
-	url    string
-	server *http.Server
-	done   chan error
+	opts    Options
+	db      *bbolt.DB        // the data file; nil in memory
+	journal *journal.Journal // the services' shared group commit; nil in memory
+	edge    *edge
+	faults  *injector
+	self    aws.Credentials // what the cloud's own clients sign with
+	url     string
+	server  *http.Server
+	done    chan error
 }
 
 // Start listens on opts.Addr and serves the cloud until Close.
@@ -223,6 +224,14 @@ func (c *Cloud) URL() string { return c.url }
 // Region is the cloud's region.
 func (c *Cloud) Region() string { return c.opts.Region }
 
+// JournalStats reports the data file's commits so far (zero in memory).
+func (c *Cloud) JournalStats() journal.Stats {
+	if c.journal == nil {
+		return journal.Stats{}
+	}
+	return c.journal.Stats()
+}
+
 // DataDir is the data directory, "" in memory.
 func (c *Cloud) DataDir() string { return c.opts.DataDir }
 
@@ -302,20 +311,24 @@ func (c *Cloud) openServices() error {
 			return err
 		}
 		c.db = db
+		// One group-commit journal for every service: a commit (two
+		// fsyncs in bbolt) carries SQS's, SNS's and DynamoDB's records
+		// together instead of each service queuing for bbolt's one writer.
+		c.journal = journal.New(db)
 	}
 	var err error
-	if c.SQS, err = sqs.Open(sqs.Options{Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db}); err != nil {
+	if c.SQS, err = sqs.Open(sqs.Options{Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db, Journal: c.journal}); err != nil {
 		return err
 	}
 	if c.SNS, err = sns.New(sns.Options{
-		Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db,
+		Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db, Journal: c.journal,
 		Queues: snsToSQS{sqs: c.SQS, account: o.AccountID, faults: c.faults,
 			count: func() { c.edge.countKey("sqs:SendMessage (SNS delivery)") }},
 		Logger: o.Logger,
 	}); err != nil {
 		return err
 	}
-	c.DynamoDB, err = dynamodb.Open(dynamodb.Options{DB: c.db, Logger: o.Logger})
+	c.DynamoDB, err = dynamodb.Open(dynamodb.Options{DB: c.db, Journal: c.journal, Logger: o.Logger})
 	return err
 }
 
@@ -330,6 +343,9 @@ func (c *Cloud) closeServices() error {
 	}
 	if c.DynamoDB != nil {
 		errs = append(errs, c.DynamoDB.Close())
+	}
+	if c.journal != nil {
+		errs = append(errs, c.journal.Close())
 	}
 	if c.db != nil {
 		errs = append(errs, c.db.Close())

@@ -104,7 +104,7 @@ func TestTheTemplateProvisionsWithItsDefaults(t *testing.T) {
 		t.Errorf("Orders table = %+v, %v", table, err)
 	}
 	ms := c.Lambda.Mappings()
-	if len(ms) != 1 || ms[0].State != "Enabled" || ms[0].BatchSize != 10 || ms[0].MaximumBatchingWindow != 1 || ms[0].MaximumConcurrency != 5 ||
+	if len(ms) != 1 || ms[0].State != "Enabled" || ms[0].BatchSize != 10 || ms[0].MaximumBatchingWindow != 1 || ms[0].MaximumConcurrency != 10 ||
 		ms[0].FunctionName != "ProcessOrderFunction" || ms[0].EventSourceArn != st.Outputs["OrderQueueArn"] || ms[0].UUID != st.Outputs["OrderEventSourceMappingId"] {
 		t.Errorf("event source mappings = %+v", ms)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/dynamodb/engine"
+	cj "github.com/orderflow/orderflow/cloud/journal"
 )
 
 // MaxRequestBytes is DynamoDB's request size limit (16 MB, the BatchWriteItem
@@ -62,6 +63,10 @@ type Options struct {
 	// Logger receives start-up replay and compaction reports and errors.
 	// Default: discard.
 	Logger *slog.Logger
+	// Journal, with DB, is a group-commit journal on DB shared with other
+	// services (cloud/journal), so that their records share commits; the
+	// caller closes it after the service. Nil: the service commits on its own.
+	Journal *cj.Journal
 	// Engine stores the tables and answers the DynamoDB JSON API. Default:
 	// orderflow's engine (cloud/dynamodb/engine), whose writes stay O(log n)
 	// as tables grow; tests pass minidyn's server to compare the two.

@@ -1,6 +1,8 @@
 package dynamodb
 
 import (
+	cj "github.com/orderflow/orderflow/cloud/journal"
+
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -81,6 +83,12 @@ type journal struct {
 	records int   // records in the journal bucket
 	bytes   int64 // bytes of their values
 
+	// shared, when set, is the cloud's group-commit journal: records go into
+	// its commits (with SQS's and SNS's) instead of this journal's own, and
+	// inflight counts those not yet settled.
+	shared   *cj.Journal
+	inflight sync.WaitGroup
+
 	compactMu  sync.Mutex // one compaction at a time
 	compactReq chan struct{}
 	stop       chan struct{}
@@ -104,6 +112,7 @@ func openJournal(opts Options) (*journal, error) {
 		compactBytes:   opts.CompactBytes,
 		compactReq:     make(chan struct{}, 1),
 		stop:           make(chan struct{}),
+		shared:         opts.Journal,
 	}
 	j.work = sync.NewCond(&j.mu)
 	j.settled = sync.NewCond(&j.mu)
@@ -141,8 +150,11 @@ func openJournal(opts Options) (*journal, error) {
 // start starts the committer and the compactor; next, durable, records and
 // bytes are set.
 func (j *journal) start() {
-	j.wg.Add(2)
-	go j.commitLoop()
+	if j.shared == nil {
+		j.wg.Add(1)
+		go j.commitLoop()
+	}
+	j.wg.Add(1)
 	go j.compactLoop()
 	j.mu.Lock()
 	j.maybeCompact()
@@ -161,10 +173,51 @@ func (j *journal) append(effects []effect) error {
 	if j.err != nil {
 		return j.err
 	}
+	if j.shared != nil {
+		// Appended under mu, so the shared journal commits the records in
+		// sequence order: when one settles, every earlier one has.
+		seq := j.next
+		j.next++
+		t := j.shared.Append(func(tx *bbolt.Tx) error {
+			b := tx.Bucket(journalBucket)
+			if b == nil {
+				return fmt.Errorf("bucket %s is missing", journalBucket)
+			}
+			b.FillPercent = 1 // keys only ever grow: pack the pages
+			return b.Put(seqKey(seq), value)
+		})
+		j.inflight.Add(1)
+		go j.settle(seq, int64(len(value)), t)
+		return nil
+	}
 	j.pending = append(j.pending, record{seq: j.next, value: value})
 	j.next++
 	j.work.Signal()
 	return nil
+}
+
+// settle waits for a record's commit in the shared journal and marks it
+// durable.
+func (j *journal) settle(seq uint64, size int64, t cj.Ticket) {
+	defer j.inflight.Done()
+	err := t.Wait()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err != nil {
+		if j.err == nil {
+			j.err = fmt.Errorf("dynamodb: commit journal record %d: %w", seq, err)
+			j.log.Error("dynamodb: journal stopped; writes are refused", "err", j.err)
+		}
+	} else if seq > j.durable {
+		j.durable = seq
+		j.records++
+		j.bytes += size
+		j.maybeCompact()
+	} else {
+		j.records++
+		j.bytes += size
+	}
+	j.settled.Broadcast()
 }
 
 // last returns the number of the last record queued.
@@ -291,6 +344,7 @@ func (j *journal) close() error {
 		j.mu.Unlock()
 		close(j.stop)
 		j.wg.Wait()
+		j.inflight.Wait()
 		j.mu.Lock()
 		j.closeErr = j.err
 		if j.err == nil {

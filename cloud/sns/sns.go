@@ -63,6 +63,10 @@ type Options struct {
 	// journal.Open) and must reopen it with the same Region and AccountID.
 	// Nil keeps everything in memory.
 	DB *bbolt.DB
+	// Journal, with DB, is a group-commit journal on DB shared with other
+	// services, so that their records share commits (fsyncs); the caller
+	// closes it after the services. Nil: the service has a journal of its own.
+	Journal *journal.Journal
 }
 
 // Queues is how SNS hands a delivery to SQS (implemented by an adapter over
@@ -150,13 +154,15 @@ type Service struct {
 	certPath        string
 	certPEM         []byte
 
-	mu      sync.RWMutex
-	topics  map[string]*topic        // by ARN
-	subs    map[string]*subscription // by ARN
-	stats   map[string]*counters     // by subscription ARN; never shrinks
-	subSeq  uint64                   // the last subscription's seq
-	j       *journal.Journal         // nil in memory
-	pending []journal.Record         // changes made under mu, not yet handed to j
+	mu     sync.RWMutex
+	topics map[string]*topic        // by ARN
+	subs   map[string]*subscription // by ARN
+	stats  map[string]*counters     // by subscription ARN; never shrinks
+	subSeq uint64                   // the last subscription's seq
+	j      *journal.Journal         // nil in memory
+	// sharedJournal: j belongs to the caller, who closes it.
+	sharedJournal bool
+	pending       []journal.Record // changes made under mu, not yet handed to j
 
 	published atomic.Int64
 
@@ -220,7 +226,10 @@ func New(opts Options) (*Service, error) {
 	}
 	s.certPath = path
 	if opts.DB != nil {
-		s.j = journal.New(opts.DB)
+		s.j, s.sharedJournal = opts.Journal, opts.Journal != nil
+		if s.j == nil {
+			s.j = journal.New(opts.DB)
+		}
 		s.resume(retries)
 	}
 	return s, nil
@@ -299,7 +308,11 @@ func (s *Service) Close() error {
 		}
 	}
 	if s.j != nil {
-		if err := s.j.Close(); err != nil {
+		closeJournal := s.j.Close
+		if s.sharedJournal {
+			closeJournal = s.j.Sync // the journal's owner closes it
+		}
+		if err := closeJournal(); err != nil {
 			return fmt.Errorf("sns: close: %w", err)
 		}
 	}

@@ -36,6 +36,10 @@ type Options struct {
 	// The caller opens and closes DB (see journal.Open) and must reopen it
 	// with the same Region and AccountID. Nil keeps everything in memory.
 	DB *bbolt.DB
+	// Journal, with DB, is a group-commit journal on DB shared with other
+	// services, so that their records share commits (fsyncs); the caller
+	// closes it after the services. Nil: the engine has a journal of its own.
+	Journal *journal.Journal
 }
 
 func (o Options) withDefaults() Options {
@@ -68,8 +72,10 @@ type Engine struct {
 	tasks   map[string]*moveTask // by task handle
 	taskSeq uint64               // orders a queue's tasks in the file
 
-	j       *journal.Journal // nil in memory
-	pending []journal.Record // changes made under mu, not yet handed to j
+	j *journal.Journal // nil in memory
+	// sharedJournal: j belongs to the caller, who closes it.
+	sharedJournal bool
+	pending       []journal.Record // changes made under mu, not yet handed to j
 }
 
 // NewEngine returns an empty engine in memory. It panics if opts.DB is set:
@@ -97,7 +103,10 @@ func OpenEngine(opts Options) (*Engine, error) {
 	if err := e.load(); err != nil {
 		return nil, err
 	}
-	e.j = journal.New(opts.DB)
+	e.j, e.sharedJournal = opts.Journal, opts.Journal != nil
+	if e.j == nil {
+		e.j = journal.New(opts.DB)
+	}
 	e.resumeTasks()
 	return e, nil
 }
@@ -109,7 +118,11 @@ func (e *Engine) Close() error {
 	if e.j == nil {
 		return nil
 	}
-	if err := e.j.Close(); err != nil {
+	closeJournal := e.j.Close
+	if e.sharedJournal {
+		closeJournal = e.j.Sync // the journal's owner closes it
+	}
+	if err := closeJournal(); err != nil {
 		return fmt.Errorf("sqs: close: %w", err)
 	}
 	return nil

@@ -28,7 +28,7 @@ import (
 type benchFlags struct {
 	orders, publishers, batchSize, window, concurrency, memory int
 	rate                                                       float64
-	raw, asJSON                                                bool
+	envelope, asJSON                                           bool
 	timeout                                                    time.Duration
 	cpuProfile                                                 string
 	dataDir                                                    string
@@ -48,7 +48,7 @@ whole process: publishers, cloud and function), peak RSS, every AWS API call
 by service and action, and what the same calls would cost on AWS per million
 orders (price table in internal/cost).`,
 		Example: `  orderflow bench
-  orderflow bench --orders 50000 --raw --batch-size 10 --window 0 --concurrency 10
+  orderflow bench --orders 50000 --envelope --batch-size 10 --window 0 --concurrency 20
   orderflow bench --rate 1000 --json
   orderflow bench --data-dir $(mktemp -d)`,
 		Args: cobra.NoArgs,
@@ -60,10 +60,10 @@ orders (price table in internal/cost).`,
 	fl.IntVar(&f.orders, "orders", 20000, "orders to publish")
 	fl.IntVar(&f.publishers, "publishers", 4, "concurrent publishers")
 	fl.Float64Var(&f.rate, "rate", 0, "publish at most this many orders a second (default: as fast as they are taken)")
-	fl.BoolVar(&f.raw, "raw", false, "raw message delivery instead of the SNS envelope")
-	fl.IntVar(&f.batchSize, "batch-size", 10, "the event source mapping's batch size")
-	fl.IntVar(&f.window, "window", 0, "the event source mapping's batching window, in seconds")
-	fl.IntVar(&f.concurrency, "concurrency", 5, "the event source mapping's maximum concurrency")
+	fl.BoolVar(&f.envelope, "envelope", false, "deliver in the SNS envelope (signed) instead of raw, the template's default")
+	fl.IntVar(&f.batchSize, "batch-size", 10, "the event source mapping's batch size (the template's default)")
+	fl.IntVar(&f.window, "window", 1, "the event source mapping's batching window, in seconds (the template's default)")
+	fl.IntVar(&f.concurrency, "concurrency", 10, "the event source mapping's maximum concurrency (the template's default)")
 	fl.IntVar(&f.memory, "memory", 128, "the function's memory (MB), for the cost of its duration")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up after this long")
 	fl.BoolVar(&f.asJSON, "json", false, "print the summary as JSON only")
@@ -85,6 +85,7 @@ type benchResult struct {
 	Calls           map[string]int64   `json:"apiCalls"`
 	Cost            cost.Bill          `json:"awsCostPerMillionOrders"`
 	NaiveCost       float64            `json:"naiveDesignCostPerMillionOrders"`
+	Commits         map[string]float64 `json:"dataFileCommits,omitempty"`
 }
 
 func runBench(ctx context.Context, e *env, f benchFlags) error {
@@ -94,7 +95,7 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 	rec := newStoreRecorder(f.orders)
 	params := map[string]string{
 		"BatchSize": strconv.Itoa(f.batchSize), "MaximumBatchingWindowSeconds": strconv.Itoa(f.window),
-		"MaximumConcurrency": strconv.Itoa(f.concurrency), "RawMessageDelivery": strconv.FormatBool(f.raw),
+		"MaximumConcurrency": strconv.Itoa(f.concurrency), "RawMessageDelivery": strconv.FormatBool(!f.envelope),
 		"FunctionMemoryMB": strconv.Itoa(f.memory),
 	}
 	l, err := startLocal(ctx, localOptions{addr: "127.0.0.1:0", params: params, functionLogs: rec, dataDir: f.dataDir})
@@ -187,7 +188,7 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 	invocations, gbs := rec.billing()
 	res := benchResult{
 		Orders:          f.orders,
-		Mode:            map[string]any{"raw": f.raw, "batchSize": f.batchSize, "windowSeconds": f.window, "concurrency": f.concurrency, "publishers": f.publishers, "rate": f.rate, "durable": f.dataDir != ""},
+		Mode:            map[string]any{"raw": !f.envelope, "batchSize": f.batchSize, "windowSeconds": f.window, "concurrency": f.concurrency, "publishers": f.publishers, "rate": f.rate, "durable": f.dataDir != ""},
 		Seconds:         round3(elapsed.Seconds()),
 		OrdersPerSecond: round3(float64(f.orders) / elapsed.Seconds()),
 		LatencyMs:       rec.percentiles(),
@@ -202,6 +203,12 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 		NaiveCost: round3(cost.ListPrices.PerMillion(cost.NaiveDesign).Total),
 	}
 	res.Cost.Total = round3(res.Cost.Total)
+	if st := l.Cloud.JournalStats(); st.Commits > 0 {
+		res.Commits = map[string]float64{
+			"commits": float64(st.Commits), "recordsPerCommit": round3(float64(st.Records) / float64(st.Commits)),
+			"msPerCommit": round3(st.CommitTime.Seconds() * 1000 / float64(st.Commits)),
+		}
+	}
 	if f.asJSON {
 		return writeJSON(e.stdout, res)
 	}
@@ -216,6 +223,9 @@ func printBench(e *env, r benchResult) {
 	fmt.Fprintf(w, "publish→stored\tp50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", r.LatencyMs["p50"], r.LatencyMs["p95"], r.LatencyMs["p99"])
 	fmt.Fprintf(w, "CPU\t%.3f s per 1,000 orders (whole process)\n", r.CPUSecondsPer1k)
 	fmt.Fprintf(w, "peak RSS\t%.0f MiB\n", r.PeakRSSMiB)
+	if r.Commits != nil {
+		fmt.Fprintf(w, "data file\t%.0f commits, %.1f records each, %.2f ms each\n", r.Commits["commits"], r.Commits["recordsPerCommit"], r.Commits["msPerCommit"])
+	}
 	fmt.Fprintf(w, "invocations\t%d (%.1f orders each)\n", r.Invocations, float64(r.Orders)/float64(max(1, r.Invocations)))
 	keys := make([]string, 0, len(r.Calls))
 	for k := range r.Calls {
