@@ -68,7 +68,7 @@ func main() {
 	var (
 		orders   = flag.Int("orders", 5000, "orders in the pipeline workload")
 		pubs     = flag.Int("publishers", 4, "concurrent publishers")
-		raw      = flag.Bool("raw", false, "raw message delivery instead of the SNS envelope")
+		envelope = flag.Bool("envelope", false, "deliver in the SNS envelope instead of raw (orderflow's template default is raw)")
 		durable  = flag.Bool("durable", true, "run orderflow's cloud on a data file (goaws and minidyn keep state in memory only)")
 		cycle    = flag.Duration("cycle", 5*time.Second, "how long each SQS cycle runs")
 		ddbItems = flag.String("ddb-items", "10000", "table sizes for the DynamoDB puts, comma-separated (minidyn takes about a minute to load 100,000)")
@@ -91,9 +91,9 @@ func main() {
 		name string
 		run  func() (float64, error)
 	}{
-		{"orderflow (PublishBatch)", func() (float64, error) { return runOrderflow(ctx, *orders, *pubs, *raw, true, *durable) }},
-		{"orderflow (Publish)", func() (float64, error) { return runOrderflow(ctx, *orders, *pubs, *raw, false, *durable) }},
-		{"goaws+minidyn (Publish)", func() (float64, error) { return runGoaws(ctx, *orders, *pubs, *raw) }},
+		{"orderflow (PublishBatch)", func() (float64, error) { return runOrderflow(ctx, *orders, *pubs, !*envelope, true, *durable) }},
+		{"orderflow (Publish)", func() (float64, error) { return runOrderflow(ctx, *orders, *pubs, !*envelope, false, *durable) }},
+		{"goaws+minidyn (Publish)", func() (float64, error) { return runGoaws(ctx, *orders, *pubs, !*envelope) }},
 	} {
 		rate, err := s.run()
 		if err != nil {
@@ -361,7 +361,7 @@ func runGoaws(ctx context.Context, n, publishers int, raw bool) (float64, error)
 		return 0, err
 	}
 	if _, err := host.CreateEventSourceMapping(ctx, cfn.EventSourceMapping{EventSourceArn: qARN, FunctionName: "ProcessOrderFunction",
-		Enabled: true, BatchSize: 10, ReportBatchItemFailure: true, MaximumConcurrency: 5}); err != nil {
+		Enabled: true, BatchSize: 10, ReportBatchItemFailure: true, MaximumConcurrency: 10}); err != nil {
 		return 0, err
 	}
 	b, err := ordergen.Generate(ordergen.Options{Count: n, Seed: uint64(time.Now().UnixNano())})
