@@ -208,14 +208,13 @@ func (j *journal) settle(seq uint64, size int64, t cj.Ticket) {
 			j.err = fmt.Errorf("dynamodb: commit journal record %d: %w", seq, err)
 			j.log.Error("dynamodb: journal stopped; writes are refused", "err", j.err)
 		}
-	} else if seq > j.durable {
-		j.durable = seq
+	} else {
+		// Records commit in sequence order, so durable only grows; a later
+		// record may settle first, its goroutine having run sooner.
+		j.durable = max(j.durable, seq)
 		j.records++
 		j.bytes += size
 		j.maybeCompact()
-	} else {
-		j.records++
-		j.bytes += size
 	}
 	j.settled.Broadcast()
 }

@@ -118,15 +118,8 @@ func formSendMessageBatch(f awsproto.Form, in *sendMessageBatchInput) error {
 }
 
 func runSendMessageBatch(s *Service, ctx context.Context, in *sendMessageBatchInput) (any, error) {
-	name, err := s.queueName(in.QueueUrl)
+	name, err := batchQueue(s, in.QueueUrl, "SendMessageBatchRequestEntry", in.Entries, func(e sendBatchEntry) string { return e.Id }, false)
 	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(in.Entries))
-	for i, e := range in.Entries {
-		ids[i] = e.Id
-	}
-	if err := checkBatch("SendMessageBatchRequestEntry", ids); err != nil {
 		return nil, err
 	}
 	inputs := make([]SendInput, len(in.Entries))
@@ -316,18 +309,8 @@ func formDeleteMessageBatch(f awsproto.Form, in *deleteMessageBatchInput) error 
 }
 
 func runDeleteMessageBatch(s *Service, _ context.Context, in *deleteMessageBatchInput) (any, error) {
-	name, err := s.queueName(in.QueueUrl)
+	name, err := batchQueue(s, in.QueueUrl, "DeleteMessageBatchRequestEntry", in.Entries, func(e deleteBatchEntry) string { return e.Id }, true)
 	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(in.Entries))
-	for i, e := range in.Entries {
-		ids[i] = e.Id
-	}
-	if err := checkBatch("DeleteMessageBatchRequestEntry", ids); err != nil {
-		return nil, err
-	}
-	if _, err := s.eng.GetQueueURL(name); err != nil {
 		return nil, err
 	}
 	out := &deleteMessageBatchOutput{Successful: []batchIDEntry{}, Failed: []batchError{}}
@@ -404,18 +387,8 @@ func formChangeVisibilityBatch(f awsproto.Form, in *changeVisibilityBatchInput) 
 }
 
 func runChangeVisibilityBatch(s *Service, _ context.Context, in *changeVisibilityBatchInput) (any, error) {
-	name, err := s.queueName(in.QueueUrl)
+	name, err := batchQueue(s, in.QueueUrl, "ChangeMessageVisibilityBatchRequestEntry", in.Entries, func(e changeVisibilityBatchEntry) string { return e.Id }, true)
 	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(in.Entries))
-	for i, e := range in.Entries {
-		ids[i] = e.Id
-	}
-	if err := checkBatch("ChangeMessageVisibilityBatchRequestEntry", ids); err != nil {
-		return nil, err
-	}
-	if _, err := s.eng.GetQueueURL(name); err != nil {
 		return nil, err
 	}
 	out := &changeVisibilityBatchOutput{Successful: []batchIDEntry{}, Failed: []batchError{}}
@@ -439,4 +412,27 @@ func runChangeVisibilityBatch(s *Service, _ context.Context, in *changeVisibilit
 		return nil, fmt.Errorf("sqs: change visibility batch in %s: %w", name, err)
 	}
 	return out, nil
+}
+
+// batchQueue does what every batch action does first: find the queue, check
+// the entries' ids (count, form, distinctness), and, when mustExist, that
+// the queue is there before any entry is tried.
+func batchQueue[E any](s *Service, queueURL, entryName string, entries []E, id func(E) string, mustExist bool) (string, error) {
+	name, err := s.queueName(queueURL)
+	if err != nil {
+		return "", err
+	}
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = id(e)
+	}
+	if err := checkBatch(entryName, ids); err != nil {
+		return "", err
+	}
+	if mustExist {
+		if _, err := s.eng.GetQueueURL(name); err != nil {
+			return "", err
+		}
+	}
+	return name, nil
 }
