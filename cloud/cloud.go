@@ -328,10 +328,13 @@ func (c *Cloud) openServices() error {
 			return err
 		}
 		c.db = db
-		// One group-commit journal for every service: a commit (two
-		// fsyncs in bbolt) carries SQS's, SNS's and DynamoDB's records
-		// together instead of each service queuing for bbolt's one writer.
-		c.journal = journal.New(db)
+		// One group-commit journal for every service: a commit (one
+		// write-ahead log frame and one fdatasync) carries SQS's, SNS's
+		// and DynamoDB's records together. Made before the services load:
+		// it first applies what its log holds to the file.
+		if c.journal, err = journal.New(db); err != nil {
+			return err
+		}
 	}
 	var err error
 	if c.SQS, err = sqs.Open(sqs.Options{Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db, Journal: c.journal}); err != nil {

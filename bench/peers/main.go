@@ -47,6 +47,7 @@ import (
 	"github.com/Admiral-Piett/goaws/app"
 	"github.com/Admiral-Piett/goaws/app/router"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -300,12 +301,18 @@ func startGoaws() *goawsStack {
 		go srv.Serve(l)
 		ddb := httptest.NewServer(miniserver.NewServer())
 		creds := credentials.NewStaticCredentialsProvider("bench", "bench", "")
+		// The same connection pool orderflow's cloud.Config uses, so both
+		// stacks' SDK clients keep their connections.
+		client := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConns = 256
+			t.MaxIdleConnsPerHost = 256
+		})
 		goawsShared = &goawsStack{
 			url:     "http://" + l.Addr().String(),
 			ddbURL:  ddb.URL,
 			stop:    func() { srv.Close(); ddb.Close() },
-			cfg:     aws.Config{Region: "us-east-1", BaseEndpoint: aws.String("http://" + l.Addr().String()), Credentials: creds},
-			ddbCfg:  aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(ddb.URL), Credentials: creds},
+			cfg:     aws.Config{Region: "us-east-1", BaseEndpoint: aws.String("http://" + l.Addr().String()), Credentials: creds, HTTPClient: client},
+			ddbCfg:  aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(ddb.URL), Credentials: creds, HTTPClient: client},
 			queries: newQuerySQS("http://" + l.Addr().String()),
 		}
 	})

@@ -40,6 +40,9 @@ var (
 
 const formatVersion = "1"
 
+// journalPath is the journal bucket's path for the shared journal's ops.
+var journalPath = cj.Path(journalBucket)
+
 // compactChunk is how many journal records one compaction transaction
 // folds, so that commits are not held up behind a long one.
 const compactChunk = 1000
@@ -178,14 +181,7 @@ func (j *journal) append(effects []effect) error {
 		// sequence order: when one settles, every earlier one has.
 		seq := j.next
 		j.next++
-		t := j.shared.Append(func(tx *bbolt.Tx) error {
-			b := tx.Bucket(journalBucket)
-			if b == nil {
-				return fmt.Errorf("bucket %s is missing", journalBucket)
-			}
-			b.FillPercent = 1 // keys only ever grow: pack the pages
-			return b.Put(seqKey(seq), value)
-		})
+		t := j.shared.Append(cj.PutPacked(journalPath, seqKey(seq), value))
 		j.inflight.Add(1)
 		go j.settle(seq, int64(len(value)), t)
 		return nil

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/orderflow/orderflow/cloud/journal"
 )
 
@@ -43,7 +41,10 @@ func BenchmarkCommit(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer db.Close()
-			j := journal.New(db)
+			j, err := journal.New(db)
+			if err != nil {
+				b.Fatal(err)
+			}
 			defer j.Close()
 			val := make([]byte, 200)
 			var wg sync.WaitGroup
@@ -63,13 +64,7 @@ func BenchmarkCommit(b *testing.B) {
 							return
 						}
 						key := []byte(fmt.Sprint(i % 1000))
-						err := j.Append(func(tx *bbolt.Tx) error {
-							bk, err := tx.CreateBucketIfNotExists([]byte("b"))
-							if err != nil {
-								return err
-							}
-							return bk.Put(key, val)
-						}).Wait()
+						err := j.Append(journal.Put(journal.Path([]byte("b")), key, val)).Wait()
 						if err != nil {
 							b.Error(err)
 							return

@@ -1,25 +1,40 @@
 // Package journal makes the embedded cloud's in-memory services durable in a
-// bbolt file without letting fsync set their request rate. It owns the
-// group commit: a service records each state change while it still holds
-// its own lock (so records reach the file in the order the changes were
-// made), releases the lock, and waits on a Ticket until a committer
-// goroutine has written that record, together with every other record
-// gathered meanwhile, in one bbolt transaction (one fsync). Nothing holds a
-// service's lock across an fsync, and concurrent requests share fsyncs.
+// bbolt file without letting fsync set their request rate.
+//
+// A service records each state change as Ops while it still holds its own
+// lock (so changes reach the file in the order they were made), releases
+// the lock, and waits on a Ticket. A committer goroutine appends every group
+// of ops gathered meanwhile to a write-ahead log as one checksummed frame
+// and syncs it once (group commit): then the tickets are durable. An
+// applier goroutine applies the logged frames to the bbolt file in large
+// transactions, off the requests' path, records in the same transaction
+// how far it got, and deletes log segments it has applied; at start, New
+// applies what the log holds beyond that point (a torn last frame, never
+// acknowledged, is dropped). On a clean Close everything is applied and the
+// log is removed.
+//
+// Why a log in front of bbolt rather than a bbolt commit per group: a bbolt
+// commit writes its dirty pages, syncs, writes the meta page and syncs again
+// (0.28 ms for one small record on this project's machine, 0.48 ms in the
+// middle of a durable pipeline run, where the B+trees are bigger); an
+// append and one fdatasync took 0.14 ms (BenchmarkFsync, BenchmarkCommit).
+// The requests wait for the log only; bbolt's work is shared by many groups.
 //
 // It also holds the small binary encoding the services use for their
 // records (Encoder, Decoder) and Open, which opens a data file with the
 // options the cloud wants and errors that say what went wrong.
 //
-// After a commit fails, the file no longer matches what the services hold
-// in memory, so the journal refuses every later record with the same error
-// (fail-stop): a service keeps answering reads, but nothing more is
-// acknowledged as durable until the process is restarted from the file.
+// After a write to the log or to the file fails, the two no longer match
+// what the services hold in memory, so the journal refuses every later
+// group with the same error (fail-stop): a service keeps answering reads,
+// but nothing more is acknowledged as durable until the process is
+// restarted from the file and its log.
 package journal
 
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,38 +45,52 @@ import (
 // ErrClosed is the error of a record appended after Close.
 var ErrClosed = errors.New("journal: closed")
 
-// Record is one state change, applied to the file inside the committer's
-// write transaction. It must not touch the memory of the service that made
-// it (that memory may have moved on): capture what it writes when it is
-// made. A Record that returns an error fails its whole group.
-type Record func(tx *bbolt.Tx) error
-
-// Journal gathers records and commits them in groups.
+// Journal gathers ops, logs them in groups and applies them to the file.
 type Journal struct {
-	db *bbolt.DB
+	db  *bbolt.DB
+	log *wal
 
 	mu     sync.Mutex
-	cur    *group // records waiting for the next commit; nil when none
-	err    error  // sticky: the first commit failure
+	cur    *group // ops waiting for the next log write; nil when none
+	err    error  // sticky: the first failure
 	closed bool
 
 	wake chan struct{} // capacity 1: there is a group to commit, or Close
 	done chan struct{} // closed when the committer has exited
 
-	commits, records, commitNanos atomic.Int64
+	// Between the committer and the applier, under amu.
+	amu           sync.Mutex
+	acond         *sync.Cond
+	queue         []*group // logged, not yet applied, in order
+	queuedBytes   int
+	applied       uint64 // every group numbered up to applied is in the file
+	committerDone bool
+	applierDone   chan struct{}
+
+	commits, records, commitNanos, applies atomic.Int64
+
+	applyGate   sync.Mutex // held by the applier while it applies; tests hold it to pause it
+	beforeWrite func()     // tests: called by the committer before each log write
 }
 
+// maxQueuedBytes bounds the ops logged but not yet applied to the file: past
+// it the committer waits for the applier, so memory stays bounded when the
+// file cannot keep up.
+const maxQueuedBytes = 64 << 20
+
 type group struct {
-	recs []Record
+	ops  []Op
+	size int
+	seq  uint64 // the group's log frame; for an empty group the last one before it
 	done chan struct{}
 	err  error
 }
 
-// Ticket is a claim on the commit of the records it was issued for.
+// Ticket is a claim on the commit of the ops it was issued for.
 type Ticket struct{ g *group }
 
-// Wait returns once the records are durable, or the error that stopped
-// them. The zero Ticket (nothing recorded) returns nil at once.
+// Wait returns once the ops are durable, or the error that stopped them.
+// The zero Ticket (nothing recorded) returns nil at once.
 func (t Ticket) Wait() error {
 	if t.g == nil {
 		return nil
@@ -70,25 +99,49 @@ func (t Ticket) Wait() error {
 	return t.g.err
 }
 
-// IsZero reports whether the ticket is for no records.
+// IsZero reports whether the ticket is for no ops.
 func (t Ticket) IsZero() bool { return t.g == nil }
 
-// New starts a journal writing to db. The caller keeps ownership of db and
-// closes it after Close.
-func New(db *bbolt.DB) *Journal {
-	j := &Journal{db: db, wake: make(chan struct{}, 1), done: make(chan struct{})}
+// New applies what the write-ahead log beside db holds beyond what db
+// holds, then starts the journal. The log's segments are named after db's
+// file (db.Path() + ".wal.N"). The caller keeps ownership of db and closes
+// it after Close.
+func New(db *bbolt.DB) (*Journal, error) {
+	applied, err := recoverLog(db)
+	if err != nil {
+		return nil, err
+	}
+	w, err := createWAL(db.Path(), applied+1)
+	if err != nil {
+		return nil, err
+	}
+	j := &Journal{db: db, log: w, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		applied: applied, applierDone: make(chan struct{})}
+	j.acond = sync.NewCond(&j.amu)
 	go j.commitLoop()
-	return j
+	go j.applyLoop()
+	return j, nil
 }
 
-// Append queues recs for the next commit and returns the ticket to wait
-// on. Records appended by one goroutine are committed in order, and one
-// call's records are committed in one transaction, all or none; call it
-// under the lock that ordered the changes. It never blocks on I/O.
-func (j *Journal) Append(recs ...Record) Ticket {
-	if len(recs) == 0 {
+// Append queues ops for the next commit and returns the ticket to wait on.
+// Ops appended by one goroutine are committed in order, and one call's ops
+// are committed together, all or none; call it under the lock that ordered
+// the changes. It never blocks on I/O.
+func (j *Journal) Append(ops ...Op) Ticket {
+	if len(ops) == 0 {
 		return Ticket{}
 	}
+	for _, o := range ops {
+		if err := o.check(); err != nil {
+			g := &group{done: make(chan struct{}), err: fmt.Errorf("journal: %w", err)}
+			close(g.done)
+			return Ticket{g}
+		}
+	}
+	return j.append(ops)
+}
+
+func (j *Journal) append(ops []Op) Ticket {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.err != nil || j.closed {
@@ -107,18 +160,45 @@ func (j *Journal) Append(recs ...Record) Ticket {
 		default:
 		}
 	}
-	j.cur.recs = append(j.cur.recs, recs...)
+	j.cur.ops = append(j.cur.ops, ops...)
 	return Ticket{j.cur}
 }
 
 // Sync returns once everything appended before it is durable.
 func (j *Journal) Sync() error {
-	return j.Append(func(*bbolt.Tx) error { return nil }).Wait()
+	_, err := j.sync()
+	return err
 }
 
-// Close commits what is queued, stops the committer and returns the
-// journal's error, if a commit ever failed. Later appends fail with
-// ErrClosed. It does not close the database.
+func (j *Journal) sync() (uint64, error) {
+	t := j.append(nil)
+	err := t.Wait()
+	return t.g.seq, err
+}
+
+// Flush returns once everything appended before it is durable and applied
+// to the file: for code that reads the file directly while the journal
+// runs.
+func (j *Journal) Flush() error {
+	seq, err := j.sync()
+	if err != nil {
+		return err
+	}
+	j.amu.Lock()
+	defer j.amu.Unlock()
+	for j.applied < seq {
+		if err := j.Err(); err != nil {
+			return err
+		}
+		j.acond.Wait()
+	}
+	return nil
+}
+
+// Close commits and applies what is queued, stops the journal, removes the
+// log (everything in it is in the file) and returns the journal's error, if
+// a write ever failed. Later appends fail with ErrClosed. It does not close
+// the database.
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	if !j.closed {
@@ -130,24 +210,38 @@ func (j *Journal) Close() error {
 	}
 	j.mu.Unlock()
 	<-j.done
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.err
+	j.amu.Lock()
+	j.committerDone = true
+	j.acond.Broadcast()
+	j.amu.Unlock()
+	<-j.applierDone
+	if err := j.Err(); err != nil {
+		j.log.close(false)
+		return err
+	}
+	if err := j.log.close(true); err != nil {
+		j.fail(fmt.Errorf("journal: remove the applied log: %w", err))
+	}
+	return j.Err()
 }
 
 // Stats describes a journal's work so far.
 type Stats struct {
-	// Commits counts bbolt write transactions (each ends in fdatasync of
-	// the pages, then of the meta page); Records the records they carried:
-	// Records/Commits is how many changes shared them.
+	// Commits counts groups written to the log (each one write and one
+	// fdatasync); Records the ops they carried: Records/Commits is how many
+	// changes shared a sync.
 	Commits, Records int64
-	// CommitTime is the time spent in those transactions, I/O included.
+	// CommitTime is the time spent writing and syncing the log.
 	CommitTime time.Duration
+	// Applies counts the bbolt transactions that applied logged groups to
+	// the file.
+	Applies int64
 }
 
 // Stats returns the journal's counts so far.
 func (j *Journal) Stats() Stats {
-	return Stats{Commits: j.commits.Load(), Records: j.records.Load(), CommitTime: time.Duration(j.commitNanos.Load())}
+	return Stats{Commits: j.commits.Load(), Records: j.records.Load(),
+		CommitTime: time.Duration(j.commitNanos.Load()), Applies: j.applies.Load()}
 }
 
 // Err returns the error that stopped the journal, or nil.
@@ -155,6 +249,20 @@ func (j *Journal) Err() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.err
+}
+
+// fail makes err the journal's sticky error, if it has none yet.
+func (j *Journal) fail(err error) error {
+	j.mu.Lock()
+	if j.err == nil {
+		j.err = err
+	}
+	err = j.err
+	j.mu.Unlock()
+	j.amu.Lock()
+	j.acond.Broadcast()
+	j.amu.Unlock()
+	return err
 }
 
 func (j *Journal) commitLoop() {
@@ -176,39 +284,118 @@ func (j *Journal) commitLoop() {
 	}
 }
 
-// commit writes g in one transaction. While it runs, new records gather in
-// the next group: that is the group commit.
+// commit logs g as one frame. While it runs, new ops gather in the next
+// group: that is the group commit.
 func (j *Journal) commit(g *group) {
+	if err := j.Err(); err != nil {
+		g.err = err
+		close(g.done)
+		return
+	}
+	if len(g.ops) == 0 {
+		g.seq = j.log.next - 1
+		close(g.done)
+		return
+	}
+	for i := range g.ops {
+		if o := &g.ops[i]; o.lazy != nil {
+			o.value, o.lazy = o.lazy(), nil
+		}
+		g.size += g.ops[i].size()
+	}
+	if j.beforeWrite != nil {
+		j.beforeWrite()
+	}
 	start := time.Now()
-	err := j.apply(g.recs)
+	seq, err := j.log.write(g.ops)
 	j.commitNanos.Add(int64(time.Since(start)))
 	j.commits.Add(1)
-	j.records.Add(int64(len(g.recs)))
+	j.records.Add(int64(len(g.ops)))
 	if err != nil {
-		err = fmt.Errorf("journal: commit %d records: %w", len(g.recs), err)
-		j.mu.Lock()
-		if j.err == nil {
-			j.err = err
-		}
-		err = j.err
-		j.mu.Unlock()
+		g.err = j.fail(fmt.Errorf("journal: log %d ops: %w", len(g.ops), err))
+		close(g.done)
+		return
 	}
-	g.err = err
+	g.seq = seq
 	close(g.done)
+
+	j.amu.Lock()
+	for j.queuedBytes > maxQueuedBytes && j.Err() == nil {
+		j.acond.Wait()
+	}
+	j.queue = append(j.queue, g)
+	j.queuedBytes += g.size
+	j.acond.Broadcast()
+	j.amu.Unlock()
 }
 
-func (j *Journal) apply(recs []Record) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("panic in record: %v", p)
+// applyLoop applies logged groups to the file, everything logged while the
+// previous transaction ran going into the next one.
+func (j *Journal) applyLoop() {
+	defer close(j.applierDone)
+	for {
+		j.amu.Lock()
+		for len(j.queue) == 0 && !j.committerDone {
+			j.acond.Wait()
 		}
-	}()
-	return j.db.Update(func(tx *bbolt.Tx) error {
-		for _, r := range recs {
-			if err := r(tx); err != nil {
-				return err
+		batch := j.queue
+		j.queue = nil
+		j.amu.Unlock()
+		if len(batch) == 0 {
+			return
+		}
+		if j.Err() != nil {
+			continue // fail-stop: the log keeps what the file lacks
+		}
+		last := batch[len(batch)-1].seq
+		j.applyGate.Lock()
+		err := applyGroups(j.db, batch, last)
+		j.applyGate.Unlock()
+		j.applies.Add(1)
+		size := 0
+		for _, g := range batch {
+			size += g.size
+		}
+		if err != nil {
+			j.fail(fmt.Errorf("journal: apply logged groups to %s: %w", j.db.Path(), err))
+		}
+		j.amu.Lock()
+		j.queuedBytes -= size
+		if err == nil {
+			j.applied = last
+		}
+		j.acond.Broadcast()
+		j.amu.Unlock()
+		if err == nil {
+			if err := j.log.trim(last); err != nil {
+				j.fail(fmt.Errorf("journal: remove applied log segments: %w", err))
 			}
 		}
-		return nil
+	}
+}
+
+// applyGroups applies gs to db in one transaction that also records last
+// as the last group applied. A panic (a damaged page) is an error.
+func applyGroups(db *bbolt.DB, gs []*group, last uint64) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic while applying: %v", p)
+		}
+	}()
+	return db.Update(func(tx *bbolt.Tx) error {
+		for _, g := range gs {
+			if err := Apply(tx, g.ops...); err != nil {
+				return fmt.Errorf("group %d: %w", g.seq, err)
+			}
+		}
+		return setApplied(tx, last)
 	})
+}
+
+// removeFile removes path; a missing file is not an error.
+func removeFile(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }

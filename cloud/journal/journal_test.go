@@ -24,14 +24,17 @@ func openDB(t testing.TB) *bbolt.DB {
 	return db
 }
 
-func put(key, value string) journal.Record {
-	return func(tx *bbolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists([]byte("t"))
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(key), []byte(value))
+var bucketT = journal.Path([]byte("t"))
+
+func put(key, value string) journal.Op { return journal.Put(bucketT, []byte(key), []byte(value)) }
+
+func newJournal(t testing.TB, db *bbolt.DB) *journal.Journal {
+	t.Helper()
+	j, err := journal.New(db)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return j
 }
 
 func get(t testing.TB, db *bbolt.DB, key string) string {
@@ -46,18 +49,48 @@ func get(t testing.TB, db *bbolt.DB, key string) string {
 	return v
 }
 
+// logFiles lists the write-ahead log's segments beside db's file.
+func logFiles(t testing.TB, dbPath string) []string {
+	t.Helper()
+	m, err := filepath.Glob(dbPath + ".wal.*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// crashCopy copies the data file and its log to a new directory while the
+// journal's applier is held: what a crash at that moment leaves on disk.
+func crashCopy(t testing.TB, dbPath string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, src := range append([]string{dbPath}, logFiles(t, dbPath)...) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, filepath.Base(dbPath))
+}
+
 func TestJournal(t *testing.T) {
-	t.Run("records appended while a commit runs share the next commit", func(t *testing.T) {
+	t.Run("ops appended while a log write runs share the next write", func(t *testing.T) {
 		db := openDB(t)
-		j := journal.New(db)
+		j := newJournal(t, db)
 		defer j.Close()
 		release := make(chan struct{})
 		started := make(chan struct{})
-		first := j.Append(func(tx *bbolt.Tx) error {
-			close(started)
-			<-release // hold the first commit open
-			return put("first", "1")(tx)
+		var once sync.Once
+		j.BeforeWrite(func() {
+			once.Do(func() {
+				close(started)
+				<-release // hold the first write back
+			})
 		})
+		first := j.Append(put("first", "1"))
 		<-started
 		var tickets []journal.Ticket
 		for i := range 50 {
@@ -73,24 +106,25 @@ func TestJournal(t *testing.T) {
 			}
 		}
 		st := j.Stats()
-		commits, records := st.Commits, st.Records
-		if commits != 2 || records != 51 {
-			t.Errorf("commits, records = %d, %d; want 2, 51", commits, records)
+		if st.Commits != 2 || st.Records != 51 {
+			t.Errorf("commits, records = %d, %d; want 2, 51", st.Commits, st.Records)
+		}
+		if err := j.Flush(); err != nil {
+			t.Fatal(err)
 		}
 		if get(t, db, "k49") != "v" {
-			t.Error("k49 was not written")
+			t.Error("k49 was not applied to the file")
 		}
 	})
 
-	t.Run("records are applied in the order they were appended", func(t *testing.T) {
+	t.Run("ops are applied in the order they were appended", func(t *testing.T) {
 		db := openDB(t)
-		j := journal.New(db)
+		j := newJournal(t, db)
 		defer j.Close()
-		var last journal.Ticket
 		for i := range 1000 {
-			last = j.Append(put("k", fmt.Sprint(i)))
+			j.Append(put("k", fmt.Sprint(i)))
 		}
-		if err := last.Wait(); err != nil {
+		if err := j.Flush(); err != nil {
 			t.Fatal(err)
 		}
 		if got := get(t, db, "k"); got != "999" {
@@ -98,9 +132,47 @@ func TestJournal(t *testing.T) {
 		}
 	})
 
+	t.Run("every kind of op does what it says", func(t *testing.T) {
+		db := openDB(t)
+		j := newJournal(t, db)
+		defer j.Close()
+		q := journal.Path([]byte("root"), []byte("q"))
+		j.Append(journal.Put(q, []byte("a"), []byte("1")), journal.Put(q, []byte("b"), []byte("2")),
+			journal.PutLazy(q, []byte("lazy"), func() []byte { return []byte("made later") }),
+			journal.PutPacked(journal.Path([]byte("seq")), []byte{0, 1}, []byte("x")),
+			journal.Delete(q, []byte("a")),
+			journal.Delete(journal.Path([]byte("nowhere")), []byte("a")), // missing bucket: no error
+			journal.CreateBucket(journal.Path([]byte("root")), []byte("empty")),
+			journal.DeleteBucket(journal.Path([]byte("root")), []byte("never")), // missing: no error
+			journal.Put(journal.Path([]byte("gone")), []byte("k"), []byte("v")),
+			journal.DeleteBucket(nil, []byte("gone")))
+		if err := j.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		err := db.View(func(tx *bbolt.Tx) error {
+			b := tx.Bucket([]byte("root")).Bucket([]byte("q"))
+			if b.Get([]byte("a")) != nil || string(b.Get([]byte("b"))) != "2" || string(b.Get([]byte("lazy"))) != "made later" {
+				t.Errorf("q holds a=%q b=%q lazy=%q", b.Get([]byte("a")), b.Get([]byte("b")), b.Get([]byte("lazy")))
+			}
+			if tx.Bucket([]byte("root")).Bucket([]byte("empty")) == nil {
+				t.Error("CreateBucket made no bucket")
+			}
+			if tx.Bucket([]byte("gone")) != nil {
+				t.Error("DeleteBucket left the bucket")
+			}
+			if string(tx.Bucket([]byte("seq")).Get([]byte{0, 1})) != "x" {
+				t.Error("PutPacked wrote nothing")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("concurrent appenders all get durable tickets", func(t *testing.T) {
 		db := openDB(t)
-		j := journal.New(db)
+		j := newJournal(t, db)
 		var wg sync.WaitGroup
 		for w := range 8 {
 			wg.Add(1)
@@ -119,55 +191,232 @@ func TestJournal(t *testing.T) {
 			t.Fatal(err)
 		}
 		st := j.Stats()
-		commits, records := st.Commits, st.Records
-		t.Logf("%d records in %d commits", records, commits)
-		if records != 400 || commits > records {
-			t.Errorf("commits, records = %d, %d", commits, records)
+		t.Logf("%d ops in %d log writes, %d file transactions", st.Records, st.Commits, st.Applies)
+		if st.Records != 400 || st.Commits > st.Records {
+			t.Errorf("commits, records = %d, %d", st.Commits, st.Records)
+		}
+		if get(t, db, "7-49") != "v" {
+			t.Error("7-49 not in the file after Close")
 		}
 	})
 
-	t.Run("a failed commit fails its group and every later record", func(t *testing.T) {
+	t.Run("an op bbolt would refuse fails when appended and stops nothing", func(t *testing.T) {
 		db := openDB(t)
-		j := journal.New(db)
-		boom := errors.New("boom")
-		tk := j.Append(put("a", "1"), func(*bbolt.Tx) error { return boom })
-		if err := tk.Wait(); !errors.Is(err, boom) {
-			t.Fatalf("got %v, want boom", err)
+		j := newJournal(t, db)
+		defer j.Close()
+		for name, op := range map[string]journal.Op{
+			"empty key":   journal.Put(bucketT, nil, []byte("v")),
+			"no path":     journal.Put(nil, []byte("k"), []byte("v")),
+			"empty name":  journal.Put(journal.Path([]byte("")), []byte("k"), []byte("v")),
+			"huge key":    journal.Put(bucketT, make([]byte, bbolt.MaxKeySize+1), nil),
+			"empty in rm": journal.Delete(bucketT, nil),
+		} {
+			if err := j.Append(put("ok", "1"), op).Wait(); err == nil {
+				t.Errorf("%s: appended", name)
+			}
 		}
-		if get(t, db, "a") != "" {
-			t.Error("the failed group's other record was written")
+		if err := j.Append(put("after", "1")).Wait(); err != nil {
+			t.Fatal(err)
 		}
-		if err := j.Append(put("b", "1")).Wait(); !errors.Is(err, boom) {
-			t.Errorf("later record: got %v, want the sticky boom", err)
+		if err := j.Flush(); err != nil {
+			t.Fatal(err)
 		}
-		if err := j.Close(); !errors.Is(err, boom) {
-			t.Errorf("Close: got %v, want boom", err)
+		if get(t, db, "ok") != "" || get(t, db, "after") != "1" {
+			t.Errorf("ok=%q after=%q: a refused call's ops were written, or a later one was not", get(t, db, "ok"), get(t, db, "after"))
 		}
 	})
 
-	t.Run("a panicking record is an error, not a crash", func(t *testing.T) {
-		j := journal.New(openDB(t))
-		err := j.Append(func(*bbolt.Tx) error { panic("bad record") }).Wait()
+	t.Run("a failure to apply stops the journal: later appends and Close report it", func(t *testing.T) {
+		db := openDB(t)
+		j := newJournal(t, db)
+		// "x" is a key in t, so it cannot also be a bucket there.
+		j.Append(put("x", "1"), journal.Put(journal.Path([]byte("t"), []byte("x")), []byte("k"), []byte("v")))
+		err := j.Flush()
 		if err == nil {
-			t.Fatal("no error")
+			t.Fatal("Flush: no error")
 		}
-		j.Close()
+		if err2 := j.Append(put("b", "1")).Wait(); err2 == nil || err2.Error() != err.Error() {
+			t.Errorf("later append: got %v, want the sticky %v", err2, err)
+		}
+		if err2 := j.Close(); err2 == nil {
+			t.Error("Close: no error")
+		}
+		if len(logFiles(t, db.Path())) == 0 {
+			t.Error("the log was removed though the file lacks what it holds")
+		}
 	})
 
-	t.Run("Close commits what is queued and later appends fail", func(t *testing.T) {
+	t.Run("Close applies what is queued, removes the log, and later appends fail", func(t *testing.T) {
 		db := openDB(t)
-		j := journal.New(db)
+		j := newJournal(t, db)
 		j.Append(put("queued", "1"))
 		if err := j.Close(); err != nil {
 			t.Fatal(err)
 		}
 		if get(t, db, "queued") != "1" {
-			t.Error("queued record lost by Close")
+			t.Error("queued op lost by Close")
+		}
+		if f := logFiles(t, db.Path()); len(f) != 0 {
+			t.Errorf("log files left after Close: %v", f)
 		}
 		if err := j.Append(put("late", "1")).Wait(); !errors.Is(err, journal.ErrClosed) {
 			t.Errorf("got %v, want ErrClosed", err)
 		}
 	})
+}
+
+func TestRecovery(t *testing.T) {
+	// logged runs n acknowledged appends with the applier held and returns
+	// a copy of the files as a crash then would leave them.
+	logged := func(t *testing.T, n int) string {
+		db := openDB(t)
+		j := newJournal(t, db)
+		j.Append(put("applied", "yes"))
+		if err := j.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		release := j.HoldApply()
+		for i := range n {
+			if err := j.Append(put(fmt.Sprint("k", i), fmt.Sprint(i)), put("last", fmt.Sprint(i))).Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if get(t, db, "k0") != "" {
+			t.Fatal("the held applier applied")
+		}
+		path := crashCopy(t, db.Path())
+		release()
+		j.Close()
+		return path
+	}
+	reopen := func(t *testing.T, path string) (*bbolt.DB, error) {
+		db, err := journal.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		j, err := journal.New(db)
+		if err != nil {
+			return db, err
+		}
+		t.Cleanup(func() { j.Close() })
+		return db, nil
+	}
+
+	t.Run("acknowledged ops only in the log are applied at start", func(t *testing.T) {
+		path := logged(t, 100)
+		db, err := reopen(t, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if get(t, db, "applied") != "yes" || get(t, db, "k99") != "99" || get(t, db, "last") != "99" {
+			t.Errorf("after recovery: applied=%q k99=%q last=%q", get(t, db, "applied"), get(t, db, "k99"), get(t, db, "last"))
+		}
+		if f := logFiles(t, path); len(f) != 1 {
+			t.Errorf("log files after recovery: %v, want one new segment", f)
+		}
+	})
+
+	t.Run("a torn last frame is dropped; the frames before it are applied", func(t *testing.T) {
+		path := logged(t, 10)
+		files := logFiles(t, path)
+		last := files[len(files)-1]
+		b, _ := os.ReadFile(last)
+		for _, cut := range []int{1, 5, 9, 20} {
+			p := filepath.Join(t.TempDir(), filepath.Base(path))
+			copyFile(t, path, p)
+			if err := os.WriteFile(filepath.Join(filepath.Dir(p), filepath.Base(last)), b[:len(b)-cut], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			db, err := reopen(t, p)
+			if err != nil {
+				t.Fatalf("cut %d: %v", cut, err)
+			}
+			if get(t, db, "k8") != "8" || get(t, db, "k9") != "" {
+				t.Errorf("cut %d: k8=%q k9=%q; want the last frame only dropped", cut, get(t, db, "k8"), get(t, db, "k9"))
+			}
+		}
+	})
+
+	t.Run("a damaged frame before the last segment is an error, not silence", func(t *testing.T) {
+		defer journal.SetSegmentBytes(200)()
+		path := logged(t, 50)
+		files := logFiles(t, path)
+		if len(files) < 3 {
+			t.Fatalf("%d segments; the test wants several", len(files))
+		}
+		b, _ := os.ReadFile(files[0])
+		b[len(b)/2] ^= 0xff
+		os.WriteFile(files[0], b, 0o600)
+		if _, err := reopen(t, path); !errors.Is(err, journal.ErrDamagedLog) {
+			t.Errorf("got %v, want ErrDamagedLog", err)
+		}
+	})
+
+	t.Run("a missing segment is an error", func(t *testing.T) {
+		defer journal.SetSegmentBytes(200)()
+		path := logged(t, 50)
+		files := logFiles(t, path)
+		os.Remove(files[1])
+		if _, err := reopen(t, path); !errors.Is(err, journal.ErrDamagedLog) {
+			t.Errorf("got %v, want ErrDamagedLog", err)
+		}
+	})
+
+	t.Run("recovery across segments, then applied segments are deleted while running", func(t *testing.T) {
+		defer journal.SetSegmentBytes(200)()
+		path := logged(t, 50)
+		if n := len(logFiles(t, path)); n < 3 {
+			t.Fatalf("%d segments; the test wants several", n)
+		}
+		db, err := reopen(t, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if get(t, db, "k49") != "49" {
+			t.Errorf("k49 = %q", get(t, db, "k49"))
+		}
+		j2 := newJournalOn(t, t.TempDir())
+		for i := range 100 {
+			j2.j.Append(put(fmt.Sprint(i), "v"))
+		}
+		if err := j2.j.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := j2.j.Sync(); err != nil { // one more write, so the trim after the last apply has run
+			t.Fatal(err)
+		}
+		if n := len(logFiles(t, j2.path)); n > 3 {
+			t.Errorf("%d segments kept after everything was applied", n)
+		}
+	})
+}
+
+type journalOn struct {
+	j    *journal.Journal
+	path string
+}
+
+func newJournalOn(t *testing.T, dir string) journalOn {
+	path := filepath.Join(dir, "data.db")
+	db, err := journal.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := newJournal(t, db)
+	t.Cleanup(func() { j.Close(); db.Close() })
+	return journalOn{j, path}
+}
+
+func copyFile(t testing.TB, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestOpen(t *testing.T) {

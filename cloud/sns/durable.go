@@ -52,24 +52,14 @@ var (
 // region or account.
 var ErrDataFile = errors.New("sns: unusable data in the data file")
 
-func (s *Service) record(r journal.Record) { s.pending = append(s.pending, r) }
+func (s *Service) record(op journal.Op) { s.pending = append(s.pending, op) }
 
-func put(bucket []byte, key string, val []byte) journal.Record {
-	return func(tx *bbolt.Tx) error {
-		if err := tx.Bucket(rootBucket).Bucket(bucket).Put([]byte(key), val); err != nil {
-			return fmt.Errorf("sns: save %s %s: %w", bucket, key, err)
-		}
-		return nil
-	}
+func put(bucket []byte, key string, val []byte) journal.Op {
+	return journal.Put(journal.Path(rootBucket, bucket), []byte(key), val)
 }
 
-func del(bucket []byte, key string) journal.Record {
-	return func(tx *bbolt.Tx) error {
-		if err := tx.Bucket(rootBucket).Bucket(bucket).Delete([]byte(key)); err != nil {
-			return fmt.Errorf("sns: delete %s %s: %w", bucket, key, err)
-		}
-		return nil
-	}
+func del(bucket []byte, key string) journal.Op {
+	return journal.Delete(journal.Path(rootBucket, bucket), []byte(key))
 }
 
 func (s *Service) saveTopicLocked(t *topic) {
@@ -124,7 +114,7 @@ func (s *Service) deleteSubscriptionRecordLocked(sub *subscription) {
 }
 
 // retryRecord is j's record, made when its retry is scheduled.
-func retryRecord(j *job) journal.Record { return put(retriesBucket, j.id, retryValue(j)) }
+func retryRecord(j *job) journal.Op { return put(retriesBucket, j.id, retryValue(j)) }
 
 func retryValue(j *job) []byte {
 	e := journal.NewEncoder(len(j.body) + 256)

@@ -250,7 +250,7 @@ func TestADeliveryWaitingForARetrySurvivesARestart(t *testing.T) {
 	if got := failing.attempts(queueARN("q")); got != 4 {
 		t.Fatalf("attempts before the crash = %d, want the first and three immediate retries", got)
 	}
-	if got := pendingRetries(t, n.db); got != 1 {
+	if got := pendingRetries(t, n); got != 1 {
 		t.Fatalf("retry records before the crash = %d, want 1", got)
 	}
 	healthy := &fakeQueues{}
@@ -268,7 +268,7 @@ func TestADeliveryWaitingForARetrySurvivesARestart(t *testing.T) {
 	// delivers it again, at least once); then the next start does not
 	// deliver it again.
 	deadline := time.Now().Add(5 * time.Second)
-	for pendingRetries(t, n.db) > 0 {
+	for pendingRetries(t, n) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the delivered retry's record is still in the file")
 		}
@@ -285,11 +285,15 @@ func TestADeliveryWaitingForARetrySurvivesARestart(t *testing.T) {
 	}
 }
 
-// pendingRetries counts the retry records in the file.
-func pendingRetries(t *testing.T, db *bbolt.DB) int {
+// pendingRetries counts the retry records in the file, once the journal
+// has applied what it logged.
+func pendingRetries(t *testing.T, node *snsNode) int {
 	t.Helper()
+	if err := node.svc.FlushJournal(); err != nil {
+		t.Fatal(err)
+	}
 	n := 0
-	if err := db.View(func(tx *bbolt.Tx) error {
+	if err := node.db.View(func(tx *bbolt.Tx) error {
 		n = tx.Bucket([]byte("sns")).Bucket([]byte("retries")).Stats().KeyN
 		return nil
 	}); err != nil {

@@ -32,3 +32,7 @@ func DumpForTest(s *Service) string {
 	b.WriteString(strings.Join(retries, ""))
 	return b.String()
 }
+
+// FlushJournal returns once every change recorded so far is in the data
+// file itself, not only in its write-ahead log.
+func (s *Service) FlushJournal() error { return s.j.Flush() }

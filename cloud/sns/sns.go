@@ -162,7 +162,7 @@ type Service struct {
 	j      *journal.Journal         // nil in memory
 	// sharedJournal: j belongs to the caller, who closes it.
 	sharedJournal bool
-	pending       []journal.Record // changes made under mu, not yet handed to j
+	pending       []journal.Op // changes made under mu, not yet handed to j
 
 	published atomic.Int64
 
@@ -206,9 +206,22 @@ func New(opts Options) (*Service, error) {
 		s.log = discardLogger()
 	}
 	var retries []*job
+	var j *journal.Journal
 	if opts.DB != nil {
+		j = opts.Journal
+		if j == nil {
+			// Its own journal, made first: it applies what its log holds
+			// to the file before the file is read.
+			var err error
+			if j, err = journal.New(opts.DB); err != nil {
+				return nil, err
+			}
+		}
 		var err error
 		if retries, err = s.load(opts.DB); err != nil {
+			if opts.Journal == nil {
+				j.Close()
+			}
 			return nil, err
 		}
 	}
@@ -226,10 +239,7 @@ func New(opts Options) (*Service, error) {
 	}
 	s.certPath = path
 	if opts.DB != nil {
-		s.j, s.sharedJournal = opts.Journal, opts.Journal != nil
-		if s.j == nil {
-			s.j = journal.New(opts.DB)
-		}
+		s.j, s.sharedJournal = j, opts.Journal != nil
 		s.resume(retries)
 	}
 	return s, nil

@@ -67,36 +67,26 @@ func msgKey(seq uint64, part byte) []byte {
 	return k
 }
 
-// record queues r for the journal; without one, changes are not recorded.
-func (e *Engine) record(r journal.Record) { e.pending = append(e.pending, r) }
+// record queues ops for the journal; without one, changes are not recorded.
+func (e *Engine) record(ops ...journal.Op) { e.pending = append(e.pending, ops...) }
 
-// messageBucket returns the bucket of queue name's messages, creating it
-// when create is set; nil when it does not exist and create is not set.
-func messageBucket(tx *bbolt.Tx, name string, create bool) (*bbolt.Bucket, error) {
-	all := tx.Bucket(rootBucket).Bucket(messagesBucket)
-	if !create {
-		return all.Bucket([]byte(name)), nil
-	}
-	b, err := all.CreateBucketIfNotExists([]byte(name))
-	if err != nil {
-		return nil, fmt.Errorf("sqs: messages of %s: %w", name, err)
-	}
-	return b, nil
-}
+// Paths of the buckets the records write to.
+var (
+	queuesPath   = journal.Path(rootBucket, queuesBucket)
+	messagesPath = journal.Path(rootBucket, messagesBucket)
+	tasksPath    = journal.Path(rootBucket, tasksBucket)
+)
+
+// messagesOf is the path of queue name's messages bucket.
+func messagesOf(name string) [][]byte { return journal.Path(rootBucket, messagesBucket, []byte(name)) }
 
 // saveQueueLocked records q's attributes, tags and identity.
 func (e *Engine) saveQueueLocked(q *queue) {
 	if e.j == nil {
 		return
 	}
-	name, val := q.name, encodeQueue(q)
-	e.record(func(tx *bbolt.Tx) error {
-		if err := tx.Bucket(rootBucket).Bucket(queuesBucket).Put([]byte(name), val); err != nil {
-			return fmt.Errorf("sqs: save queue %s: %w", name, err)
-		}
-		_, err := messageBucket(tx, name, true)
-		return err
-	})
+	name := []byte(q.name)
+	e.record(journal.Put(queuesPath, name, encodeQueue(q)), journal.CreateBucket(messagesPath, name))
 }
 
 // deleteQueueRecordsLocked records that q, its messages and its move tasks
@@ -105,26 +95,11 @@ func (e *Engine) deleteQueueRecordsLocked(q *queue) {
 	if e.j == nil {
 		return
 	}
-	name := q.name
-	handles := make([]string, len(q.tasks))
-	for i, t := range q.tasks {
-		handles[i] = t.TaskHandle
+	name := []byte(q.name)
+	e.record(journal.Delete(queuesPath, name), journal.DeleteBucket(messagesPath, name))
+	for _, t := range q.tasks {
+		e.record(journal.Delete(tasksPath, []byte(t.TaskHandle)))
 	}
-	e.record(func(tx *bbolt.Tx) error {
-		root := tx.Bucket(rootBucket)
-		if err := root.Bucket(queuesBucket).Delete([]byte(name)); err != nil {
-			return fmt.Errorf("sqs: delete queue %s: %w", name, err)
-		}
-		if err := root.Bucket(messagesBucket).DeleteBucket([]byte(name)); err != nil && !errors.Is(err, bbolt.ErrBucketNotFound) {
-			return fmt.Errorf("sqs: delete messages of %s: %w", name, err)
-		}
-		for _, h := range handles {
-			if err := root.Bucket(tasksBucket).Delete([]byte(h)); err != nil {
-				return fmt.Errorf("sqs: delete move task of %s: %w", name, err)
-			}
-		}
-		return nil
-	})
 }
 
 // logPurgeLocked records that q's messages are gone and when it was purged.
@@ -132,15 +107,8 @@ func (e *Engine) logPurgeLocked(q *queue) {
 	if e.j == nil {
 		return
 	}
-	name := q.name
-	e.record(func(tx *bbolt.Tx) error {
-		err := tx.Bucket(rootBucket).Bucket(messagesBucket).DeleteBucket([]byte(name))
-		if err != nil && !errors.Is(err, bbolt.ErrBucketNotFound) {
-			return fmt.Errorf("sqs: purge %s: %w", name, err)
-		}
-		_, err = messageBucket(tx, name, true)
-		return err
-	})
+	name := []byte(q.name)
+	e.record(journal.DeleteBucket(messagesPath, name), journal.CreateBucket(messagesPath, name))
 	e.saveQueueLocked(q)
 }
 
@@ -151,6 +119,14 @@ type fixedPart struct {
 	id, body, md5Body, md5Attrs, md5Sys, senderID, groupID, deadLetterOf string
 	attrs, sysAttrs                                                      map[string]MessageAttributeValue
 	sentAt                                                               time.Time
+}
+
+// messagesPath is the path of q's messages bucket, made once per queue.
+func (q *queue) messagesPath() [][]byte {
+	if q.msgPath == nil {
+		q.msgPath = messagesOf(q.name)
+	}
+	return q.msgPath
 }
 
 func (f *fixedPart) encode() []byte {
@@ -209,25 +185,14 @@ func (e *Engine) logEnqueueLocked(q *queue, m *message) {
 	if e.j == nil {
 		return
 	}
-	name, seq, state := q.name, m.seq, encodeState(m)
 	fixed := &fixedPart{
 		id: m.id, body: m.body, md5Body: m.md5Body, md5Attrs: m.md5Attrs, md5Sys: m.md5Sys,
 		senderID: m.senderID, groupID: m.groupID, deadLetterOf: m.deadLetterOf,
 		attrs: m.attrs, sysAttrs: m.sysAttrs, sentAt: m.sentAt,
 	}
-	e.record(func(tx *bbolt.Tx) error {
-		b, err := messageBucket(tx, name, true)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(msgKey(seq, partFixed), fixed.encode()); err != nil {
-			return fmt.Errorf("sqs: save message %s in %s: %w", fixed.id, name, err)
-		}
-		if err := b.Put(msgKey(seq, partState), state); err != nil {
-			return fmt.Errorf("sqs: save message %s in %s: %w", fixed.id, name, err)
-		}
-		return nil
-	})
+	path := q.messagesPath()
+	e.record(journal.PutLazy(path, msgKey(m.seq, partFixed), fixed.encode),
+		journal.Put(path, msgKey(m.seq, partState), encodeState(m)))
 }
 
 // logStateLocked records m's visibility, receive count and receipt.
@@ -235,17 +200,7 @@ func (e *Engine) logStateLocked(q *queue, m *message) {
 	if e.j == nil {
 		return
 	}
-	name, seq, state := q.name, m.seq, encodeState(m)
-	e.record(func(tx *bbolt.Tx) error {
-		b, err := messageBucket(tx, name, true)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(msgKey(seq, partState), state); err != nil {
-			return fmt.Errorf("sqs: save message state in %s: %w", name, err)
-		}
-		return nil
-	})
+	e.record(journal.Put(q.messagesPath(), msgKey(m.seq, partState), encodeState(m)))
 }
 
 // logRemoveLocked records that m left q.
@@ -253,20 +208,10 @@ func (e *Engine) logRemoveLocked(q *queue, m *message) {
 	if e.j == nil {
 		return
 	}
-	name, seq := q.name, m.seq
-	e.record(func(tx *bbolt.Tx) error {
-		b, _ := messageBucket(tx, name, false)
-		if b == nil {
-			return nil // the queue's records went with a purge or a deletion
-		}
-		if err := b.Delete(msgKey(seq, partFixed)); err != nil {
-			return fmt.Errorf("sqs: delete message from %s: %w", name, err)
-		}
-		if err := b.Delete(msgKey(seq, partState)); err != nil {
-			return fmt.Errorf("sqs: delete message from %s: %w", name, err)
-		}
-		return nil
-	})
+	// A queue's records may have gone with a purge or a deletion: deleting
+	// from a missing bucket is not an error.
+	path := q.messagesPath()
+	e.record(journal.Delete(path, msgKey(m.seq, partFixed)), journal.Delete(path, msgKey(m.seq, partState)))
 }
 
 // saveTaskLocked records t and its progress.
@@ -274,13 +219,7 @@ func (e *Engine) saveTaskLocked(t *moveTask) {
 	if e.j == nil {
 		return
 	}
-	handle, val := t.TaskHandle, encodeTask(t)
-	e.record(func(tx *bbolt.Tx) error {
-		if err := tx.Bucket(rootBucket).Bucket(tasksBucket).Put([]byte(handle), val); err != nil {
-			return fmt.Errorf("sqs: save move task: %w", err)
-		}
-		return nil
-	})
+	e.record(journal.Put(tasksPath, []byte(t.TaskHandle), encodeTask(t)))
 }
 
 func encodeQueue(q *queue) []byte {

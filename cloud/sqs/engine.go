@@ -75,7 +75,7 @@ type Engine struct {
 	j *journal.Journal // nil in memory
 	// sharedJournal: j belongs to the caller, who closes it.
 	sharedJournal bool
-	pending       []journal.Record // changes made under mu, not yet handed to j
+	pending       []journal.Op // changes made under mu, not yet handed to j
 }
 
 // NewEngine returns an empty engine in memory. It panics if opts.DB is set:
@@ -100,13 +100,22 @@ func OpenEngine(opts Options) (*Engine, error) {
 	if opts.DB == nil {
 		return e, nil
 	}
+	j := opts.Journal
+	if j == nil {
+		// Its own journal, made first: it applies what its log holds to
+		// the file before the file is read.
+		var err error
+		if j, err = journal.New(opts.DB); err != nil {
+			return nil, err
+		}
+	}
 	if err := e.load(); err != nil {
+		if opts.Journal == nil {
+			j.Close()
+		}
 		return nil, err
 	}
-	e.j, e.sharedJournal = opts.Journal, opts.Journal != nil
-	if e.j == nil {
-		e.j = journal.New(opts.DB)
-	}
+	e.j, e.sharedJournal = j, opts.Journal != nil
 	e.resumeTasks()
 	return e, nil
 }
@@ -212,6 +221,7 @@ type queue struct {
 	lastPurge time.Time
 	deleted   bool
 	tasks     []*moveTask // move tasks with this queue as source, oldest first
+	msgPath   [][]byte    // the journal path of its messages bucket, once made
 }
 
 func newQueue(name, arn string, now time.Time) *queue {
