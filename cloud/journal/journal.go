@@ -64,6 +64,7 @@ type Journal struct {
 	queue         []*group // logged, not yet applied, in order
 	queuedBytes   int
 	applied       uint64 // every group numbered up to applied is in the file
+	flushWanted   uint64 // a Flush waits for the groups up to this one
 	committerDone bool
 	applierDone   chan struct{}
 
@@ -72,6 +73,15 @@ type Journal struct {
 	applyGate   sync.Mutex // held by the applier while it applies; tests hold it to pause it
 	beforeWrite func()     // tests: called by the committer before each log write
 }
+
+// The applier gathers logged groups for up to applyDelay, or until
+// applyBytes of them wait, before it applies them in one transaction: each
+// bbolt commit syncs the file twice, and those syncs compete with the log's
+// on the same disk.
+const (
+	applyDelay = 100 * time.Millisecond
+	applyBytes = 8 << 20
+)
 
 // maxQueuedBytes bounds the ops logged but not yet applied to the file: past
 // it the committer waits for the applier, so memory stays bounded when the
@@ -186,6 +196,10 @@ func (j *Journal) Flush() error {
 	}
 	j.amu.Lock()
 	defer j.amu.Unlock()
+	if seq > j.flushWanted {
+		j.flushWanted = seq
+		j.acond.Broadcast()
+	}
 	for j.applied < seq {
 		if err := j.Err(); err != nil {
 			return err
@@ -333,10 +347,35 @@ func (j *Journal) commit(g *group) {
 // previous transaction ran going into the next one.
 func (j *Journal) applyLoop() {
 	defer close(j.applierDone)
+	var timer *time.Timer
+	timedOut := false
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		j.amu.Lock()
 		for len(j.queue) == 0 && !j.committerDone {
 			j.acond.Wait()
+		}
+		// Gather more unless enough waits, a Flush or Close wants it now,
+		// or the oldest has waited long enough.
+		if len(j.queue) > 0 && !j.committerDone && j.queuedBytes < applyBytes && j.flushWanted <= j.applied && j.Err() == nil {
+			timedOut = false
+			if timer == nil {
+				timer = time.AfterFunc(applyDelay, func() {
+					j.amu.Lock()
+					timedOut = true
+					j.acond.Broadcast()
+					j.amu.Unlock()
+				})
+			} else {
+				timer.Reset(applyDelay)
+			}
+			for !timedOut && !j.committerDone && j.queuedBytes < applyBytes && j.flushWanted <= j.applied && j.Err() == nil {
+				j.acond.Wait()
+			}
 		}
 		batch := j.queue
 		j.queue = nil

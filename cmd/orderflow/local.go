@@ -7,6 +7,7 @@ import (
 
 	"github.com/orderflow/orderflow/cloud"
 	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/internal/gctune"
 	"github.com/orderflow/orderflow/internal/local"
 )
 
@@ -24,7 +25,9 @@ type localOptions struct {
 	wrap         func(lambda.Handler) lambda.Handler
 }
 
-// startLocal starts the pipeline on an embedded cloud.
+// startLocal starts the pipeline on an embedded cloud, with the garbage
+// collector paced for it (internal/gctune) while ctx lasts.
 func startLocal(ctx context.Context, o localOptions) (*local.Pipeline, error) {
+	gctune.Start(ctx)
 	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, DataDir: o.dataDir, Wrap: o.wrap})
 }
