@@ -60,6 +60,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/dynamodb"
+	"github.com/orderflow/orderflow/internal/gctune"
 	"github.com/orderflow/orderflow/internal/local"
 	"github.com/orderflow/orderflow/internal/ordergen"
 	"github.com/orderflow/orderflow/internal/processorder"
@@ -77,6 +78,9 @@ func main() {
 		asJSON   = flag.Bool("json", false, "print the results as JSON")
 	)
 	flag.Parse()
+	// The garbage collector's pace orderflow's CLI sets for its cloud; in
+	// one process it applies to every stack alike.
+	gctune.Start(context.Background())
 	logrus.SetLevel(logrus.WarnLevel)
 	logrus.SetOutput(io.Discard)
 	results := map[string]any{}
