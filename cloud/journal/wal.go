@@ -47,10 +47,10 @@ type segment struct {
 }
 
 type wal struct {
-	base  string // the data file's path + ".wal."
-	f     *os.File
-	path  string // f's path
-	size  int64  // bytes of frames in f
+	base string // the data file's path + ".wal."
+	f    *os.File
+	path string // f's path
+	size int64  // bytes of frames in f
 
 	// f is zero-filled and synced ahead of the frames, up to alloc, by a
 	// goroutine (ext, closed when done, filling [extFrom, extTo)): writing
