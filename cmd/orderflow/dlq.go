@@ -102,9 +102,22 @@ func orDash(s string) string {
 	return s
 }
 
+// peekVisibility is how long peekDLQ hides what it has read; it must
+// outlast a listing's receives, and a receive whose answer was lost hides
+// its messages that long (see peekDLQ).
+const peekVisibility = 10
+
 // peekDLQ receives up to maxN messages and makes them visible again.
+//
+// ReceiveMessage is not idempotent: an attempt whose answer is lost (the
+// connection fails while the body is read) has taken its messages, and a
+// retry receives others. So each receive is made once, without the SDK's
+// retries; after a failed one, peekDLQ keeps reading until the messages
+// that attempt hid are visible again (peekVisibility), skipping any message
+// it has already listed, instead of ending the listing short.
 func peekDLQ(ctx context.Context, client *awssqs.Client, url string, maxN int) (views []deadLetterView, err error) {
 	var receipts []sqstypes.ChangeMessageVisibilityBatchRequestEntry
+	listed := map[string]int{} // message id → its entry in receipts
 	// Release what was read even if a later read fails; a message that
 	// cannot be released stays hidden for the read's visibility timeout.
 	defer func() {
@@ -113,26 +126,33 @@ func peekDLQ(ctx context.Context, client *awssqs.Client, url string, maxN int) (
 				QueueUrl: aws.String(url), Entries: receipts[start:min(start+10, len(receipts))],
 			})
 			if rerr == nil && len(out.Failed) > 0 {
-				rerr = fmt.Errorf("%d messages stay hidden for a minute: %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
+				rerr = fmt.Errorf("%d messages stay hidden for %d seconds: %s", len(out.Failed), peekVisibility, aws.ToString(out.Failed[0].Message))
 			}
 			if rerr != nil && err == nil {
 				err = fmt.Errorf("make the messages visible again: %w", rerr)
 			}
 		}
 	}()
+	once := func(o *awssqs.Options) { o.RetryMaxAttempts = 1 }
+	var hiddenUntil time.Time
+	failures := 0
 	// A receive may return fewer messages than are there, even none (SQS
 	// samples its servers); two empty receives in a row end the reading.
-	for empty := 0; len(views) < maxN && empty < 2; {
+	for empty := 0; len(views) < maxN && (empty < 2 || time.Now().Before(hiddenUntil)); {
 		out, err := client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(url),
 			MaxNumberOfMessages:         int32(min(10, maxN-len(views))),
 			WaitTimeSeconds:             1,
-			VisibilityTimeout:           60, // long enough to read the rest without seeing these again
+			VisibilityTimeout:           peekVisibility,
 			MessageAttributeNames:       []string{"All"},
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{"All"},
-		})
+		}, once)
 		if err != nil {
-			return views, err
+			if failures++; failures > 3 || ctx.Err() != nil {
+				return views, err
+			}
+			hiddenUntil = time.Now().Add((peekVisibility + 1) * time.Second)
+			continue
 		}
 		if len(out.Messages) == 0 {
 			empty++
@@ -140,6 +160,12 @@ func peekDLQ(ctx context.Context, client *awssqs.Client, url string, maxN int) (
 		}
 		empty = 0
 		for _, m := range out.Messages {
+			id := aws.ToString(m.MessageId)
+			if i, ok := listed[id]; ok {
+				receipts[i].ReceiptHandle = m.ReceiptHandle // the newest receipt releases it
+				continue
+			}
+			listed[id] = len(receipts)
 			receipts = append(receipts, sqstypes.ChangeMessageVisibilityBatchRequestEntry{
 				Id: aws.String(strconv.Itoa(len(receipts))), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0,
 			})
