@@ -19,6 +19,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"time"
 )
 
@@ -36,10 +37,18 @@ func Percent(live uint64) int {
 	return max(low, int(high*smallHeap/live))
 }
 
+var started sync.Once
+
 // Start sets the percentage now and re-sets it every second until ctx
-// ends, unless GOGC or GOMEMLIMIT is set in the environment.
+// ends, unless GOGC or GOMEMLIMIT is set in the environment. Only the
+// first call in a process does anything.
 func Start(ctx context.Context) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	run := false
+	started.Do(func() { run = true })
+	if !run {
 		return
 	}
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
