@@ -42,6 +42,11 @@ import (
 	"go.etcd.io/bbolt"
 )
 
+var (
+	openMu       sync.Mutex
+	openJournals = map[*bbolt.DB]bool{} // the handles with a journal not yet closed
+)
+
 // ErrClosed is the error of a record appended after Close.
 var ErrClosed = errors.New("journal: closed")
 
@@ -117,6 +122,13 @@ func (t Ticket) IsZero() bool { return t.g == nil }
 // file (db.Path() + ".wal.N"). The caller keeps ownership of db and closes
 // it after Close.
 func New(db *bbolt.DB) (*Journal, error) {
+	// Two journals on one file would share the log's segment names, and
+	// each would apply and delete the other's segments at start.
+	openMu.Lock()
+	defer openMu.Unlock()
+	if openJournals[db] {
+		return nil, fmt.Errorf("journal: %s already has a journal; share it", db.Path())
+	}
 	applied, err := recoverLog(db)
 	if err != nil {
 		return nil, err
@@ -128,6 +140,7 @@ func New(db *bbolt.DB) (*Journal, error) {
 	j := &Journal{db: db, log: w, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		applied: applied, applierDone: make(chan struct{})}
 	j.acond = sync.NewCond(&j.amu)
+	openJournals[db] = true
 	go j.commitLoop()
 	go j.applyLoop()
 	return j, nil
@@ -229,6 +242,9 @@ func (j *Journal) Close() error {
 	j.acond.Broadcast()
 	j.amu.Unlock()
 	<-j.applierDone
+	openMu.Lock()
+	delete(openJournals, j.db)
+	openMu.Unlock()
 	if err := j.Err(); err != nil {
 		j.log.close(false)
 		return err

@@ -246,6 +246,20 @@ func TestJournal(t *testing.T) {
 		}
 	})
 
+	t.Run("a second journal on the same file is refused", func(t *testing.T) {
+		db := openDB(t)
+		j := newJournal(t, db)
+		if _, err := journal.New(db); err == nil {
+			t.Error("a second journal was started")
+		}
+		j.Close()
+		j2, err := journal.New(db)
+		if err != nil {
+			t.Fatalf("after Close: %v", err)
+		}
+		j2.Close()
+	})
+
 	t.Run("Close applies what is queued, removes the log, and later appends fail", func(t *testing.T) {
 		db := openDB(t)
 		j := newJournal(t, db)

@@ -331,11 +331,19 @@ func TestTheSNSDataFile(t *testing.T) {
 		topic := n.createTopic(t, "orders", nil)
 		n.subscribe(t, topic, "q", nil)
 		n.crash()
-		db, err := bbolt.Open(n.path, 0o600, nil)
+		// What a restart reads: the file with its write-ahead log applied.
+		db, err := journal.Open(n.path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
+		j, err := journal.New(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
 		if err := db.Update(func(tx *bbolt.Tx) error { return change(tx.Bucket([]byte("sns"))) }); err != nil {
 			t.Fatal(err)
 		}
@@ -426,10 +434,16 @@ func TestPublishesAcknowledgedBeforeACrashAreInTheirQueuesAfterIt(t *testing.T) 
 		if db, err = journal.Open(path); err != nil {
 			t.Fatal(err)
 		}
-		if queues, err = cloudsqs.Open(cloudsqs.Options{DB: db, Clock: clk}); err != nil {
+		// One journal for the file, shared as the cloud shares it; a crash
+		// abandons it.
+		j, err := journal.New(db)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if topics, err = sns.New(sns.Options{DB: db, Clock: clk, BaseURL: baseURL, Queues: sqsQueues{queues}}); err != nil {
+		if queues, err = cloudsqs.Open(cloudsqs.Options{DB: db, Clock: clk, Journal: j}); err != nil {
+			t.Fatal(err)
+		}
+		if topics, err = sns.New(sns.Options{DB: db, Clock: clk, BaseURL: baseURL, Queues: sqsQueues{queues}, Journal: j}); err != nil {
 			t.Fatal(err)
 		}
 		startMu.Lock()
