@@ -37,6 +37,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,6 +67,14 @@ import (
 	"github.com/orderflow/orderflow/internal/processorder"
 )
 
+// pick is all when on, nothing otherwise.
+func pick[T any](on bool, all []T) []T {
+	if !on {
+		return nil
+	}
+	return all
+}
+
 func main() {
 	var (
 		orders   = flag.Int("orders", 5000, "orders in the pipeline workload")
@@ -76,8 +85,32 @@ func main() {
 		ddbItems = flag.String("ddb-items", "10000", "table sizes for the DynamoDB puts, comma-separated (minidyn takes about a minute to load 100,000)")
 		ddbPuts  = flag.Int("ddb-puts", 3000, "conditional puts measured at each size")
 		asJSON   = flag.Bool("json", false, "print the results as JSON")
+		only     = flag.String("workloads", "pipeline,sqs-cycle,ddb-puts", "the workloads to run, comma-separated")
+		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
 	)
 	flag.Parse()
+	want := map[string]bool{}
+	for _, w := range strings.Split(*only, ",") {
+		switch w = strings.TrimSpace(w); w {
+		case "pipeline", "sqs-cycle", "ddb-puts":
+			want[w] = true
+		default:
+			fmt.Fprintf(os.Stderr, "-workloads: unknown workload %q (pipeline, sqs-cycle, ddb-puts)\n", w)
+			os.Exit(2)
+		}
+	}
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	// The garbage collector's pace orderflow's CLI sets for its cloud; in
 	// one process it applies to every stack alike.
 	gctune.Start(context.Background())
@@ -92,14 +125,14 @@ func main() {
 	ctx := context.Background()
 
 	// The pipeline.
-	for _, s := range []struct {
+	for _, s := range pick(want["pipeline"], []struct {
 		name string
 		run  func() (float64, error)
 	}{
 		{"orderflow (PublishBatch)", func() (float64, error) { return runOrderflow(ctx, *orders, *pubs, !*envelope, true, *durable) }},
 		{"orderflow (Publish)", func() (float64, error) { return runOrderflow(ctx, *orders, *pubs, !*envelope, false, *durable) }},
 		{"goaws+minidyn (Publish)", func() (float64, error) { return runGoaws(ctx, *orders, *pubs, !*envelope) }},
-	} {
+	}) {
 		rate, err := s.run()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "pipeline on %s: %v\n", s.name, err)
@@ -109,7 +142,7 @@ func main() {
 	}
 
 	// The SQS cycle, over the Query protocol on both.
-	for _, workers := range []int{1, 8} {
+	for _, workers := range pick(want["sqs-cycle"], []int{1, 8}) {
 		for _, stack := range []string{"orderflow", "goaws"} {
 			rate, err := runCycle(ctx, stack, workers, *cycle, *durable)
 			if err != nil {
@@ -121,7 +154,7 @@ func main() {
 	}
 
 	// DynamoDB conditional puts.
-	for _, f := range strings.Split(*ddbItems, ",") {
+	for _, f := range pick(want["ddb-puts"], strings.Split(*ddbItems, ",")) {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "-ddb-items: %q is not a number\n", f)
@@ -160,7 +193,7 @@ func main() {
 	ratio("pipeline/orderflow (Publish)", "pipeline/goaws+minidyn (Publish)")
 	ratio("sqs-cycle/workers=1/orderflow", "sqs-cycle/workers=1/goaws")
 	ratio("sqs-cycle/workers=8/orderflow", "sqs-cycle/workers=8/goaws")
-	for _, f := range strings.Split(*ddbItems, ",") {
+	for _, f := range pick(want["ddb-puts"], strings.Split(*ddbItems, ",")) {
 		n := strings.TrimSpace(f)
 		ratio("ddb-puts/items="+n+"/orderflow", "ddb-puts/items="+n+"/minidyn")
 	}

@@ -117,17 +117,35 @@ func (e *Engine) match(label, expr string, it item, a exprAttrs) (bool, error) {
 	if label == "FilterExpression" {
 		typ = interpreter.ExpressionTypeFilter
 	}
-	ok, err := e.lang.Match(interpreter.MatchInput{
-		Expression:     expr,
-		ExpressionType: typ,
-		Item:           it,
-		Attributes:     a.values,
-		Aliases:        a.names,
+	var ok bool
+	err := interpret(label, func() (err error) {
+		ok, err = e.lang.Match(interpreter.MatchInput{
+			Expression:     expr,
+			ExpressionType: typ,
+			Item:           it,
+			Attributes:     a.values,
+			Aliases:        a.names,
+		})
+		return err
 	})
-	if err != nil {
-		return false, exprError(label, err)
+	return ok, err
+}
+
+// interpret runs one call of minidyn's interpreter, wording its error as
+// DynamoDB's ValidationException. The interpreter panics on some
+// expressions it parses but cannot evaluate (attribute_exists() with no
+// operand, found by FuzzRequests): that too is the caller's bad
+// expression, not a fault of the service.
+func interpret(label string, call func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = errf("Invalid %s: the expression cannot be evaluated (check each function's operands): %v", label, p)
+		}
+	}()
+	if err := call(); err != nil {
+		return exprError(label, err)
 	}
-	return ok, nil
+	return nil
 }
 
 // exprError words an interpreter error as DynamoDB's ValidationException.
@@ -144,9 +162,13 @@ func (e *Engine) projectItem(expr string, it item, a exprAttrs) (item, error) {
 	if expr == "" {
 		return it, nil
 	}
-	out, err := e.lang.Project(interpreter.ProjectInput{Expression: expr, Item: it, Aliases: a.names})
+	var out item
+	err := interpret("ProjectionExpression", func() (err error) {
+		out, err = e.lang.Project(interpreter.ProjectInput{Expression: expr, Item: it, Aliases: a.names})
+		return err
+	})
 	if err != nil {
-		return nil, exprError("ProjectionExpression", err)
+		return nil, err
 	}
 	compactLists(out)
 	return out, nil
@@ -252,8 +274,10 @@ func (e *Engine) applyUpdate(expr string, old, key item, a exprAttrs) (item, []s
 		return nil, nil, exprError("UpdateExpression", err)
 	}
 	next := cloneItem(base)
-	if err := e.lang.Update(interpreter.UpdateInput{Expression: expr, Item: next, Attributes: a.values, Aliases: a.names}); err != nil {
-		return nil, nil, exprError("UpdateExpression", err)
+	if err := interpret("UpdateExpression", func() error {
+		return e.lang.Update(interpreter.UpdateInput{Expression: expr, Item: next, Attributes: a.values, Aliases: a.names})
+	}); err != nil {
+		return nil, nil, err
 	}
 	// The interpreter writes every attribute back through its own values,
 	// numbers as float64: an attribute the expression did not target keeps
