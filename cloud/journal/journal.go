@@ -94,7 +94,8 @@ const (
 const maxQueuedBytes = 64 << 20
 
 type group struct {
-	ops  []Op
+	ops   []Op
+	calls int // the Append calls that joined it
 	size int
 	seq  uint64 // the group's log frame; for an empty group the last one before it
 	done chan struct{}
@@ -184,6 +185,7 @@ func (j *Journal) append(ops []Op) Ticket {
 		}
 	}
 	j.cur.ops = append(j.cur.ops, ops...)
+	j.cur.calls++
 	return Ticket{j.cur}
 }
 
@@ -295,10 +297,30 @@ func (j *Journal) fail(err error) error {
 	return err
 }
 
+// When the last group gathered gatherCalls appends or more, requests are
+// arriving concurrently, and the committer waits gatherDelay before taking
+// the next group, so that it carries more of them for one sync. Measured
+// with `orderflow bench --orders 30000 --data-dir DIR` (two runs each): no
+// wait 4,505 and 4,628 orders/s, 7–9 ops a commit; 50 µs 5,004; 100 µs
+// 5,093 and 5,002, 13.5 ops a commit; 150 µs 4,798; 300 µs 4,377. The
+// SQS cycle of bench/peers with 8 workers (durable): 18,440 msgs/s
+// without, 21,178 with. A lone writer (a group of one call) never waits.
+// The cost shows where writers have no think time at all:
+// BenchmarkCommit with 8 in-process writers went from 41 to 170 µs an
+// append, every group already complete when the committer waits.
+const (
+	gatherDelay = 100 * time.Microsecond
+	gatherCalls = 3
+)
+
 func (j *Journal) commitLoop() {
 	defer close(j.done)
+	busy := false
 	for range j.wake {
 		for {
+			if busy {
+				time.Sleep(gatherDelay)
+			}
 			j.mu.Lock()
 			g, closed := j.cur, j.closed
 			j.cur = nil
@@ -307,8 +329,10 @@ func (j *Journal) commitLoop() {
 				if closed {
 					return
 				}
+				busy = false
 				break
 			}
+			busy = g.calls >= gatherCalls && !closed
 			j.commit(g)
 		}
 	}
