@@ -96,10 +96,10 @@ const maxQueuedBytes = 64 << 20
 type group struct {
 	ops   []Op
 	calls int // the Append calls that joined it
-	size int
-	seq  uint64 // the group's log frame; for an empty group the last one before it
-	done chan struct{}
-	err  error
+	size  int
+	seq   uint64 // the group's log frame; for an empty group the last one before it
+	done  chan struct{}
+	err   error
 }
 
 // Ticket is a claim on the commit of the ops it was issued for.

@@ -102,10 +102,10 @@ func orDash(s string) string {
 	return s
 }
 
-// peekVisibility is how long peekDLQ hides what it has read; it must
-// outlast a listing's receives, and a receive whose answer was lost hides
-// its messages that long (see peekDLQ).
-const peekVisibility = 10
+// peekVisibility is how long, in seconds, peekDLQ hides what it has read;
+// it must outlast a listing's receives, and a receive whose answer was lost
+// hides its messages that long (see peekDLQ). A variable for tests.
+var peekVisibility int32 = 10
 
 // peekDLQ receives up to maxN messages and makes them visible again.
 //
@@ -151,20 +151,19 @@ func peekDLQ(ctx context.Context, client *awssqs.Client, url string, maxN int) (
 			if failures++; failures > 3 || ctx.Err() != nil {
 				return views, err
 			}
-			hiddenUntil = time.Now().Add((peekVisibility + 1) * time.Second)
+			hiddenUntil = time.Now().Add(time.Duration(peekVisibility+1) * time.Second)
 			continue
 		}
-		if len(out.Messages) == 0 {
-			empty++
-			continue
-		}
-		empty = 0
+		// A receive that brings nothing new counts as empty: messages
+		// listed earlier come back once their visibility timeout ends.
+		empty++
 		for _, m := range out.Messages {
 			id := aws.ToString(m.MessageId)
 			if i, ok := listed[id]; ok {
 				receipts[i].ReceiptHandle = m.ReceiptHandle // the newest receipt releases it
 				continue
 			}
+			empty = 0
 			listed[id] = len(receipts)
 			receipts = append(receipts, sqstypes.ChangeMessageVisibilityBatchRequestEntry{
 				Id: aws.String(strconv.Itoa(len(receipts))), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0,
