@@ -51,7 +51,11 @@
 // a batch or a transaction replays whole or not at all. Table operations
 // run alone (tableMu held exclusively).
 //
-// Group commit. One committer goroutine commits, in one bbolt transaction
+// Group commit. In the embedded cloud (Options.Journal set) the records go
+// into the cloud's shared journal with SQS's and SNS's: one write-ahead log
+// frame and one fdatasync per group, folded into the file in the background
+// (package journal); the compactor reads only what has been folded. On its
+// own (no shared journal), one committer goroutine commits, in one bbolt transaction
 // and so one fsync, every record queued while the previous commit was
 // syncing; a writer waits for the commit that carries its record, holding
 // no lock. With no other writer a write waits for one commit (about 0.4 ms

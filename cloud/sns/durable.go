@@ -1,7 +1,8 @@
 package sns
 
 // Durability. The maps in memory stay the serving structure; the bbolt
-// file holds a copy that every acknowledged change reaches first. apply
+// file (with the journal's write-ahead log beside it) holds a copy that
+// every acknowledged change reaches first. apply
 // records each change under s.mu and waits, after releasing it, for the
 // group commit it shares with concurrent requests.
 //

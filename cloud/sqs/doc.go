@@ -22,8 +22,8 @@
 // visibility deadlines, delays and dead-letter sources; deletes, purges and
 // move tasks with their progress. Each change is recorded under the
 // engine's lock and the request answers once its record is committed,
-// sharing the commit (one bbolt transaction) with the requests that came
-// meanwhile (package journal). A receive answers only after the receive
+// sharing the commit (one write-ahead log frame, one sync) with the
+// requests that came meanwhile (package journal). A receive answers only after the receive
 // counts it raised are on file, so a poison message still reaches its
 // dead-letter queue across crashes; a message in flight at a crash stays in
 // flight until its deadline. A move task running at a crash carries on

@@ -1,11 +1,11 @@
 package sqs
 
 // Durability. The engine in memory stays the serving structure; the bbolt
-// file holds a copy of its state that every acknowledged change reaches
-// first. Each change made under e.mu appends a journal.Record to
-// e.pending; e.unlock hands them to the journal in order, and the request
-// waits for their commit (shared with every concurrent request's) before it
-// answers. Time-driven changes that nobody acknowledges (a message coming
+// file (with the journal's write-ahead log beside it) holds a copy of its
+// state that every acknowledged change reaches first. Each change made
+// under e.mu appends journal.Ops to e.pending; e.unlock hands them to the
+// journal in order, and the request waits for their commit (shared with
+// every concurrent request's) before it answers. Time-driven changes that nobody acknowledges (a message coming
 // back from flight, a delay ending) are not written: they follow from the
 // deadlines on file.
 //

@@ -37,7 +37,7 @@ type Options struct {
 	// with the same Region and AccountID. Nil keeps everything in memory.
 	DB *bbolt.DB
 	// Journal, with DB, is a group-commit journal on DB shared with other
-	// services, so that their records share commits (fsyncs); the caller
+	// services, so that their records share commits (log syncs); the caller
 	// closes it after the services. Nil: the engine has a journal of its own.
 	Journal *journal.Journal
 }
