@@ -54,7 +54,10 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/sirupsen/logrus"
+	"github.com/sivchari/kumo"
 	miniserver "github.com/truora/minidyn/server"
 
 	"github.com/orderflow/orderflow"
@@ -85,17 +88,17 @@ func main() {
 		ddbItems = flag.String("ddb-items", "10000", "table sizes for the DynamoDB puts, comma-separated (minidyn takes about a minute to load 100,000)")
 		ddbPuts  = flag.Int("ddb-puts", 3000, "conditional puts measured at each size")
 		asJSON   = flag.Bool("json", false, "print the results as JSON")
-		only     = flag.String("workloads", "pipeline,sqs-cycle,ddb-puts", "the workloads to run, comma-separated")
+		only     = flag.String("workloads", "pipeline,sqs-cycle,sqs-cycle-json,ddb-puts", "the workloads to run, comma-separated")
 		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
 	)
 	flag.Parse()
 	want := map[string]bool{}
 	for _, w := range strings.Split(*only, ",") {
 		switch w = strings.TrimSpace(w); w {
-		case "pipeline", "sqs-cycle", "ddb-puts":
+		case "pipeline", "sqs-cycle", "sqs-cycle-json", "ddb-puts":
 			want[w] = true
 		default:
-			fmt.Fprintf(os.Stderr, "-workloads: unknown workload %q (pipeline, sqs-cycle, ddb-puts)\n", w)
+			fmt.Fprintf(os.Stderr, "-workloads: unknown workload %q (pipeline, sqs-cycle, sqs-cycle-json, ddb-puts)\n", w)
 			os.Exit(2)
 		}
 	}
@@ -132,6 +135,7 @@ func main() {
 		{"orderflow (PublishBatch)", func() (float64, error) { return runOrderflow(ctx, *orders, *pubs, !*envelope, true, *durable) }},
 		{"orderflow (Publish)", func() (float64, error) { return runOrderflow(ctx, *orders, *pubs, !*envelope, false, *durable) }},
 		{"goaws+minidyn (Publish)", func() (float64, error) { return runGoaws(ctx, *orders, *pubs, !*envelope) }},
+		{"kumo (Publish)", func() (float64, error) { return runKumo(ctx, *orders, *pubs, !*envelope, false) }},
 	}) {
 		rate, err := s.run()
 		if err != nil {
@@ -141,15 +145,23 @@ func main() {
 		add("pipeline", s.name, rate, "orders/s")
 	}
 
-	// The SQS cycle, over the Query protocol on both.
-	for _, workers := range pick(want["sqs-cycle"], []int{1, 8}) {
-		for _, stack := range []string{"orderflow", "goaws"} {
-			rate, err := runCycle(ctx, stack, workers, *cycle, *durable)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "sqs cycle on %s: %v\n", stack, err)
-				continue
+	// The SQS cycle: over the Query protocol against goaws (it speaks
+	// nothing else), over JSON through the SDK against kumo (it speaks
+	// nothing else); orderflow both ways.
+	for _, c := range []struct {
+		workload string
+		json     bool
+		peer     string
+	}{{"sqs-cycle", false, "goaws"}, {"sqs-cycle-json", true, "kumo"}} {
+		for _, workers := range pick(want[c.workload], []int{1, 8}) {
+			for _, stack := range []string{"orderflow", c.peer} {
+				rate, err := runCycle(ctx, stack, workers, *cycle, *durable, c.json)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "%s on %s: %v\n", c.workload, stack, err)
+					continue
+				}
+				add(fmt.Sprintf("%s/workers=%d", c.workload, workers), stack, rate, "msgs/s")
 			}
-			add(fmt.Sprintf("sqs-cycle/workers=%d", workers), stack, rate, "msgs/s")
 		}
 	}
 
@@ -160,7 +172,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "-ddb-items: %q is not a number\n", f)
 			os.Exit(2)
 		}
-		for _, stack := range []string{"orderflow", "minidyn"} {
+		for _, stack := range []string{"orderflow", "minidyn", "kumo"} {
 			rate, err := runPuts(ctx, stack, n, *ddbPuts)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "puts on %s: %v\n", stack, err)
@@ -190,12 +202,17 @@ func main() {
 	}
 	fmt.Println()
 	ratio("pipeline/orderflow (PublishBatch)", "pipeline/goaws+minidyn (Publish)")
+	ratio("pipeline/orderflow (PublishBatch)", "pipeline/kumo (Publish)")
 	ratio("pipeline/orderflow (Publish)", "pipeline/goaws+minidyn (Publish)")
-	ratio("sqs-cycle/workers=1/orderflow", "sqs-cycle/workers=1/goaws")
-	ratio("sqs-cycle/workers=8/orderflow", "sqs-cycle/workers=8/goaws")
+	ratio("pipeline/orderflow (Publish)", "pipeline/kumo (Publish)")
+	for _, w := range []string{"1", "8"} {
+		ratio("sqs-cycle/workers="+w+"/orderflow", "sqs-cycle/workers="+w+"/goaws")
+		ratio("sqs-cycle-json/workers="+w+"/orderflow", "sqs-cycle-json/workers="+w+"/kumo")
+	}
 	for _, f := range pick(want["ddb-puts"], strings.Split(*ddbItems, ",")) {
 		n := strings.TrimSpace(f)
 		ratio("ddb-puts/items="+n+"/orderflow", "ddb-puts/items="+n+"/minidyn")
+		ratio("ddb-puts/items="+n+"/orderflow", "ddb-puts/items="+n+"/kumo")
 	}
 }
 
@@ -320,6 +337,14 @@ type goawsStack struct {
 	queries *querySQS
 }
 
+// sharedClient is the peers' HTTP client: the same connection pool
+// orderflow's cloud.Config uses, so every stack's SDK clients keep their
+// connections.
+var sharedClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 256
+})
+
 var goawsOnce sync.Once
 var goawsShared *goawsStack
 
@@ -338,12 +363,7 @@ func startGoaws() *goawsStack {
 		go srv.Serve(l)
 		ddb := httptest.NewServer(miniserver.NewServer())
 		creds := credentials.NewStaticCredentialsProvider("bench", "bench", "")
-		// The same connection pool orderflow's cloud.Config uses, so both
-		// stacks' SDK clients keep their connections.
-		client := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConns = 256
-			t.MaxIdleConnsPerHost = 256
-		})
+		client := sharedClient
 		goawsShared = &goawsStack{
 			url:     "http://" + l.Addr().String(),
 			ddbURL:  ddb.URL,
@@ -363,48 +383,94 @@ var runs atomic.Int64
 func runGoaws(ctx context.Context, n, publishers int, raw bool) (float64, error) {
 	g := startGoaws()
 	id := strconv.FormatInt(runs.Add(1), 10)
-	queue, table := "OrderQueue"+id, "Orders"+id
+	queue := "OrderQueue" + id
 	qURL, err := g.queries.createQueue(ctx, queue, nil)
 	if err != nil {
 		return 0, err
 	}
 	qARN := "arn:aws:sqs::000000000000:" + queue
-	snsClient := awssns.NewFromConfig(g.cfg)
-	topic, err := snsClient.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("OrderTopic" + id)})
+	return runPeer(ctx, peer{
+		sns: awssns.NewFromConfig(g.cfg), ddbCfg: g.ddbCfg, id: id, queueARN: qARN, queueURL: qURL,
+		queues: queues{q: g.queries, arnToURL: map[string]string{qARN: qURL}},
+	}, n, publishers, raw, false)
+}
+
+// runKumo runs the pipeline on kumo (SNS, SQS and DynamoDB in one
+// in-process server) with orderflow's function host and handler; the host
+// polls kumo's SQS through the SDK, as AWS's poller uses the API.
+func runKumo(ctx context.Context, n, publishers int, raw, batch bool) (float64, error) {
+	srv := kumo.NewServer()
+	defer srv.Close()
+	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), HTTPClient: sharedClient,
+		Credentials: credentials.NewStaticCredentialsProvider("bench", "bench", "")}
+	sqsClient := awssqs.NewFromConfig(cfg)
+	id := strconv.FormatInt(runs.Add(1), 10)
+	q, err := sqsClient.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String("OrderQueue" + id),
+		Attributes: map[string]string{"VisibilityTimeout": "60"}})
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("create queue: %w", err)
 	}
-	sub, err := snsClient.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(qARN)})
+	attrs, err := sqsClient.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("queue ARN: %w", err)
+	}
+	return runPeer(ctx, peer{
+		sns: awssns.NewFromConfig(cfg), ddbCfg: cfg, id: id,
+		queueARN: attrs.Attributes["QueueArn"], queueURL: aws.ToString(q.QueueUrl),
+		queues: lambda.ClientQueues(sqsClient),
+	}, n, publishers, raw, batch)
+}
+
+// peer is a stack the pipeline runs on besides orderflow.
+type peer struct {
+	sns                *awssns.Client
+	ddbCfg             aws.Config
+	id                 string
+	queueARN, queueURL string
+	queues             lambda.Queues
+}
+
+// runPeer subscribes the queue to a new topic, creates the table, runs
+// orderflow's function host and handler on the stack, publishes n orders
+// and returns the rate at which they were stored.
+func runPeer(ctx context.Context, p peer, n, publishers int, raw, batch bool) (float64, error) {
+	table := "Orders" + p.id
+	topic, err := p.sns.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("OrderTopic" + p.id)})
+	if err != nil {
+		return 0, fmt.Errorf("create topic: %w", err)
+	}
+	sub, err := p.sns.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(p.queueARN)})
+	if err != nil {
+		return 0, fmt.Errorf("subscribe: %w", err)
 	}
 	if raw {
-		if _, err := snsClient.SetSubscriptionAttributes(ctx, &awssns.SetSubscriptionAttributesInput{SubscriptionArn: sub.SubscriptionArn,
+		if _, err := p.sns.SetSubscriptionAttributes(ctx, &awssns.SetSubscriptionAttributesInput{SubscriptionArn: sub.SubscriptionArn,
 			AttributeName: aws.String("RawMessageDelivery"), AttributeValue: aws.String("true")}); err != nil {
-			return 0, err
+			return 0, fmt.Errorf("raw delivery: %w", err)
 		}
 	}
-	if err := createOrdersTable(ctx, awsddb.NewFromConfig(g.ddbCfg), table); err != nil {
-		return 0, err
+	if err := createOrdersTable(ctx, awsddb.NewFromConfig(p.ddbCfg), table); err != nil {
+		return 0, fmt.Errorf("create table: %w", err)
 	}
 	rec := &stored{}
-	host, err := lambda.New(lambda.Options{Queues: queues{q: g.queries, arnToURL: map[string]string{qARN: qURL}}, Logs: rec, Logger: slog.New(slog.DiscardHandler)})
+	host, err := lambda.New(lambda.Options{Queues: p.queues, Logs: rec, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return 0, err
 	}
 	defer host.Close(context.Background())
 	host.Register("ProcessOrderFunction", func(fc lambda.Config) (lambda.Handler, error) {
-		h, err := processorder.New(g.ddbCfg, func(k string) string { return fc.Environment[k] }, fc.Logs)
+		h, err := processorder.New(p.ddbCfg, func(k string) string { return fc.Environment[k] }, fc.Logs)
 		if err != nil {
 			return nil, err
 		}
 		return h.Handle, nil
 	})
 	if _, err := host.CreateFunction(ctx, cfn.Function{Name: "ProcessOrderFunction", TimeoutSec: 10, MemoryMB: 128,
-		Environment: map[string]string{"ORDERS_TABLE": table, "DLQ_URL": qURL + "-dlq"}}); err != nil {
+		Environment: map[string]string{"ORDERS_TABLE": table, "DLQ_URL": p.queueURL + "-dlq"}}); err != nil {
 		return 0, err
 	}
-	if _, err := host.CreateEventSourceMapping(ctx, cfn.EventSourceMapping{EventSourceArn: qARN, FunctionName: "ProcessOrderFunction",
+	if _, err := host.CreateEventSourceMapping(ctx, cfn.EventSourceMapping{EventSourceArn: p.queueARN, FunctionName: "ProcessOrderFunction",
 		Enabled: true, BatchSize: 10, ReportBatchItemFailure: true, MaximumConcurrency: 10}); err != nil {
 		return 0, err
 	}
@@ -413,7 +479,7 @@ func runGoaws(ctx context.Context, n, publishers int, raw bool) (float64, error)
 		return 0, err
 	}
 	start := time.Now()
-	if err := publish(ctx, snsClient, aws.ToString(topic.TopicArn), b, publishers, false); err != nil {
+	if err := publish(ctx, p.sns, aws.ToString(topic.TopicArn), b, publishers, batch); err != nil {
 		return 0, err
 	}
 	if err := rec.wait(n, 10*time.Minute); err != nil {
@@ -442,11 +508,15 @@ func createOrdersTable(ctx context.Context, client *awsddb.Client, name string) 
 }
 
 // runCycle measures send-batch 10 / receive 10 / delete-batch on a stack.
-func runCycle(ctx context.Context, stack string, workers int, d time.Duration, durable bool) (float64, error) {
-	var q *querySQS
+func runCycle(ctx context.Context, stack string, workers int, d time.Duration, durable, json bool) (float64, error) {
+	var url string
 	switch stack {
 	case "goaws":
-		q = startGoaws().queries
+		url = startGoaws().url
+	case "kumo":
+		srv := kumo.NewServer()
+		defer srv.Close()
+		url = srv.URL
 	default:
 		opts := local.Options{Addr: "127.0.0.1:0"}
 		if durable {
@@ -462,7 +532,11 @@ func runCycle(ctx context.Context, stack string, workers int, d time.Duration, d
 			return 0, err
 		}
 		defer p.Close()
-		q = newQuerySQS(p.Cloud.URL())
+		url = p.Cloud.URL()
+	}
+	var q cycler = newQuerySQS(url)
+	if json {
+		q = newSDKSQS(url)
 	}
 	name := fmt.Sprintf("cycle%d-%d", workers, runs.Add(1))
 	qURL, err := q.createQueue(ctx, name, nil)
@@ -486,14 +560,10 @@ func runCycle(ctx context.Context, stack string, workers int, d time.Duration, d
 					first.CompareAndSwap(nil, &err)
 					return
 				}
-				msgs, err := q.receive(ctx, qURL, 10, 0)
+				rh, err := q.receiveHandles(ctx, qURL, 10)
 				if err != nil {
 					first.CompareAndSwap(nil, &err)
 					return
-				}
-				var rh []string
-				for _, m := range msgs {
-					rh = append(rh, m.ReceiptHandle)
 				}
 				if len(rh) > 0 {
 					if err := q.deleteBatch(ctx, qURL, rh); err != nil {
@@ -518,6 +588,10 @@ func runPuts(ctx context.Context, stack string, items, puts int) (float64, error
 	switch stack {
 	case "minidyn":
 		srv := httptest.NewServer(miniserver.NewServer())
+		defer srv.Close()
+		cfg = aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("b", "b", "")}
+	case "kumo":
+		srv := kumo.NewServer()
 		defer srv.Close()
 		cfg = aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("b", "b", "")}
 	default:

@@ -12,6 +12,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/orderflow/orderflow/cloud/lambda"
 )
@@ -107,6 +111,76 @@ func (q *querySQS) deleteBatch(ctx context.Context, queueURL string, receipts []
 		f.Set(fmt.Sprintf("DeleteMessageBatchRequestEntry.%d.ReceiptHandle", i+1), r)
 	}
 	return q.call(ctx, queueURL, f, nil)
+}
+
+// cycler is what the SQS cycle does, in either protocol.
+type cycler interface {
+	createQueue(ctx context.Context, name string, attrs map[string]string) (string, error)
+	sendBatch(ctx context.Context, queueURL string, bodies []string) error
+	receiveHandles(ctx context.Context, queueURL string, max int) ([]string, error)
+	deleteBatch(ctx context.Context, queueURL string, receipts []string) error
+}
+
+func (q *querySQS) receiveHandles(ctx context.Context, queueURL string, max int) ([]string, error) {
+	msgs, err := q.receive(ctx, queueURL, max, 0)
+	rh := make([]string, len(msgs))
+	for i, m := range msgs {
+		rh[i] = m.ReceiptHandle
+	}
+	return rh, err
+}
+
+// sdkSQS is the cycle over SQS's JSON protocol, through aws-sdk-go-v2.
+type sdkSQS struct{ c *awssqs.Client }
+
+func newSDKSQS(endpoint string) *sdkSQS {
+	return &sdkSQS{awssqs.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), HTTPClient: sharedClient,
+		Credentials: credentials.NewStaticCredentialsProvider("bench", "bench", "")})}
+}
+
+func (q *sdkSQS) createQueue(ctx context.Context, name string, attrs map[string]string) (string, error) {
+	out, err := q.c.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.QueueUrl), nil
+}
+
+func (q *sdkSQS) sendBatch(ctx context.Context, queueURL string, bodies []string) error {
+	entries := make([]sqstypes.SendMessageBatchRequestEntry, len(bodies))
+	for i, b := range bodies {
+		entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(b)}
+	}
+	out, err := q.c.SendMessageBatch(ctx, &awssqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: entries})
+	if err == nil && len(out.Failed) > 0 {
+		err = fmt.Errorf("SendMessageBatch: %d failed: %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
+	}
+	return err
+}
+
+func (q *sdkSQS) receiveHandles(ctx context.Context, queueURL string, max int) ([]string, error) {
+	out, err := q.c.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: int32(max),
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{"All"}})
+	if err != nil {
+		return nil, err
+	}
+	rh := make([]string, len(out.Messages))
+	for i, m := range out.Messages {
+		rh[i] = aws.ToString(m.ReceiptHandle)
+	}
+	return rh, nil
+}
+
+func (q *sdkSQS) deleteBatch(ctx context.Context, queueURL string, receipts []string) error {
+	entries := make([]sqstypes.DeleteMessageBatchRequestEntry, len(receipts))
+	for i, r := range receipts {
+		entries[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r)}
+	}
+	out, err := q.c.DeleteMessageBatch(ctx, &awssqs.DeleteMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: entries})
+	if err == nil && len(out.Failed) > 0 {
+		err = fmt.Errorf("DeleteMessageBatch: %d failed: %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
+	}
+	return err
 }
 
 // queues adapts querySQS to the function host's Queues, so the same host
