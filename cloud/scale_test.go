@@ -12,17 +12,20 @@ import (
 	"github.com/orderflow/orderflow"
 	"github.com/orderflow/orderflow/cloud/dynamodb/engine"
 	"github.com/orderflow/orderflow/cloud/sqs"
+	"github.com/orderflow/orderflow/internal/gctune"
 )
 
 // BenchmarkMemoryAtScale loads the embedded cloud's engines as the issue's
 // memory target describes — 1,000,000 stored orders (the Orders table with
 // its UserOrders index, each item as the function writes it) and 100,000
 // queued order messages — and reports the heap in use and the process's
-// peak RSS. Run it alone (-benchtime 1x): peak RSS is per process.
+// peak RSS, with the garbage collector paced as the CLI paces it
+// (internal/gctune). Run it alone (-benchtime 1x): peak RSS is per process.
 //
 //	go test -run '^$' -bench MemoryAtScale -benchtime 1x ./cloud/
 func BenchmarkMemoryAtScale(b *testing.B) {
 	const orders, queued = 1_000_000, 100_000
+	gctune.Start(b.Context())
 	for b.Loop() {
 		ddb := engine.New()
 		mustDo(b, ddb, "CreateTable", `{"TableName":"Orders","BillingMode":"PAY_PER_REQUEST",
