@@ -300,9 +300,10 @@ func (j *Journal) fail(err error) error {
 // When the last group gathered gatherCalls appends or more, requests are
 // arriving concurrently, and the committer waits gatherDelay before taking
 // the next group, so that it carries more of them for one sync. Measured
-// with `orderflow bench --orders 30000 --data-dir DIR` (two runs each): no
-// wait 4,505 and 4,628 orders/s, 7–9 ops a commit; 50 µs 5,004; 100 µs
-// 5,093 and 5,002, 13.5 ops a commit; 150 µs 4,798; 300 µs 4,377. The
+// with `orderflow bench --orders 30000 --data-dir DIR`, a fixed wait before
+// every group (two runs each): no wait 4,505 and 4,628 orders/s, 7–9 ops a
+// commit; 50 µs 5,004; 100 µs 5,093 and 5,002, 13.5 ops a commit; 150 µs
+// 4,798; 300 µs 4,377. With the rule below: 4,762 and 4,803. The
 // SQS cycle of bench/peers with 8 workers (durable): 18,440 msgs/s
 // without, 21,178 with. A lone writer (a group of one call) never waits.
 // The cost shows where writers have no think time at all:
