@@ -294,25 +294,35 @@ func publish(ctx context.Context, client *awssns.Client, topic string, b orderge
 	return nil
 }
 
+// startOrderflow starts orderflow's pipeline, on a data file in a new
+// temporary directory when durable; stop closes it and removes the files.
+func startOrderflow(ctx context.Context, opts local.Options, durable bool) (*local.Pipeline, func(), error) {
+	if durable {
+		dir, err := os.MkdirTemp("", "orderflow-peers-")
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.DataDir = dir
+	}
+	p, err := local.Start(ctx, opts)
+	if err != nil {
+		os.RemoveAll(opts.DataDir)
+		return nil, nil, err
+	}
+	return p, func() { p.Close(); os.RemoveAll(opts.DataDir) }, nil
+}
+
 // runOrderflow runs the pipeline on orderflow's embedded cloud.
 func runOrderflow(ctx context.Context, n, publishers int, raw, batch, durable bool) (float64, error) {
 	rec := &stored{}
 	opts := local.Options{Addr: "127.0.0.1:0", FunctionLogs: rec, Params: map[string]string{
 		"RawMessageDelivery": strconv.FormatBool(raw), "MaximumBatchingWindowSeconds": "0",
 	}}
-	if durable {
-		dir, err := os.MkdirTemp("", "orderflow-peers-")
-		if err != nil {
-			return 0, err
-		}
-		defer os.RemoveAll(dir)
-		opts.DataDir = dir
-	}
-	p, err := local.Start(ctx, opts)
+	p, stop, err := startOrderflow(ctx, opts, durable)
 	if err != nil {
 		return 0, err
 	}
-	defer p.Close()
+	defer stop()
 	b, err := ordergen.Generate(ordergen.Options{Count: n, Seed: uint64(time.Now().UnixNano())})
 	if err != nil {
 		return 0, err
@@ -518,20 +528,11 @@ func runCycle(ctx context.Context, stack string, workers int, d time.Duration, d
 		defer srv.Close()
 		url = srv.URL
 	default:
-		opts := local.Options{Addr: "127.0.0.1:0"}
-		if durable {
-			dir, err := os.MkdirTemp("", "orderflow-peers-")
-			if err != nil {
-				return 0, err
-			}
-			defer os.RemoveAll(dir)
-			opts.DataDir = dir
-		}
-		p, err := local.Start(ctx, opts)
+		p, stop, err := startOrderflow(ctx, local.Options{Addr: "127.0.0.1:0"}, durable)
 		if err != nil {
 			return 0, err
 		}
-		defer p.Close()
+		defer stop()
 		url = p.Cloud.URL()
 	}
 	var q cycler = newQuerySQS(url)

@@ -147,6 +147,17 @@ func New(db *bbolt.DB) (*Journal, error) {
 	return j, nil
 }
 
+// ApplyLog applies what the write-ahead log beside db holds to db and
+// removes the log: the file then holds everything, as after a clean stop.
+// For tools and tests that read or change the file itself.
+func ApplyLog(db *bbolt.DB) error {
+	j, err := New(db)
+	if err != nil {
+		return err
+	}
+	return j.Close()
+}
+
 // Append queues ops for the next commit and returns the ticket to wait on.
 // Ops appended by one goroutine are committed in order, and one call's ops
 // are committed together, all or none; call it under the lock that ordered

@@ -246,6 +246,37 @@ func TestJournal(t *testing.T) {
 		}
 	})
 
+	t.Run("ApplyLog leaves everything in the file and no log", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "data.db")
+		db, err := journal.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := newJournal(t, db)
+		release := j.HoldApply()
+		if err := j.Append(put("k", "v")).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		copied := crashCopy(t, path)
+		release()
+		j.Close()
+		db.Close()
+		db2, err := journal.Open(copied)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db2.Close()
+		if get(t, db2, "k") != "" {
+			t.Fatal("the copy already held k: the test tests nothing")
+		}
+		if err := journal.ApplyLog(db2); err != nil {
+			t.Fatal(err)
+		}
+		if get(t, db2, "k") != "v" || len(logFiles(t, copied)) != 0 {
+			t.Errorf("after ApplyLog: k=%q, log files %v", get(t, db2, "k"), logFiles(t, copied))
+		}
+	})
+
 	t.Run("a second journal on the same file is refused", func(t *testing.T) {
 		db := openDB(t)
 		j := newJournal(t, db)

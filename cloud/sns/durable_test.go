@@ -337,11 +337,7 @@ func TestTheSNSDataFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		j, err := journal.New(db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := j.Close(); err != nil {
+		if err := journal.ApplyLog(db); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.Update(func(tx *bbolt.Tx) error { return change(tx.Bucket([]byte("sns"))) }); err != nil {

@@ -384,11 +384,7 @@ func TestTheDataFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		j, err := journal.New(db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := j.Close(); err != nil {
+		if err := journal.ApplyLog(db); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.Update(func(tx *bbolt.Tx) error { return change(tx.Bucket([]byte("sqs"))) }); err != nil {
