@@ -158,6 +158,22 @@ func ApplyLog(db *bbolt.DB) error {
 	return j.Close()
 }
 
+// UpdateFile changes the data file at path directly, as a restart would
+// find it: it opens the file, applies its log (ApplyLog), runs fn in one
+// write transaction and closes the file. For tools and tests; the file
+// must not be open elsewhere.
+func UpdateFile(path string, fn func(tx *bbolt.Tx) error) error {
+	db, err := Open(path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := ApplyLog(db); err != nil {
+		return err
+	}
+	return db.Update(fn)
+}
+
 // Append queues ops for the next commit and returns the ticket to wait on.
 // Ops appended by one goroutine are committed in order, and one call's ops
 // are committed together, all or none; call it under the lock that ordered

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -288,22 +289,12 @@ func segments(base string) ([]string, error) {
 		}
 		segs = append(segs, seg{filepath.Join(dir, e.Name()), first})
 	}
-	slices.SortFunc(segs, func(a, b seg) int { return cmpUint(a.first, b.first) })
+	slices.SortFunc(segs, func(a, b seg) int { return cmp.Compare(a.first, b.first) })
 	paths := make([]string, len(segs))
 	for i, s := range segs {
 		paths[i] = s.path
 	}
 	return paths, nil
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // ErrDamagedLog is the error of New for a log whose frames cannot all be
