@@ -412,14 +412,13 @@ func (e *Engine) receive(ctx context.Context, name string, in ReceiveInput) ([]M
 			wait = *in.WaitTimeSeconds
 		}
 		if len(msgs) > 0 || wait == 0 || timeout != nil && isClosed(timeout) {
-			t := e.unlock()
-			if len(msgs) > 0 {
-				// The receive counts must be durable before anyone sees
-				// the messages, or a poison message could dodge its DLQ
-				// by crashing the process.
-				if err := durable(t); err != nil {
-					return nil, err
-				}
+			// The receive counts must be durable before anyone sees the
+			// messages, or a poison message could dodge its DLQ by
+			// crashing the process; and a receive that moved messages to
+			// the DLQ answers once the move is on file (nothing recorded:
+			// no wait).
+			if err := durable(e.unlock()); err != nil {
+				return nil, err
 			}
 			return msgs, nil
 		}
