@@ -348,7 +348,7 @@ func (c *Cloud) openServices() error {
 	}); err != nil {
 		return err
 	}
-	c.DynamoDB, err = dynamodb.Open(dynamodb.Options{DB: c.db, Journal: c.journal, Logger: o.Logger})
+	c.DynamoDB, err = dynamodb.Open(dynamodb.Options{Region: o.Region, AccountID: o.AccountID, Now: o.Clock.Now, DB: c.db, Journal: c.journal})
 	return err
 }
 

@@ -1,10 +1,10 @@
 package dynamodb_test
 
 import (
+	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,148 +16,156 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"go.etcd.io/bbolt"
 
 	"github.com/orderflow/orderflow/cloud/dynamodb"
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 // BenchmarkPutItem measures PutItem through the real SDK over loopback:
 // one op is one acknowledged PutItem of a ~250-byte item, over 1,000 keys
-// (so that minidyn's per-insert cost, which grows with the table, stays
-// flat), from 1 or 8 concurrent clients, with state in memory or journaled
-// to a bbolt file in the test's temporary directory (on this machine, ext4).
-// It reports puts/s; the durable runs also report fsyncs (commits) per put,
-// which shows the group commit.
+// a table, from 1, 8 or 32 concurrent clients spread over 1 or 4 tables,
+// with state in memory or on a data file in the test's temporary
+// directory. It reports puts/s; the durable runs also report log syncs
+// (commits) per put, which shows the group commit. With 4 tables the
+// writes of different tables do not wait for each other's locks.
 func BenchmarkPutItem(b *testing.B) {
 	for _, durable := range []bool{false, true} {
-		for _, workers := range []int{1, 8, 32} {
-			b.Run(fmt.Sprintf("durable=%v/workers=%d", durable, workers), func(b *testing.B) {
-				var db *bbolt.DB
-				opts := dynamodb.Options{}
-				if durable {
-					db = openDB(b, filepath.Join(b.TempDir(), "cloud.db"))
-					opts.DB = db
+		for _, tables := range []int{1, 4} {
+			for _, workers := range []int{1, 8, 32} {
+				if workers < tables {
+					continue
 				}
-				svc, err := dynamodb.Open(opts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer svc.Close()
-				srv := httptest.NewServer(svc)
-				defer srv.Close()
-				c := client(srv.URL)
-				createOrders(b, c, "Orders")
-				payload := strings.Repeat("x", 200)
-				txid0 := lastTxID(db)
-				b.ResetTimer()
-				start := time.Now()
-				var wg sync.WaitGroup
-				for w := range workers {
-					wg.Go(func() {
-						for i := w; i < b.N; i += workers {
-							_, err := c.PutItem(context.Background(), &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: map[string]types.AttributeValue{
-								"pk": s(fmt.Sprintf("o%04d", i%1000)), "user": s(fmt.Sprint(i % 10)), "n": n(i), "payload": s(payload),
-							}})
-							if err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					})
-				}
-				wg.Wait()
-				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "puts/s")
-				if db != nil {
-					b.ReportMetric(float64(lastTxID(db)-txid0)/float64(b.N), "commits/put")
-				}
-			})
+				b.Run(fmt.Sprintf("durable=%v/tables=%d/workers=%d", durable, tables, workers), func(b *testing.B) {
+					benchmarkPutItem(b, durable, tables, workers)
+				})
+			}
 		}
 	}
 }
 
-// lastTxID returns the id of the last write transaction committed to db
-// (each is one fsync'd commit), or 0 for no db.
-func lastTxID(db *bbolt.DB) int {
-	id := 0
-	if db != nil {
-		db.View(func(tx *bbolt.Tx) error { id = tx.ID(); return nil })
+func benchmarkPutItem(b *testing.B, durable bool, tables, workers int) {
+	opts := dynamodb.Options{}
+	if durable {
+		db, err := journal.Open(filepath.Join(b.TempDir(), "cloud.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		opts.DB = db
 	}
-	return id
-}
-
-// BenchmarkFsync measures the latency of making a 4 KiB write durable in
-// the test's temporary directory: write at a page offset, then fsync.
-func BenchmarkFsync(b *testing.B) {
-	f, err := os.Create(filepath.Join(b.TempDir(), "fsync"))
+	svc, err := dynamodb.Open(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
-	page := make([]byte, 4096)
-	for i := 0; b.Loop(); i++ {
-		if _, err := f.WriteAt(page, int64(i%256)*4096); err != nil {
-			b.Fatal(err)
-		}
-		if err := f.Sync(); err != nil {
-			b.Fatal(err)
-		}
+	defer svc.Close()
+	srv := httptest.NewServer(svc)
+	defer srv.Close()
+	c := client(srv.URL)
+	for i := range tables {
+		createOrders(b, c, fmt.Sprintf("Orders%d", i))
+	}
+	payload := strings.Repeat("x", 200)
+	commits0 := svc.JournalStats().Commits
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range workers {
+		table := aws.String(fmt.Sprintf("Orders%d", w%tables))
+		wg.Go(func() {
+			for i := w; i < b.N; i += workers {
+				_, err := c.PutItem(context.Background(), &awsddb.PutItemInput{TableName: table, Item: map[string]types.AttributeValue{
+					"pk": s(fmt.Sprintf("o%04d", i%1000)), "user": s(fmt.Sprint(i % 10)), "n": n(i), "payload": s(payload),
+				}})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "puts/s")
+	if durable {
+		b.ReportMetric(float64(svc.JournalStats().Commits-commits0)/float64(b.N), "commits/put")
 	}
 }
 
-// BenchmarkCommit compares what one bbolt commit of 8 records of 300
-// bytes costs in the two shapes a durable DynamoDB could take: appended to
-// a journal (keys in increasing order, as this package does), or put by
-// item key into a bucket that already holds 100,000 items (bbolt as the
-// item store). It reports the bytes of pages each commit writes.
-func BenchmarkCommit(b *testing.B) {
-	value := make([]byte, 300)
-	for _, shape := range []string{"journal", "keyed"} {
-		b.Run(shape, func(b *testing.B) {
-			db := openDB(b, filepath.Join(b.TempDir(), "cloud.db"))
-			bucket := []byte("b")
-			err := db.Update(func(tx *bbolt.Tx) error {
-				bk, err := tx.CreateBucket(bucket)
-				if err != nil {
-					return err
-				}
-				if shape == "keyed" {
-					for i := range 100_000 {
-						if err := bk.Put(fmt.Appendf(nil, "order-%08d", i), value); err != nil {
-							return err
-						}
-					}
-				}
-				return nil
-			})
+// ordersTable is the CreateTable of deploy/template.yaml's Orders table.
+const ordersTable = `{"TableName":"Orders","BillingMode":"PAY_PER_REQUEST",
+"AttributeDefinitions":[{"AttributeName":"orderId","AttributeType":"S"},{"AttributeName":"userId","AttributeType":"S"},{"AttributeName":"timestamp","AttributeType":"S"}],
+"KeySchema":[{"AttributeName":"orderId","KeyType":"HASH"}],
+"GlobalSecondaryIndexes":[{"IndexName":"UserOrders","KeySchema":[{"AttributeName":"userId","KeyType":"HASH"},{"AttributeName":"timestamp","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}]}`
+
+func order(i int, status string) string {
+	return fmt.Sprintf(`{"orderId":{"S":"order-%08d"},"userId":{"S":"user-%05d"},"itemName":{"S":"Widget, blue, size M"},"quantity":{"N":"%d"},"status":{"S":"%s"},"timestamp":{"S":"2026-01-02T15:04:%02d.%06dZ"}}`,
+		i, i%5000, 1+i%7, status, i%60, i)
+}
+
+// serve runs one request on h in-process and fails on anything but 200.
+func serve(b *testing.B, h http.Handler, op, body string) {
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+op)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		b.Fatalf("%s: %d %s", op, rec.Code, rec.Body)
+	}
+}
+
+// BenchmarkStartup measures a start with many orders in the file, in the
+// Orders table of deploy/template.yaml (with its GSI), each order written
+// twice (NEW, then PAID). One op is one Open of the file, which loads
+// every item and rebuilds the index. It reports the file's size.
+func BenchmarkStartup(b *testing.B) {
+	for _, orders := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("orders=%d", orders), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "cloud.db")
+			db, err := journal.Open(path)
 			if err != nil {
 				b.Fatal(err)
 			}
-			var seq uint64
-			before := db.Stats().TxStats
-			for b.Loop() {
-				err := db.Update(func(tx *bbolt.Tx) error {
-					bk := tx.Bucket(bucket)
-					for range 8 {
-						var k []byte
-						if shape == "journal" {
-							bk.FillPercent = 1
-							seq++
-							k = binary.BigEndian.AppendUint64(nil, seq)
-						} else {
-							k = fmt.Appendf(nil, "order-%08d", rand.IntN(100_000))
-						}
-						if err := bk.Put(k, value); err != nil {
-							return err
-						}
+			svc, err := dynamodb.Open(dynamodb.Options{DB: db})
+			if err != nil {
+				b.Fatal(err)
+			}
+			serve(b, svc, "CreateTable", ordersTable)
+			for _, status := range []string{"NEW", "PAID"} {
+				var batch bytes.Buffer
+				for i := range orders {
+					if batch.Len() == 0 {
+						batch.WriteString(`{"RequestItems":{"Orders":[`)
+					} else {
+						batch.WriteByte(',')
 					}
-					return nil
-				})
+					fmt.Fprintf(&batch, `{"PutRequest":{"Item":%s}}`, order(i, status))
+					if i%25 == 24 || i == orders-1 {
+						batch.WriteString(`]}}`)
+						serve(b, svc, "BatchWriteItem", batch.String())
+						batch.Reset()
+					}
+				}
+			}
+			if err := svc.Close(); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				svc, err := dynamodb.Open(dynamodb.Options{DB: db})
 				if err != nil {
 					b.Fatal(err)
 				}
+				b.StopTimer()
+				serve(b, svc, "GetItem", `{"TableName":"Orders","Key":{"orderId":{"S":"order-00000000"}}}`)
+				if err := svc.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
 			}
-			after := db.Stats().TxStats
-			b.ReportMetric(float64(after.GetPageAlloc()-before.GetPageAlloc())/float64(b.N), "page-bytes/commit")
+			db.Close()
+			fi, err := os.Stat(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB")
 		})
 	}
 }

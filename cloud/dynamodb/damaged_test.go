@@ -12,33 +12,19 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/orderflow/orderflow/cloud/dynamodb"
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
-// withData writes a table with items to a new file, leaving some in the
-// snapshot and some in the journal, and closes it.
+// withData writes a table with items to a new file and stops cleanly.
 func withData(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "cloud.db")
-	db, err := bbolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, c := start(t, dynamodb.Options{DB: db})
-	createOrders(t, c, "Orders")
+	nd := startNode(t, path)
+	createOrders(t, nd.c, "Orders")
 	for i := range 60 {
-		put(t, c, "Orders", map[string]types.AttributeValue{"pk": s(fmt.Sprintf("o%d", i)), "payload": s(strings.Repeat("x", 300))})
-		if i == 29 {
-			if err := svc.Compact(); err != nil {
-				t.Fatal(err)
-			}
-		}
+		put(t, nd.c, "Orders", map[string]types.AttributeValue{"pk": s(fmt.Sprintf("o%02d", i)), "payload": s(strings.Repeat("x", 300))})
 	}
-	if err := svc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	nd.stop()
 	return path
 }
 
@@ -46,7 +32,7 @@ func withData(t *testing.T) string {
 // the test.
 func openErr(t *testing.T, path string) error {
 	t.Helper()
-	db, err := bbolt.Open(path, 0o600, nil)
+	db, err := journal.Open(path)
 	if err != nil {
 		return err
 	}
@@ -58,16 +44,15 @@ func openErr(t *testing.T, path string) error {
 	return err
 }
 
-func update(t *testing.T, path string, fn func(tx *bbolt.Tx) error) {
-	t.Helper()
-	db, err := bbolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Update(fn); err != nil {
-		t.Fatal(err)
-	}
+// The layout's buckets (see the engine's durable.go).
+var (
+	rootB   = []byte("dynamodb")
+	tablesB = []byte("tables")
+	itemsB  = []byte("items")
+)
+
+func items(tx *bbolt.Tx) *bbolt.Bucket {
+	return tx.Bucket(rootB).Bucket(itemsB).Bucket([]byte("Orders"))
 }
 
 func TestADamagedOrForeignFileIsAnErrorNotAPanic(t *testing.T) {
@@ -80,46 +65,64 @@ func TestADamagedOrForeignFileIsAnErrorNotAPanic(t *testing.T) {
 			if err := os.WriteFile(path, bytes.Repeat([]byte("not a database "), 1000), 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, "invalid"},
-		{"a file of a newer format", func(t *testing.T, path string) {
-			update(t, path, func(tx *bbolt.Tx) error { return tx.Bucket(dynamodb.MetaBucket).Put([]byte("format"), []byte("2")) })
-		}, `data format "2"`},
-		{"another program's buckets under our names", func(t *testing.T, path string) {
-			update(t, path, func(tx *bbolt.Tx) error { return tx.DeleteBucket(dynamodb.MetaBucket) })
-		}, "not a file this package wrote"},
-		{"a journal record that is not JSON", func(t *testing.T, path string) {
+		}, "not a bbolt data file"},
+		{"a file of a newer layout", func(t *testing.T, path string) {
+			update(t, path, func(tx *bbolt.Tx) error { return tx.Bucket(rootB).Put([]byte("format"), []byte("3")) })
+		}, `layout version "3"`},
+		{"a file of the earlier layout", func(t *testing.T, path string) {
+			update(t, path, func(tx *bbolt.Tx) error { _, err := tx.CreateBucket([]byte("dynamodb.meta")); return err })
+		}, "layout of an earlier orderflow"},
+		{"a table definition that is not JSON", func(t *testing.T, path string) {
 			update(t, path, func(tx *bbolt.Tx) error {
-				return tx.Bucket(dynamodb.JournalBucket).Put([]byte{0, 0, 0, 0, 0, 0, 0x10, 0}, []byte("{garbage"))
+				return tx.Bucket(rootB).Bucket(tablesB).Put([]byte("Orders"), []byte("{garbage"))
 			})
-		}, "journal record 4096"},
-		{"a journal key that is not a sequence number", func(t *testing.T, path string) {
-			update(t, path, func(tx *bbolt.Tx) error { return tx.Bucket(dynamodb.JournalBucket).Put([]byte("x"), []byte("[]")) })
-		}, "not a sequence number"},
-		{"a bucket among a table's snapshot items", func(t *testing.T, path string) {
+		}, `table "Orders": bad definition`},
+		{"a definition under another table's name", func(t *testing.T, path string) {
 			update(t, path, func(tx *bbolt.Tx) error {
-				_, err := tx.Bucket(dynamodb.ItemsBucket).Bucket([]byte("Orders")).CreateBucket([]byte("nested"))
+				tb := tx.Bucket(rootB).Bucket(tablesB)
+				return tb.Put([]byte("Other"), tb.Get([]byte("Orders")))
+			})
+		}, `table "Other": bad definition`},
+		{"a table without its items", func(t *testing.T, path string) {
+			update(t, path, func(tx *bbolt.Tx) error { return tx.Bucket(rootB).Bucket(itemsB).DeleteBucket([]byte("Orders")) })
+		}, "has no items bucket"},
+		{"items of a table that does not exist", func(t *testing.T, path string) {
+			update(t, path, func(tx *bbolt.Tx) error {
+				_, err := tx.Bucket(rootB).Bucket(itemsB).CreateBucket([]byte("Ghost"))
 				return err
 			})
-		}, `"nested" is a bucket`},
-		{"a snapshot item that is not an item", func(t *testing.T, path string) {
+		}, `items of table "Ghost", which has no definition`},
+		{"a bucket among a table's items", func(t *testing.T, path string) {
+			update(t, path, func(tx *bbolt.Tx) error { _, err := items(tx).CreateBucket([]byte("nested")); return err })
+		}, "a bucket among the items"},
+		{"an item that is not an item", func(t *testing.T, path string) {
 			update(t, path, func(tx *bbolt.Tx) error {
-				return tx.Bucket(dynamodb.ItemsBucket).Bucket([]byte("Orders")).Put([]byte("=zz"), []byte(`{"pk":5}`))
+				k, _ := items(tx).Cursor().First()
+				return items(tx).Put(k, []byte{0xFF, 0xFF, 0xFF})
 			})
-		}, "snapshot of table Orders: PutItem"},
-		{"overwritten journal pages", func(t *testing.T, path string) {
+		}, "stored item is corrupt"},
+		{"an item under another item's key", func(t *testing.T, path string) {
+			update(t, path, func(tx *bbolt.Tx) error {
+				c := items(tx).Cursor()
+				k, _ := c.First()
+				_, v := c.Next()
+				return items(tx).Put(k, bytes.Clone(v))
+			})
+		}, "does not have that key"},
+		{"overwritten item pages", func(t *testing.T, path string) {
 			db, err := bbolt.Open(path, 0o600, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var root int64
 			db.View(func(tx *bbolt.Tx) error {
-				root = int64(tx.Bucket(dynamodb.JournalBucket).Root())
+				root = int64(items(tx).Root())
 				return nil
 			})
 			pageSize := int64(db.Info().PageSize)
 			db.Close()
 			if root == 0 {
-				t.Fatal("the journal bucket is inline; write more to give it pages")
+				t.Fatal("the items bucket is inline; write more to give it pages")
 			}
 			f, err := os.OpenFile(path, os.O_RDWR, 0)
 			if err != nil {
@@ -134,6 +137,9 @@ func TestADamagedOrForeignFileIsAnErrorNotAPanic(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name+" is an error", func(t *testing.T) {
 			path := withData(t)
+			if err := openErr(t, path); err != nil {
+				t.Fatalf("the undamaged file: %v", err)
+			}
 			tc.damage(t, path)
 			err := openErr(t, path)
 			if err == nil {
@@ -144,5 +150,12 @@ func TestADamagedOrForeignFileIsAnErrorNotAPanic(t *testing.T) {
 			}
 			t.Logf("%v", err)
 		})
+	}
+}
+
+func update(t *testing.T, path string, fn func(tx *bbolt.Tx) error) {
+	t.Helper()
+	if err := journal.UpdateFile(path, fn); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,9 +2,10 @@ package dynamodb_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	miniserver "github.com/truora/minidyn/server"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,33 +26,65 @@ import (
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/dynamodb"
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
-// openDB opens (creating) a bbolt file and closes it when the test ends.
-func openDB(t testing.TB, path string) *bbolt.DB {
+// node is a durable service on a data file, served on loopback, that a
+// test stops and starts again on the same file.
+type node struct {
+	t    testing.TB
+	path string
+	db   *bbolt.DB
+	svc  *dynamodb.Service
+	srv  *httptest.Server
+	c    *awsddb.Client
+}
+
+// startNode opens the data file at path (creating it) and serves a durable
+// service on it until stop, or the end of the test.
+func startNode(t testing.TB, path string) *node {
 	t.Helper()
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 5 * time.Second})
+	db, err := journal.Open(path)
 	if err != nil {
 		t.Fatalf("open %s: %v", path, err)
 	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-// start opens a durable service on db, serves it on loopback and returns an
-// SDK client for it. The service is closed only when the test ends, after
-// any restart: a test that starts again on the same db abandons the old
-// one as a crash would.
-func start(t testing.TB, opts dynamodb.Options) (*dynamodb.Service, *awsddb.Client) {
-	t.Helper()
-	svc, err := dynamodb.Open(opts)
+	svc, err := dynamodb.Open(dynamodb.Options{DB: db})
 	if err != nil {
+		db.Close()
 		t.Fatalf("Open: %v", err)
 	}
-	t.Cleanup(func() { svc.Close() })
-	srv := httptest.NewServer(svc)
-	t.Cleanup(srv.Close)
-	return svc, client(srv.URL)
+	n := &node{t: t, path: path, db: db, svc: svc, srv: httptest.NewServer(svc)}
+	n.c = client(n.srv.URL)
+	t.Cleanup(func() { n.stop() })
+	return n
+}
+
+// stop closes the service and its file, cleanly; a second stop does nothing.
+func (n *node) stop() {
+	n.t.Helper()
+	if n.db == nil {
+		return
+	}
+	n.srv.Close()
+	if err := n.svc.Close(); err != nil {
+		n.t.Errorf("Close: %v", err)
+	}
+	if err := n.db.Close(); err != nil {
+		n.t.Errorf("close the file: %v", err)
+	}
+	n.db = nil
+}
+
+// restart stops the node and starts a new one on its file.
+func (n *node) restart() *node {
+	n.t.Helper()
+	n.stop()
+	return startNode(n.t, n.path)
+}
+
+func newNode(t testing.TB) *node {
+	t.Helper()
+	return startNode(t, filepath.Join(t.TempDir(), "cloud.db"))
 }
 
 // client is an SDK client for an endpoint, configured explicitly and
@@ -67,6 +100,10 @@ func client(url string) *awsddb.Client {
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 func n(v int) types.AttributeValue    { return &types.AttributeValueMemberN{Value: strconv.Itoa(v)} }
+func num(v string) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: v}
+}
+func bin(v ...byte) types.AttributeValue { return &types.AttributeValueMemberB{Value: v} }
 
 // createOrders creates a table keyed by pk with a GSI byUser on user.
 func createOrders(t testing.TB, c *awsddb.Client, name string) {
@@ -90,6 +127,24 @@ func createOrders(t testing.TB, c *awsddb.Client, name string) {
 	}
 }
 
+// createTable creates a table with hash key h and, unless rt is "", range
+// key r, of the given types.
+func createTable(t testing.TB, c *awsddb.Client, name, h string, ht types.ScalarAttributeType, r string, rt types.ScalarAttributeType) {
+	t.Helper()
+	in := &awsddb.CreateTableInput{
+		TableName: aws.String(name), BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(h), AttributeType: ht}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(h), KeyType: types.KeyTypeHash}},
+	}
+	if rt != "" {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{AttributeName: aws.String(r), AttributeType: rt})
+		in.KeySchema = append(in.KeySchema, types.KeySchemaElement{AttributeName: aws.String(r), KeyType: types.KeyTypeRange})
+	}
+	if _, err := c.CreateTable(context.Background(), in); err != nil {
+		t.Fatalf("CreateTable %s: %v", name, err)
+	}
+}
+
 func put(t testing.TB, c *awsddb.Client, table string, item map[string]types.AttributeValue) {
 	t.Helper()
 	if _, err := c.PutItem(context.Background(), &awsddb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
@@ -97,17 +152,27 @@ func put(t testing.TB, c *awsddb.Client, table string, item map[string]types.Att
 	}
 }
 
+func del(t testing.TB, c *awsddb.Client, table string, key map[string]types.AttributeValue) {
+	t.Helper()
+	if _, err := c.DeleteItem(context.Background(), &awsddb.DeleteItemInput{TableName: aws.String(table), Key: key}); err != nil {
+		t.Fatalf("DeleteItem %v: %v", key, err)
+	}
+}
+
 func get(t testing.TB, c *awsddb.Client, table, pk string) map[string]types.AttributeValue {
+	t.Helper()
+	return getKey(t, c, table, map[string]types.AttributeValue{"pk": s(pk)})
+}
+
+func getKey(t testing.TB, c *awsddb.Client, table string, key map[string]types.AttributeValue) map[string]types.AttributeValue {
 	t.Helper()
 	var out *awsddb.GetItemOutput
 	err := retryRead(func() (err error) {
-		out, err = c.GetItem(context.Background(), &awsddb.GetItemInput{
-			TableName: aws.String(table), Key: map[string]types.AttributeValue{"pk": s(pk)}, ConsistentRead: aws.Bool(true),
-		})
+		out, err = c.GetItem(context.Background(), &awsddb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
 		return err
 	})
 	if err != nil {
-		t.Fatalf("GetItem %s: %v", pk, err)
+		t.Fatalf("GetItem %v: %v", key, err)
 	}
 	return out.Item
 }
@@ -164,29 +229,42 @@ func errorCode(err error) string {
 }
 
 func TestATableAndItsItemsSurviveARestart(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "cloud.db"))
 	ctx := context.Background()
-	_, c := start(t, dynamodb.Options{DB: db})
-	createOrders(t, c, "Orders")
-	createOrders(t, c, "Gone")
+	nd := newNode(t)
+	createOrders(t, nd.c, "Orders")
+	createOrders(t, nd.c, "Gone")
 	for i := range 20 {
-		put(t, c, "Orders", map[string]types.AttributeValue{"pk": s(fmt.Sprintf("o%02d", i)), "user": s(fmt.Sprintf("u%d", i%3)), "qty": n(i)})
+		put(t, nd.c, "Orders", map[string]types.AttributeValue{"pk": s(fmt.Sprintf("o%02d", i)), "user": s(fmt.Sprintf("u%d", i%3)), "qty": n(i)})
 	}
-	if _, err := c.DeleteTable(ctx, &awsddb.DeleteTableInput{TableName: aws.String("Gone")}); err != nil {
+	put(t, nd.c, "Gone", map[string]types.AttributeValue{"pk": s("x")})
+	if _, err := nd.c.DeleteTable(ctx, &awsddb.DeleteTableInput{TableName: aws.String("Gone")}); err != nil {
 		t.Fatal(err)
 	}
-	want := scan(t, c, "Orders")
+	want := scan(t, nd.c, "Orders")
+	before, err := nd.c.DescribeTable(ctx, &awsddb.DescribeTableInput{TableName: aws.String("Orders")})
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	_, c = start(t, dynamodb.Options{DB: db})
-	sameState(t, scan(t, c, "Orders"), want)
-	tables, err := c.ListTables(ctx, &awsddb.ListTablesInput{})
+	nd = nd.restart()
+	sameState(t, scan(t, nd.c, "Orders"), want)
+	tables, err := nd.c.ListTables(ctx, &awsddb.ListTablesInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(tables.TableNames, ","); got != "Orders" {
 		t.Errorf("ListTables = %s, want Orders", got)
 	}
-	q, err := c.Query(ctx, &awsddb.QueryInput{
+	after, err := nd.c.DescribeTable(ctx, &awsddb.DescribeTableInput{TableName: aws.String("Orders")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, a := before.Table, after.Table
+	if *a.TableId != *b.TableId || !a.CreationDateTime.Equal(*b.CreationDateTime) || *a.ItemCount != 20 || *a.TableSizeBytes != *b.TableSizeBytes ||
+		!reflect.DeepEqual(a.KeySchema, b.KeySchema) || len(a.GlobalSecondaryIndexes) != 1 || *a.GlobalSecondaryIndexes[0].ItemCount != 20 {
+		t.Errorf("DescribeTable after restart differs:\n got %+v\nwant %+v", a, b)
+	}
+	q, err := nd.c.Query(ctx, &awsddb.QueryInput{
 		TableName: aws.String("Orders"), IndexName: aws.String("byUser"),
 		KeyConditionExpression:    aws.String("#u = :u"),
 		ExpressionAttributeNames:  map[string]string{"#u": "user"},
@@ -198,12 +276,100 @@ func TestATableAndItsItemsSurviveARestart(t *testing.T) {
 	if q.Count != 7 {
 		t.Errorf("Query byUser u1 after restart: got %d items, want 7", q.Count)
 	}
+	// A new table after the restart gets a new id.
+	createOrders(t, nd.c, "Third")
+	third, err := nd.c.DescribeTable(ctx, &awsddb.DescribeTableInput{TableName: aws.String("Third")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *third.Table.TableId == *b.TableId {
+		t.Errorf("the table created after the restart reuses id %s", *b.TableId)
+	}
+}
+
+// TestEveryKeyShapeSurvivesARestart writes items whose keys an encoding
+// that joins or prints key values would confuse: composite keys whose
+// parts contain the separators ".", "#", "|" and NUL, numbers written in
+// equivalent forms (one item to DynamoDB), binary keys with 0x00 and 0xFF.
+func TestEveryKeyShapeSurvivesARestart(t *testing.T) {
+	nd := newNode(t)
+	c := nd.c
+	createTable(t, c, "T.SS", "pk", types.ScalarAttributeTypeS, "sk", types.ScalarAttributeTypeS)
+	createTable(t, c, "T.N", "id", types.ScalarAttributeTypeN, "", "")
+	createTable(t, c, "T.NS", "id", types.ScalarAttributeTypeN, "sk", types.ScalarAttributeTypeS)
+	createTable(t, c, "T.B", "k", types.ScalarAttributeTypeB, "", "")
+	createTable(t, c, "T.BN", "k", types.ScalarAttributeTypeB, "r", types.ScalarAttributeTypeN)
+
+	ss := func(pk, sk string) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{"pk": s(pk), "sk": s(sk)}
+	}
+	with := func(key map[string]types.AttributeValue, v string) map[string]types.AttributeValue {
+		item := map[string]types.AttributeValue{"v": s(v)}
+		for k, x := range key {
+			item[k] = x
+		}
+		return item
+	}
+	for _, k := range [][2]string{{"a.b", "c"}, {"a", "b.c"}, {"a#b", "c"}, {"a", "b#c"}, {"a|b", "c"}, {"a", "b|c"}, {"a\x00b", "c"}, {"a", "b\x00c"}, {"a", "b"}, {"ab", "c"}} {
+		put(t, c, "T.SS", with(ss(k[0], k[1]), k[0]+"/"+k[1]))
+	}
+	// 1, 1.0, 10e-1 and 0.1E1 are one item; the last write wins.
+	for i, form := range []string{"1", "1.0", "10e-1", "0.1E1"} {
+		put(t, c, "T.N", map[string]types.AttributeValue{"id": num(form), "v": n(i)})
+	}
+	for _, form := range []string{"0", "-0", "0.0"} {
+		put(t, c, "T.N", map[string]types.AttributeValue{"id": num(form), "v": s("zero " + form)})
+	}
+	for _, form := range []string{"-1", "1e-130", "9.9999999999999999999999999999999999999E+125", "-1.5", "100"} {
+		put(t, c, "T.N", map[string]types.AttributeValue{"id": num(form), "v": s(form)})
+	}
+	put(t, c, "T.N", map[string]types.AttributeValue{"id": num("1e2"), "v": s("hundred again")})
+	del(t, c, "T.N", map[string]types.AttributeValue{"id": num("-1.50")})
+	for _, k := range [][2]string{{"1", "a.b"}, {"1.0", "a.b"}, {"1", "a"}, {"10", "a"}} {
+		put(t, c, "T.NS", map[string]types.AttributeValue{"id": num(k[0]), "sk": s(k[1]), "v": s(k[0])})
+	}
+	for _, k := range [][]byte{{0}, {0, 0}, {0xFF}, {0, 0xFF}, {1, 0, 2}, {'.'}} {
+		put(t, c, "T.B", map[string]types.AttributeValue{"k": bin(k...), "v": s(fmt.Sprint(k))})
+	}
+	del(t, c, "T.B", map[string]types.AttributeValue{"k": bin(0, 0)})
+	for _, r := range []string{"1", "1.00", "2", "-2"} {
+		put(t, c, "T.BN", map[string]types.AttributeValue{"k": bin(0), "r": num(r), "v": s(r)})
+	}
+	del(t, c, "T.SS", ss("a", "b"))
+
+	want := map[string][]map[string]types.AttributeValue{}
+	counts := map[string]int{"T.SS": 9, "T.N": 6, "T.NS": 3, "T.B": 5, "T.BN": 3}
+	for name, count := range counts {
+		want[name] = scan(t, c, name)
+		if len(want[name]) != count {
+			t.Fatalf("%s holds %d items before the restart, want %d: %v", name, len(want[name]), count, want[name])
+		}
+	}
+	if v := getKey(t, c, "T.N", map[string]types.AttributeValue{"id": num("1")})["v"]; !reflect.DeepEqual(v, n(3)) {
+		t.Fatalf("id 1 holds v=%v before the restart, want the last write's 3", v)
+	}
+
+	for round := range 2 {
+		nd = nd.restart()
+		for name := range counts {
+			sameState(t, scan(t, nd.c, name), want[name])
+		}
+		if v := getKey(t, nd.c, "T.N", map[string]types.AttributeValue{"id": num("1.000")})["v"]; !reflect.DeepEqual(v, n(3)) {
+			t.Errorf("restart %d: id 1 holds v=%v, want the last write's 3", round, v)
+		}
+		if it := getKey(t, nd.c, "T.SS", ss("a", "b")); it != nil {
+			t.Errorf("restart %d: the deleted (a, b) came back: %v", round, it)
+		}
+		if it := getKey(t, nd.c, "T.SS", ss("a.b", "c")); it == nil || !reflect.DeepEqual(it["v"], s("a.b/c")) {
+			t.Errorf("restart %d: (a.b, c) = %v", round, it)
+		}
+	}
 }
 
 func TestConditionalWritesReplayToTheSameFinalState(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "cloud.db"))
 	ctx := context.Background()
-	_, c := start(t, dynamodb.Options{DB: db})
+	nd := newNode(t)
+	c := nd.c
 	createOrders(t, c, "Orders")
 	put(t, c, "Orders", map[string]types.AttributeValue{"pk": s("counter"), "version": n(0), "log": &types.AttributeValueMemberL{}})
 
@@ -266,17 +432,17 @@ func TestConditionalWritesReplayToTheSameFinalState(t *testing.T) {
 		t.Fatalf("version = %s, want %d", v, writers*each)
 	}
 
-	_, c = start(t, dynamodb.Options{DB: db})
-	sameState(t, scan(t, c, "Orders"), want)
+	nd = nd.restart()
+	sameState(t, scan(t, nd.c, "Orders"), want)
 }
 
-func TestAFailedWriteIsNotJournaled(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "cloud.db"))
+func TestAFailedWriteRecordsNothing(t *testing.T) {
 	ctx := context.Background()
-	svc, c := start(t, dynamodb.Options{DB: db})
+	nd := newNode(t)
+	c := nd.c
 	createOrders(t, c, "Orders")
 	put(t, c, "Orders", map[string]types.AttributeValue{"pk": s("o1"), "status": s("NEW")})
-	before := dynamodb.JournalRecords(db)
+	before := nd.svc.JournalStats().Records
 
 	failures := []struct {
 		name, code string
@@ -317,6 +483,17 @@ func TestAFailedWriteIsNotJournaled(t *testing.T) {
 			_, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: map[string]types.AttributeValue{"status": s("NEW")}})
 			return err
 		}},
+		{"a batch with one invalid request", "ValidationException", func() error {
+			_, err := c.BatchWriteItem(ctx, &awsddb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{"Orders": {
+				{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{"pk": s("o5")}}},
+				{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{"pk": s("o6"), "user": n(7)}}},
+			}}})
+			return err
+		}},
+		{"a partition key over 2048 bytes", "ValidationException", func() error {
+			_, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: map[string]types.AttributeValue{"pk": s(strings.Repeat("k", 2049))}})
+			return err
+		}},
 		{"an update of a missing item with an invalid expression", "ValidationException", func() error {
 			_, err := c.UpdateItem(ctx, &awsddb.UpdateItemInput{
 				TableName: aws.String("Orders"), Key: map[string]types.AttributeValue{"pk": s("nope")},
@@ -329,72 +506,65 @@ func TestAFailedWriteIsNotJournaled(t *testing.T) {
 			return err
 		}},
 		{"an injected fault", "ThrottlingException", func() error {
-			svc.SetFault(func(op string, _ []byte) *awsproto.Error {
+			nd.svc.SetFault(func(op string, _ []byte) *awsproto.Error {
 				return awsproto.Errorf(http.StatusBadRequest, "ThrottlingException", "slow down")
 			})
-			defer svc.SetFault(nil)
+			defer nd.svc.SetFault(nil)
 			_, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: map[string]types.AttributeValue{"pk": s("o3")}})
 			return err
 		}},
 	}
 	for _, f := range failures {
-		t.Run(f.name+" is not journaled", func(t *testing.T) {
+		t.Run(f.name+" records nothing", func(t *testing.T) {
 			err := f.write()
 			if got := errorCode(err); got != f.code {
 				t.Fatalf("error = %v (code %q), want code %s", err, got, f.code)
 			}
-			if got := dynamodb.JournalRecords(db); got != before {
+			if got := nd.svc.JournalStats().Records; got != before {
 				t.Errorf("journal records = %d, want %d", got, before)
 			}
 		})
 	}
 
-	_, c = start(t, dynamodb.Options{DB: db})
-	if got := scan(t, c, "Orders"); len(got) != 1 || got[0]["status"].(*types.AttributeValueMemberS).Value != "NEW" {
+	nd = nd.restart()
+	if got := scan(t, nd.c, "Orders"); len(got) != 1 || got[0]["status"].(*types.AttributeValueMemberS).Value != "NEW" {
 		t.Errorf("after restart: %v, want only o1 NEW", got)
 	}
 }
 
 func TestADeletedItemStaysDeleted(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "cloud.db"))
-	ctx := context.Background()
-	svc, c := start(t, dynamodb.Options{DB: db})
-	createOrders(t, c, "Orders")
-	for _, pk := range []string{"keep", "gone", "gone-after-compaction"} {
-		put(t, c, "Orders", map[string]types.AttributeValue{"pk": s(pk), "user": s("u")})
+	nd := newNode(t)
+	createOrders(t, nd.c, "Orders")
+	for _, pk := range []string{"keep", "gone", "gone-after-a-restart", "gone-and-back"} {
+		put(t, nd.c, "Orders", map[string]types.AttributeValue{"pk": s(pk), "user": s("u")})
 	}
-	del := func(c *awsddb.Client, pk string) {
-		t.Helper()
-		if _, err := c.DeleteItem(ctx, &awsddb.DeleteItemInput{TableName: aws.String("Orders"), Key: map[string]types.AttributeValue{"pk": s(pk)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	del(c, "gone")
-	if err := svc.Compact(); err != nil {
-		t.Fatal(err)
-	}
-	del(c, "gone-after-compaction")
+	key := func(pk string) map[string]types.AttributeValue { return map[string]types.AttributeValue{"pk": s(pk)} }
+	del(t, nd.c, "Orders", key("gone"))
+	del(t, nd.c, "Orders", key("gone-and-back"))
+	nd = nd.restart()
+	del(t, nd.c, "Orders", key("gone-after-a-restart"))
+	put(t, nd.c, "Orders", map[string]types.AttributeValue{"pk": s("gone-and-back"), "v": s("again")})
 
 	for round := range 2 {
-		svc, c = start(t, dynamodb.Options{DB: db})
-		for _, pk := range []string{"gone", "gone-after-compaction"} {
-			if item := get(t, c, "Orders", pk); item != nil {
+		nd = nd.restart()
+		for _, pk := range []string{"gone", "gone-after-a-restart"} {
+			if item := get(t, nd.c, "Orders", pk); item != nil {
 				t.Errorf("restart %d: %s = %v, want deleted", round, pk, item)
 			}
 		}
-		if get(t, c, "Orders", "keep") == nil {
+		if get(t, nd.c, "Orders", "keep") == nil {
 			t.Errorf("restart %d: keep is missing", round)
 		}
-		if err := svc.Compact(); err != nil {
-			t.Fatal(err)
+		if it := get(t, nd.c, "Orders", "gone-and-back"); !reflect.DeepEqual(it["v"], s("again")) || it["user"] != nil {
+			t.Errorf("restart %d: gone-and-back = %v, want only its second put", round, it)
 		}
 	}
 }
 
-func TestUpdateBatchAndTransactionWritesReplay(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "cloud.db"))
+func TestUpdateBatchAndTransactionWritesSurviveARestart(t *testing.T) {
 	ctx := context.Background()
-	_, c := start(t, dynamodb.Options{DB: db})
+	nd := newNode(t)
+	c := nd.c
 	createOrders(t, c, "Orders")
 	createOrders(t, c, "Audit")
 	put(t, c, "Orders", map[string]types.AttributeValue{"pk": s("o1"), "qty": n(1), "note": s("x"), "tags": &types.AttributeValueMemberSS{Value: []string{"a"}}})
@@ -445,9 +615,23 @@ func TestUpdateBatchAndTransactionWritesReplay(t *testing.T) {
 	if err != nil {
 		t.Fatalf("TransactWriteItems: %v", err)
 	}
+	// A GSI added after the items exist holds them after a restart too.
+	_, err = c.UpdateTable(ctx, &awsddb.UpdateTableInput{
+		TableName:            aws.String("Orders"),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("note"), AttributeType: types.ScalarAttributeTypeS}},
+		GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Create: &types.CreateGlobalSecondaryIndexAction{
+			IndexName:  aws.String("byNote"),
+			KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String("note"), KeyType: types.KeyTypeHash}},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		}}},
+	})
+	if err != nil {
+		t.Fatalf("UpdateTable: %v", err)
+	}
 	wantOrders, wantAudit := scan(t, c, "Orders"), scan(t, c, "Audit")
 
-	_, c = start(t, dynamodb.Options{DB: db})
+	nd = nd.restart()
+	c = nd.c
 	sameState(t, scan(t, c, "Orders"), wantOrders)
 	sameState(t, scan(t, c, "Audit"), wantAudit)
 	o1 := get(t, c, "Orders", "o1")
@@ -457,44 +641,203 @@ func TestUpdateBatchAndTransactionWritesReplay(t *testing.T) {
 	if len(wantOrders) != 2 || len(wantAudit) != 2 {
 		t.Errorf("before restart: %d orders and %d audit items, want 2 and 2", len(wantOrders), len(wantAudit))
 	}
+	q, err := c.Query(ctx, &awsddb.QueryInput{
+		TableName: aws.String("Orders"), IndexName: aws.String("byNote"),
+		KeyConditionExpression: aws.String("note = :n"), ExpressionAttributeValues: map[string]types.AttributeValue{":n": s("updated")},
+	})
+	if err != nil || q.Count != 1 {
+		t.Errorf("Query byNote after restart: %v items, error %v; want 1", q, err)
+	}
 }
 
-func TestAWriteTheEngineKeptDespiteItsErrorSurvivesARestart(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "cloud.db"))
+// raw sends a DynamoDB request body as a client would, whatever its shape,
+// and returns the status and the error type ("" on success).
+func raw(t *testing.T, url, op, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+op)
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode == http.StatusOK {
+		return res.StatusCode, ""
+	}
+	var e struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(b, &e); err != nil || e.Type == "" || e.Message == "" {
+		t.Errorf("%s answered %d with %q: not an AWS-shaped error", op, res.StatusCode, b)
+	}
+	return res.StatusCode, e.Type[strings.LastIndexByte(e.Type, '#')+1:]
+}
+
+// TestStrayAndWrongTypedFieldsNeverLoseAWrite sends writes carrying fields
+// of the wrong JSON type, or twice, beside valid ones. Each is refused
+// with an AWS-shaped error and changes nothing, or is applied, answered
+// 200 and still there after a restart; none stops the service for later
+// writes.
+func TestStrayAndWrongTypedFieldsNeverLoseAWrite(t *testing.T) {
+	nd := newNode(t)
+	createOrders(t, nd.c, "Orders")
+	put(t, nd.c, "Orders", map[string]types.AttributeValue{"pk": s("victim"), "v": s("kept")})
+	item := func(pk string) string { return `{"pk":{"S":"` + pk + `"},"user":{"S":"u"}}` }
+	cases := []struct{ name, op, body, pk string }{
+		{"a numeric TableName beside a batch", "BatchWriteItem",
+			`{"TableName":7,"RequestItems":{"Orders":[{"PutRequest":{"Item":` + item("b1") + `}}]}}`, "b1"},
+		{"an empty RequestItems list after the real one", "BatchWriteItem",
+			`{"RequestItems":{"Orders":[{"PutRequest":{"Item":` + item("b2") + `}}]},"RequestItems":[]}`, "b2"},
+		{"an empty RequestItems list before the real one", "BatchWriteItem",
+			`{"RequestItems":[],"RequestItems":{"Orders":[{"PutRequest":{"Item":` + item("b3") + `}}]}}`, "b3"},
+		{"a batch delete with a stray numeric field", "BatchWriteItem",
+			`{"Stray":7,"RequestItems":{"Orders":[{"DeleteRequest":{"Key":{"pk":{"S":"victim"}}}}]}}`, ""},
+		{"a numeric TableName beside a transaction", "TransactWriteItems",
+			`{"TableName":7,"TransactItems":[{"Put":{"TableName":"Orders","Item":` + item("t1") + `}}]}`, "t1"},
+		{"a transaction with a list where an object goes", "TransactWriteItems",
+			`{"TransactItems":[{"Put":{"TableName":"Orders","Item":` + item("t2") + `}}],"ClientRequestToken":[]}`, "t2"},
+		{"a put with a numeric ReturnValues", "PutItem",
+			`{"TableName":"Orders","Item":` + item("p1") + `,"ReturnValues":5}`, "p1"},
+		{"a put whose TableName comes twice", "PutItem",
+			`{"TableName":"Nope","Item":` + item("p2") + `,"TableName":"Orders"}`, "p2"},
+		{"a put with an unknown field of an odd type", "PutItem",
+			`{"TableName":"Orders","Item":` + item("p3") + `,"Whatever":{"deep":[1,2,{"x":null}]}}`, "p3"},
+		{"an update with a boolean ConditionExpression", "UpdateItem",
+			`{"TableName":"Orders","Key":{"pk":{"S":"u1"}},"UpdateExpression":"SET v = :v","ExpressionAttributeValues":{":v":{"S":"x"}},"ConditionExpression":true}`, "u1"},
+		{"a delete with a stray array", "DeleteItem",
+			`{"TableName":"Orders","Key":{"pk":{"S":"victim"}},"Expected":[]}`, ""},
+		{"an item attribute of no type", "PutItem",
+			`{"TableName":"Orders","Item":{"pk":{"S":"p4"},"odd":{}}}`, "p4"},
+		{"an item attribute with two types", "PutItem",
+			`{"TableName":"Orders","Item":{"pk":{"S":"p5"},"odd":{"S":"a","N":"1"}}}`, "p5"},
+	}
+	applied := map[string]bool{}
+	victimDeleted := false
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, code := raw(t, nd.srv.URL, tc.op, tc.body)
+			t.Logf("%d %s", status, code)
+			switch {
+			case status == http.StatusOK:
+				if tc.pk != "" {
+					applied[tc.pk] = true
+				} else {
+					victimDeleted = true
+				}
+			case status >= 500:
+				t.Fatalf("%s answered %d %s: a server error for a client's odd request", tc.op, status, code)
+			case tc.pk != "" && get(t, nd.c, "Orders", tc.pk) != nil:
+				t.Errorf("refused with %d %s, but %s was written", status, code, tc.pk)
+			}
+			// The service still takes ordinary writes.
+			put(t, nd.c, "Orders", map[string]types.AttributeValue{"pk": s("after " + tc.name)})
+		})
+	}
+	want := scan(t, nd.c, "Orders")
+	nd = nd.restart()
+	sameState(t, scan(t, nd.c, "Orders"), want)
+	for pk := range applied {
+		if get(t, nd.c, "Orders", pk) == nil {
+			t.Errorf("%s was acknowledged and is gone after the restart", pk)
+		}
+	}
+	if got := get(t, nd.c, "Orders", "victim") == nil; got != victimDeleted {
+		t.Errorf("victim deleted after the restart: %v, want %v (as acknowledged)", got, victimDeleted)
+	}
+}
+
+// TestATableDeletedWhileWrittenKeepsNoLateWrites races puts against
+// DeleteTable and CreateTable of the same name: after a restart the table
+// holds exactly what was acknowledged after its last creation.
+func TestATableDeletedWhileWrittenKeepsNoLateWrites(t *testing.T) {
 	ctx := context.Background()
-	_, c := start(t, dynamodb.Options{DB: db, Engine: miniserver.NewServer()})
+	nd := newNode(t)
+	c := nd.c
 	createOrders(t, c, "Orders")
-	// minidyn applies a batch's requests one by one and stops at the first
-	// invalid one, answering with an error but keeping what it applied.
-	_, err := c.BatchWriteItem(ctx, &awsddb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{
-		"Orders": {
-			{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{"pk": s("kept")}}},
-			{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{"nokey": s("x")}}},
-		},
-	}})
-	if errorCode(err) != "ValidationException" {
-		t.Fatalf("BatchWriteItem with an item without its key: %v, want ValidationException", err)
+	var mu sync.Mutex
+	var generation int
+	acked := map[string]int{} // pk → generation of the table that acknowledged it
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				g := generation
+				mu.Unlock()
+				pk := fmt.Sprintf("w%d-%d", w, i)
+				_, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: map[string]types.AttributeValue{"pk": s(pk)}})
+				mu.Lock()
+				if err == nil && g == generation {
+					acked[pk] = g
+				}
+				mu.Unlock()
+			}
+		})
 	}
-	// And it stores an item whose index key has the wrong type before
-	// reporting the error.
-	_, err = c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: map[string]types.AttributeValue{"pk": s("odd"), "user": n(7)}})
-	if errorCode(err) != "ValidationException" {
-		t.Fatalf("PutItem with a numeric user: %v, want ValidationException", err)
+	for g := 1; g <= 10; g++ {
+		if _, err := c.DeleteTable(ctx, &awsddb.DeleteTableInput{TableName: aws.String("Orders")}); err != nil {
+			t.Fatal(err)
+		}
+		createOrders(t, c, "Orders")
+		mu.Lock()
+		generation = g // a put sent from now on reaches table g
+		mu.Unlock()
+		time.Sleep(time.Millisecond)
 	}
+	// Let the last table take some puts.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		mu.Lock()
+		last := 0
+		for _, g := range acked {
+			if g == 10 {
+				last++
+			}
+		}
+		mu.Unlock()
+		if last >= 50 {
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
 	want := scan(t, c, "Orders")
-	if len(want) != 2 {
-		t.Fatalf("the engine holds %v; this test expects minidyn to keep both writes", want)
+	nd = nd.restart()
+	got := scan(t, nd.c, "Orders")
+	sameState(t, got, want)
+	last := 0
+	for pk, g := range acked {
+		if g == 10 {
+			last++
+			if getKey(t, nd.c, "Orders", map[string]types.AttributeValue{"pk": s(pk)}) == nil {
+				t.Errorf("%s, acknowledged by the last table, is missing", pk)
+			}
+		}
 	}
-
-	_, c = start(t, dynamodb.Options{DB: db, Engine: miniserver.NewServer()})
-	sameState(t, scan(t, c, "Orders"), want)
+	if last < 50 {
+		t.Errorf("the last table acknowledged %d puts in 5 s, want 50 or more", last)
+	}
+	if len(got) < last {
+		t.Errorf("the last table holds %d items, fewer than the %d it acknowledged", len(got), last)
+	}
+	t.Logf("%d items in the last table, %d puts acknowledged by it, %d in all", len(got), last, len(acked))
 }
 
-func TestCompactionKeepsTheStateAndBoundsTheFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "cloud.db")
-	db := openDB(t, path)
+func TestTheFileFollowsWhatTheTablesHold(t *testing.T) {
 	ctx := context.Background()
-	svc, c := start(t, dynamodb.Options{DB: db, CompactRecords: 1 << 30})
+	nd := newNode(t)
+	c := nd.c
 	createOrders(t, c, "Orders")
 	createOrders(t, c, "Recreated")
 	put(t, c, "Recreated", map[string]types.AttributeValue{"pk": s("old")})
@@ -502,14 +845,11 @@ func TestCompactionKeepsTheStateAndBoundsTheFile(t *testing.T) {
 	payload := strings.Repeat("p", 1000)
 	const rounds, keys = 12, 40
 	var sizes []int64
-	var journaled int
 	for round := range rounds {
 		for i := range 5 * keys {
 			k := fmt.Sprintf("o%02d", i%keys)
 			if i%7 == 6 {
-				if _, err := c.DeleteItem(ctx, &awsddb.DeleteItemInput{TableName: aws.String("Orders"), Key: map[string]types.AttributeValue{"pk": s(k)}}); err != nil {
-					t.Fatal(err)
-				}
+				del(t, c, "Orders", map[string]types.AttributeValue{"pk": s(k)})
 				continue
 			}
 			put(t, c, "Orders", map[string]types.AttributeValue{"pk": s(k), "user": s(fmt.Sprint(i % 5)), "round": n(round), "payload": s(payload)})
@@ -519,98 +859,33 @@ func TestCompactionKeepsTheStateAndBoundsTheFile(t *testing.T) {
 			if _, err := c.DeleteTable(ctx, &awsddb.DeleteTableInput{TableName: aws.String("Recreated")}); err != nil {
 				t.Fatal(err)
 			}
-			_, err := c.CreateTable(ctx, &awsddb.CreateTableInput{
-				TableName: aws.String("Recreated"), BillingMode: types.BillingModePayPerRequest,
-				AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeN}},
-				KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			createTable(t, c, "Recreated", "id", types.ScalarAttributeTypeN, "", "")
 			put(t, c, "Recreated", map[string]types.AttributeValue{"id": n(1)})
 		}
-		journaled = dynamodb.JournalRecords(db)
-		if err := svc.Compact(); err != nil {
-			t.Fatalf("Compact: %v", err)
-		}
-		if got := dynamodb.JournalRecords(db); got != 0 {
-			t.Errorf("round %d: %d journal records after compaction, want 0", round, got)
-		}
-		fi, err := os.Stat(path)
+		nd = nd.restart() // the log applied to the file
+		c = nd.c
+		fi, err := os.Stat(nd.path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		sizes = append(sizes, fi.Size())
 	}
-	t.Logf("journal records a round: %d; file size after each round's compaction: %v", journaled, sizes)
+	t.Logf("file size after each round: %v", sizes)
 	if last, early := sizes[len(sizes)-1], sizes[2]; last > early*3/2 {
-		t.Errorf("file grew from %d bytes (round 3) to %d (round %d): compaction does not bound it", early, last, rounds)
+		t.Errorf("file grew from %d bytes (round 3) to %d (round %d) over the same 40 keys", early, last, rounds)
 	}
-	want, wantRecreated := scan(t, c, "Orders"), scan(t, c, "Recreated")
-
-	// Some writes after the last compaction: the next start replays the
-	// snapshot and then the journal.
-	put(t, c, "Orders", map[string]types.AttributeValue{"pk": s("late"), "user": s("u")})
-	want = scan(t, c, "Orders")
-
-	_, c = start(t, dynamodb.Options{DB: db})
-	sameState(t, scan(t, c, "Orders"), want)
-	sameState(t, scan(t, c, "Recreated"), wantRecreated)
-	if len(wantRecreated) != 1 {
-		t.Errorf("Recreated holds %v, want only id 1", wantRecreated)
-	}
-}
-
-func TestTheJournalIsCompactedInTheBackgroundAsItGrows(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "cloud.db"))
-	_, c := start(t, dynamodb.Options{DB: db, CompactRecords: 50})
-	createOrders(t, c, "Orders")
-	for i := range 200 {
-		put(t, c, "Orders", map[string]types.AttributeValue{"pk": s(fmt.Sprintf("o%d", i%30)), "i": n(i)})
-	}
-	want := scan(t, c, "Orders")
-	deadline := time.Now().Add(10 * time.Second)
-	for dynamodb.JournalRecords(db) >= 50 {
-		if time.Now().After(deadline) {
-			t.Fatalf("journal still holds %d records, want fewer than 50", dynamodb.JournalRecords(db))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	_, c = start(t, dynamodb.Options{DB: db})
-	sameState(t, scan(t, c, "Orders"), want)
-}
-
-func TestAWriteTheJournalCannotCommitIsNotAcknowledged(t *testing.T) {
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "cloud.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	svc, c := start(t, dynamodb.Options{DB: db})
-	createOrders(t, c, "Orders")
-	db.Close() // every later commit fails
-
-	_, err = c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: map[string]types.AttributeValue{"pk": s("o1")}})
-	if errorCode(err) != "InternalServerError" {
-		t.Fatalf("PutItem with the file closed: %v, want InternalServerError", err)
-	}
-	_, err = c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: map[string]types.AttributeValue{"pk": s("o2")}})
-	if errorCode(err) != "InternalServerError" {
-		t.Errorf("the next PutItem: %v, want InternalServerError", err)
-	}
-	if err := svc.Close(); err == nil {
-		t.Error("Close = nil, want the commit error")
+	if got := scan(t, c, "Recreated"); len(got) != 1 || !reflect.DeepEqual(got[0]["id"], n(1)) {
+		t.Errorf("Recreated holds %v, want only id 1", got)
 	}
 }
 
 func TestWritesAfterCloseAreRefused(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "cloud.db"))
-	svc, c := start(t, dynamodb.Options{DB: db})
-	createOrders(t, c, "Orders")
-	if err := svc.Close(); err != nil {
+	nd := newNode(t)
+	createOrders(t, nd.c, "Orders")
+	if err := nd.svc.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	_, err := c.PutItem(context.Background(), &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: map[string]types.AttributeValue{"pk": s("o1")}})
+	_, err := nd.c.PutItem(context.Background(), &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: map[string]types.AttributeValue{"pk": s("o1")}})
 	if errorCode(err) != "InternalServerError" {
 		t.Errorf("PutItem after Close: %v, want InternalServerError", err)
 	}

@@ -20,9 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"go.etcd.io/bbolt"
-
 	"github.com/orderflow/orderflow/cloud/dynamodb"
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 // childEnv names the bbolt file a re-executed test binary serves DynamoDB
@@ -33,12 +32,12 @@ const childEnv = "ORDERFLOW_DYNAMODB_KILL_CHILD"
 // port, prints the port, and waits to be killed (a minute at most, should
 // the parent die first).
 func serveUntilKilled(path string) {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 5 * time.Second})
+	db, err := journal.Open(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)
 	}
-	svc, err := dynamodb.Open(dynamodb.Options{DB: db, CompactRecords: 500})
+	svc, err := dynamodb.Open(dynamodb.Options{DB: db})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)
@@ -154,9 +153,8 @@ func TestEveryAcknowledgedWriteSurvivesAKill9(t *testing.T) {
 	wg.Wait()
 	t.Logf("killed the child after %d acknowledged writes", total.Load())
 
-	db := openDB(t, path)
 	began := time.Now()
-	_, c = start(t, dynamodb.Options{DB: db})
+	c = startNode(t, path).c
 	t.Logf("reopened in %v", time.Since(began))
 	checked := 0
 	for w, l := range logs {

@@ -10,9 +10,13 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/truora/minidyn/interpreter"
+	"go.etcd.io/bbolt"
+
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 // MaxRequestBytes is DynamoDB's request size limit (16 MB, BatchWriteItem's);
@@ -27,6 +31,14 @@ type Options struct {
 	AccountID string
 	// Now is the clock for creation times. Default time.Now.
 	Now func() time.Time
+	// DB is the data file the engine keeps its tables in (durable.go);
+	// Open loads them from it. The caller opens and closes it. Nil keeps
+	// state in memory.
+	DB *bbolt.DB
+	// Journal, with DB, is a group-commit journal on DB shared with other
+	// services, so that their changes share commits; the caller closes it
+	// after the engine. Nil: the engine has a journal of its own.
+	Journal *journal.Journal
 }
 
 // Engine is an in-memory DynamoDB. It is safe for concurrent use.
@@ -37,12 +49,17 @@ type Engine struct {
 	mu     sync.RWMutex
 	tables map[string]*table
 	seq    uint64 // for table ids
+
+	j          *journal.Journal // nil in memory
+	ownJournal bool             // j was made by Open and is closed by Close
+	closed     atomic.Bool
 }
 
 // New returns an empty engine with the default options.
 func New() *Engine { return NewWithOptions(Options{}) }
 
-// NewWithOptions returns an empty engine.
+// NewWithOptions returns an empty in-memory engine; o.DB and o.Journal
+// are for Open.
 func NewWithOptions(o Options) *Engine {
 	if o.Region == "" {
 		o.Region = "us-east-1"
@@ -106,6 +123,11 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{status: http.StatusBadRequest, code: codeSerialization, msg: "engine: read request: " + err.Error()})
 		return
 	}
+	e.Serve(w, op, body)
+}
+
+// Serve answers operation op (PutItem) on its JSON input, already read.
+func (e *Engine) Serve(w http.ResponseWriter, op string, body []byte) {
 	out, err := e.Do(op, body)
 	if err != nil {
 		writeError(w, err)
@@ -180,6 +202,15 @@ func (e *Engine) table(name string) (*table, error) {
 // lockTables write-locks (or read-locks) tables in name order, so that
 // operations spanning tables cannot deadlock, and returns the unlock.
 func lockTables(ts []*table, write bool) func() {
+	if len(ts) == 1 {
+		t := ts[0]
+		if write {
+			t.mu.Lock()
+			return t.mu.Unlock
+		}
+		t.mu.RLock()
+		return t.mu.RUnlock
+	}
 	ts = slices.Clone(ts)
 	slices.SortFunc(ts, func(a, b *table) int { return strings.Compare(a.name, b.name) })
 	ts = slices.Compact(ts)

@@ -83,28 +83,32 @@ func (e *Engine) batchWriteItem(body []byte) ([]byte, error) {
 			writes = append(writes, w)
 		}
 	}
-	unlock := lockTables(tables, true)
-	defer unlock()
-	for _, w := range writes { // a batch is validated whole before any write
-		if w.put != nil {
-			if err := w.put.t.checkIndexKeys(w.put.item); err != nil {
-				return nil, err
+	err := e.write(tables, func() error {
+		for _, w := range writes { // a batch is validated whole before any write
+			if w.put != nil {
+				if err := w.put.t.checkIndexKeys(w.put.item); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	for _, w := range writes {
-		if w.put != nil {
-			p := w.put
-			old, oldItem, err := p.t.getItem(p.pk)
-			if err != nil {
-				return nil, err
+		for _, w := range writes {
+			if w.put != nil {
+				p := w.put
+				old, oldItem, err := p.t.getItem(p.pk)
+				if err != nil {
+					return err
+				}
+				p.t.store(p.pk, old, oldItem, p.item, p.size)
+				continue
 			}
-			p.t.store(p.pk, old, oldItem, p.item, p.size)
-			continue
+			if _, err := e.runDelete(w.del, false); err != nil {
+				return err
+			}
 		}
-		if _, err := e.runDelete(w.del, false); err != nil {
-			return nil, err
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return []byte(`{"UnprocessedItems":{}}`), nil
 }
@@ -275,58 +279,62 @@ func (e *Engine) transactWriteItems(body []byte) ([]byte, error) {
 		ops = append(ops, op)
 		tables = append(tables, op.t)
 	}
-	unlock := lockTables(tables, true)
-	defer unlock()
-	reasons := make([]cancellationReason, len(ops))
-	failed := false
-	for i, op := range ops {
-		reasons[i] = cancellationReason{Code: "None"}
-		var err error
-		switch {
-		case op.update != nil:
-			op.res, err = e.evalUpdate(op.update, op.returnOld)
-		case op.put != nil:
-			if err = op.t.checkIndexKeys(op.put.item); err != nil {
-				return nil, err
+	err := e.write(tables, func() error {
+		reasons := make([]cancellationReason, len(ops))
+		failed := false
+		for i, op := range ops {
+			reasons[i] = cancellationReason{Code: "None"}
+			var err error
+			switch {
+			case op.update != nil:
+				op.res, err = e.evalUpdate(op.update, op.returnOld)
+			case op.put != nil:
+				if err = op.t.checkIndexKeys(op.put.item); err != nil {
+					return err
+				}
+				fallthrough
+			default:
+				op.old, op.oldItem, err = e.checkCondition(op.t, op.pk, op.cond, op.a, op.returnOld)
 			}
-			fallthrough
-		default:
-			op.old, op.oldItem, err = e.checkCondition(op.t, op.pk, op.cond, op.a, op.returnOld)
+			if err == nil {
+				continue
+			}
+			ae := asAPIError(err)
+			if ae.code != codeConditionFailed {
+				return err
+			}
+			failed = true
+			reasons[i] = cancellationReason{Code: "ConditionalCheckFailed", Message: msgConditionFailed}
+			if ae.hasItem {
+				reasons[i].Item = ae.item
+			}
 		}
-		if err == nil {
-			continue
+		if failed {
+			codes := make([]string, len(reasons))
+			for i, r := range reasons {
+				codes[i] = r.Code
+			}
+			return &apiError{
+				status:  http.StatusBadRequest,
+				code:    codeTxCanceled,
+				msg:     "Transaction cancelled, please refer cancellation reasons for specific reasons [" + strings.Join(codes, ", ") + "]",
+				reasons: reasons,
+			}
 		}
-		ae := asAPIError(err)
-		if ae.code != codeConditionFailed {
-			return nil, err
+		for _, op := range ops {
+			switch {
+			case op.put != nil:
+				op.t.store(op.pk, op.old, op.oldItem, op.put.item, op.put.size)
+			case op.update != nil:
+				op.t.store(op.pk, op.res.rec, op.res.old, op.res.next, op.res.size)
+			case op.del && op.old != nil:
+				op.t.remove(op.old, op.oldItem)
+			}
 		}
-		failed = true
-		reasons[i] = cancellationReason{Code: "ConditionalCheckFailed", Message: msgConditionFailed}
-		if ae.hasItem {
-			reasons[i].Item = ae.item
-		}
-	}
-	if failed {
-		codes := make([]string, len(reasons))
-		for i, r := range reasons {
-			codes[i] = r.Code
-		}
-		return nil, &apiError{
-			status:  http.StatusBadRequest,
-			code:    codeTxCanceled,
-			msg:     "Transaction cancelled, please refer cancellation reasons for specific reasons [" + strings.Join(codes, ", ") + "]",
-			reasons: reasons,
-		}
-	}
-	for _, op := range ops {
-		switch {
-		case op.put != nil:
-			op.t.store(op.pk, op.old, op.oldItem, op.put.item, op.put.size)
-		case op.update != nil:
-			op.t.store(op.pk, op.res.rec, op.res.old, op.res.next, op.res.size)
-		case op.del && op.old != nil:
-			op.t.remove(op.old, op.oldItem)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return []byte("{}"), nil
 }
@@ -466,6 +474,11 @@ func (e *Engine) transactGetItems(body []byte) ([]byte, error) {
 		}
 	}
 	unlock()
+	for _, t := range tables {
+		if err := t.settled(); err != nil {
+			return nil, err
+		}
+	}
 	out := append(make([]byte, 0, 1024), `{"Responses":[`...)
 	for i, g := range gets {
 		if i > 0 {

@@ -124,19 +124,21 @@ func (e *Engine) putItem(body []byte) ([]byte, error) {
 
 // runPut checks the condition and writes, holding the table's lock from
 // the check to the write; it returns the replaced item.
-func (e *Engine) runPut(p *preparedPut, returnOld bool) (item, error) {
+func (e *Engine) runPut(p *preparedPut, returnOld bool) (oldItem item, err error) {
 	t := p.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if err := t.checkIndexKeys(p.item); err != nil {
-		return nil, err
-	}
-	old, oldItem, err := e.checkCondition(t, p.pk, p.cond, p.a, returnOld)
-	if err != nil {
-		return nil, err
-	}
-	t.store(p.pk, old, oldItem, p.item, p.size)
-	return oldItem, nil
+	err = e.write([]*table{t}, func() error {
+		if err := t.checkIndexKeys(p.item); err != nil {
+			return err
+		}
+		old, it, err := e.checkCondition(t, p.pk, p.cond, p.a, returnOld)
+		if err != nil {
+			return err
+		}
+		t.store(p.pk, old, it, p.item, p.size)
+		oldItem = it
+		return nil
+	})
+	return oldItem, err
 }
 
 func attributesResponse(it item) []byte {
@@ -196,6 +198,9 @@ func (e *Engine) readOne(tableName string, key item, proj string, names map[stri
 		data = r.data
 	}
 	t.mu.RUnlock()
+	if err := t.settled(); err != nil {
+		return nil, err
+	}
 	if r == nil {
 		return nil, nil
 	}
@@ -349,15 +354,17 @@ func (e *Engine) evalUpdate(u *preparedUpdate, returnOld bool) (*updateResult, e
 }
 
 // runUpdate evaluates and applies an update under the table's lock.
-func (e *Engine) runUpdate(u *preparedUpdate, returnOld bool) (*updateResult, error) {
-	u.t.mu.Lock()
-	defer u.t.mu.Unlock()
-	res, err := e.evalUpdate(u, returnOld)
-	if err != nil {
-		return nil, err
-	}
-	u.t.store(u.pk, res.rec, res.old, res.next, res.size)
-	return res, nil
+func (e *Engine) runUpdate(u *preparedUpdate, returnOld bool) (res *updateResult, err error) {
+	err = e.write([]*table{u.t}, func() error {
+		r, err := e.evalUpdate(u, returnOld)
+		if err != nil {
+			return err
+		}
+		u.t.store(u.pk, r.rec, r.old, r.next, r.size)
+		res = r
+		return nil
+	})
+	return res, err
 }
 
 type deleteItemInput struct {
@@ -433,10 +440,12 @@ func (e *Engine) checkCondition(t *table, pk, cond string, a exprAttrs, returnOl
 	return r, it, nil
 }
 
-func (e *Engine) lockedDelete(d *preparedDelete, returnOld bool) (item, error) {
-	d.t.mu.Lock()
-	defer d.t.mu.Unlock()
-	return e.runDelete(d, returnOld)
+func (e *Engine) lockedDelete(d *preparedDelete, returnOld bool) (old item, err error) {
+	err = e.write([]*table{d.t}, func() error {
+		old, err = e.runDelete(d, returnOld)
+		return err
+	})
+	return old, err
 }
 
 // runDelete checks and applies a delete, returning the old item. Callers

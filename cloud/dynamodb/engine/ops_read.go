@@ -186,6 +186,9 @@ func (e *Engine) read(in *readInput, scan bool) ([]byte, error) {
 	if !t.lockedWalk(ix, pivot, inclusive, forward, visit) {
 		return nil, errf("The table does not have the specified index: %s", in.IndexName)
 	}
+	if err := t.settled(); err != nil {
+		return nil, err
+	}
 
 	countOnly := in.Select == "COUNT"
 	out := make([]byte, 0, 128+len(picked)*256)

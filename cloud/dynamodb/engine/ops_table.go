@@ -7,6 +7,8 @@ import (
 	"sort"
 
 	"github.com/google/btree"
+
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 // The table-level request and response shapes, as in DynamoDB's API
@@ -290,16 +292,29 @@ func (e *Engine) createTable(body []byte) ([]byte, error) {
 	t.created = e.opts.Now()
 	t.arn = fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", e.opts.Region, e.opts.AccountID, t.name)
 
+	if e.closed.Load() {
+		return nil, errClosed
+	}
 	e.mu.Lock()
 	if _, exists := e.tables[t.name]; exists {
 		e.mu.Unlock()
 		return nil, &apiError{status: http.StatusBadRequest, code: codeInUse, msg: "Table already exists: " + t.name}
 	}
 	e.seq++
+	t.seq = e.seq
 	t.id = fmt.Sprintf("00000000-0000-4000-8000-%012d", e.seq)
+	t.j = e.j
 	e.tables[t.name] = t
+	// Recorded under e.mu: no write to the table, and no DeleteTable or
+	// CreateTable of the same name, can be recorded before it.
+	name := []byte(t.name)
+	t.record(journal.Put(tablesPath, name, t.encodeDef()),
+		journal.DeleteBucket(itemsPath, name), journal.CreateBucket(itemsPath, name))
+	tk := flush([]*table{t})
 	e.mu.Unlock()
-
+	if err := durable(tk); err != nil {
+		return nil, err
+	}
 	return marshal(struct{ TableDescription tableDescription }{t.describe("ACTIVE")})
 }
 
@@ -307,6 +322,11 @@ func (e *Engine) createTable(body []byte) ([]byte, error) {
 func (t *table) describe(status string) tableDescription {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	return t.describeLocked(status)
+}
+
+// describeLocked returns t's description. Callers hold t.mu.
+func (t *table) describeLocked(status string) tableDescription {
 	d := tableDescription{
 		TableName:        t.name,
 		TableArn:         t.arn,
@@ -387,7 +407,11 @@ func (e *Engine) describeTable(body []byte) ([]byte, error) {
 	if t == nil {
 		return nil, errNotFound("Requested resource not found: Table: %s not found", in.TableName)
 	}
-	return marshal(struct{ Table tableDescription }{t.describe("ACTIVE")})
+	d := t.describe("ACTIVE")
+	if err := t.settled(); err != nil {
+		return nil, err
+	}
+	return marshal(struct{ Table tableDescription }{d})
 }
 
 func (e *Engine) deleteTable(body []byte) ([]byte, error) {
@@ -398,14 +422,30 @@ func (e *Engine) deleteTable(body []byte) ([]byte, error) {
 	if err := checkTableName(in.TableName, "tableName"); err != nil {
 		return nil, err
 	}
+	if e.closed.Load() {
+		return nil, errClosed
+	}
 	e.mu.Lock()
 	t := e.tables[in.TableName]
-	delete(e.tables, in.TableName)
-	e.mu.Unlock()
 	if t == nil {
+		e.mu.Unlock()
 		return nil, errNotFound("Requested resource not found: Table: %s not found", in.TableName)
 	}
-	return marshal(struct{ TableDescription tableDescription }{t.describe("DELETING")})
+	// Under t.mu, so that a writer that already holds the table finds it
+	// dropped and records nothing after the table's deletion.
+	t.mu.Lock()
+	d := t.describeLocked("DELETING")
+	t.dropped = true
+	delete(e.tables, in.TableName)
+	name := []byte(t.name)
+	t.record(journal.Delete(tablesPath, name), journal.DeleteBucket(itemsPath, name))
+	tk := flush([]*table{t})
+	t.mu.Unlock()
+	e.mu.Unlock()
+	if err := durable(tk); err != nil {
+		return nil, err
+	}
+	return marshal(struct{ TableDescription tableDescription }{d})
 }
 
 type updateTableInput struct {
@@ -451,16 +491,19 @@ func (e *Engine) updateTable(body []byte) ([]byte, error) {
 	if len(in.GlobalSecondaryIndexUpdates) > 1 {
 		return nil, errf("One or more parameter values were invalid: Only 1 online index operation can be performed at a time")
 	}
-	if err := t.lockedUpdate(&in); err != nil {
+	if err := e.lockedUpdate(t, &in); err != nil {
 		return nil, err
 	}
 	return marshal(struct{ TableDescription tableDescription }{t.describe("ACTIVE")})
 }
 
-func (t *table) lockedUpdate(in *updateTableInput) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.update(in)
+func (e *Engine) lockedUpdate(t *table, in *updateTableInput) error {
+	return e.write([]*table{t}, func() error {
+		err := t.update(in)
+		// Recorded whatever the outcome: the file holds what memory holds.
+		t.record(journal.Put(tablesPath, []byte(t.name), t.encodeDef()))
+		return err
+	})
 }
 
 // update applies an UpdateTable. Callers hold t.mu exclusively.

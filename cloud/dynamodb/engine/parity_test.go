@@ -1,7 +1,13 @@
 package engine_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,7 +17,6 @@ import (
 
 	miniserver "github.com/truora/minidyn/server"
 
-	ourddb "github.com/orderflow/orderflow/cloud/dynamodb"
 	"github.com/orderflow/orderflow/cloud/dynamodb/engine"
 )
 
@@ -584,13 +589,60 @@ var scenarios = []scenario{
 	},
 }
 
-// minidynService is today's service (with its ListTables) over minidyn's
-// server instead of the engine: the other side of every parity scenario.
-func minidynService(t testing.TB) *ourddb.Service {
+// minidynService is minidyn's server with the ListTables it lacks: the
+// other side of every parity scenario. The scenarios run one request at a
+// time, so it needs no lock.
+func minidynService(t testing.TB) http.Handler {
 	t.Helper()
-	s, err := ourddb.Open(ourddb.Options{Engine: miniserver.NewServer()})
-	if err != nil {
-		t.Fatal(err)
+	return &withListTables{next: miniserver.NewServer(), tables: map[string]bool{}}
+}
+
+type withListTables struct {
+	next   http.Handler
+	tables map[string]bool
+}
+
+func (h *withListTables) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	op := r.Header.Get("X-Amz-Target")
+	op = op[strings.LastIndexByte(op, '.')+1:]
+	body, _ := io.ReadAll(r.Body)
+	var in struct {
+		TableName               string
+		ExclusiveStartTableName string
+		Limit                   int
 	}
-	return s
+	_ = json.Unmarshal(body, &in)
+	if op == "ListTables" {
+		// AWS's paging: names in order, at most Limit after the start.
+		var names []string
+		for n := range h.tables {
+			if n > in.ExclusiveStartTableName {
+				names = append(names, n)
+			}
+		}
+		slices.Sort(names)
+		out := map[string]any{"TableNames": names}
+		if in.Limit > 0 && len(names) > in.Limit {
+			out["TableNames"], out["LastEvaluatedTableName"] = names[:in.Limit], names[in.Limit-1]
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		json.NewEncoder(w).Encode(out)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rec := httptest.NewRecorder()
+	h.next.ServeHTTP(rec, r)
+	if rec.Code == http.StatusOK {
+		switch op {
+		case "CreateTable":
+			h.tables[in.TableName] = true
+		case "DeleteTable":
+			delete(h.tables, in.TableName)
+		}
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	w.Write(rec.Body.Bytes())
 }

@@ -4,9 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/btree"
+	"github.com/truora/minidyn/types"
+
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 // btreeDegree is the B-trees' branching: nodes of up to 63 entries keep the
@@ -64,6 +68,7 @@ type table struct {
 	name      string
 	arn       string
 	id        string
+	seq       uint64 // the engine's count of tables when it was created
 	created   time.Time
 	attrDefs  []attrDef
 	keys      keySchema
@@ -74,6 +79,15 @@ type table struct {
 	primary *btree.BTreeG[*record]
 	indexes []*index // in creation order: GSIs and LSIs
 	bytes   int64
+	dropped bool // deleted: a writer that waited for mu finds it gone
+
+	// Durability (durable.go); j is nil in memory.
+	j       *journal.Journal
+	path    [][]byte     // the items bucket's path
+	pending []journal.Op // changes made under mu, for the next flush
+	// last is the ticket of the last change recorded: a reader waits on it
+	// before answering.
+	last atomic.Pointer[journal.Ticket]
 }
 
 type attrDef struct {
@@ -131,9 +145,36 @@ func (t *table) primaryKey(it item, exact bool, forItem bool) (string, error) {
 			}
 			return "", errf("%s", msgKeyDoesNotMatch)
 		}
+		if err := checkKeySize(k, v, k == t.keys.hash); err != nil {
+			return "", err
+		}
 		b = appendKeyValue(b, k.typ, v)
 	}
 	return string(b), nil
+}
+
+// DynamoDB's key size limits: 2048 bytes for a partition key, 1024 for a
+// sort key (a number is never too long: 38 digits at most).
+const (
+	maxHashKeyBytes  = 2048
+	maxRangeKeyBytes = 1024
+)
+
+func checkKeySize(k keyAttr, v *types.Item, hash bool) error {
+	n := 0
+	switch k.typ {
+	case "S":
+		n = len(*v.S)
+	case "B":
+		n = len(v.B)
+	}
+	switch {
+	case hash && n > maxHashKeyBytes:
+		return errf("One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes")
+	case !hash && n > maxRangeKeyBytes:
+		return errf("One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes")
+	}
+	return nil
 }
 
 // indexKey returns the entry key of it in ix, "" when it is not in the
@@ -198,20 +239,13 @@ func (t *table) getItem(pk string) (*record, item, error) {
 }
 
 // store writes newItem (validated, of size size) at pk, replacing old (the
-// record there, nil if none, whose decoded item is oldItem), and keeps every
-// index in step. Callers hold mu exclusively.
+// record there, nil if none, whose decoded item is oldItem), keeps every
+// index in step, and records the change. Callers hold mu exclusively.
 func (t *table) store(pk string, old *record, oldItem, newItem item, size int) {
 	data := encodeItem(newItem)
+	t.record(journal.Put(t.itemsPath(), []byte(pk), data))
 	if old == nil {
-		hashLen := len(appendKeyValue(nil, t.keys.hash.typ, newItem[t.keys.hash.name]))
-		rec := &record{key: pk, data: data, size: int32(size), hashLen: int32(hashLen)}
-		t.primary.ReplaceOrInsert(rec)
-		t.bytes += int64(size)
-		for _, ix := range t.indexes {
-			if k, _ := ix.indexKey(newItem, pk); k != "" {
-				ix.tree.ReplaceOrInsert(indexEntry{key: k, rec: rec})
-			}
-		}
+		t.insert(pk, data, newItem, size)
 		return
 	}
 	for _, ix := range t.indexes {
@@ -231,9 +265,25 @@ func (t *table) store(pk string, old *record, oldItem, newItem item, size int) {
 	old.data, old.size = data, int32(size)
 }
 
-// remove deletes the record old (whose item is oldItem). Callers hold mu
+// insert adds a new record for it (encoded as data) at pk, and its index
+// entries. Callers hold mu exclusively or own t.
+func (t *table) insert(pk string, data []byte, it item, size int) {
+	hashLen := len(appendKeyValue(nil, t.keys.hash.typ, it[t.keys.hash.name]))
+	rec := &record{key: pk, data: data, size: int32(size), hashLen: int32(hashLen)}
+	t.primary.ReplaceOrInsert(rec)
+	t.bytes += int64(size)
+	for _, ix := range t.indexes {
+		if k, _ := ix.indexKey(it, pk); k != "" {
+			ix.tree.ReplaceOrInsert(indexEntry{key: k, rec: rec})
+		}
+	}
+}
+
+// remove deletes the record old (whose item is oldItem) and records the
+// change. Callers hold mu
 // exclusively.
 func (t *table) remove(old *record, oldItem item) {
+	t.record(journal.Delete(t.itemsPath(), []byte(old.key)))
 	t.primary.Delete(old)
 	t.bytes -= int64(old.size)
 	for _, ix := range t.indexes {
