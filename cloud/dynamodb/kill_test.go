@@ -1,57 +1,20 @@
 package dynamodb_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/orderflow/orderflow/cloud/dynamodb"
-	"github.com/orderflow/orderflow/cloud/journal"
 )
-
-// childEnv names the bbolt file a re-executed test binary serves DynamoDB
-// from, until it is killed.
-const childEnv = "ORDERFLOW_DYNAMODB_KILL_CHILD"
-
-// serveUntilKilled is the child's side: it serves the file on a loopback
-// port, prints the port, and waits to be killed (a minute at most, should
-// the parent die first).
-func serveUntilKilled(path string) {
-	db, err := journal.Open(path)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "child:", err)
-		os.Exit(2)
-	}
-	svc, err := dynamodb.Open(dynamodb.Options{DB: db})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "child:", err)
-		os.Exit(2)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "child:", err)
-		os.Exit(2)
-	}
-	go http.Serve(ln, svc)
-	fmt.Printf("listening %s\n", ln.Addr())
-	time.Sleep(time.Minute)
-	os.Exit(3)
-}
 
 // workerLog is what one writer saw acknowledged.
 type workerLog struct {
@@ -63,43 +26,12 @@ type workerLog struct {
 }
 
 func TestEveryAcknowledgedWriteSurvivesAKill9(t *testing.T) {
-	if path := os.Getenv(childEnv); path != "" {
-		serveUntilKilled(path)
-		return
-	}
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}
 	path := filepath.Join(t.TempDir(), "cloud.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestEveryAcknowledgedWriteSurvivesAKill9$")
-	cmd.Env = append(os.Environ(), childEnv+"="+path)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
-				addr <- a
-			}
-		}
-	}()
-	var url string
-	select {
-	case a := <-addr:
-		url = "http://" + a
-	case <-time.After(30 * time.Second):
-		t.Fatal("the child did not start serving")
-	}
-
-	c := client(url)
+	ch := startChild(t, path)
+	c := client(ch.url)
 	createOrders(t, c, "Orders")
 	const workers = 8
 	logs := make([]*workerLog, workers)
@@ -146,10 +78,7 @@ func TestEveryAcknowledgedWriteSurvivesAKill9(t *testing.T) {
 	for total.Load() < 1500 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
+	ch.kill(t)
 	wg.Wait()
 	t.Logf("killed the child after %d acknowledged writes", total.Load())
 
