@@ -697,5 +697,3 @@ func (ch *child) call(op, body string) (int, string, []byte, error) {
 	}
 	return res.StatusCode, e.Type[strings.LastIndexByte(e.Type, '#')+1:], b, nil
 }
-
-
