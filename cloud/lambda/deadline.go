@@ -18,6 +18,10 @@ import (
 // report context.DeadlineExceeded, as they would under context.WithTimeout.
 func withTimeout(clk clock.Clock, d time.Duration) (context.Context, context.CancelFunc) {
 	c := &deadlineContext{deadline: clk.Now().Add(d), done: make(chan struct{})}
+	if d <= 0 {
+		c.end(context.DeadlineExceeded)
+		return c, func() {}
+	}
 	timer := clk.AfterFunc(d, func() { c.end(context.DeadlineExceeded) })
 	return c, func() {
 		timer.Stop()

@@ -692,6 +692,10 @@ func TestADisabledMappingTakesNothingFromItsQueue(t *testing.T) {
 		if code := s.setEnabled(t, false); code != http.StatusAccepted {
 			t.Fatalf("disabling answered %d", code)
 		}
+		synctest.Wait()
+		if st := s.state(t); st.State != "Disabled" || st.Pollers != 0 {
+			t.Errorf("a disabled mapping is %s with %d pollers, want Disabled with none", st.State, st.Pollers)
+		}
 		s.queue.push("m1")
 		s.noInvocation(t, "once disabled")
 		s.clock.Advance(time.Minute)
@@ -701,6 +705,9 @@ func TestADisabledMappingTakesNothingFromItsQueue(t *testing.T) {
 		}
 		if got := s.next(t).Records[0].MessageId; got != "m1" {
 			t.Errorf("the re-enabled mapping took %s, want m1", got)
+		}
+		if st := s.state(t); st.State != "Enabled" || st.Pollers != 5 {
+			t.Errorf("a re-enabled mapping is %s with %d pollers, want Enabled with 5", st.State, st.Pollers)
 		}
 	})
 }

@@ -60,6 +60,10 @@ type MappingState struct {
 	Received              int64 // records received
 	Deleted               int64 // records deleted after success
 	Retried               int64 // records left in the queue to be delivered again
+	// Pollers is how many pollers run: all of them while the mapping is
+	// enabled; once it is disabled, those still settling a batch. At zero a
+	// disabled mapping can take nothing from its queue.
+	Pollers int
 }
 
 func newMapping(h *Host, fn *function, q QueueInfo, cfg cfn.EventSourceMapping) *mapping {
@@ -136,6 +140,7 @@ func (m *mapping) state() MappingState {
 		BatchSize: m.cfg.BatchSize, MaximumBatchingWindow: m.cfg.MaximumBatchingWindow, MaximumConcurrency: m.cfg.MaximumConcurrency,
 		Invocations: m.invocations.Load(), FailedInvocations: m.failedInvocations.Load(),
 		Received: m.received.Load(), Deleted: m.deleted.Load(), Retried: m.retried.Load(),
+		Pollers: int(m.active.Load()),
 	}
 }
 
