@@ -14,6 +14,7 @@ import (
 	logstypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/orderflow/orderflow/cloud"
@@ -165,19 +166,27 @@ func TestTheLambdaAPIReportsAndPausesAMapping(t *testing.T) {
 		t.Errorf("after disabling, the host says %s", st)
 	}
 	// A paused mapping leaves new messages in the queue; resumed, it takes
-	// them. Its pollers' long polls end once their requests are cancelled.
-	for deadline := time.Now().Add(10 * time.Second); c.SQS.Engine().Waiters("work") > 0; time.Sleep(10 * time.Millisecond) {
+	// them. Its pollers return once their long polls are cancelled, and with
+	// none left nothing can take a message.
+	for deadline := time.Now().Add(10 * time.Second); c.Lambda.Mappings()[0].Pollers > 0 || c.SQS.Engine().Waiters("work") > 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("a disabled mapping still has %d long polls open", c.SQS.Engine().Waiters("work"))
+			t.Fatalf("a disabled mapping still has %d pollers and %d long polls open", c.Lambda.Mappings()[0].Pollers, c.SQS.Engine().Waiters("work"))
 		}
 	}
 	sqsClient := awssqs.NewFromConfig(cfg)
 	if _, err := sqsClient.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: aws.String(outputs["QueueUrl"]), MessageBody: aws.String("later")}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // give a (wrongly) running poller the chance to take it
-	if got := c.Lambda.Mappings()[0].Received; got != 0 {
-		t.Errorf("a disabled mapping received %d records", got)
+	attrs, err := sqsClient.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(outputs["QueueUrl"]),
+		AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := attrs.Attributes["ApproximateNumberOfMessages"]; got != "1" {
+		t.Errorf("the queue of a disabled mapping holds %s visible messages, want 1", got)
+	}
+	if st := c.Lambda.Mappings()[0]; st.Received != 0 || st.Pollers != 0 {
+		t.Errorf("a disabled mapping received %d records and runs %d pollers, want none", st.Received, st.Pollers)
 	}
 	if _, err := client.UpdateEventSourceMapping(ctx, &awslambda.UpdateEventSourceMappingInput{UUID: aws.String(outputs["MappingId"]), Enabled: aws.Bool(true)}); err != nil {
 		t.Fatal(err)

@@ -267,7 +267,10 @@ func (a *API) updateMapping(w http.ResponseWriter, r *http.Request, id string) {
 			a.fail(w, apiError{http.StatusBadRequest, "InvalidParameterValueException", "Enabled must be true or false"})
 			return
 		}
-		m.setEnabled(on)
+		if err := m.setEnabled(on); err != nil {
+			a.fail(w, apiError{http.StatusConflict, "ResourceConflictException", err.Error()})
+			return
+		}
 	}
 	a.reply(w, http.StatusAccepted, m.json())
 }

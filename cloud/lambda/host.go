@@ -16,16 +16,28 @@
 // MaximumConcurrency invocations run at once and a poller never receives
 // more than it can invoke: unlike AWS, which scales pollers up to 1,250, the
 // host does not throttle, so no message gains a receive from throttling.
+//
+// Time: every wait the host makes (the batching window, the function's
+// timeout, the pause after a failed receive, an injected fault's hold) is on
+// Options.Clock, so tests move time instead of sleeping.
+//
+// Shutdown: a handler runs in a goroutine of its own. When it overruns its
+// timeout the batch fails at once, as on AWS, but Go cannot kill the
+// goroutine as Lambda kills a sandbox; Close waits for it too, and reports it
+// if Close's context ends first.
 package lambda
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -63,7 +75,10 @@ type Options struct {
 	// Region and AccountID make function ARNs. Defaults us-east-1 and
 	// 000000000000.
 	Region, AccountID string
-	// Clock reads the time for durations in REPORT lines. Default real.
+	// Clock drives the host's time: batching windows, function timeouts
+	// (the deadline of the handler's context), the pause after a failed
+	// receive, injected fault holds, and durations in REPORT lines. Default
+	// the machine's clock.
 	Clock clock.Clock
 	// Logs is the log sink: START/END/REPORT lines and the functions' own
 	// lines. Default: discard.
@@ -89,6 +104,9 @@ type Faults interface {
 	AfterHandler(function string) (crash bool, hold time.Duration)
 }
 
+// errClosed refuses work once Close has begun.
+var errClosed = errors.New("lambda: the host is closed")
+
 // Host runs functions and their event source mappings.
 type Host struct {
 	opts Options
@@ -99,6 +117,19 @@ type Host struct {
 	functions map[string]*function
 	mappings  map[string]*mapping
 	closed    bool
+
+	// Handlers run in goroutines of their own, which outlive their
+	// invocation when the function times out; Close waits for them.
+	handlers sync.WaitGroup
+	fmu      sync.Mutex
+	flights  map[*flight]struct{}
+}
+
+// flight is a handler that has not returned yet.
+type flight struct {
+	function, requestID string
+	started             time.Time
+	timedOut            atomic.Bool // its timeout has failed the batch
 }
 
 var _ cfn.Functions = (*Host)(nil)
@@ -129,6 +160,7 @@ func New(opts Options) (*Host, error) {
 		factories: map[string]Factory{},
 		functions: map[string]*function{},
 		mappings:  map[string]*mapping{},
+		flights:   map[*flight]struct{}{},
 	}, nil
 }
 
@@ -193,7 +225,7 @@ func (h *Host) CreateEventSourceMapping(ctx context.Context, m cfn.EventSourceMa
 	closed := h.closed
 	h.mu.Unlock()
 	if closed {
-		return "", errors.New("lambda: the host is closed")
+		return "", errClosed
 	}
 	if !ok {
 		return "", fmt.Errorf("lambda: function %s does not exist", m.FunctionName)
@@ -224,7 +256,7 @@ func (h *Host) CreateEventSourceMapping(ctx context.Context, m cfn.EventSourceMa
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return "", errors.New("lambda: the host is closed")
+		return "", errClosed
 	}
 	h.mappings[mp.id] = mp
 	if m.Enabled {
@@ -255,8 +287,10 @@ func (h *Host) Mappings() []MappingState {
 	return out
 }
 
-// Close stops every mapping's pollers and waits until ctx ends for the
-// invocations in flight to finish.
+// Close stops every mapping's pollers and waits, until ctx ends, for the
+// invocations in flight to settle and for every handler to return, those
+// whose batch their timeout already failed among them. If ctx ends first,
+// Close returns an *AbandonedError naming what still runs.
 func (h *Host) Close(ctx context.Context) error {
 	h.mu.Lock()
 	h.closed = true
@@ -268,12 +302,112 @@ func (h *Host) Close(ctx context.Context) error {
 	for _, m := range ms {
 		m.stop()
 	}
+	done := make(chan struct{})
+	go func() {
+		// Only pollers start handlers, and none starts once the host is
+		// closed: after the pollers, the handlers' count only falls.
+		for _, m := range ms {
+			m.wg.Wait()
+		}
+		h.handlers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	err := &AbandonedError{Err: ctx.Err()}
 	for _, m := range ms {
-		if err := m.wait(ctx); err != nil {
-			return fmt.Errorf("lambda: close: %w", err)
+		err.Pollers += int(m.active.Load())
+	}
+	h.fmu.Lock()
+	for f := range h.flights {
+		err.Invocations = append(err.Invocations, Invocation{Function: f.function, RequestID: f.requestID, Started: f.started, TimedOut: f.timedOut.Load()})
+	}
+	h.fmu.Unlock()
+	slices.SortFunc(err.Invocations, func(a, b Invocation) int {
+		return cmp.Or(a.Started.Compare(b.Started), cmp.Compare(a.RequestID, b.RequestID))
+	})
+	for _, inv := range err.Invocations {
+		h.opts.Logger.Warn("the host closed while a handler was still running", "function", inv.Function, "requestId", inv.RequestID,
+			"started", inv.Started, "timedOut", inv.TimedOut)
+	}
+	if len(err.Invocations) == 0 && err.Pollers == 0 {
+		return nil // everything ended as ctx did
+	}
+	return err
+}
+
+// AbandonedError is Close's report of the work still running when its
+// context ended. The host stops waiting for it, but a Go handler cannot be
+// stopped: it goes on in the background, and may still write.
+type AbandonedError struct {
+	// Invocations are the handlers that had not returned, oldest first.
+	Invocations []Invocation
+	// Pollers is how many pollers were still receiving or settling a batch.
+	Pollers int
+	// Err is the error of Close's context.
+	Err error
+}
+
+// Invocation is a handler still running.
+type Invocation struct {
+	Function, RequestID string
+	Started             time.Time
+	// TimedOut says the function's timeout had already failed the batch,
+	// which returns to the queue while the handler goes on.
+	TimedOut bool
+}
+
+func (e *AbandonedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "lambda: close: abandoned %d running invocations", len(e.Invocations))
+	for i, inv := range e.Invocations {
+		sep := ", "
+		if i == 0 {
+			sep = " ("
+		}
+		fmt.Fprintf(&b, "%s%s request %s started %s", sep, inv.Function, inv.RequestID, inv.Started.UTC().Format(time.RFC3339Nano))
+		if inv.TimedOut {
+			b.WriteString(" and timed out")
 		}
 	}
-	return nil
+	if len(e.Invocations) > 0 {
+		b.WriteString(")")
+	}
+	fmt.Fprintf(&b, " and %d pollers: %v", e.Pollers, e.Err)
+	return b.String()
+}
+
+func (e *AbandonedError) Unwrap() error { return e.Err }
+
+// track records a handler about to run; untrack, that it returned.
+func (h *Host) track(function, requestID string, started time.Time) *flight {
+	f := &flight{function: function, requestID: requestID, started: started}
+	h.fmu.Lock()
+	h.flights[f] = struct{}{}
+	h.fmu.Unlock()
+	h.handlers.Add(1)
+	return f
+}
+
+func (h *Host) untrack(f *flight) {
+	h.fmu.Lock()
+	delete(h.flights, f)
+	h.fmu.Unlock()
+	h.handlers.Done()
+}
+
+// sleep waits d on the host's clock, or until ctx ends.
+func (h *Host) sleep(ctx context.Context, d time.Duration) {
+	passed := make(chan struct{})
+	t := h.opts.Clock.AfterFunc(d, func() { close(passed) })
+	defer t.Stop()
+	select {
+	case <-passed:
+	case <-ctx.Done():
+	}
 }
 
 // sink serialises writes to the log sink, a line at a time from each writer.

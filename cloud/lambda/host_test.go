@@ -5,53 +5,78 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
-
-	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/orderflow/orderflow/cloud/cfn"
+	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/lambda"
 )
 
 const queueARN = "arn:aws:sqs:us-east-1:000000000000:OrderQueue"
 
-// fakeQueue is an in-memory queue: records pushed are handed out once by
-// Receive (which waits for a push up to its wait time) and remembered when
-// deleted. It stands in for SQS where a test needs precise control; the
-// mappings also run against the embedded SQS in the cloud's tests.
+// t0 is when every test's fake clock starts.
+var t0 = time.Date(2025, 5, 3, 12, 0, 0, 0, time.UTC)
+
+// The tests run the host in a synctest bubble on a fake clock: the clock
+// moves only when a test advances it, and synctest.Wait returns once every
+// poller and handler is blocked, so "nothing happened" is a fact, not the
+// outcome of a short sleep.
+
+// fakeQueue is an in-memory queue on a fake clock: records pushed are handed
+// out once by Receive (which waits for a push up to its wait time on the
+// clock) and remembered when deleted. It stands in for SQS where a test needs
+// precise control; the mappings also run against the embedded SQS in the
+// cloud's tests.
 type fakeQueue struct {
-	mu         sync.Mutex
-	pending    []events.SQSMessage
-	deleted    []string
-	receives   int
+	clk        *clock.Fake
 	visibility int
-	pushed     chan struct{}
+
+	mu       sync.Mutex
+	pending  []events.SQSMessage
+	deleted  []string
+	receives int           // calls, failed ones included
+	failing  error         // if set, every Receive fails with it
+	changed  chan struct{} // closed and replaced at each push
 }
 
-func newFakeQueue(visibility int) *fakeQueue {
-	return &fakeQueue{visibility: visibility, pushed: make(chan struct{}, 1)}
+func newFakeQueue(visibility int, clk *clock.Fake) *fakeQueue {
+	return &fakeQueue{clk: clk, visibility: visibility, changed: make(chan struct{})}
 }
 
 func (q *fakeQueue) push(ids ...string) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	for _, id := range ids {
 		q.pending = append(q.pending, events.SQSMessage{MessageId: id, ReceiptHandle: "rh-" + id, Body: "body-" + id,
 			EventSource: "aws:sqs", EventSourceARN: queueARN, AWSRegion: "us-east-1"})
 	}
-	q.mu.Unlock()
-	select {
-	case q.pushed <- struct{}{}:
-	default:
-	}
+	close(q.changed)
+	q.changed = make(chan struct{})
+}
+
+func (q *fakeQueue) fail(err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.failing = err
+}
+
+func (q *fakeQueue) receiveCalls() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.receives
 }
 
 func (q *fakeQueue) Lookup(_ context.Context, arn string) (lambda.QueueInfo, error) {
@@ -62,21 +87,29 @@ func (q *fakeQueue) Lookup(_ context.Context, arn string) (lambda.QueueInfo, err
 }
 
 func (q *fakeQueue) Receive(ctx context.Context, _ lambda.QueueInfo, max int, wait time.Duration) ([]events.SQSMessage, error) {
-	timer := time.NewTimer(wait)
+	q.mu.Lock()
+	q.receives++
+	err := q.failing
+	q.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	expired := make(chan struct{})
+	timer := q.clk.AfterFunc(wait, func() { close(expired) })
 	defer timer.Stop()
 	for {
 		q.mu.Lock()
 		if n := min(max, len(q.pending)); n > 0 {
 			out := slices.Clone(q.pending[:n])
 			q.pending = q.pending[n:]
-			q.receives++
 			q.mu.Unlock()
 			return out, nil
 		}
+		changed := q.changed
 		q.mu.Unlock()
 		select {
-		case <-q.pushed:
-		case <-timer.C:
+		case <-changed:
+		case <-expired:
 			return nil, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -121,23 +154,33 @@ func (s *syncBuffer) String() string {
 
 type setup struct {
 	host    *lambda.Host
+	mapping string // its UUID
+	clock   *clock.Fake
 	queue   *fakeQueue
 	logs    *syncBuffer
 	invoked chan events.SQSEvent
 }
 
 // start creates a host with one function, ProcessOrderFunction, whose
-// behaviour is handler, and maps the fake queue to it.
-func start(t *testing.T, timeoutSec int, esm cfn.EventSourceMapping, handler lambda.Handler) *setup {
+// behaviour is handler, and maps the fake queue (visibility timeout 60 s) to
+// it; opts adjust the host's options. It must run in a synctest bubble. The
+// host is closed when the test ends, after the test's own cleanups
+// registered later (which release blocked handlers).
+func start(t *testing.T, timeoutSec int, esm cfn.EventSourceMapping, handler lambda.Handler, opts ...func(*lambda.Options)) *setup {
 	t.Helper()
-	s := &setup{queue: newFakeQueue(60), logs: &syncBuffer{}, invoked: make(chan events.SQSEvent, 100)}
-	h, err := lambda.New(lambda.Options{Queues: s.queue, Logs: s.logs})
+	clk := clock.NewFake(t0)
+	s := &setup{clock: clk, queue: newFakeQueue(60, clk), logs: &syncBuffer{}, invoked: make(chan events.SQSEvent, 100)}
+	o := lambda.Options{Queues: s.queue, Logs: s.logs, Clock: clk}
+	for _, f := range opts {
+		f(&o)
+	}
+	h, err := lambda.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.host = h
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // bubble time
 		defer cancel()
 		if err := h.Close(ctx); err != nil {
 			t.Errorf("Close: %v", err)
@@ -161,38 +204,77 @@ func start(t *testing.T, timeoutSec int, esm cfn.EventSourceMapping, handler lam
 	if esm.BatchSize == 0 {
 		esm.BatchSize = 10
 	}
-	if _, err := h.CreateEventSourceMapping(context.Background(), esm); err != nil {
+	if s.mapping, err = h.CreateEventSourceMapping(context.Background(), esm); err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
+// next returns the invocation that started once every poller and handler
+// is blocked, without the clock moving.
 func (s *setup) next(t *testing.T) events.SQSEvent {
 	t.Helper()
+	synctest.Wait()
 	select {
 	case ev := <-s.invoked:
 		return ev
-	case <-time.After(10 * time.Second):
-		t.Fatal("the function was not invoked")
+	default:
+		t.Fatalf("the function was not invoked; logs:\n%s", s.logs)
 		return events.SQSEvent{}
 	}
 }
 
-// settled waits until the host has settled n invocations (REPORT lines).
+// noInvocation fails if an invocation has started by the time every poller
+// and handler is blocked.
+func (s *setup) noInvocation(t *testing.T, when string) {
+	t.Helper()
+	synctest.Wait()
+	select {
+	case ev := <-s.invoked:
+		t.Fatalf("%s, the function was invoked with %d records", when, len(ev.Records))
+	default:
+	}
+}
+
+// settled fails unless exactly n invocations have settled (written their
+// REPORT line, and deleted or kept their batch) once every poller and
+// handler is blocked.
 func (s *setup) settled(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		var settledN int64
-		for _, m := range s.host.Mappings() {
-			settledN += m.Deleted + m.Retried
-		}
-		if strings.Count(s.logs.String(), "REPORT RequestId") >= n && settledN > 0 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+	synctest.Wait()
+	if got := strings.Count(s.logs.String(), "REPORT RequestId"); got != n {
+		t.Fatalf("%d invocations settled, want %d; logs:\n%s", got, n, s.logs)
 	}
-	t.Fatalf("%d invocations did not settle; logs:\n%s", n, s.logs.String())
+}
+
+func (s *setup) state(t *testing.T) lambda.MappingState {
+	t.Helper()
+	ms := s.host.Mappings()
+	if len(ms) != 1 {
+		t.Fatalf("the host has %d mappings, want 1", len(ms))
+	}
+	return ms[0]
+}
+
+// setEnabled enables or disables the mapping through the Lambda API, as
+// UpdateEventSourceMapping does, and returns the HTTP status.
+func (s *setup) setEnabled(t *testing.T, on bool) int {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPut, "/2015-03-31/event-source-mappings/"+s.mapping, strings.NewReader(fmt.Sprintf(`{"Enabled":%t}`, on)))
+	rec := httptest.NewRecorder()
+	s.host.API().ServeHTTP(rec, req)
+	return rec.Code
+}
+
+// unblock closes ch unless it is closed: tests release blocked handlers
+// with it, and again in a cleanup so that a test failing half-way leaves no
+// goroutine blocked in its bubble.
+func unblock(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
 }
 
 func ok(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
@@ -200,146 +282,452 @@ func ok(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 }
 
 func TestASuccessfulInvocationDeletesTheBatchAndLogsLikeLambda(t *testing.T) {
-	var gotID string
-	s := start(t, 3, cfn.EventSourceMapping{ReportBatchItemFailure: true}, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		lc, _ := lambdacontext.FromContext(ctx)
-		gotID = lc.AwsRequestID
-		if _, has := ctx.Deadline(); !has {
-			return events.SQSEventResponse{}, errors.New("no deadline")
+	synctest.Test(t, func(t *testing.T) {
+		var (
+			gotID       string
+			gotDeadline time.Time
+		)
+		s := start(t, 3, cfn.EventSourceMapping{ReportBatchItemFailure: true}, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			lc, _ := lambdacontext.FromContext(ctx)
+			gotID = lc.AwsRequestID
+			gotDeadline, _ = ctx.Deadline()
+			return events.SQSEventResponse{}, nil
+		})
+		s.queue.push("m1", "m2", "m3")
+		ev := s.next(t)
+		s.settled(t, 1)
+		if len(ev.Records) != 3 || ev.Records[0].EventSourceARN != queueARN {
+			t.Errorf("event = %+v", ev)
 		}
-		return events.SQSEventResponse{}, nil
+		if want := t0.Add(3 * time.Second); !gotDeadline.Equal(want) {
+			t.Errorf("the handler's deadline = %v, want %v (the host's clock plus the function's timeout)", gotDeadline, want)
+		}
+		if got := s.queue.deletedIDs(); !slices.Equal(got, []string{"m1", "m2", "m3"}) {
+			t.Errorf("deleted = %v, want all three", got)
+		}
+		logs := s.logs.String()
+		re := regexp.MustCompile(`(?s)^START RequestId: (\S+) Version: \$LATEST\nfunction log line for 3 records\nEND RequestId: (\S+)\nREPORT RequestId: (\S+)\tDuration: [0-9.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\n$`)
+		m := re.FindStringSubmatch(logs)
+		if m == nil || m[1] != m[2] || m[2] != m[3] || m[1] != gotID {
+			t.Errorf("logs do not frame the invocation with its request id %q:\n%s", gotID, logs)
+		}
 	})
-	s.queue.push("m1", "m2", "m3")
-	ev := s.next(t)
-	s.settled(t, 1)
-	if len(ev.Records) != 3 || ev.Records[0].EventSourceARN != queueARN {
-		t.Errorf("event = %+v", ev)
-	}
-	if got := s.queue.deletedIDs(); !slices.Equal(got, []string{"m1", "m2", "m3"}) {
-		t.Errorf("deleted = %v, want all three", got)
-	}
-	logs := s.logs.String()
-	re := regexp.MustCompile(`(?s)^START RequestId: (\S+) Version: \$LATEST\nfunction log line for 3 records\nEND RequestId: (\S+)\nREPORT RequestId: (\S+)\tDuration: [0-9.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\n$`)
-	m := re.FindStringSubmatch(logs)
-	if m == nil || m[1] != m[2] || m[2] != m[3] || m[1] != gotID {
-		t.Errorf("logs do not frame the invocation with its request id %q:\n%s", gotID, logs)
-	}
 }
 
 func TestAPartialBatchResponseKeepsOnlyTheListedRecords(t *testing.T) {
-	s := start(t, 3, cfn.EventSourceMapping{ReportBatchItemFailure: true}, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
-		return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: "m2"}}}, nil
+	synctest.Test(t, func(t *testing.T) {
+		s := start(t, 3, cfn.EventSourceMapping{ReportBatchItemFailure: true}, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: "m2"}}}, nil
+		})
+		s.queue.push("m1", "m2", "m3")
+		s.next(t)
+		s.settled(t, 1)
+		if got := s.queue.deletedIDs(); !slices.Equal(got, []string{"m1", "m3"}) {
+			t.Errorf("deleted = %v, want m1 and m3", got)
+		}
 	})
-	s.queue.push("m1", "m2", "m3")
-	s.next(t)
-	s.settled(t, 1)
-	if got := s.queue.deletedIDs(); !slices.Equal(got, []string{"m1", "m3"}) {
-		t.Errorf("deleted = %v, want m1 and m3", got)
-	}
 }
 
 func TestWholeBatchFailures(t *testing.T) {
 	tests := []struct {
 		name    string
-		timeout int
 		handler lambda.Handler
 		log     string
 	}{
-		{"an unknown item identifier", 3, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+		{"an unknown item identifier", func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: "not-in-batch"}}}, nil
 		}, ""},
-		{"an empty item identifier", 3, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+		{"an empty item identifier", func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: ""}}}, nil
 		}, ""},
-		{"a function error", 3, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+		{"a function error", func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 			return events.SQSEventResponse{}, errors.New("boom")
 		}, `ERROR Invoke Error {"errorMessage":"boom"`},
-		{"a panic", 3, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+		{"a panic", func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 			panic("kaboom")
 		}, `ERROR Invoke Error {"errorMessage":"panic: kaboom"`},
-		{"a timeout", 1, func(ctx context.Context, _ events.SQSEvent) (events.SQSEventResponse, error) {
-			<-ctx.Done() // slower than the function's timeout
-			time.Sleep(50 * time.Millisecond)
-			return events.SQSEventResponse{}, nil
-		}, "Task timed out after 1.00 seconds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := start(t, tt.timeout, cfn.EventSourceMapping{ReportBatchItemFailure: true}, tt.handler)
-			s.queue.push("m1", "m2")
-			s.next(t)
-			s.settled(t, 1)
-			if got := s.queue.deletedIDs(); len(got) != 0 {
-				t.Errorf("deleted = %v, want none: the whole batch returns", got)
-			}
-			st := s.host.Mappings()[0]
-			if st.FailedInvocations != 1 || st.Retried != 2 {
-				t.Errorf("mapping state = %+v, want 1 failed invocation and 2 retried records", st)
-			}
-			if tt.log != "" && !strings.Contains(s.logs.String(), tt.log) {
-				t.Errorf("logs lack %q:\n%s", tt.log, s.logs.String())
-			}
+			synctest.Test(t, func(t *testing.T) {
+				s := start(t, 3, cfn.EventSourceMapping{ReportBatchItemFailure: true}, tt.handler)
+				s.queue.push("m1", "m2")
+				s.next(t)
+				s.settled(t, 1)
+				if got := s.queue.deletedIDs(); len(got) != 0 {
+					t.Errorf("deleted = %v, want none: the whole batch returns", got)
+				}
+				if st := s.state(t); st.FailedInvocations != 1 || st.Retried != 2 {
+					t.Errorf("mapping state = %+v, want 1 failed invocation and 2 retried records", st)
+				}
+				if tt.log != "" && !strings.Contains(s.logs.String(), tt.log) {
+					t.Errorf("logs lack %q:\n%s", tt.log, s.logs)
+				}
+			})
 		})
 	}
 }
 
-func TestWithoutReportBatchItemFailuresASuccessDeletesEverything(t *testing.T) {
-	s := start(t, 3, cfn.EventSourceMapping{}, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
-		return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: "m1"}}}, nil
+func TestAHandlerThatOverrunsItsTimeoutFailsTheBatchAtTheDeadlineOnTheHostsClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var (
+			mu                 sync.Mutex
+			ctxErr, derivedErr error
+			deadline           time.Time
+		)
+		s := start(t, 2, cfn.EventSourceMapping{ReportBatchItemFailure: true}, func(ctx context.Context, _ events.SQSEvent) (events.SQSEventResponse, error) {
+			derived, cancel := context.WithCancel(ctx) // as an SDK call derives one
+			defer cancel()
+			d, _ := derived.Deadline()
+			<-derived.Done()
+			mu.Lock()
+			ctxErr, derivedErr, deadline = ctx.Err(), derived.Err(), d
+			mu.Unlock()
+			<-release // and goes on past the deadline
+			return events.SQSEventResponse{}, nil
+		})
+		t.Cleanup(func() { unblock(release) })
+		s.queue.push("m1", "m2")
+		s.next(t)
+		s.clock.Advance(2*time.Second - time.Nanosecond)
+		s.settled(t, 0)
+		s.clock.Advance(time.Nanosecond)
+		s.settled(t, 1)
+		mu.Lock()
+		if !errors.Is(ctxErr, context.DeadlineExceeded) || !errors.Is(derivedErr, context.DeadlineExceeded) {
+			t.Errorf("at the deadline, the handler's context reports %v and a context derived from it %v, want %v", ctxErr, derivedErr, context.DeadlineExceeded)
+		}
+		if want := t0.Add(2 * time.Second); !deadline.Equal(want) {
+			t.Errorf("a derived context's deadline = %v, want %v", deadline, want)
+		}
+		mu.Unlock()
+		if got := s.queue.deletedIDs(); len(got) != 0 {
+			t.Errorf("deleted = %v, want none: the whole batch returns", got)
+		}
+		if st := s.state(t); st.FailedInvocations != 1 || st.Retried != 2 {
+			t.Errorf("mapping state = %+v, want 1 failed invocation and 2 retried records", st)
+		}
+		if want := "Task timed out after 2.00 seconds"; !strings.Contains(s.logs.String(), want) {
+			t.Errorf("logs lack %q:\n%s", want, s.logs)
+		}
+		if want := "Duration: 2000.00 ms"; !strings.Contains(s.logs.String(), want) {
+			t.Errorf("logs lack %q (the duration on the host's clock):\n%s", want, s.logs)
+		}
 	})
-	s.queue.push("m1", "m2")
-	s.next(t)
-	s.settled(t, 1)
-	if got := s.queue.deletedIDs(); !slices.Equal(got, []string{"m1", "m2"}) {
-		t.Errorf("deleted = %v, want both (the response is ignored)", got)
-	}
+}
+
+func TestWithoutReportBatchItemFailuresASuccessDeletesEverything(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := start(t, 3, cfn.EventSourceMapping{}, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: "m1"}}}, nil
+		})
+		s.queue.push("m1", "m2")
+		s.next(t)
+		s.settled(t, 1)
+		if got := s.queue.deletedIDs(); !slices.Equal(got, []string{"m1", "m2"}) {
+			t.Errorf("deleted = %v, want both (the response is ignored)", got)
+		}
+	})
 }
 
 func TestMaximumConcurrencyBoundsConcurrentInvocations(t *testing.T) {
-	var now, peak atomic.Int64
-	release := make(chan struct{})
-	s := start(t, 5, cfn.EventSourceMapping{BatchSize: 1, MaximumConcurrency: 2}, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
-		n := now.Add(1)
-		for {
-			p := peak.Load()
-			if n <= p || peak.CompareAndSwap(p, n) {
-				break
+	synctest.Test(t, func(t *testing.T) {
+		var now, peak atomic.Int64
+		release := make(chan struct{})
+		s := start(t, 5, cfn.EventSourceMapping{BatchSize: 1, MaximumConcurrency: 2}, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+			n := now.Add(1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
 			}
-		}
-		<-release
-		now.Add(-1)
-		return events.SQSEventResponse{}, nil
-	})
-	s.queue.push("m1", "m2", "m3", "m4", "m5", "m6")
-	s.next(t)
-	s.next(t)
-	select {
-	case <-s.invoked:
-		t.Fatal("a third invocation started while two were running")
-	case <-time.After(200 * time.Millisecond):
-	}
-	close(release)
-	for range 4 {
+			<-release
+			now.Add(-1)
+			return events.SQSEventResponse{}, nil
+		})
+		t.Cleanup(func() { unblock(release) })
+		s.queue.push("m1", "m2", "m3", "m4", "m5", "m6")
 		s.next(t)
-	}
-	s.settled(t, 6)
-	if peak.Load() != 2 {
-		t.Errorf("peak concurrency = %d, want 2", peak.Load())
+		s.next(t)
+		s.noInvocation(t, "while two invocations were running")
+		unblock(release)
+		for range 4 {
+			s.next(t)
+		}
+		s.settled(t, 6)
+		if peak.Load() != 2 {
+			t.Errorf("peak concurrency = %d, want 2", peak.Load())
+		}
+	})
+}
+
+// busyAt returns a handler that blocks on release for a batch holding
+// the record "busy", and succeeds at once otherwise.
+func busyAt(release chan struct{}) lambda.Handler {
+	return func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		if ev.Records[0].MessageId == "busy" {
+			<-release
+		}
+		return events.SQSEventResponse{}, nil
 	}
 }
 
-func TestTheBatchingWindowGathersABatchFromSeveralReceives(t *testing.T) {
-	s := start(t, 3, cfn.EventSourceMapping{BatchSize: 25, MaximumBatchingWindow: 1, MaximumConcurrency: 2}, ok)
-	s.queue.push("a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12")
-	ev := s.next(t)
-	total := len(ev.Records)
-	if total < 10 {
-		t.Errorf("the first invocation got %d records; a window of 1 s should gather more than one receive's 10", total)
+// occupyAPoller keeps one of a mapping's two pollers invoking "busy", so
+// that the records pushed next all go to the other one (two pollers in a
+// long poll at once would split them).
+func (s *setup) occupyAPoller(t *testing.T, window time.Duration) {
+	t.Helper()
+	s.queue.push("busy")
+	synctest.Wait() // a poller has it, and its window has begun
+	s.clock.Advance(window)
+	if ev := s.next(t); ev.Records[0].MessageId != "busy" {
+		t.Fatalf("invoked with %s, want busy", ev.Records[0].MessageId)
 	}
+}
+
+func TestTheBatchingWindowGathersABatchFromSeveralReceivesAndEndsOnTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		s := start(t, 3, cfn.EventSourceMapping{BatchSize: 25, MaximumBatchingWindow: 2, MaximumConcurrency: 2}, busyAt(release))
+		t.Cleanup(func() { unblock(release) })
+		s.occupyAPoller(t, 2*time.Second)
+		s.queue.push("a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12")
+		s.noInvocation(t, "before the batching window ended")
+		s.clock.Advance(2*time.Second - time.Nanosecond)
+		s.noInvocation(t, "a nanosecond before the batching window ended")
+		s.clock.Advance(time.Nanosecond)
+		if got := len(s.next(t).Records); got != 12 {
+			t.Errorf("the invocation got %d records, want all 12 (two receives of one window)", got)
+		}
+		s.noInvocation(t, "after the one batch")
+	})
+}
+
+func TestAFullBatchIsInvokedWithoutWaitingForTheBatchingWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		s := start(t, 3, cfn.EventSourceMapping{BatchSize: 20, MaximumBatchingWindow: 300, MaximumConcurrency: 2}, busyAt(release))
+		t.Cleanup(func() { unblock(release) })
+		s.occupyAPoller(t, 300*time.Second)
+		ids := make([]string, 20)
+		for i := range ids {
+			ids[i] = fmt.Sprint("m", i)
+		}
+		s.queue.push(ids...)
+		if got := len(s.next(t).Records); got != 20 {
+			t.Errorf("the invocation got %d records, want 20", got)
+		}
+	})
+}
+
+func TestAPollerThatCannotReceiveWaitsASecondBeforeTryingAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var warn syncBuffer
+		s := start(t, 3, cfn.EventSourceMapping{MaximumConcurrency: 2}, ok, func(o *lambda.Options) { o.Logger = slogTo(&warn) })
+		synctest.Wait() // both pollers are in a long poll
+		s.queue.fail(errors.New("AWS.SimpleQueueService.NonExistentQueue"))
+		s.clock.Advance(20 * time.Second) // which ends; the next receive fails
+		synctest.Wait()
+		before := s.queue.receiveCalls()
+		s.clock.Advance(time.Second - time.Nanosecond)
+		synctest.Wait()
+		if got := s.queue.receiveCalls(); got != before {
+			t.Errorf("the pollers tried %d more receives within a second of failing, want none", got-before)
+		}
+		s.clock.Advance(time.Nanosecond)
+		synctest.Wait()
+		if got := s.queue.receiveCalls(); got != before+2 {
+			t.Errorf("a second after failing, the two pollers tried %d more receives, want 2", got-before)
+		}
+		if !strings.Contains(warn.String(), "could not receive") {
+			t.Errorf("no warning about the failed receives: %q", warn.String())
+		}
+	})
+}
+
+// faults inject a crash or a hold after every handler.
+type faults struct {
+	crash bool
+	hold  time.Duration
+}
+
+func (f faults) AfterHandler(string) (bool, time.Duration) { return f.crash, f.hold }
+
+func TestAnInjectedHoldSettlesTheBatchPastTheVisibilityTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := start(t, 3, cfn.EventSourceMapping{}, ok, func(o *lambda.Options) { o.Faults = faults{hold: -1} })
+		s.queue.push("m1")
+		s.next(t)
+		// The queue's visibility timeout is 60 s: the hold lasts a second more.
+		s.clock.Advance(61*time.Second - time.Nanosecond)
+		s.settled(t, 0)
+		if got := s.queue.deletedIDs(); len(got) != 0 {
+			t.Errorf("deleted %v during the hold", got)
+		}
+		s.clock.Advance(time.Nanosecond)
+		s.settled(t, 1)
+		if got := s.queue.deletedIDs(); !slices.Equal(got, []string{"m1"}) {
+			t.Errorf("deleted = %v after the hold, want m1", got)
+		}
+	})
+}
+
+func TestAnInjectedCrashAfterTheHandlerReturnsTheWholeBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := start(t, 3, cfn.EventSourceMapping{}, ok, func(o *lambda.Options) { o.Faults = faults{crash: true} })
+		s.queue.push("m1", "m2")
+		s.next(t)
+		s.settled(t, 1)
+		if got := s.queue.deletedIDs(); len(got) != 0 {
+			t.Errorf("deleted = %v, want none", got)
+		}
+		if st := s.state(t); st.FailedInvocations != 1 || st.Retried != 2 {
+			t.Errorf("mapping state = %+v, want 1 failed invocation and 2 retried records", st)
+		}
+	})
+}
+
+func TestCloseWaitsForInvocationsInFlightAndForHandlersPastTheirTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		overrun, inTime := make(chan struct{}), make(chan struct{})
+		var returned sync.Map // message id → true once its handler returned
+		s := start(t, 3, cfn.EventSourceMapping{BatchSize: 1, MaximumConcurrency: 2}, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			id := ev.Records[0].MessageId
+			if id == "late" {
+				<-overrun // ignores its deadline
+			} else {
+				<-inTime
+			}
+			returned.Store(id, true)
+			return events.SQSEventResponse{}, nil
+		})
+		t.Cleanup(func() { unblock(overrun); unblock(inTime) })
+		s.queue.push("late")
+		s.next(t)
+		s.clock.Advance(2 * time.Second)
+		s.queue.push("on-time")
+		s.next(t)
+		s.clock.Advance(time.Second) // "late" times out; "on-time" has 2 s left
+		s.settled(t, 1)
+
+		closed := make(chan error, 1)
+		go func() { closed <- s.host.Close(context.Background()) }()
+		synctest.Wait()
+		select {
+		case err := <-closed:
+			t.Fatalf("Close returned %v while two handlers were running", err)
+		default:
+		}
+		unblock(inTime)
+		synctest.Wait()
+		select {
+		case err := <-closed:
+			t.Fatalf("Close returned %v while a handler past its timeout was running", err)
+		default:
+		}
+		if got := s.queue.deletedIDs(); !slices.Equal(got, []string{"on-time"}) {
+			t.Errorf("deleted = %v, want on-time: Close lets an invocation in flight settle", got)
+		}
+		unblock(overrun)
+		synctest.Wait()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Errorf("Close = %v, want nil", err)
+			}
+		default:
+			t.Fatal("Close did not return once every handler had")
+		}
+		if _, ok := returned.Load("late"); !ok {
+			t.Error("Close returned before the handler past its timeout did")
+		}
+	})
+}
+
+func TestCloseReportsTheHandlersItHadToAbandon(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var reqID atomic.Value
+		var warn syncBuffer
+		s := start(t, 1, cfn.EventSourceMapping{}, func(ctx context.Context, _ events.SQSEvent) (events.SQSEventResponse, error) {
+			lc, _ := lambdacontext.FromContext(ctx)
+			reqID.Store(lc.AwsRequestID)
+			<-release
+			return events.SQSEventResponse{}, nil
+		}, func(o *lambda.Options) { o.Logger = slogTo(&warn) })
+		t.Cleanup(func() { unblock(release) })
+		s.queue.push("m1")
+		s.next(t)
+		s.clock.Advance(time.Second)
+		s.settled(t, 1)
+
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // bubble time
+		defer cancel()
+		err := s.host.Close(ctx)
+		var ab *lambda.AbandonedError
+		if !errors.As(err, &ab) {
+			t.Fatalf("Close = %v, want an *AbandonedError", err)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Close = %v, want it to wrap %v", err, context.DeadlineExceeded)
+		}
+		want := []lambda.Invocation{{Function: "ProcessOrderFunction", RequestID: reqID.Load().(string), Started: t0, TimedOut: true}}
+		if !slices.Equal(ab.Invocations, want) || ab.Pollers != 0 {
+			t.Errorf("abandoned %+v and %d pollers, want %+v and none", ab.Invocations, ab.Pollers, want)
+		}
+		if !strings.Contains(err.Error(), reqID.Load().(string)) {
+			t.Errorf("Close's error does not name the request: %v", err)
+		}
+		if !strings.Contains(warn.String(), "the host closed while a handler was still running") {
+			t.Errorf("no warning about the abandoned handler: %q", warn.String())
+		}
+	})
+}
+
+func TestADisabledMappingTakesNothingFromItsQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := start(t, 3, cfn.EventSourceMapping{}, ok)
+		if code := s.setEnabled(t, false); code != http.StatusAccepted {
+			t.Fatalf("disabling answered %d", code)
+		}
+		synctest.Wait()
+		if st := s.state(t); st.State != "Disabled" || st.Pollers != 0 {
+			t.Errorf("a disabled mapping is %s with %d pollers, want Disabled with none", st.State, st.Pollers)
+		}
+		s.queue.push("m1")
+		s.noInvocation(t, "once disabled")
+		s.clock.Advance(time.Minute)
+		s.noInvocation(t, "a minute after being disabled")
+		if code := s.setEnabled(t, true); code != http.StatusAccepted {
+			t.Fatalf("enabling answered %d", code)
+		}
+		if got := s.next(t).Records[0].MessageId; got != "m1" {
+			t.Errorf("the re-enabled mapping took %s, want m1", got)
+		}
+		if st := s.state(t); st.State != "Enabled" || st.Pollers != 5 {
+			t.Errorf("a re-enabled mapping is %s with %d pollers, want Enabled with 5", st.State, st.Pollers)
+		}
+	})
+}
+
+func TestAClosedHostStartsNoPollers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := start(t, 3, cfn.EventSourceMapping{}, ok)
+		if err := s.host.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if code := s.setEnabled(t, true); code != http.StatusConflict {
+			t.Errorf("enabling a mapping of a closed host answered %d, want %d", code, http.StatusConflict)
+		}
+		s.queue.push("m1")
+		s.noInvocation(t, "after Close")
+	})
 }
 
 func TestMappingsAreValidatedAsAWSDoes(t *testing.T) {
-	h, err := lambda.New(lambda.Options{Queues: newFakeQueue(30)})
+	h, err := lambda.New(lambda.Options{Queues: newFakeQueue(30, clock.NewFake(t0))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +772,7 @@ func TestMappingsAreValidatedAsAWSDoes(t *testing.T) {
 
 func TestAShortVisibilityTimeoutIsWarnedAbout(t *testing.T) {
 	var warn syncBuffer
-	h, err := lambda.New(lambda.Options{Queues: newFakeQueue(30), Logger: slogTo(&warn)})
+	h, err := lambda.New(lambda.Options{Queues: newFakeQueue(30, clock.NewFake(t0)), Logger: slogTo(&warn)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,7 @@ type mapping struct {
 	invocations, failedInvocations atomic.Int64
 	received, deleted, retried     atomic.Int64
 	running                        atomic.Bool
+	active                         atomic.Int64 // pollers not yet returned
 }
 
 // MappingState describes an event source mapping for an operator.
@@ -59,6 +60,10 @@ type MappingState struct {
 	Received              int64 // records received
 	Deleted               int64 // records deleted after success
 	Retried               int64 // records left in the queue to be delivered again
+	// Pollers is how many pollers run: all of them while the mapping is
+	// enabled; once it is disabled, those still settling a batch. At zero a
+	// disabled mapping can take nothing from its queue.
+	Pollers int
 }
 
 func newMapping(h *Host, fn *function, q QueueInfo, cfg cfn.EventSourceMapping) *mapping {
@@ -87,7 +92,11 @@ func (m *mapping) start() {
 	m.cancel = cancel
 	m.running.Store(true)
 	for range m.pollers() {
-		m.wg.Go(func() { m.poll(ctx) })
+		m.active.Add(1)
+		m.wg.Go(func() {
+			defer m.active.Add(-1)
+			m.poll(ctx)
+		})
 	}
 }
 
@@ -103,7 +112,13 @@ func (m *mapping) stop() {
 }
 
 // setEnabled starts or stops the pollers, as UpdateEventSourceMapping does.
-func (m *mapping) setEnabled(on bool) {
+// A closed host starts none: Close waits for the pollers it stopped.
+func (m *mapping) setEnabled(on bool) error {
+	m.h.mu.Lock()
+	defer m.h.mu.Unlock()
+	if on && m.h.closed {
+		return errClosed
+	}
 	if on {
 		m.start()
 	} else {
@@ -112,17 +127,7 @@ func (m *mapping) setEnabled(on bool) {
 	m.mu.Lock()
 	m.modified = m.h.opts.Clock.Now()
 	m.mu.Unlock()
-}
-
-func (m *mapping) wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { m.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("mapping %s: invocations still running: %w", m.id, ctx.Err())
-	}
+	return nil
 }
 
 func (m *mapping) state() MappingState {
@@ -135,6 +140,7 @@ func (m *mapping) state() MappingState {
 		BatchSize: m.cfg.BatchSize, MaximumBatchingWindow: m.cfg.MaximumBatchingWindow, MaximumConcurrency: m.cfg.MaximumConcurrency,
 		Invocations: m.invocations.Load(), FailedInvocations: m.failedInvocations.Load(),
 		Received: m.received.Load(), Deleted: m.deleted.Load(), Retried: m.retried.Load(),
+		Pollers: int(m.active.Load()),
 	}
 }
 
@@ -158,20 +164,18 @@ func (m *mapping) gather(ctx context.Context) []events.SQSMessage {
 	if err != nil {
 		if ctx.Err() == nil {
 			m.h.opts.Logger.Warn("event source mapping could not receive", "mapping", m.id, "queue", m.q.ARN, "error", err)
-			select { // do not spin on a queue that is gone
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
+			m.h.sleep(ctx, time.Second) // do not spin on a queue that is gone
 		}
 		return nil
 	}
 	if len(batch) == 0 || m.cfg.MaximumBatchingWindow == 0 {
 		return batch
 	}
-	deadline := time.Now().Add(time.Duration(m.cfg.MaximumBatchingWindow) * time.Second)
+	clk := m.h.opts.Clock
+	deadline := clk.Now().Add(time.Duration(m.cfg.MaximumBatchingWindow) * time.Second)
 	size := payloadBytes(batch)
 	for len(batch) < m.cfg.BatchSize && size+maxMessageBytes <= maxPayloadBytes {
-		left := time.Until(deadline)
+		left := deadline.Sub(clk.Now())
 		if left <= 0 {
 			break
 		}
@@ -216,12 +220,15 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	start := clk.Now()
 
 	timeout := time.Duration(fn.cfg.TimeoutSec) * time.Second
-	// The invocation is not cut short when the host closes: Close waits for it.
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	// The invocation is not cut short when the host closes: Close waits for
+	// it, and for its handler even after the timeout has failed the batch.
+	ctx, cancel := withTimeout(clk, timeout)
 	defer cancel()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: reqID, InvokedFunctionArn: fn.cfg.ARN})
 	done := make(chan outcome, 1)
+	fl := m.h.track(fn.cfg.Name, reqID, start)
 	go func() {
+		defer m.h.untrack(fl)
 		defer func() {
 			if p := recover(); p != nil {
 				done <- outcome{err: fmt.Errorf("panic: %v", p)}
@@ -234,6 +241,7 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	select {
 	case out = <-done:
 	case <-ctx.Done():
+		fl.timedOut.Store(true)
 		out = outcome{timeout: true, err: ctx.Err()}
 	}
 	if f := m.h.opts.Faults; f != nil && !out.timeout {
@@ -245,7 +253,8 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 			hold = time.Duration(m.q.VisibilityTimeoutSec)*time.Second + time.Second
 		}
 		if hold > 0 {
-			time.Sleep(hold) // the messages become visible and are delivered again meanwhile
+			// The messages become visible and are delivered again meanwhile.
+			m.h.sleep(context.Background(), hold)
 		}
 	}
 	elapsed := clk.Now().Sub(start)
