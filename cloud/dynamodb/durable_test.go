@@ -879,6 +879,84 @@ func TestTheFileFollowsWhatTheTablesHold(t *testing.T) {
 	}
 }
 
+// TestAfterTheDataFileFailsNothingUnacknowledgedShows makes the data file
+// unwritable under a running service, as a full disk does (the journal
+// then stops: fail-stop). Every later request, read or write, is refused
+// with an AWS-shaped error that says to restart, so no client sees a change
+// that was never acknowledged; a restart finds every acknowledged write.
+func TestAfterTheDataFileFailsNothingUnacknowledgedShows(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cloud.db")
+	db, err := journal.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := journal.New(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := dynamodb.Open(dynamodb.Options{DB: db, Journal: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc)
+	defer srv.Close()
+	c := client(srv.URL)
+	createOrders(t, c, "Orders")
+	createOrders(t, c, "Untouched")
+	for i := range 9 {
+		put(t, c, "Orders", map[string]types.AttributeValue{"pk": s(fmt.Sprint("acknowledged ", i))})
+	}
+
+	db.Close() // the journal's next apply fails, and it refuses everything after
+	if err := j.Flush(); err == nil {
+		t.Fatal("the journal did not fail: the test tests nothing")
+	}
+	refused := func(what string, err error) {
+		t.Helper()
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" || !strings.Contains(ae.ErrorMessage(), "restarted") {
+			t.Errorf("%s after the data file failed: %v; want ServiceUnavailable saying to restart", what, err)
+		}
+	}
+	for i := range 11 {
+		_, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: map[string]types.AttributeValue{"pk": s(fmt.Sprint("refused ", i))}})
+		refused("PutItem", err)
+	}
+	_, err = c.DeleteItem(ctx, &awsddb.DeleteItemInput{TableName: aws.String("Orders"), Key: map[string]types.AttributeValue{"pk": s("acknowledged 0")}})
+	refused("DeleteItem", err)
+	_, err = c.CreateTable(ctx, &awsddb.CreateTableInput{TableName: aws.String("New"), BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}}})
+	refused("CreateTable", err)
+	_, err = c.Scan(ctx, &awsddb.ScanInput{TableName: aws.String("Orders")})
+	refused("Scan", err)
+	_, err = c.Scan(ctx, &awsddb.ScanInput{TableName: aws.String("Untouched")})
+	refused("Scan of a table nothing was refused on", err)
+	_, err = c.GetItem(ctx, &awsddb.GetItemInput{TableName: aws.String("Orders"), Key: map[string]types.AttributeValue{"pk": s("refused 0")}})
+	refused("GetItem", err)
+	_, err = c.ListTables(ctx, &awsddb.ListTablesInput{})
+	refused("ListTables", err)
+	_, err = c.DescribeTable(ctx, &awsddb.DescribeTableInput{TableName: aws.String("Orders")})
+	refused("DescribeTable", err)
+	srv.Close()
+	svc.Close()
+	if err := j.Close(); err == nil {
+		t.Error("the journal's Close did not report its failure")
+	}
+
+	nd := startNode(t, path)
+	got := scan(t, nd.c, "Orders")
+	if len(got) != 9 {
+		t.Errorf("after the restart Orders holds %d items, want the 9 acknowledged: %v", len(got), got)
+	}
+	for _, it := range got {
+		if !strings.HasPrefix(it["pk"].(*types.AttributeValueMemberS).Value, "acknowledged ") {
+			t.Errorf("after the restart: %v, which was refused", it)
+		}
+	}
+}
+
 func TestWritesAfterCloseAreRefused(t *testing.T) {
 	nd := newNode(t)
 	createOrders(t, nd.c, "Orders")

@@ -29,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/google/btree"
@@ -230,8 +231,25 @@ var errClosed = &apiError{status: 500, code: codeInternal, msg: "the DynamoDB en
 // durable waits for tk, as a client-facing error if the commit failed.
 func durable(tk journal.Ticket) error {
 	if err := tk.Wait(); err != nil {
-		return &apiError{status: 500, code: codeInternal,
-			msg: "the data file could not be written (" + err.Error() + "); nothing more is acknowledged until orderflow is restarted from its data directory"}
+		return errUnwritable(err)
+	}
+	return nil
+}
+
+// errUnwritable answers every request once the journal has failed: memory
+// may hold changes the file does not, so nothing more is answered from it.
+func errUnwritable(err error) *apiError {
+	return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
+		msg: "the data file could not be written (" + err.Error() + "); nothing more is answered until orderflow is restarted from its data directory"}
+}
+
+// failed returns the journal's error once it has stopped, or nil.
+func (e *Engine) failed() error {
+	if e.j == nil {
+		return nil
+	}
+	if err := e.j.Err(); err != nil {
+		return errUnwritable(err)
 	}
 	return nil
 }

@@ -146,6 +146,9 @@ func (e *Engine) Do(op string, body []byte) (out []byte, err error) {
 	if !ok {
 		return nil, &apiError{status: http.StatusBadRequest, code: codeUnknownOperation, msg: "the embedded DynamoDB does not implement " + strconvQuote(op)}
 	}
+	if err := e.failed(); err != nil {
+		return nil, err
+	}
 	defer func() {
 		// A handler never takes the process down: a panic here is a bug
 		// of ours, reported to the caller as DynamoDB reports its own.

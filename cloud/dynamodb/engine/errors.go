@@ -16,6 +16,7 @@ const (
 	codeSerialization     = "SerializationException"
 	codeUnknownOperation  = "UnknownOperationException"
 	codeInternal          = "InternalServerError"
+	codeUnavailable       = "ServiceUnavailable"
 	codeRequestTooLarge   = "RequestEntityTooLarge"
 	errorTypeNamespace    = "com.amazonaws.dynamodb.v20120810#"
 	msgConditionFailed    = "The conditional request failed"
