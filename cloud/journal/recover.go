@@ -212,9 +212,6 @@ func restartLog(db *bbolt.DB, rec *Recovery) (*wal, uint64, error) {
 		return nil, 0, fmt.Errorf("journal: %s: %w", db.Path(), err)
 	}
 	base := db.Path() + ".wal."
-	if err := removeLeftovers(base); err != nil {
-		return nil, 0, fmt.Errorf("journal: remove unfinished log segments: %w", err)
-	}
 	segs, err := segments(base)
 	if err != nil {
 		return nil, 0, fmt.Errorf("journal: list the log: %w", err)
@@ -232,6 +229,9 @@ func restartLog(db *bbolt.DB, rec *Recovery) (*wal, uint64, error) {
 		}
 		rec.LostFrames, rec.LostBytes = p.reach-p.target, p.lostBytes
 		rec.MoreLost = rec.MoreLost || p.moreLost
+	}
+	if err := removeLeftovers(base); err != nil {
+		return nil, 0, fmt.Errorf("journal: remove unfinished log segments: %w", err)
 	}
 	if err := applyFrames(db, segs, st.applied, p.target); err != nil {
 		return nil, 0, err

@@ -278,26 +278,40 @@ func TestACrashLosesNothingAcknowledged(t *testing.T) {
 		f := crashAfter(t, n, pad)
 		sp := spans(t, f.last(t))
 		start, end := sp[n-1][0], sp[n-1][1]
-		var cuts []int64
-		for k := int64(0); k <= end-start; k++ {
-			if k < 80 || k%61 == 0 || k > end-start-4 {
-				cuts = append(cuts, k)
+		size := end - start
+		cuts := []struct {
+			name    string
+			written int64
+		}{
+			{"nothing of it", 0},
+			{"part of its header", 5},
+			{"its header, its payload still zeros", 8},
+			{"its header and part of its payload", 8 + 700},
+			{"all but its last byte", size - 1},
+			{"all of it (its sync had not returned)", size},
+		}
+		for k := int64(0); k <= size; k++ {
+			if k < 80 || k%61 == 0 {
+				cuts = append(cuts, struct {
+					name    string
+					written int64
+				}{fmt.Sprintf("%d bytes of it", k), k})
 			}
 		}
-		for _, k := range cuts {
+		for _, c := range cuts {
 			path := copyDir(t, f.path)
-			zeroBytes(t, beside(path, f.last(t)), start+k, end) // as if only k bytes had reached the disk
+			zeroBytes(t, beside(path, f.last(t)), start+c.written, end) // as if only these bytes had reached the disk
 			db, _, err := restart(t, path)
 			if err != nil {
-				t.Fatalf("%d of %d bytes written: %v", k, end-start, err)
+				t.Fatalf("%s written (%d of %d bytes): %v", c.name, c.written, size, err)
 			}
 			applied := n - 1
-			if k == end-start {
+			if c.written == size {
 				applied = n // written whole: its sync may have returned
 			}
 			holds(t, db, applied, n, pad)
 		}
-		t.Logf("%d cuts of a %d-byte frame", len(cuts), end-start)
+		t.Logf("%d cuts of a %d-byte frame", len(cuts), size)
 	})
 
 	t.Run("a last frame some of whose sectors never reached the disk is dropped; every frame before it is applied", func(t *testing.T) {
@@ -726,5 +740,38 @@ func TestADamagedDataFileIsRefusedAndRecoveredExplicitly(t *testing.T) {
 		}
 		holds(t, db, int(rec.Applied), n+10, nil)
 		stillWorks(t, f.path, db, j)
+	})
+}
+
+func TestTheLogsLayout(t *testing.T) {
+	t.Run("after every acknowledged frame, zeros follow it on disk, and no header straddles a sector", func(t *testing.T) {
+		db := openDB(t)
+		j := newJournal(t, db)
+		defer j.Close()
+		sizes := []int{10, 3000, 70 << 10, 10, 1 << 20, 5 << 20, 10, 500, 200 << 10}
+		for i, size := range sizes {
+			if err := j.Append(put(fmt.Sprint("k", i), strings.Repeat("x", size))).Wait(); err != nil {
+				t.Fatal(err)
+			}
+			segs := logFiles(t, db.Path())
+			b, err := os.ReadFile(segs[len(segs)-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			sp := journal.FrameSpans(b)
+			if len(sp) != i+1 {
+				t.Fatalf("%d frames in the segment after %d appends", len(sp), i+1)
+			}
+			for _, s := range sp {
+				if r := s[0] % journal.SectorBytes; r > journal.SectorBytes-8 {
+					t.Errorf("a header at byte %d straddles a sector boundary", s[0])
+				}
+			}
+			end := sp[i][1]
+			zeros := b[end:min(int64(len(b)), end+journal.SectorBytes)]
+			if len(zeros) < 16 || strings.Trim(string(zeros), "\x00") != "" {
+				t.Fatalf("after a frame of %d bytes ending at byte %d, the file holds %d bytes, then %q", size, end, len(b), zeros[:min(len(zeros), 16)])
+			}
+		}
 	})
 }
