@@ -368,8 +368,8 @@ func planRecovery(dbPath string, segs []segmentFile, st fileState) (plan, error)
 		case end.sealed && i == len(segs)-1:
 			note(&DamageError{Kind: ErrDamagedLog, Path: seg.path, Offset: end.at, cut: true,
 				Problem: fmt.Sprintf("the segment is sealed: the log continues in a segment starting at frame %d, which is missing", end.next)}, i, true)
-		case !end.sealed && end.damage == nil && i < len(segs)-1:
-			unsealed = i
+		case !end.sealed && end.damage == nil && !end.legacy && i < len(segs)-1:
+			unsealed = i // (an older orderflow sealed no segment)
 		}
 		prev = end
 	}
@@ -391,6 +391,7 @@ type segEnd struct {
 	at        int64        // where its frames end
 	damage    *DamageError // what only damage leaves there; nil if none
 	lastAfter uint64       // the highest number of valid frames found past at
+	legacy    bool         // written by an older orderflow (scanLegacy)
 }
 
 // scanSegment reads the frames of seg (whose bytes are data) in order,
@@ -581,7 +582,7 @@ func decodeFrame(payload []byte) (seq uint64, ops []Op, sealed bool, err error) 
 // first byte, no magic, seal or trailer; a frame that cannot be read ends
 // the last segment (taken for a torn write) and is damage in any other.
 func scanLegacy(data []byte, seg segmentFile, last bool, visit func(uint64, []Op) error) (segEnd, error) {
-	e := segEnd{next: seg.first}
+	e := segEnd{next: seg.first, legacy: true}
 	off := 0
 	for off < len(data) {
 		seq, ops, n, err := readLegacyFrame(data[off:])

@@ -438,20 +438,27 @@ func TestACrashLosesNothingAcknowledged(t *testing.T) {
 			t.Fatal(err)
 		}
 		db.Close()
+		// Two segments (it sealed none), the last write torn.
 		var log []byte
-		for i := 1; i <= 3; i++ {
+		for i := 1; i <= 5; i++ {
 			log = append(log, journal.LegacyFrame(uint64(i), put(fmt.Sprint("k", i), value(i, nil)))...)
+			if i == 2 {
+				if err := os.WriteFile(path+".wal.00000000000000000001", log, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				log = nil
+			}
 		}
-		torn := journal.LegacyFrame(4, put("k4", "4"))
-		log = append(log, torn[:len(torn)-2]...) // its last write, torn
-		if err := os.WriteFile(path+".wal.00000000000000000001", log, 0o600); err != nil {
+		torn := journal.LegacyFrame(6, put("k6", "6"))
+		log = append(log, torn[:len(torn)-2]...)
+		if err := os.WriteFile(path+".wal.00000000000000000003", log, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		db2, j, err := restart(t, path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		holds(t, db2, 3, 4, nil)
+		holds(t, db2, 5, 6, nil)
 		stillWorks(t, path, db2, j)
 	})
 
