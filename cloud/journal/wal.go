@@ -26,7 +26,9 @@ import (
 //	payload  uvarint frame number, uvarint op count, the ops, frameTrailer
 //
 // Frames are numbered from 1 without gaps across segments. The data file
-// records, in its bucket "wal", the number of the last frame applied to it.
+// records, in its bucket "wal", the number of the last frame applied to it
+// and, once a journal of this format has started on it, the log's format
+// (formatKey): from then on a log is always beside it.
 //
 // The layout lets recovery (recover.go) tell what a crash can leave from
 // what only damage can:
@@ -50,6 +52,12 @@ import (
 //   - A clean Close leaves an empty segment named with the next frame
 //     number (the marker), so that the log always says how far the
 //     sequence got, and a data file behind it is noticed.
+//
+// What it cannot tell apart: damage to the last frame that looks like a
+// torn write (a sector of it zeroed, or its trailer), which is dropped as
+// one; and a torn last frame whose payload happens to hold the image of a
+// valid next frame (a message body copied from a log), which is refused as
+// damage.
 
 var (
 	walBucket  = []byte("wal")
