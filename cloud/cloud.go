@@ -67,6 +67,14 @@ type Options struct {
 	// crash and a restart. Unset, state is in memory and ends with the
 	// process.
 	DataDir string
+	// Recover, with DataDir, starts even when the data file or its log is
+	// damaged, accepting the loss: what can be read is applied, the
+	// damaged files are kept beside them under new names, and Recovery
+	// says what was lost. Unset (the default), damage makes Start fail
+	// with an error wrapping journal.ErrDamagedLog or
+	// journal.ErrDamagedData (or journal.ErrNotDataFile), changing
+	// nothing.
+	Recover bool
 	// Credentials, when set, are the only keys accepted (access key id →
 	// secret access key): every request must carry a valid Signature
 	// Version 4 by one of them. Unset, any credentials are accepted.
@@ -116,6 +124,7 @@ type Cloud struct {
 	opts    Options
 	db      *bbolt.DB        // the data file; nil in memory
 	journal *journal.Journal // the services' shared group commit; nil in memory
+	recov   journal.Recovery // what Options.Recover found and lost
 	edge    *edge
 	faults  *injector
 	self    aws.Credentials // what the cloud's own clients sign with
@@ -235,6 +244,10 @@ func (c *Cloud) JournalStats() journal.Stats {
 	return c.journal.Stats()
 }
 
+// Recovery says what Options.Recover found damaged and lost at start
+// (journal.Recovery.Damaged is false when nothing was).
+func (c *Cloud) Recovery() journal.Recovery { return c.recov }
+
 // DataDir is the data directory, "" in memory.
 func (c *Cloud) DataDir() string { return c.opts.DataDir }
 
@@ -323,17 +336,29 @@ func (c *Cloud) openServices() error {
 		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 			return fmt.Errorf("data directory: %w", err)
 		}
-		db, err := journal.Open(filepath.Join(o.DataDir, "cloud.db"))
-		if err != nil {
-			return err
-		}
-		c.db = db
 		// One group-commit journal for every service: a commit (one
 		// write-ahead log frame and one fdatasync) carries SQS's, SNS's
 		// and DynamoDB's records together. Made before the services load:
 		// it first applies what its log holds to the file.
-		if c.journal, err = journal.New(db); err != nil {
-			return err
+		path := filepath.Join(o.DataDir, "cloud.db")
+		if o.Recover {
+			db, j, rec, err := journal.Recover(path)
+			if err != nil {
+				return err
+			}
+			c.db, c.journal, c.recov = db, j, rec
+			if rec.Damaged() {
+				o.Logger.Warn("recovered a damaged data directory, accepting the loss", "dir", o.DataDir, "recovery", rec.String())
+			}
+		} else {
+			db, err := journal.Open(path)
+			if err != nil {
+				return err
+			}
+			c.db = db
+			if c.journal, err = journal.New(db); err != nil {
+				return err
+			}
 		}
 	}
 	var err error

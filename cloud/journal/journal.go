@@ -9,9 +9,18 @@
 // applier goroutine applies the logged frames to the bbolt file in large
 // transactions, off the requests' path, records in the same transaction
 // how far it got, and deletes log segments it has applied; at start, New
-// applies what the log holds beyond that point (a torn last frame, never
-// acknowledged, is dropped). On a clean Close everything is applied and the
-// log is removed.
+// applies what the log holds beyond that point. On a clean Close everything
+// is applied and the log shrinks to a marker of how far it got.
+//
+// Damage is never silent. Only what a crash can leave is taken quietly: a
+// torn last frame (its write was never acknowledged) is dropped. A frame
+// that cannot be read followed by valid ones, a log cut short, missing
+// frames, a data file missing, empty, cut short or behind what its log
+// proves it held: New and Open refuse them (ErrDamagedLog, ErrDamagedData),
+// naming the file and the byte, and change nothing. Recover accepts the
+// loss explicitly: it applies what can be read, keeps the damaged files
+// and says what was lost. wal.go says how the log's layout makes the two
+// tellable apart.
 //
 // Why a log in front of bbolt rather than a bbolt commit per group: a bbolt
 // commit writes its dirty pages, syncs, writes the meta page and syncs again
@@ -34,7 +43,6 @@ package journal
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,9 +128,16 @@ func (t Ticket) IsZero() bool { return t.g == nil }
 
 // New applies what the write-ahead log beside db holds beyond what db
 // holds, then starts the journal. The log's segments are named after db's
-// file (db.Path() + ".wal.N"). The caller keeps ownership of db and closes
-// it after Close.
+// file (db.Path() + ".wal.N"). A log or data file damaged otherwise than
+// by a crash is refused with a *DamageError (ErrDamagedLog or
+// ErrDamagedData), and nothing is changed; Recover accepts the loss. The
+// caller keeps ownership of db and closes it after Close.
 func New(db *bbolt.DB) (*Journal, error) {
+	return newJournal(db, nil)
+}
+
+// newJournal is New; with rec set it recovers from damage (Recover).
+func newJournal(db *bbolt.DB, rec *Recovery) (*Journal, error) {
 	// Two journals on one file would share the log's segment names, and
 	// each would apply and delete the other's segments at start.
 	openMu.Lock()
@@ -130,11 +145,7 @@ func New(db *bbolt.DB) (*Journal, error) {
 	if openJournals[db] {
 		return nil, fmt.Errorf("journal: %s already has a journal; share it", db.Path())
 	}
-	applied, err := recoverLog(db)
-	if err != nil {
-		return nil, err
-	}
-	w, err := createWAL(db.Path(), applied+1)
+	w, applied, err := restartLog(db, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -148,8 +159,8 @@ func New(db *bbolt.DB) (*Journal, error) {
 }
 
 // ApplyLog applies what the write-ahead log beside db holds to db and
-// removes the log: the file then holds everything, as after a clean stop.
-// For tools and tests that read or change the file itself.
+// shrinks the log to its marker: the file then holds everything, as after
+// a clean stop. For tools and tests that read or change the file itself.
 func ApplyLog(db *bbolt.DB) error {
 	j, err := New(db)
 	if err != nil {
@@ -251,10 +262,10 @@ func (j *Journal) Flush() error {
 	return nil
 }
 
-// Close commits and applies what is queued, stops the journal, removes the
-// log (everything in it is in the file) and returns the journal's error, if
-// a write ever failed. Later appends fail with ErrClosed. It does not close
-// the database.
+// Close commits and applies what is queued, stops the journal, shrinks
+// the log to a marker of how far it got (everything in it is in the file)
+// and returns the journal's error, if a write ever failed. Later appends
+// fail with ErrClosed. It does not close the database.
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	if !j.closed {
@@ -279,7 +290,7 @@ func (j *Journal) Close() error {
 		return err
 	}
 	if err := j.log.close(true); err != nil {
-		j.fail(fmt.Errorf("journal: remove the applied log: %w", err))
+		j.fail(fmt.Errorf("journal: leave the log's marker: %w", err))
 	}
 	return j.Err()
 }
@@ -497,12 +508,4 @@ func applyGroups(db *bbolt.DB, gs []*group, last uint64) (err error) {
 		}
 		return setApplied(tx, last)
 	})
-}
-
-// removeFile removes path; a missing file is not an error.
-func removeFile(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
 }

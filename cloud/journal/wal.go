@@ -19,19 +19,61 @@ import (
 
 // The write-ahead log is a series of segment files beside the data file,
 // named <data file>.wal.<number of their first frame, 20 digits>. A segment
-// is a sequence of frames:
+// starts with segmentMagic, then holds a sequence of frames:
 //
 //	length   4 bytes, big-endian: the payload's length
 //	crc      4 bytes, big-endian: CRC-32C of the payload
-//	payload  uvarint frame number, uvarint op count, the ops
+//	payload  uvarint frame number, uvarint op count, the ops, frameTrailer
 //
 // Frames are numbered from 1 without gaps across segments. The data file
-// records, in its bucket "wal", the number of the last frame applied to it.
+// records, in its bucket "wal", the number of the last frame applied to it
+// and, once a journal of this format has started on it, the log's format
+// (formatKey): from then on a log is always beside it.
+//
+// The layout lets recovery (recover.go) tell what a crash can leave from
+// what only damage can:
+//
+//   - A segment is made under a temporary name, zero-filled, synced and
+//     then renamed: under its own name it always starts with the magic and
+//     has zeros after it.
+//   - A frame is written only over zeros already synced, and never closer
+//     than a header's length to their end: after the last frame there is
+//     always a zero header. A torn write is some of the frame's bytes over
+//     those zeros; the file never ends inside a frame or right after one.
+//   - A header never straddles a 512-byte boundary (the bytes before one are
+//     left zero and the frame starts at it). A disk writes a sector whole or
+//     not at all, so a torn header is intact or all zeros.
+//   - A frame's last byte is frameTrailer, never zero: a frame cut short
+//     ends in zeros, and one whose sectors were all written but that fails
+//     its checksum was damaged after it was written.
+//   - A segment that fills up ends with a seal, a frame with no ops
+//     numbered like the next segment's first frame, written once the next
+//     segment exists: a sealed last segment means segments are missing.
+//   - A clean Close leaves an empty segment named with the next frame
+//     number (the marker), so that the log always says how far the
+//     sequence got, and a data file behind it is noticed.
+//
+// What it cannot tell apart: damage to the last frame that looks like a
+// torn write (a sector of it zeroed, or its trailer), which is dropped as
+// one; and a torn last frame whose payload happens to hold the image of a
+// valid next frame (a message body copied from a log), which is refused as
+// damage.
 
 var (
 	walBucket  = []byte("wal")
 	appliedKey = []byte("applied")
+	formatKey  = []byte("log-format")
 	castagnoli = crc32.MakeTable(crc32.Castagnoli)
+)
+
+// segmentMagic starts every segment of this format; logFormat is the value
+// of formatKey in a data file whose log always follows these rules.
+const (
+	segmentMagic = "orderflow wal 2\n"
+	logFormat    = "2"
+	frameTrailer = 0xff
+	sectorBytes  = 512
+	headerBytes  = 8
 )
 
 // segmentBytes is the size past which the log starts a new segment, so
@@ -42,6 +84,13 @@ var segmentBytes int64 = 32 << 20
 // make recovery allocate without bound.
 const maxFrameBytes = 1 << 30
 
+// Zeros a new segment holds when it gets its name (the rest follows in the
+// background), and a marker's.
+const (
+	initialZeros = 64 << 10
+	markerZeros  = 4096
+)
+
 type segment struct {
 	path string
 	last uint64 // the number of its last frame
@@ -51,16 +100,17 @@ type wal struct {
 	base string // the data file's path + ".wal."
 	f    *os.File
 	path string // f's path
-	size int64  // bytes of frames in f
+	size int64  // where f's frames end
 
-	// f is zero-filled and synced ahead of the frames, up to alloc, by a
-	// goroutine (ext, closed when done, filling [extFrom, extTo)): writing
-	// a frame over those zeros changes no file metadata, so its fdatasync
-	// writes only the data block (0.16 ms for a 4 KiB overwrite against
-	// 0.20 ms for an append on this project's machine).
+	// f is zero-filled and synced up to alloc. More zeros are written and
+	// synced ahead of the frames by a goroutine (ext, closed when done,
+	// filling [extFrom, extTo), extErr its error): writing a frame over
+	// zeros changes no file metadata, so its fdatasync writes only the data
+	// block.
 	alloc          int64
 	ext            chan struct{}
 	extFrom, extTo int64
+	extErr         error
 
 	next  uint64 // the number of the next frame; owned by the committer
 	buf   []byte
@@ -72,27 +122,56 @@ func segmentPath(base string, first uint64) string {
 	return fmt.Sprintf("%s%020d", base, first)
 }
 
-// createWAL starts an empty log whose first frame will be numbered next.
-func createWAL(dbPath string, next uint64) (*wal, error) {
-	w := &wal{base: dbPath + ".wal.", next: next}
-	if err := w.open(); err != nil {
-		return nil, err
+// headerAt is where a frame whose bytes may start at p starts: at p, or at
+// the next sector boundary when its header would straddle one.
+func headerAt(p int64) int64 {
+	if r := p % sectorBytes; r > sectorBytes-headerBytes {
+		return p + sectorBytes - r
 	}
-	return w, nil
+	return p
 }
 
-func (w *wal) open() error {
-	path := segmentPath(w.base, w.next)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+// createSegment makes the segment at path holding the magic and zeros up
+// to n bytes, all synced, and returns it open for writing. A segment of
+// that name already there is replaced (it holds no frame the caller needs).
+func createSegment(path string, n int64) (*os.File, error) {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("journal: create log segment: %w", err)
+		return nil, fmt.Errorf("journal: create log segment: %w", err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	err = writeZeros(f, 0, n)
+	if err == nil {
+		_, err = f.WriteAt([]byte(segmentMagic), 0)
+	}
+	if err == nil {
+		err = fdatasync(f)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
 		f.Close()
-		return fmt.Errorf("journal: create log segment: %w", err)
+		os.Remove(tmp)
+		return nil, fmt.Errorf("journal: create log segment %s: %w", path, err)
 	}
-	w.f, w.path, w.size, w.alloc = f, path, 0, 0
-	return nil
+	return f, nil
+}
+
+// createWAL starts a log whose first frame will be numbered next, in a new
+// segment (replacing a marker of that name).
+func createWAL(dbPath string, next uint64) (*wal, error) {
+	w := &wal{base: dbPath + ".wal.", next: next}
+	w.path = segmentPath(w.base, next)
+	f, err := createSegment(w.path, initialZeros)
+	if err != nil {
+		return nil, err
+	}
+	w.f, w.size, w.alloc = f, int64(len(segmentMagic)), initialZeros
+	return w, nil
 }
 
 // Preallocation: keep at least preallocLow zeroed bytes ahead of the
@@ -104,8 +183,20 @@ const (
 
 var zeros = make([]byte, preallocChunk)
 
+// writeZeros writes n zero bytes into f from off.
+func writeZeros(f *os.File, off, n int64) error {
+	for n > 0 {
+		k := min(n, int64(len(zeros)))
+		if _, err := f.WriteAt(zeros[:k], off); err != nil {
+			return err
+		}
+		off, n = off+k, n-k
+	}
+	return nil
+}
+
 // settleExt waits for the zero-filling in flight, if any, when wait is set
-// or it has finished, and takes its bytes into alloc.
+// or it has finished, and takes its bytes into alloc if it succeeded.
 func (w *wal) settleExt(wait bool) {
 	if w.ext == nil {
 		return
@@ -118,79 +209,125 @@ func (w *wal) settleExt(wait bool) {
 		}
 	}
 	<-w.ext
-	w.alloc = max(w.alloc, w.extTo)
+	if w.extErr == nil && w.extFrom == w.alloc {
+		w.alloc = w.extTo
+	}
 	w.ext = nil
 }
 
-// prepare makes room for a frame of n bytes: it never lets the frame
-// overlap zeros still being written, and starts the next zero-filling when
-// the room ahead runs low.
-func (w *wal) prepare(frame int64) {
+// reserve makes sure synced zeros reach need before a frame is written
+// below it, extending the segment at once if the zeros ahead do not reach
+// (a frame larger than they are, or a failed zero-filling), and starts the
+// next zero-filling when the room ahead runs low.
+func (w *wal) reserve(need int64) error {
 	w.settleExt(false)
-	end := w.size + frame
-	if w.ext != nil && end > w.extFrom {
+	if w.ext != nil && need > w.alloc {
 		w.settleExt(true)
 	}
-	from := max(w.alloc, end)
+	if need > w.alloc {
+		to := (need + 4095) &^ 4095
+		if err := writeZeros(w.f, w.alloc, to-w.alloc); err != nil {
+			return err
+		}
+		if err := fdatasync(w.f); err != nil {
+			return err
+		}
+		w.alloc = to
+	}
 	// No further than a little past where the segment ends.
-	n := min(preallocChunk, segmentBytes+4096-from)
-	if w.ext == nil && w.alloc-end < preallocLow && n > 0 {
-		ch, f := make(chan struct{}), w.f
-		w.ext, w.extFrom, w.extTo = ch, from, from+n
+	n := min(preallocChunk, segmentBytes+4096-w.alloc)
+	if w.ext == nil && w.alloc-need < preallocLow && n > 0 {
+		ch, f, from := make(chan struct{}), w.f, w.alloc
+		w.ext, w.extFrom, w.extTo, w.extErr = ch, from, from+n, nil
 		go func() {
 			defer close(ch)
-			// Best effort: a failure leaves the frames to extend the file
-			// themselves, as appends.
-			if _, err := f.WriteAt(zeros[:n], from); err == nil {
-				fdatasync(f)
+			// A failure leaves the next frames to extend the file
+			// themselves, synchronously, and meet the error there.
+			err := writeZeros(f, from, n)
+			if err == nil {
+				err = fdatasync(f)
 			}
+			w.extErr = err
 		}()
 	}
+	return nil
 }
 
-// write appends ops as one frame and syncs it, returning its number.
-func (w *wal) write(ops []Op) (uint64, error) {
-	seq := w.next
-	e := &Encoder{b: append(w.buf[:0], 0, 0, 0, 0, 0, 0, 0, 0)}
+// put writes frame after the segment's last frame and syncs it.
+func (w *wal) put(frame []byte) error {
+	off := headerAt(w.size)
+	end := off + int64(len(frame))
+	if err := w.reserve(headerAt(end) + headerBytes); err != nil {
+		return err
+	}
+	if _, err := w.f.WriteAt(frame, off); err != nil {
+		return err
+	}
+	if err := fdatasync(w.f); err != nil {
+		return err
+	}
+	w.size = end
+	return nil
+}
+
+// encodeFrame encodes a frame numbered seq holding ops (none: a seal) into
+// buf's space.
+func encodeFrame(buf []byte, seq uint64, ops []Op) []byte {
+	e := &Encoder{b: append(buf[:0], 0, 0, 0, 0, 0, 0, 0, 0)}
 	e.Uint(seq)
 	e.Uint(uint64(len(ops)))
 	for _, o := range ops {
 		o.encode(e)
 	}
+	e.b = append(e.b, frameTrailer)
 	frame := e.b
-	payload := frame[8:]
+	payload := frame[headerBytes:]
 	binary.BigEndian.PutUint32(frame[0:4], uint32(len(payload)))
 	binary.BigEndian.PutUint32(frame[4:8], crc32.Checksum(payload, castagnoli))
+	return frame
+}
+
+// write appends ops as one frame and syncs it, returning its number.
+func (w *wal) write(ops []Op) (uint64, error) {
+	seq := w.next
+	frame := encodeFrame(w.buf, seq, ops)
 	if cap(frame) <= 1<<20 {
 		w.buf = frame // reuse the buffer unless one huge group grew it
 	}
-	if w.size > 0 && w.size+int64(len(frame)) > segmentBytes {
+	if w.size > int64(len(segmentMagic)) && headerAt(w.size)+int64(len(frame)) > segmentBytes {
 		if err := w.rotate(); err != nil {
 			return 0, err
 		}
 	}
-	w.prepare(int64(len(frame)))
-	if _, err := w.f.WriteAt(frame, w.size); err != nil {
+	if err := w.put(frame); err != nil {
 		return 0, err
 	}
-	if err := fdatasync(w.f); err != nil {
-		return 0, err
-	}
-	w.size += int64(len(frame))
 	w.next++
 	return seq, nil
 }
 
-// rotate closes the current segment (all of it synced) and starts the next.
+// rotate makes the next segment, seals the current one (all of it synced)
+// and moves to the next.
 func (w *wal) rotate() error {
+	path := segmentPath(w.base, w.next)
+	f, err := createSegment(path, initialZeros)
+	if err != nil {
+		return err
+	}
+	if err := w.put(encodeFrame(nil, w.next, nil)); err != nil {
+		f.Close()
+		return err
+	}
 	w.settleExt(true)
 	if err := w.f.Close(); err != nil {
+		f.Close()
 		return err
 	}
 	w.mu.Lock()
 	w.older = append(w.older, segment{path: w.path, last: w.next - 1})
 	w.mu.Unlock()
-	return w.open()
+	w.f, w.path, w.size, w.alloc = f, path, int64(len(segmentMagic)), initialZeros
+	return nil
 }
 
 // trim deletes the full segments whose frames are all applied.
@@ -206,22 +343,35 @@ func (w *wal) trim(applied uint64) error {
 	return nil
 }
 
-// close closes the current segment and, when remove is set, deletes every
-// segment (the caller has applied them all).
-func (w *wal) close(remove bool) error {
+// close closes the current segment. With marker set (the caller has
+// applied every frame) it leaves only a marker: an empty segment named
+// with the next frame's number.
+func (w *wal) close(marker bool) error {
 	w.settleExt(true)
 	err := w.f.Close()
-	if !remove {
+	if !marker || err != nil {
 		return err
 	}
+	path := segmentPath(w.base, w.next)
+	f, err := createSegment(path, markerZeros)
+	if err != nil {
+		return err
+	}
+	f.Close()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, s := range append(w.older, segment{path: w.path}) {
+		if s.path == path {
+			continue
+		}
 		if e := removeFile(s.path); e != nil && err == nil {
 			err = e
 		}
 	}
 	w.older = nil
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
 	return err
 }
 
@@ -251,33 +401,46 @@ func setApplied(tx *bbolt.Tx, seq uint64) error {
 	return b.Put(appliedKey, binary.BigEndian.AppendUint64(nil, seq))
 }
 
-func getApplied(tx *bbolt.Tx) (uint64, error) {
+// fileState is what the data file says about its log.
+type fileState struct {
+	applied uint64 // the last frame applied to it
+	strict  bool   // its log always follows this format's rules (formatKey)
+}
+
+func readState(tx *bbolt.Tx) (fileState, error) {
 	b := tx.Bucket(walBucket)
 	if b == nil {
-		return 0, nil
+		return fileState{}, nil
 	}
-	v := b.Get(appliedKey)
-	if v == nil {
-		return 0, nil
+	var st fileState
+	if v := b.Get(appliedKey); v != nil {
+		if len(v) != 8 {
+			return st, fmt.Errorf("%w: the last applied log frame is %d bytes", ErrCorrupt, len(v))
+		}
+		st.applied = binary.BigEndian.Uint64(v)
 	}
-	if len(v) != 8 {
-		return 0, fmt.Errorf("%w: the last applied log frame is %d bytes", ErrCorrupt, len(v))
+	if v := b.Get(formatKey); v != nil {
+		if string(v) != logFormat {
+			return st, fmt.Errorf("%w: log format %q, want %q", ErrCorrupt, v, logFormat)
+		}
+		st.strict = true
 	}
-	return binary.BigEndian.Uint64(v), nil
+	return st, nil
+}
+
+type segmentFile struct {
+	path  string
+	first uint64
 }
 
 // segments lists the log's segment files, oldest first.
-func segments(base string) ([]string, error) {
+func segments(base string) ([]segmentFile, error) {
 	dir, prefix := filepath.Dir(base), filepath.Base(base)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	type seg struct {
-		path  string
-		first uint64
-	}
-	var segs []seg
+	var segs []segmentFile
 	for _, e := range entries {
 		rest, ok := strings.CutPrefix(e.Name(), prefix)
 		if !ok || e.IsDir() {
@@ -287,132 +450,31 @@ func segments(base string) ([]string, error) {
 		if err != nil {
 			continue // not a segment of this log
 		}
-		segs = append(segs, seg{filepath.Join(dir, e.Name()), first})
+		segs = append(segs, segmentFile{filepath.Join(dir, e.Name()), first})
 	}
-	slices.SortFunc(segs, func(a, b seg) int { return cmp.Compare(a.first, b.first) })
-	paths := make([]string, len(segs))
-	for i, s := range segs {
-		paths[i] = s.path
-	}
-	return paths, nil
+	slices.SortFunc(segs, func(a, b segmentFile) int { return cmp.Compare(a.first, b.first) })
+	return segs, nil
 }
 
-// ErrDamagedLog is the error of New for a log whose frames cannot all be
-// read, other than a torn last frame: a segment damaged in the middle, or
-// frames missing.
-var ErrDamagedLog = errors.New("the write-ahead log is damaged")
-
-// recoverLog applies to db the frames of the log beside it that db does not
-// hold yet, then deletes the log. It returns the number of the last frame
-// db holds. A torn frame at the end of the last segment (a write that was
-// never acknowledged) ends the log.
-func recoverLog(db *bbolt.DB) (uint64, error) {
-	var applied uint64
-	err := Guard("read the last applied log frame", func() error {
-		return db.View(func(tx *bbolt.Tx) (err error) {
-			applied, err = getApplied(tx)
+// removeLeftovers removes the temporary files of segments whose making was
+// interrupted.
+func removeLeftovers(base string) error {
+	m, err := filepath.Glob(base + "*.tmp")
+	if err != nil {
+		return err
+	}
+	for _, p := range m {
+		if err := removeFile(p); err != nil {
 			return err
-		})
-	})
-	if err != nil {
-		return 0, fmt.Errorf("journal: %s: %w", db.Path(), err)
-	}
-	paths, err := segments(db.Path() + ".wal.")
-	if err != nil {
-		return 0, fmt.Errorf("journal: list the log: %w", err)
-	}
-	var batch []*group
-	size := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		last := batch[len(batch)-1].seq
-		if err := applyGroups(db, batch, last); err != nil {
-			return fmt.Errorf("journal: apply the log to %s: %w", db.Path(), err)
-		}
-		applied, batch, size = last, nil, 0
-		return nil
-	}
-	expect := applied + 1
-	for i, path := range paths {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return 0, fmt.Errorf("journal: read the log: %w", err)
-		}
-		lastSegment := i == len(paths)-1
-		for off := 0; off < len(data); {
-			seq, ops, n, err := readFrame(data[off:])
-			if errors.Is(err, errEnd) || errors.Is(err, errTorn) && lastSegment {
-				break
-			}
-			if err != nil {
-				return 0, fmt.Errorf("journal: %s at byte %d: %w (%w)", path, off, ErrDamagedLog, err)
-			}
-			off += n
-			if seq < expect {
-				continue // applied before
-			}
-			if seq != expect {
-				return 0, fmt.Errorf("journal: %s at byte %d: %w (frame %d where %d was expected)", path, off, ErrDamagedLog, seq, expect)
-			}
-			expect++
-			g := &group{ops: ops, seq: seq}
-			for _, o := range ops {
-				size += o.size()
-			}
-			batch = append(batch, g)
-			if size > 16<<20 {
-				if err := flush(); err != nil {
-					return 0, err
-				}
-			}
 		}
 	}
-	if err := flush(); err != nil {
-		return 0, err
-	}
-	for _, path := range paths {
-		if err := removeFile(path); err != nil {
-			return 0, fmt.Errorf("journal: remove the applied log: %w", err)
-		}
-	}
-	return applied, nil
+	return nil
 }
 
-var (
-	errTorn = errors.New("torn frame")
-	errEnd  = errors.New("the zeros after a segment's last frame")
-)
-
-// readFrame reads the frame at the start of b and its length.
-func readFrame(b []byte) (seq uint64, ops []Op, n int, err error) {
-	if len(b) < 8 {
-		return 0, nil, 0, errTorn
+// removeFile removes path; a missing file is not an error.
+func removeFile(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
-	length := binary.BigEndian.Uint32(b[0:4])
-	if length == 0 && binary.BigEndian.Uint32(b[4:8]) == 0 {
-		return 0, nil, 0, errEnd // no frame is empty: its payload holds its number
-	}
-	if length > maxFrameBytes {
-		return 0, nil, 0, fmt.Errorf("%w: frame length %d", errTorn, length)
-	}
-	if uint64(len(b)-8) < uint64(length) {
-		return 0, nil, 0, errTorn
-	}
-	payload := b[8 : 8+length]
-	if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(b[4:8]) {
-		return 0, nil, 0, fmt.Errorf("%w: checksum mismatch", errTorn)
-	}
-	d := NewDecoder(payload)
-	seq = d.Uint()
-	count := d.Len(4)
-	ops = make([]Op, 0, count)
-	for i := 0; i < count && d.err == nil; i++ {
-		ops = append(ops, decodeOp(d))
-	}
-	if err := d.Err(); err != nil {
-		return 0, nil, 0, err
-	}
-	return seq, ops, 8 + int(length), nil
+	return nil
 }

@@ -453,7 +453,20 @@ func TestTheDataFile(t *testing.T) {
 			}
 		}
 		n.crash()
+		// The file with its log applied; each damaged copy gets the log's
+		// marker too, so that only the damaged page can be noticed.
+		if err := journal.UpdateFile(n.path, func(*bbolt.Tx) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
 		data, err := os.ReadFile(n.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		markers, _ := filepath.Glob(n.path + ".wal.*")
+		if len(markers) != 1 {
+			t.Fatalf("log files %v, want the marker only", markers)
+		}
+		marker, err := os.ReadFile(markers[0])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -469,6 +482,7 @@ func TestTheDataFile(t *testing.T) {
 			}
 			path := filepath.Join(t.TempDir(), "damaged.db")
 			os.WriteFile(path, damaged, 0o600)
+			os.WriteFile(path+strings.TrimPrefix(markers[0], n.path), marker, 0o600)
 			if err := open(t, path, cloudsqs.Options{}); err != nil {
 				refused++
 				if !errors.Is(err, journal.ErrNotDataFile) && !strings.Contains(err.Error(), "damaged") && !errors.Is(err, cloudsqs.ErrDataFile) {

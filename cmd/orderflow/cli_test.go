@@ -115,3 +115,79 @@ func TestUpServesTheAWSCLIUntilInterrupted(t *testing.T) {
 		t.Fatal("up did not shut down after the interrupt")
 	}
 }
+
+// upUntilInterrupted runs `orderflow up args…` until its output shows it is
+// up, then interrupts it, and returns its output; it fails the test unless
+// up started and exited 0.
+func upUntilInterrupted(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	out := &logBuffer{}
+	var errOut bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append([]string{"up", "--addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, strings.NewReader(""), out, &errOut)
+	}()
+	eventually(t, "up to start", func() bool {
+		select {
+		case code := <-done:
+			t.Fatalf("up %s exited %d early: %s", strings.Join(args, " "), code, errOut.String())
+		default:
+		}
+		return strings.Contains(out.String(), "orderflow is up")
+	})
+	interrupt()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("up exited %d after the interrupt: %s", code, errOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("up did not shut down after the interrupt")
+	}
+	return out.String()
+}
+
+func TestUpRefusesADamagedDataDirectoryAndRecoversOnlyWhenAsked(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	upUntilInterrupted(t, "--data-dir", dir)
+	data := filepath.Join(dir, "cloud.db")
+	if err := os.Truncate(data, 0); err != nil { // what a bad copy or a full disk can leave
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"up", "--addr", "127.0.0.1:0", "--data-dir", dir}, func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+	msg := errOut.String()
+	if code != 1 {
+		t.Fatalf("up on a damaged data directory exited %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out.String(), msg)
+	}
+	for _, want := range []string{data + " is damaged", "the data file is empty", "nothing was changed", "keep the directory as it is", "orderflow up --data-dir " + dir + " --recover"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the refusal lacks %q: %s", want, msg)
+		}
+	}
+	if lines := strings.Count(strings.TrimSpace(msg), "\n"); lines != 0 {
+		t.Errorf("the refusal is %d lines, want one sentence: %s", lines+1, msg)
+	}
+	if info, err := os.Stat(data); err != nil || info.Size() != 0 {
+		t.Errorf("the refused start changed %s: %v", data, err)
+	}
+
+	got := upUntilInterrupted(t, "--data-dir", dir, "--recover")
+	if !strings.Contains(got, "orderflow: recovered "+dir+", accepting the loss: ") || !strings.Contains(got, "everything the old one held is lost") {
+		t.Errorf("up --recover did not say what it recovered and lost:\n%s", got)
+	}
+	kept, _ := filepath.Glob(data + ".damaged-*")
+	if len(kept) != 1 || !strings.Contains(got, kept[0]) {
+		t.Errorf("kept %v; up --recover said:\n%s", kept, got)
+	}
+
+	// Recovered, the directory starts as any other.
+	if got := upUntilInterrupted(t, "--data-dir", dir); strings.Contains(got, "recovered") {
+		t.Errorf("a start after the recovery reported one:\n%s", got)
+	}
+}

@@ -8,18 +8,20 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/orderflow/orderflow/cloud"
+	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/internal/local"
 )
 
 func upCommand(e *env) *cobra.Command {
 	var (
-		addr      string
-		params    []string
-		faults    []string
-		faultSeed uint64
-		auth      bool
-		creds     []string
-		dataDir   string
+		addr       string
+		params     []string
+		faults     []string
+		faultSeed  uint64
+		auth       bool
+		creds      []string
+		dataDir    string
+		recoverDir bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -32,12 +34,18 @@ logs until interrupted (SIGINT or SIGTERM), then shuts down gracefully.
 State is kept in memory and ends with the process, unless --data-dir names a
 directory: then every request acknowledged to a client (a publish, a send, a
 delete, a write) is on disk first and survives kill -9 and a restart; start
-again with the same --data-dir to carry on.`,
+again with the same --data-dir to carry on.
+
+If the data directory is damaged (a file cut short, overwritten or missing;
+anything a crash cannot leave), up refuses to start and changes nothing.
+--recover starts anyway, accepting the loss: it applies what can be read,
+keeps the damaged files beside them under new names and says what was lost.`,
 		Example: `  orderflow up
   orderflow up --addr 127.0.0.1:4600 --param BatchSize=5 --param RawMessageDelivery=true
   orderflow up --fault dynamodb-writes=0.1 --fault duplicate-deliveries=0.05
   orderflow up --require-auth --credential AKIDLOCAL:local-secret
   orderflow up --data-dir ./orderflow-data
+  orderflow up --data-dir ./orderflow-data --recover
 
   # then, from another terminal:
   aws --endpoint-url http://127.0.0.1:4566 sns publish \
@@ -66,9 +74,15 @@ again with the same --data-dir to carry on.`,
 			if auth != (len(keys) > 0) {
 				return usageError{errors.New("--require-auth and --credential go together: give the keys to accept")}
 			}
-			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys, dataDir: dataDir})
+			if recoverDir && dataDir == "" {
+				return usageError{errors.New("--recover goes with --data-dir: it recovers a damaged data directory")}
+			}
+			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys, dataDir: dataDir, recover: recoverDir})
 			if err != nil {
-				return err
+				return damageAdvice(dataDir, err)
+			}
+			if rec := l.Cloud.Recovery(); rec.Damaged() {
+				fmt.Fprintf(e.stdout, "orderflow: recovered %s, accepting the loss: %s.\n\n", dataDir, rec)
 			}
 			printResources(e, l)
 			if len(faults) > 0 {
@@ -87,6 +101,7 @@ again with the same --data-dir to carry on.`,
 	cmd.Flags().StringArrayVar(&faults, "fault", nil, "inject a fault for a share of operations, as KIND=SHARE (repeatable); KIND: "+strings.Join(cloud.FaultKinds, ", ")+"; dynamodb-writes=SHARE:5xx for 500s instead of throttling")
 	cmd.Flags().Uint64Var(&faultSeed, "fault-seed", 1, "seed of the fault choices")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep the cloud's state (queues and their messages, topics, tables) in this directory across restarts and crashes; default: in memory")
+	cmd.Flags().BoolVar(&recoverDir, "recover", false, "with --data-dir: start even if the data directory is damaged, applying what can be read, keeping the damaged files beside them and saying what was lost")
 	cmd.Flags().BoolVar(&auth, "require-auth", false, "accept only requests signed (SigV4) with a --credential key; by default any credentials are accepted")
 	cmd.Flags().StringArrayVar(&creds, "credential", nil, "with --require-auth: a key to accept, as ACCESS_KEY_ID:SECRET_ACCESS_KEY (repeatable)")
 	return cmd
@@ -131,4 +146,24 @@ Point the AWS CLI (or any SDK) at it; unless started with --require-auth, any cr
 
 Function logs follow. Press Ctrl-C to stop.
 `, l.Cloud.Region(), url, l.Output("OrderTopicArn"), url, l.Output("OrdersTableName"))
+}
+
+// damageAdvice turns a refusal to start on a damaged data directory into
+// one plain sentence: which file, what is wrong, and what to do.
+func damageAdvice(dir string, err error) error {
+	var what string
+	var de *journal.DamageError
+	switch {
+	case errors.As(err, &de):
+		what = fmt.Sprintf("%s is damaged: %s", de.Path, de.Problem)
+		if de.Offset >= 0 {
+			what = fmt.Sprintf("%s is damaged at byte %d: %s", de.Path, de.Offset, de.Problem)
+		}
+	case errors.Is(err, journal.ErrNotDataFile):
+		what = fmt.Sprintf("the data file in %s cannot be read (%v)", dir, err)
+	default:
+		return err
+	}
+	return fmt.Errorf("%s; nothing was changed: keep the directory as it is and rerun with --recover "+
+		"(orderflow up --data-dir %s --recover) to start from what can be read, keeping the damaged files beside them and saying what was lost", what, dir)
 }

@@ -37,6 +37,9 @@ type Options struct {
 	Credentials map[string]string
 	// DataDir, if set, keeps the cloud's state on disk across restarts.
 	DataDir string
+	// Recover starts on a damaged DataDir, accepting the loss (see
+	// cloud.Options.Recover).
+	Recover bool
 	// Wrap, if set, wraps ProcessOrderFunction's handler (to watch what it
 	// receives, say).
 	Wrap func(lambda.Handler) lambda.Handler
@@ -50,7 +53,7 @@ type Pipeline struct {
 
 // Start starts the cloud and deploys the pipeline into it.
 func Start(ctx context.Context, o Options) (*Pipeline, error) {
-	c, err := cloud.Start(cloud.Options{Addr: o.Addr, FunctionLogs: o.FunctionLogs, Logger: o.Logger, Credentials: o.Credentials, DataDir: o.DataDir})
+	c, err := cloud.Start(cloud.Options{Addr: o.Addr, FunctionLogs: o.FunctionLogs, Logger: o.Logger, Credentials: o.Credentials, DataDir: o.DataDir, Recover: o.Recover})
 	if err != nil {
 		return nil, err
 	}
