@@ -27,6 +27,9 @@ func DumpForTest(s *Service) string {
 	for rt := range s.timers {
 		retries = append(retries, fmt.Sprintf("retry %s %x\n", rt.job.id, retryValue(rt.job)))
 	}
+	for _, j := range s.recovered {
+		retries = append(retries, fmt.Sprintf("retry %s %x\n", j.id, retryValue(j)))
+	}
 	s.timersMu.Unlock()
 	slices.Sort(retries)
 	b.WriteString(strings.Join(retries, ""))
