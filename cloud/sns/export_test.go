@@ -39,3 +39,10 @@ func DumpForTest(s *Service) string {
 // FlushJournal returns once every change recorded so far is in the data
 // file itself, not only in its write-ahead log.
 func (s *Service) FlushJournal() error { return s.j.Flush() }
+
+// ClosingForTest reports whether Close has begun.
+func ClosingForTest(s *Service) bool {
+	s.timersMu.Lock()
+	defer s.timersMu.Unlock()
+	return s.closed
+}

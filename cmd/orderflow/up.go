@@ -78,7 +78,7 @@ again with the same --data-dir to carry on.`,
 			if len(faults) > 0 {
 				fmt.Fprintf(e.stdout, "orderflow: faults fired: %v\n", l.Cloud.FaultsFired())
 			}
-			fmt.Fprintln(e.stdout, "orderflow: shutting down; letting invocations in flight finish")
+			fmt.Fprintln(e.stdout, "orderflow: shutting down; letting invocations in flight finish (interrupt again to stop at once)")
 			return l.Close()
 		},
 	}
