@@ -688,7 +688,7 @@ func (s *Service) armLocked(delay time.Duration, j *job) {
 		_, live := s.timers[rt]
 		delete(s.timers, rt)
 		if live {
-			s.running++ // under the lock that Close takes to stop timers
+			s.beginRun() // under the lock Shutdown takes to stop the timers
 		}
 		s.timersMu.Unlock()
 		if live {

@@ -12,7 +12,9 @@
 //
 // With a data file (Options.DB) topics, subscriptions, their attributes and
 // tags, the signing key and the deliveries waiting for a retry survive a
-// crash and a restart; see durable.go for what is written when. Publishes
+// crash and a restart; see durable.go for what is written when. New loads
+// the waiting retries and Start resumes them, so that the caller decides
+// when deliveries may begin. Publishes
 // themselves are not journaled: a delivery is made (and made durable by
 // SQS) inside Publish, or recorded as a pending retry, before Publish
 // answers.
@@ -176,8 +178,9 @@ type Service struct {
 
 	published atomic.Int64
 
-	// runCtx is the context of the deliveries retries make; Close cancels
-	// it when its wait for them runs out.
+	// runCtx is the context of the deliveries retries make; Shutdown
+	// cancels it when its wait for them ends, cutting short any still
+	// running.
 	runCtx    context.Context
 	cancelRun context.CancelFunc
 
@@ -188,11 +191,13 @@ type Service struct {
 	recovered []*job
 	started   bool
 	closed    bool
+
 	// running counts the delivery runs under way (Publish's and retries');
-	// idle is closed when it is zero after Close began.
-	running    int
-	idle       chan struct{}
-	idleClosed bool
+	// idle is closed once it is zero after Shutdown began (closing).
+	running  atomic.Int64
+	closing  atomic.Bool
+	idle     chan struct{}
+	idleOnce sync.Once
 }
 
 // New returns a Service with opts' defaults filled in. Without a Signer it
@@ -301,29 +306,18 @@ func (s *Service) Start() {
 	}
 }
 
-// beginRun counts a delivery run under way, for Close to wait for.
-func (s *Service) beginRun() {
-	s.timersMu.Lock()
-	s.running++
-	s.timersMu.Unlock()
-}
+// beginRun counts a delivery run under way, for Shutdown to wait for.
+func (s *Service) beginRun() { s.running.Add(1) }
 
-// endRun ends what beginRun counted.
+// endRun ends what beginRun counted. Of endRun and Shutdown, whichever
+// comes second sees the other's write (closing, running) and closes idle.
 func (s *Service) endRun() {
-	s.timersMu.Lock()
-	s.running--
-	s.signalIdleLocked()
-	s.timersMu.Unlock()
-}
-
-// signalIdleLocked closes idle once Close began and no run is under way;
-// s.timersMu is held.
-func (s *Service) signalIdleLocked() {
-	if s.closed && s.running == 0 && !s.idleClosed {
-		s.idleClosed = true
-		close(s.idle)
+	if s.running.Add(-1) == 0 && s.closing.Load() {
+		s.signalIdle()
 	}
 }
+
+func (s *Service) signalIdle() { s.idleOnce.Do(func() { close(s.idle) }) }
 
 // unlock releases s.mu (held for writing), first handing the records of
 // the changes made under it to the journal. The ticket is done when they
@@ -406,8 +400,11 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	timers := s.timers
 	s.timers = map[*retryTimer]struct{}{}
 	s.closed = true
-	s.signalIdleLocked()
+	s.closing.Store(true)
 	s.timersMu.Unlock()
+	if s.running.Load() == 0 {
+		s.signalIdle()
+	}
 	for t := range timers {
 		if t.timer.Stop() && s.j == nil {
 			t.job.counters.failed.Add(1)
@@ -421,9 +418,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		select {
 		case <-s.idle:
 		case <-ctx.Done():
-			s.timersMu.Lock()
-			n := s.running
-			s.timersMu.Unlock()
+			n := s.running.Load()
 			errs = append(errs, fmt.Errorf("sns: close: %d deliveries still running (left pending): %w", n, ctx.Err()))
 		}
 	}
