@@ -14,10 +14,9 @@
 // tags, the signing key and the deliveries waiting for a retry survive a
 // crash and a restart; see durable.go for what is written when. New loads
 // the waiting retries and Start resumes them, so that the caller decides
-// when deliveries may begin. Publishes
-// themselves are not journaled: a delivery is made (and made durable by
-// SQS) inside Publish, or recorded as a pending retry, before Publish
-// answers.
+// when deliveries may begin. Publishes themselves are not journaled: a
+// delivery is made (and made durable by SQS) inside Publish, or recorded
+// as a pending retry, before Publish answers.
 package sns
 
 import (
