@@ -126,6 +126,8 @@ type Cloud struct {
 	journal *journal.Journal // the services' shared group commit; nil in memory
 	recov   journal.Recovery // what Options.Recover found and lost
 	edge    *edge
+	calls   *callCounts
+	conns   *unusedConns
 	faults  *injector
 	self    aws.Credentials // what the cloud's own clients sign with
 	client  *awshttp.BuildableClient
@@ -135,13 +137,19 @@ type Cloud struct {
 }
 
 // Start listens on opts.Addr and serves the cloud until Close.
+//
+// What a service may use when it acts on its own (a recovered SNS delivery
+// retry firing, say) exists before it can act: the services are opened
+// first, with their recovered work loaded but not resumed; then the
+// function host, the edge and the server are built and serving; only then
+// does SNS resume its pending retries (sns.Service.Start).
 func Start(opts Options) (*Cloud, error) {
 	opts.applyDefaults()
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: listen on %s: %w", opts.Addr, err)
 	}
-	c := &Cloud{opts: opts, done: make(chan error, 1), faults: newInjector()}
+	c := &Cloud{opts: opts, done: make(chan error, 1), faults: newInjector(), calls: &callCounts{}, conns: newUnusedConns()}
 	c.url = endpointURL(ln.Addr())
 	c.self = aws.Credentials{AccessKeyID: "orderflow", SecretAccessKey: "orderflow"}
 	c.client = loopbackClient()
@@ -158,7 +166,7 @@ func Start(opts Options) (*Cloud, error) {
 	}
 	if err := c.openServices(); err != nil {
 		ln.Close()
-		c.closeServices()
+		c.closeServices(context.Background())
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
 
@@ -176,7 +184,9 @@ func Start(opts Options) (*Cloud, error) {
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 256 << 10,
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+		ConnState:      c.conns.track,
 	}
+	c.server.RegisterOnShutdown(c.conns.closeAll)
 	// The function host polls the SQS engine in-process, with the API's
 	// semantics (engine_queues.go).
 	c.Lambda, err = lambda.New(lambda.Options{
@@ -191,9 +201,10 @@ func Start(opts Options) (*Cloud, error) {
 	})
 	if err != nil {
 		ln.Close()
+		c.closeServices(context.Background())
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	c.edge = newEdge(append(services, c.Lambda.API()), hostGuard(host, opts.AllowedHosts), opts.Logger)
+	c.edge = newEdge(append(services, c.Lambda.API()), hostGuard(host, opts.AllowedHosts), c.calls, opts.Logger)
 	c.edge.auth = auth
 	c.server.Handler = c.edge
 	go func() {
@@ -203,6 +214,7 @@ func Start(opts Options) (*Cloud, error) {
 		}
 		c.done <- err
 	}()
+	c.SNS.Start()
 	opts.Logger.Info("embedded cloud listening", "endpoint", c.url)
 	return c, nil
 }
@@ -224,7 +236,7 @@ func endpointURL(addr net.Addr) string {
 // Calls counts the API calls the cloud has answered, by "service:Action"
 // (sqs:ReceiveMessage, sns:PublishBatch, dynamodb:PutItem, lambda:GET
 // event-source-mappings, …): what the same work would be billed on AWS.
-func (c *Cloud) Calls() map[string]int64 { return c.edge.counts() }
+func (c *Cloud) Calls() map[string]int64 { return c.calls.snapshot() }
 
 // Handler is the edge: every service behind one http.Handler, for serving
 // in-process without the listener.
@@ -301,9 +313,10 @@ func (c *Cloud) Deploy(ctx context.Context, template []byte, stackName string, p
 	return st, nil
 }
 
-// Close stops the function host's pollers, then stops accepting requests,
-// and waits, until ctx ends, for the invocations and requests in flight (a
-// long poll among them) to finish.
+// Close stops the function host's pollers, then stops accepting requests
+// (closing the connections that are idle or have not sent a request yet),
+// and waits, until ctx ends, for the invocations, the requests (a long
+// poll among them) and SNS's deliveries in flight to finish.
 func (c *Cloud) Close(ctx context.Context) error {
 	if err := c.Lambda.Close(ctx); err != nil {
 		c.server.Close()
@@ -318,7 +331,7 @@ func (c *Cloud) Close(ctx context.Context) error {
 		err = serveErr
 	}
 	// The services close after the last request, committing what is queued.
-	if cerr := c.closeServices(); err == nil {
+	if cerr := c.closeServices(ctx); err == nil {
 		err = cerr
 	}
 	if err != nil {
@@ -328,8 +341,8 @@ func (c *Cloud) Close(ctx context.Context) error {
 }
 
 // openServices creates SQS, SNS and DynamoDB, on the data file when there
-// is a data directory. SQS opens first: SNS resumes its pending delivery
-// retries into SQS at once.
+// is a data directory. SQS opens first: SNS delivers into it. SNS's
+// recovered delivery retries wait for Start to resume them.
 func (c *Cloud) openServices() error {
 	o := c.opts
 	if o.DataDir != "" {
@@ -367,8 +380,7 @@ func (c *Cloud) openServices() error {
 	}
 	if c.SNS, err = sns.New(sns.Options{
 		Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db, Journal: c.journal,
-		Queues: snsToSQS{sqs: c.SQS, account: o.AccountID, faults: c.faults,
-			count: func() { c.edge.countKey("sqs:SendMessage (SNS delivery)") }},
+		Queues: snsToSQS{sqs: c.SQS, account: o.AccountID, faults: c.faults, calls: c.calls},
 		Logger: o.Logger,
 	}); err != nil {
 		return err
@@ -377,11 +389,13 @@ func (c *Cloud) openServices() error {
 	return err
 }
 
-// closeServices closes what openServices opened, then the data file.
-func (c *Cloud) closeServices() error {
+// closeServices closes what openServices opened, then the data file. SNS
+// closes first, waiting until ctx ends for its deliveries under way: they
+// deliver into SQS.
+func (c *Cloud) closeServices(ctx context.Context) error {
 	var errs []error
 	if c.SNS != nil {
-		errs = append(errs, c.SNS.Close())
+		errs = append(errs, c.SNS.Shutdown(ctx))
 	}
 	if c.SQS != nil {
 		errs = append(errs, c.SQS.Close())

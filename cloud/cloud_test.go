@@ -228,12 +228,12 @@ func TestAFaultHookFailsTheRequestsItChooses(t *testing.T) {
 
 func TestFaultSpecsAreParsedAndRefused(t *testing.T) {
 	var f cloud.Faults
-	for _, spec := range []string{"dynamodb-writes=0.1:5xx", "failed-deletes=0.2", "duplicate-deliveries=1", "crash-after-handler=0.05", "slow-handler=0.01"} {
+	for _, spec := range []string{"dynamodb-writes=0.1:5xx", "failed-deletes=0.2", "duplicate-deliveries=1", "failed-deliveries=0.5", "crash-after-handler=0.05", "slow-handler=0.01"} {
 		if err := cloud.ParseFault(&f, spec); err != nil {
 			t.Errorf("ParseFault(%q) = %v", spec, err)
 		}
 	}
-	want := cloud.Faults{DynamoDBWrites: 0.1, DynamoDBError: "5xx", FailedDeletes: 0.2, DuplicateDeliveries: 1, CrashAfterHandler: 0.05, SlowHandler: 0.01}
+	want := cloud.Faults{DynamoDBWrites: 0.1, DynamoDBError: "5xx", FailedDeletes: 0.2, DuplicateDeliveries: 1, FailedDeliveries: 0.5, CrashAfterHandler: 0.05, SlowHandler: 0.01}
 	if f != want {
 		t.Errorf("faults = %+v, want %+v", f, want)
 	}

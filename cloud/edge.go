@@ -52,24 +52,35 @@ type edge struct {
 	hosts    func(host string) bool
 	auth     *verifier // nil: any credentials are accepted
 	log      *slog.Logger
-	calls    sync.Map // "service:Action" → *atomic.Int64
+	calls    *callCounts
 }
 
 // count records one API call, for Cloud.Calls.
-func (e *edge) count(s Service, op string) { e.countKey(s.Name() + ":" + op) }
+func (e *edge) count(s Service, op string) { e.calls.add(s.Name() + ":" + op) }
 
-func (e *edge) countKey(key string) {
-	c, ok := e.calls.Load(key)
-	if !ok {
-		c, _ = e.calls.LoadOrStore(key, new(atomic.Int64))
-	}
-	c.(*atomic.Int64).Add(1)
+// callCounts counts API calls by "service:Action", for Cloud.Calls: those
+// the edge answers and those the cloud makes in-process on a client's
+// behalf (SNS's deliveries, the function host's polls). It exists before
+// any service, so that nothing a service does can find it missing.
+type callCounts struct {
+	m sync.Map // "service:Action" → *atomic.Int64
 }
 
-// counts returns the calls counted so far.
-func (e *edge) counts() map[string]int64 {
+func (c *callCounts) add(key string) {
+	if c == nil {
+		return
+	}
+	n, ok := c.m.Load(key)
+	if !ok {
+		n, _ = c.m.LoadOrStore(key, new(atomic.Int64))
+	}
+	n.(*atomic.Int64).Add(1)
+}
+
+// snapshot returns the calls counted so far.
+func (c *callCounts) snapshot() map[string]int64 {
 	out := map[string]int64{}
-	e.calls.Range(func(k, v any) bool {
+	c.m.Range(func(k, v any) bool {
 		out[k.(string)] = v.(*atomic.Int64).Load()
 		return true
 	})
@@ -81,8 +92,9 @@ type prefixRoute struct {
 	service Service
 }
 
-func newEdge(services []Service, hosts func(string) bool, log *slog.Logger) *edge {
+func newEdge(services []Service, hosts func(string) bool, calls *callCounts, log *slog.Logger) *edge {
 	e := &edge{
+		calls:    calls,
 		byTarget: map[string]Service{},
 		byName:   map[string]Service{},
 		byAction: map[string][]Service{},

@@ -45,7 +45,7 @@ func (q engineQueues) Lookup(_ context.Context, arn string) (lambda.QueueInfo, e
 func (q engineQueues) Receive(ctx context.Context, info lambda.QueueInfo, max int, wait time.Duration) ([]events.SQSMessage, error) {
 	name, _ := q.engine().QueueNameFromARN(info.ARN)
 	secs := int(wait / time.Second)
-	q.c.edge.countKey("sqs:ReceiveMessage")
+	q.c.calls.add("sqs:ReceiveMessage")
 	msgs, err := q.engine().ReceiveMessage(ctx, name, sqs.ReceiveInput{
 		MaxNumberOfMessages:   max,
 		WaitTimeSeconds:       &secs,
@@ -86,7 +86,7 @@ func (q engineQueues) Delete(_ context.Context, info lambda.QueueInfo, recs []ev
 	var errs []error
 	for start := 0; start < len(recs); start += 10 {
 		// The same fault as a DeleteMessageBatch through the API would meet.
-		q.c.edge.countKey("sqs:DeleteMessageBatch")
+		q.c.calls.add("sqs:DeleteMessageBatch")
 		if q.c.faults.fire("failed-deletes", func(f Faults) float64 { return f.FailedDeletes }) {
 			errs = append(errs, fmt.Errorf("delete %d records from %s: InternalError (injected)", min(10, len(recs)-start), info.ARN))
 			continue

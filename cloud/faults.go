@@ -32,6 +32,11 @@ type Faults struct {
 	// DuplicateDeliveries makes SNS deliver this share of messages to SQS
 	// twice, as at-least-once delivery allows.
 	DuplicateDeliveries float64
+	// FailedDeliveries fails this share of SNS's delivery attempts to SQS
+	// with a server-side error (500 InternalError), which SNS retries on
+	// its delivery policy (with a data directory, the retries wait in the
+	// data file and survive a restart).
+	FailedDeliveries float64
 	// CrashAfterHandler fails this share of invocations after the handler
 	// returned (its writes done) and before the batch is deleted, as a
 	// crash of the function's sandbox would.
@@ -46,7 +51,7 @@ type Faults struct {
 }
 
 // FaultKinds names the faults in the order they are documented.
-var FaultKinds = []string{"dynamodb-writes", "failed-deletes", "duplicate-deliveries", "crash-after-handler", "slow-handler"}
+var FaultKinds = []string{"dynamodb-writes", "failed-deletes", "duplicate-deliveries", "failed-deliveries", "crash-after-handler", "slow-handler"}
 
 // ParseFault reads a "kind=share" flag value into f, for `orderflow up
 // --fault`. The DynamoDB error may follow the share: dynamodb-writes=0.1:5xx.
@@ -71,6 +76,8 @@ func ParseFault(f *Faults, spec string) error {
 		f.FailedDeletes = share
 	case "duplicate-deliveries":
 		f.DuplicateDeliveries = share
+	case "failed-deliveries":
+		f.FailedDeliveries = share
 	case "crash-after-handler":
 		f.CrashAfterHandler = share
 	case "slow-handler":

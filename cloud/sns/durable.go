@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 
 	"go.etcd.io/bbolt"
 
@@ -337,21 +336,4 @@ func (s *Service) loadRetries(root *bbolt.Bucket) ([]*job, error) {
 		return nil
 	})
 	return jobs, err
-}
-
-// resume arms the loaded retries at their times (at once for those due
-// while the service was down). Without Queues they stay in the file.
-func (s *Service) resume(jobs []*job) {
-	if s.queues == nil {
-		if len(jobs) > 0 {
-			s.log.Warn("sns: delivery retries are pending in the data file but no SQS is attached; they wait for the next start", "retries", len(jobs))
-		}
-		return
-	}
-	s.timersMu.Lock()
-	defer s.timersMu.Unlock()
-	now := s.clock.Now()
-	for _, j := range jobs {
-		s.armLocked(max(j.due.Sub(now), time.Duration(0)), j)
-	}
 }

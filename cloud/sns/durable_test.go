@@ -61,6 +61,7 @@ func (n *snsNode) start(t *testing.T, now time.Time, queues *fakeQueues) {
 	}
 	e.srv = httptest.NewServer(e.svc)
 	baseURL = e.srv.URL
+	e.svc.Start()
 	e.client = awssns.New(awssns.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(e.srv.URL), HTTPClient: e.srv.Client(),
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
@@ -436,6 +437,7 @@ func TestPublishesAcknowledgedBeforeACrashAreInTheirQueuesAfterIt(t *testing.T) 
 		startMu.Lock()
 		srv = httptest.NewServer(topics)
 		startMu.Unlock()
+		topics.Start()
 		client = awssns.New(awssns.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), HTTPClient: srv.Client(),
 			Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
 	}

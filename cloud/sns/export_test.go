@@ -27,6 +27,9 @@ func DumpForTest(s *Service) string {
 	for rt := range s.timers {
 		retries = append(retries, fmt.Sprintf("retry %s %x\n", rt.job.id, retryValue(rt.job)))
 	}
+	for _, j := range s.recovered {
+		retries = append(retries, fmt.Sprintf("retry %s %x\n", j.id, retryValue(j)))
+	}
 	s.timersMu.Unlock()
 	slices.Sort(retries)
 	b.WriteString(strings.Join(retries, ""))
@@ -36,3 +39,10 @@ func DumpForTest(s *Service) string {
 // FlushJournal returns once every change recorded so far is in the data
 // file itself, not only in its write-ahead log.
 func (s *Service) FlushJournal() error { return s.j.Flush() }
+
+// ClosingForTest reports whether Close has begun.
+func ClosingForTest(s *Service) bool {
+	s.timersMu.Lock()
+	defer s.timersMu.Unlock()
+	return s.closed
+}

@@ -305,13 +305,17 @@ func (s *Service) PublishBatch(ctx context.Context, topicARN string, entries []B
 			results[i].MessageID = m.id // given by fanOut
 		}
 	}
-	var retries journal.Ticket
+	// Every entry's ticket is waited for: the entries ran concurrently, so
+	// the order of the tickets is not the order their records were
+	// appended in, and a record can fail on its own (a journal stopped in
+	// between), so no one ticket stands for the others.
+	var errs []error
 	for _, t := range tickets {
-		if !t.IsZero() {
-			retries = t // the journal commits in order: the last one covers all
+		if err := t.Wait(); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	if err := retries.Wait(); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("sns: publish batch to %s: record a delivery retry: %w", topicARN, err)
 	}
 	return results, nil
@@ -358,6 +362,8 @@ type job struct {
 // waiting for a retry: the ticket is done when the retries' records are
 // durable.
 func (s *Service) fanOut(ctx context.Context, m *message, subs []*subscription, sigVersion int) journal.Ticket {
+	s.beginRun()
+	defer s.endRun()
 	m.id = awsproto.NewRequestID()
 	m.timestamp = s.clock.Now().UTC().Format("2006-01-02T15:04:05.000Z")
 	s.published.Add(1)
@@ -544,6 +550,17 @@ func writeJSONString(b *bytes.Buffer, s string) {
 // AWS's delivery retry policy for SQS endpoints: 3 immediate retries, 2 one
 // second apart, 10 backing off exponentially from 1 to 20 seconds, then
 // 100,000 at 20 seconds (100,015 retries over about 23 days).
+//
+// Which failures it applies to, as AWS documents them ("Amazon SNS message
+// delivery retries", docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html,
+// and "Amazon SNS dead-letter queues", .../sns-dead-letter-queues.html):
+// the delivery policy retries server-side errors (the system hosting the
+// endpoint is unavailable or fails a valid request: a 5xx, throttling, a
+// timeout). A client-side error (the endpoint deleted, its policy changed
+// to deny SNS, a message it refuses) is not retried. A delivery that got a
+// client-side error, or whose retries ran out, goes to the subscription's
+// dead-letter queue if it has one, and is otherwise discarded (counted
+// here, and logged).
 const (
 	immediateRetries  = 3
 	preBackoffRetries = 2
@@ -594,7 +611,7 @@ func (s *Service) run(ctx context.Context, j *job) journal.Ticket {
 			s.forget(j)
 			return journal.Ticket{}
 		}
-		if j.clientErr != nil || errors.Is(err, ErrQueueNotFound) || errors.Is(err, ErrDenied) {
+		if j.clientErr != nil || clientSide(err) {
 			return s.giveUp(ctx, j, err)
 		}
 		j.attempts++
@@ -603,15 +620,28 @@ func (s *Service) run(ctx context.Context, j *job) journal.Ticket {
 			return s.giveUp(ctx, j, err)
 		}
 		j.counters.retried.Add(1)
-		if delay == 0 {
+		if delay == 0 && ctx.Err() == nil {
 			continue
 		}
 		t, ok := s.schedule(delay, j)
 		if !ok {
-			return s.giveUp(ctx, j, err)
+			// Closed, in memory: there is nowhere to keep the retry. It
+			// is lost with the process, not dead-lettered: the queue did
+			// not refuse it.
+			j.counters.failed.Add(1)
+			j.counters.deadLetterFailed.Add(1)
+			s.log.Warn("sns: delivery failed as the service closed, with no data file to keep its retry; the message is lost",
+				"subscription", j.subARN, "queue", j.queueARN, "err", err)
+			return journal.Ticket{}
 		}
 		return t
 	}
+}
+
+// clientSide reports whether a delivery error is a client-side error,
+// which retrying cannot fix.
+func clientSide(err error) bool {
+	return errors.Is(err, ErrQueueNotFound) || errors.Is(err, ErrDenied) || errors.Is(err, ErrRefused)
 }
 
 // attempt makes one delivery attempt: the one place SNS calls SQS.
@@ -624,11 +654,13 @@ func (s *Service) attempt(ctx context.Context, j *job) error {
 }
 
 // schedule arms j's retry after delay and, with a data file, records it
-// (replacing its earlier record); false after Close.
+// (replacing its earlier record). After Close it arms nothing: with a data
+// file the record keeps the retry for the next start; in memory it reports
+// false.
 func (s *Service) schedule(delay time.Duration, j *job) (journal.Ticket, bool) {
 	s.timersMu.Lock()
 	defer s.timersMu.Unlock()
-	if s.closed {
+	if s.closed && s.j == nil {
 		return journal.Ticket{}, false
 	}
 	j.due = s.clock.Now().Add(delay)
@@ -638,6 +670,11 @@ func (s *Service) schedule(delay time.Duration, j *job) (journal.Ticket, bool) {
 			j.id = awsproto.NewRequestID()
 		}
 		t = s.j.Append(retryRecord(j))
+	}
+	if s.closed {
+		s.log.Info("sns: delivery failed as the service closed; its retry stays pending in the data file for the next start",
+			"subscription", j.subARN, "queue", j.queueARN)
+		return t, true
 	}
 	s.armLocked(delay, j)
 	return t, true
@@ -650,9 +687,13 @@ func (s *Service) armLocked(delay time.Duration, j *job) {
 		s.timersMu.Lock()
 		_, live := s.timers[rt]
 		delete(s.timers, rt)
+		if live {
+			s.beginRun() // under the lock Shutdown takes to stop the timers
+		}
 		s.timersMu.Unlock()
 		if live {
-			s.run(context.Background(), j)
+			defer s.endRun()
+			s.run(s.runCtx, j)
 		}
 	})
 	s.timers[rt] = struct{}{}
@@ -709,6 +750,12 @@ func deliveryErrorCode(queueARN string, err error) (string, string) {
 	case errors.Is(err, ErrDenied):
 		return "AccessDenied", "Access to the resource " + queueARN + " is denied."
 	case errors.Is(err, errTooManyAttributes):
+		return "InvalidParameterValue", err.Error()
+	}
+	if ae, ok := errors.AsType[*awsproto.Error](err); ok && ae.Code != "" {
+		return ae.Code, ae.Message
+	}
+	if errors.Is(err, ErrRefused) {
 		return "InvalidParameterValue", err.Error()
 	}
 	return "InternalError", err.Error()

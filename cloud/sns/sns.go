@@ -12,10 +12,11 @@
 //
 // With a data file (Options.DB) topics, subscriptions, their attributes and
 // tags, the signing key and the deliveries waiting for a retry survive a
-// crash and a restart; see durable.go for what is written when. Publishes
-// themselves are not journaled: a delivery is made (and made durable by
-// SQS) inside Publish, or recorded as a pending retry, before Publish
-// answers.
+// crash and a restart; see durable.go for what is written when. New loads
+// the waiting retries and Start resumes them, so that the caller decides
+// when deliveries may begin. Publishes themselves are not journaled: a
+// delivery is made (and made durable by SQS) inside Publish, or recorded
+// as a pending retry, before Publish answers.
 package sns
 
 import (
@@ -27,6 +28,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.etcd.io/bbolt"
 
@@ -73,9 +75,12 @@ type Options struct {
 // the SQS service).
 type Queues interface {
 	// Deliver enqueues one message on the SQS queue queueARN on behalf of
-	// topic topicARN, as principal sns.amazonaws.com. Errors match
-	// ErrQueueNotFound or ErrDenied when the queue is gone or its policy
-	// denies the topic; anything else is a transient failure.
+	// topic topicARN, as principal sns.amazonaws.com. A client-side refusal
+	// matches ErrQueueNotFound (the queue is gone), ErrDenied (its policy
+	// denies the topic) or ErrRefused (SQS refused the message itself, a
+	// 4xx other than throttling); SNS does not retry those. Anything else
+	// (a 5xx, throttling, a timeout, a cancelled ctx) is a server-side
+	// failure, retried on the delivery policy.
 	Deliver(ctx context.Context, d Delivery) error
 }
 
@@ -99,6 +104,11 @@ type MessageAttribute struct {
 var (
 	ErrQueueNotFound = errors.New("sns: queue does not exist")
 	ErrDenied        = errors.New("sns: queue policy denies the topic")
+	// ErrRefused is any other refusal of the request by the queue (a 4xx
+	// that is not throttling): the message's contents, its size, its
+	// attributes. Wrap the queue's own error with it (an *awsproto.Error
+	// gives the dead-letter message its ErrorCode).
+	ErrRefused = errors.New("sns: queue refused the message")
 )
 
 // Stats counts what the service did since it started. A delivery is one
@@ -122,8 +132,9 @@ type SubscriptionStats struct {
 	// Retried: transient failures that were scheduled for another attempt.
 	Retried int64
 	// Failed: deliveries given up on, for a client-side error (queue gone,
-	// policy denies, too many attributes for raw delivery) or after the retry
-	// policy ran out. Each goes to the dead-letter queue if one is set.
+	// policy denies, a message the queue refuses, too many attributes for
+	// raw delivery) or after the retry policy ran out. Each goes to the
+	// dead-letter queue if one is set.
 	Failed int64
 	// DeadLettered: failed deliveries accepted by the dead-letter queue.
 	DeadLettered int64
@@ -166,16 +177,34 @@ type Service struct {
 
 	published atomic.Int64
 
+	// runCtx is the context of the deliveries retries make; Shutdown
+	// cancels it when its wait for them ends, cutting short any still
+	// running.
+	runCtx    context.Context
+	cancelRun context.CancelFunc
+
 	timersMu sync.Mutex
 	timers   map[*retryTimer]struct{}
-	closed   bool
+	// recovered holds the retries loaded from the data file until Start
+	// arms them.
+	recovered []*job
+	started   bool
+	closed    bool
+
+	// running counts the delivery runs under way (Publish's and retries');
+	// idle is closed once it is zero after Shutdown began (closing).
+	running  atomic.Int64
+	closing  atomic.Bool
+	idle     chan struct{}
+	idleOnce sync.Once
 }
 
 // New returns a Service with opts' defaults filled in. Without a Signer it
 // generates an RSA-2048 key, which takes tens of milliseconds (once per data
-// file, with a DB). With a DB it loads what the file holds and resumes the
-// pending delivery retries; errors then wrap ErrDataFile when the file's SNS
-// data cannot be used.
+// file, with a DB). With a DB it loads what the file holds, the delivery
+// retries that were pending included; errors then wrap ErrDataFile when the
+// file's SNS data cannot be used. The loaded retries wait for Start: call it
+// once everything a delivery needs (Queues and whatever they use) is ready.
 func New(opts Options) (*Service, error) {
 	s := &Service{
 		region:  opts.Region,
@@ -189,7 +218,9 @@ func New(opts Options) (*Service, error) {
 		subs:    map[string]*subscription{},
 		stats:   map[string]*counters{},
 		timers:  map[*retryTimer]struct{}{},
+		idle:    make(chan struct{}),
 	}
+	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
 	if s.region == "" {
 		s.region = "us-east-1"
 	}
@@ -240,10 +271,52 @@ func New(opts Options) (*Service, error) {
 	s.certPath = path
 	if opts.DB != nil {
 		s.j, s.sharedJournal = j, opts.Journal != nil
-		s.resume(retries)
+		s.recovered = retries
 	}
 	return s, nil
 }
+
+// Start arms the delivery retries New loaded from the data file, at their
+// times (at once for those that fell due while the service was down). It is
+// separate from New so that a recovered retry cannot fire before the
+// caller has finished building what deliveries use (the cloud calls it once
+// its edge serves). Without Queues the retries stay in the file. Calling it
+// again, or after Close, does nothing.
+func (s *Service) Start() {
+	s.timersMu.Lock()
+	defer s.timersMu.Unlock()
+	if s.started || s.closed {
+		return
+	}
+	s.started = true
+	jobs := s.recovered
+	s.recovered = nil
+	if len(jobs) == 0 {
+		return
+	}
+	if s.queues == nil {
+		s.recovered = jobs
+		s.log.Warn("sns: delivery retries are pending in the data file but no SQS is attached; they wait for the next start", "retries", len(jobs))
+		return
+	}
+	now := s.clock.Now()
+	for _, j := range jobs {
+		s.armLocked(max(j.due.Sub(now), time.Duration(0)), j)
+	}
+}
+
+// beginRun counts a delivery run under way, for Shutdown to wait for.
+func (s *Service) beginRun() { s.running.Add(1) }
+
+// endRun ends what beginRun counted. Of endRun and Shutdown, whichever
+// comes second sees the other's write (closing, running) and closes idle.
+func (s *Service) endRun() {
+	if s.running.Add(-1) == 0 && s.closing.Load() {
+		s.signalIdle()
+	}
+}
+
+func (s *Service) signalIdle() { s.idleOnce.Do(func() { close(s.idle) }) }
 
 // unlock releases s.mu (held for writing), first handing the records of
 // the changes made under it to the journal. The ticket is done when they
@@ -299,34 +372,66 @@ func (s *Service) Stats() Stats {
 	return st
 }
 
-// Close stops pending delivery retries. In memory the deliveries they held
-// count as failed (and are not dead-lettered); with a DB they stay in the
-// file and resume when a service is next opened on it, and Close then
-// commits what is queued for the file and stops the committer (it does not
-// close the DB). Reads still work after Close; transient failures are no
-// longer retried, and with a DB changes fail.
+// DefaultCloseWait bounds how long Close waits for deliveries under way.
+const DefaultCloseWait = 10 * time.Second
+
+// Close is Shutdown with a wait of at most DefaultCloseWait.
 func (s *Service) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultCloseWait)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
+
+// Shutdown stops pending delivery retries and waits, until ctx ends, for
+// the deliveries already under way (a retry that fired, a Publish's
+// deliveries) to finish. A delivery that fails transiently meanwhile is not
+// dead-lettered for it: with a DB it stays pending in the file, as do the
+// stopped retries, and resumes when a service next opened on the file
+// starts; in memory the deliveries that could not be made count as failed
+// and lost (nowhere to keep them). If ctx ends first, the deliveries still
+// running are cancelled (they stay pending on file) and Shutdown returns an
+// error saying how many there were. With a DB it then commits what is
+// queued for the file and stops the committer (it does not close the DB).
+// Reads still work after Shutdown; transient failures are no longer
+// retried, and with a DB changes fail.
+func (s *Service) Shutdown(ctx context.Context) error {
 	s.timersMu.Lock()
 	timers := s.timers
 	s.timers = map[*retryTimer]struct{}{}
 	s.closed = true
+	s.closing.Store(true)
 	s.timersMu.Unlock()
+	if s.running.Load() == 0 {
+		s.signalIdle()
+	}
 	for t := range timers {
 		if t.timer.Stop() && s.j == nil {
 			t.job.counters.failed.Add(1)
 			t.job.counters.deadLetterFailed.Add(1)
 		}
 	}
+	var errs []error
+	select {
+	case <-s.idle:
+	default:
+		select {
+		case <-s.idle:
+		case <-ctx.Done():
+			n := s.running.Load()
+			errs = append(errs, fmt.Errorf("sns: close: %d deliveries still running (left pending): %w", n, ctx.Err()))
+		}
+	}
+	s.cancelRun()
 	if s.j != nil {
 		closeJournal := s.j.Close
 		if s.sharedJournal {
 			closeJournal = s.j.Sync // the journal's owner closes it
 		}
 		if err := closeJournal(); err != nil {
-			return fmt.Errorf("sns: close: %w", err)
+			errs = append(errs, fmt.Errorf("sns: close: %w", err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 var _ http.Handler = (*Service)(nil)

@@ -98,15 +98,18 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 		"MaximumConcurrency": strconv.Itoa(f.concurrency), "RawMessageDelivery": strconv.FormatBool(!f.envelope),
 		"FunctionMemoryMB": strconv.Itoa(f.memory),
 	}
+	b, err := generate(ctx, ordergen.Options{Count: f.orders, Seed: uint64(time.Now().UnixNano())})
+	if err != nil {
+		return err
+	}
 	l, err := startLocal(ctx, localOptions{addr: "127.0.0.1:0", params: params, functionLogs: rec, dataDir: f.dataDir})
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	b, err := ordergen.Generate(ordergen.Options{Count: f.orders, Seed: uint64(time.Now().UnixNano())})
-	if err != nil {
-		return err
-	}
+	// On stderr, beside the results: where to watch the run from
+	// (orderflow status --endpoint URL).
+	fmt.Fprintf(e.stderr, "orderflow bench: embedded cloud at %s\n", l.Cloud.URL())
 	client := awssns.NewFromConfig(l.Cloud.Config())
 	topic := l.Output("OrderTopicArn")
 	limit := rate.NewLimiter(rate.Inf, 0)
@@ -214,6 +217,26 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 	}
 	printBench(e, res)
 	return nil
+}
+
+// generate makes the orders, before the cloud starts; an interrupt stops
+// the wait for them (a large --orders takes seconds to generate).
+func generate(ctx context.Context, o ordergen.Options) (ordergen.Batch, error) {
+	type result struct {
+		b   ordergen.Batch
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := ordergen.Generate(o)
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		return r.b, r.err
+	case <-ctx.Done():
+		return ordergen.Batch{}, ctx.Err()
+	}
 }
 
 func printBench(e *env, r benchResult) {

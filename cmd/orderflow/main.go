@@ -30,12 +30,34 @@ import (
 
 func main() { os.Exit(runProcess()) }
 
-// runProcess runs the command line of this process, ending it gracefully on
-// SIGINT or SIGTERM.
+// runProcess runs the command line of this process. The first SIGINT or
+// SIGTERM ends it gracefully (the command's context is cancelled); a second
+// one ends the process at once, without waiting for what is in flight. That
+// loses nothing acknowledged: with a data directory every acknowledged
+// request is in the write-ahead log before it is answered, and the next
+// start recovers from it as from a crash.
 func runProcess() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	go onSignals(signals, cancel, os.Stderr, os.Exit)
 	return run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+}
+
+// onSignals cancels the command on the first signal and exits with 128 +
+// the signal's number on the second.
+func onSignals(signals <-chan os.Signal, cancel context.CancelFunc, stderr io.Writer, exit func(int)) {
+	<-signals
+	cancel()
+	sig := <-signals
+	fmt.Fprintln(stderr, "orderflow: interrupted again: exiting now, without waiting for what is in flight")
+	code := 130 // SIGINT
+	if s, ok := sig.(syscall.Signal); ok {
+		code = 128 + int(s)
+	}
+	exit(code)
 }
 
 // env is what a command may read from its surroundings.

@@ -92,7 +92,7 @@ keeps the damaged files beside them under new names and says what was lost.`,
 			if len(faults) > 0 {
 				fmt.Fprintf(e.stdout, "orderflow: faults fired: %v\n", l.Cloud.FaultsFired())
 			}
-			fmt.Fprintln(e.stdout, "orderflow: shutting down; letting invocations in flight finish")
+			fmt.Fprintln(e.stdout, "orderflow: shutting down; letting invocations in flight finish (interrupt again to stop at once)")
 			return l.Close()
 		},
 	}
