@@ -50,6 +50,9 @@ type fakeQueue struct {
 	receives int           // calls, failed ones included
 	failing  error         // if set, every Receive fails with it
 	changed  chan struct{} // closed and replaced at each push
+	// quietOnCancel: a Receive whose context ends returns nothing and no
+	// error, as the cloud's in-process queues do.
+	quietOnCancel bool
 }
 
 func newFakeQueue(visibility int, clk *clock.Fake) *fakeQueue {
@@ -112,6 +115,9 @@ func (q *fakeQueue) Receive(ctx context.Context, _ lambda.QueueInfo, max int, wa
 		case <-expired:
 			return nil, nil
 		case <-ctx.Done():
+			if q.quietOnCancel {
+				return nil, nil
+			}
 			return nil, ctx.Err()
 		}
 	}
@@ -518,6 +524,31 @@ func TestAFullBatchIsInvokedWithoutWaitingForTheBatchingWindow(t *testing.T) {
 		s.queue.push(ids...)
 		if got := len(s.next(t).Records); got != 20 {
 			t.Errorf("the invocation got %d records, want 20", got)
+		}
+	})
+}
+
+func TestCloseEndsABatchingWindowAndInvokesWhatItGathered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := start(t, 3, cfn.EventSourceMapping{BatchSize: 10, MaximumBatchingWindow: 300, MaximumConcurrency: 2}, ok)
+		s.queue.mu.Lock()
+		s.queue.quietOnCancel = true
+		s.queue.mu.Unlock()
+		s.queue.push("a", "b")
+		s.noInvocation(t, "inside the batching window")
+		closed := make(chan error, 1)
+		go func() { closed <- s.host.Close(context.Background()) }()
+		synctest.Wait() // the clock does not move
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Fatalf("Close = %v", err)
+			}
+		default:
+			t.Fatal("Close waits for the batching window to end")
+		}
+		if got := s.queue.deletedIDs(); !slices.Equal(got, []string{"a", "b"}) {
+			t.Errorf("deleted = %v, want a and b: the gathered batch is invoked, not held", got)
 		}
 	})
 }

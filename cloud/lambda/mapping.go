@@ -176,8 +176,8 @@ func (m *mapping) gather(ctx context.Context) []events.SQSMessage {
 	size := payloadBytes(batch)
 	for len(batch) < m.cfg.BatchSize && size+maxMessageBytes <= maxPayloadBytes {
 		left := deadline.Sub(clk.Now())
-		if left <= 0 {
-			break
+		if left <= 0 || ctx.Err() != nil {
+			break // the window is over, or the host is closing: invoke what we have
 		}
 		// A long poll returns as soon as a message is there, so waiting the
 		// window's remaining whole seconds (at least one: SQS clients cannot
