@@ -40,6 +40,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/logs"
 	"github.com/orderflow/orderflow/cloud/sns"
 	"github.com/orderflow/orderflow/cloud/sqs"
+	"github.com/orderflow/orderflow/internal/ownbody"
 )
 
 // DefaultAddr is the edge's default listen address, the port AWS local
@@ -274,7 +275,7 @@ func (c *Cloud) Config() aws.Config {
 		Region:       c.opts.Region,
 		BaseEndpoint: aws.String(c.url),
 		Credentials:  credentials.NewStaticCredentialsProvider(c.self.AccessKeyID, c.self.SecretAccessKey, ""),
-		HTTPClient:   c.client,
+		HTTPClient:   ownbody.Client{Next: c.client},
 	}
 }
 

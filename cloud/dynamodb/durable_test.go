@@ -27,6 +27,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/dynamodb"
 	"github.com/orderflow/orderflow/cloud/journal"
+	"github.com/orderflow/orderflow/internal/ownbody"
 )
 
 // node is a durable service on a data file, served on loopback, that a
@@ -95,6 +96,7 @@ func client(url string) *awsddb.Client {
 		BaseEndpoint: aws.String(url),
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   ownbody.Client{Next: http.DefaultClient},
 	})
 }
 
@@ -166,11 +168,7 @@ func get(t testing.TB, c *awsddb.Client, table, pk string) map[string]types.Attr
 
 func getKey(t testing.TB, c *awsddb.Client, table string, key map[string]types.AttributeValue) map[string]types.AttributeValue {
 	t.Helper()
-	var out *awsddb.GetItemOutput
-	err := retryRead(func() (err error) {
-		out, err = c.GetItem(context.Background(), &awsddb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
-		return err
-	})
+	out, err := c.GetItem(context.Background(), &awsddb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		t.Fatalf("GetItem %v: %v", key, err)
 	}
@@ -181,36 +179,15 @@ func getKey(t testing.TB, c *awsddb.Client, table string, key map[string]types.A
 func scan(t testing.TB, c *awsddb.Client, table string) []map[string]types.AttributeValue {
 	t.Helper()
 	var items []map[string]types.AttributeValue
-	err := retryRead(func() error {
-		items = nil
-		p := awsddb.NewScanPaginator(c, &awsddb.ScanInput{TableName: aws.String(table)})
-		for p.HasMorePages() {
-			out, err := p.NextPage(context.Background())
-			if err != nil {
-				return err
-			}
-			items = append(items, out.Items...)
+	p := awsddb.NewScanPaginator(c, &awsddb.ScanInput{TableName: aws.String(table)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("Scan %s: %v", table, err)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("Scan %s: %v", table, err)
+		items = append(items, out.Items...)
 	}
 	return items
-}
-
-// retryRead runs a read again after an error that is not the server's
-// answer: the SDK's client sometimes fails to read a 200 response on a
-// connection its own transport closed (aws/aws-sdk-go-v2#2737), which its
-// default retryer retries and the tests' client, without retries, does not.
-func retryRead(read func() error) error {
-	var err error
-	for range 3 {
-		if err = read(); err == nil || errorCode(err) != "" {
-			return err
-		}
-	}
-	return err
 }
 
 func sameState(t testing.TB, got, want []map[string]types.AttributeValue) {

@@ -25,6 +25,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/orderflow/orderflow/cloud/dynamodb/engine"
+	"github.com/orderflow/orderflow/internal/ownbody"
 )
 
 // Region is the region every test client uses.
@@ -78,7 +79,7 @@ func DynamoDB(t testing.TB, table string, optFns ...func(*awsddb.Options)) (*aws
 		Region:       Region,
 		BaseEndpoint: aws.String(srv.URL),
 		Credentials:  creds,
-		HTTPClient:   srv.Client(),
+		HTTPClient:   ownbody.Client{Next: srv.Client()},
 	}, optFns...)
 	s := aws.String
 	_, err := client.CreateTable(context.Background(), &awsddb.CreateTableInput{
@@ -166,7 +167,7 @@ func NewSQS(t testing.TB, optFns ...func(*awssqs.Options)) *SQS {
 		Region:       Region,
 		BaseEndpoint: aws.String(srv.URL),
 		Credentials:  creds,
-		HTTPClient:   srv.Client(),
+		HTTPClient:   ownbody.Client{Next: srv.Client()},
 	}, optFns...)
 	return q
 }

@@ -395,6 +395,7 @@ func (e *Engine) load(tx *bbolt.Tx) error {
 		if err := t.loadItems(b); err != nil {
 			return fmt.Errorf("%w: table %q: %w", ErrDataFile, name, err)
 		}
+		t.arn = e.tableARN(t.name)
 		e.tables[t.name] = t
 		e.seq = max(e.seq, t.seq)
 		return nil

@@ -17,6 +17,8 @@ import (
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/orderflow/orderflow/internal/ownbody"
 )
 
 // newClient serves h on loopback and returns an SDK client configured
@@ -29,7 +31,7 @@ func newClient(t testing.TB, h http.Handler) *awsddb.Client {
 		Region:           "us-east-1",
 		BaseEndpoint:     aws.String(srv.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider("test", "test", ""),
-		HTTPClient:       srv.Client(),
+		HTTPClient:       ownbody.Client{Next: srv.Client()},
 		RetryMaxAttempts: 1,
 	})
 }

@@ -290,7 +290,7 @@ func (e *Engine) createTable(body []byte) ([]byte, error) {
 		t.attrDefs = append(t.attrDefs, attrDef{d.AttributeName, d.AttributeType})
 	}
 	t.created = e.opts.Now()
-	t.arn = fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", e.opts.Region, e.opts.AccountID, t.name)
+	t.arn = e.tableARN(t.name)
 
 	if e.closed.Load() {
 		return nil, errClosed
@@ -316,6 +316,11 @@ func (e *Engine) createTable(body []byte) ([]byte, error) {
 		return nil, err
 	}
 	return marshal(struct{ TableDescription tableDescription }{t.describe("ACTIVE")})
+}
+
+// tableARN is the ARN of the table called name.
+func (e *Engine) tableARN(name string) string {
+	return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", e.opts.Region, e.opts.AccountID, name)
 }
 
 // describe returns t's description, under t's read lock.
