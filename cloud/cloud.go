@@ -135,6 +135,7 @@ type Cloud struct {
 	url     string
 	server  *http.Server
 	done    chan error
+	closing chan struct{} // closed when Close begins
 }
 
 // Start listens on opts.Addr and serves the cloud until Close.
@@ -150,7 +151,7 @@ func Start(opts Options) (*Cloud, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cloud: listen on %s: %w", opts.Addr, err)
 	}
-	c := &Cloud{opts: opts, done: make(chan error, 1), faults: newInjector(), calls: &callCounts{}, conns: newUnusedConns()}
+	c := &Cloud{opts: opts, done: make(chan error, 1), closing: make(chan struct{}), faults: newInjector(), calls: &callCounts{}, conns: newUnusedConns()}
 	c.url = endpointURL(ln.Addr())
 	c.self = aws.Credentials{AccessKeyID: "orderflow", SecretAccessKey: "orderflow"}
 	c.client = loopbackClient()
@@ -216,6 +217,16 @@ func Start(opts Options) (*Cloud, error) {
 		c.done <- err
 	}()
 	c.SNS.Start()
+	if c.journal != nil {
+		go func() {
+			select {
+			case <-c.journal.Failed():
+				opts.Logger.Error("the data file can no longer be written: every request is refused from now on; restart from the data directory once the cause is fixed",
+					"dir", opts.DataDir, "err", c.journal.Err())
+			case <-c.closing:
+			}
+		}()
+	}
 	opts.Logger.Info("embedded cloud listening", "endpoint", c.url)
 	return c, nil
 }
@@ -260,6 +271,24 @@ func (c *Cloud) JournalStats() journal.Stats {
 // Recovery says what Options.Recover found damaged and lost at start
 // (journal.Recovery.Damaged is false when nothing was).
 func (c *Cloud) Recovery() journal.Recovery { return c.recov }
+
+// DataFileFailed is closed if the data file can no longer be written (a
+// full disk, say): the cloud then refuses every request, and DataFileErr
+// says why. In memory it is never closed.
+func (c *Cloud) DataFileFailed() <-chan struct{} {
+	if c.journal == nil {
+		return nil
+	}
+	return c.journal.Failed()
+}
+
+// DataFileErr is why the data file can no longer be written, or nil.
+func (c *Cloud) DataFileErr() error {
+	if c.journal == nil {
+		return nil
+	}
+	return c.journal.Err()
+}
 
 // DataDir is the data directory, "" in memory.
 func (c *Cloud) DataDir() string { return c.opts.DataDir }
@@ -319,6 +348,11 @@ func (c *Cloud) Deploy(ctx context.Context, template []byte, stackName string, p
 // and waits, until ctx ends, for the invocations, the requests (a long
 // poll among them) and SNS's deliveries in flight to finish.
 func (c *Cloud) Close(ctx context.Context) error {
+	select {
+	case <-c.closing:
+	default:
+		close(c.closing)
+	}
 	if err := c.Lambda.Close(ctx); err != nil {
 		c.server.Close()
 		<-c.done

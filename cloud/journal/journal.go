@@ -68,8 +68,9 @@ type Journal struct {
 	err    error  // sticky: the first failure
 	closed bool
 
-	wake chan struct{} // capacity 1: there is a group to commit, or Close
-	done chan struct{} // closed when the committer has exited
+	wake   chan struct{} // capacity 1: there is a group to commit, or Close
+	done   chan struct{} // closed when the committer has exited
+	failed chan struct{} // closed when err is set
 
 	// Between the committer and the applier, under amu.
 	amu           sync.Mutex
@@ -149,7 +150,7 @@ func newJournal(db *bbolt.DB, rec *Recovery) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &Journal{db: db, log: w, wake: make(chan struct{}, 1), done: make(chan struct{}),
+	j := &Journal{db: db, log: w, wake: make(chan struct{}, 1), done: make(chan struct{}), failed: make(chan struct{}),
 		applied: applied, applierDone: make(chan struct{})}
 	j.acond = sync.NewCond(&j.amu)
 	openJournals[db] = true
@@ -321,11 +322,17 @@ func (j *Journal) Err() error {
 	return j.err
 }
 
+// Failed is closed when the journal stops on a failed write: from then on
+// Err says why and nothing more is made durable. Its owner tells the
+// operator at once.
+func (j *Journal) Failed() <-chan struct{} { return j.failed }
+
 // fail makes err the journal's sticky error, if it has none yet.
 func (j *Journal) fail(err error) error {
 	j.mu.Lock()
 	if j.err == nil {
 		j.err = err
+		close(j.failed)
 	}
 	err = j.err
 	j.mu.Unlock()

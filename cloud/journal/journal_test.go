@@ -286,6 +286,36 @@ func TestJournal(t *testing.T) {
 		assertMarkerOnly(t, copied, 2)
 	})
 
+	t.Run("Failed is closed when a write fails, and only then", func(t *testing.T) {
+		db := openDB(t)
+		j := newJournal(t, db)
+		defer j.Close()
+		if err := j.Append(put("k", "v")).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-j.Failed():
+			t.Fatal("Failed is closed while every write succeeds")
+		default:
+		}
+		db.Close() // the next apply fails
+		j.Append(put("k2", "v2"))
+		if err := j.Flush(); err == nil {
+			t.Fatal("Flush succeeded with the file closed: the test tests nothing")
+		}
+		select {
+		case <-j.Failed():
+		default:
+			t.Fatal("Failed is open after a write failed")
+		}
+		if j.Err() == nil {
+			t.Error("Err is nil after Failed closed")
+		}
+	})
+
 	t.Run("a second journal on the same file is refused", func(t *testing.T) {
 		db := openDB(t)
 		j := newJournal(t, db)

@@ -88,7 +88,14 @@ keeps the damaged files beside them under new names and says what was lost.`,
 			if len(faults) > 0 {
 				fmt.Fprintf(e.stdout, "Injecting faults: %s (seed %d).\n\n", strings.Join(faults, ", "), faultSeed)
 			}
-			<-cmd.Context().Done()
+			select {
+			case <-cmd.Context().Done():
+			case <-l.Cloud.DataFileFailed():
+				// Every request is refused from now on: say so and stop,
+				// rather than serve errors until someone notices.
+				l.Close()
+				return fmt.Errorf("the data directory %s can no longer be written (%v); orderflow stopped, having refused every request since, so nothing unacknowledged was shown to a client. Fix the cause (free space on the disk, say) and start again with the same --data-dir: everything acknowledged is there", dataDir, l.Cloud.DataFileErr())
+			}
 			if len(faults) > 0 {
 				fmt.Fprintf(e.stdout, "orderflow: faults fired: %v\n", l.Cloud.FaultsFired())
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -27,17 +29,30 @@ type upProcess struct {
 	cmd      *exec.Cmd
 	endpoint string
 	done     chan error
+	stderr   logBuffer
 }
 
 func startUp(t *testing.T, args ...string) *upProcess {
+	t.Helper()
+	return startUpWithin(t, 0, args...)
+}
+
+// startUpWithin starts up with its files limited to fileKB kilobytes
+// (ulimit -f; 0 for no limit): a write past it fails as on a full disk.
+func startUpWithin(t *testing.T, fileKB int, args ...string) *upProcess {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "orderflow")
 	if err := os.Symlink(os.Args[0], bin); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append([]string{"up", "--addr", "127.0.0.1:0"}, args...)...)
+	argv := append([]string{bin, "up", "--addr", "127.0.0.1:0"}, args...)
+	if fileKB > 0 {
+		argv = append([]string{"bash", "-c", fmt.Sprintf(`ulimit -f %d && exec "$0" "$@"`, fileKB)}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-	cmd.Stderr = os.Stderr
+	p := &upProcess{cmd: cmd, done: make(chan error, 1)}
+	cmd.Stderr = io.MultiWriter(os.Stderr, &p.stderr)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +60,6 @@ func startUp(t *testing.T, args ...string) *upProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &upProcess{cmd: cmd, done: make(chan error, 1)}
 	t.Cleanup(func() { cmd.Process.Kill() })
 	found := make(chan string, 1)
 	go func() {
@@ -210,5 +224,66 @@ func TestTablesOfEveryKeyShapeSurviveKill9AndRestartsOfUp(t *testing.T) {
 	up = startUp(t, "--data-dir", dir)
 	c = up.dynamodb()
 	check("after a second kill -9")
+	up.stop(t, syscall.SIGINT)
+}
+
+// TestUpStopsAndSaysSoWhenTheDataFileCanNoLongerBeWritten runs up with its
+// files limited in size, so that its data file fills as on a full disk,
+// while a client writes: up stops with one sentence saying what happened
+// and what to do, and a restart without the limit finds every write that
+// was acknowledged.
+func TestUpStopsAndSaysSoWhenTheDataFileCanNoLongerBeWritten(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs orderflow up as a process")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	up := startUpWithin(t, 6000, "--data-dir", dir)
+	c := up.dynamodb()
+	c = awsddb.New(c.Options(), func(o *awsddb.Options) { o.RetryMaxAttempts = 1 })
+	if _, err := c.CreateTable(ctx, &awsddb.CreateTableInput{TableName: aws.String("Fill"), BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}}}); err != nil {
+		t.Fatal(err)
+	}
+	var acked []string
+	blob := &types.AttributeValueMemberS{Value: strings.Repeat("x", 8<<10)}
+	for i := 0; i < 20_000; i++ {
+		pk := fmt.Sprint("item-", i)
+		_, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Fill"), Item: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}, "blob": blob}})
+		if err != nil {
+			t.Logf("PutItem %d: %v", i, err)
+			break
+		}
+		acked = append(acked, pk)
+	}
+	select {
+	case err := <-up.done:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Errorf("up ended with %v, want exit status 1", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("up still runs 30 s after its data file could no longer be written")
+	}
+	if msg := up.stderr.String(); !strings.Contains(msg, "can no longer be written") || !strings.Contains(msg, "start again with the same --data-dir") {
+		t.Errorf("up's last words do not say what happened and what to do:\n%s", msg)
+	}
+	if len(acked) == 0 {
+		t.Fatal("no write was acknowledged: the limit is too small for the test to test anything")
+	}
+
+	up = startUp(t, "--data-dir", dir)
+	c = up.dynamodb()
+	for _, pk := range acked {
+		out, err := c.GetItem(ctx, &awsddb.GetItemInput{TableName: aws.String("Fill"), Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}}})
+		if err != nil {
+			t.Fatalf("GetItem %s after the restart: %v", pk, err)
+		}
+		if out.Item == nil {
+			t.Errorf("%s was acknowledged and is missing after the restart", pk)
+		}
+	}
+	t.Logf("%d writes acknowledged before the data file filled; all there after a restart", len(acked))
 	up.stop(t, syscall.SIGINT)
 }
