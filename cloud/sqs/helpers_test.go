@@ -103,13 +103,19 @@ func (b backend) newFixture(t testing.TB, fake bool) *fixture {
 	srv = httptest.NewServer(f.svc)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
-	f.client = sqs.New(sqs.Options{
+	f.client = newClient(srv.URL)
+	return f
+}
+
+// newClient is a real SDK client for the endpoint, which never retries: a
+// test sees every failure.
+func newClient(endpoint string) *sqs.Client {
+	return sqs.New(sqs.Options{
 		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(srv.URL),
+		BaseEndpoint:     aws.String(endpoint),
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		RetryMaxAttempts: 1,
 	})
-	return f
 }
 
 // newEngine returns an engine on b, for tests of the Go API, closed when
