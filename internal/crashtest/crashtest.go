@@ -33,6 +33,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -195,31 +196,40 @@ func (p *Process) Kills() int {
 }
 
 // Kill sends the child SIGKILL and returns once it has exited. Requests in
-// flight fail at the client. Killing a child that has already exited does
-// nothing.
-func (p *Process) Kill() {
+// flight fail at the client. It reports whether the kill is what ended the
+// child: false when it had already exited (a crash of its own shows as
+// false, and in the child's output).
+func (p *Process) Kill() bool {
 	p.mu.Lock()
 	cmd, exited := p.cmd, p.exited
-	if cmd != nil && !isClosed(exited) {
+	running := cmd != nil && !isClosed(exited)
+	if running {
 		p.kills++
 	}
 	p.mu.Unlock()
-	if cmd == nil {
-		return
+	if !running {
+		return false
 	}
-	cmd.Process.Signal(syscall.SIGKILL) // an exited child: ESRCH, nothing to do
+	cmd.Process.Signal(syscall.SIGKILL) // exited meanwhile: ESRCH, nothing to do
 	<-exited
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ee *exec.ExitError
+	if errors.As(p.exitErr, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			return true
+		}
+	}
+	return false
 }
 
-// KillAfter kills the child d from now, from another goroutine, and returns
-// a channel closed once it has exited: a test keeps its clients running
-// meanwhile so that the kill lands in the middle of their requests.
-func (p *Process) KillAfter(d time.Duration) <-chan struct{} {
-	done := make(chan struct{})
-	time.AfterFunc(d, func() {
-		p.Kill()
-		close(done)
-	})
+// KillAfter kills the child d from now, from another goroutine, and
+// returns a channel that receives Kill's result once the child has exited:
+// a test keeps its clients running meanwhile, so that the kill lands among
+// their requests.
+func (p *Process) KillAfter(d time.Duration) <-chan bool {
+	done := make(chan bool, 1)
+	time.AfterFunc(d, func() { done <- p.Kill() })
 	return done
 }
 
@@ -425,4 +435,51 @@ func (w *tail) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return string(w.b)
+}
+
+// Flags of the model-based crash tests, in every test binary that imports
+// this package: `go test ./cloud/sqs/ -args -crash.duration=10m`.
+var (
+	flagOps      = flag.Int("crash.ops", 0, "operations each model-based crash test runs (0: the test's default)")
+	flagDuration = flag.Duration("crash.duration", 0, "run each model-based crash test for this long instead of a number of operations")
+	flagSeed     = flag.Uint64("crash.seed", 0, "seed of the model-based crash tests' random choices (0: one from the clock, logged)")
+)
+
+// Budget bounds a model-based crash test (random operations checked
+// against a model, with crashes): a number of operations, or a duration.
+type Budget struct {
+	// Seed seeds the test's random choices; the test logs it, and
+	// -crash.seed repeats a run's choices (not its timing).
+	Seed  uint64
+	ops   int
+	until time.Time
+}
+
+// NewBudget returns the budget of a test whose default run is ops
+// operations: -crash.ops replaces the number, -crash.duration runs for
+// that long instead, -crash.seed fixes the seed. It logs what it chose.
+func NewBudget(t testing.TB, ops int) Budget {
+	t.Helper()
+	b := Budget{Seed: *flagSeed, ops: ops}
+	if b.Seed == 0 {
+		b.Seed = uint64(time.Now().UnixNano())
+	}
+	if *flagOps > 0 {
+		b.ops = *flagOps
+	}
+	if *flagDuration > 0 {
+		b.until = time.Now().Add(*flagDuration)
+		t.Logf("crashtest: running for %v; repeat the choices with -crash.seed=%d", *flagDuration, b.Seed)
+	} else {
+		t.Logf("crashtest: running %d operations; repeat the choices with -crash.seed=%d", b.ops, b.Seed)
+	}
+	return b
+}
+
+// More reports whether a test that has run done operations goes on.
+func (b Budget) More(done int) bool {
+	if !b.until.IsZero() {
+		return time.Now().Before(b.until)
+	}
+	return done < b.ops
 }

@@ -99,7 +99,12 @@ func TestAKilledChildRestartsOnItsDirectoryAndPortWithWhatItSynced(t *testing.T)
 		}
 		acked = n
 	}
-	p.Kill()
+	if !p.Kill() {
+		t.Fatal("Kill reported that the kill did not end the child")
+	}
+	if p.Kill() {
+		t.Error("a second Kill reported that it ended the child")
+	}
 	if _, err := inc(first); err == nil {
 		t.Fatal("a killed child answered")
 	}
@@ -153,7 +158,9 @@ func TestKillAfterLandsAmongRequestsInFlight(t *testing.T) {
 		}
 		acked = n
 	}
-	<-dead
+	if !<-dead {
+		t.Fatal("KillAfter reported that the kill did not end the child")
+	}
 	if !failed || acked == 0 {
 		t.Fatalf("%d increments acknowledged, then failed=%v: the kill did not land among the requests", acked, failed)
 	}
