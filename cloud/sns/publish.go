@@ -305,14 +305,13 @@ func (s *Service) PublishBatch(ctx context.Context, topicARN string, entries []B
 			results[i].MessageID = m.id // given by fanOut
 		}
 	}
-	var retries journal.Ticket
+	// The entries appended their retry records concurrently, in no
+	// particular order: the last entry's ticket may be an earlier commit
+	// than another's, so each is waited for.
 	for _, t := range tickets {
-		if !t.IsZero() {
-			retries = t // the journal commits in order: the last one covers all
+		if err := t.Wait(); err != nil {
+			return nil, fmt.Errorf("sns: publish batch to %s: record a delivery retry: %w", topicARN, err)
 		}
-	}
-	if err := retries.Wait(); err != nil {
-		return nil, fmt.Errorf("sns: publish batch to %s: record a delivery retry: %w", topicARN, err)
 	}
 	return results, nil
 }

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
@@ -134,11 +133,8 @@ func (h *sqsHarness) history() string { return strings.Join(h.log, "\n") }
 // connect makes new clients for the running child: connections to a dead
 // one are useless.
 func (h *sqsHarness) connect() {
-	h.http = &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
-	h.client = sqs.New(sqs.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(h.p.Endpoint()), RetryMaxAttempts: 1, HTTPClient: h.http,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-	})
+	h.client = crashClient(h.p.Endpoint())
+	h.http = h.client.Options().HTTPClient.(*crashtest.HTTPClient).Client()
 }
 
 func (h *sqsHarness) url(q *mQueue) string { return h.p.Endpoint() + "/000000000000/" + q.name }

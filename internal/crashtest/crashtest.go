@@ -30,6 +30,7 @@ package crashtest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -483,3 +484,39 @@ func (b Budget) More(done int) bool {
 	}
 	return done < b.ops
 }
+
+// HTTPClient is an HTTP client for the AWS SDK clients of a crash test:
+// each one has its own connections (connections to a killed child are
+// useless), and it hands the transport a copy of every request body, so
+// that the SDK's closing of its own body once the response headers are in
+// cannot race with the transport still writing the request. That race
+// (aws/aws-sdk-go-v2#2737) makes the transport close the connection under
+// a 200 response ("use of closed network connection" while deserializing);
+// the SDK retries it by default, which a crash test cannot allow: a retried
+// request may have happened twice, and the test must tell every lost
+// answer from a kill.
+type HTTPClient struct{ c *http.Client }
+
+// NewHTTPClient returns an HTTPClient with connections of its own.
+func NewHTTPClient() *HTTPClient {
+	return &HTTPClient{c: &http.Client{Transport: &http.Transport{}, Timeout: time.Minute}}
+}
+
+// Do sends req with a copy of its body.
+func (h *HTTPClient) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody {
+		b, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, fmt.Errorf("crashtest: read the request body: %w", err)
+		}
+		req = req.Clone(req.Context())
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+		req.ContentLength = int64(len(b))
+	}
+	return h.c.Do(req)
+}
+
+// Client returns the underlying client, for requests the SDK does not
+// make.
+func (h *HTTPClient) Client() *http.Client { return h.c }
