@@ -42,11 +42,13 @@ bench:
 fuzz:
 	@scripts/fuzz.sh
 
-## reliability: the reliability suite at its larger size (100,000 orders, 5 seeds per fault, …)
+## reliability: the reliability suite at its larger size (100,000 orders, 5 seeds per fault, …), and the model-based crash tests of SQS and SNS for CRASHTIME each (default 10m)
+CRASHTIME ?= 10m
 reliability:
 	$(GO) test -run . -v -timeout 2h ./reliability/ -args \
 		-reliability.orders=100000 -reliability.fault-orders=5000 -reliability.seeds=5 \
 		-reliability.version-orders=5000 -reliability.kills=50
+	$(GO) test -run 'RandomOperationsAgreeWithAModel' -v -timeout 2h ./cloud/sqs/ ./cloud/sns/ -args -crash.duration=$(CRASHTIME)
 
 clean:
 	rm -rf $(DIST)
