@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"github.com/aws/smithy-go"
 	"go.etcd.io/bbolt"
 
 	"github.com/orderflow/orderflow/cloud/clock"
@@ -371,5 +372,67 @@ func TestTheSNSDataFile(t *testing.T) {
 				t.Errorf("got %v, want ErrDataFile naming %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestAfterTheDataFileFailsNoAnswerShowsAnUnacknowledgedChange makes the
+// data file unwritable under a running service, as a full disk does (the
+// journal then stops: fail-stop), and checks that the changes then refused
+// never show: every later request is refused with an AWS-shaped error that
+// says to restart.
+func TestAfterTheDataFileFailsNoAnswerShowsAnUnacknowledgedChange(t *testing.T) {
+	db, err := journal.Open(filepath.Join(t.TempDir(), "data.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := journal.New(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{queues: &fakeQueues{}, clock: clock.NewFake(t1)}
+	var baseURL string
+	if e.svc, err = sns.New(sns.Options{DB: db, Journal: j, Clock: e.clock, BaseURL: func() string { return baseURL }, Queues: e.queues, Signer: testSigner(t)}); err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(e.svc)
+	defer e.srv.Close()
+	baseURL = e.srv.URL
+	e.client = awssns.New(awssns.Options{Region: "us-east-1", BaseEndpoint: aws.String(e.srv.URL), HTTPClient: e.srv.Client(), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
+	topic := e.createTopic(t, "acknowledged", nil)
+	e.subscribe(t, topic, "q", nil)
+
+	// The file goes away under the journal: its next apply fails, and the
+	// journal refuses everything after.
+	db.Close()
+	if err := j.Flush(); err == nil {
+		t.Fatal("the journal did not fail: the test tests nothing")
+	}
+
+	refused := func(what string, err error) {
+		t.Helper()
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" || !strings.Contains(ae.ErrorMessage(), "restart") {
+			t.Errorf("%s after the data file failed: %v; want ServiceUnavailable saying to restart", what, err)
+		}
+	}
+	_, err = e.client.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("refused")})
+	refused("CreateTopic", err)
+	_, err = e.client.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("sqs"), Endpoint: aws.String(queueARN("refused"))})
+	refused("Subscribe", err)
+	_, err = e.client.ListTopics(ctx, &awssns.ListTopicsInput{})
+	refused("ListTopics", err)
+	_, err = e.client.GetTopicAttributes(ctx, &awssns.GetTopicAttributesInput{TopicArn: aws.String(e.svc.TopicARNForTest("refused"))})
+	refused("GetTopicAttributes", err)
+	_, err = e.client.ListSubscriptions(ctx, &awssns.ListSubscriptionsInput{})
+	refused("ListSubscriptions", err)
+	_, err = e.client.ListSubscriptionsByTopic(ctx, &awssns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topic)})
+	refused("ListSubscriptionsByTopic", err)
+	_, err = e.client.ListTagsForResource(ctx, &awssns.ListTagsForResourceInput{ResourceArn: aws.String(topic)})
+	refused("ListTagsForResource", err)
+	_, err = e.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(e.svc.TopicARNForTest("refused")), Message: aws.String("to a topic never acknowledged")})
+	refused("Publish", err)
+	if got := len(e.queues.to(queueARN("refused"))); got != 0 {
+		t.Errorf("%d deliveries to a subscription never acknowledged", got)
 	}
 }

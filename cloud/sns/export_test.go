@@ -36,3 +36,6 @@ func DumpForTest(s *Service) string {
 // FlushJournal returns once every change recorded so far is in the data
 // file itself, not only in its write-ahead log.
 func (s *Service) FlushJournal() error { return s.j.Flush() }
+
+// TopicARNForTest is the ARN of the topic named name.
+func (s *Service) TopicARNForTest(name string) string { return s.topicARN(name) }
