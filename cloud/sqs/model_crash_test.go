@@ -101,6 +101,7 @@ type uncertain struct {
 	seen  map[string]bool // ... of messages visible then
 	del   map[string]bool // messages maybe deleted
 	purge []string        // messages maybe purged, all or none
+	at    time.Time       // when
 }
 
 type sqsHarness struct {
@@ -521,7 +522,7 @@ func (h *sqsHarness) purge(q *mQueue) error {
 	}
 	_, err := h.client.PurgeQueue(context.Background(), &sqs.PurgeQueueInput{QueueUrl: aws.String(h.url(q))})
 	if err := cut(err); errors.Is(err, errCut) {
-		h.maybe = &uncertain{what: "PurgeQueue", q: q, purge: ids}
+		h.maybe = &uncertain{what: "PurgeQueue", q: q, purge: ids, at: h.now}
 		return err
 	}
 	if !q.lastPurge.IsZero() && h.now.Sub(q.lastPurge) < time.Minute {
@@ -907,7 +908,7 @@ func (h *sqsHarness) reconcile(q *mQueue, got map[string]types.Message, mb *unce
 			h.t.Errorf("%s: a purge cut short removed some of the messages and left others", q.name)
 		}
 		if purgedAll {
-			q.lastPurge = h.now
+			q.lastPurge = mb.at
 		}
 	}
 	var maybeSent [][]string

@@ -26,6 +26,13 @@
 // when it can (so URLs that embed the endpoint stay valid; check
 // Endpoint after a restart all the same), and exits when the parent test
 // process goes away. Linux and other Unix systems only.
+//
+// Two helpers serve model-based crash tests (random operations checked
+// against a model while the child is stopped, killed and restarted):
+// Budget bounds a run by operations or time (-crash.ops, -crash.duration,
+// -crash.seed), and HTTPClient gives SDK clients that never lose an answer
+// except to a kill, so that a request without an answer is known to have
+// been cut short by one.
 package crashtest
 
 import (
