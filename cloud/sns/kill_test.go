@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -100,7 +102,8 @@ func serveTopics(c crashtest.Child) (*crashtest.Server, error) {
 	}
 	failing := &atomic.Bool{}
 	failing.Store(arg.Failing)
-	topics, err := sns.New(sns.Options{DB: db, Journal: j, Clock: clk, BaseURL: base, Queues: sqsQueues{queues, failing}})
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})) // shown when a test fails
+	topics, err := sns.New(sns.Options{DB: db, Journal: j, Clock: clk, BaseURL: base, Queues: sqsQueues{queues, failing}, Logger: logger})
 	if err != nil {
 		queues.Close()
 		j.Close()

@@ -123,9 +123,13 @@ type sqsHarness struct {
 var errCut = errors.New("no answer: the child is gone")
 
 func (h *sqsHarness) logf(format string, args ...any) {
-	h.log = append(h.log, fmt.Sprintf("%s "+format, append([]any{h.now.Sub(t0)}, args...)...))
-	if len(h.log) > 60 {
-		h.log = h.log[len(h.log)-60:]
+	line := fmt.Sprintf("%s "+format, append([]any{h.now.Sub(t0)}, args...)...)
+	if len(line) > 300 {
+		line = line[:300] + "…"
+	}
+	h.log = append(h.log, strings.ReplaceAll(line, "\n", " "))
+	if len(h.log) > 200 {
+		h.log = h.log[len(h.log)-200:]
 	}
 }
 
