@@ -33,17 +33,21 @@ import (
 // sqsQueues delivers into a real SQS service as the cloud's adapter does;
 // while failing is set, every delivery fails, after up to half a
 // millisecond, as a throttled SQS would (a transient failure, which SNS
-// retries).
+// retries). failingNow counts the failing deliveries in progress.
 type sqsQueues struct {
-	svc     *cloudsqs.Service
-	failing *atomic.Bool
+	svc        *cloudsqs.Service
+	failing    *atomic.Bool
+	failingNow *atomic.Int64
 }
 
 func (q sqsQueues) Deliver(ctx context.Context, d sns.Delivery) error {
-	if q.failing != nil && q.failing.Load() {
+	q.failingNow.Add(1) // before the look at failing: a waiter never misses it
+	if q.failing.Load() {
+		defer q.failingNow.Add(-1)
 		time.Sleep(rand.N(500 * time.Microsecond)) // the round trip of a refusal
 		return errors.New("crash test: SQS is throttling")
 	}
+	q.failingNow.Add(-1)
 	in := cloudsqs.SendInput{Body: d.Body}
 	for k, v := range d.Attributes {
 		if in.MessageAttributes == nil {
@@ -77,7 +81,8 @@ func (a childArg) String() string {
 // fake clock. SQS answers the JSON protocol (X-Amz-Target) and the Query
 // actions SNS does not know. The parent moves the clock with POST
 // /_clock?advance=DURATION and makes deliveries fail, or succeed again,
-// with POST /_deliveries?failing=true|false.
+// with POST /_deliveries?failing=true|false; GET /_deliveries says how
+// many failing deliveries are in progress.
 func serveTopics(c crashtest.Child) (*crashtest.Server, error) {
 	var arg childArg
 	if err := json.Unmarshal([]byte(c.Arg), &arg); err != nil {
@@ -100,10 +105,10 @@ func serveTopics(c crashtest.Child) (*crashtest.Server, error) {
 		db.Close()
 		return nil, err
 	}
-	failing := &atomic.Bool{}
+	failing, failingNow := &atomic.Bool{}, &atomic.Int64{}
 	failing.Store(arg.Failing)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})) // shown when a test fails
-	topics, err := sns.New(sns.Options{DB: db, Journal: j, Clock: clk, BaseURL: base, Queues: sqsQueues{queues, failing}, Logger: logger})
+	topics, err := sns.New(sns.Options{DB: db, Journal: j, Clock: clk, BaseURL: base, Queues: sqsQueues{queues, failing, failingNow}, Logger: logger})
 	if err != nil {
 		queues.Close()
 		j.Close()
@@ -146,6 +151,9 @@ func serveTopics(c crashtest.Child) (*crashtest.Server, error) {
 	})
 	mux.HandleFunc("POST /_deliveries", func(w http.ResponseWriter, r *http.Request) {
 		failing.Store(r.FormValue("failing") == "true")
+	})
+	mux.HandleFunc("GET /_deliveries", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, failingNow.Load())
 	})
 	return &crashtest.Server{Handler: mux, Close: func() error {
 		return errors.Join(topics.Close(), queues.Close(), j.Close(), db.Close())
