@@ -42,12 +42,13 @@ bench:
 fuzz:
 	@scripts/fuzz.sh
 
-## reliability: the reliability suite at its larger size (100,000 orders, 5 seeds per fault, …), and the model-based crash tests at length
+## reliability: the reliability suite at its larger size (100,000 orders, 5 seeds per fault, …), and the model-based crash tests of SQS, SNS and DynamoDB for CRASHTIME each (default 10m)
+CRASHTIME ?= 10m
 reliability:
 	$(GO) test -run . -v -timeout 2h ./reliability/ -args \
 		-reliability.orders=100000 -reliability.fault-orders=5000 -reliability.seeds=5 \
 		-reliability.version-orders=5000 -reliability.kills=50
-	$(GO) test -run TheTablesMatchAModel -v -timeout 2h ./cloud/dynamodb/ -args -crash.ops=100000
+	$(GO) test -run 'RandomOperationsAgreeWithAModel|TheTablesMatchAModel' -v -timeout 2h ./cloud/sqs/ ./cloud/sns/ ./cloud/dynamodb/ -args -crash.duration=$(CRASHTIME)
 
 clean:
 	rm -rf $(DIST)

@@ -3,7 +3,6 @@ package dynamodb_test
 import (
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,11 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-var (
-	crashOps  = flag.Int("crash.ops", 1500, "DynamoDB model-based crash test: operations to run")
-	crashSeed = flag.Uint64("crash.seed", 0, "DynamoDB model-based crash test: random seed (0: from the clock)")
+	"github.com/orderflow/orderflow/internal/crashtest"
 )
 
 // TestTheTablesMatchAModelAcrossCrashes drives random writes — Put, Update,
@@ -30,27 +26,21 @@ var (
 // there, every refused one is not, and a write whose answer was lost to
 // the crash is there wholly or not at all.
 func TestTheTablesMatchAModelAcrossCrashes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts child processes")
-	}
-	seed := *crashSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (rerun with -crash.seed=%d)", seed, seed)
+	p := crashtest.Start(t, crashtest.Options{Serve: serveDynamoDB})
+	budget := crashtest.NewBudget(t, 1500)
+	seed := budget.Seed
 	m := &model{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), tables: map[string]map[string]mItem{}}
-	path := t.TempDir() + "/cloud.db"
-	ch := startChild(t, path)
+	ch := &child{p: p, http: crashtest.NewHTTPClient()}
 	for _, tb := range modelTables {
 		m.tables[tb.name] = map[string]mItem{}
 		if st, code := ch.do(t, "CreateTable", tb.create()); st != http.StatusOK {
 			t.Fatalf("CreateTable %s: %d %s", tb.name, st, code)
 		}
 	}
-	var kills, stops, lost, stray, refused int
-	for done := 0; done < *crashOps; {
+	var kills, stops, lost, stray, refused, done int
+	for budget.More(done) {
 		n := 20 + m.rng.IntN(200)
-		for i := 0; i < n && done < *crashOps; i, done = i+1, done+1 {
+		for i := 0; i < n && budget.More(done); i, done = i+1, done+1 {
 			op := m.randomOp()
 			stray += op.stray
 			st, code, err := ch.send(op.name, op.body)
@@ -62,7 +52,9 @@ func TestTheTablesMatchAModelAcrossCrashes(t *testing.T) {
 			}
 		}
 		if m.rng.IntN(5) == 0 {
-			ch.stop(t)
+			if err := p.Stop(); err != nil {
+				t.Fatal(err)
+			}
 			stops++
 		} else {
 			// Kill with a request in flight, at a random point of it.
@@ -73,7 +65,9 @@ func TestTheTablesMatchAModelAcrossCrashes(t *testing.T) {
 				res <- sent{st, code, err}
 			}()
 			time.Sleep(time.Duration(m.rng.IntN(600)) * time.Microsecond)
-			ch.kill(t)
+			if !p.Kill() {
+				t.Fatal("the child had exited before it was killed")
+			}
 			kills++
 			r := <-res
 			if r.err != nil || r.status >= 500 {
@@ -84,15 +78,17 @@ func TestTheTablesMatchAModelAcrossCrashes(t *testing.T) {
 			}
 			done++
 		}
-		ch = startChild(t, path)
+		p.Restart("")
 		m.check(t, ch)
 		if t.Failed() {
 			t.Fatalf("stopped after %d operations (seed %d)", done, seed)
 		}
 	}
-	ch.stop(t)
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("%d operations, %d kills (%d with the answer lost), %d clean stops, %d refused or failed their condition, %d with stray fields",
-		*crashOps, kills, lost, stops, refused, stray)
+		done, kills, lost, stops, refused, stray)
 }
 
 type sent struct {
@@ -563,6 +559,13 @@ func equalItem(a, b *mItem) bool {
 	return *a == *b
 }
 
+// child is the crash test's handle on its child process, with a client
+// that loses no answer but to a kill.
+type child struct {
+	p    *crashtest.Process
+	http *crashtest.HTTPClient
+}
+
 // scan reads a whole table into the model's shape.
 func (ch *child) scan(t *testing.T, tb modelTable) map[string]mItem {
 	t.Helper()
@@ -671,7 +674,7 @@ func (ch *child) do(t *testing.T, op, body string) (int, string) {
 }
 
 func (ch *child) call(op, body string) (int, string, []byte, error) {
-	req, err := http.NewRequest(http.MethodPost, ch.url, strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, ch.p.Endpoint(), strings.NewReader(body))
 	if err != nil {
 		return 0, "", nil, err
 	}

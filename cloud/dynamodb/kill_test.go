@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/orderflow/orderflow/internal/crashtest"
 )
 
 // workerLog is what one writer saw acknowledged.
@@ -26,12 +28,8 @@ type workerLog struct {
 }
 
 func TestEveryAcknowledgedWriteSurvivesAKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a child process")
-	}
-	path := filepath.Join(t.TempDir(), "cloud.db")
-	ch := startChild(t, path)
-	c := client(ch.url)
+	p := crashtest.Start(t, crashtest.Options{Serve: serveDynamoDB})
+	c := client(p.Endpoint())
 	createOrders(t, c, "Orders")
 	const workers = 8
 	logs := make([]*workerLog, workers)
@@ -78,12 +76,14 @@ func TestEveryAcknowledgedWriteSurvivesAKill9(t *testing.T) {
 	for total.Load() < 1500 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	ch.kill(t)
+	if !p.Kill() {
+		t.Fatal("the child had exited before it was killed")
+	}
 	wg.Wait()
 	t.Logf("killed the child after %d acknowledged writes", total.Load())
 
 	began := time.Now()
-	c = startNode(t, path).c
+	c = startNode(t, filepath.Join(p.Dir(), "cloud.db")).c
 	t.Logf("reopened in %v", time.Since(began))
 	checked := 0
 	for w, l := range logs {

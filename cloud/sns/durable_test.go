@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,12 +16,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"github.com/aws/smithy-go"
 	"go.etcd.io/bbolt"
 
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/sns"
-	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
 )
 
 // snsNode is an SNS service on a data file that a test crashes and
@@ -377,141 +376,65 @@ func TestTheSNSDataFile(t *testing.T) {
 	}
 }
 
-// sqsQueues delivers into a real SQS service as the cloud's adapter does.
-type sqsQueues struct{ svc *cloudsqs.Service }
-
-func (q sqsQueues) Deliver(ctx context.Context, d sns.Delivery) error {
-	in := cloudsqs.SendInput{Body: d.Body}
-	for k, v := range d.Attributes {
-		if in.MessageAttributes == nil {
-			in.MessageAttributes = map[string]cloudsqs.MessageAttributeValue{}
-		}
-		in.MessageAttributes[k] = cloudsqs.MessageAttributeValue{DataType: v.DataType, StringValue: v.StringValue, BinaryValue: v.BinaryValue}
-	}
-	_, err := q.svc.SendAs(ctx, d.QueueARN, cloudsqs.Principal{Service: "sns.amazonaws.com", SourceArn: d.TopicARN, SourceAccount: account}, in)
-	switch {
-	case errors.Is(err, cloudsqs.ErrQueueNotFound):
-		return fmt.Errorf("%w: %w", sns.ErrQueueNotFound, err)
-	case errors.Is(err, cloudsqs.ErrAccessDenied):
-		return fmt.Errorf("%w: %w", sns.ErrDenied, err)
-	}
-	return err
-}
-
-// TestPublishesAcknowledgedBeforeACrashAreInTheirQueuesAfterIt checks the
-// reason SNS keeps no journal of publishes: each delivery, enveloped, raw
-// or dead-lettered, is made durable by SQS before Publish answers.
-func TestPublishesAcknowledgedBeforeACrashAreInTheirQueuesAfterIt(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "data.db")
-	var (
-		db       *bbolt.DB
-		queues   *cloudsqs.Service
-		topics   *sns.Service
-		srv      *httptest.Server
-		client   *awssns.Client
-		startMu  sync.Mutex
-		clk      = clock.NewFake(t1)
-		baseURL  = func() string { startMu.Lock(); defer startMu.Unlock(); return srv.URL }
-		allowSNS = func(q string) map[string]string {
-			return map[string]string{"Policy": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":"sqs:SendMessage","Resource":"` + queueARN(q) + `"}]}`}
-		}
-	)
-	start := func() {
-		t.Helper()
-		var err error
-		if db, err = journal.Open(path); err != nil {
-			t.Fatal(err)
-		}
-		// One journal for the file, shared as the cloud shares it; a crash
-		// abandons it.
-		j, err := journal.New(db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if queues, err = cloudsqs.Open(cloudsqs.Options{DB: db, Clock: clk, Journal: j}); err != nil {
-			t.Fatal(err)
-		}
-		if topics, err = sns.New(sns.Options{DB: db, Clock: clk, BaseURL: baseURL, Queues: sqsQueues{queues}, Journal: j}); err != nil {
-			t.Fatal(err)
-		}
-		startMu.Lock()
-		srv = httptest.NewServer(topics)
-		startMu.Unlock()
-		topics.Start()
-		client = awssns.New(awssns.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), HTTPClient: srv.Client(),
-			Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
-	}
-	crash := func() { srv.CloseClientConnections(); srv.Close(); db.Close() }
-	start()
-	for _, q := range []string{"enveloped", "raw", "dlq"} {
-		if _, err := queues.Engine().CreateQueue(q, allowSNS(q), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := queues.Engine().CreateQueue("denied", nil, nil); err != nil { // no policy: SNS may not send
-		t.Fatal(err)
-	}
-	topic, err := topics.CreateTopic(ctx, "orders", nil, nil)
+// TestAfterTheDataFileFailsNoAnswerShowsAnUnacknowledgedChange makes the
+// data file unwritable under a running service, as a full disk does (the
+// journal then stops: fail-stop), and checks that the changes then refused
+// never show: every later request is refused with an AWS-shaped error that
+// says to restart.
+func TestAfterTheDataFileFailsNoAnswerShowsAnUnacknowledgedChange(t *testing.T) {
+	db, err := journal.Open(filepath.Join(t.TempDir(), "data.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for q, attrs := range map[string]map[string]string{
-		"enveloped": nil,
-		"raw":       {"RawMessageDelivery": "true"},
-		"denied":    {"RedrivePolicy": `{"deadLetterTargetArn":"` + queueARN("dlq") + `"}`},
-	} {
-		if _, err := topics.Subscribe(ctx, topic, "sqs", queueARN(q), attrs); err != nil {
-			t.Fatal(err)
-		}
+	j, err := journal.New(db)
+	if err != nil {
+		t.Fatal(err)
 	}
-	const published = 20
-	ids := map[string]bool{}
-	for i := range published {
-		out, err := client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String(fmt.Sprint("order ", i)),
-			MessageAttributes: map[string]types.MessageAttributeValue{"n": {DataType: aws.String("Number"), StringValue: aws.String(fmt.Sprint(i))}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids[*out.MessageId] = true
+	e := &env{queues: &fakeQueues{}, clock: clock.NewFake(t1)}
+	var baseURL string
+	if e.svc, err = sns.New(sns.Options{DB: db, Journal: j, Clock: e.clock, BaseURL: func() string { return baseURL }, Queues: e.queues, Signer: testSigner(t)}); err != nil {
+		t.Fatal(err)
 	}
-	crash()
-	start()
-	defer crash()
+	e.srv = httptest.NewServer(e.svc)
+	defer e.srv.Close()
+	baseURL = e.srv.URL
+	e.svc.Start()
+	e.client = awssns.New(awssns.Options{Region: "us-east-1", BaseEndpoint: aws.String(e.srv.URL), HTTPClient: e.srv.Client(), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
+	topic := e.createTopic(t, "acknowledged", nil)
+	e.subscribe(t, topic, "q", nil)
 
-	receive := func(q string) []cloudsqs.Message {
+	// The file goes away under the journal: its next apply fails, and the
+	// journal refuses everything after.
+	db.Close()
+	if err := j.Flush(); err == nil {
+		t.Fatal("the journal did not fail: the test tests nothing")
+	}
+
+	refused := func(what string, err error) {
 		t.Helper()
-		var all []cloudsqs.Message
-		for {
-			got, err := queues.Engine().ReceiveMessage(ctx, q, cloudsqs.ReceiveInput{MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) == 0 {
-				return all
-			}
-			all = append(all, got...)
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" || !strings.Contains(ae.ErrorMessage(), "restart") {
+			t.Errorf("%s after the data file failed: %v; want ServiceUnavailable saying to restart", what, err)
 		}
 	}
-	enveloped := receive("enveloped")
-	if len(enveloped) != published {
-		t.Fatalf("enveloped queue holds %d after the crash, want %d", len(enveloped), published)
-	}
-	for _, m := range enveloped {
-		env := decodeEnvelope(t, m.Body)
-		env["SigningCertURL"] = topics.SigningCertURL()
-		if !ids[env["MessageId"].(string)] {
-			t.Errorf("envelope of an unknown publish: %v", env["MessageId"])
-		}
-		if err := verifyEnvelope(t, env); err != nil {
-			t.Errorf("an envelope from before the crash does not verify: %v", err)
-		}
-	}
-	raw := receive("raw")
-	if len(raw) != published || raw[0].MessageAttributes["n"].DataType != "Number" || !strings.HasPrefix(raw[0].Body, "order ") {
-		t.Errorf("raw queue after the crash: %d messages, first %+v", len(raw), raw)
-	}
-	dead := receive("dlq")
-	if len(dead) != published || dead[0].MessageAttributes["ErrorCode"].StringValue != "AccessDenied" {
-		t.Errorf("dead-letter queue after the crash: %d messages, first %+v", len(dead), dead)
+	_, err = e.client.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("refused")})
+	refused("CreateTopic", err)
+	_, err = e.client.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("sqs"), Endpoint: aws.String(queueARN("refused"))})
+	refused("Subscribe", err)
+	_, err = e.client.ListTopics(ctx, &awssns.ListTopicsInput{})
+	refused("ListTopics", err)
+	_, err = e.client.GetTopicAttributes(ctx, &awssns.GetTopicAttributesInput{TopicArn: aws.String(e.svc.TopicARNForTest("refused"))})
+	refused("GetTopicAttributes", err)
+	_, err = e.client.ListSubscriptions(ctx, &awssns.ListSubscriptionsInput{})
+	refused("ListSubscriptions", err)
+	_, err = e.client.ListSubscriptionsByTopic(ctx, &awssns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topic)})
+	refused("ListSubscriptionsByTopic", err)
+	_, err = e.client.ListTagsForResource(ctx, &awssns.ListTagsForResourceInput{ResourceArn: aws.String(topic)})
+	refused("ListTagsForResource", err)
+	_, err = e.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(e.svc.TopicARNForTest("refused")), Message: aws.String("to a topic never acknowledged")})
+	refused("Publish", err)
+	if got := len(e.queues.to(queueARN("refused"))); got != 0 {
+		t.Errorf("%d deliveries to a subscription never acknowledged", got)
 	}
 }

@@ -168,12 +168,11 @@ type change struct {
 func (s *Service) apply(c change) (string, error) {
 	s.mu.Lock()
 	arn, err := s.applyLocked(c)
-	t := s.unlock()
+	if werr := durable(s.unlock()); werr != nil {
+		return "", werr // an error too may rest on a change that will be lost
+	}
 	if err != nil {
 		return "", err
-	}
-	if err := t.Wait(); err != nil {
-		return "", fmt.Errorf("sns: make the change durable: %w", err)
 	}
 	return arn, nil
 }
@@ -591,12 +590,22 @@ const defaultEffectiveDeliveryPolicy = `{"http":{"defaultHealthyRetryPolicy":{"m
 
 // TopicAttributes returns a topic's attributes as GetTopicAttributes does.
 func (s *Service) TopicAttributes(ctx context.Context, topicARN string) (map[string]string, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, err := s.topicLocked("TopicArn", topicARN, "GetTopicAttributes")
+	var out map[string]string
+	err := s.read(func() error {
+		t, err := s.topicLocked("TopicArn", topicARN, "GetTopicAttributes")
+		if err != nil {
+			return err
+		}
+		out = s.topicAttributesLocked(t)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	return out, nil
+}
+
+func (s *Service) topicAttributesLocked(t *topic) map[string]string {
 	out := map[string]string{
 		"TopicArn":                t.arn,
 		"Owner":                   s.account,
@@ -611,15 +620,16 @@ func (s *Service) TopicAttributes(ctx context.Context, topicARN string) (map[str
 	if dp, ok := t.attrs["DeliveryPolicy"]; ok {
 		out["EffectiveDeliveryPolicy"] = dp
 	}
-	return out, nil
+	return out
 }
 
 // ListTopics returns up to 100 topic ARNs after nextToken, and the token for
 // the next page ("" at the end).
 func (s *Service) ListTopics(ctx context.Context, nextToken string) ([]string, string, error) {
-	s.mu.RLock()
-	arns := slices.Sorted(maps.Keys(s.topics))
-	s.mu.RUnlock()
+	var arns []string
+	if err := s.read(func() error { arns = slices.Sorted(maps.Keys(s.topics)); return nil }); err != nil {
+		return nil, "", err
+	}
 	return page(arns, nextToken, func(a string) string { return a })
 }
 
@@ -668,9 +678,12 @@ func (s *Service) SetSubscriptionAttribute(ctx context.Context, subscriptionARN,
 // SubscriptionAttributes returns a subscription's attributes as
 // GetSubscriptionAttributes does.
 func (s *Service) SubscriptionAttributes(ctx context.Context, subscriptionARN string) (map[string]string, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	sub, err := s.subscriptionLocked(subscriptionARN)
+	var sub *subscription
+	err := s.read(func() error {
+		var err error
+		sub, err = s.subscriptionLocked(subscriptionARN)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -697,19 +710,22 @@ func (s *Service) SubscriptionAttributes(ctx context.Context, subscriptionARN st
 // ListSubscriptions returns up to 100 subscriptions after nextToken, of one
 // topic when topicARN is set, and the token for the next page.
 func (s *Service) ListSubscriptions(ctx context.Context, topicARN, nextToken string) ([]Subscription, string, error) {
-	s.mu.RLock()
 	var subs []*subscription
-	if topicARN != "" {
+	err := s.read(func() error {
+		if topicARN == "" {
+			subs = slices.Collect(maps.Values(s.subs))
+			return nil
+		}
 		t, err := s.topicLocked("TopicArn", topicARN, "ListSubscriptionsByTopic")
 		if err != nil {
-			s.mu.RUnlock()
-			return nil, "", err
+			return err
 		}
 		subs = slices.Clone(t.subs)
-	} else {
-		subs = slices.Collect(maps.Values(s.subs))
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
 	}
-	s.mu.RUnlock()
 	rows := make([]Subscription, len(subs))
 	for i, sub := range subs {
 		rows[i] = Subscription{SubscriptionARN: sub.arn, Owner: s.account, Protocol: sub.protocol, Endpoint: sub.endpoint, TopicARN: sub.topicARN}
@@ -738,11 +754,17 @@ func (s *Service) UntagResource(ctx context.Context, resourceARN string, keys []
 
 // Tags returns a topic's tags.
 func (s *Service) Tags(ctx context.Context, resourceARN string) (map[string]string, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, err := s.tagTargetLocked(resourceARN)
+	var tags map[string]string
+	err := s.read(func() error {
+		t, err := s.tagTargetLocked(resourceARN)
+		if err != nil {
+			return err
+		}
+		tags = maps.Clone(t.tags)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return maps.Clone(t.tags), nil
+	return tags, nil
 }

@@ -46,3 +46,6 @@ func ClosingForTest(s *Service) bool {
 	defer s.timersMu.Unlock()
 	return s.closed
 }
+
+// TopicARNForTest is the ARN of the topic named name.
+func (s *Service) TopicARNForTest(name string) string { return s.topicARN(name) }

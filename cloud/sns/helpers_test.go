@@ -106,16 +106,39 @@ type env struct {
 	clock  *clock.Fake
 }
 
-// withDataFile makes newEnv's services durable, each on its own data file;
-// TestTheSuitePassesWithADataFile sets it while it reruns the suite.
-var withDataFile bool
+// A backend is where a test's service keeps its state: in memory, or on a
+// data file (with the journal in front of it). A test gets one only from
+// eachBackend, which runs it on every backend: a behaviour test cannot
+// leave the durable backend out by being forgotten in a list.
+type backend struct {
+	name     string
+	dataFile bool
+}
+
+var backends = []backend{{name: "in memory"}, {name: "on a data file", dataFile: true}}
+
+// eachBackend runs test once on each backend, as parallel subtests named
+// after the backend. Each run builds its own service (b.newEnv), so the
+// runs share nothing.
+func eachBackend(t *testing.T, test func(t *testing.T, b backend)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, b)
+		})
+	}
+}
 
 // newEnv mounts a Service on a loopback httptest server, with a fake clock
-// and fake queues, and an SDK client pointed at it. When withDataFile is
-// set the service keeps a data file, and when the test ends the env checks
-// that a service loaded from the file holds what the service held.
-func newEnv(t testing.TB) *env {
+// and fake queues, and an SDK client pointed at it. On a data file, when
+// the test ends the env checks that a service loaded from the file holds
+// what the service held.
+func (b backend) newEnv(t testing.TB) *env {
 	t.Helper()
+	if b.name == "" {
+		t.Fatal("a backend comes from eachBackend")
+	}
 	e := &env{queues: &fakeQueues{}, clock: clock.NewFake(time.Date(2025, 3, 4, 5, 6, 7, 891_000_000, time.UTC))}
 	var baseURL string
 	opts := sns.Options{
@@ -124,7 +147,7 @@ func newEnv(t testing.TB) *env {
 		Queues:  e.queues,
 		Signer:  testSigner(t),
 	}
-	if withDataFile {
+	if b.dataFile {
 		opts.DB = openDB(t, t.TempDir())
 	}
 	svc, err := sns.New(opts)
@@ -134,6 +157,7 @@ func newEnv(t testing.TB) *env {
 	e.svc = svc
 	e.srv = httptest.NewServer(svc)
 	baseURL = e.srv.URL
+	svc.Start()
 	t.Cleanup(func() {
 		e.srv.Close()
 		if opts.DB == nil {

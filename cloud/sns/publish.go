@@ -323,18 +323,29 @@ func (s *Service) PublishBatch(ctx context.Context, topicARN string, entries []B
 
 var batchID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 
-// snapshot returns the topic's subscriptions and settings as of now.
+// snapshot returns the topic's subscriptions and settings as of now, once
+// they are durable: nothing is delivered on the strength of a subscription
+// that a crash could undo.
 func (s *Service) snapshot(topicARN, action string) ([]*subscription, int, int, error) {
 	if topicARN == "" {
 		return nil, 0, 0, invalidParameter("TopicArn or TargetArn Reason: no value for required parameter")
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	t, err := s.topicLocked("TopicArn", topicARN, action)
+	var (
+		subs              []*subscription
+		limit, sigVersion int
+	)
+	err := s.read(func() error {
+		t, err := s.topicLocked("TopicArn", topicARN, action)
+		if err != nil {
+			return err
+		}
+		subs, limit, sigVersion = t.subs, t.maxMessageSize, t.signatureVersion
+		return nil
+	})
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	return t.subs, t.maxMessageSize, t.signatureVersion, nil
+	return subs, limit, sigVersion, nil
 }
 
 // job is one delivery of one message to one queue, with its retry state.

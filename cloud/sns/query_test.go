@@ -40,165 +40,179 @@ func post(t testing.TB, e *env, form url.Values) (int, string) {
 const xmlHeader = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
 
 func TestQueryResponsesAreAWSShapedXML(t *testing.T) {
-	e := newEnv(t)
-	topic := "arn:aws:sns:us-east-1:000000000000:orders"
-	tests := []struct {
-		name string
-		form url.Values
-		want string
-	}{
-		{"CreateTopic", url.Values{"Action": {"CreateTopic"}, "Name": {"orders"}, "Version": {"2010-03-31"},
-			"Attributes.entry.1.key": {"DisplayName"}, "Attributes.entry.1.value": {"Orders & more"},
-			"Tags.member.1.Key": {"team"}, "Tags.member.1.Value": {"a"}},
-			`<CreateTopicResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><CreateTopicResult><TopicArn>` + topic +
-				`</TopicArn></CreateTopicResult><ResponseMetadata><RequestId>REQ</RequestId></ResponseMetadata></CreateTopicResponse>`},
-		{"ListTopics", url.Values{"Action": {"ListTopics"}},
-			`<ListTopicsResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><ListTopicsResult><Topics><member><TopicArn>` + topic +
-				`</TopicArn></member></Topics></ListTopicsResult><ResponseMetadata><RequestId>REQ</RequestId></ResponseMetadata></ListTopicsResponse>`},
-		{"SetTopicAttributes has no result element", url.Values{"Action": {"SetTopicAttributes"}, "TopicArn": {topic},
-			"AttributeName": {"SignatureVersion"}, "AttributeValue": {"2"}},
-			`<SetTopicAttributesResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><ResponseMetadata><RequestId>REQ</RequestId></ResponseMetadata></SetTopicAttributesResponse>`},
-		{"ListTagsForResource", url.Values{"Action": {"ListTagsForResource"}, "ResourceArn": {topic}},
-			`<ListTagsForResourceResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><ListTagsForResourceResult><Tags><member><Key>team</Key><Value>a</Value></member></Tags></ListTagsForResourceResult><ResponseMetadata><RequestId>REQ</RequestId></ResponseMetadata></ListTagsForResourceResponse>`},
-		{"TagResource has an empty result element", url.Values{"Action": {"TagResource"}, "ResourceArn": {topic}, "Tags.member.1.Key": {"b"}, "Tags.member.1.Value": {""}},
-			`<TagResourceResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><TagResourceResult></TagResourceResult><ResponseMetadata><RequestId>REQ</RequestId></ResponseMetadata></TagResourceResponse>`},
-		{"NotFound", url.Values{"Action": {"GetTopicAttributes"}, "TopicArn": {topic + "x"}},
-			`<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>NotFound</Code><Message>Topic does not exist</Message><Detail></Detail></Error><RequestId>REQ</RequestId></ErrorResponse>`},
-		{"InvalidParameter", url.Values{"Action": {"Publish"}, "TopicArn": {topic}, "Message": {""}},
-			`<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>InvalidParameter</Code><Message>Invalid parameter: Empty message</Message><Detail></Detail></Error><RequestId>REQ</RequestId></ErrorResponse>`},
-		{"an unknown action", url.Values{"Action": {"CreatePlatformApplication"}},
-			`<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>Could not find operation CreatePlatformApplication for version 2010-03-31</Message><Detail></Detail></Error><RequestId>REQ</RequestId></ErrorResponse>`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, got := post(t, e, tt.form)
-			if got != xmlHeader+tt.want {
-				t.Errorf("got\n%s\nwant\n%s", got, xmlHeader+tt.want)
-			}
-		})
-	}
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := b.newEnv(t)
+		topic := "arn:aws:sns:us-east-1:000000000000:orders"
+		tests := []struct {
+			name string
+			form url.Values
+			want string
+		}{
+			{"CreateTopic", url.Values{"Action": {"CreateTopic"}, "Name": {"orders"}, "Version": {"2010-03-31"},
+				"Attributes.entry.1.key": {"DisplayName"}, "Attributes.entry.1.value": {"Orders & more"},
+				"Tags.member.1.Key": {"team"}, "Tags.member.1.Value": {"a"}},
+				`<CreateTopicResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><CreateTopicResult><TopicArn>` + topic +
+					`</TopicArn></CreateTopicResult><ResponseMetadata><RequestId>REQ</RequestId></ResponseMetadata></CreateTopicResponse>`},
+			{"ListTopics", url.Values{"Action": {"ListTopics"}},
+				`<ListTopicsResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><ListTopicsResult><Topics><member><TopicArn>` + topic +
+					`</TopicArn></member></Topics></ListTopicsResult><ResponseMetadata><RequestId>REQ</RequestId></ResponseMetadata></ListTopicsResponse>`},
+			{"SetTopicAttributes has no result element", url.Values{"Action": {"SetTopicAttributes"}, "TopicArn": {topic},
+				"AttributeName": {"SignatureVersion"}, "AttributeValue": {"2"}},
+				`<SetTopicAttributesResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><ResponseMetadata><RequestId>REQ</RequestId></ResponseMetadata></SetTopicAttributesResponse>`},
+			{"ListTagsForResource", url.Values{"Action": {"ListTagsForResource"}, "ResourceArn": {topic}},
+				`<ListTagsForResourceResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><ListTagsForResourceResult><Tags><member><Key>team</Key><Value>a</Value></member></Tags></ListTagsForResourceResult><ResponseMetadata><RequestId>REQ</RequestId></ResponseMetadata></ListTagsForResourceResponse>`},
+			{"TagResource has an empty result element", url.Values{"Action": {"TagResource"}, "ResourceArn": {topic}, "Tags.member.1.Key": {"b"}, "Tags.member.1.Value": {""}},
+				`<TagResourceResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><TagResourceResult></TagResourceResult><ResponseMetadata><RequestId>REQ</RequestId></ResponseMetadata></TagResourceResponse>`},
+			{"NotFound", url.Values{"Action": {"GetTopicAttributes"}, "TopicArn": {topic + "x"}},
+				`<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>NotFound</Code><Message>Topic does not exist</Message><Detail></Detail></Error><RequestId>REQ</RequestId></ErrorResponse>`},
+			{"InvalidParameter", url.Values{"Action": {"Publish"}, "TopicArn": {topic}, "Message": {""}},
+				`<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>InvalidParameter</Code><Message>Invalid parameter: Empty message</Message><Detail></Detail></Error><RequestId>REQ</RequestId></ErrorResponse>`},
+			{"an unknown action", url.Values{"Action": {"CreatePlatformApplication"}},
+				`<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>Could not find operation CreatePlatformApplication for version 2010-03-31</Message><Detail></Detail></Error><RequestId>REQ</RequestId></ErrorResponse>`},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				_, got := post(t, e, tt.form)
+				if got != xmlHeader+tt.want {
+					t.Errorf("got\n%s\nwant\n%s", got, xmlHeader+tt.want)
+				}
+			})
+		}
+	})
 }
 
 func TestQueryStatusCodesFollowAWS(t *testing.T) {
-	e := newEnv(t)
-	tests := []struct {
-		form url.Values
-		want int
-	}{
-		{url.Values{"Action": {"GetTopicAttributes"}, "TopicArn": {"arn:aws:sns:us-east-1:000000000000:nope"}}, 404},
-		{url.Values{"Action": {"Publish"}, "TopicArn": {"arn:aws:sns:us-east-1:999999999999:t"}, "Message": {"m"}}, 403},
-		{url.Values{"Action": {"CreateTopic"}, "Name": {"bad name"}}, 400},
-		{url.Values{"Action": {"CreateTopic"}, "Name": {"t"}, "Attributes.entry.1.key": {"DisplayName"}, "Attributes.entry.1.value": {"a"},
-			"Attributes.entry.2.key": {"DisplayName"}, "Attributes.entry.2.value": {"b"}}, 400},
-		{url.Values{}, 400},
-	}
-	for _, tt := range tests {
-		if got, body := post(t, e, tt.form); got != tt.want {
-			t.Errorf("%v: status %d, want %d\n%s", tt.form, got, tt.want, body)
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := b.newEnv(t)
+		tests := []struct {
+			form url.Values
+			want int
+		}{
+			{url.Values{"Action": {"GetTopicAttributes"}, "TopicArn": {"arn:aws:sns:us-east-1:000000000000:nope"}}, 404},
+			{url.Values{"Action": {"Publish"}, "TopicArn": {"arn:aws:sns:us-east-1:999999999999:t"}, "Message": {"m"}}, 403},
+			{url.Values{"Action": {"CreateTopic"}, "Name": {"bad name"}}, 400},
+			{url.Values{"Action": {"CreateTopic"}, "Name": {"t"}, "Attributes.entry.1.key": {"DisplayName"}, "Attributes.entry.1.value": {"a"},
+				"Attributes.entry.2.key": {"DisplayName"}, "Attributes.entry.2.value": {"b"}}, 400},
+			{url.Values{}, 400},
 		}
-	}
+		for _, tt := range tests {
+			if got, body := post(t, e, tt.form); got != tt.want {
+				t.Errorf("%v: status %d, want %d\n%s", tt.form, got, tt.want, body)
+			}
+		}
+	})
 }
 
 func TestGetTopicAttributesIsAnEntryMap(t *testing.T) {
-	e := newEnv(t)
-	topic := e.createTopic(t, "t", nil)
-	_, body := post(t, e, url.Values{"Action": {"GetTopicAttributes"}, "TopicArn": {topic}})
-	var doc struct {
-		Entries []struct {
-			Key   string `xml:"key"`
-			Value string `xml:"value"`
-		} `xml:"GetTopicAttributesResult>Attributes>entry"`
-	}
-	if err := xml.Unmarshal([]byte(body), &doc); err != nil {
-		t.Fatalf("unmarshal: %v\n%s", err, body)
-	}
-	var keys []string
-	for _, en := range doc.Entries {
-		keys = append(keys, en.Key)
-	}
-	want := []string{"DisplayName", "EffectiveDeliveryPolicy", "Owner", "Policy", "SubscriptionsConfirmed", "SubscriptionsDeleted", "SubscriptionsPending", "TopicArn"}
-	if !slices.Equal(keys, want) {
-		t.Errorf("keys = %v, want %v", keys, want)
-	}
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := b.newEnv(t)
+		topic := e.createTopic(t, "t", nil)
+		_, body := post(t, e, url.Values{"Action": {"GetTopicAttributes"}, "TopicArn": {topic}})
+		var doc struct {
+			Entries []struct {
+				Key   string `xml:"key"`
+				Value string `xml:"value"`
+			} `xml:"GetTopicAttributesResult>Attributes>entry"`
+		}
+		if err := xml.Unmarshal([]byte(body), &doc); err != nil {
+			t.Fatalf("unmarshal: %v\n%s", err, body)
+		}
+		var keys []string
+		for _, en := range doc.Entries {
+			keys = append(keys, en.Key)
+		}
+		want := []string{"DisplayName", "EffectiveDeliveryPolicy", "Owner", "Policy", "SubscriptionsConfirmed", "SubscriptionsDeleted", "SubscriptionsPending", "TopicArn"}
+		if !slices.Equal(keys, want) {
+			t.Errorf("keys = %v, want %v", keys, want)
+		}
+	})
 }
 
 func TestPublishDecodesFlattenedMessageAttributes(t *testing.T) {
-	e := newEnv(t)
-	topic := e.createTopic(t, "t", nil)
-	e.subscribe(t, topic, "q", map[string]string{"RawMessageDelivery": "true"})
-	status, body := post(t, e, url.Values{
-		"Action": {"Publish"}, "TargetArn": {topic}, "Message": {"m"},
-		"MessageAttributes.entry.1.Name": {"s"}, "MessageAttributes.entry.1.Value.DataType": {"String"}, "MessageAttributes.entry.1.Value.StringValue": {"v"},
-		"MessageAttributes.entry.2.Name": {"b"}, "MessageAttributes.entry.2.Value.DataType": {"Binary"}, "MessageAttributes.entry.2.Value.BinaryValue": {"AAE="},
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := b.newEnv(t)
+		topic := e.createTopic(t, "t", nil)
+		e.subscribe(t, topic, "q", map[string]string{"RawMessageDelivery": "true"})
+		status, body := post(t, e, url.Values{
+			"Action": {"Publish"}, "TargetArn": {topic}, "Message": {"m"},
+			"MessageAttributes.entry.1.Name": {"s"}, "MessageAttributes.entry.1.Value.DataType": {"String"}, "MessageAttributes.entry.1.Value.StringValue": {"v"},
+			"MessageAttributes.entry.2.Name": {"b"}, "MessageAttributes.entry.2.Value.DataType": {"Binary"}, "MessageAttributes.entry.2.Value.BinaryValue": {"AAE="},
+		})
+		if status != 200 || !regexp.MustCompile(`<PublishResult><MessageId>[0-9a-f-]{36}</MessageId></PublishResult>`).MatchString(body) {
+			t.Fatalf("Publish = %d %s", status, body)
+		}
+		d := e.queues.to(queueARN("q"))[0]
+		if d.Attributes["s"].StringValue != "v" || string(d.Attributes["b"].BinaryValue) != "\x00\x01" {
+			t.Errorf("attributes = %+v", d.Attributes)
+		}
+		status, body = post(t, e, url.Values{"Action": {"Publish"}, "TopicArn": {topic}, "Message": {"m"},
+			"MessageAttributes.entry.1.Name": {"b"}, "MessageAttributes.entry.1.Value.DataType": {"Binary"}, "MessageAttributes.entry.1.Value.BinaryValue": {"!!"}})
+		if status != 400 || !strings.Contains(body, "<Code>ParameterValueInvalid</Code>") {
+			t.Errorf("bad base64: %d %s", status, body)
+		}
 	})
-	if status != 200 || !regexp.MustCompile(`<PublishResult><MessageId>[0-9a-f-]{36}</MessageId></PublishResult>`).MatchString(body) {
-		t.Fatalf("Publish = %d %s", status, body)
-	}
-	d := e.queues.to(queueARN("q"))[0]
-	if d.Attributes["s"].StringValue != "v" || string(d.Attributes["b"].BinaryValue) != "\x00\x01" {
-		t.Errorf("attributes = %+v", d.Attributes)
-	}
-	status, body = post(t, e, url.Values{"Action": {"Publish"}, "TopicArn": {topic}, "Message": {"m"},
-		"MessageAttributes.entry.1.Name": {"b"}, "MessageAttributes.entry.1.Value.DataType": {"Binary"}, "MessageAttributes.entry.1.Value.BinaryValue": {"!!"}})
-	if status != 400 || !strings.Contains(body, "<Code>ParameterValueInvalid</Code>") {
-		t.Errorf("bad base64: %d %s", status, body)
-	}
 }
 
 func TestTheServiceUsesAFormTheEdgeAlreadyParsed(t *testing.T) {
-	e := newEnv(t)
-	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("Action=CreateTopic&Name=edge"))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if err := r.ParseForm(); err != nil {
-		t.Fatal(err)
-	}
-	rec := httptest.NewRecorder()
-	e.svc.ServeHTTP(rec, r)
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), ":edge</TopicArn>") {
-		t.Errorf("got %d %s", rec.Code, rec.Body.String())
-	}
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := b.newEnv(t)
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("Action=CreateTopic&Name=edge"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if err := r.ParseForm(); err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		e.svc.ServeHTTP(rec, r)
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), ":edge</TopicArn>") {
+			t.Errorf("got %d %s", rec.Code, rec.Body.String())
+		}
+	})
 }
 
 func TestTheSigningCertificateIsServedAtItsPath(t *testing.T) {
-	e := newEnv(t)
-	paths := e.svc.Paths()
-	if len(paths) != 1 || !regexp.MustCompile(`^/SimpleNotificationService-[0-9a-f]{32}\.pem$`).MatchString(paths[0]) {
-		t.Fatalf("Paths() = %v", paths)
-	}
-	if got, want := e.svc.SigningCertURL(), e.srv.URL+paths[0]; got != want {
-		t.Errorf("SigningCertURL = %q, want %q", got, want)
-	}
-	resp, err := http.Get(e.srv.URL + paths[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if block, _ := pem.Decode(body); resp.StatusCode != 200 || block == nil || block.Type != "CERTIFICATE" {
-		t.Errorf("GET certificate = %d %q", resp.StatusCode, body)
-	}
-	if string(body) != string(testSigner(t).CertificatePEM()) {
-		t.Error("served certificate is not the signer's")
-	}
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := b.newEnv(t)
+		paths := e.svc.Paths()
+		if len(paths) != 1 || !regexp.MustCompile(`^/SimpleNotificationService-[0-9a-f]{32}\.pem$`).MatchString(paths[0]) {
+			t.Fatalf("Paths() = %v", paths)
+		}
+		if got, want := e.svc.SigningCertURL(), e.srv.URL+paths[0]; got != want {
+			t.Errorf("SigningCertURL = %q, want %q", got, want)
+		}
+		resp, err := http.Get(e.srv.URL + paths[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if block, _ := pem.Decode(body); resp.StatusCode != 200 || block == nil || block.Type != "CERTIFICATE" {
+			t.Errorf("GET certificate = %d %q", resp.StatusCode, body)
+		}
+		if string(body) != string(testSigner(t).CertificatePEM()) {
+			t.Error("served certificate is not the signer's")
+		}
+	})
 }
 
 func TestTheServiceDescribesItselfToTheEdge(t *testing.T) {
-	e := newEnv(t)
-	if e.svc.Name() != "sns" || e.svc.TargetPrefix() != "" {
-		t.Errorf("Name, TargetPrefix = %q, %q", e.svc.Name(), e.svc.TargetPrefix())
-	}
-	want := []string{"CreateTopic", "DeleteTopic", "GetSubscriptionAttributes", "GetTopicAttributes", "ListSubscriptions",
-		"ListSubscriptionsByTopic", "ListTagsForResource", "ListTopics", "Publish", "PublishBatch", "SetSubscriptionAttributes",
-		"SetTopicAttributes", "Subscribe", "TagResource", "Unsubscribe", "UntagResource"}
-	if got := e.svc.Actions(); !slices.Equal(got, want) {
-		t.Errorf("Actions() = %v, want %v", got, want)
-	}
-	for _, a := range e.svc.Actions() {
-		status, body := post(t, e, url.Values{"Action": {a}})
-		if strings.Contains(body, "InvalidAction") || status >= 500 {
-			t.Errorf("%s is listed but not served: %d %s", a, status, body)
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := b.newEnv(t)
+		if e.svc.Name() != "sns" || e.svc.TargetPrefix() != "" {
+			t.Errorf("Name, TargetPrefix = %q, %q", e.svc.Name(), e.svc.TargetPrefix())
 		}
-	}
+		want := []string{"CreateTopic", "DeleteTopic", "GetSubscriptionAttributes", "GetTopicAttributes", "ListSubscriptions",
+			"ListSubscriptionsByTopic", "ListTagsForResource", "ListTopics", "Publish", "PublishBatch", "SetSubscriptionAttributes",
+			"SetTopicAttributes", "Subscribe", "TagResource", "Unsubscribe", "UntagResource"}
+		if got := e.svc.Actions(); !slices.Equal(got, want) {
+			t.Errorf("Actions() = %v, want %v", got, want)
+		}
+		for _, a := range e.svc.Actions() {
+			status, body := post(t, e, url.Values{"Action": {a}})
+			if strings.Contains(body, "InvalidAction") || status >= 500 {
+				t.Errorf("%s is listed but not served: %d %s", a, status, body)
+			}
+		}
+	})
 }
 
 // FuzzQuery sends arbitrary form bodies through ServeHTTP: it must never

@@ -189,33 +189,35 @@ func TestADeliveryInterruptedByCloseInMemoryIsCountedAsLostNotDeadLettered(t *te
 }
 
 func TestAMessageTheQueueRefusesIsNotRetriedAndIsDeadLetteredWithSQSsCode(t *testing.T) {
-	refusal := &awsproto.Error{Status: http.StatusBadRequest, Code: "InvalidMessageContents", Message: "Invalid characters found."}
-	e := newEnv(t)
-	e.queues.DeliverFunc = func(_ context.Context, d sns.Delivery) error {
-		if d.QueueARN == queueARN("q") {
-			return fmt.Errorf("%w: %w", sns.ErrRefused, refusal)
+	eachBackend(t, func(t *testing.T, b backend) {
+		refusal := &awsproto.Error{Status: http.StatusBadRequest, Code: "InvalidMessageContents", Message: "Invalid characters found."}
+		e := b.newEnv(t)
+		e.queues.DeliverFunc = func(_ context.Context, d sns.Delivery) error {
+			if d.QueueARN == queueARN("q") {
+				return fmt.Errorf("%w: %w", sns.ErrRefused, refusal)
+			}
+			return nil
 		}
-		return nil
-	}
-	topic := e.createTopic(t, "t", nil)
-	sub := e.subscribe(t, topic, "q", map[string]string{"RawMessageDelivery": "true", "RedrivePolicy": `{"deadLetterTargetArn":"` + queueARN("dlq") + `"}`})
-	if _, err := e.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("refused")}); err != nil {
-		t.Fatal(err)
-	}
-	if got := e.queues.attempts(queueARN("q")); got != 1 {
-		t.Errorf("attempts = %d, want 1", got)
-	}
-	if got := e.clock.Pending(); got != 0 {
-		t.Errorf("%d retries scheduled, want none", got)
-	}
-	dlq := e.queues.to(queueARN("dlq"))
-	if len(dlq) != 1 || dlq[0].Body != "refused" || dlq[0].Attributes["ErrorCode"].StringValue != "InvalidMessageContents" ||
-		dlq[0].Attributes["ErrorMessage"].StringValue != "Invalid characters found." {
-		t.Errorf("dead-lettered = %+v, want the message with SQS's code and message", dlq)
-	}
-	if st := e.svc.Stats().Subscriptions[sub]; st != (sns.SubscriptionStats{Failed: 1, DeadLettered: 1}) {
-		t.Errorf("stats = %+v, want Failed 1, DeadLettered 1", st)
-	}
+		topic := e.createTopic(t, "t", nil)
+		sub := e.subscribe(t, topic, "q", map[string]string{"RawMessageDelivery": "true", "RedrivePolicy": `{"deadLetterTargetArn":"` + queueARN("dlq") + `"}`})
+		if _, err := e.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("refused")}); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.queues.attempts(queueARN("q")); got != 1 {
+			t.Errorf("attempts = %d, want 1", got)
+		}
+		if got := e.clock.Pending(); got != 0 {
+			t.Errorf("%d retries scheduled, want none", got)
+		}
+		dlq := e.queues.to(queueARN("dlq"))
+		if len(dlq) != 1 || dlq[0].Body != "refused" || dlq[0].Attributes["ErrorCode"].StringValue != "InvalidMessageContents" ||
+			dlq[0].Attributes["ErrorMessage"].StringValue != "Invalid characters found." {
+			t.Errorf("dead-lettered = %+v, want the message with SQS's code and message", dlq)
+		}
+		if st := e.svc.Stats().Subscriptions[sub]; st != (sns.SubscriptionStats{Failed: 1, DeadLettered: 1}) {
+			t.Errorf("stats = %+v, want Failed 1, DeadLettered 1", st)
+		}
+	})
 }
 
 func TestServerSideFailuresAreRetried(t *testing.T) {
@@ -225,19 +227,21 @@ func TestServerSideFailuresAreRetried(t *testing.T) {
 		&awsproto.Error{Status: http.StatusInternalServerError, Code: "InternalError", Message: "try again", Receiver: true},
 	} {
 		t.Run(cause.Error(), func(t *testing.T) {
-			e := newEnv(t)
-			e.queues.DeliverFunc = func(context.Context, sns.Delivery) error { return cause }
-			topic := e.createTopic(t, "t", nil)
-			sub := e.subscribe(t, topic, "q", map[string]string{"RedrivePolicy": `{"deadLetterTargetArn":"` + queueARN("dlq") + `"}`})
-			if _, err := e.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("m")}); err != nil {
-				t.Fatal(err)
-			}
-			if st := e.svc.Stats().Subscriptions[sub]; st != (sns.SubscriptionStats{Retried: 4}) {
-				t.Errorf("stats = %+v, want 3 immediate retries and one scheduled", st)
-			}
-			if got := e.clock.Pending(); got != 1 {
-				t.Errorf("%d retries scheduled, want 1", got)
-			}
+			eachBackend(t, func(t *testing.T, b backend) {
+				e := b.newEnv(t)
+				e.queues.DeliverFunc = func(context.Context, sns.Delivery) error { return cause }
+				topic := e.createTopic(t, "t", nil)
+				sub := e.subscribe(t, topic, "q", map[string]string{"RedrivePolicy": `{"deadLetterTargetArn":"` + queueARN("dlq") + `"}`})
+				if _, err := e.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("m")}); err != nil {
+					t.Fatal(err)
+				}
+				if st := e.svc.Stats().Subscriptions[sub]; st != (sns.SubscriptionStats{Retried: 4}) {
+					t.Errorf("stats = %+v, want 3 immediate retries and one scheduled", st)
+				}
+				if got := e.clock.Pending(); got != 1 {
+					t.Errorf("%d retries scheduled, want 1", got)
+				}
+			})
 		})
 	}
 }

@@ -32,6 +32,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/journal"
 )
@@ -174,6 +175,10 @@ type Service struct {
 	// sharedJournal: j belongs to the caller, who closes it.
 	sharedJournal bool
 	pending       []journal.Op // changes made under mu, not yet handed to j
+	// last is the ticket of the latest changes handed to j: it is done
+	// when every change made so far is durable, or failed when one of them
+	// never will be (see unlock).
+	last journal.Ticket
 
 	published atomic.Int64
 
@@ -319,17 +324,61 @@ func (s *Service) endRun() {
 func (s *Service) signalIdle() { s.idleOnce.Do(func() { close(s.idle) }) }
 
 // unlock releases s.mu (held for writing), first handing the records of
-// the changes made under it to the journal. The ticket is done when they
-// are durable.
+// the changes made under it to the journal. The ticket it returns is done
+// when those changes and every change made before them are durable: a
+// request answers only after waiting for it, reads included (see read),
+// so that no answer rests on a change that could still be lost. Once a
+// change fails to become durable (the journal is fail-stop: a full disk,
+// say) every later ticket fails too, and the service refuses every
+// request (ErrNotDurable) until the process restarts from its data file.
 func (s *Service) unlock() journal.Ticket {
-	var t journal.Ticket
 	if len(s.pending) > 0 {
-		t = s.j.Append(s.pending...)
+		s.last = s.j.Append(s.pending...)
 		clear(s.pending)
 		s.pending = s.pending[:0]
 	}
+	t := s.last
 	s.mu.Unlock()
 	return t
+}
+
+// read runs fn under s.mu (for reading) and returns once every change fn
+// could have seen is durable (see unlock); when that fails, its error
+// replaces fn's.
+func (s *Service) read(fn func() error) error {
+	s.mu.RLock()
+	err := fn()
+	t := s.last
+	s.mu.RUnlock()
+	if werr := durable(t); werr != nil {
+		return werr
+	}
+	return err
+}
+
+// durable waits for t; its error matches ErrNotDurable.
+func durable(t journal.Ticket) error {
+	if err := t.Wait(); err != nil {
+		return errNotDurable(err)
+	}
+	return nil
+}
+
+// ErrNotDurable is the error of every request once a change could not be
+// made durable: the data file (or its log) could not be written, so memory
+// holds changes no one acknowledged, and answering from it could show one
+// that a restart loses. It matches with errors.Is; the error also carries
+// the AWS error clients see (503 ServiceUnavailable, naming the cause).
+var ErrNotDurable = errors.New("sns: a change could not be made durable")
+
+func errNotDurable(cause error) error {
+	return fmt.Errorf("%w: %w", ErrNotDurable, &awsproto.Error{
+		Status: http.StatusServiceUnavailable,
+		Code:   "ServiceUnavailable",
+		Message: fmt.Sprintf("A change could not be written to the data file (%v), so this SNS answers no more requests: "+
+			"restart the process to recover every acknowledged change from its data file.", cause),
+		Receiver: true,
+	})
 }
 
 // Name is the service's name at the edge.
@@ -392,8 +441,8 @@ func (s *Service) Close() error {
 // running are cancelled (they stay pending on file) and Shutdown returns an
 // error saying how many there were. With a DB it then commits what is
 // queued for the file and stops the committer (it does not close the DB).
-// Reads still work after Shutdown; transient failures are no longer
-// retried, and with a DB changes fail.
+// Reads still work after Shutdown, until a change fails (see unlock);
+// transient failures are no longer retried, and with a DB changes fail.
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.timersMu.Lock()
 	timers := s.timers

@@ -159,7 +159,7 @@ func BenchmarkEngineReceiveDelete(b *testing.B) {
 func BenchmarkHTTPReceive(b *testing.B) {
 	for _, queued := range []int{100, 100_000} {
 		b.Run(fmt.Sprintf("queued=%d", queued), func(b *testing.B) {
-			f := newFixture(b, false)
+			f := inMemory.newFixture(b, false)
 			u := f.createQueue(b, "bench", map[string]string{"VisibilityTimeout": "0"})
 			fill(b, f.svc.Engine(), "bench", queued)
 			ctx := context.Background()

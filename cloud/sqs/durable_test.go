@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 	"go.etcd.io/bbolt"
 
 	"github.com/orderflow/orderflow/cloud/clock"
@@ -576,4 +579,84 @@ func sortedIDs(m map[string]bool) []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// TestAfterTheDataFileFailsNoReadShowsAnUnacknowledgedChange makes the data
+// file unwritable under a running service, as a full disk does (the
+// journal then stops: fail-stop), and checks that the changes it then
+// refuses never show: every later request, read or write, on either
+// protocol, is refused with an AWS-shaped error that says to restart.
+func TestAfterTheDataFileFailsNoReadShowsAnUnacknowledgedChange(t *testing.T) {
+	db, err := journal.Open(filepath.Join(t.TempDir(), "data.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := journal.New(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srv *httptest.Server
+	svc, err := cloudsqs.Open(cloudsqs.Options{DB: db, Journal: j, Clock: clock.NewFake(t0), BaseURL: func() string { return srv.URL }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv = httptest.NewServer(svc)
+	defer srv.Close()
+	f := &fixture{svc: svc, client: newClient(srv.URL), url: srv.URL}
+	u := f.createQueue(t, "q", nil)
+	for i := range 9 {
+		f.send(t, u, fmt.Sprint("acknowledged ", i))
+	}
+	inFlight := f.receive(t, u, 1, i32(60))
+
+	// The file goes away under the journal: its next apply fails, and the
+	// journal refuses everything after.
+	db.Close()
+	if err := j.Flush(); err == nil {
+		t.Fatal("the journal did not fail: the test tests nothing")
+	}
+
+	refused := func(what string, err error) {
+		t.Helper()
+		if err == nil {
+			t.Errorf("%s: answered after the data file failed", what)
+			return
+		}
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" || !strings.Contains(ae.ErrorMessage(), "restart") {
+			t.Errorf("%s: %v; want ServiceUnavailable saying to restart", what, err)
+		}
+	}
+	for i := range 11 {
+		_, err := f.client.SendMessage(ctxFor(t), &sqs.SendMessageInput{QueueUrl: aws.String(u), MessageBody: aws.String(fmt.Sprint("refused ", i))})
+		refused("SendMessage", err)
+	}
+	_, err = f.client.SendMessageBatch(ctxFor(t), &sqs.SendMessageBatchInput{QueueUrl: aws.String(u), Entries: []types.SendMessageBatchRequestEntry{
+		{Id: aws.String("a"), MessageBody: aws.String("refused in a batch")}}})
+	refused("SendMessageBatch", err)
+	_, err = f.client.DeleteMessage(ctxFor(t), &sqs.DeleteMessageInput{QueueUrl: aws.String(u), ReceiptHandle: inFlight[0].ReceiptHandle})
+	refused("DeleteMessage", err)
+	_, err = f.client.CreateQueue(ctxFor(t), &sqs.CreateQueueInput{QueueName: aws.String("new")})
+	refused("CreateQueue", err)
+
+	_, err = f.client.GetQueueAttributes(ctxFor(t), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(u), AttributeNames: []types.QueueAttributeName{"All"}})
+	refused("GetQueueAttributes", err)
+	_, err = f.client.ReceiveMessage(ctxFor(t), &sqs.ReceiveMessageInput{QueueUrl: aws.String(u), MaxNumberOfMessages: 10})
+	refused("ReceiveMessage", err)
+	_, err = f.client.ListQueues(ctxFor(t), &sqs.ListQueuesInput{})
+	refused("ListQueues", err)
+	_, err = f.client.GetQueueUrl(ctxFor(t), &sqs.GetQueueUrlInput{QueueName: aws.String("new")})
+	refused("GetQueueUrl", err)
+	_, err = f.client.ListQueueTags(ctxFor(t), &sqs.ListQueueTagsInput{QueueUrl: aws.String(u)})
+	refused("ListQueueTags", err)
+	if _, err := svc.Engine().ReceiveMessage(ctxFor(t), "q", cloudsqs.ReceiveInput{MaxNumberOfMessages: 10}); err == nil {
+		t.Error("the engine's ReceiveMessage answered after the data file failed")
+	}
+	status, body := postQuery(t, srv.URL, "/000000000000/q", url.Values{"Action": {"GetQueueAttributes"}, "AttributeName.1": {"All"}})
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "<Code>ServiceUnavailable</Code>") || !strings.Contains(body, "<Type>Receiver</Type>") {
+		t.Errorf("Query GetQueueAttributes: %d %s", status, body)
+	}
+	if err := svc.Close(); err == nil {
+		t.Error("Close after the failure reported nothing")
+	}
 }

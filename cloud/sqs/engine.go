@@ -76,6 +76,10 @@ type Engine struct {
 	// sharedJournal: j belongs to the caller, who closes it.
 	sharedJournal bool
 	pending       []journal.Op // changes made under mu, not yet handed to j
+	// last is the ticket of the latest changes handed to j: it is done
+	// when every change made so far is durable, or failed when one of them
+	// never will be (see unlock).
+	last journal.Ticket
 }
 
 // NewEngine returns an empty engine in memory. It panics if opts.DB is set:
@@ -121,8 +125,9 @@ func OpenEngine(opts Options) (*Engine, error) {
 }
 
 // Close makes every change recorded so far durable and stops the engine's
-// committer; later changes fail (reads still work). It does not close the
-// DB. An engine abandoned without Close loses nothing it acknowledged.
+// committer; later changes fail, and so does every request after one
+// (see unlock). It does not close the DB. An engine abandoned without
+// Close loses nothing it acknowledged.
 func (e *Engine) Close() error {
 	if e.j == nil {
 		return nil
@@ -147,33 +152,42 @@ func (e *Engine) JournalStats() journal.Stats {
 }
 
 // unlock releases e.mu, first handing the records of the changes made
-// under it to the journal, in the order they were made. The ticket is done
-// when they are durable.
+// under it to the journal, in the order they were made. The ticket it
+// returns is done when those changes and every change made before them
+// are durable: a request answers only after waiting for it, reads
+// included, so that no answer shows a change that could still be lost.
+// Once a change fails to become durable (the journal is fail-stop: a full
+// disk, say) every later ticket fails too, and the engine refuses every
+// request (ErrNotDurable) until the process restarts from its data file:
+// memory then holds changes that no one acknowledged.
 func (e *Engine) unlock() journal.Ticket {
-	var t journal.Ticket
 	if len(e.pending) > 0 {
-		t = e.j.Append(e.pending...)
+		e.last = e.j.Append(e.pending...)
 		clear(e.pending)
 		e.pending = e.pending[:0]
 	}
+	t := e.last
 	e.mu.Unlock()
 	return t
 }
 
-// update runs fn under e.mu and returns once what it changed is durable.
+// update runs fn under e.mu and returns once what it changed, and every
+// change before it, is durable (see unlock). It serves reads too: what fn
+// saw is then durable. When that fails, its error replaces fn's, whose
+// answer may rest on a change that will be lost.
 func (e *Engine) update(fn func() error) error {
 	e.mu.Lock()
 	err := fn()
-	if werr := durable(e.unlock()); err == nil {
+	if werr := durable(e.unlock()); werr != nil {
 		err = werr
 	}
 	return err
 }
 
-// durable waits for t, naming the failure for callers' wrapping.
+// durable waits for t; its error matches ErrNotDurable.
 func durable(t journal.Ticket) error {
 	if err := t.Wait(); err != nil {
-		return fmt.Errorf("make the change durable: %w", err)
+		return errNotDurable(err)
 	}
 	return nil
 }
@@ -462,9 +476,11 @@ func (e *Engine) DeleteQueue(name string) error {
 
 // GetQueueURL returns the URL of an existing queue.
 func (e *Engine) GetQueueURL(name string) (string, error) {
-	e.mu.Lock()
-	defer e.unlock()
-	if _, err := e.get(name); err != nil {
+	err := e.update(func() error {
+		_, err := e.get(name)
+		return err
+	})
+	if err != nil {
 		return "", fmt.Errorf("sqs: get queue url %s: %w", name, err)
 	}
 	return e.queueURL(name), nil
@@ -475,17 +491,21 @@ func (e *Engine) URLOf(name string) string { return e.queueURL(name) }
 
 // ListQueues returns the names of the queues whose name starts with prefix,
 // in ascending order.
-func (e *Engine) ListQueues(prefix string) []string {
-	e.mu.Lock()
-	defer e.unlock()
+func (e *Engine) ListQueues(prefix string) ([]string, error) {
 	var names []string
-	for n := range e.queues {
-		if strings.HasPrefix(n, prefix) {
-			names = append(names, n)
+	err := e.update(func() error {
+		for n := range e.queues {
+			if strings.HasPrefix(n, prefix) {
+				names = append(names, n)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqs: list queues: %w", err)
 	}
 	sort.Strings(names)
-	return names
+	return names, nil
 }
 
 // queueAttributeNames are the attribute names GetQueueAttributes knows, in
@@ -507,13 +527,24 @@ var fifoOnlyAttributes = map[string]bool{
 // Attributes a queue does not have (an unset Policy, say) are left out, as
 // AWS does.
 func (e *Engine) GetQueueAttributes(name string, names []string) (map[string]string, error) {
-	e.mu.Lock()
-	defer e.unlock() // a refresh may expire messages
-	q, err := e.get(name)
+	var out map[string]string
+	// A refresh may expire messages: update records that.
+	err := e.update(func() error {
+		q, err := e.get(name)
+		if err != nil {
+			return err
+		}
+		out, err = selectAttributes(e.attributesLocked(q, e.clk.Now()), names)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqs: get attributes of %s: %w", name, err)
 	}
-	all := e.attributesLocked(q, e.clk.Now())
+	return out, nil
+}
+
+// selectAttributes picks the named attributes out of all.
+func selectAttributes(all map[string]string, names []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, n := range names {
 		if n == "All" {
@@ -530,7 +561,7 @@ func (e *Engine) GetQueueAttributes(name string, names []string) (map[string]str
 			}
 		}
 		if !known {
-			return nil, fmt.Errorf("sqs: get attributes of %s: %w", name, errInvalidAttributeName(n))
+			return nil, errInvalidAttributeName(n)
 		}
 		if v, ok := all[n]; ok {
 			out[n] = v
@@ -733,15 +764,20 @@ func (e *Engine) UntagQueue(name string, keys []string) error {
 
 // ListQueueTags returns a queue's tags.
 func (e *Engine) ListQueueTags(name string) (map[string]string, error) {
-	e.mu.Lock()
-	defer e.unlock()
-	q, err := e.get(name)
+	var out map[string]string
+	err := e.update(func() error {
+		q, err := e.get(name)
+		if err != nil {
+			return err
+		}
+		out = make(map[string]string, len(q.tags))
+		for k, v := range q.tags {
+			out[k] = v
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqs: list tags of %s: %w", name, err)
-	}
-	out := make(map[string]string, len(q.tags))
-	for k, v := range q.tags {
-		out[k] = v
 	}
 	return out, nil
 }
@@ -749,17 +785,21 @@ func (e *Engine) ListQueueTags(name string) (map[string]string, error) {
 // ListDeadLetterSourceQueues returns the names of the queues whose
 // RedrivePolicy names this queue as their dead-letter queue, ascending.
 func (e *Engine) ListDeadLetterSourceQueues(name string) ([]string, error) {
-	e.mu.Lock()
-	defer e.unlock()
-	q, err := e.get(name)
+	var out []string
+	err := e.update(func() error {
+		q, err := e.get(name)
+		if err != nil {
+			return err
+		}
+		for n, src := range e.queues {
+			if src.redrive != nil && src.redrive.DeadLetterTargetArn == q.arn {
+				out = append(out, n)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqs: list dead-letter source queues of %s: %w", name, err)
-	}
-	var out []string
-	for n, src := range e.queues {
-		if src.redrive != nil && src.redrive.DeadLetterTargetArn == q.arn {
-			out = append(out, n)
-		}
 	}
 	sort.Strings(out)
 	return out, nil

@@ -1,6 +1,8 @@
 package sqs
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
@@ -22,6 +24,23 @@ var ErrAccessDenied error = &awsproto.Error{
 	Code:    "AccessDenied",
 	Type:    "AccessDeniedException",
 	Message: "Access to the resource is denied.",
+}
+
+// ErrNotDurable is the error of every request once a change could not be
+// made durable: the data file (or its log) could not be written, so memory
+// holds changes no one acknowledged, and answering from it could show one
+// that a restart loses. It matches with errors.Is; the error also carries
+// the AWS error clients see (503 ServiceUnavailable, naming the cause).
+var ErrNotDurable = errors.New("sqs: a change could not be made durable")
+
+func errNotDurable(cause error) error {
+	return fmt.Errorf("%w: %w", ErrNotDurable, &awsproto.Error{
+		Status: http.StatusServiceUnavailable,
+		Code:   "ServiceUnavailable",
+		Message: fmt.Sprintf("A change could not be written to the data file (%v), so this SQS answers no more requests: "+
+			"restart the process to recover every acknowledged change from its data file.", cause),
+		Receiver: true,
+	})
 }
 
 // The errors below carry AWS's codes: Code is the Query protocol's (and the

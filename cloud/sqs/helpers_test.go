@@ -34,44 +34,105 @@ type fixture struct {
 	clock  *clock.Fake // nil with the real clock
 }
 
-// withDataFile makes newFixture's services durable, each on its own data
-// file; TestTheSuitePassesWithADataFile sets it while it reruns the suite.
-var withDataFile bool
+// A backend is where a test's service keeps its state: in memory, or on a
+// data file (with the journal in front of it). A test gets one only from
+// eachBackend, which runs it on every backend: a behaviour test cannot
+// leave the durable backend out by being forgotten in a list.
+type backend struct {
+	name     string
+	dataFile bool
+}
+
+var (
+	inMemory   = backend{name: "in memory"}
+	onDataFile = backend{name: "on a data file", dataFile: true}
+	backends   = []backend{inMemory, onDataFile}
+)
+
+// eachBackend runs test once on each backend, as parallel subtests named
+// after the backend. Each run builds its own services (b.newFixture,
+// b.newEngine), so the runs share nothing.
+func eachBackend(t *testing.T, test func(t *testing.T, b backend)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, b)
+		})
+	}
+}
+
+// options returns service options for b: with a data file of its own when
+// b keeps one. A backend not from eachBackend (or backends, for
+// benchmarks) fails the test.
+func (b backend) options(t testing.TB) cloudsqs.Options {
+	t.Helper()
+	if b.name == "" {
+		t.Fatal("a backend comes from eachBackend")
+	}
+	if !b.dataFile {
+		return cloudsqs.Options{}
+	}
+	return cloudsqs.Options{DB: openDB(t, t.TempDir())}
+}
 
 // newFixture mounts a Service on a loopback test server and returns a real
-// SDK client for it. With fake true the service runs on a fake clock.
-// When withDataFile is set the service keeps a data file, and when the
-// test ends the fixture checks that an engine loaded from the file holds
-// what the service held.
-func newFixture(t testing.TB, fake bool) *fixture {
+// SDK client for it. With fake true the service runs on a fake clock. On a
+// data file, when the test ends the fixture checks that an engine loaded
+// from the file holds what the service held.
+func (b backend) newFixture(t testing.TB, fake bool) *fixture {
 	t.Helper()
 	f := &fixture{}
-	opts := cloudsqs.Options{}
+	opts := b.options(t)
+	f.db = opts.DB
 	if fake {
 		f.clock = clock.NewFake(t0)
 		opts.Clock = f.clock
 	}
 	var srv *httptest.Server
 	opts.BaseURL = func() string { return srv.URL }
-	if withDataFile {
-		f.db = openDB(t, t.TempDir())
-		opts.DB = f.db
-		t.Cleanup(func() { f.checkFileMatchesMemory(t, opts) })
-	}
 	var err error
 	if f.svc, err = cloudsqs.Open(opts); err != nil {
 		t.Fatal(err)
 	}
+	if f.db != nil {
+		t.Cleanup(func() { f.checkFileMatchesMemory(t, opts) })
+	} else {
+		t.Cleanup(func() { f.svc.Close() })
+	}
 	srv = httptest.NewServer(f.svc)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
-	f.client = sqs.New(sqs.Options{
+	f.client = newClient(srv.URL)
+	return f
+}
+
+// newClient is a real SDK client for the endpoint, which never retries: a
+// test sees every failure.
+func newClient(endpoint string) *sqs.Client {
+	return sqs.New(sqs.Options{
 		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(srv.URL),
+		BaseEndpoint:     aws.String(endpoint),
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		RetryMaxAttempts: 1,
 	})
-	return f
+}
+
+// newEngine returns an engine on b, for tests of the Go API, closed when
+// the test ends.
+func (b backend) newEngine(t testing.TB, opts cloudsqs.Options) *cloudsqs.Engine {
+	t.Helper()
+	opts.DB = b.options(t).DB
+	e, err := cloudsqs.OpenEngine(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return e
 }
 
 func ctxFor(t testing.TB) context.Context {

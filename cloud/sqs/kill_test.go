@@ -1,17 +1,11 @@
 package sqs_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,57 +18,76 @@ import (
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/journal"
 	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
+	"github.com/orderflow/orderflow/internal/crashtest"
 )
 
-// crashDirEnv, when set, makes the test binary a child that serves SQS on
-// a data file in that directory until it is killed.
-const crashDirEnv = "ORDERFLOW_SQS_CRASH_CHILD_DIR"
+// serveSQS is the crash tests' child: SQS on the data file in c.Dir. With
+// an Arg (a time, RFC 3339) it runs on a fake clock starting there, which
+// the parent moves with POST /_clock?advance=DURATION; without one, on the
+// machine's clock.
+func serveSQS(c crashtest.Child) (*crashtest.Server, error) {
+	db, err := journal.Open(filepath.Join(c.Dir, "data.db"))
+	if err != nil {
+		return nil, err
+	}
+	opts := cloudsqs.Options{DB: db, BaseURL: func() string { return c.Endpoint }}
+	var fake *clock.Fake
+	if c.Arg != "" {
+		start, err := time.Parse(time.RFC3339Nano, c.Arg)
+		if err != nil {
+			return nil, fmt.Errorf("clock start %q: %w", c.Arg, err)
+		}
+		fake = clock.NewFake(start)
+		opts.Clock = fake
+	}
+	svc, err := cloudsqs.Open(opts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", svc)
+	mux.HandleFunc("POST /_clock", func(w http.ResponseWriter, r *http.Request) {
+		d, err := time.ParseDuration(r.FormValue("advance"))
+		if fake == nil || err != nil || d < 0 {
+			http.Error(w, "advance a fake clock by a duration", http.StatusBadRequest)
+			return
+		}
+		fake.Advance(d)
+		fmt.Fprint(w, fake.Now().Format(time.RFC3339Nano))
+	})
+	return &crashtest.Server{Handler: mux, Close: func() error {
+		if err := svc.Close(); err != nil {
+			db.Close()
+			return err
+		}
+		return db.Close()
+	}}, nil
+}
+
+// crashClient is an SDK client for a crash test's child: it never
+// retries, and it loses no answer to the SDK's own connection race (see
+// crashtest.HTTPClient), so a request without an answer was cut short by a
+// kill.
+func crashClient(endpoint string) *sqs.Client {
+	return sqs.New(sqs.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), RetryMaxAttempts: 1, HTTPClient: crashtest.NewHTTPClient(),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+	})
+}
 
 // TestAKilledProcessKeepsEveryAcknowledgedChange runs SQS in a child
 // process, loads it with sends, receives and deletes from four clients,
-// kills it with SIGKILL in the middle, and checks the file: every send the
-// child acknowledged is there unless a delete of it was asked for, no
-// acknowledged delete is undone, and every acknowledged receive counted.
+// kills it with SIGKILL in the middle, restarts it two hours later (every
+// visibility timeout over) and checks: every send the child acknowledged
+// is there unless a delete of it was asked for, no acknowledged delete is
+// undone, and every acknowledged receive counted.
 func TestAKilledProcessKeepsEveryAcknowledgedChange(t *testing.T) {
-	if dir := os.Getenv(crashDirEnv); dir != "" {
-		serveUntilKilled(t, dir)
-		return
-	}
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}
-	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAKilledProcessKeepsEveryAcknowledgedChange$")
-	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	lines := bufio.NewScanner(out)
-	var endpoint string
-	for lines.Scan() {
-		if u, ok := strings.CutPrefix(lines.Text(), "listening "); ok {
-			endpoint = u
-			break
-		}
-	}
-	if endpoint == "" {
-		t.Fatalf("the child did not say where it listens: %v", lines.Err())
-	}
-	go func() {
-		for lines.Scan() { // drain, so the child never blocks on stdout
-		}
-	}()
-
-	client := sqs.New(sqs.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-	})
+	p := crashtest.Start(t, crashtest.Options{Serve: serveSQS})
+	client := crashClient(p.Endpoint())
 	ctx := context.Background()
 	q, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("q"), Attributes: map[string]string{"VisibilityTimeout": "3600"}})
 	if err != nil {
@@ -88,9 +101,7 @@ func TestAKilledProcessKeepsEveryAcknowledgedChange(t *testing.T) {
 		wg                                = sync.WaitGroup{}
 	)
 	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := 0; ; i++ {
 				entries := make([]types.SendMessageBatchRequestEntry, 10)
 				for j := range entries {
@@ -134,7 +145,7 @@ func TestAKilledProcessKeepsEveryAcknowledgedChange(t *testing.T) {
 				}
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -146,33 +157,16 @@ func TestAKilledProcessKeepsEveryAcknowledgedChange(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // real time: the load runs in another process
 	}
-	if err := cmd.Process.Kill(); err != nil { // SIGKILL, mid-load
-		t.Fatal(err)
-	}
-	cmd.Wait()
+	p.Kill() // SIGKILL, mid-load
 	wg.Wait()
 	if len(sent) == 0 || len(deleted) == 0 {
 		t.Fatalf("the load did not get going: %d sent, %d deleted", len(sent), len(deleted))
 	}
 
-	// Reopen the file two hours later: every visibility timeout has run out.
-	db, err := journal.Open(filepath.Join(dir, "data.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	f := &fixture{clock: clock.NewFake(time.Now().Add(2 * time.Hour))}
-	var srv *httptest.Server
-	if f.svc, err = cloudsqs.Open(cloudsqs.Options{DB: db, Clock: f.clock, BaseURL: func() string { return srv.URL }}); err != nil {
-		t.Fatal(err)
-	}
-	srv = httptest.NewServer(f.svc)
-	defer srv.Close()
-	f.client = sqs.New(sqs.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-	})
-	got := receiveAll(t, f, srv.URL+"/000000000000/q")
+	// Two hours later every visibility timeout has run out.
+	p.Restart(time.Now().Add(2 * time.Hour).Format(time.RFC3339Nano))
+	f := &fixture{client: crashClient(p.Endpoint()), url: p.Endpoint()}
+	got := receiveAll(t, f, p.Endpoint()+"/000000000000/q")
 	lost, undeleted, uncounted := 0, 0, 0
 	for id := range sent {
 		if _, ok := got[id]; !ok && !deleting[id] {
@@ -202,25 +196,4 @@ func TestAKilledProcessKeepsEveryAcknowledgedChange(t *testing.T) {
 	if lost > 0 || undeleted > 0 || uncounted > 0 {
 		t.Errorf("%d acknowledged sends lost, %d acknowledged deletes undone, %d acknowledged receives not counted", lost, undeleted, uncounted)
 	}
-}
-
-// serveUntilKilled is the child: SQS on dir's data file, on a loopback
-// port it prints, until the parent kills it.
-func serveUntilKilled(t *testing.T, dir string) {
-	db, err := journal.Open(filepath.Join(dir, "data.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	svc, err := cloudsqs.Open(cloudsqs.Options{DB: db, BaseURL: func() string { return url }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Println("listening", url)
-	srv := &http.Server{Handler: svc, ReadHeaderTimeout: 10 * time.Second}
-	t.Fatal(srv.Serve(ln))
 }

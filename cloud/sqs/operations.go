@@ -261,7 +261,11 @@ func paginate(names []string, token string, maxResults *int) ([]string, string, 
 }
 
 func runListQueues(s *Service, _ context.Context, in *listQueuesInput) (any, error) {
-	page, next, err := paginate(s.eng.ListQueues(in.QueueNamePrefix), in.NextToken, in.MaxResults)
+	names, err := s.eng.ListQueues(in.QueueNamePrefix)
+	if err != nil {
+		return nil, err
+	}
+	page, next, err := paginate(names, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}

@@ -143,12 +143,12 @@ func runSendMessageBatch(s *Service, ctx context.Context, in *sendMessageBatchIn
 			continue
 		}
 		r, t, err := s.eng.sendAuthorized(name, inputs[i], nil)
+		if !t.IsZero() {
+			last = t
+		}
 		if err != nil {
 			out.Failed = append(out.Failed, newBatchError(e.Id, fmt.Errorf("sqs: send to %s: %w", name, err)))
 			continue
-		}
-		if !t.IsZero() {
-			last = t
 		}
 		out.Successful = append(out.Successful, sendBatchResultEntry{Id: e.Id, sendMessageOutput: sendMessageOutput{
 			MD5OfMessageBody: r.MD5OfMessageBody, MD5OfMessageAttributes: r.MD5OfMessageAttributes,
@@ -317,12 +317,12 @@ func runDeleteMessageBatch(s *Service, _ context.Context, in *deleteMessageBatch
 	var last journal.Ticket
 	for _, e := range in.Entries {
 		t, err := s.eng.deleteMessage(name, e.ReceiptHandle)
+		if !t.IsZero() {
+			last = t
+		}
 		if err != nil {
 			out.Failed = append(out.Failed, newBatchError(e.Id, fmt.Errorf("sqs: delete message from %s: %w", name, err)))
 			continue
-		}
-		if !t.IsZero() {
-			last = t
 		}
 		out.Successful = append(out.Successful, batchIDEntry{XMLName: xml.Name{Local: "DeleteMessageBatchResultEntry"}, Id: e.Id})
 	}
@@ -399,12 +399,12 @@ func runChangeVisibilityBatch(s *Service, _ context.Context, in *changeVisibilit
 			continue
 		}
 		t, err := s.eng.changeVisibility(name, e.ReceiptHandle, *e.VisibilityTimeout)
+		if !t.IsZero() {
+			last = t
+		}
 		if err != nil {
 			out.Failed = append(out.Failed, newBatchError(e.Id, fmt.Errorf("sqs: change message visibility in %s: %w", name, err)))
 			continue
-		}
-		if !t.IsZero() {
-			last = t
 		}
 		out.Successful = append(out.Successful, batchIDEntry{XMLName: xml.Name{Local: "ChangeMessageVisibilityBatchResultEntry"}, Id: e.Id})
 	}

@@ -109,13 +109,13 @@ func (e *Engine) ValidateSend(name string, in SendInput) error {
 	if err := in.validate(); err != nil {
 		return err
 	}
-	e.mu.Lock()
-	defer e.unlock()
-	q, err := e.get(name)
-	if err != nil {
-		return err
-	}
-	return checkSize(q, in)
+	return e.update(func() error {
+		q, err := e.get(name)
+		if err != nil {
+			return err
+		}
+		return checkSize(q, in)
+	})
 }
 
 func checkSize(q *queue, in SendInput) error {
@@ -128,8 +128,8 @@ func checkSize(q *queue, in SendInput) error {
 // SendMessage enqueues a message and returns once it is durable.
 func (e *Engine) SendMessage(ctx context.Context, name string, in SendInput) (SendOutput, error) {
 	out, t, err := e.sendAuthorized(name, in, nil)
-	if err == nil {
-		err = durable(t)
+	if werr := durable(t); werr != nil {
+		err = werr
 	}
 	if err != nil {
 		return SendOutput{}, fmt.Errorf("sqs: send to %s: %w", name, err)
@@ -138,8 +138,9 @@ func (e *Engine) SendMessage(ctx context.Context, name string, in SendInput) (Se
 }
 
 // sendAuthorized sends after authorize (when not nil) accepted the queue,
-// under the same lock, so a policy cannot change in between. The message
-// is durable when the ticket is done: batches wait once for all entries.
+// under the same lock, so a policy cannot change in between. The message,
+// or what an error rests on, is durable when the ticket is done (see
+// unlock): batches wait once for all entries.
 func (e *Engine) sendAuthorized(name string, in SendInput, authorize func(*queue) error) (SendOutput, journal.Ticket, error) {
 	if err := in.validate(); err != nil {
 		return SendOutput{}, journal.Ticket{}, err
@@ -402,7 +403,9 @@ func (e *Engine) receive(ctx context.Context, name string, in ReceiveInput) ([]M
 		e.mu.Lock()
 		q, err := e.get(name)
 		if err != nil {
-			e.unlock()
+			if werr := durable(e.unlock()); werr != nil {
+				err = werr
+			}
 			return nil, err
 		}
 		now := e.clk.Now()
@@ -414,9 +417,9 @@ func (e *Engine) receive(ctx context.Context, name string, in ReceiveInput) ([]M
 		if len(msgs) > 0 || wait == 0 || timeout != nil && isClosed(timeout) {
 			// The receive counts must be durable before anyone sees the
 			// messages, or a poison message could dodge its DLQ by
-			// crashing the process; and a receive that moved messages to
-			// the DLQ answers once the move is on file (nothing recorded:
-			// no wait).
+			// crashing the process; a receive that moved messages to the
+			// DLQ answers once the move is on file; and an empty receive
+			// waits for the changes before it (see unlock).
 			if err := durable(e.unlock()); err != nil {
 				return nil, err
 			}
@@ -601,8 +604,8 @@ func decodeReceipt(h string) (receipt, bool) {
 // handle that is not one of this queue's is ReceiptHandleIsInvalid.
 func (e *Engine) DeleteMessage(name, receiptHandle string) error {
 	t, err := e.deleteMessage(name, receiptHandle)
-	if err == nil {
-		err = durable(t)
+	if werr := durable(t); werr != nil {
+		err = werr
 	}
 	if err != nil {
 		return fmt.Errorf("sqs: delete message from %s: %w", name, err)
@@ -610,7 +613,8 @@ func (e *Engine) DeleteMessage(name, receiptHandle string) error {
 	return nil
 }
 
-// deleteMessage deletes; the deletion is durable when the ticket is done.
+// deleteMessage deletes; the deletion (or what an error rests on) is
+// durable when the ticket is done.
 func (e *Engine) deleteMessage(name, handle string) (journal.Ticket, error) {
 	if handle == "" {
 		return journal.Ticket{}, errMissingParameter("ReceiptHandle")
@@ -642,8 +646,8 @@ func (e *Engine) deleteMessageLocked(name, handle string) error {
 // since the receive that issued the handle may not exceed 12 hours.
 func (e *Engine) ChangeMessageVisibility(name, receiptHandle string, timeout int) error {
 	t, err := e.changeVisibility(name, receiptHandle, timeout)
-	if err == nil {
-		err = durable(t)
+	if werr := durable(t); werr != nil {
+		err = werr
 	}
 	if err != nil {
 		return fmt.Errorf("sqs: change message visibility in %s: %w", name, err)
@@ -651,7 +655,8 @@ func (e *Engine) ChangeMessageVisibility(name, receiptHandle string, timeout int
 	return nil
 }
 
-// changeVisibility changes; the change is durable when the ticket is done.
+// changeVisibility changes; the change (or what an error rests on) is
+// durable when the ticket is done.
 func (e *Engine) changeVisibility(name, handle string, timeout int) (journal.Ticket, error) {
 	if handle == "" {
 		return journal.Ticket{}, errMissingParameter("ReceiptHandle")

@@ -349,18 +349,22 @@ func (e *Engine) ListMessageMoveTasks(sourceArn string, max int) ([]MoveTask, er
 		return nil, fmt.Errorf("sqs: list message move tasks: %w",
 			errInvalidParameter("Value %d for parameter MaxResults is invalid. Reason: Must be between 1 and 10.", max))
 	}
-	e.mu.Lock()
-	defer e.unlock() // a refresh may move messages
-	name, ok := e.QueueNameFromARN(sourceArn)
-	q := e.queues[name]
-	if !ok || q == nil {
-		return nil, fmt.Errorf("sqs: list message move tasks of %s: %w", sourceArn,
-			errResourceNotFound("The resource that you specified for the SourceArn parameter doesn't exist."))
-	}
-	e.refreshLocked(q, e.clk.Now())
 	var out []MoveTask
-	for i := len(q.tasks) - 1; i >= 0 && len(out) < max; i-- {
-		out = append(out, q.tasks[i].MoveTask)
+	// A refresh may move messages: update records that.
+	err := e.update(func() error {
+		name, ok := e.QueueNameFromARN(sourceArn)
+		q := e.queues[name]
+		if !ok || q == nil {
+			return errResourceNotFound("The resource that you specified for the SourceArn parameter doesn't exist.")
+		}
+		e.refreshLocked(q, e.clk.Now())
+		for i := len(q.tasks) - 1; i >= 0 && len(out) < max; i-- {
+			out = append(out, q.tasks[i].MoveTask)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqs: list message move tasks of %s: %w", sourceArn, err)
 	}
 	return out, nil
 }

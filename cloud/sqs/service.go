@@ -107,10 +107,10 @@ func (s *Service) SendAs(ctx context.Context, queueARN string, p Principal, in S
 		}
 		return nil
 	})
-	if err == nil {
-		// Publish answers after SendAs: SNS needs no journal of its own
-		// for deliveries because this wait makes them durable here.
-		err = durable(t)
+	// Publish answers after SendAs: SNS needs no journal of its own for
+	// deliveries because this wait makes them durable here.
+	if werr := durable(t); werr != nil {
+		err = werr
 	}
 	if err != nil {
 		return "", fmt.Errorf("sqs: send as %s to %s: %w", p.Service, queueARN, err)
