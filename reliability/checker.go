@@ -183,24 +183,95 @@ func scanOrders(ctx context.Context, client *awsddb.Client, table string) (map[s
 	}
 }
 
+// dlqVisibility is how long readDLQ hides the messages it receives, in
+// seconds. It must outlast a read of the whole DLQ (a message seen again is
+// not counted twice, but the read lasts longer), and it is how long a
+// receive whose answer was lost hides its messages: a read that has to wait
+// for them waits about that long. Tests shorten it.
+var dlqVisibility int32 = 20
+
+// dlqMaxFailures is how many failed receives a read of the DLQ survives.
+const dlqMaxFailures = 5
+
+// dlqReadLimit bounds a read of the DLQ that keeps finding fewer messages
+// than the DLQ holds.
+const dlqReadLimit = 2 * time.Minute
+
 // readDLQ reads every message of the DLQ, grouped by order id, then makes
 // them visible again.
-func readDLQ(ctx context.Context, client *awssqs.Client, url string) (map[string][]orderflow.DeadLetter, error) {
-	out := map[string][]orderflow.DeadLetter{}
+//
+// ReceiveMessage is not idempotent: an attempt whose answer is lost (seen
+// under disk load: status 200, then reading the body failed on a closed
+// connection) has taken its messages and hidden them, and the SDK's retry
+// receives others. So readDLQ counts the DLQ's messages first, makes each
+// receive once, without the SDK's retries, and reads until it has seen that
+// many distinct messages; after a failed receive it reads on until what that
+// receive hid is visible again. A read that still comes up short is an
+// error: a checker that cannot see the DLQ must not report its orders lost.
+func readDLQ(ctx context.Context, client *awssqs.Client, url string) (_ map[string][]orderflow.DeadLetter, err error) {
+	want, hidden, err := queueCounts(ctx, client, url)
+	if err != nil {
+		return nil, err
+	}
+	want += hidden
 	var release []sqstypes.ChangeMessageVisibilityBatchRequestEntry
+	seen := map[string]int{} // message id → its entry in release
 	defer func() {
+		// Release what was read even if the read failed.
 		for i := 0; i < len(release); i += 10 {
-			client.ChangeMessageVisibilityBatch(context.WithoutCancel(ctx), &awssqs.ChangeMessageVisibilityBatchInput{
+			out, rerr := client.ChangeMessageVisibilityBatch(context.WithoutCancel(ctx), &awssqs.ChangeMessageVisibilityBatchInput{
 				QueueUrl: aws.String(url), Entries: release[i:min(i+10, len(release))]})
+			if rerr == nil && len(out.Failed) > 0 {
+				rerr = fmt.Errorf("%d stay hidden for %d s: %s", len(out.Failed), dlqVisibility, aws.ToString(out.Failed[0].Message))
+			}
+			if rerr != nil && err == nil {
+				err = fmt.Errorf("reliability: make the DLQ's messages visible again: %w", rerr)
+			}
 		}
 	}()
-	for empty := 0; empty < 2; {
+	// Messages in flight when the read began, or hidden by a failed receive,
+	// are visible again by waitUntil, if it was this checker that hid them.
+	waitUntil := time.Time{}
+	if hidden > 0 {
+		waitUntil = time.Now().Add(time.Duration(dlqVisibility+1) * time.Second)
+	}
+	once := func(o *awssqs.Options) { o.RetryMaxAttempts = 1 }
+	out := map[string][]orderflow.DeadLetter{}
+	failures := 0
+	// A receive may return fewer messages than are there, even none (SQS
+	// samples its servers): the read ends after two empty receives in a row
+	// once every counted message has been seen.
+	limit := time.Now().Add(dlqReadLimit)
+	for empty := 0; empty < 2 || len(seen) < want; {
+		if time.Now().After(limit) {
+			return nil, fmt.Errorf("reliability: read the DLQ: %d of its %d messages seen after %s", len(seen), want, dlqReadLimit)
+		}
+		if len(seen) < want && empty >= 2 && time.Now().After(waitUntil) {
+			// Count again: on AWS the first count is approximate.
+			visible, inFlight, err := queueCounts(ctx, client, url)
+			if err != nil {
+				return nil, err
+			}
+			if visible+inFlight <= len(seen) {
+				break
+			}
+			if visible == 0 {
+				return nil, fmt.Errorf("reliability: read %d of the DLQ's %d messages: the rest stayed hidden or unseen (now %d visible, %d in flight)", len(seen), want, visible, inFlight)
+			}
+			empty = 0 // some are visible: read on
+		}
 		page, err := client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
-			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 300,
+			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: dlqVisibility,
 			MessageAttributeNames: []string{"All"},
-		})
+		}, once)
 		if err != nil {
-			return nil, fmt.Errorf("reliability: read the DLQ: %w", err)
+			if failures++; failures > dlqMaxFailures || ctx.Err() != nil {
+				return nil, fmt.Errorf("reliability: read the DLQ: %w", err)
+			}
+			// Its messages may be hidden: read until they are back.
+			waitUntil = time.Now().Add(time.Duration(dlqVisibility+1) * time.Second)
+			empty = 0
+			continue
 		}
 		if len(page.Messages) == 0 {
 			empty++
@@ -208,29 +279,45 @@ func readDLQ(ctx context.Context, client *awssqs.Client, url string) (map[string
 		}
 		empty = 0
 		for _, m := range page.Messages {
+			id := aws.ToString(m.MessageId)
+			if i, ok := seen[id]; ok {
+				release[i].ReceiptHandle = m.ReceiptHandle // the newest receipt releases it
+				continue
+			}
+			seen[id] = len(release)
 			release = append(release, sqstypes.ChangeMessageVisibilityBatchRequestEntry{
 				Id: aws.String(strconv.Itoa(len(release))), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
 			body := aws.ToString(m.Body)
 			dl, _ := sqs.FromAttributes(body, m.MessageAttributes)
-			id := handler.OrderIDOf(body)
-			out[id] = append(out[id], dl)
+			oid := handler.OrderIDOf(body)
+			out[oid] = append(out[oid], dl)
 		}
 	}
 	return out, nil
 }
 
-func depth(ctx context.Context, client *awssqs.Client, url string) (int, error) {
+// queueCounts returns how many messages a queue holds visible, and how many
+// in flight or delayed.
+func queueCounts(ctx context.Context, client *awssqs.Client, url string) (visible, hidden int, err error) {
 	out, err := client.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{
 		"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"}})
 	if err != nil {
-		return 0, fmt.Errorf("reliability: read the queue's depth: %w", err)
+		return 0, 0, fmt.Errorf("reliability: count the messages of %s: %w", url, err)
 	}
-	n := 0
-	for _, v := range out.Attributes {
-		k, _ := strconv.Atoi(v)
-		n += k
+	for k, v := range out.Attributes {
+		n, _ := strconv.Atoi(v)
+		if k == "ApproximateNumberOfMessages" {
+			visible += n
+		} else {
+			hidden += n
+		}
 	}
-	return n, nil
+	return visible, hidden, nil
+}
+
+func depth(ctx context.Context, client *awssqs.Client, url string) (int, error) {
+	visible, hidden, err := queueCounts(ctx, client, url)
+	return visible + hidden, err
 }
 
 // Drain waits until the queue has held nothing (visible, in flight or

@@ -1,0 +1,99 @@
+package reliability_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/orderflow/orderflow/cloud"
+	"github.com/orderflow/orderflow/internal/ordergen"
+	"github.com/orderflow/orderflow/reliability"
+)
+
+// loseOneReceive is an HTTP client that loses the answer to the first
+// ReceiveMessage that returns messages: the queue has handed them out and
+// hidden them, but reading the body fails halfway, as it does when the
+// connection is reset (aws-sdk-go-v2 retries such a read).
+type loseOneReceive struct {
+	next aws.HTTPClient
+	lost atomic.Bool
+}
+
+func (c *loseOneReceive) Do(req *http.Request) (*http.Response, error) {
+	resp, err := c.next.Do(req)
+	if err != nil || req.Header.Get("X-Amz-Target") != "AmazonSQS.ReceiveMessage" || c.lost.Load() {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Contains(body, []byte(`"MessageId"`)) || !c.lost.CompareAndSwap(false, true) {
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return resp, nil
+	}
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed}
+	resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body[:len(body)/2]), errReader{reset}))
+	return resp, nil
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// deadLettered runs the pipeline on orders with a quarter invalid and
+// returns it once the queue is drained: the invalid ones are in the DLQ.
+func deadLettered(t *testing.T) (*run, ordergen.Batch) {
+	t.Helper()
+	r := start(t, map[string]string{"MaximumBatchingWindowSeconds": "0"}, cloud.Faults{}, nil)
+	b := generate(t, ordergen.Options{Count: 200, Invalid: 0.25, Seed: 11})
+	r.publish(t, b.Events)
+	r.drain(t, time.Minute)
+	return r, b
+}
+
+func TestTheCheckerFindsEveryDeadLetterWhenTheAnswerToAReceiveIsLost(t *testing.T) {
+	defer reliability.SetDLQVisibility(3)()
+	r, b := deadLettered(t)
+	cfg := r.cfg.Copy()
+	lossy := &loseOneReceive{next: r.cfg.HTTPClient}
+	cfg.HTTPClient = lossy
+	rep, err := reliability.Check(context.Background(), cfg, r.targets(), reliability.Expect{Final: b.Final, Invalid: b.Invalid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !lossy.lost.Load() {
+		t.Fatal("no receive's answer was lost: the test tested nothing")
+	}
+	if !rep.OK() || rep.DeadLettered != len(b.Invalid) || rep.Stored != len(b.Final) || rep.DLQCopies != 0 {
+		t.Errorf("report: %s\nwant %d stored and %d dead-lettered, nothing lost, no copies", rep, len(b.Final), len(b.Invalid))
+	}
+}
+
+func TestADLQTheCheckerCannotReadWholeIsAnErrorNotLostOrders(t *testing.T) {
+	defer reliability.SetDLQVisibility(3)()
+	r, b := deadLettered(t)
+	// Another consumer holds five dead letters for ten minutes.
+	held, err := awssqs.NewFromConfig(r.cfg).ReceiveMessage(context.Background(), &awssqs.ReceiveMessageInput{
+		QueueUrl: aws.String(r.Output("OrderDLQUrl")), MaxNumberOfMessages: 5, VisibilityTimeout: 600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(held.Messages) == 0 {
+		t.Fatal("the DLQ is empty: the test tests nothing")
+	}
+	rep, err := reliability.Check(context.Background(), r.cfg, r.targets(), reliability.Expect{Final: b.Final, Invalid: b.Invalid})
+	if err == nil || !strings.Contains(err.Error(), "hidden") {
+		t.Errorf("Check error = %v, report %s; want an error saying dead letters stayed hidden", err, rep)
+	}
+}
