@@ -52,26 +52,37 @@ type Report struct {
 	DeadLettered int // invalid orders in the DLQ with a reason, not stored
 	// The problems, by order id.
 	Lost       []string // expected, but neither stored nor dead-lettered
-	Duplicated []string // both stored and dead-lettered
-	Unexpected []string // stored with the wrong content, dead-lettered though valid, stored though invalid, or not expected at all
+	Duplicated []string // both stored and dead-lettered with a reason
+	Unexpected []string // stored with the wrong content, dead-lettered with a reason though valid, stored though invalid, or not expected at all
+	// AwaitingRedrive lists orders whose events are in the DLQ only as SQS
+	// moves them after maxReceiveCount receives (or SNS after a failed
+	// delivery): without the function's reason. Not lost, but not done
+	// either until an operator moves them back (`orderflow dlq redrive`).
+	AwaitingRedrive []string
 	// DLQCopies counts dead-lettered events found more than once (an invalid
 	// event delivered again by SQS is dead-lettered again: at-least-once).
 	DLQCopies int
 	// QueueLeft is what OrderQueue still holds (visible, in flight, delayed).
 	QueueLeft int
+	// FailedReceives counts the checker's receives of the DLQ that failed
+	// (their answer lost) and whose messages it waited for.
+	FailedReceives int
 	// Problems explains each problem in a sentence.
 	Problems []string
 }
 
-// OK reports whether nothing was lost, duplicated or unexpected, and the
-// queue is drained.
+// OK reports whether nothing was lost, duplicated, unexpected or awaiting
+// a redrive, and the queue is drained.
 func (r Report) OK() bool {
-	return len(r.Lost) == 0 && len(r.Duplicated) == 0 && len(r.Unexpected) == 0 && r.QueueLeft == 0
+	return len(r.Lost) == 0 && len(r.Duplicated) == 0 && len(r.Unexpected) == 0 && len(r.AwaitingRedrive) == 0 && r.QueueLeft == 0
 }
 
 func (r Report) String() string {
-	s := fmt.Sprintf("stored %d, dead-lettered %d, lost %d, duplicated %d, unexpected %d, DLQ copies %d, left in queue %d",
-		r.Stored, r.DeadLettered, len(r.Lost), len(r.Duplicated), len(r.Unexpected), r.DLQCopies, r.QueueLeft)
+	s := fmt.Sprintf("stored %d, dead-lettered %d, lost %d, duplicated %d, unexpected %d, awaiting redrive %d, DLQ copies %d, left in queue %d",
+		r.Stored, r.DeadLettered, len(r.Lost), len(r.Duplicated), len(r.Unexpected), len(r.AwaitingRedrive), r.DLQCopies, r.QueueLeft)
+	if r.FailedReceives > 0 {
+		s += fmt.Sprintf(" (%d failed receives of the DLQ waited out)", r.FailedReceives)
+	}
 	for i, p := range r.Problems {
 		if i == 10 {
 			s += fmt.Sprintf("\n  … and %d more", len(r.Problems)-i)
@@ -90,11 +101,11 @@ func Check(ctx context.Context, cfg aws.Config, t Targets, want Expect) (Report,
 		return Report{}, err
 	}
 	sqsClient := awssqs.NewFromConfig(cfg)
-	dead, err := readDLQ(ctx, sqsClient, t.DLQURL)
+	dead, failed, err := readDLQ(ctx, sqsClient, t.DLQURL)
 	if err != nil {
 		return Report{}, err
 	}
-	var r Report
+	r := Report{FailedReceives: failed}
 	if r.QueueLeft, err = depth(ctx, sqsClient, t.QueueURL); err != nil {
 		return r, err
 	}
@@ -109,28 +120,35 @@ func Check(ctx context.Context, cfg aws.Config, t Targets, want Expect) (Report,
 	for id, final := range want.Final {
 		item, stored := items[id]
 		dl := dead[id]
+		reason, reasoned := withReason(dl)
 		switch {
 		case stored && item != final:
 			problem(&r.Unexpected, id, "stored as %+v, want its newest event %+v", item, final)
-		case stored && len(dl) > 0:
-			problem(&r.Duplicated, id, "stored and also dead-lettered (%s)", dl[0].Reason)
+		case reasoned && stored:
+			problem(&r.Duplicated, id, "stored and also dead-lettered (%s %s)", reason.Code, reason.Reason)
+		case reasoned:
+			problem(&r.Unexpected, id, "valid but dead-lettered: %s %s", reason.Code, reason.Reason)
+		case len(dl) > 0 && stored:
+			problem(&r.AwaitingRedrive, id, "stored, and a copy is in the DLQ without a reason")
+		case len(dl) > 0:
+			problem(&r.AwaitingRedrive, id, "not stored: in the DLQ without a reason")
 		case stored:
 			r.Stored++
-		case len(dl) > 0:
-			problem(&r.Unexpected, id, "valid but dead-lettered: %s %s", dl[0].Code, dl[0].Reason)
 		default:
 			problem(&r.Lost, id, "neither stored nor dead-lettered")
 		}
 	}
 	for _, id := range want.Invalid {
 		_, stored := items[id]
-		switch dl := dead[id]; {
+		dl := dead[id]
+		_, reasoned := withReason(dl)
+		switch {
 		case stored:
 			problem(&r.Unexpected, id, "invalid but stored")
 		case len(dl) == 0:
 			problem(&r.Lost, id, "invalid but not in the DLQ")
-		case dl[0].Code == "" || dl[0].Reason == "":
-			problem(&r.Unexpected, id, "dead-lettered without a reason")
+		case !reasoned:
+			problem(&r.AwaitingRedrive, id, "invalid, but in the DLQ without a reason")
 		default:
 			r.DeadLettered++
 			r.DLQCopies += len(dl) - 1
@@ -138,19 +156,27 @@ func Check(ctx context.Context, cfg aws.Config, t Targets, want Expect) (Report,
 	}
 	for id := range items {
 		if _, ok := want.Final[id]; !ok && !invalid[id] {
+			_, reasoned := withReason(dead[id])
 			switch {
 			case !want.Maybe[id]:
 				problem(&r.Unexpected, id, "stored but never published")
-			case len(dead[id]) > 0:
+			case reasoned:
 				problem(&r.Duplicated, id, "stored and also dead-lettered")
+			case len(dead[id]) > 0:
+				problem(&r.AwaitingRedrive, id, "stored, and a copy is in the DLQ without a reason")
 			}
 		}
 	}
 	for id, dl := range dead {
 		if _, ok := want.Final[id]; !ok && !invalid[id] {
-			if !want.Maybe[id] {
+			_, stored := items[id]
+			_, reasoned := withReason(dl)
+			switch {
+			case !want.Maybe[id]:
 				problem(&r.Unexpected, id, "dead-lettered but never published")
-			} else {
+			case !stored && !reasoned:
+				problem(&r.AwaitingRedrive, id, "not stored: in the DLQ without a reason")
+			default:
 				r.DLQCopies += len(dl) - 1
 			}
 		}
@@ -158,7 +184,19 @@ func Check(ctx context.Context, cfg aws.Config, t Targets, want Expect) (Report,
 	slices.Sort(r.Lost)
 	slices.Sort(r.Duplicated)
 	slices.Sort(r.Unexpected)
+	slices.Sort(r.AwaitingRedrive)
 	return r, nil
+}
+
+// withReason returns a dead letter of dls that carries the function's
+// reason, if one does.
+func withReason(dls []orderflow.DeadLetter) (orderflow.DeadLetter, bool) {
+	for _, dl := range dls {
+		if dl.Code != "" && dl.Reason != "" {
+			return dl, true
+		}
+	}
+	return orderflow.DeadLetter{}, false
 }
 
 func scanOrders(ctx context.Context, client *awsddb.Client, table string) (map[string]orderflow.Order, error) {
@@ -208,10 +246,11 @@ const dlqReadLimit = 2 * time.Minute
 // many distinct messages; after a failed receive it reads on until what that
 // receive hid is visible again. A read that still comes up short is an
 // error: a checker that cannot see the DLQ must not report its orders lost.
-func readDLQ(ctx context.Context, client *awssqs.Client, url string) (_ map[string][]orderflow.DeadLetter, err error) {
+// failures counts the failed receives.
+func readDLQ(ctx context.Context, client *awssqs.Client, url string) (_ map[string][]orderflow.DeadLetter, failures int, err error) {
 	want, hidden, err := queueCounts(ctx, client, url)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	want += hidden
 	var release []sqstypes.ChangeMessageVisibilityBatchRequestEntry
@@ -237,26 +276,25 @@ func readDLQ(ctx context.Context, client *awssqs.Client, url string) (_ map[stri
 	}
 	once := func(o *awssqs.Options) { o.RetryMaxAttempts = 1 }
 	out := map[string][]orderflow.DeadLetter{}
-	failures := 0
 	// A receive may return fewer messages than are there, even none (SQS
 	// samples its servers): the read ends after two empty receives in a row
 	// once every counted message has been seen.
 	limit := time.Now().Add(dlqReadLimit)
 	for empty := 0; empty < 2 || len(seen) < want; {
 		if time.Now().After(limit) {
-			return nil, fmt.Errorf("reliability: read the DLQ: %d of its %d messages seen after %s", len(seen), want, dlqReadLimit)
+			return nil, failures, fmt.Errorf("reliability: read the DLQ: %d of its %d messages seen after %s", len(seen), want, dlqReadLimit)
 		}
 		if len(seen) < want && empty >= 2 && time.Now().After(waitUntil) {
 			// Count again: on AWS the first count is approximate.
 			visible, inFlight, err := queueCounts(ctx, client, url)
 			if err != nil {
-				return nil, err
+				return nil, failures, err
 			}
 			if visible+inFlight <= len(seen) {
 				break
 			}
 			if visible == 0 {
-				return nil, fmt.Errorf("reliability: read %d of the DLQ's %d messages: the rest stayed hidden or unseen (now %d visible, %d in flight)", len(seen), want, visible, inFlight)
+				return nil, failures, fmt.Errorf("reliability: read %d of the DLQ's %d messages: the rest stayed hidden or unseen (now %d visible, %d in flight)", len(seen), want, visible, inFlight)
 			}
 			empty = 0 // some are visible: read on
 		}
@@ -266,7 +304,7 @@ func readDLQ(ctx context.Context, client *awssqs.Client, url string) (_ map[stri
 		}, once)
 		if err != nil {
 			if failures++; failures > dlqMaxFailures || ctx.Err() != nil {
-				return nil, fmt.Errorf("reliability: read the DLQ: %w", err)
+				return nil, failures, fmt.Errorf("reliability: read the DLQ: %w", err)
 			}
 			// Its messages may be hidden: read until they are back.
 			waitUntil = time.Now().Add(time.Duration(dlqVisibility+1) * time.Second)
@@ -293,7 +331,7 @@ func readDLQ(ctx context.Context, client *awssqs.Client, url string) (_ map[stri
 			out[oid] = append(out[oid], dl)
 		}
 	}
-	return out, nil
+	return out, failures, nil
 }
 
 // queueCounts returns how many messages a queue holds visible, and how many

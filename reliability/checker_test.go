@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,9 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/orderflow/orderflow"
 	"github.com/orderflow/orderflow/cloud"
 	"github.com/orderflow/orderflow/internal/ordergen"
 	"github.com/orderflow/orderflow/reliability"
+	"github.com/orderflow/orderflow/sqs"
 )
 
 // loseOneReceive is an HTTP client that loses the answer to the first
@@ -75,8 +78,8 @@ func TestTheCheckerFindsEveryDeadLetterWhenTheAnswerToAReceiveIsLost(t *testing.
 	if !lossy.lost.Load() {
 		t.Fatal("no receive's answer was lost: the test tested nothing")
 	}
-	if !rep.OK() || rep.DeadLettered != len(b.Invalid) || rep.Stored != len(b.Final) || rep.DLQCopies != 0 {
-		t.Errorf("report: %s\nwant %d stored and %d dead-lettered, nothing lost, no copies", rep, len(b.Final), len(b.Invalid))
+	if !rep.OK() || rep.DeadLettered != len(b.Invalid) || rep.Stored != len(b.Final) || rep.DLQCopies != 0 || rep.FailedReceives != 1 {
+		t.Errorf("report: %s\nwant %d stored and %d dead-lettered, nothing lost, no copies, one failed receive", rep, len(b.Final), len(b.Invalid))
 	}
 }
 
@@ -94,6 +97,37 @@ func TestADLQTheCheckerCannotReadWholeIsAnErrorNotLostOrders(t *testing.T) {
 	}
 	rep, err := reliability.Check(context.Background(), r.cfg, r.targets(), reliability.Expect{Final: b.Final, Invalid: b.Invalid})
 	if err == nil || !strings.Contains(err.Error(), "hidden") {
-		t.Errorf("Check error = %v, report %s; want an error saying dead letters stayed hidden", err, rep)
+		t.Fatalf("Check error = %v, report %s; want an error saying dead letters stayed hidden", err, rep)
+	}
+	t.Logf("Check error: %v", err)
+}
+
+func TestACopyInTheDLQWithoutAReasonAwaitsARedriveAndOneWithAReasonIsADuplicate(t *testing.T) {
+	r, b := deadLettered(t)
+	var stored []orderflow.Order
+	for _, o := range b.Final {
+		stored = append(stored, o)
+		if len(stored) == 2 {
+			break
+		}
+	}
+	client := awssqs.NewFromConfig(r.cfg)
+	dlq := r.Output("OrderDLQUrl")
+	moved, _ := stored[0].MarshalJSON() // as SQS moves a message: no attributes
+	if _, err := client.SendMessage(context.Background(), &awssqs.SendMessageInput{QueueUrl: aws.String(dlq), MessageBody: aws.String(string(moved))}); err != nil {
+		t.Fatal(err)
+	}
+	reasoned, _ := stored[1].MarshalJSON() // as the function dead-letters
+	dl := orderflow.DeadLetter{Body: string(reasoned), Code: orderflow.CodeInvalidOrder, Reason: "invalid order: (a wrong verdict)"}
+	if err := sqs.New(client, dlq).SendDeadLetter(context.Background(), dl); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := reliability.Check(context.Background(), r.cfg, r.targets(), reliability.Expect{Final: b.Final, Invalid: b.Invalid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rep.AwaitingRedrive, []string{stored[0].OrderID}) || !slices.Equal(rep.Duplicated, []string{stored[1].OrderID}) ||
+		len(rep.Lost) != 0 || len(rep.Unexpected) != 0 || rep.OK() {
+		t.Errorf("report: %s\nwant %s awaiting a redrive and %s duplicated, nothing else, and not OK", rep, stored[0].OrderID, stored[1].OrderID)
 	}
 }
