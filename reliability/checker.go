@@ -1,7 +1,8 @@
 // Package reliability checks the pipeline's promise — no order lost or
 // corrupted, whatever fails — against a real deployment: it publishes order
 // events and afterwards classifies every order as stored, dead-lettered,
-// lost, duplicated or unexpected by reading the Orders table and OrderDLQ.
+// awaiting a redrive, lost, duplicated or unexpected by reading the Orders
+// table and OrderDLQ.
 // Its tests (reliability_test.go) run the pipeline on the embedded cloud
 // under injected faults and kill -9; the checker works on AWS too.
 package reliability
