@@ -244,10 +244,11 @@ const dlqReadLimit = 2 * time.Minute
 // connection) has taken its messages and hidden them, and the SDK's retry
 // receives others. So readDLQ counts the DLQ's messages first, makes each
 // receive once, without the SDK's retries, and reads until it has seen that
-// many distinct messages; after a failed receive it reads on until what that
-// receive hid is visible again. A read that still comes up short is an
-// error: a checker that cannot see the DLQ must not report its orders lost.
-// failures counts the failed receives.
+// many distinct messages. After a failed receive it reads on until what that
+// receive hid is visible again and received anew: those may be messages it
+// has seen already, whose receipts it holds are stale then. A read that
+// still comes up short is an error: a checker that cannot see the DLQ must
+// not report its orders lost. failures counts the failed receives.
 func readDLQ(ctx context.Context, client *awssqs.Client, url string) (_ map[string][]orderflow.DeadLetter, failures int, err error) {
 	want, hidden, err := queueCounts(ctx, client, url)
 	if err != nil {
@@ -261,8 +262,13 @@ func readDLQ(ctx context.Context, client *awssqs.Client, url string) (_ map[stri
 		for i := 0; i < len(release); i += 10 {
 			out, rerr := client.ChangeMessageVisibilityBatch(context.WithoutCancel(ctx), &awssqs.ChangeMessageVisibilityBatchInput{
 				QueueUrl: aws.String(url), Entries: release[i:min(i+10, len(release))]})
-			if rerr == nil && len(out.Failed) > 0 {
-				rerr = fmt.Errorf("%d stay hidden for %d s: %s", len(out.Failed), dlqVisibility, aws.ToString(out.Failed[0].Message))
+			if rerr == nil {
+				// A message no longer in flight is visible already (AWS
+				// answers so to a retried change whose answer was lost).
+				out.Failed = slices.DeleteFunc(out.Failed, func(f sqstypes.BatchResultErrorEntry) bool { return aws.ToString(f.Code) == "MessageNotInflight" })
+				if len(out.Failed) > 0 {
+					rerr = fmt.Errorf("%d stay hidden for %d s: %s", len(out.Failed), dlqVisibility, aws.ToString(out.Failed[0].Message))
+				}
 			}
 			if rerr != nil && err == nil {
 				err = fmt.Errorf("reliability: make the DLQ's messages visible again: %w", rerr)
@@ -275,13 +281,18 @@ func readDLQ(ctx context.Context, client *awssqs.Client, url string) (_ map[stri
 	if hidden > 0 {
 		waitUntil = time.Now().Add(time.Duration(dlqVisibility+1) * time.Second)
 	}
+	// Until failedUntil the read goes on even when it has seen every
+	// message: a failed receive may have taken messages it had seen already
+	// (back in view after dlqVisibility), whose receipts it holds are stale
+	// now; it must receive them again to release them.
+	failedUntil := time.Time{}
 	once := func(o *awssqs.Options) { o.RetryMaxAttempts = 1 }
 	out := map[string][]orderflow.DeadLetter{}
 	// A receive may return fewer messages than are there, even none (SQS
 	// samples its servers): the read ends after two empty receives in a row
 	// once every counted message has been seen.
 	limit := time.Now().Add(dlqReadLimit)
-	for empty := 0; empty < 2 || len(seen) < want; {
+	for empty := 0; empty < 2 || len(seen) < want || time.Now().Before(failedUntil); {
 		if time.Now().After(limit) {
 			return nil, failures, fmt.Errorf("reliability: read the DLQ: %d of its %d messages seen after %s", len(seen), want, dlqReadLimit)
 		}
@@ -309,6 +320,7 @@ func readDLQ(ctx context.Context, client *awssqs.Client, url string) (_ map[stri
 			}
 			// Its messages may be hidden: read until they are back.
 			waitUntil = time.Now().Add(time.Duration(dlqVisibility+1) * time.Second)
+			failedUntil = waitUntil.Add(time.Second)
 			empty = 0
 			continue
 		}

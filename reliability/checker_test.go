@@ -3,12 +3,14 @@ package reliability_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,18 +24,24 @@ import (
 	"github.com/orderflow/orderflow/sqs"
 )
 
-// loseOneReceive is an HTTP client that loses the answer to the first
-// ReceiveMessage that returns messages: the queue has handed them out and
-// hidden them, but reading the body fails halfway, as it does when the
+// loseReceives is an HTTP client that loses the answer to the first
+// ReceiveMessage that returns messages and, if again is set, to the first
+// that returns only messages it delivered before: the queue has handed them out
+// and hidden them, but reading the body fails halfway, as it does when the
 // connection is reset (aws-sdk-go-v2 retries such a read).
-type loseOneReceive struct {
-	next aws.HTTPClient
-	lost atomic.Bool
+type loseReceives struct {
+	next  aws.HTTPClient
+	again bool
+
+	mu        sync.Mutex
+	seen      map[string]bool
+	lostFirst bool
+	lostAgain bool
 }
 
-func (c *loseOneReceive) Do(req *http.Request) (*http.Response, error) {
+func (c *loseReceives) Do(req *http.Request) (*http.Response, error) {
 	resp, err := c.next.Do(req)
-	if err != nil || req.Header.Get("X-Amz-Target") != "AmazonSQS.ReceiveMessage" || c.lost.Load() {
+	if err != nil || req.Header.Get("X-Amz-Target") != "AmazonSQS.ReceiveMessage" {
 		return resp, err
 	}
 	body, err := io.ReadAll(resp.Body)
@@ -41,7 +49,30 @@ func (c *loseOneReceive) Do(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !bytes.Contains(body, []byte(`"MessageId"`)) || !c.lost.CompareAndSwap(false, true) {
+	var page struct{ Messages []struct{ MessageId string } }
+	if err := json.Unmarshal(body, &page); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	old := len(page.Messages) > 0 // every message delivered before
+	for _, m := range page.Messages {
+		old = old && c.seen[m.MessageId]
+	}
+	lose := false
+	switch {
+	case len(page.Messages) > 0 && !c.lostFirst:
+		c.lostFirst, lose = true, true
+	case old && c.again && !c.lostAgain:
+		c.lostAgain, lose = true, true
+	}
+	if !lose {
+		for _, m := range page.Messages {
+			c.seen[m.MessageId] = true
+		}
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 		return resp, nil
 	}
@@ -68,19 +99,47 @@ func deadLettered(t *testing.T) (*run, ordergen.Batch) {
 func TestTheCheckerFindsEveryDeadLetterWhenTheAnswerToAReceiveIsLost(t *testing.T) {
 	defer reliability.SetDLQVisibility(3)()
 	r, b := deadLettered(t)
-	cfg := r.cfg.Copy()
-	lossy := &loseOneReceive{next: r.cfg.HTTPClient}
-	cfg.HTTPClient = lossy
-	rep, err := reliability.Check(context.Background(), cfg, r.targets(), reliability.Expect{Final: b.Final, Invalid: b.Invalid})
+	for _, again := range []bool{false, true} {
+		// again: while the checker waits for what the first lost receive
+		// hid, the messages it read first come back into view, and the
+		// answer to receiving them again is lost too; the receipts it held
+		// for them are stale, and it must still release them.
+		cfg := r.cfg.Copy()
+		lossy := &loseReceives{next: r.cfg.HTTPClient, again: again}
+		cfg.HTTPClient = lossy
+		rep, err := reliability.Check(context.Background(), cfg, r.targets(), reliability.Expect{Final: b.Final, Invalid: b.Invalid})
+		if err != nil {
+			t.Fatalf("again=%v: %v", again, err)
+		}
+		lossy.mu.Lock()
+		lost := lossy.lostFirst && lossy.lostAgain == again
+		lossy.mu.Unlock()
+		if !lost {
+			t.Fatalf("again=%v: the answers meant to be lost were not: the test tested nothing", again)
+		}
+		failed := 1
+		if again {
+			failed = 2
+		}
+		if !rep.OK() || rep.DeadLettered != len(b.Invalid) || rep.Stored != len(b.Final) || rep.DLQCopies != 0 || rep.FailedReceives != failed {
+			t.Errorf("again=%v: report: %s\nwant %d stored and %d dead-lettered, nothing lost, no copies, %d failed receives", again, rep, len(b.Final), len(b.Invalid), failed)
+		}
+		// Every dead letter is visible again for the next reader.
+		if visible := dlqVisible(t, r); visible != len(b.Invalid) {
+			t.Errorf("again=%v: %d dead letters visible after the check, want %d", again, visible, len(b.Invalid))
+		}
+	}
+}
+
+func dlqVisible(t *testing.T, r *run) int {
+	t.Helper()
+	out, err := awssqs.NewFromConfig(r.cfg).GetQueueAttributes(context.Background(), &awssqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(r.Output("OrderDLQUrl")), AttributeNames: []sqsAttr{"ApproximateNumberOfMessages"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !lossy.lost.Load() {
-		t.Fatal("no receive's answer was lost: the test tested nothing")
-	}
-	if !rep.OK() || rep.DeadLettered != len(b.Invalid) || rep.Stored != len(b.Final) || rep.DLQCopies != 0 || rep.FailedReceives != 1 {
-		t.Errorf("report: %s\nwant %d stored and %d dead-lettered, nothing lost, no copies, one failed receive", rep, len(b.Final), len(b.Invalid))
-	}
+	n, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessages"])
+	return n
 }
 
 func TestADLQTheCheckerCannotReadWholeIsAnErrorNotLostOrders(t *testing.T) {
