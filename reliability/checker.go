@@ -1,7 +1,8 @@
 // Package reliability checks the pipeline's promise — no order lost or
 // corrupted, whatever fails — against a real deployment: it publishes order
 // events and afterwards classifies every order as stored, dead-lettered,
-// lost, duplicated or unexpected by reading the Orders table and OrderDLQ.
+// awaiting a redrive, lost, duplicated or unexpected by reading the Orders
+// table and OrderDLQ.
 // Its tests (reliability_test.go) run the pipeline on the embedded cloud
 // under injected faults and kill -9; the checker works on AWS too.
 package reliability
@@ -52,26 +53,37 @@ type Report struct {
 	DeadLettered int // invalid orders in the DLQ with a reason, not stored
 	// The problems, by order id.
 	Lost       []string // expected, but neither stored nor dead-lettered
-	Duplicated []string // both stored and dead-lettered
-	Unexpected []string // stored with the wrong content, dead-lettered though valid, stored though invalid, or not expected at all
+	Duplicated []string // both stored and dead-lettered with a reason
+	Unexpected []string // stored with the wrong content, dead-lettered with a reason though valid, stored though invalid, or not expected at all
+	// AwaitingRedrive lists orders whose events are in the DLQ only as SQS
+	// moves them after maxReceiveCount receives (or SNS after a failed
+	// delivery): without the function's reason. Not lost, but not done
+	// either until an operator moves them back (`orderflow dlq redrive`).
+	AwaitingRedrive []string
 	// DLQCopies counts dead-lettered events found more than once (an invalid
 	// event delivered again by SQS is dead-lettered again: at-least-once).
 	DLQCopies int
 	// QueueLeft is what OrderQueue still holds (visible, in flight, delayed).
 	QueueLeft int
+	// FailedReceives counts the checker's receives of the DLQ that failed
+	// (their answer lost) and whose messages it waited for.
+	FailedReceives int
 	// Problems explains each problem in a sentence.
 	Problems []string
 }
 
-// OK reports whether nothing was lost, duplicated or unexpected, and the
-// queue is drained.
+// OK reports whether nothing was lost, duplicated, unexpected or awaiting
+// a redrive, and the queue is drained.
 func (r Report) OK() bool {
-	return len(r.Lost) == 0 && len(r.Duplicated) == 0 && len(r.Unexpected) == 0 && r.QueueLeft == 0
+	return len(r.Lost) == 0 && len(r.Duplicated) == 0 && len(r.Unexpected) == 0 && len(r.AwaitingRedrive) == 0 && r.QueueLeft == 0
 }
 
 func (r Report) String() string {
-	s := fmt.Sprintf("stored %d, dead-lettered %d, lost %d, duplicated %d, unexpected %d, DLQ copies %d, left in queue %d",
-		r.Stored, r.DeadLettered, len(r.Lost), len(r.Duplicated), len(r.Unexpected), r.DLQCopies, r.QueueLeft)
+	s := fmt.Sprintf("stored %d, dead-lettered %d, lost %d, duplicated %d, unexpected %d, awaiting redrive %d, DLQ copies %d, left in queue %d",
+		r.Stored, r.DeadLettered, len(r.Lost), len(r.Duplicated), len(r.Unexpected), len(r.AwaitingRedrive), r.DLQCopies, r.QueueLeft)
+	if r.FailedReceives > 0 {
+		s += fmt.Sprintf(" (%d failed receives of the DLQ waited out)", r.FailedReceives)
+	}
 	for i, p := range r.Problems {
 		if i == 10 {
 			s += fmt.Sprintf("\n  … and %d more", len(r.Problems)-i)
@@ -90,11 +102,11 @@ func Check(ctx context.Context, cfg aws.Config, t Targets, want Expect) (Report,
 		return Report{}, err
 	}
 	sqsClient := awssqs.NewFromConfig(cfg)
-	dead, err := readDLQ(ctx, sqsClient, t.DLQURL)
+	dead, failed, err := readDLQ(ctx, sqsClient, t.DLQURL)
 	if err != nil {
 		return Report{}, err
 	}
-	var r Report
+	r := Report{FailedReceives: failed}
 	if r.QueueLeft, err = depth(ctx, sqsClient, t.QueueURL); err != nil {
 		return r, err
 	}
@@ -109,28 +121,35 @@ func Check(ctx context.Context, cfg aws.Config, t Targets, want Expect) (Report,
 	for id, final := range want.Final {
 		item, stored := items[id]
 		dl := dead[id]
+		reason, reasoned := withReason(dl)
 		switch {
 		case stored && item != final:
 			problem(&r.Unexpected, id, "stored as %+v, want its newest event %+v", item, final)
-		case stored && len(dl) > 0:
-			problem(&r.Duplicated, id, "stored and also dead-lettered (%s)", dl[0].Reason)
+		case reasoned && stored:
+			problem(&r.Duplicated, id, "stored and also dead-lettered (%s %s)", reason.Code, reason.Reason)
+		case reasoned:
+			problem(&r.Unexpected, id, "valid but dead-lettered: %s %s", reason.Code, reason.Reason)
+		case len(dl) > 0 && stored:
+			problem(&r.AwaitingRedrive, id, "stored, and a copy is in the DLQ without a reason")
+		case len(dl) > 0:
+			problem(&r.AwaitingRedrive, id, "not stored: in the DLQ without a reason")
 		case stored:
 			r.Stored++
-		case len(dl) > 0:
-			problem(&r.Unexpected, id, "valid but dead-lettered: %s %s", dl[0].Code, dl[0].Reason)
 		default:
 			problem(&r.Lost, id, "neither stored nor dead-lettered")
 		}
 	}
 	for _, id := range want.Invalid {
 		_, stored := items[id]
-		switch dl := dead[id]; {
+		dl := dead[id]
+		_, reasoned := withReason(dl)
+		switch {
 		case stored:
 			problem(&r.Unexpected, id, "invalid but stored")
 		case len(dl) == 0:
 			problem(&r.Lost, id, "invalid but not in the DLQ")
-		case dl[0].Code == "" || dl[0].Reason == "":
-			problem(&r.Unexpected, id, "dead-lettered without a reason")
+		case !reasoned:
+			problem(&r.AwaitingRedrive, id, "invalid, but in the DLQ without a reason")
 		default:
 			r.DeadLettered++
 			r.DLQCopies += len(dl) - 1
@@ -138,19 +157,27 @@ func Check(ctx context.Context, cfg aws.Config, t Targets, want Expect) (Report,
 	}
 	for id := range items {
 		if _, ok := want.Final[id]; !ok && !invalid[id] {
+			_, reasoned := withReason(dead[id])
 			switch {
 			case !want.Maybe[id]:
 				problem(&r.Unexpected, id, "stored but never published")
-			case len(dead[id]) > 0:
+			case reasoned:
 				problem(&r.Duplicated, id, "stored and also dead-lettered")
+			case len(dead[id]) > 0:
+				problem(&r.AwaitingRedrive, id, "stored, and a copy is in the DLQ without a reason")
 			}
 		}
 	}
 	for id, dl := range dead {
 		if _, ok := want.Final[id]; !ok && !invalid[id] {
-			if !want.Maybe[id] {
+			_, stored := items[id]
+			_, reasoned := withReason(dl)
+			switch {
+			case !want.Maybe[id]:
 				problem(&r.Unexpected, id, "dead-lettered but never published")
-			} else {
+			case !stored && !reasoned:
+				problem(&r.AwaitingRedrive, id, "not stored: in the DLQ without a reason")
+			default:
 				r.DLQCopies += len(dl) - 1
 			}
 		}
@@ -158,7 +185,19 @@ func Check(ctx context.Context, cfg aws.Config, t Targets, want Expect) (Report,
 	slices.Sort(r.Lost)
 	slices.Sort(r.Duplicated)
 	slices.Sort(r.Unexpected)
+	slices.Sort(r.AwaitingRedrive)
 	return r, nil
+}
+
+// withReason returns a dead letter of dls that carries the function's
+// reason, if one does.
+func withReason(dls []orderflow.DeadLetter) (orderflow.DeadLetter, bool) {
+	for _, dl := range dls {
+		if dl.Code != "" && dl.Reason != "" {
+			return dl, true
+		}
+	}
+	return orderflow.DeadLetter{}, false
 }
 
 func scanOrders(ctx context.Context, client *awsddb.Client, table string) (map[string]orderflow.Order, error) {
@@ -183,24 +222,107 @@ func scanOrders(ctx context.Context, client *awsddb.Client, table string) (map[s
 	}
 }
 
+// dlqVisibility is how long readDLQ hides the messages it receives, in
+// seconds. It must outlast a read of the whole DLQ (a message seen again is
+// not counted twice, but the read lasts longer), and it is how long a
+// receive whose answer was lost hides its messages: a read that has to wait
+// for them waits about that long. Tests shorten it.
+var dlqVisibility int32 = 20
+
+// dlqMaxFailures is how many failed receives a read of the DLQ survives.
+const dlqMaxFailures = 5
+
+// dlqReadLimit bounds a read of the DLQ that keeps finding fewer messages
+// than the DLQ holds.
+const dlqReadLimit = 2 * time.Minute
+
 // readDLQ reads every message of the DLQ, grouped by order id, then makes
 // them visible again.
-func readDLQ(ctx context.Context, client *awssqs.Client, url string) (map[string][]orderflow.DeadLetter, error) {
-	out := map[string][]orderflow.DeadLetter{}
+//
+// ReceiveMessage is not idempotent: an attempt whose answer is lost (seen
+// under disk load: status 200, then reading the body failed on a closed
+// connection) has taken its messages and hidden them, and the SDK's retry
+// receives others. So readDLQ counts the DLQ's messages first, makes each
+// receive once, without the SDK's retries, and reads until it has seen that
+// many distinct messages. After a failed receive it reads on until what that
+// receive hid is visible again and received anew: those may be messages it
+// has seen already, whose receipts it holds are stale then. A read that
+// still comes up short is an error: a checker that cannot see the DLQ must
+// not report its orders lost. failures counts the failed receives.
+func readDLQ(ctx context.Context, client *awssqs.Client, url string) (_ map[string][]orderflow.DeadLetter, failures int, err error) {
+	want, hidden, err := queueCounts(ctx, client, url)
+	if err != nil {
+		return nil, 0, err
+	}
+	want += hidden
 	var release []sqstypes.ChangeMessageVisibilityBatchRequestEntry
+	seen := map[string]int{} // message id → its entry in release
 	defer func() {
+		// Release what was read even if the read failed.
 		for i := 0; i < len(release); i += 10 {
-			client.ChangeMessageVisibilityBatch(context.WithoutCancel(ctx), &awssqs.ChangeMessageVisibilityBatchInput{
+			out, rerr := client.ChangeMessageVisibilityBatch(context.WithoutCancel(ctx), &awssqs.ChangeMessageVisibilityBatchInput{
 				QueueUrl: aws.String(url), Entries: release[i:min(i+10, len(release))]})
+			if rerr == nil {
+				// A message no longer in flight is visible already (AWS
+				// answers so to a retried change whose answer was lost).
+				out.Failed = slices.DeleteFunc(out.Failed, func(f sqstypes.BatchResultErrorEntry) bool { return aws.ToString(f.Code) == "MessageNotInflight" })
+				if len(out.Failed) > 0 {
+					rerr = fmt.Errorf("%d stay hidden for %d s: %s", len(out.Failed), dlqVisibility, aws.ToString(out.Failed[0].Message))
+				}
+			}
+			if rerr != nil && err == nil {
+				err = fmt.Errorf("reliability: make the DLQ's messages visible again: %w", rerr)
+			}
 		}
 	}()
-	for empty := 0; empty < 2; {
+	// Messages in flight when the read began, or hidden by a failed receive,
+	// are visible again by waitUntil, if it was this checker that hid them.
+	waitUntil := time.Time{}
+	if hidden > 0 {
+		waitUntil = time.Now().Add(time.Duration(dlqVisibility+1) * time.Second)
+	}
+	// Until failedUntil the read goes on even when it has seen every
+	// message: a failed receive may have taken messages it had seen already
+	// (back in view after dlqVisibility), whose receipts it holds are stale
+	// now; it must receive them again to release them.
+	failedUntil := time.Time{}
+	once := func(o *awssqs.Options) { o.RetryMaxAttempts = 1 }
+	out := map[string][]orderflow.DeadLetter{}
+	// A receive may return fewer messages than are there, even none (SQS
+	// samples its servers): the read ends after two empty receives in a row
+	// once every counted message has been seen.
+	limit := time.Now().Add(dlqReadLimit)
+	for empty := 0; empty < 2 || len(seen) < want || time.Now().Before(failedUntil); {
+		if time.Now().After(limit) {
+			return nil, failures, fmt.Errorf("reliability: read the DLQ: %d of its %d messages seen after %s", len(seen), want, dlqReadLimit)
+		}
+		if len(seen) < want && empty >= 2 && time.Now().After(waitUntil) {
+			// Count again: on AWS the first count is approximate.
+			visible, inFlight, err := queueCounts(ctx, client, url)
+			if err != nil {
+				return nil, failures, err
+			}
+			if visible+inFlight <= len(seen) {
+				break
+			}
+			if visible == 0 {
+				return nil, failures, fmt.Errorf("reliability: read %d of the DLQ's %d messages: the rest stayed hidden or unseen (now %d visible, %d in flight)", len(seen), want, visible, inFlight)
+			}
+			empty = 0 // some are visible: read on
+		}
 		page, err := client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
-			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 300,
+			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: dlqVisibility,
 			MessageAttributeNames: []string{"All"},
-		})
+		}, once)
 		if err != nil {
-			return nil, fmt.Errorf("reliability: read the DLQ: %w", err)
+			if failures++; failures > dlqMaxFailures || ctx.Err() != nil {
+				return nil, failures, fmt.Errorf("reliability: read the DLQ: %w", err)
+			}
+			// Its messages may be hidden: read until they are back.
+			waitUntil = time.Now().Add(time.Duration(dlqVisibility+1) * time.Second)
+			failedUntil = waitUntil.Add(time.Second)
+			empty = 0
+			continue
 		}
 		if len(page.Messages) == 0 {
 			empty++
@@ -208,29 +330,45 @@ func readDLQ(ctx context.Context, client *awssqs.Client, url string) (map[string
 		}
 		empty = 0
 		for _, m := range page.Messages {
+			id := aws.ToString(m.MessageId)
+			if i, ok := seen[id]; ok {
+				release[i].ReceiptHandle = m.ReceiptHandle // the newest receipt releases it
+				continue
+			}
+			seen[id] = len(release)
 			release = append(release, sqstypes.ChangeMessageVisibilityBatchRequestEntry{
 				Id: aws.String(strconv.Itoa(len(release))), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
 			body := aws.ToString(m.Body)
 			dl, _ := sqs.FromAttributes(body, m.MessageAttributes)
-			id := handler.OrderIDOf(body)
-			out[id] = append(out[id], dl)
+			oid := handler.OrderIDOf(body)
+			out[oid] = append(out[oid], dl)
 		}
 	}
-	return out, nil
+	return out, failures, nil
 }
 
-func depth(ctx context.Context, client *awssqs.Client, url string) (int, error) {
+// queueCounts returns how many messages a queue holds visible, and how many
+// in flight or delayed.
+func queueCounts(ctx context.Context, client *awssqs.Client, url string) (visible, hidden int, err error) {
 	out, err := client.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{
 		"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"}})
 	if err != nil {
-		return 0, fmt.Errorf("reliability: read the queue's depth: %w", err)
+		return 0, 0, fmt.Errorf("reliability: count the messages of %s: %w", url, err)
 	}
-	n := 0
-	for _, v := range out.Attributes {
-		k, _ := strconv.Atoi(v)
-		n += k
+	for k, v := range out.Attributes {
+		n, _ := strconv.Atoi(v)
+		if k == "ApproximateNumberOfMessages" {
+			visible += n
+		} else {
+			hidden += n
+		}
 	}
-	return n, nil
+	return visible, hidden, nil
+}
+
+func depth(ctx context.Context, client *awssqs.Client, url string) (int, error) {
+	visible, hidden, err := queueCounts(ctx, client, url)
+	return visible + hidden, err
 }
 
 // Drain waits until the queue has held nothing (visible, in flight or
