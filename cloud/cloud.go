@@ -164,7 +164,7 @@ func Start(opts Options) (*Cloud, error) {
 		for k, v := range opts.Credentials {
 			keys[k] = v
 		}
-		auth = &verifier{keys: keys, clock: opts.Clock}
+		auth = &verifier{keys: keys, region: opts.Region, clock: opts.Clock}
 	}
 	if err := c.openServices(); err != nil {
 		ln.Close()
@@ -208,6 +208,7 @@ func Start(opts Options) (*Cloud, error) {
 	}
 	c.edge = newEdge(append(services, c.Lambda.API()), hostGuard(host, opts.AllowedHosts), c.calls, opts.Logger)
 	c.edge.auth = auth
+	c.edge.health = c.ready
 	c.server.Handler = c.edge
 	go func() {
 		err := c.server.Serve(ln)
@@ -288,6 +289,20 @@ func (c *Cloud) DataFileErr() error {
 		return nil
 	}
 	return c.journal.Err()
+}
+
+// ready reports whether the cloud serves requests: not once the data file
+// can no longer be written, nor once Close began. The health endpoint
+// (HealthPath) answers with it.
+func (c *Cloud) ready() bool {
+	select {
+	case <-c.closing:
+		return false
+	case <-c.DataFileFailed():
+		return false
+	default:
+		return true
+	}
 }
 
 // DataDir is the data directory, "" in memory.
