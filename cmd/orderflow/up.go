@@ -88,6 +88,11 @@ does, without credentials: scripts and CI can poll it.`,
 			if auth != (len(keys) > 0) {
 				return usageError{errors.New("--require-auth and --credential go together: give the keys to accept")}
 			}
+			for _, h := range hosts {
+				if h == "" || (net.ParseIP(h) == nil && strings.ContainsAny(h, " /:[]")) {
+					return usageError{fmt.Errorf("--allow-host %q must be a host name or address, without a port", h)}
+				}
+			}
 			if recoverDir && dataDir == "" {
 				return usageError{errors.New("--recover goes with --data-dir: it recovers a damaged data directory")}
 			}
