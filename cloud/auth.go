@@ -1,12 +1,14 @@
 package cloud
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
+	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,92 +20,250 @@ import (
 )
 
 // maxSkew is how far a request's signing time may be from the clock, as AWS
-// allows.
+// allows. A presigned request is also refused past its X-Amz-Expires.
 const maxSkew = 15 * time.Minute
 
-// verifier checks AWS Signature Version 4 on requests, against known keys.
-// It recomputes the signature with aws-sdk-go-v2's own signer over exactly
-// the headers the client said it signed, so it agrees with AWS's canonical
-// form wherever the SDK does.
+// maxPresignExpires is the longest X-Amz-Expires AWS accepts (seven days).
+const maxPresignExpires = 7 * 24 * 60 * 60
+
+const (
+	algorithm      = "AWS4-HMAC-SHA256"
+	amzDateFormat  = "20060102T150405Z"
+	scopeDateForm  = "20060102"
+	unsignedBody   = "UNSIGNED-PAYLOAD"
+	streamingBody  = "STREAMING-"
+	contentSHA256  = "X-Amz-Content-Sha256"
+	securityToken  = "X-Amz-Security-Token"
+	signatureParam = "X-Amz-Signature"
+)
+
+// verifier checks AWS Signature Version 4, in the Authorization header or
+// in the query string (a presigned request), against known keys. A
+// signature binds the whole request: the method, path, query, the headers
+// the client signed, and the body, whose hash the verifier computes itself
+// (a client's X-Amz-Content-Sha256 must agree with it; UNSIGNED-PAYLOAD is
+// refused, as AWS refuses it outside S3). The credential scope must name
+// the cloud's region; the edge then checks its service against the service
+// the request is routed to. The signature is recomputed with aws-sdk-go-v2's
+// own signer over exactly the headers the client said it signed, so it
+// agrees with AWS's canonical form wherever the SDK does.
 type verifier struct {
-	keys  map[string]string // access key id → secret access key
-	clock clock.Clock
+	keys   map[string]string // access key id → secret access key
+	region string
+	clock  clock.Clock
 }
 
-// verify returns nil for a correctly signed request by a known key, else the
-// AWS error to answer with. It reads and restores the body.
-func (v verifier) verify(r *http.Request) *awsproto.Error {
-	auth := r.Header.Get("Authorization")
-	if auth == "" {
-		return authError("MissingAuthenticationToken", "Request is missing Authentication Token")
+// authKind classifies a refusal; each service reports a kind with its own
+// code (authError).
+type authKind int
+
+const (
+	authMissing    authKind = iota // no signature at all
+	authIncomplete                 // a signature that is not well formed
+	authUnknownKey                 // a key the cloud does not know
+	authSignature                  // a signature that does not hold: wrong, expired, mis-scoped, over another body
+)
+
+// authFailure is why a request is not authenticated.
+type authFailure struct {
+	kind    authKind
+	message string
+}
+
+func refuse(kind authKind, format string, args ...any) *authFailure {
+	return &authFailure{kind: kind, message: fmt.Sprintf(format, args...)}
+}
+
+// signature is what a request's signature says of itself.
+type signature struct {
+	presigned     bool
+	key           string
+	date          string // the scope's date, YYYYMMDD
+	region        string
+	service       string
+	signedHeaders []string
+	signature     string
+	signedAt      time.Time
+	expires       time.Duration // presigned only; 0 when the URL gave none
+}
+
+// verify returns the service of the credential scope of a correctly signed
+// request by a known key over exactly body, or why it is refused.
+func (v verifier) verify(r *http.Request, body []byte) (string, *authFailure) {
+	sig, fail := parseSignature(r)
+	if fail != nil {
+		return "", fail
 	}
-	cred, signedHeaders, signature, ok := parseAuthorization(auth)
-	if !ok {
-		return authError("IncompleteSignature", "The request signature does not conform to AWS standards.")
-	}
-	scope := strings.Split(cred, "/") // AKID/date/region/service/aws4_request
-	if len(scope) != 5 || scope[4] != "aws4_request" {
-		return authError("IncompleteSignature", "The credential scope is not AKID/date/region/service/aws4_request.")
-	}
-	secret, known := v.keys[scope[0]]
+	secret, known := v.keys[sig.key]
 	if !known {
-		return authError("InvalidClientTokenId", "The security token included in the request is invalid.")
+		return "", refuse(authUnknownKey, "The security token included in the request is invalid.")
 	}
-	signed, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
-	if err != nil {
-		return authError("IncompleteSignature", "The request has no valid X-Amz-Date header.")
+	// The keys are long-term ones: a session token belongs to none of them.
+	if r.Header.Get(securityToken) != "" || r.URL.Query().Get(securityToken) != "" {
+		return "", refuse(authUnknownKey, "The security token included in the request is invalid.")
 	}
-	if d := v.clock.Now().Sub(signed); d > maxSkew || d < -maxSkew {
-		return authError("SignatureDoesNotMatch", "Signature expired: the request's time is more than 15 minutes from the server's.")
+	if sig.date != sig.signedAt.Format(scopeDateForm) {
+		return "", refuse(authSignature, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
+			sig.date, sig.signedAt.Format(scopeDateForm), sig.signedAt.Format(amzDateFormat))
 	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return awsproto.Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "the request body cannot be read: %v", err)
+	if sig.region != v.region {
+		return "", refuse(authSignature, "Credential should be scoped to a valid region, not '%s'. ", sig.region)
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	payload := r.Header.Get("X-Amz-Content-Sha256")
-	if payload == "" {
-		sum := sha256.Sum256(body)
-		payload = hex.EncodeToString(sum[:])
+	now := v.clock.Now().UTC()
+	if now.Sub(sig.signedAt) > maxSkew {
+		return "", refuse(authSignature, "Signature expired: %s is now earlier than %s (%s - 15 min.)",
+			sig.signedAt.Format(amzDateFormat), now.Add(-maxSkew).Format(amzDateFormat), now.Format(amzDateFormat))
+	}
+	if sig.signedAt.Sub(now) > maxSkew {
+		return "", refuse(authSignature, "Signature not yet current: %s is still later than %s (%s + 15 min.)",
+			sig.signedAt.Format(amzDateFormat), now.Add(maxSkew).Format(amzDateFormat), now.Format(amzDateFormat))
+	}
+	if sig.presigned && sig.expires > 0 && now.After(sig.signedAt.Add(sig.expires)) {
+		return "", refuse(authSignature, "Signature expired: the presigned request expired at %s (X-Amz-Date plus X-Amz-Expires); it is now %s.",
+			sig.signedAt.Add(sig.expires).Format(amzDateFormat), now.Format(amzDateFormat))
+	}
+	// X-Amz-Target names the operation: a signature that does not cover it
+	// does not say which operation it allows.
+	if r.Header.Get("X-Amz-Target") != "" && !slices.Contains(sig.signedHeaders, "x-amz-target") {
+		return "", refuse(authSignature, "There were headers present in the request which were not signed: x-amz-target")
 	}
 
-	// A copy with only the signed headers, for the signer to sign again.
+	sum := sha256.Sum256(body)
+	payload := hex.EncodeToString(sum[:])
+	claimed := r.Header.Get(contentSHA256)
+	if sig.presigned && claimed == "" {
+		claimed = r.URL.Query().Get(contentSHA256)
+	}
+	switch {
+	case claimed == "":
+	case claimed == unsignedBody || strings.HasPrefix(claimed, streamingBody):
+		return "", refuse(authSignature, "The request signature does not cover its body (%s): this API accepts only requests that sign the SHA-256 of their body.", claimed)
+	case claimed != payload:
+		return "", refuse(authSignature, "The provided 'x-amz-content-sha256' header does not match what was computed.")
+	}
+
+	want, err := v.expected(r, sig, secret, payload, len(body))
+	if err != nil {
+		return "", refuse(authIncomplete, "The request signature cannot be computed: %v", err)
+	}
+	if !hmac.Equal([]byte(want), []byte(sig.signature)) {
+		return "", refuse(authSignature, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
+	}
+	return sig.service, nil
+}
+
+// expected signs a copy of r holding only what the client signed, and
+// returns the signature the client should have sent.
+func (v verifier) expected(r *http.Request, sig signature, secret, payload string, bodyLen int) (string, error) {
 	u := *r.URL
+	if sig.presigned {
+		q := u.Query()
+		q.Del(signatureParam)
+		u.RawQuery = q.Encode()
+	}
 	c := &http.Request{Method: r.Method, URL: &u, Host: r.Host, Header: http.Header{}}
-	for _, h := range strings.Split(signedHeaders, ";") {
+	for _, h := range sig.signedHeaders {
 		switch h {
 		case "host":
 		case "content-length":
-			c.ContentLength = int64(len(body))
+			c.ContentLength = int64(bodyLen)
 		default:
 			for _, val := range r.Header.Values(h) {
 				c.Header.Add(h, val)
 			}
 		}
 	}
-	err = v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = scope[3] == "s3" }).SignHTTP(
-		r.Context(), aws.Credentials{AccessKeyID: scope[0], SecretAccessKey: secret}, c, payload, scope[3], scope[2], signed)
-	if err != nil {
-		return awsproto.Internal(err)
+	creds := aws.Credentials{AccessKeyID: sig.key, SecretAccessKey: secret}
+	signer := v4.NewSigner(func(o *v4.SignerOptions) {
+		o.DisableURIPathEscaping = sig.service == "s3"
+		// What the client signed as headers stays headers: what it moved
+		// to the query is in the query already.
+		o.DisableHeaderHoisting = true
+	})
+	if sig.presigned {
+		signed, _, err := signer.PresignHTTP(r.Context(), creds, c, payload, sig.service, sig.region, sig.signedAt)
+		if err != nil {
+			return "", err
+		}
+		su, err := url.Parse(signed)
+		if err != nil {
+			return "", err
+		}
+		return su.Query().Get(signatureParam), nil
 	}
-	_, _, want, _ := parseAuthorization(c.Header.Get("Authorization"))
-	if !hmac.Equal([]byte(want), []byte(signature)) {
-		return authError("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")
+	if err := signer.SignHTTP(r.Context(), creds, c, payload, sig.service, sig.region, sig.signedAt); err != nil {
+		return "", err
 	}
-	return nil
+	_, _, _, want, _ := parseAuthorization(c.Header.Get("Authorization"))
+	return want, nil
 }
 
-func authError(code, msg string) *awsproto.Error {
-	return &awsproto.Error{Status: http.StatusForbidden, Code: code, Message: msg}
+// parseSignature reads the signature from the Authorization header or the
+// query string; a request may carry only one.
+func parseSignature(r *http.Request) (signature, *authFailure) {
+	q := r.URL.Query()
+	auth := r.Header.Get("Authorization")
+	presigned := q.Has("X-Amz-Algorithm") || q.Has("X-Amz-Credential") || q.Has(signatureParam)
+	var sig signature
+	var cred, signedHeaders, date string
+	switch {
+	case auth != "" && presigned:
+		return sig, refuse(authIncomplete, "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified.")
+	case auth != "":
+		alg, c, sh, s, ok := parseAuthorization(auth)
+		if alg != algorithm {
+			return sig, refuse(authIncomplete, "Unsupported signing algorithm %q: only %s (Signature Version 4) is accepted.", alg, algorithm)
+		}
+		if !ok {
+			return sig, refuse(authIncomplete, "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.")
+		}
+		cred, signedHeaders, sig.signature = c, sh, s
+		date = r.Header.Get("X-Amz-Date")
+		if date == "" {
+			return sig, refuse(authIncomplete, "Authorization header requires existence of a 'X-Amz-Date' header.")
+		}
+	case presigned:
+		sig.presigned = true
+		for _, p := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders", signatureParam} {
+			if q.Get(p) == "" {
+				return sig, refuse(authIncomplete, "AWS query-string parameters must include '%s'.", p)
+			}
+		}
+		if alg := q.Get("X-Amz-Algorithm"); alg != algorithm {
+			return sig, refuse(authIncomplete, "Unsupported signing algorithm %q: only %s (Signature Version 4) is accepted.", alg, algorithm)
+		}
+		cred, signedHeaders, sig.signature, date = q.Get("X-Amz-Credential"), q.Get("X-Amz-SignedHeaders"), q.Get(signatureParam), q.Get("X-Amz-Date")
+		if e := q.Get("X-Amz-Expires"); e != "" {
+			n, err := strconv.Atoi(e)
+			if err != nil || n < 1 || n > maxPresignExpires {
+				return sig, refuse(authIncomplete, "X-Amz-Expires must be a whole number of seconds from 1 to %d, not %q.", maxPresignExpires, e)
+			}
+			sig.expires = time.Duration(n) * time.Second
+		}
+	default:
+		return sig, refuse(authMissing, "Request is missing Authentication Token")
+	}
+	scope := strings.Split(cred, "/") // AKID/date/region/service/aws4_request
+	if len(scope) != 5 || scope[4] != "aws4_request" || slices.Contains(scope[:4], "") {
+		return sig, refuse(authIncomplete, "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '%s'.", cred)
+	}
+	sig.key, sig.date, sig.region, sig.service = scope[0], scope[1], scope[2], scope[3]
+	t, err := time.Parse(amzDateFormat, date)
+	if err != nil {
+		return sig, refuse(authIncomplete, "X-Amz-Date %q is not a date of the form %s.", date, amzDateFormat)
+	}
+	sig.signedAt = t
+	sig.signedHeaders = strings.Split(signedHeaders, ";")
+	if !slices.Contains(sig.signedHeaders, "host") {
+		return sig, refuse(authIncomplete, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+	return sig, nil
 }
 
 // parseAuthorization splits "AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…,
 // Signature=…".
-func parseAuthorization(h string) (cred, signedHeaders, signature string, ok bool) {
-	rest, found := strings.CutPrefix(h, "AWS4-HMAC-SHA256 ")
-	if !found {
-		return "", "", "", false
-	}
+func parseAuthorization(h string) (alg, cred, signedHeaders, signature string, ok bool) {
+	alg, rest, _ := strings.Cut(h, " ")
 	for _, part := range strings.Split(rest, ",") {
 		k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
 		switch k {
@@ -115,5 +275,48 @@ func parseAuthorization(h string) (cred, signedHeaders, signature string, ok boo
 			signature = val
 		}
 	}
-	return cred, signedHeaders, signature, cred != "" && signedHeaders != "" && signature != ""
+	return alg, cred, signedHeaders, signature, cred != "" && signedHeaders != "" && signature != ""
+}
+
+// authDialect is how a service reports authentication failures: AWS's
+// services differ in codes and statuses.
+type authDialect int
+
+const (
+	// queryDialect: the Query-protocol services (SQS over both its
+	// protocols, SNS, CloudFormation): MissingAuthenticationToken,
+	// InvalidClientTokenId, SignatureDoesNotMatch, all 403 but
+	// IncompleteSignature (400).
+	queryDialect authDialect = iota
+	// jsonDialect: DynamoDB and CloudWatch Logs: …Exception codes, 400.
+	jsonDialect
+	// restDialect: Lambda's REST API: …Exception codes, 403.
+	restDialect
+)
+
+// dialectOf returns the dialect of the service named in a credential scope.
+func dialectOf(service string) authDialect {
+	switch service {
+	case "dynamodb", "logs":
+		return jsonDialect
+	case "lambda":
+		return restDialect
+	}
+	return queryDialect
+}
+
+// authError is f as the service with dialect d reports it.
+func authError(d authDialect, f *authFailure) *awsproto.Error {
+	codes := map[authKind][3]string{
+		authMissing:    {"MissingAuthenticationToken", "MissingAuthenticationTokenException", "MissingAuthenticationTokenException"},
+		authIncomplete: {"IncompleteSignature", "IncompleteSignatureException", "IncompleteSignatureException"},
+		authUnknownKey: {"InvalidClientTokenId", "UnrecognizedClientException", "UnrecognizedClientException"},
+		authSignature:  {"SignatureDoesNotMatch", "InvalidSignatureException", "InvalidSignatureException"},
+	}
+	status := http.StatusForbidden
+	switch {
+	case d == jsonDialect, d == queryDialect && f.kind == authIncomplete:
+		status = http.StatusBadRequest
+	}
+	return &awsproto.Error{Status: status, Code: codes[f.kind][d], Message: f.message}
 }

@@ -3,12 +3,21 @@
 // port, for unmodified AWS clients (the SDKs, the AWS CLI) to use as if it
 // were AWS. It never imports the order code.
 //
-// Any credentials are accepted: requests are not authenticated, so the
-// endpoint listens on loopback by default, refuses requests from web pages
-// (an Origin header) and requests whose Host is not one of its names (DNS
-// rebinding). State lives in memory and ends with the process, unless
-// Options.DataDir names a directory: then every acknowledged request is on
-// disk before it is answered (see the services' journals).
+// By default any credentials are accepted: requests are not
+// authenticated, so the endpoint listens on loopback by default. With
+// Options.Credentials every request that reaches a service must carry a
+// Signature Version 4 (in the Authorization header or a presigned URL) by
+// one of those keys, over the whole request, body included, scoped to the
+// cloud's region and to the service it reaches, within AWS's 15 minutes.
+// Only two routes answer without credentials, and reach no service: SNS's
+// signing certificate (GET of its exact path) and the health endpoint
+// (HealthPath). In every mode the edge refuses what a web page can make a
+// browser send (an Origin header, Sec-Fetch-Site other than none, a Query
+// action that changes state sent by anything but POST) and requests whose
+// Host is not one of its names (DNS rebinding). State lives in memory and
+// ends with the process, unless Options.DataDir names a directory: then
+// every acknowledged request is on disk before it is answered (see the
+// services' journals).
 package cloud
 
 import (
@@ -61,7 +70,8 @@ type Options struct {
 	// Logger receives the cloud's own log lines. Default: discard.
 	Logger *slog.Logger
 	// AllowedHosts are extra Host names the edge answers to, beyond loopback
-	// names and the listen host.
+	// names and the listen host. A listener on every interface answers to
+	// any Host unless AllowedHosts narrows it.
 	AllowedHosts []string
 	// DataDir, when set, keeps all state of SQS, SNS and DynamoDB in a data
 	// file there (cloud.db), so that every acknowledged request survives a
@@ -77,8 +87,9 @@ type Options struct {
 	// nothing.
 	Recover bool
 	// Credentials, when set, are the only keys accepted (access key id →
-	// secret access key): every request must carry a valid Signature
-	// Version 4 by one of them. Unset, any credentials are accepted.
+	// secret access key): every request that reaches a service must carry
+	// a valid Signature Version 4 by one of them (see the package doc).
+	// Unset, any credentials are accepted.
 	Credentials map[string]string
 	// FunctionLogs is the log sink of the function host: Lambda's START, END
 	// and REPORT lines and the functions' own lines. Default: discard.
@@ -164,7 +175,7 @@ func Start(opts Options) (*Cloud, error) {
 		for k, v := range opts.Credentials {
 			keys[k] = v
 		}
-		auth = &verifier{keys: keys, clock: opts.Clock}
+		auth = &verifier{keys: keys, region: opts.Region, clock: opts.Clock}
 	}
 	if err := c.openServices(); err != nil {
 		ln.Close()
@@ -208,6 +219,7 @@ func Start(opts Options) (*Cloud, error) {
 	}
 	c.edge = newEdge(append(services, c.Lambda.API()), hostGuard(host, opts.AllowedHosts), c.calls, opts.Logger)
 	c.edge.auth = auth
+	c.edge.health = c.ready
 	c.server.Handler = c.edge
 	go func() {
 		err := c.server.Serve(ln)
@@ -288,6 +300,20 @@ func (c *Cloud) DataFileErr() error {
 		return nil
 	}
 	return c.journal.Err()
+}
+
+// ready reports whether the cloud serves requests: not once the data file
+// can no longer be written, nor once Close began. The health endpoint
+// (HealthPath) answers with it.
+func (c *Cloud) ready() bool {
+	select {
+	case <-c.closing:
+		return false
+	case <-c.DataFileFailed():
+		return false
+	default:
+		return true
+	}
 }
 
 // DataDir is the data directory, "" in memory.

@@ -1,6 +1,9 @@
 package cloud
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,10 +27,12 @@ type Service interface {
 	Actions() []string
 }
 
-// pathServer is a service that also answers GETs of fixed paths (SNS serves
-// its signing certificate).
+// pathServer is a service that also publishes documents at fixed paths,
+// to anyone, by GET (SNS serves its signing certificate there). ServePath
+// serves those documents and nothing else: it reaches no API.
 type pathServer interface {
 	Paths() []string
+	ServePath(w http.ResponseWriter, r *http.Request)
 }
 
 // prefixServer is a service with a REST protocol: it answers every request
@@ -40,17 +45,37 @@ type prefixServer interface {
 // largest of the services'); each service applies its own limits within it.
 const MaxRequestBytes = 16 << 20
 
+// HealthPath is the edge's readiness endpoint: a GET answers 200
+// {"status":"ok"} while the cloud serves, and 503 {"status":"unavailable"}
+// once the data file can no longer be written or the cloud is shutting
+// down. It needs no credentials, reaches no service and says nothing else,
+// for scripts and CI to poll.
+const HealthPath = "/_orderflow/health"
+
 // edge routes every request on the one endpoint to its service: by
-// X-Amz-Target (JSON protocols), by the service in the SigV4 credential
-// scope, by the Query Action, or by a fixed path.
+// X-Amz-Target (JSON protocols), by path prefix (Lambda's REST API), by the
+// Query Action (with the service in the SigV4 credential scope to choose
+// between SQS and SNS), or by a fixed path (SNS's certificate).
+//
+// What it serves without credentials, with or without auth, is in
+// ServeHTTP's first lines and nowhere else: the health endpoint and the
+// fixed paths' documents (by GET, with no X-Amz-Target and no Action).
+// Everything else reaches a service only after auth, when auth is set.
+//
+// In every mode it refuses what a web page can make a browser send: a
+// request with an Origin header, one a browser marks as not the user's own
+// doing (Sec-Fetch-Site other than none), and any Query action that is not
+// a read over anything but POST (a page can make a browser GET any URL,
+// with no Origin and, off loopback, no Sec-Fetch-Site).
 type edge struct {
 	byTarget map[string]Service
 	byName   map[string]Service
 	byAction map[string][]Service
-	byPath   map[string]Service
+	byPath   map[string]pathServer
 	prefixes []prefixRoute
 	hosts    func(host string) bool
 	auth     *verifier // nil: any credentials are accepted
+	health   func() bool
 	log      *slog.Logger
 	calls    *callCounts
 }
@@ -98,8 +123,9 @@ func newEdge(services []Service, hosts func(string) bool, calls *callCounts, log
 		byTarget: map[string]Service{},
 		byName:   map[string]Service{},
 		byAction: map[string][]Service{},
-		byPath:   map[string]Service{},
+		byPath:   map[string]pathServer{},
 		hosts:    hosts,
+		health:   func() bool { return true },
 		log:      log,
 	}
 	for _, s := range services {
@@ -112,7 +138,7 @@ func newEdge(services []Service, hosts func(string) bool, calls *callCounts, log
 		}
 		if ps, ok := s.(pathServer); ok {
 			for _, p := range ps.Paths() {
-				e.byPath[p] = s
+				e.byPath[p] = ps
 			}
 		}
 		if ps, ok := s.(prefixServer); ok {
@@ -125,49 +151,149 @@ func newEdge(services []Service, hosts func(string) bool, calls *callCounts, log
 }
 
 func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Origin") != "" {
-		// A browser page must not drive the cloud (cross-site requests, DNS
-		// rebinding): AWS clients do not send Origin.
-		e.fail(w, r, awsproto.Errorf(http.StatusForbidden, "AccessDenied", "requests from a web page (with an Origin header) are refused"))
+	if err := fromWebPage(r); err != nil {
+		e.fail(w, r, err)
 		return
 	}
 	if !e.hosts(r.Host) {
-		e.fail(w, r, awsproto.Errorf(http.StatusForbidden, "AccessDenied", "host %q is not this endpoint's; start it with an allowed host to reach it by that name", r.Host))
+		e.fail(w, r, awsproto.Errorf(http.StatusForbidden, "AccessDenied", "host %q is not this endpoint's; start it with that host allowed (orderflow up --allow-host) to reach it by that name", r.Host))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
-	if e.auth != nil {
-		// GETs of fixed paths (SNS's signing certificate) are public, as on AWS.
-		if _, public := e.byPath[r.URL.Path]; !(public && r.Method == http.MethodGet) {
-			if err := e.auth.verify(r); err != nil {
-				e.fail(w, r, err)
-				return
-			}
-		}
+	// The only routes open without credentials.
+	if r.URL.Path == HealthPath {
+		e.serveHealth(w, r)
+		return
+	}
+	if ps, ok := e.byPath[r.URL.Path]; ok && r.Method == http.MethodGet && r.Header.Get("X-Amz-Target") == "" && !r.URL.Query().Has("Action") {
+		ps.ServePath(w, r)
+		return
 	}
 
-	if target := r.Header.Get("X-Amz-Target"); target != "" {
-		prefix, _, _ := strings.Cut(target, ".")
-		if s, ok := e.byTarget[prefix]; ok {
-			_, op, _ := strings.Cut(target, ".")
-			e.count(s, op)
-			s.ServeHTTP(w, r)
+	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+	scoped := ""
+	if e.auth != nil {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			e.fail(w, r, awsproto.Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "the request body cannot be read: %v", err))
 			return
 		}
-		e.fail(w, r, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException", "no service here answers X-Amz-Target %q", target))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var refused *authFailure
+		if scoped, refused = e.auth.verify(r, body); refused != nil {
+			e.fail(w, r, authError(e.dialect(r), refused))
+			return
+		}
+	}
+	rt, err := e.route(r)
+	if err != nil {
+		e.fail(w, r, err)
 		return
+	}
+	if e.auth != nil && scoped != rt.service.Name() {
+		e.fail(w, r, authError(dialectOf(rt.service.Name()), refuse(authSignature, "Credential should be scoped to correct service: '%s'. ", rt.service.Name())))
+		return
+	}
+	if err := rt.allows(r.Method); err != nil {
+		w.Header().Set("Allow", http.MethodPost)
+		e.fail(w, r, err)
+		return
+	}
+	e.count(rt.service, rt.op)
+	rt.service.ServeHTTP(w, r)
+}
+
+// fromWebPage refuses a request a web page made a browser send. AWS clients
+// send neither Origin nor Sec-Fetch-Site; browsers send Origin on every
+// cross-origin request but simple GETs (an image, a link), and
+// Sec-Fetch-Site on every request to a secure origin (loopback among them):
+// "none" when the user asked for the URL (typed it, a bookmark), else
+// same-origin, same-site or cross-site. The edge serves no pages, so no
+// page of its own origin exists to send same-origin requests; a same-site
+// page (another port of localhost) is as foreign as any.
+func fromWebPage(r *http.Request) *awsproto.Error {
+	if r.Header.Get("Origin") != "" {
+		// Cross-site requests and DNS rebinding.
+		return awsproto.Errorf(http.StatusForbidden, "AccessDenied", "requests from a web page (with an Origin header) are refused")
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "none" {
+		return awsproto.Errorf(http.StatusForbidden, "AccessDenied", "requests a web page made a browser send (Sec-Fetch-Site: %s) are refused", site)
+	}
+	return nil
+}
+
+// serveHealth answers the readiness endpoint.
+func (e *edge) serveHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if !e.health() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"status":"unavailable"}`+"\n")
+		return
+	}
+	io.WriteString(w, `{"status":"ok"}`+"\n")
+}
+
+// protocol is how a request speaks to its service.
+type protocol int
+
+const (
+	queryProtocol protocol = iota // form-encoded Action=…, XML replies
+	jsonProtocol                  // X-Amz-Target
+	restProtocol                  // a service's own paths and methods
+)
+
+// routed is where a request goes.
+type routed struct {
+	service Service
+	op      string // the operation, for Cloud.Calls
+	proto   protocol
+}
+
+// allows returns nil if method may carry the request. A web page can make
+// a browser send a GET or HEAD with no Origin; AWS's clients send Query and
+// JSON requests by POST. So only POST changes state: a Query action that is
+// not a read (List*, Get*, Describe*; ReceiveMessage hides messages, so it
+// is a write) is refused over any other method, and the JSON protocols take
+// only POST. REST services own their methods.
+func (rt routed) allows(method string) *awsproto.Error {
+	switch {
+	case method == http.MethodPost || rt.proto == restProtocol:
+		return nil
+	case rt.proto == jsonProtocol:
+		return awsproto.Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "the JSON protocol takes POST, not %s", method)
+	case (method == http.MethodGet || method == http.MethodHead) && readOnly(rt.op):
+		return nil
+	}
+	return awsproto.Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "%s changes state, so it is accepted only by POST, not %s (a web page can make a browser send a %s)", rt.op, method, method)
+}
+
+// readOnly reports whether a Query action only reads.
+func readOnly(action string) bool {
+	for _, p := range []string{"List", "Get", "Describe"} {
+		if strings.HasPrefix(action, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// route finds the service and operation of a request.
+func (e *edge) route(r *http.Request) (routed, *awsproto.Error) {
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		prefix, op, _ := strings.Cut(target, ".")
+		if s, ok := e.byTarget[prefix]; ok {
+			return routed{s, op, jsonProtocol}, nil
+		}
+		return routed{}, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException", "no service here answers X-Amz-Target %q", target)
 	}
 	for _, p := range e.prefixes {
 		if strings.HasPrefix(r.URL.Path, p.prefix) {
-			e.count(p.service, r.Method+" "+strings.SplitN(strings.TrimPrefix(r.URL.Path, p.prefix), "/", 2)[0])
-			p.service.ServeHTTP(w, r)
-			return
-		}
-	}
-	if r.Method == http.MethodGet {
-		if s, ok := e.byPath[r.URL.Path]; ok {
-			s.ServeHTTP(w, r)
-			return
+			return routed{p.service, r.Method + " " + strings.SplitN(strings.TrimPrefix(r.URL.Path, p.prefix), "/", 2)[0], restProtocol}, nil
 		}
 	}
 	if err := r.ParseForm(); err != nil {
@@ -175,20 +301,34 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(err.Error(), "too large") {
 			status = http.StatusRequestEntityTooLarge
 		}
-		e.fail(w, r, awsproto.Errorf(status, "MalformedQueryString", "the request's parameters cannot be read: %v", err))
-		return
+		return routed{}, awsproto.Errorf(status, "MalformedQueryString", "the request's parameters cannot be read: %v", err)
 	}
 	action := r.Form.Get("Action")
 	if action == "" {
-		e.fail(w, r, awsproto.Errorf(http.StatusBadRequest, "MissingAction", "the request has neither an X-Amz-Target header nor an Action parameter"))
-		return
+		return routed{}, awsproto.Errorf(http.StatusBadRequest, "MissingAction", "the request has neither an X-Amz-Target header nor an Action parameter")
 	}
 	if s := e.queryService(r, action); s != nil {
-		e.count(s, action)
-		s.ServeHTTP(w, r)
-		return
+		return routed{s, action, queryProtocol}, nil
 	}
-	e.fail(w, r, awsproto.Errorf(http.StatusBadRequest, "InvalidAction", "the action %s is not valid for this endpoint", action))
+	return routed{}, awsproto.Errorf(http.StatusBadRequest, "InvalidAction", "the action %s is not valid for this endpoint", action)
+}
+
+// dialect is how the service a request is for reports authentication
+// failures, judged before the request is authenticated and routed.
+func (e *edge) dialect(r *http.Request) authDialect {
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		prefix, _, _ := strings.Cut(target, ".")
+		if s, ok := e.byTarget[prefix]; ok {
+			return dialectOf(s.Name())
+		}
+		return queryDialect
+	}
+	for _, p := range e.prefixes {
+		if strings.HasPrefix(r.URL.Path, p.prefix) {
+			return dialectOf(p.service.Name())
+		}
+	}
+	return queryDialect
 }
 
 // queryService picks the service of a Query-protocol request: the one named
@@ -232,11 +372,32 @@ func signingName(r *http.Request) string {
 // fail writes an edge error in the protocol the request used.
 func (e *edge) fail(w http.ResponseWriter, r *http.Request, err *awsproto.Error) {
 	e.log.Debug("edge refused a request", "method", r.Method, "path", r.URL.Path, "host", r.Host, "code", err.Code, "error", err.Message)
-	if r.Header.Get("X-Amz-Target") != "" || strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json") {
-		awsproto.JSONProtocol{}.WriteError(w, err)
+	if target := r.Header.Get("X-Amz-Target"); target != "" || strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json") {
+		// SQS's JSON protocol also names the Query code in a header.
+		awsproto.JSONProtocol{QueryCompatible: strings.HasPrefix(target, "AmazonSQS.")}.WriteError(w, err)
 		return
 	}
+	for _, p := range e.prefixes {
+		if strings.HasPrefix(r.URL.Path, p.prefix) {
+			writeRESTError(w, err)
+			return
+		}
+	}
 	awsproto.WriteQueryError(w, err, "", awsproto.NewRequestID())
+}
+
+// writeRESTError writes err as the REST JSON services (Lambda) do: the code
+// in X-Amzn-ErrorType, the message in the body.
+func writeRESTError(w http.ResponseWriter, err *awsproto.Error) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amzn-ErrorType", err.Code)
+	h.Set("X-Amzn-RequestId", awsproto.NewRequestID())
+	w.WriteHeader(err.Status)
+	b, _ := json.Marshal(struct {
+		Message string `json:"message"`
+	}{err.Message})
+	w.Write(b)
 }
 
 // hostGuard accepts the Host names under which the endpoint may be reached:

@@ -123,8 +123,9 @@ func TestTheAWSCLIDrivesDynamoDB(t *testing.T) {
 }
 
 // node runs a script of the js directory with the AWS SDK for JavaScript v3
-// against the cloud and returns what it printed as JSON.
-func node(t *testing.T, c *cloud.Cloud, script string) map[string]any {
+// against the cloud and returns what it printed as JSON. env adds to (and
+// overrides) cleanEnv's variables.
+func node(t *testing.T, c *cloud.Cloud, script string, env ...string) map[string]any {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
 		missing(t, "Node.js")
@@ -136,7 +137,7 @@ func node(t *testing.T, c *cloud.Cloud, script string) map[string]any {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", script)
 	cmd.Dir = "js"
-	cmd.Env = cleanEnv(t, c)
+	cmd.Env = append(cleanEnv(t, c), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -365,5 +366,17 @@ func TestTheAWSCLISignsAsRequireAuthExpects(t *testing.T) {
 				t.Errorf("a wrong secret: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+func TestTheJavaScriptSDKSignsAsRequireAuthExpects(t *testing.T) {
+	c, _ := cloudtest.Start(t, func(o *cloud.Options) { o.Credentials = map[string]string{"AKIDJSTEST": "js-secret"} })
+	out := node(t, c, "auth.mjs", "AWS_ACCESS_KEY_ID=AKIDJSTEST", "AWS_SECRET_ACCESS_KEY=js-secret")
+	if out["error"] != nil || out["sqs"] != "body with spaces & symbols = ok" || out["sns"] != "arn:aws:sns:us-east-1:000000000000:signed" || out["dynamodb"] != "0" {
+		t.Errorf("node auth.mjs with the right key = %v", out)
+	}
+	out = node(t, c, "auth.mjs", "AWS_ACCESS_KEY_ID=AKIDJSTEST", "AWS_SECRET_ACCESS_KEY=wrong")
+	if out["error"] != "SignatureDoesNotMatch" || out["status"] != "403" {
+		t.Errorf("node auth.mjs with a wrong secret = %v", out)
 	}
 }

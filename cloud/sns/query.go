@@ -49,8 +49,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := awsproto.NewRequestID()
 	w.Header().Set("X-Amzn-RequestId", requestID)
 	if r.Method == http.MethodGet && r.URL.Path == s.certPath && r.URL.Query().Get("Action") == "" {
-		w.Header().Set("Content-Type", "application/x-x509-ca-cert")
-		w.Write(s.certPEM)
+		s.ServePath(w, r)
 		return
 	}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {

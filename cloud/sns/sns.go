@@ -399,6 +399,17 @@ func (s *Service) Actions() []string {
 // Paths lists the URL paths served with GET: the signing certificate.
 func (s *Service) Paths() []string { return []string{s.certPath} }
 
+// ServePath serves the document at one of Paths, and nothing else: it
+// reaches no API, so the edge can serve it to anyone.
+func (s *Service) ServePath(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != s.certPath {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-x509-ca-cert")
+	w.Write(s.certPEM)
+}
+
 // SigningCertURL is where clients fetch the certificate that verifies
 // envelope signatures.
 func (s *Service) SigningCertURL() string { return s.baseURL() + s.certPath }

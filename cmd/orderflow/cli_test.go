@@ -48,6 +48,10 @@ func TestAnUnknownCommandIsAUsageError(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut.String(), `unknown command "launch"`) {
 		t.Errorf("exit %d, stderr %q", code, errOut.String())
 	}
+	code = run(context.Background(), []string{"up", "--allow-host", "orders.internal:4566"}, func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), `--allow-host "orders.internal:4566" must be a host name or address, without a port`) {
+		t.Errorf("exit %d, stderr %q", code, errOut.String())
+	}
 	code = run(context.Background(), []string{"up", "--param", "NoEquals"}, func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
 	if code != 2 || !strings.Contains(errOut.String(), `--param "NoEquals" must be Name=Value`) {
 		t.Errorf("exit %d, stderr %q", code, errOut.String())

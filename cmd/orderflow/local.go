@@ -21,6 +21,7 @@ type localOptions struct {
 	logger       *slog.Logger
 	faults       cloud.Faults
 	credentials  map[string]string
+	allowedHosts []string
 	dataDir      string
 	recover      bool
 	wrap         func(lambda.Handler) lambda.Handler
@@ -30,5 +31,5 @@ type localOptions struct {
 // collector paced for it (internal/gctune) while ctx lasts.
 func startLocal(ctx context.Context, o localOptions) (*local.Pipeline, error) {
 	gctune.Start(ctx)
-	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, DataDir: o.dataDir, Recover: o.recover, Wrap: o.wrap})
+	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, AllowedHosts: o.allowedHosts, DataDir: o.dataDir, Recover: o.recover, Wrap: o.wrap})
 }

@@ -10,7 +10,10 @@
 //
 // The operating commands act on the local cloud (default
 // http://127.0.0.1:4566), on any endpoint (--endpoint, AWS_ENDPOINT_URL), or
-// on AWS (--aws), and find the resources in the stack's outputs.
+// on AWS (--aws), and find the resources in the stack's outputs. They sign
+// with the standard credential chain (AWS_ACCESS_KEY_ID, the shared files'
+// profile: --profile, AWS_PROFILE), and with a local default key only when
+// the chain has none and the endpoint is on this machine.
 //
 // main only calls run; tests call run directly.
 package main

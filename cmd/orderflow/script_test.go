@@ -50,7 +50,9 @@ var clouds sync.Map // *testscript.TestScript → *local
 // cloudCmd controls the script's embedded cloud, which runs in the test
 // process:
 //
-//	cloud start [Name=Value ...]   start it with template parameter overrides; sets AWS_ENDPOINT_URL
+//	cloud start [Name=Value ...] [--credential=KEY:SECRET ...]
+//	                               start it with template parameter overrides (and
+//	                               --require-auth with those keys); sets AWS_ENDPOINT_URL
 //	cloud fault throttle           fail every DynamoDB PutItem with ThrottlingException
 //	cloud fault clear              stop failing
 func cloudCmd(ts *testscript.TestScript, neg bool, args []string) {
@@ -62,15 +64,20 @@ func cloudCmd(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	switch args[0] {
 	case "start":
-		params := map[string]string{}
+		params, keys := map[string]string{}, map[string]string{}
 		for _, a := range args[1:] {
+			if cred, ok := strings.CutPrefix(a, "--credential="); ok {
+				id, secret, _ := strings.Cut(cred, ":")
+				keys[id] = secret
+				continue
+			}
 			k, v, ok := strings.Cut(a, "=")
 			if !ok {
 				ts.Fatalf("cloud start: %q is not Name=Value", a)
 			}
 			params[k] = v
 		}
-		l, err := startLocal(context.Background(), localOptions{addr: "127.0.0.1:0", params: params})
+		l, err := startLocal(context.Background(), localOptions{addr: "127.0.0.1:0", params: params, credentials: keys})
 		ts.Check(err)
 		clouds.Store(ts, l)
 		ts.Defer(func() {

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	awscfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
@@ -27,6 +29,7 @@ type targetFlags struct {
 	useAWS   bool
 	stack    string
 	region   string
+	profile  string
 }
 
 func (f *targetFlags) register(cmd *cobra.Command) {
@@ -35,7 +38,12 @@ func (f *targetFlags) register(cmd *cobra.Command) {
 	p.BoolVar(&f.useAWS, "aws", false, "act on AWS itself, with the standard credential chain (AWS_PROFILE, AWS_REGION, …)")
 	p.StringVar(&f.stack, "stack", stackName, "the CloudFormation stack whose outputs name the resources")
 	p.StringVar(&f.region, "region", "", "the region (default: us-east-1 locally; the standard chain's on AWS)")
+	p.StringVar(&f.profile, "profile", "", "the `name`d profile of the shared AWS config and credentials files to take credentials from (default $AWS_PROFILE)")
 }
+
+// localKeys sign for a local target when the standard credential chain has
+// no credentials: a cloud started without --require-auth takes any.
+var localKeys = credentials.NewStaticCredentialsProvider("orderflow", "orderflow", "")
 
 // target is a resolved place to act on.
 type target struct {
@@ -52,6 +60,9 @@ func (f *targetFlags) resolve(ctx context.Context, e *env) (*target, error) {
 		var opts []func(*config.LoadOptions) error
 		if f.region != "" {
 			opts = append(opts, config.WithRegion(f.region))
+		}
+		if f.profile != "" {
+			opts = append(opts, config.WithSharedConfigProfile(f.profile))
 		}
 		cfg, err := config.LoadDefaultConfig(ctx, opts...)
 		if err != nil {
@@ -77,17 +88,63 @@ func (f *targetFlags) resolve(ctx context.Context, e *env) (*target, error) {
 	if region == "" {
 		region = "us-east-1"
 	}
-	// Built explicitly, not loaded: a profile, AWS_CA_BUNDLE or other ambient
-	// settings must not redirect or break a local target. Any credentials do.
+	creds, err := f.credentials(ctx, e, u)
+	if err != nil {
+		return nil, err
+	}
+	// Built explicitly, not loaded: a profile's region or endpoint must not
+	// redirect a local target. Only the credentials come from the chain.
 	return &target{
 		cfg: aws.Config{
 			Region:       region,
 			BaseEndpoint: aws.String(strings.TrimRight(endpoint, "/")),
-			Credentials:  credentials.NewStaticCredentialsProvider("orderflow", "orderflow", ""),
+			Credentials:  creds,
 		},
 		endpoint: strings.TrimRight(endpoint, "/"),
 		stack:    f.stack,
 	}, nil
+}
+
+// credentials are what a target at an endpoint signs with: the standard
+// chain's (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then the shared
+// files' profile: --profile, else AWS_PROFILE, else default), or, when the
+// chain has none and the endpoint is on this machine, localKeys.
+func (f *targetFlags) credentials(ctx context.Context, e *env, u *url.URL) (aws.CredentialsProvider, error) {
+	opts := []func(*config.LoadOptions) error{
+		// An endpoint is not AWS: its credentials never come from an EC2
+		// instance's metadata service (nor wait for one to answer).
+		config.WithEC2IMDSClientEnableState(imds.ClientDisabled),
+	}
+	profile := f.profile
+	if profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(profile))
+	} else {
+		profile = e.getenv("AWS_PROFILE")
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("could not read the credentials of the AWS configuration: %w", err)
+	}
+	if cfg.Credentials == nil || aws.IsCredentialsProvider(cfg.Credentials, (*ec2rolecreds.Provider)(nil)) {
+		// The chain found nothing before the metadata service.
+		if profile == "" && isLoopback(u.Hostname()) {
+			return localKeys, nil
+		}
+		return nil, fmt.Errorf("no credentials for %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name a profile with --profile or AWS_PROFILE", u.Redacted())
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return nil, fmt.Errorf("could not get credentials for %s: %w", u.Redacted(), err)
+	}
+	return cfg.Credentials, nil
+}
+
+// isLoopback reports whether host names this machine.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // where describes the target in messages.
@@ -154,7 +211,13 @@ func (t *target) explain(what string, err error) error {
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
-		return fmt.Errorf("could not %s: %s: %s", what, api.ErrorCode(), api.ErrorMessage())
+		hint := ""
+		switch api.ErrorCode() {
+		case "MissingAuthenticationToken", "InvalidClientTokenId", "SignatureDoesNotMatch", "IncompleteSignature",
+			"MissingAuthenticationTokenException", "UnrecognizedClientException", "InvalidSignatureException":
+			hint = fmt.Sprintf(" (%s refused the credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to a key it accepts, or name a profile with --profile)", t.where())
+		}
+		return fmt.Errorf("could not %s: %s: %s%s", what, api.ErrorCode(), api.ErrorMessage(), hint)
 	}
 	return fmt.Errorf("could not %s: %v", what, err)
 }

@@ -3,6 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"net"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,6 +23,7 @@ func upCommand(e *env) *cobra.Command {
 		faultSeed  uint64
 		auth       bool
 		creds      []string
+		hosts      []string
 		dataDir    string
 		recoverDir bool
 	)
@@ -39,15 +43,25 @@ again with the same --data-dir to carry on.
 If the data directory is damaged (a file cut short, overwritten or missing;
 anything a crash cannot leave), up refuses to start and changes nothing.
 --recover starts anyway, accepting the loss: it applies what can be read,
-keeps the damaged files beside them under new names and says what was lost.`,
+keeps the damaged files beside them under new names and says what was lost.
+
+Requests are not authenticated unless --require-auth, which accepts only
+requests signed (SigV4) by a --credential key over the whole request; up
+warns when it listens beyond loopback without it. In every mode the
+endpoint refuses what a web page can make a browser send, and Host names
+other than its own (--allow-host adds one). GET ` + cloud.HealthPath + ` answers
+{"status":"ok"} (200) while the cloud serves and 503 once it no longer
+does, without credentials: scripts and CI can poll it.`,
 		Example: `  orderflow up
   orderflow up --addr 127.0.0.1:4600 --param BatchSize=5 --param RawMessageDelivery=true
   orderflow up --fault dynamodb-writes=0.1 --fault duplicate-deliveries=0.05
   orderflow up --require-auth --credential AKIDLOCAL:local-secret
+  orderflow up --addr 0.0.0.0:4566 --allow-host orders.internal --require-auth --credential AKIDLOCAL:local-secret
   orderflow up --data-dir ./orderflow-data
   orderflow up --data-dir ./orderflow-data --recover
 
-  # then, from another terminal:
+  # then, from another terminal (up prints what to export):
+  curl -fsS http://127.0.0.1:4566/_orderflow/health    # {"status":"ok"} once it serves
   aws --endpoint-url http://127.0.0.1:4566 sns publish \
     --topic-arn arn:aws:sns:us-east-1:000000000000:OrderTopic \
     --message file://testdata/seed-order.json`,
@@ -74,17 +88,27 @@ keeps the damaged files beside them under new names and says what was lost.`,
 			if auth != (len(keys) > 0) {
 				return usageError{errors.New("--require-auth and --credential go together: give the keys to accept")}
 			}
+			for _, h := range hosts {
+				if h == "" || (net.ParseIP(h) == nil && strings.ContainsAny(h, " /:[]")) {
+					return usageError{fmt.Errorf("--allow-host %q must be a host name or address, without a port", h)}
+				}
+			}
 			if recoverDir && dataDir == "" {
 				return usageError{errors.New("--recover goes with --data-dir: it recovers a damaged data directory")}
 			}
-			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys, dataDir: dataDir, recover: recoverDir})
+			if beyondLoopback(addr) && !auth {
+				fmt.Fprintf(e.stderr, "orderflow: WARNING: listening on %s, beyond this machine's loopback, WITHOUT --require-auth:\n"+
+					"orderflow: WARNING: anyone who can reach it can read, change and delete every queue, message, topic and table, with any credentials.\n"+
+					"orderflow: WARNING: start it with --require-auth --credential KEY:SECRET, or listen on 127.0.0.1.\n", addr)
+			}
+			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys, allowedHosts: hosts, dataDir: dataDir, recover: recoverDir})
 			if err != nil {
 				return damageAdvice(dataDir, err)
 			}
 			if rec := l.Cloud.Recovery(); rec.Damaged() {
 				fmt.Fprintf(e.stdout, "orderflow: recovered %s, accepting the loss: %s.\n\n", dataDir, rec)
 			}
-			printResources(e, l)
+			printResources(e, l, keys)
 			if len(faults) > 0 {
 				fmt.Fprintf(e.stdout, "Injecting faults: %s (seed %d).\n\n", strings.Join(faults, ", "), faultSeed)
 			}
@@ -103,7 +127,7 @@ keeps the damaged files beside them under new names and says what was lost.`,
 			return l.Close()
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", cloud.DefaultAddr, "address to listen on (loopback by default; requests are not authenticated)")
+	cmd.Flags().StringVar(&addr, "addr", cloud.DefaultAddr, "address to listen on (loopback by default; without --require-auth, requests are not authenticated)")
 	cmd.Flags().StringArrayVar(&params, "param", nil, "override a template parameter, as Name=Value (repeatable)")
 	cmd.Flags().StringArrayVar(&faults, "fault", nil, "inject a fault for a share of operations, as KIND=SHARE (repeatable); KIND: "+strings.Join(cloud.FaultKinds, ", ")+"; dynamodb-writes=SHARE:5xx for 500s instead of throttling")
 	cmd.Flags().Uint64Var(&faultSeed, "fault-seed", 1, "seed of the fault choices")
@@ -111,6 +135,7 @@ keeps the damaged files beside them under new names and says what was lost.`,
 	cmd.Flags().BoolVar(&recoverDir, "recover", false, "with --data-dir: start even if the data directory is damaged, applying what can be read, keeping the damaged files beside them and saying what was lost")
 	cmd.Flags().BoolVar(&auth, "require-auth", false, "accept only requests signed (SigV4) with a --credential key; by default any credentials are accepted")
 	cmd.Flags().StringArrayVar(&creds, "credential", nil, "with --require-auth: a key to accept, as ACCESS_KEY_ID:SECRET_ACCESS_KEY (repeatable)")
+	cmd.Flags().StringArrayVar(&hosts, "allow-host", nil, "a Host `name` the endpoint answers to beyond loopback names and the --addr host (repeatable); on 0.0.0.0, the only names it answers to besides those")
 	return cmd
 }
 
@@ -127,7 +152,7 @@ func parseParams(list []string) (map[string]string, error) {
 	return out, nil
 }
 
-func printResources(e *env, l *local.Pipeline) {
+func printResources(e *env, l *local.Pipeline, keys map[string]string) {
 	url := l.Cloud.URL()
 	w := e.stdout
 	where := "state in memory"
@@ -141,18 +166,45 @@ func printResources(e *env, l *local.Pipeline) {
 		{"OrderDLQ", l.Output("OrderDLQUrl")},
 		{"Orders table", l.Output("OrdersTableName")},
 		{"Function", l.Output("ProcessOrderFunctionName") + " (event source mapping " + l.Output("OrderEventSourceMappingId") + ")"},
+		{"Health", url + cloud.HealthPath},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "  %-14s %s\n", r[0], r[1])
 	}
+	region := l.Cloud.Region()
+	accepted, keyLine := "any credentials are accepted", "export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local"
+	if len(keys) > 0 {
+		id := slices.Sorted(maps.Keys(keys))[0]
+		// The secret is the user's to paste: up does not print it.
+		accepted = "only requests signed with a --credential key are accepted"
+		keyLine = fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=...   # ... is %s's secret, as given to --credential", id, id)
+	}
 	fmt.Fprintf(w, `
-Point the AWS CLI (or any SDK) at it; unless started with --require-auth, any credentials are accepted:
-  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=%s
+Point the AWS CLI, any SDK or the orderflow commands at it (%s):
+  export AWS_ENDPOINT_URL=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s
+  %s
   aws --endpoint-url %s sns publish --topic-arn %s --message file://testdata/seed-order.json
   aws --endpoint-url %s dynamodb get-item --table-name %s --key '{"orderId":{"S":"O1234"}}'
+  orderflow status
 
 Function logs follow. Press Ctrl-C to stop.
-`, l.Cloud.Region(), url, l.Output("OrderTopicArn"), url, l.Output("OrdersTableName"))
+`, accepted, url, region, region, keyLine, url, l.Output("OrderTopicArn"), url, l.Output("OrdersTableName"))
+}
+
+// beyondLoopback reports whether a listen address can be reached from
+// other machines: every interface, an address not on loopback, or a name
+// other than localhost.
+func beyondLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }
 
 // damageAdvice turns a refusal to start on a damaged data directory into

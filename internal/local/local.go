@@ -35,6 +35,9 @@ type Options struct {
 	Faults cloud.Faults
 	// Credentials, if set, are the only keys the cloud accepts (SigV4).
 	Credentials map[string]string
+	// AllowedHosts are extra Host names the cloud answers to (see
+	// cloud.Options.AllowedHosts).
+	AllowedHosts []string
 	// DataDir, if set, keeps the cloud's state on disk across restarts.
 	DataDir string
 	// Recover starts on a damaged DataDir, accepting the loss (see
@@ -53,7 +56,7 @@ type Pipeline struct {
 
 // Start starts the cloud and deploys the pipeline into it.
 func Start(ctx context.Context, o Options) (*Pipeline, error) {
-	c, err := cloud.Start(cloud.Options{Addr: o.Addr, FunctionLogs: o.FunctionLogs, Logger: o.Logger, Credentials: o.Credentials, DataDir: o.DataDir, Recover: o.Recover})
+	c, err := cloud.Start(cloud.Options{Addr: o.Addr, FunctionLogs: o.FunctionLogs, Logger: o.Logger, Credentials: o.Credentials, AllowedHosts: o.AllowedHosts, DataDir: o.DataDir, Recover: o.Recover})
 	if err != nil {
 		return nil, err
 	}
