@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -105,8 +106,15 @@ var messageParts = []string{"MessageBody", "a String attribute's value", "a Numb
 func TestMessagesMustBeUnicodeText(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := b.newFixture(t, true)
-		queueURL := f.createQueue(t, "text", nil)
-		empty := func(t *testing.T) {
+		// Each case has a queue of its own, so that one's outcome cannot
+		// make another's.
+		queues := 0
+		newQueue := func(t *testing.T) string {
+			t.Helper()
+			queues++
+			return f.createQueue(t, fmt.Sprintf("text-%d", queues), nil)
+		}
+		empty := func(t *testing.T, queueURL string) {
 			t.Helper()
 			if n := f.count(t, queueURL, "ApproximateNumberOfMessages"); n != 0 {
 				t.Fatalf("the queue holds %d messages after refusals", n)
@@ -114,6 +122,7 @@ func TestMessagesMustBeUnicodeText(t *testing.T) {
 		}
 
 		t.Run("JSON: text that is not Unicode anywhere in a message is InvalidMessageContents", func(t *testing.T) {
+			queueURL := newQueue(t)
 			for _, part := range messageParts {
 				for _, bad := range badJSONText {
 					status, qerr, body := postJSON(t, f.url, "SendMessage", sendJSONMessage(queueURL, part, bad.frag))
@@ -122,10 +131,11 @@ func TestMessagesMustBeUnicodeText(t *testing.T) {
 					}
 				}
 			}
-			empty(t)
+			empty(t, queueURL)
 		})
 
 		t.Run("JSON: characters outside SQS's set are InvalidMessageContents", func(t *testing.T) {
+			queueURL := newQueue(t)
 			for _, part := range []string{"MessageBody", "a String attribute's value"} {
 				for _, c := range refusedChars {
 					status, qerr, body := postJSON(t, f.url, "SendMessage", sendJSONMessage(queueURL, part, c.frag))
@@ -134,10 +144,11 @@ func TestMessagesMustBeUnicodeText(t *testing.T) {
 					}
 				}
 			}
-			empty(t)
+			empty(t, queueURL)
 		})
 
 		t.Run("JSON: text is kept exactly, with the MD5 of what was sent", func(t *testing.T) {
+			queueURL := newQueue(t)
 			for _, g := range goodJSONText {
 				for _, part := range []string{"MessageBody", "a String attribute's value"} {
 					status, _, body := postJSON(t, f.url, "SendMessage", sendJSONMessage(queueURL, part, g.frag))
@@ -168,6 +179,7 @@ func TestMessagesMustBeUnicodeText(t *testing.T) {
 		})
 
 		t.Run("JSON: a batch refuses only the entries whose text is bad", func(t *testing.T) {
+			queueURL := newQueue(t)
 			entries := []string{
 				`{"Id":"ok1","MessageBody":"plain"}`,
 				`{"Id":"badBody","MessageBody":"x\ud800"}`,
@@ -219,6 +231,7 @@ func TestMessagesMustBeUnicodeText(t *testing.T) {
 		})
 
 		t.Run("JSON: bad text outside any message refuses the whole request and changes nothing", func(t *testing.T) {
+			queueURL := newQueue(t)
 			requests := []struct{ name, action, body string }{
 				{"in the QueueUrl", "SendMessage", `{"QueueUrl":"` + queueURL + `\ud800","MessageBody":"m"}`},
 				{"in a batch entry's Id", "SendMessageBatch", `{"QueueUrl":"` + queueURL + `","Entries":[{"Id":"a","MessageBody":"m"},{"Id":"b\udc00","MessageBody":"m"}]}`},
@@ -233,9 +246,9 @@ func TestMessagesMustBeUnicodeText(t *testing.T) {
 					t.Errorf("%s: %d %s %s; want 400 InvalidParameterValue naming the text", r.name, status, qerr, body)
 				}
 			}
-			empty(t)
-			if out, err := f.client.ListQueues(ctxFor(t), &sqs.ListQueuesInput{}); err != nil || len(out.QueueUrls) != 1 {
-				t.Errorf("queues = %v, %v; want only the one created", out.QueueUrls, err)
+			empty(t, queueURL)
+			if _, err := f.client.GetQueueUrl(ctxFor(t), &sqs.GetQueueUrlInput{QueueName: aws.String("tagged")}); apiCode(t, err) != "AWS.SimpleQueueService.NonExistentQueue" {
+				t.Errorf("GetQueueUrl(tagged) = %v; want no such queue", err)
 			}
 			tags, err := f.client.ListQueueTags(ctxFor(t), &sqs.ListQueueTagsInput{QueueUrl: aws.String(queueURL)})
 			if err != nil || len(tags.Tags) != 0 {
@@ -247,6 +260,7 @@ func TestMessagesMustBeUnicodeText(t *testing.T) {
 		})
 
 		t.Run("Query: bytes that are not UTF-8 anywhere in a message are InvalidMessageContents", func(t *testing.T) {
+			queueURL := newQueue(t)
 			bad := []struct{ name, raw string }{
 				{"a stray byte", "\xff"}, {"a surrogate encoded as UTF-8", "\xed\xa0\x80"},
 				{"an overlong encoding", "\xc0\xaf"}, {"a truncated sequence", "\xe2\x82"},
@@ -281,10 +295,11 @@ func TestMessagesMustBeUnicodeText(t *testing.T) {
 					}
 				}
 			}
-			empty(t)
+			empty(t, queueURL)
 		})
 
 		t.Run("Query: a batch refuses only the entries whose text is bad", func(t *testing.T) {
+			queueURL := newQueue(t)
 			v := url.Values{"Action": {"SendMessageBatch"}, "QueueUrl": {queueURL},
 				"SendMessageBatchRequestEntry.1.Id": {"ok"}, "SendMessageBatchRequestEntry.1.MessageBody": {"\U0010FFFF"},
 				"SendMessageBatchRequestEntry.2.Id": {"bad"}, "SendMessageBatchRequestEntry.2.MessageBody": {"\xed\xb0\x80"},
@@ -317,6 +332,7 @@ func TestMessagesMustBeUnicodeText(t *testing.T) {
 		})
 
 		t.Run("Query: text is kept exactly, with the MD5 of what was sent", func(t *testing.T) {
+			queueURL := newQueue(t)
 			for _, s := range []string{"😀", "\U0010FFFF", "\uFFFD", "\uE000", "\uD7FF", "tab\tnl\ncr\r"} {
 				status, body := postQuery(t, f.url, "/", url.Values{"Action": {"SendMessage"}, "QueueUrl": {queueURL}, "MessageBody": {s}})
 				var doc struct {
@@ -334,6 +350,7 @@ func TestMessagesMustBeUnicodeText(t *testing.T) {
 		})
 
 		t.Run("SDK: every plane's characters round-trip and the SDK's MD5 checks pass", func(t *testing.T) {
+			queueURL := newQueue(t)
 			// The SDK verifies MD5OfMessageBody and MD5OfMessageAttributes of
 			// its sends itself: a service that changed the text fails the call.
 			body := "ascii é € 😀 \U0010FFFF \uE000 \uFFFD \uD7FF\t\n\r"
@@ -356,6 +373,7 @@ func TestMessagesMustBeUnicodeText(t *testing.T) {
 		})
 
 		t.Run("SDK: characters outside SQS's set are InvalidMessageContents", func(t *testing.T) {
+			queueURL := newQueue(t)
 			for _, s := range []string{"\x00", "a\x01", "\uFFFE", "\uFFFF"} {
 				_, err := f.client.SendMessage(ctxFor(t), &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String(s)})
 				if code := apiCode(t, err); code != "InvalidMessageContents" {
@@ -367,7 +385,7 @@ func TestMessagesMustBeUnicodeText(t *testing.T) {
 					t.Errorf("%q in an attribute: %s, want InvalidMessageContents", s, code)
 				}
 			}
-			empty(t)
+			empty(t, queueURL)
 		})
 	})
 }
