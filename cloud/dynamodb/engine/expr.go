@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -48,7 +50,12 @@ func isNameByte(c byte) bool {
 // used, and every :value used is given. exprs maps an expression's label
 // (ConditionExpression) to its text.
 func (a exprAttrs) check(exprs ...labeled) error {
-	if err := validateValues(a.values); err != nil {
+	for _, e := range exprs {
+		if len(e.text) > maxExpressionBytes {
+			return errf("Invalid %s: Expression size has exceeded the maximum allowed size; expression size: %d", e.label, len(e.text))
+		}
+	}
+	if err := a.checkPlaceholders(); err != nil {
 		return err
 	}
 	usedNames, usedValues := map[string]bool{}, map[string]bool{}
@@ -88,6 +95,49 @@ func (a exprAttrs) check(exprs ...labeled) error {
 	}
 	if unused := unusedKeys(a.values, usedValues); unused != "" {
 		return errf("Value provided in ExpressionAttributeValues unused in expressions: keys: {%s}", unused)
+	}
+	return nil
+}
+
+// DynamoDB's limits on expression parameters (the developer guide's
+// "Expression parameters"): each expression at most 4 KB, each
+// placeholder (#name, :value) at most 255 bytes, and all the
+// substitutions together (placeholders and what they stand for) at most
+// 2 MB. Sizes are bytes of UTF-8.
+const (
+	maxExpressionBytes    = 4096
+	maxPlaceholderBytes   = 255
+	maxSubstitutionsBytes = 2 << 20
+)
+
+// checkPlaceholders checks ExpressionAttributeNames and Values: the
+// placeholders' syntax and the limits above, and each value as a value.
+func (a exprAttrs) checkPlaceholders() error {
+	total := 0
+	for _, k := range slices.Sorted(maps.Keys(a.names)) {
+		if len(k) < 2 || k[0] != '#' || strings.IndexFunc(k[1:], func(r rune) bool { return r > 0x7f || !isNameByte(byte(r)) }) >= 0 {
+			return errf("ExpressionAttributeNames contains invalid key: Syntax error; key: \"%s\"", k)
+		}
+		if len(k) > maxPlaceholderBytes {
+			return errf("ExpressionAttributeNames contains invalid key: The key is longer than %d bytes; key: \"%s\"", maxPlaceholderBytes, k)
+		}
+		total += len(k) + len(a.names[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.values)) {
+		if len(k) < 2 || k[0] != ':' {
+			return errf("ExpressionAttributeValues contains invalid key: Syntax error; key: %q", k)
+		}
+		if len(k) > maxPlaceholderBytes {
+			return errf("ExpressionAttributeValues contains invalid key: The key is longer than %d bytes; key: \"%s\"", maxPlaceholderBytes, k)
+		}
+		n, err := validateValue(a.values[k], 0)
+		if err != nil {
+			return err
+		}
+		total += len(k) + n
+	}
+	if total > maxSubstitutionsBytes {
+		return errf("ExpressionAttributeNames and ExpressionAttributeValues exceed the maximum total size of 2 MB: %d bytes", total)
 	}
 	return nil
 }
