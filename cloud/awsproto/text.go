@@ -13,9 +13,8 @@ import (
 // surrogates (\ud800 alone) silently, as U+FFFD. A service that decodes a
 // request with it cannot tell such a string from one that held U+FFFD, so
 // where AWS refuses text that is not Unicode it checks the raw body first:
-// ValidText on every request (cheap: it does work only at backslashes once
-// utf8.Valid has passed), InvalidStrings only when that fails, to find
-// which strings are at fault.
+// ValidText on every request (cheap: utf8.Valid, then a search for "\u"),
+// InvalidStrings only when that fails, to find which strings are at fault.
 
 // ValidText reports whether JSON document b is Unicode text throughout:
 // valid UTF-8, and every \u escape of a surrogate one half of a high-low
@@ -25,23 +24,29 @@ func ValidText(b []byte) bool {
 }
 
 // hasUnpairedSurrogate reports whether b holds a \u escape of a surrogate
-// that is not part of a high-low pair. It steps over every escape, so an
-// escaped backslash followed by "ud800" is text, not an escape.
+// that is not part of a high-low pair. It looks only at "\u": a body's
+// other escapes (the \" of a JSON message body) cost nothing. A "\u" is
+// an escape when an even number of backslashes precedes its own, so an
+// escaped backslash followed by "ud800" is text.
 func hasUnpairedSurrogate(b []byte) bool {
 	for {
-		i := bytes.IndexByte(b, '\\')
-		if i < 0 || i+1 >= len(b) {
+		i := bytes.Index(b, []byte(`\u`))
+		if i < 0 {
 			return false
 		}
+		n := 0
+		for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
+			n++
+		}
 		b = b[i:]
-		if b[1] != 'u' {
-			b = b[2:] // \" \\ \/ \b \f \n \r \t, or a syntax error the decoder reports
+		if n%2 == 1 {
+			b = b[2:] // an escaped backslash, then the letter u
 			continue
 		}
 		r, ok := hex4(b[2:])
 		switch {
 		case !ok:
-			b = b[2:]
+			b = b[2:] // a syntax error the decoder reports
 		case r >= 0xDC00 && r <= 0xDFFF: // a low surrogate first
 			return true
 		case r >= 0xD800 && r <= 0xDBFF:
@@ -102,6 +107,7 @@ func InvalidStrings(b []byte) ([][]string, error) {
 		stack []frame
 		bad   [][]string
 	)
+	dec.UseNumber() // a number beyond float64 is still JSON
 	path := func() []string {
 		p := make([]string, len(stack))
 		for i, f := range stack {

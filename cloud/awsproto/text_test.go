@@ -31,6 +31,7 @@ var textCases = []struct {
 	{"escapes of every kind", `"\"\\\/\b\f\n\r\t\u0041\u00e9"`, true},
 	{"a pair after an escaped backslash", `"\\\ud83d\ude00"`, true},
 	{"a key of several code points", `{"é😀":1}`, true},
+	{"a number beyond float64", `{"n":1e400}`, true},
 
 	{"a stray continuation byte", "\"\xff\"", false},
 	{"an overlong encoding", "\"\xc0\xaf\"", false},
@@ -50,6 +51,9 @@ var textCases = []struct {
 	{"an escaped backslash then a lone surrogate", `"\\\ud800"`, false},
 	{"a lone surrogate in a key", `{"\udfff":1}`, false},
 	{"a lone surrogate deep inside", `{"a":[1,{"b":["x","\ud800"]}]}`, false},
+	{"a lone surrogate after a number beyond float64", `[1e400,"\ud800"]`, false},
+	{"a lone surrogate after an escaped backslash run", `"\\\\\ud800"`, false},
+	{"a pair after an escaped backslash run", `"\\\\\ud83d\ude00"`, true},
 }
 
 func TestValidTextAcceptsUnicodeAndRefusesWhatDecodesToFFFD(t *testing.T) {
