@@ -110,34 +110,63 @@ const (
 	maxSubstitutionsBytes = 2 << 20
 )
 
-// checkPlaceholders checks ExpressionAttributeNames and Values: the
-// placeholders' syntax and the limits above, and each value as a value.
+// checkPlaceholders checks ExpressionAttributeNames and Values: each
+// placeholder is # or : and word characters, within the limits above, and
+// each value a valid value. It allocates nothing unless a placeholder is
+// bad: the first in order is then named.
 func (a exprAttrs) checkPlaceholders() error {
-	total := 0
-	for _, k := range slices.Sorted(maps.Keys(a.names)) {
-		if len(k) < 2 || k[0] != '#' || strings.IndexFunc(k[1:], func(r rune) bool { return r > 0x7f || !isNameByte(byte(r)) }) >= 0 {
-			return errf("ExpressionAttributeNames contains invalid key: Syntax error; key: \"%s\"", k)
-		}
-		if len(k) > maxPlaceholderBytes {
-			return errf("ExpressionAttributeNames contains invalid key: The key is longer than %d bytes; key: \"%s\"", maxPlaceholderBytes, k)
-		}
-		total += len(k) + len(a.names[k])
+	total, bad := 0, false
+	for k, v := range a.names {
+		bad = bad || !validPlaceholder(k, '#')
+		total += len(k) + len(v)
 	}
-	for _, k := range slices.Sorted(maps.Keys(a.values)) {
-		if len(k) < 2 || k[0] != ':' {
-			return errf("ExpressionAttributeValues contains invalid key: Syntax error; key: %q", k)
+	for k, v := range a.values {
+		if !validPlaceholder(k, ':') {
+			bad = true
+			continue
 		}
-		if len(k) > maxPlaceholderBytes {
-			return errf("ExpressionAttributeValues contains invalid key: The key is longer than %d bytes; key: \"%s\"", maxPlaceholderBytes, k)
-		}
-		n, err := validateValue(a.values[k], 0)
+		n, err := validateValue(v, 0)
 		if err != nil {
 			return err
 		}
 		total += len(k) + n
 	}
+	if bad {
+		if err := placeholderError("ExpressionAttributeNames", a.names, '#'); err != nil {
+			return err
+		}
+		return placeholderError("ExpressionAttributeValues", a.values, ':')
+	}
 	if total > maxSubstitutionsBytes {
 		return errf("ExpressionAttributeNames and ExpressionAttributeValues exceed the maximum total size of 2 MB: %d bytes", total)
+	}
+	return nil
+}
+
+// validPlaceholder reports whether k is prefix and word characters, at
+// most maxPlaceholderBytes long.
+func validPlaceholder(k string, prefix byte) bool {
+	if len(k) < 2 || len(k) > maxPlaceholderBytes || k[0] != prefix {
+		return false
+	}
+	for i := 1; i < len(k); i++ {
+		if !isNameByte(k[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// placeholderError names the first bad placeholder of m, as DynamoDB
+// words it, or returns nil.
+func placeholderError[V any](param string, m map[string]V, prefix byte) error {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		switch {
+		case len(k) > maxPlaceholderBytes:
+			return errf("%s contains invalid key: The key is longer than %d bytes; key: \"%s\"", param, maxPlaceholderBytes, k)
+		case !validPlaceholder(k, prefix):
+			return errf("%s contains invalid key: Syntax error; key: \"%s\"", param, k)
+		}
 	}
 	return nil
 }
