@@ -1,7 +1,8 @@
 // Package awsproto holds the wire conventions the embedded cloud's services
 // share: AWS error shapes for the JSON and Query protocols, decoding of the
 // Query protocol's flattened lists and maps, XML and JSON responses, and
-// request ids. It knows no service.
+// request ids, and the check that a JSON request is Unicode text. It knows
+// no service.
 package awsproto
 
 import (

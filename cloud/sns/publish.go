@@ -143,8 +143,13 @@ func validSubject(s string) bool {
 }
 
 // protocolMessages parses a json MessageStructure: a JSON object of string
-// values (others ignored) with no duplicate keys and a "default".
+// values (others ignored) with no duplicate keys and a "default". Its
+// strings must be Unicode text: encoding/json would deliver an unpaired
+// surrogate escape as U+FFFD, a message no one published.
 func protocolMessages(msg string) (map[string]string, error) {
+	if !awsproto.ValidText([]byte(msg)) {
+		return nil, invalidParameter("Message Structure - JSON message body failed to parse")
+	}
 	dec := json.NewDecoder(strings.NewReader(msg))
 	tok, err := dec.Token()
 	if err != nil || tok != json.Delim('{') {

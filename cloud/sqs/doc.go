@@ -12,6 +12,15 @@
 // into Engine calls and encodes the replies and errors as AWS does, so that
 // unmodified AWS SDKs and the AWS CLI work against it.
 //
+// A message's text is SQS's characters only (#x9 | #xA | #xD | #x20 to
+// #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF), in its body, its
+// attributes' names, types and values, whatever the protocol: bytes that
+// are not UTF-8 and UTF-16 surrogates are refused with
+// InvalidMessageContents, never replaced. Since encoding/json would
+// replace them silently with U+FFFD, the Service checks each JSON body's
+// raw text before trusting what it decoded (awsproto.ValidText); text that
+// is not Unicode outside any message refuses the whole request.
+//
 // Time comes from a clock.Clock: visibility, delays, retention, long polls
 // and move tasks all follow it, and tests drive them with a fake clock.
 //

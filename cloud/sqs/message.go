@@ -87,6 +87,9 @@ func md5Hex(s string) string {
 
 // validBodyChars reports whether s holds only the characters SQS accepts:
 // #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF.
+// Bytes that are not UTF-8 are no characters at all, and a surrogate
+// (which a Query request can only send as its three-byte encoding) is not
+// UTF-8 either.
 func validBodyChars(s string) bool {
 	for i, r := range s {
 		if r == utf8.RuneError {
@@ -106,12 +109,23 @@ func validBodyChars(s string) bool {
 	return true
 }
 
+// errBadChars is InvalidMessageContents for a part of a message (the
+// message body, message attribute 'k') holding characters SQS does not
+// take, or text that is not Unicode: a message's text is checked whole,
+// whichever protocol brought it.
+func errBadChars(part string) error {
+	return errInvalidMessageContents("Invalid binary character in %s. Only #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF are allowed.", part)
+}
+
 // validateMessageAttributes applies AWS's rules to message attributes
 // (system is true for MessageSystemAttributes, where only AWSTraceHeader
 // exists).
 func validateMessageAttributes(attrs map[string]MessageAttributeValue, system bool) error {
 	if system {
 		for name, v := range attrs {
+			if !utf8.ValidString(name) || !utf8.ValidString(v.DataType) || !validBodyChars(v.StringValue) {
+				return errBadChars("message system attribute '" + strings.ToValidUTF8(name, "\uFFFD") + "'")
+			}
 			if name != "AWSTraceHeader" {
 				return errInvalidParameter("Message system attribute name '%s' is invalid.", name)
 			}
@@ -125,6 +139,9 @@ func validateMessageAttributes(attrs map[string]MessageAttributeValue, system bo
 		return errInvalidParameter("Number of message attributes [%d] exceeds the allowed maximum [%d].", len(attrs), MaxMessageAttributes)
 	}
 	for name, v := range attrs {
+		if !utf8.ValidString(name) || !utf8.ValidString(v.DataType) || (!v.isBinary() && !validBodyChars(v.StringValue)) {
+			return errBadChars("message attribute '" + strings.ToValidUTF8(name, "\uFFFD") + "'")
+		}
 		if err := validateAttributeName(name); err != nil {
 			return err
 		}
@@ -142,9 +159,6 @@ func validateMessageAttributes(attrs map[string]MessageAttributeValue, system bo
 			}
 			if len(v.BinaryValue) > 0 {
 				return errInvalidParameter("The message attribute '%s' with type '%s' must use field 'String'.", name, base)
-			}
-			if !validBodyChars(v.StringValue) {
-				return errInvalidParameter("The message attribute '%s' contains characters that are not allowed.", name)
 			}
 			if base == "Number" && !validNumber(v.StringValue) {
 				return errInvalidParameter("Can't cast the value of message (user) attribute '%s' to a number.", name)

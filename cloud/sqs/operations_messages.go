@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/journal"
@@ -20,6 +22,68 @@ type sendMessageInput struct {
 	MessageSystemAttributes map[string]attributeValue
 	MessageDeduplicationId  string
 	MessageGroupId          string
+
+	// badText, when set, names the part of the message whose text in a
+	// JSON body was not Unicode (refuseInvalidText): the message is
+	// refused with InvalidMessageContents.
+	badText string
+}
+
+func (in *sendMessageInput) markInvalidText(paths [][]string) []string {
+	for _, p := range paths {
+		part, ok := messagePart(p)
+		if !ok {
+			return p
+		}
+		if in.badText == "" {
+			in.badText = part
+		}
+	}
+	return nil
+}
+
+// messagePart names, in InvalidMessageContents' words, the part of a
+// message that path (in a SendMessage body or under a batch entry) leads
+// to; it reports false for paths outside the message (QueueUrl, a batch
+// entry's Id, members SQS does not know). Names match as encoding/json
+// matches them, without regard to case.
+func messagePart(path []string) (string, bool) {
+	if len(path) == 0 {
+		return "", false
+	}
+	field := func(name string) bool { return strings.EqualFold(path[0], name) }
+	attr := "?"
+	if len(path) > 1 {
+		attr = strings.ToValidUTF8(path[1], "\uFFFD")
+	}
+	switch {
+	case field("MessageBody"):
+		return "the message body", true
+	case field("MessageAttributes"):
+		return "message attribute '" + attr + "'", true
+	case field("MessageSystemAttributes"):
+		return "message system attribute '" + attr + "'", true
+	case field("MessageGroupId"), field("MessageDeduplicationId"):
+		return path[0], true
+	}
+	return "", false
+}
+
+func (in *sendMessageBatchInput) markInvalidText(paths [][]string) []string {
+	for _, p := range paths {
+		if len(p) < 3 || !strings.EqualFold(p[0], "Entries") {
+			return p
+		}
+		i, err := strconv.Atoi(p[1])
+		part, ok := messagePart(p[2:])
+		if err != nil || i >= len(in.Entries) || !ok {
+			return p
+		}
+		if e := &in.Entries[i]; e.badText == "" {
+			e.badText = part
+		}
+	}
+	return nil
 }
 
 type sendMessageOutput struct {
@@ -49,6 +113,9 @@ func formSendMessage(f awsproto.Form, in *sendMessageInput) error {
 }
 
 func (in *sendMessageInput) toEngine() (SendInput, error) {
+	if in.badText != "" {
+		return SendInput{}, errBadChars(in.badText)
+	}
 	attrs, err := toAttributes(in.MessageAttributes)
 	if err != nil {
 		return SendInput{}, err

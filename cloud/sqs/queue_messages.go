@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/journal"
@@ -87,6 +88,9 @@ func (in SendInput) validate() error {
 	if in.MessageDeduplicationID != "" {
 		return errInvalidParameter("The request include parameter that is not valid for this queue type. Reason: MessageDeduplicationId is only valid for FIFO queues.")
 	}
+	if !utf8.ValidString(in.MessageGroupID) {
+		return errBadChars("MessageGroupId")
+	}
 	if len(in.MessageGroupID) > 128 {
 		return errInvalidParameter("Value %s for parameter MessageGroupId is invalid. Reason: MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.", in.MessageGroupID)
 	}
@@ -97,7 +101,7 @@ func (in SendInput) validate() error {
 		return err
 	}
 	if !validBodyChars(in.Body) {
-		return errInvalidMessageContents("Invalid binary character in the message body. Only #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF are allowed.")
+		return errBadChars("the message body")
 	}
 	return nil
 }

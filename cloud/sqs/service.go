@@ -255,8 +255,41 @@ func (o op[I]) serveJSON(s *Service, ctx context.Context, body []byte) (any, err
 		if err := json.Unmarshal(body, &in); err != nil {
 			return nil, errInvalidParameter("The request body is not valid JSON for this action: %s", jsonErrorText(err))
 		}
+		if !awsproto.ValidText(body) {
+			if err := refuseInvalidText(&in, body); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return o.run(s, ctx, &in)
+}
+
+// textMarker is an input holding messages: it takes the paths of the
+// strings in its JSON body that are not Unicode text (awsproto.
+// InvalidStrings) and marks each message holding one, which is then
+// refused alone (a batch's other entries are sent). It returns the first
+// path that lies in no message.
+type textMarker interface {
+	markInvalidText(paths [][]string) (outside []string)
+}
+
+// refuseInvalidText answers a JSON body that is not Unicode text, which
+// encoding/json has decoded with U+FFFD in place of the bad text: bad
+// text in a message marks the message (InvalidMessageContents, as for any
+// character SQS does not take); anywhere else it refuses the request.
+func refuseInvalidText(in any, body []byte) error {
+	paths, err := awsproto.InvalidStrings(body)
+	if err != nil || len(paths) == 0 {
+		return errInvalidParameter("The request body is not valid JSON for this action: malformed JSON")
+	}
+	outside := paths[0]
+	if m, ok := in.(textMarker); ok {
+		outside = m.markInvalidText(paths)
+	}
+	if outside != nil {
+		return errInvalidParameter("The request body is not valid JSON for this action: the string at %s is not Unicode text (it is not UTF-8, or holds an unpaired surrogate).", strings.Join(outside, "."))
+	}
+	return nil
 }
 
 func (o op[I]) serveQuery(s *Service, ctx context.Context, f awsproto.Form) (any, error) {

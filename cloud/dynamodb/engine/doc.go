@@ -51,4 +51,14 @@
 // KeyConditions, QueryFilter, ScanFilter, ConditionalOperator), streams,
 // replicas and SSE settings. Unknown operations are an
 // UnknownOperationException.
+//
+// Input limits, as AWS documents them, each a ValidationException: every
+// string of a request is Unicode text (encoding/json would decode invalid
+// UTF-8 and unpaired surrogate escapes as U+FFFD, so that distinct keys
+// became one item: the raw body is checked first); keys of at most 2048
+// bytes (partition) and 1024 (sort), for the table's key on every read and
+// write path and for an index's key when an item goes into the index;
+// items of at most 400 KB, attribute names included; numbers of at most
+// 38 digits; each expression at most 4 KB, each placeholder at most 255
+// bytes and all substitutions together at most 2 MB.
 package engine

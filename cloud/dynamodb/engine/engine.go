@@ -16,6 +16,7 @@ import (
 	"github.com/truora/minidyn/interpreter"
 	"go.etcd.io/bbolt"
 
+	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/journal"
 )
 
@@ -177,13 +178,19 @@ func writeError(w http.ResponseWriter, err error) {
 	w.Write(appendErrorBody(nil, e))
 }
 
-// decode reads a request body into in.
+// decode reads a request body into in. Every string of a request must be
+// Unicode text: encoding/json would decode invalid UTF-8 and unpaired
+// surrogate escapes as U+FFFD, so that distinct keys the client sent
+// became one item, and the body is checked raw (awsproto.ValidText).
 func decode(body []byte, in any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
 	if err := json.Unmarshal(body, in); err != nil {
 		return &apiError{status: http.StatusBadRequest, code: codeSerialization, msg: "Start of structure or map found where not expected: " + err.Error()}
+	}
+	if !awsproto.ValidText(body) {
+		return errf("%s", msgNotUnicode)
 	}
 	return nil
 }

@@ -23,6 +23,10 @@ const (
 	msgKeyDoesNotMatch    = "The provided key element does not match the schema"
 	msgResourceNotFound   = "Requested resource not found"
 	msgItemTooLarge       = "Item size has exceeded the maximum allowed size"
+	msgUpdateTooLarge     = "Item size to update has exceeded the maximum allowed size"
+	msgHashKeyTooLong     = "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes"
+	msgRangeKeyTooLong    = "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
+	msgNotUnicode         = "One or more parameter values were invalid: A string is not valid Unicode text (it is not UTF-8, or holds an unpaired surrogate)"
 	msgMultipleOpsOneItem = "Transaction request cannot include multiple operations on one item"
 )
 

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -48,7 +50,12 @@ func isNameByte(c byte) bool {
 // used, and every :value used is given. exprs maps an expression's label
 // (ConditionExpression) to its text.
 func (a exprAttrs) check(exprs ...labeled) error {
-	if err := validateValues(a.values); err != nil {
+	for _, e := range exprs {
+		if len(e.text) > maxExpressionBytes {
+			return errf("Invalid %s: Expression size has exceeded the maximum allowed size; expression size: %d", e.label, len(e.text))
+		}
+	}
+	if err := a.checkPlaceholders(); err != nil {
 		return err
 	}
 	usedNames, usedValues := map[string]bool{}, map[string]bool{}
@@ -88,6 +95,78 @@ func (a exprAttrs) check(exprs ...labeled) error {
 	}
 	if unused := unusedKeys(a.values, usedValues); unused != "" {
 		return errf("Value provided in ExpressionAttributeValues unused in expressions: keys: {%s}", unused)
+	}
+	return nil
+}
+
+// DynamoDB's limits on expression parameters (the developer guide's
+// "Expression parameters"): each expression at most 4 KB, each
+// placeholder (#name, :value) at most 255 bytes, and all the
+// substitutions together (placeholders and what they stand for) at most
+// 2 MB. Sizes are bytes of UTF-8.
+const (
+	maxExpressionBytes    = 4096
+	maxPlaceholderBytes   = 255
+	maxSubstitutionsBytes = 2 << 20
+)
+
+// checkPlaceholders checks ExpressionAttributeNames and Values: each
+// placeholder is # or : and word characters, within the limits above, and
+// each value a valid value. It allocates nothing unless a placeholder is
+// bad: the first in order is then named.
+func (a exprAttrs) checkPlaceholders() error {
+	total, bad := 0, false
+	for k, v := range a.names {
+		bad = bad || !validPlaceholder(k, '#')
+		total += len(k) + len(v)
+	}
+	for k, v := range a.values {
+		if !validPlaceholder(k, ':') {
+			bad = true
+			continue
+		}
+		n, err := validateValue(v, 0)
+		if err != nil {
+			return err
+		}
+		total += len(k) + n
+	}
+	if bad {
+		if err := placeholderError("ExpressionAttributeNames", a.names, '#'); err != nil {
+			return err
+		}
+		return placeholderError("ExpressionAttributeValues", a.values, ':')
+	}
+	if total > maxSubstitutionsBytes {
+		return errf("ExpressionAttributeNames and ExpressionAttributeValues exceed the maximum total size of 2 MB: %d bytes", total)
+	}
+	return nil
+}
+
+// validPlaceholder reports whether k is prefix and word characters, at
+// most maxPlaceholderBytes long.
+func validPlaceholder(k string, prefix byte) bool {
+	if len(k) < 2 || len(k) > maxPlaceholderBytes || k[0] != prefix {
+		return false
+	}
+	for i := 1; i < len(k); i++ {
+		if !isNameByte(k[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// placeholderError names the first bad placeholder of m, as DynamoDB
+// words it, or returns nil.
+func placeholderError[V any](param string, m map[string]V, prefix byte) error {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		switch {
+		case len(k) > maxPlaceholderBytes:
+			return errf("%s contains invalid key: The key is longer than %d bytes; key: \"%s\"", param, maxPlaceholderBytes, k)
+		case !validPlaceholder(k, prefix):
+			return errf("%s contains invalid key: Syntax error; key: \"%s\"", param, k)
+		}
 	}
 	return nil
 }

@@ -345,7 +345,7 @@ func (e *Engine) evalUpdate(u *preparedUpdate, returnOld bool) (*updateResult, e
 		return nil, err
 	}
 	if size > MaxItemBytes {
-		return nil, errf("%s", msgItemTooLarge)
+		return nil, errf("%s", msgUpdateTooLarge)
 	}
 	if err := t.checkIndexKeys(next); err != nil {
 		return nil, err

@@ -170,9 +170,9 @@ func checkKeySize(k keyAttr, v *types.Item, hash bool) error {
 	}
 	switch {
 	case hash && n > maxHashKeyBytes:
-		return errf("One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes")
+		return errf("%s", msgHashKeyTooLong)
 	case !hash && n > maxRangeKeyBytes:
-		return errf("One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes")
+		return errf("%s", msgRangeKeyTooLong)
 	}
 	return nil
 }
@@ -209,8 +209,21 @@ func (ix *index) indexKey(it item, pk string) (string, error) {
 // written.
 func (t *table) checkIndexKeys(it item) error {
 	for _, ix := range t.indexes {
-		if _, err := ix.indexKey(it, ""); err != nil {
+		key, err := ix.indexKey(it, "")
+		if err != nil {
 			return err
+		}
+		if key == "" {
+			continue // not in the index
+		}
+		// An index's keys are keys too: the table's size limits hold.
+		if err := checkKeySize(ix.keys.hash, it[ix.keys.hash.name], true); err != nil {
+			return err
+		}
+		if ix.keys.rng.name != "" {
+			if err := checkKeySize(ix.keys.rng, it[ix.keys.rng.name], false); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -65,8 +65,8 @@ func validateValue(v *types.Item, depth int) (int, error) {
 	}
 	switch typ {
 	case "S":
-		if !utf8.ValidString(*v.S) {
-			return 0, errf("One or more parameter values were invalid: a string is not valid UTF-8")
+		if !utf8.ValidString(*v.S) { // decode refuses such text from the wire
+			return 0, errf("%s", msgNotUnicode)
 		}
 		return len(*v.S), nil
 	case "N":
@@ -163,19 +163,6 @@ func validateItem(it item) (int, error) {
 		size += len(name) + n
 	}
 	return size, nil
-}
-
-// validateValues checks ExpressionAttributeValues.
-func validateValues(vals item) error {
-	for name, v := range vals {
-		if _, err := validateValue(v, 0); err != nil {
-			return err
-		}
-		if len(name) < 2 || name[0] != ':' {
-			return errf("ExpressionAttributeValues contains invalid key: Syntax error; key: %q", name)
-		}
-	}
-	return nil
 }
 
 // keyAttr is one key attribute of a table or index.
