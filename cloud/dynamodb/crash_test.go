@@ -79,6 +79,11 @@ func TestTheTablesMatchAModelAcrossCrashes(t *testing.T) {
 			done++
 		}
 		p.Restart("")
+		// A connection the killed child answered on can still sit in the
+		// pool, its close not yet seen (seen under load: the first Scan
+		// after a restart reset): the test is about the data, not about
+		// retrying a request on a dead connection, so start afresh.
+		ch.http.Client().CloseIdleConnections()
 		m.check(t, ch)
 		if t.Failed() {
 			t.Fatalf("stopped after %d operations (seed %d)", done, seed)
