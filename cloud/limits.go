@@ -88,6 +88,7 @@ const smallBody = 1 << 20
 type fdPlan struct {
 	limit    uint64 // the soft RLIMIT_NOFILE (Go raises it to the hard limit at start)
 	own      int    // cap on the cloud's own clients' connections
+	kept     int64  // descriptors kept from client connections
 	maxConns int    // the most client connections that fit; < 1 if none do
 }
 
@@ -95,8 +96,9 @@ func planFDs(limit uint64) fdPlan {
 	own := int(min(maxOwnConns, limit/4))
 	// One more: a connection accepted while at the cap, held until a slot
 	// frees.
-	free := int64(limit) - fdReserve - int64(own) - 1
-	return fdPlan{limit: limit, own: own, maxConns: int(max(min(free, 1<<30), 0))}
+	kept := fdReserve + int64(own) + 1
+	free := int64(limit) - kept
+	return fdPlan{limit: limit, own: own, kept: kept, maxConns: int(max(min(free, 1<<30), 0))}
 }
 
 // openFileLimit is the process's soft RLIMIT_NOFILE.
@@ -108,20 +110,18 @@ func openFileLimit() (uint64, error) {
 	return rl.Cur, nil
 }
 
-// connCap returns the connection cap for the options and the fd plan, or
-// an error saying why none fits.
+// connCap returns the connection cap for the requested one (0: the
+// default) and the fd plan, or an error saying why none fits.
 func connCap(requested int, p fdPlan) (int, error) {
-	if requested < 0 {
-		return 0, fmt.Errorf("MaxConnections %d is negative", requested)
-	}
-	if p.maxConns < 1 {
-		return 0, fmt.Errorf("the open-file limit (%d) leaves no descriptor for client connections after the %d kept for the data files and the cloud's own clients: raise it (ulimit -n)", p.limit, p.limit-uint64(p.maxConns))
-	}
-	if requested == 0 {
+	switch {
+	case requested < 0:
+		return 0, fmt.Errorf("a cap of %d connections is negative", requested)
+	case p.maxConns < 1:
+		return 0, fmt.Errorf("the open-file limit of %d leaves no room for client connections once %d descriptors are kept for the data files and the cloud's own clients: raise it (ulimit -n)", p.limit, p.kept)
+	case requested == 0:
 		return min(DefaultMaxConnections, p.maxConns), nil
-	}
-	if requested > p.maxConns {
-		return 0, fmt.Errorf("MaxConnections %d does not fit the open-file limit (%d): at most %d, keeping %d descriptors for the data files and the cloud's own clients; raise the limit (ulimit -n) or ask for fewer", requested, p.limit, p.maxConns, p.limit-uint64(p.maxConns))
+	case requested > p.maxConns:
+		return 0, fmt.Errorf("%d connections at once do not fit the open-file limit of %d: it leaves room for at most %d once %d descriptors are kept for the data files and the cloud's own clients; raise it (ulimit -n) or ask for fewer", requested, p.limit, p.maxConns, p.kept)
 	}
 	return requested, nil
 }
@@ -388,7 +388,7 @@ func (b *bodyBudget) readUnsized(ctx context.Context, h *hold, r *http.Request) 
 // returns the descriptor plan and the connection cap.
 func (o *Options) limits() (fdPlan, int, error) {
 	if o.MaxBodyBuffer < MinMaxBodyBuffer {
-		return fdPlan{}, 0, fmt.Errorf("MaxBodyBuffer %d is below the least that holds the largest request, %d", o.MaxBodyBuffer, int64(MinMaxBodyBuffer))
+		return fdPlan{}, 0, fmt.Errorf("a body budget of %d bytes is below the least that holds the largest request, %d (%d MiB)", o.MaxBodyBuffer, int64(MinMaxBodyBuffer), MinMaxBodyBuffer>>20)
 	}
 	limit, err := openFileLimit()
 	if err != nil {

@@ -360,6 +360,7 @@ func TestTheConnectionCapFitsTheOpenFileLimit(t *testing.T) {
 		{limit: 256, requested: 200, wantErr: "at most 127"},
 		{limit: 80, wantErr: "raise it"},
 		{limit: 1024, requested: -1, wantErr: "negative"},
+		{limit: 80, requested: 10, wantErr: "raise it"},
 	} {
 		got, err := connCap(tc.requested, planFDs(tc.limit))
 		switch {

@@ -22,6 +22,7 @@ func upCommand(e *env) *cobra.Command {
 		creds      []string
 		dataDir    string
 		recoverDir bool
+		lim        limitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -77,7 +78,10 @@ keeps the damaged files beside them under new names and says what was lost.`,
 			if recoverDir && dataDir == "" {
 				return usageError{errors.New("--recover goes with --data-dir: it recovers a damaged data directory")}
 			}
-			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys, dataDir: dataDir, recover: recoverDir})
+			if err := lim.check(); err != nil {
+				return usageError{err}
+			}
+			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys, dataDir: dataDir, recover: recoverDir, limits: lim})
 			if err != nil {
 				return damageAdvice(dataDir, err)
 			}
@@ -111,6 +115,7 @@ keeps the damaged files beside them under new names and says what was lost.`,
 	cmd.Flags().BoolVar(&recoverDir, "recover", false, "with --data-dir: start even if the data directory is damaged, applying what can be read, keeping the damaged files beside them and saying what was lost")
 	cmd.Flags().BoolVar(&auth, "require-auth", false, "accept only requests signed (SigV4) with a --credential key; by default any credentials are accepted")
 	cmd.Flags().StringArrayVar(&creds, "credential", nil, "with --require-auth: a key to accept, as ACCESS_KEY_ID:SECRET_ACCESS_KEY (repeatable)")
+	lim.register(cmd)
 	return cmd
 }
 
