@@ -281,26 +281,44 @@ type hold struct {
 	bulk, reserve int64
 }
 
-// take adds n bytes to h, for a body that will then have read total.
+// take adds n bytes to h, for a body that will then have read total,
+// waiting until ctx ends for them.
 func (h *hold) take(ctx context.Context, n, total int64) error {
-	b := h.b
-	if total <= smallBody && b.bulk.TryAcquire(n) {
-		h.bulk += n
-	} else if total <= smallBody {
-		if err := b.reserve.Acquire(ctx, n); err != nil {
-			return err
-		}
-		h.reserve += n
-	} else {
-		if err := b.bulk.Acquire(ctx, n); err != nil {
-			return err
-		}
-		h.bulk += n
+	if h.tryTake(n, total) {
+		return nil
 	}
+	sem, held := h.b.bulk, &h.bulk
+	if total <= smallBody {
+		sem, held = h.b.reserve, &h.reserve
+	}
+	if err := sem.Acquire(ctx, n); err != nil {
+		return err
+	}
+	*held += n
+	h.b.count(n)
+	return nil
+}
+
+// tryTake adds n bytes to h if the budget has them now.
+func (h *hold) tryTake(n, total int64) bool {
+	b := h.b
+	switch {
+	case b.bulk.TryAcquire(n):
+		h.bulk += n
+	case total <= smallBody && b.reserve.TryAcquire(n):
+		h.reserve += n
+	default:
+		return false
+	}
+	b.count(n)
+	return true
+}
+
+// count records n more bytes held.
+func (b *bodyBudget) count(n int64) {
 	now := b.held.Add(n)
 	for p := b.peak.Load(); now > p && !b.peak.CompareAndSwap(p, now); p = b.peak.Load() {
 	}
-	return nil
 }
 
 func (h *hold) release() {
@@ -322,16 +340,18 @@ func (b *bodyBudget) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h := &hold{b: b}
 	defer h.release()
-	ctx, cancel := context.WithTimeout(r.Context(), bodyWait)
+	// The services read at most MaxRequestBytes of a body.
+	n := min(r.ContentLength, MaxRequestBytes)
 	var err error
-	if r.ContentLength > 0 {
-		// The services read at most MaxRequestBytes of a body.
-		n := min(r.ContentLength, MaxRequestBytes)
-		err = h.take(ctx, n, n)
-	} else {
-		err = b.readUnsized(ctx, h, r)
+	if n < 0 || !h.tryTake(n, n) {
+		ctx, cancel := context.WithTimeout(r.Context(), bodyWait)
+		if n < 0 {
+			err = b.readUnsized(ctx, h, r)
+		} else {
+			err = h.take(ctx, n, n)
+		}
+		cancel()
 	}
-	cancel()
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			// AWS's common error for a temporary failure of the server:

@@ -185,7 +185,9 @@ func TestTheBodyBudget(t *testing.T) {
 		rc := dial(t, c)
 		rc.send(t, "AmazonSQS.SendMessage", 2<<20, "")
 		res, b := rc.response(t, bodyWait+3*time.Second)
-		var e struct{ Type string `json:"__type"` }
+		var e struct {
+			Type string `json:"__type"`
+		}
 		json.Unmarshal([]byte(b), &e)
 		if res.StatusCode != http.StatusServiceUnavailable || e.Type != "ServiceUnavailable" {
 			t.Errorf("JSON protocol: %d %s; want 503 with __type ServiceUnavailable", res.StatusCode, b)
