@@ -9,6 +9,12 @@
 // rebinding). State lives in memory and ends with the process, unless
 // Options.DataDir names a directory: then every acknowledged request is on
 // disk before it is answered (see the services' journals).
+//
+// What clients can make the cloud hold is bounded (limits.go): the
+// connections served at once, within what the open-file limit leaves once
+// the data files are provided for (Options.MaxConnections); the bytes of
+// request bodies in flight (Options.MaxBodyBuffer); and the call counts,
+// kept only for operations the services answer.
 package cloud
 
 import (
