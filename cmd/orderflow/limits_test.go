@@ -42,7 +42,7 @@ import (
 
 var (
 	flagUploads    = flag.Int("limits.uploads", 100, "concurrent slow 16 MiB uploads against up")
-	flagUploadFor  = flag.Duration("limits.upload-for", 12*time.Second, "how long the uploads go on")
+	flagUploadFor  = flag.Duration("limits.upload-for", 10*time.Second, "how long the uploads go on")
 	flagCeilingMiB = flag.Int("limits.ceiling-mib", 512, "the RSS up must stay under meanwhile, MiB")
 	flagNames      = flag.Int("limits.names", 20_000, "requests naming operations that do not exist")
 	flagNameBytes  = flag.Int("limits.name-bytes", 10<<10, "length of each such name")
