@@ -215,7 +215,7 @@ func Start(opts Options) (*Cloud, error) {
 		// Long polls hold a response for up to 20 s.
 		WriteTimeout:   2 * time.Minute,
 		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 256 << 10,
+		MaxHeaderBytes: maxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 		ConnState: func(conn net.Conn, s http.ConnState) {
 			c.limiter.track(conn, s)

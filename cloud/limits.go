@@ -56,6 +56,11 @@ const (
 	// rotation creates and the directory it syncs, recovery's files, and
 	// room for what a library opens on its own.
 	fdReserve = 64
+	// maxHeaderBytes bounds a request's line and headers, which the
+	// server holds before any limit here applies: times MaxConnections, it
+	// is what connections alone can pin. AWS's own requests carry a few
+	// KiB (a presigned URL with a session token among the longest).
+	maxHeaderBytes = 32 << 10
 	// maxOwnConns bounds the connections the cloud's own clients (the
 	// function host's functions, the provisioner) open to the edge: each
 	// takes a descriptor on the client's side, beyond the cap.

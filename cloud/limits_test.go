@@ -435,3 +435,26 @@ func TestCallsAreCountedOnlyUnderOperationsTheServicesAnswer(t *testing.T) {
 		t.Errorf("Calls() has %d keys, want 8: %v", len(calls), calls)
 	}
 }
+
+func TestTheEdgeRefusesHeadersOverItsCap(t *testing.T) {
+	// Headers are held before any budget applies: times the connection
+	// cap, their cap is what connections alone can pin.
+	c := startLimited(t, Options{})
+	for _, tc := range []struct {
+		pad  int
+		want int
+	}{
+		{pad: maxHeaderBytes / 2, want: http.StatusOK},
+		{pad: 2 * maxHeaderBytes, want: http.StatusRequestHeaderFieldsTooLarge},
+	} {
+		rc := dial(t, c)
+		io.WriteString(rc, "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: AmazonSQS.ListQueues\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\n")
+		for pad := tc.pad; pad > 0; pad -= 1024 {
+			fmt.Fprintf(rc, "X-Pad: %s\r\n", strings.Repeat("p", min(pad, 1024)))
+		}
+		io.WriteString(rc, "\r\n{}")
+		if res, _ := rc.response(t, 5*time.Second); res.StatusCode != tc.want {
+			t.Errorf("%d bytes of headers: status %d, want %d", tc.pad, res.StatusCode, tc.want)
+		}
+	}
+}

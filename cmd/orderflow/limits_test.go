@@ -44,6 +44,7 @@ var (
 	flagUploads    = flag.Int("limits.uploads", 100, "concurrent slow 16 MiB uploads against up")
 	flagUploadFor  = flag.Duration("limits.upload-for", 10*time.Second, "how long the uploads go on")
 	flagCeilingMiB = flag.Int("limits.ceiling-mib", 512, "the RSS up must stay under meanwhile, MiB")
+	flagPadBytes   = flag.Int("limits.header-bytes", 16<<10, "bytes of headers each upload sends beyond its own (the edge takes 32 KiB)")
 	flagNames      = flag.Int("limits.names", 20_000, "requests naming operations that do not exist")
 	flagNameBytes  = flag.Int("limits.name-bytes", 10<<10, "length of each such name")
 )
@@ -160,7 +161,11 @@ func slowUpload(ctx context.Context, endpoint string, piece []byte) (refused boo
 		}
 		answer <- res
 	}()
-	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: DynamoDB_20120810.PutItem\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: %d\r\n\r\n", cloud.MaxRequestBytes)
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: DynamoDB_20120810.PutItem\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: %d\r\n", cloud.MaxRequestBytes)
+	for pad := *flagPadBytes; pad > 0; pad -= 4096 {
+		fmt.Fprintf(conn, "X-Pad: %s\r\n", strings.Repeat("p", min(pad, 4096)))
+	}
+	io.WriteString(conn, "\r\n")
 	tick := time.NewTicker(time.Second / time.Duration(4<<20/len(piece)))
 	defer tick.Stop()
 	for left := cloud.MaxRequestBytes - 1; left > 0; left -= len(piece) {
