@@ -91,7 +91,7 @@ const smallBody = 1 << 20
 // fdPlan divides the open-file limit between client connections and
 // everything else.
 type fdPlan struct {
-	limit    uint64 // the soft RLIMIT_NOFILE (Go raises it to the hard limit at start)
+	limit    uint64 // the soft RLIMIT_NOFILE (Go raises it to just under the hard limit at start)
 	own      int    // cap on the cloud's own clients' connections
 	kept     int64  // descriptors kept from client connections
 	maxConns int    // the most client connections that fit; < 1 if none do
