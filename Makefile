@@ -42,13 +42,15 @@ bench:
 fuzz:
 	@scripts/fuzz.sh
 
-## reliability: the reliability suite at its larger size (100,000 orders, 5 seeds per fault, …), and the model-based crash tests of SQS, SNS and DynamoDB for CRASHTIME each (default 10m)
+## reliability: the reliability suite at its larger size (100,000 orders, 5 seeds per fault, …), the model-based crash tests of SQS, SNS and DynamoDB for CRASHTIME each (default 10m), and the edge's limits at the issue's sizes (500 slow 16 MiB uploads, a million bogus operation names)
 CRASHTIME ?= 10m
 reliability:
 	$(GO) test -run . -v -timeout 2h ./reliability/ -args \
 		-reliability.orders=100000 -reliability.fault-orders=5000 -reliability.seeds=5 \
 		-reliability.version-orders=5000 -reliability.kills=50
 	$(GO) test -run 'RandomOperationsAgreeWithAModel|TheTablesMatchAModel' -v -timeout 2h ./cloud/sqs/ ./cloud/sns/ ./cloud/dynamodb/ -args -crash.duration=$(CRASHTIME)
+	$(GO) test -run 'TestUpStaysUnderItsMemoryCeiling|TestUpMemoryStaysFlat|TestTheJournalRotatesWhileIdle' -v -timeout 1h ./cmd/orderflow/ -args \
+		-limits.uploads=500 -limits.upload-for=30s -limits.names=1000000 -limits.name-bytes=1024
 
 clean:
 	rm -rf $(DIST)

@@ -18,6 +18,12 @@
 // ends with the process, unless Options.DataDir names a directory: then
 // every acknowledged request is on disk before it is answered (see the
 // services' journals).
+//
+// What clients can make the cloud hold is bounded (limits.go): the
+// connections served at once, within what the open-file limit leaves once
+// the data files are provided for (Options.MaxConnections); the bytes of
+// request bodies in flight (Options.MaxBodyBuffer); and the call counts,
+// kept only for operations the services answer.
 package cloud
 
 import (
@@ -94,6 +100,21 @@ type Options struct {
 	// FunctionLogs is the log sink of the function host: Lambda's START, END
 	// and REPORT lines and the functions' own lines. Default: discard.
 	FunctionLogs io.Writer
+	// MaxConnections caps the client connections served at once; more
+	// wait until one ends, and connections idle for a second are closed
+	// to make room for them. Default DefaultMaxConnections, or less if
+	// the open-file limit (ulimit -n) leaves less once descriptors are
+	// kept for the data files and the cloud's own clients; asking for
+	// more than it leaves is an error.
+	MaxConnections int
+	// MaxBodyBuffer is the budget of request-body bytes held in memory at
+	// once, across all requests: a request reads its body only once it
+	// holds that many bytes of the budget (bodies over 1 MiB may take
+	// three quarters of it at most, so that ordinary calls are answered
+	// while large uploads wait). A request waits a few seconds for its
+	// share, then is refused with 503 ServiceUnavailable, which SDKs
+	// retry. Default DefaultMaxBodyBuffer; at least MinMaxBodyBuffer.
+	MaxBodyBuffer int64
 }
 
 func (o *Options) applyDefaults() {
@@ -114,6 +135,9 @@ func (o *Options) applyDefaults() {
 	}
 	if o.FunctionLogs == nil {
 		o.FunctionLogs = io.Discard
+	}
+	if o.MaxBodyBuffer == 0 {
+		o.MaxBodyBuffer = DefaultMaxBodyBuffer
 	}
 }
 
@@ -140,6 +164,8 @@ type Cloud struct {
 	edge    *edge
 	calls   *callCounts
 	conns   *unusedConns
+	limiter *connLimiter
+	budget  *bodyBudget
 	faults  *injector
 	self    aws.Credentials // what the cloud's own clients sign with
 	client  *awshttp.BuildableClient
@@ -158,14 +184,19 @@ type Cloud struct {
 // does SNS resume its pending retries (sns.Service.Start).
 func Start(opts Options) (*Cloud, error) {
 	opts.applyDefaults()
+	fds, maxConns, err := opts.limits()
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: listen on %s: %w", opts.Addr, err)
 	}
 	c := &Cloud{opts: opts, done: make(chan error, 1), closing: make(chan struct{}), faults: newInjector(), calls: &callCounts{}, conns: newUnusedConns()}
+	c.limiter = newConnLimiter(ln, maxConns)
 	c.url = endpointURL(ln.Addr())
 	c.self = aws.Credentials{AccessKeyID: "orderflow", SecretAccessKey: "orderflow"}
-	c.client = loopbackClient()
+	c.client = loopbackClient(fds.own)
 	var auth *verifier
 	if len(opts.Credentials) > 0 {
 		// The cloud's own clients (the function host, the provisioner) get a
@@ -195,9 +226,12 @@ func Start(opts Options) (*Cloud, error) {
 		// Long polls hold a response for up to 20 s.
 		WriteTimeout:   2 * time.Minute,
 		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 256 << 10,
+		MaxHeaderBytes: maxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
-		ConnState:      c.conns.track,
+		ConnState: func(conn net.Conn, s http.ConnState) {
+			c.limiter.track(conn, s)
+			c.conns.track(conn, s)
+		},
 	}
 	c.server.RegisterOnShutdown(c.conns.closeAll)
 	// The function host polls the SQS engine in-process, with the API's
@@ -220,9 +254,10 @@ func Start(opts Options) (*Cloud, error) {
 	c.edge = newEdge(append(services, c.Lambda.API()), hostGuard(host, opts.AllowedHosts), c.calls, opts.Logger)
 	c.edge.auth = auth
 	c.edge.health = c.ready
-	c.server.Handler = c.edge
+	c.budget = newBodyBudget(opts.MaxBodyBuffer, c.edge, c.edge.fail)
+	c.server.Handler = c.budget
 	go func() {
-		err := c.server.Serve(ln)
+		err := c.server.Serve(c.limiter)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
@@ -239,7 +274,7 @@ func Start(opts Options) (*Cloud, error) {
 			}
 		}()
 	}
-	opts.Logger.Info("embedded cloud listening", "endpoint", c.url)
+	opts.Logger.Info("embedded cloud listening", "endpoint", c.url, "maxConnections", maxConns, "openFileLimit", fds.limit, "maxBodyBuffer", opts.MaxBodyBuffer)
 	return c, nil
 }
 
@@ -339,11 +374,13 @@ func (c *Cloud) Config() aws.Config {
 // runs up to MaximumConcurrency × the function's own concurrency requests
 // at once; with 10 idle connections kept, the rest were closed after each
 // request and dialled again (5% of the CPU of a durable bench run, and
-// sockets left in TIME_WAIT).
-func loopbackClient() *awshttp.BuildableClient {
+// sockets left in TIME_WAIT). It opens at most maxConns connections: the
+// descriptors kept for them (limits.go) must suffice.
+func loopbackClient(maxConns int) *awshttp.BuildableClient {
 	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		t.MaxIdleConns = 256
-		t.MaxIdleConnsPerHost = 256
+		t.MaxIdleConns = min(256, maxConns)
+		t.MaxIdleConnsPerHost = min(256, maxConns)
+		t.MaxConnsPerHost = maxConns
 	})
 }
 

@@ -78,10 +78,28 @@ type edge struct {
 	health   func() bool
 	log      *slog.Logger
 	calls    *callCounts
+	known    map[string]map[string]bool // service name → the operations it answers
 }
 
+// unknownOp is the name under which calls of an operation a service does
+// not answer are counted: the name comes from the client, and a count
+// keyed by it would grow without bound.
+const unknownOp = "(unknown)"
+
 // count records one API call, for Cloud.Calls.
-func (e *edge) count(s Service, op string) { e.calls.add(s.Name() + ":" + op) }
+func (e *edge) count(s Service, op string) {
+	if !e.known[s.Name()][op] {
+		op = unknownOp
+	}
+	e.calls.add(s.Name() + ":" + op)
+}
+
+// operationLister is a service that answers operations beyond its Query
+// actions: JSON protocol operations, or a REST API's "METHOD resource"
+// pairs (Lambda's "GET functions"), as the edge counts them.
+type operationLister interface {
+	Operations() []string
+}
 
 // callCounts counts API calls by "service:Action", for Cloud.Calls: those
 // the edge answers and those the cloud makes in-process on a client's
@@ -127,8 +145,19 @@ func newEdge(services []Service, hosts func(string) bool, calls *callCounts, log
 		hosts:    hosts,
 		health:   func() bool { return true },
 		log:      log,
+		known:    map[string]map[string]bool{},
 	}
 	for _, s := range services {
+		known := map[string]bool{}
+		for _, a := range s.Actions() {
+			known[a] = true
+		}
+		if ol, ok := s.(operationLister); ok {
+			for _, op := range ol.Operations() {
+				known[op] = true
+			}
+		}
+		e.known[s.Name()] = known
 		e.byName[s.Name()] = s
 		if p := s.TargetPrefix(); p != "" {
 			e.byTarget[p] = s

@@ -33,6 +33,13 @@ func (a *API) Actions() []string { return nil }
 // PathPrefixes claims the REST API's paths.
 func (a *API) PathPrefixes() []string { return []string{apiPrefix} }
 
+// Operations lists what ServeHTTP answers, as the method and the first
+// path segment after the prefix ("GET functions"): the names the edge
+// counts calls by.
+func (a *API) Operations() []string {
+	return []string{"GET functions", "GET event-source-mappings", "PUT event-source-mappings"}
+}
+
 type apiError struct {
 	status  int
 	code    string

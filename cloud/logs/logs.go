@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -158,6 +159,22 @@ func invalid(format string, args ...any) *awsproto.Error {
 	return awsproto.Errorf(http.StatusBadRequest, "InvalidParameterException", format, args...)
 }
 
+// handlers are the operations the service answers.
+var handlers = map[string]func(*Service, request) (any, *awsproto.Error){
+	"CreateLogGroup":     (*Service).createLogGroup,
+	"DeleteLogGroup":     (*Service).deleteLogGroup,
+	"DescribeLogGroups":  (*Service).describeLogGroups,
+	"PutRetentionPolicy": (*Service).putRetentionPolicy,
+	"CreateLogStream":    (*Service).createLogStream,
+	"DescribeLogStreams": (*Service).describeLogStreams,
+	"PutLogEvents":       (*Service).putLogEvents,
+	"GetLogEvents":       (*Service).getLogEvents,
+	"FilterLogEvents":    (*Service).filterLogEvents,
+}
+
+// Operations lists the operations the service answers.
+func (s *Service) Operations() []string { return slices.Sorted(maps.Keys(handlers)) }
+
 // ServeHTTP answers the JSON 1.1 protocol.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, op, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
@@ -170,26 +187,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out any
 		err *awsproto.Error
 	)
-	switch op {
-	case "CreateLogGroup":
-		out, err = s.createLogGroup(in)
-	case "DeleteLogGroup":
-		out, err = s.deleteLogGroup(in)
-	case "DescribeLogGroups":
-		out, err = s.describeLogGroups(in)
-	case "PutRetentionPolicy":
-		out, err = s.putRetentionPolicy(in)
-	case "CreateLogStream":
-		out, err = s.createLogStream(in)
-	case "DescribeLogStreams":
-		out, err = s.describeLogStreams(in)
-	case "PutLogEvents":
-		out, err = s.putLogEvents(in)
-	case "GetLogEvents":
-		out, err = s.getLogEvents(in)
-	case "FilterLogEvents":
-		out, err = s.filterLogEvents(in)
-	default:
+	if h, ok := handlers[op]; ok {
+		out, err = h(s, in)
+	} else {
 		err = awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException", "the embedded CloudWatch Logs does not implement %q", op)
 	}
 	if err != nil {

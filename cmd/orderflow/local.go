@@ -25,11 +25,13 @@ type localOptions struct {
 	dataDir      string
 	recover      bool
 	wrap         func(lambda.Handler) lambda.Handler
+	limits       limitFlags
 }
 
 // startLocal starts the pipeline on an embedded cloud, with the garbage
 // collector paced for it (internal/gctune) while ctx lasts.
 func startLocal(ctx context.Context, o localOptions) (*local.Pipeline, error) {
 	gctune.Start(ctx)
-	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, AllowedHosts: o.allowedHosts, DataDir: o.dataDir, Recover: o.recover, Wrap: o.wrap})
+	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, AllowedHosts: o.allowedHosts, DataDir: o.dataDir, Recover: o.recover, Wrap: o.wrap,
+		MaxConnections: o.limits.maxConns, MaxBodyBuffer: int64(o.limits.bodyMiB) << 20})
 }

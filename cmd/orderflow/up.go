@@ -26,6 +26,7 @@ func upCommand(e *env) *cobra.Command {
 		hosts      []string
 		dataDir    string
 		recoverDir bool
+		lim        limitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -101,7 +102,10 @@ does, without credentials: scripts and CI can poll it.`,
 					"orderflow: WARNING: anyone who can reach it can read, change and delete every queue, message, topic and table, with any credentials.\n"+
 					"orderflow: WARNING: start it with --require-auth --credential KEY:SECRET, or listen on 127.0.0.1.\n", addr)
 			}
-			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys, allowedHosts: hosts, dataDir: dataDir, recover: recoverDir})
+			if err := lim.check(); err != nil {
+				return usageError{err}
+			}
+			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys, allowedHosts: hosts, dataDir: dataDir, recover: recoverDir, limits: lim})
 			if err != nil {
 				return damageAdvice(dataDir, err)
 			}
@@ -136,6 +140,7 @@ does, without credentials: scripts and CI can poll it.`,
 	cmd.Flags().BoolVar(&auth, "require-auth", false, "accept only requests signed (SigV4) with a --credential key; by default any credentials are accepted")
 	cmd.Flags().StringArrayVar(&creds, "credential", nil, "with --require-auth: a key to accept, as ACCESS_KEY_ID:SECRET_ACCESS_KEY (repeatable)")
 	cmd.Flags().StringArrayVar(&hosts, "allow-host", nil, "a Host `name` the endpoint answers to beyond loopback names and the --addr host (repeatable); on 0.0.0.0, the only names it answers to besides those")
+	lim.register(cmd)
 	return cmd
 }
 

@@ -43,6 +43,10 @@ type Options struct {
 	// Recover starts on a damaged DataDir, accepting the loss (see
 	// cloud.Options.Recover).
 	Recover bool
+	// MaxConnections and MaxBodyBuffer bound what clients can make the
+	// cloud hold (see cloud.Options); zero for the defaults.
+	MaxConnections int
+	MaxBodyBuffer  int64
 	// Wrap, if set, wraps ProcessOrderFunction's handler (to watch what it
 	// receives, say).
 	Wrap func(lambda.Handler) lambda.Handler
@@ -56,7 +60,8 @@ type Pipeline struct {
 
 // Start starts the cloud and deploys the pipeline into it.
 func Start(ctx context.Context, o Options) (*Pipeline, error) {
-	c, err := cloud.Start(cloud.Options{Addr: o.Addr, FunctionLogs: o.FunctionLogs, Logger: o.Logger, Credentials: o.Credentials, AllowedHosts: o.AllowedHosts, DataDir: o.DataDir, Recover: o.Recover})
+	c, err := cloud.Start(cloud.Options{Addr: o.Addr, FunctionLogs: o.FunctionLogs, Logger: o.Logger, Credentials: o.Credentials, AllowedHosts: o.AllowedHosts, DataDir: o.DataDir, Recover: o.Recover,
+		MaxConnections: o.MaxConnections, MaxBodyBuffer: o.MaxBodyBuffer})
 	if err != nil {
 		return nil, err
 	}
