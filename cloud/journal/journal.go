@@ -145,7 +145,7 @@ type Journal struct {
 	applierDone   chan struct{}
 
 	commits, records, commitNanos, applies atomic.Int64
-	stalls, stallNanos, retries           atomic.Int64
+	stalls, stallNanos, retries            atomic.Int64
 
 	applyGate   sync.Mutex // held by the applier while it applies; tests hold it to pause it
 	beforeWrite func()     // tests: called by the committer before each log write
