@@ -218,6 +218,14 @@ func Start(opts Options) (*Cloud, error) {
 	}()
 	c.SNS.Start()
 	if c.journal != nil {
+		c.journal.Observe(func(stalled error) {
+			if stalled != nil {
+				opts.Logger.Error("the data file cannot be written at the moment: every request is refused (503) until a retry succeeds; free disk space or file descriptors, no restart needed",
+					"dir", opts.DataDir, "err", stalled)
+			} else {
+				opts.Logger.Warn("the data file is written again: requests are answered", "dir", opts.DataDir)
+			}
+		})
 		go func() {
 			select {
 			case <-c.journal.Failed():
@@ -272,9 +280,11 @@ func (c *Cloud) JournalStats() journal.Stats {
 // (journal.Recovery.Damaged is false when nothing was).
 func (c *Cloud) Recovery() journal.Recovery { return c.recov }
 
-// DataFileFailed is closed if the data file can no longer be written (a
-// full disk, say): the cloud then refuses every request, and DataFileErr
-// says why. In memory it is never closed.
+// DataFileFailed is closed if the data file can no longer be written for a
+// cause that does not pass by itself (an I/O error, a file gone): the
+// cloud then refuses every request until it is restarted, and DataFileErr
+// says why. A resource running out (a full disk, too many open files) does
+// not close it: see ObserveDataFile. In memory it is never closed.
 func (c *Cloud) DataFileFailed() <-chan struct{} {
 	if c.journal == nil {
 		return nil
@@ -288,6 +298,29 @@ func (c *Cloud) DataFileErr() error {
 		return nil
 	}
 	return c.journal.Err()
+}
+
+// ObserveDataFile calls f when writes to the data file stall for want of a
+// resource (a full disk, too many open files: the error says which), and
+// with nil when they go through again. While they stall, every request
+// that would change or show unsaved state is refused with 503
+// ServiceUnavailable, and the journal retries the write by itself (see
+// package journal): no restart is needed. f must not block. In memory it
+// is never called.
+func (c *Cloud) ObserveDataFile(f func(stalled error)) {
+	if c.journal != nil {
+		c.journal.Observe(f)
+	}
+}
+
+// DataFileWritable is nil while the data file takes writes (and in
+// memory); otherwise why not: an error matching journal.ErrStalled while
+// a write is being retried, or DataFileErr once it has stopped.
+func (c *Cloud) DataFileWritable() error {
+	if c.journal == nil {
+		return nil
+	}
+	return c.journal.Writable()
 }
 
 // DataDir is the data directory, "" in memory.

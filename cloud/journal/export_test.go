@@ -20,13 +20,6 @@ func (j *Journal) HoldApply() (release func()) {
 	return j.applyGate.Unlock
 }
 
-// InjectFault makes f decide the outcome of each of the log's file
-// operations ("create", "zero", "write", "sync") until restore is called.
-func InjectFault(f func(op, path string) error) (restore func()) {
-	faultHook.Store(&f)
-	return func() { faultHook.Store(nil) }
-}
-
 // BeforeWrite makes the committer call f before each log write. Set it
 // before the first Append.
 func (j *Journal) BeforeWrite(f func()) { j.beforeWrite = f }

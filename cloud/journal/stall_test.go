@@ -592,7 +592,14 @@ func mountTmpfs(t *testing.T, size int) string {
 		t.Skipf("cannot mount a tmpfs to fill (%v: %s); the file size limit test covers a full disk unprivileged", err, strings.TrimSpace(string(out)))
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+		// A process killed by an earlier cleanup may still hold it.
+		for range 50 {
+			if exec.Command("umount", dir).Run() == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
 			t.Errorf("umount %s: %v: %s", dir, err, out)
 		}
 	})

@@ -397,10 +397,20 @@ func fdatasync(f *os.File) error {
 	}
 }
 
-// faultHook, when set (tests), is asked before each of the log's file
-// operations (op: "create" a segment, "zero" its space, "write" a frame,
-// "sync"); an error it returns is that operation's.
+// faultHook, when set (InjectFault), is asked before each of the log's
+// file operations; an error it returns is that operation's.
 var faultHook atomic.Pointer[func(op, path string) error]
+
+// InjectFault makes f decide, until restore is called, the outcome of each
+// file operation of every journal's log in the process: op is "create" (a
+// segment), "zero" (its space ahead), "write" (a frame) or "sync", path
+// the file's; a non-nil error is that operation's (an *os.PathError
+// wrapping syscall.ENOSPC, say). For tests of what services do when the
+// disk fills.
+func InjectFault(f func(op, path string) error) (restore func()) {
+	faultHook.Store(&f)
+	return func() { faultHook.Store(nil) }
+}
 
 func injected(op, path string) error {
 	if f := faultHook.Load(); f != nil {

@@ -166,6 +166,9 @@ type change struct {
 // change is durable; the record is made under s.mu, so records reach the
 // file in the order the changes were made.
 func (s *Service) apply(c change) (string, error) {
+	if err := s.writable(); err != nil {
+		return "", err
+	}
 	s.mu.Lock()
 	arn, err := s.applyLocked(c)
 	if werr := durable(s.unlock()); werr != nil {

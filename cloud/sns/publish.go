@@ -238,7 +238,10 @@ func (s *Service) Publish(ctx context.Context, in PublishInput) (string, error) 
 	if m.size > limit {
 		return "", invalidParameter("Message too long")
 	}
-	if err := s.fanOut(ctx, m, subs, sigVersion).Wait(); err != nil {
+	if err := s.writable(); err != nil {
+		return "", err
+	}
+	if err := durable(s.fanOut(ctx, m, subs, sigVersion)); err != nil {
 		return "", fmt.Errorf("sns: publish to %s: record a delivery retry: %w", in.TopicARN, err)
 	}
 	return m.id, nil
@@ -288,6 +291,9 @@ func (s *Service) PublishBatch(ctx context.Context, topicARN string, entries []B
 	if total > limit {
 		return nil, awsproto.Errorf(http.StatusBadRequest, "BatchRequestTooLong", "The length of all the messages put together is more than the limit.")
 	}
+	if err := s.writable(); err != nil {
+		return nil, err
+	}
 	// The entries fan out concurrently: their deliveries' commits to a data
 	// file are shared instead of waited for one after another, and their
 	// envelopes are signed on every core.
@@ -311,7 +317,7 @@ func (s *Service) PublishBatch(ctx context.Context, topicARN string, entries []B
 	// between), so no one ticket stands for the others.
 	var errs []error
 	for _, t := range tickets {
-		if err := t.Wait(); err != nil {
+		if err := durable(t); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -330,7 +330,8 @@ func (s *Service) signalIdle() { s.idleOnce.Do(func() { close(s.idle) }) }
 // so that no answer rests on a change that could still be lost. Once a
 // change fails to become durable (the journal is fail-stop: a full disk,
 // say) every later ticket fails too, and the service refuses every
-// request (ErrNotDurable) until the process restarts from its data file.
+// request (ErrNotDurable) until the process restarts from its data file,
+// or, when a resource ran out, until the journal's retry succeeds.
 func (s *Service) unlock() journal.Ticket {
 	if len(s.pending) > 0 {
 		s.last = s.j.Append(s.pending...)
@@ -346,6 +347,9 @@ func (s *Service) unlock() journal.Ticket {
 // could have seen is durable (see unlock); when that fails, its error
 // replaces fn's.
 func (s *Service) read(fn func() error) error {
+	if err := s.writable(); err != nil {
+		return err // as every service: nothing is answered while the file takes no writes
+	}
 	s.mu.RLock()
 	err := fn()
 	t := s.last
@@ -364,21 +368,53 @@ func durable(t journal.Ticket) error {
 	return nil
 }
 
-// ErrNotDurable is the error of every request once a change could not be
-// made durable: the data file (or its log) could not be written, so memory
-// holds changes no one acknowledged, and answering from it could show one
-// that a restart loses. It matches with errors.Is; the error also carries
-// the AWS error clients see (503 ServiceUnavailable, naming the cause).
+// ErrNotDurable is the error of every request while a change cannot be
+// made durable: the data file (or its log) cannot be written, so memory
+// may hold changes no one acknowledged, and answering from it could show
+// one that a restart loses. It matches with errors.Is; the error also
+// carries the AWS error clients see (503 ServiceUnavailable, naming the
+// cause) and the journal's error. When the cause is a resource running out (it also matches
+// journal.ErrStalled) the journal retries, and requests are answered again
+// once it succeeds; otherwise until the process restarts.
 var ErrNotDurable = errors.New("sns: a change could not be made durable")
 
 func errNotDurable(cause error) error {
-	return fmt.Errorf("%w: %w", ErrNotDurable, &awsproto.Error{
-		Status: http.StatusServiceUnavailable,
-		Code:   "ServiceUnavailable",
-		Message: fmt.Sprintf("A change could not be written to the data file (%v), so this SNS answers no more requests: "+
-			"restart the process to recover every acknowledged change from its data file.", cause),
+	msg := fmt.Sprintf("A change could not be written to the data file (%v), so this SNS answers no more requests: "+
+		"restart the process to recover every acknowledged change from its data file.", cause)
+	if errors.Is(cause, journal.ErrStalled) {
+		msg = fmt.Sprintf("The data file cannot be written at the moment (%v). This request was not acknowledged and its outcome is unknown; "+
+			"requests are answered again, without a restart, as soon as the write succeeds (free disk space or file descriptors): retry later.", cause)
+	}
+	return &notDurable{cause: cause, api: &awsproto.Error{
+		Status:   http.StatusServiceUnavailable,
+		Code:     "ServiceUnavailable",
+		Message:  msg,
 		Receiver: true,
-	})
+	}}
+}
+
+// notDurable matches ErrNotDurable, the AWS error clients see, and the
+// journal's error (journal.ErrStalled, say) for in-process callers.
+type notDurable struct {
+	cause error
+	api   *awsproto.Error
+}
+
+func (e *notDurable) Error() string   { return ErrNotDurable.Error() + ": " + e.api.Error() }
+func (e *notDurable) Unwrap() []error { return []error{ErrNotDurable, e.api, e.cause} }
+
+// writable refuses a request before it changes anything while the journal
+// takes no writes (journal.Writable), so that a stall piles up no changes
+// no one is told of. A change made as a stall begins is refused by its
+// ticket instead.
+func (s *Service) writable() error {
+	if s.j == nil {
+		return nil
+	}
+	if err := s.j.Writable(); err != nil {
+		return errNotDurable(err)
+	}
+	return nil
 }
 
 // Name is the service's name at the edge.

@@ -156,10 +156,12 @@ func (e *Engine) JournalStats() journal.Stats {
 // returns is done when those changes and every change made before them
 // are durable: a request answers only after waiting for it, reads
 // included, so that no answer shows a change that could still be lost.
-// Once a change fails to become durable (the journal is fail-stop: a full
-// disk, say) every later ticket fails too, and the engine refuses every
-// request (ErrNotDurable) until the process restarts from its data file:
-// memory then holds changes that no one acknowledged.
+// Once a change fails to become durable every later ticket fails too, and
+// the engine refuses every request (ErrNotDurable): until the process
+// restarts from its data file when the journal has stopped (memory then
+// holds changes that no one acknowledged), or until the journal's retry
+// succeeds when a resource ran out (a full disk: the changes then reach
+// the file after all).
 func (e *Engine) unlock() journal.Ticket {
 	if len(e.pending) > 0 {
 		e.last = e.j.Append(e.pending...)
@@ -176,12 +178,29 @@ func (e *Engine) unlock() journal.Ticket {
 // saw is then durable. When that fails, its error replaces fn's, whose
 // answer may rest on a change that will be lost.
 func (e *Engine) update(fn func() error) error {
+	if err := e.writable(); err != nil {
+		return err
+	}
 	e.mu.Lock()
 	err := fn()
 	if werr := durable(e.unlock()); werr != nil {
 		err = werr
 	}
 	return err
+}
+
+// writable refuses a request before it changes anything while the journal
+// takes no writes (journal.Writable): a stall then piles up no changes
+// that no one is told of. The check is a hint, not a lock: a change made
+// as a stall begins is refused by its ticket instead.
+func (e *Engine) writable() error {
+	if e.j == nil {
+		return nil
+	}
+	if err := e.j.Writable(); err != nil {
+		return errNotDurable(err)
+	}
+	return nil
 }
 
 // durable waits for t; its error matches ErrNotDurable.

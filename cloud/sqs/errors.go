@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 // ErrQueueNotFound is the error of every operation on a queue that does not
@@ -26,22 +27,40 @@ var ErrAccessDenied error = &awsproto.Error{
 	Message: "Access to the resource is denied.",
 }
 
-// ErrNotDurable is the error of every request once a change could not be
-// made durable: the data file (or its log) could not be written, so memory
-// holds changes no one acknowledged, and answering from it could show one
-// that a restart loses. It matches with errors.Is; the error also carries
-// the AWS error clients see (503 ServiceUnavailable, naming the cause).
+// ErrNotDurable is the error of every request while a change cannot be
+// made durable: the data file (or its log) cannot be written, so memory
+// may hold changes no one acknowledged, and answering from it could show
+// one that a restart loses. It matches with errors.Is; the error also
+// carries the AWS error clients see (503 ServiceUnavailable, naming the
+// cause) and the journal's error. When the cause is a resource running out (it also matches
+// journal.ErrStalled) the journal retries, and requests are answered again
+// once it succeeds; otherwise until the process restarts.
 var ErrNotDurable = errors.New("sqs: a change could not be made durable")
 
 func errNotDurable(cause error) error {
-	return fmt.Errorf("%w: %w", ErrNotDurable, &awsproto.Error{
-		Status: http.StatusServiceUnavailable,
-		Code:   "ServiceUnavailable",
-		Message: fmt.Sprintf("A change could not be written to the data file (%v), so this SQS answers no more requests: "+
-			"restart the process to recover every acknowledged change from its data file.", cause),
+	msg := fmt.Sprintf("A change could not be written to the data file (%v), so this SQS answers no more requests: "+
+		"restart the process to recover every acknowledged change from its data file.", cause)
+	if errors.Is(cause, journal.ErrStalled) {
+		msg = fmt.Sprintf("The data file cannot be written at the moment (%v). This request was not acknowledged and its outcome is unknown; "+
+			"requests are answered again, without a restart, as soon as the write succeeds (free disk space or file descriptors): retry later.", cause)
+	}
+	return &notDurable{cause: cause, api: &awsproto.Error{
+		Status:   http.StatusServiceUnavailable,
+		Code:     "ServiceUnavailable",
+		Message:  msg,
 		Receiver: true,
-	})
+	}}
 }
+
+// notDurable matches ErrNotDurable, the AWS error clients see, and the
+// journal's error (journal.ErrStalled, say) for in-process callers.
+type notDurable struct {
+	cause error
+	api   *awsproto.Error
+}
+
+func (e *notDurable) Error() string   { return ErrNotDurable.Error() + ": " + e.api.Error() }
+func (e *notDurable) Unwrap() []error { return []error{ErrNotDurable, e.api, e.cause} }
 
 // The errors below carry AWS's codes: Code is the Query protocol's (and the
 // x-amzn-query-error header's), Type the JSON protocol's shape name where

@@ -145,6 +145,9 @@ func (e *Engine) sendAuthorized(name string, in SendInput, authorize func(*queue
 	if err := in.validate(); err != nil {
 		return SendOutput{}, journal.Ticket{}, err
 	}
+	if err := e.writable(); err != nil {
+		return SendOutput{}, journal.Ticket{}, err
+	}
 	e.mu.Lock()
 	out, err := e.sendLocked(name, in, authorize)
 	t := e.unlock()
@@ -400,6 +403,9 @@ func (e *Engine) receive(ctx context.Context, name string, in ReceiveInput) ([]M
 			// now would hide them for a visibility timeout from everyone.
 			return nil, nil
 		}
+		if err := e.writable(); err != nil {
+			return nil, err
+		}
 		e.mu.Lock()
 		q, err := e.get(name)
 		if err != nil {
@@ -619,6 +625,9 @@ func (e *Engine) deleteMessage(name, handle string) (journal.Ticket, error) {
 	if handle == "" {
 		return journal.Ticket{}, errMissingParameter("ReceiptHandle")
 	}
+	if err := e.writable(); err != nil {
+		return journal.Ticket{}, err
+	}
 	e.mu.Lock()
 	err := e.deleteMessageLocked(name, handle)
 	return e.unlock(), err
@@ -663,6 +672,9 @@ func (e *Engine) changeVisibility(name, handle string, timeout int) (journal.Tic
 	}
 	if timeout < 0 || timeout > maxVisibility {
 		return journal.Ticket{}, errInvalidParameter("Value %d for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and %d, if provided.", timeout, maxVisibility)
+	}
+	if err := e.writable(); err != nil {
+		return journal.Ticket{}, err
 	}
 	e.mu.Lock()
 	err := e.changeVisibilityLocked(name, handle, timeout)

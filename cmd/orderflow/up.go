@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,7 +36,12 @@ logs until interrupted (SIGINT or SIGTERM), then shuts down gracefully.
 State is kept in memory and ends with the process, unless --data-dir names a
 directory: then every request acknowledged to a client (a publish, a send, a
 delete, a write) is on disk first and survives kill -9 and a restart; start
-again with the same --data-dir to carry on.
+again with the same --data-dir to carry on. If the data directory's disk
+fills up (or the process runs out of file descriptors), up keeps running:
+it says so on stderr, refuses requests with 503 ServiceUnavailable
+meanwhile (acknowledging nothing it has not saved), and carries on by
+itself once space or descriptors are free again. A write error that does
+not pass (an I/O error) stops it, with every acknowledged request on disk.
 
 If the data directory is damaged (a file cut short, overwritten or missing;
 anything a crash cannot leave), up refuses to start and changes nothing.
@@ -85,16 +92,19 @@ keeps the damaged files beside them under new names and says what was lost.`,
 				fmt.Fprintf(e.stdout, "orderflow: recovered %s, accepting the loss: %s.\n\n", dataDir, rec)
 			}
 			printResources(e, l)
+			watchDataFile(e, l.Cloud)
 			if len(faults) > 0 {
 				fmt.Fprintf(e.stdout, "Injecting faults: %s (seed %d).\n\n", strings.Join(faults, ", "), faultSeed)
 			}
 			select {
 			case <-cmd.Context().Done():
 			case <-l.Cloud.DataFileFailed():
-				// Every request is refused from now on: say so and stop,
-				// rather than serve errors until someone notices.
+				// A failure that does not pass by itself (a full disk
+				// does: see watchDataFile): every request is refused from
+				// now on, so say so and stop, rather than serve errors
+				// until someone notices.
 				l.Close()
-				return fmt.Errorf("the data directory %s can no longer be written (%v); orderflow stopped, having refused every request since, so nothing unacknowledged was shown to a client. Fix the cause (free space on the disk, say) and start again with the same --data-dir: everything acknowledged is there", dataDir, l.Cloud.DataFileErr())
+				return fmt.Errorf("the data directory %s can no longer be written (%v); orderflow stopped, having refused every request since, so nothing unacknowledged was shown to a client. Fix the cause (a failing disk, say) and start again with the same --data-dir: everything acknowledged is there", dataDir, l.Cloud.DataFileErr())
 			}
 			if len(faults) > 0 {
 				fmt.Fprintf(e.stdout, "orderflow: faults fired: %v\n", l.Cloud.FaultsFired())
@@ -112,6 +122,24 @@ keeps the damaged files beside them under new names and says what was lost.`,
 	cmd.Flags().BoolVar(&auth, "require-auth", false, "accept only requests signed (SigV4) with a --credential key; by default any credentials are accepted")
 	cmd.Flags().StringArrayVar(&creds, "credential", nil, "with --require-auth: a key to accept, as ACCESS_KEY_ID:SECRET_ACCESS_KEY (repeatable)")
 	return cmd
+}
+
+// watchDataFile says on stderr when the data file stops taking writes for
+// want of a resource, and when it takes them again: up keeps running
+// meanwhile, refusing requests with 503.
+func watchDataFile(e *env, c *cloud.Cloud) {
+	var mu sync.Mutex
+	var since time.Time
+	c.ObserveDataFile(func(stalled error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if stalled != nil {
+			since = time.Now()
+			fmt.Fprintf(e.stderr, "orderflow: the data directory %s cannot be written at the moment (%v). Every request is refused with 503 ServiceUnavailable until it can; nothing unsaved is acknowledged. Free space on its disk (or file descriptors): orderflow carries on by itself, no restart needed.\n", c.DataDir(), stalled)
+			return
+		}
+		fmt.Fprintf(e.stderr, "orderflow: the data directory %s is written again after %s: requests are answered.\n", c.DataDir(), time.Since(since).Round(time.Millisecond))
+	})
 }
 
 // parseParams reads Name=Value template parameter overrides.
