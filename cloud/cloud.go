@@ -83,6 +83,14 @@ type Options struct {
 	// FunctionLogs is the log sink of the function host: Lambda's START, END
 	// and REPORT lines and the functions' own lines. Default: discard.
 	FunctionLogs io.Writer
+	// MaxQueueBytes and MaxQueuedBytes bound what SQS holds in memory, in
+	// one queue and in all queues together (see sqs.MessageBytes for how
+	// a message counts): past them SendMessage and SendMessageBatch are
+	// refused with RequestThrottled until the queue is drained, and SNS
+	// deliveries into the queue are retried. Defaults
+	// sqs.DefaultMaxQueueBytes and sqs.DefaultMaxQueuedBytes; negative: no
+	// ceiling. A data file holding more starts anyway, losing nothing.
+	MaxQueueBytes, MaxQueuedBytes int64
 }
 
 func (o *Options) applyDefaults() {
@@ -443,8 +451,13 @@ func (c *Cloud) openServices() error {
 		}
 	}
 	var err error
-	if c.SQS, err = sqs.Open(sqs.Options{Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db, Journal: c.journal}); err != nil {
+	if c.SQS, err = sqs.Open(sqs.Options{Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db, Journal: c.journal,
+		MaxQueueBytes: o.MaxQueueBytes, MaxQueuedBytes: o.MaxQueuedBytes}); err != nil {
 		return err
+	}
+	if over, max := c.SQS.Engine().QueuedBytes(), c.SQS.Engine().MaxQueuedBytes(); max > 0 && over > max {
+		o.Logger.Warn("the data file holds more queued messages than the ceiling on them: every message is loaded and kept, and sends are refused until the queues are drained below it",
+			"dir", o.DataDir, "queuedBytes", over, "maxQueuedBytes", max)
 	}
 	if c.SNS, err = sns.New(sns.Options{
 		Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db, Journal: c.journal,

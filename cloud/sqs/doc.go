@@ -12,6 +12,14 @@
 // into Engine calls and encodes the replies and errors as AWS does, so that
 // unmodified AWS SDKs and the AWS CLI work against it.
 //
+// What queues hold in memory is bounded, per queue and for all queues
+// together (Options.MaxQueueBytes, MaxQueuedBytes; MessageBytes says how a
+// message counts): at the ceiling SendMessage and SendMessageBatch
+// entries are refused with RequestThrottled (ErrQueueFull) while receives,
+// deletes and purges go on, so the queue drains. AWS documents no such
+// ceiling; its limit of 120,000 messages in flight in a standard queue is
+// kept as AWS keeps it (ReceiveMessage answers OverLimit).
+//
 // Time comes from a clock.Clock: visibility, delays, retention, long polls
 // and move tasks all follow it, and tests drive them with a fake clock.
 //

@@ -448,6 +448,8 @@ func (e *Engine) loadQueueMessages(q *queue, b *bbolt.Bucket) error {
 			return fmt.Errorf("%w: message %s is in the queue twice", ErrDataFile, m.id)
 		}
 		q.msgs[m.id] = m
+		q.bytes += m.bytes()
+		e.queued += m.bytes()
 		q.byAge.push(m)
 		switch m.state {
 		case stateReady:

@@ -62,6 +62,30 @@ type notDurable struct {
 func (e *notDurable) Error() string   { return ErrNotDurable.Error() + ": " + e.api.Error() }
 func (e *notDurable) Unwrap() []error { return []error{ErrNotDurable, e.api, e.cause} }
 
+// ErrQueueFull is the error of a send to a queue that holds its ceiling
+// of messages, or when all queues hold theirs (Options.MaxQueueBytes,
+// MaxQueuedBytes). It matches with errors.Is and is AWS's
+// RequestThrottled (HTTP 400): of the errors AWS documents for
+// SendMessage it is the one that says "not now, the queue takes no more
+// at this rate", which is what a full queue means: it takes messages
+// again as soon as it is drained. SDKs retry it with backoff, and SNS
+// retries a delivery that meets it (a server-side error), where OverLimit
+// (403, documented for ReceiveMessage) would be taken as final.
+var ErrQueueFull = errors.New("sqs: the queue is full")
+
+func errQueueFull(name, why string) error {
+	return fmt.Errorf("%w: %w", ErrQueueFull, awsproto.Errorf(http.StatusBadRequest, "RequestThrottled",
+		"The queue %s takes no more messages for now: %s (this endpoint's local ceiling on queued messages; AWS sets none). "+
+			"Receive and delete messages to make room, then retry.", name, why))
+}
+
+// errOverLimit is ReceiveMessage's answer when the queue has MaxInflight
+// messages in flight, as AWS's.
+func errOverLimit(name string) *awsproto.Error {
+	return awsproto.Errorf(http.StatusForbidden, "OverLimit",
+		"The queue %s has %d messages in flight, the most a standard queue allows: delete them, or let their visibility timeout run out, before receiving more.", name, MaxInflight)
+}
+
 // The errors below carry AWS's codes: Code is the Query protocol's (and the
 // x-amzn-query-error header's), Type the JSON protocol's shape name where
 // the service model gives one.

@@ -24,11 +24,14 @@ type localOptions struct {
 	dataDir      string
 	recover      bool
 	wrap         func(lambda.Handler) lambda.Handler
+	// maxQueueBytes, maxQueuedBytes: see cloud.Options; 0 for the defaults.
+	maxQueueBytes, maxQueuedBytes int64
 }
 
 // startLocal starts the pipeline on an embedded cloud, with the garbage
 // collector paced for it (internal/gctune) while ctx lasts.
 func startLocal(ctx context.Context, o localOptions) (*local.Pipeline, error) {
 	gctune.Start(ctx)
-	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, DataDir: o.dataDir, Recover: o.recover, Wrap: o.wrap})
+	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, DataDir: o.dataDir, Recover: o.recover, Wrap: o.wrap,
+		MaxQueueBytes: o.maxQueueBytes, MaxQueuedBytes: o.maxQueuedBytes})
 }

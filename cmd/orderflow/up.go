@@ -11,6 +11,7 @@ import (
 
 	"github.com/orderflow/orderflow/cloud"
 	"github.com/orderflow/orderflow/cloud/journal"
+	"github.com/orderflow/orderflow/cloud/sqs"
 	"github.com/orderflow/orderflow/internal/local"
 )
 
@@ -24,6 +25,8 @@ func upCommand(e *env) *cobra.Command {
 		creds      []string
 		dataDir    string
 		recoverDir bool
+		queueMiB   int64
+		queuedMiB  int64
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -84,7 +87,11 @@ keeps the damaged files beside them under new names and says what was lost.`,
 			if recoverDir && dataDir == "" {
 				return usageError{errors.New("--recover goes with --data-dir: it recovers a damaged data directory")}
 			}
-			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys, dataDir: dataDir, recover: recoverDir})
+			if queueMiB < 1 || queuedMiB < 1 || queueMiB > 1<<20 || queuedMiB > 1<<20 {
+				return usageError{fmt.Errorf("--max-queue-mib %d and --max-queued-mib %d must each be from 1 to %d", queueMiB, queuedMiB, 1<<20)}
+			}
+			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys, dataDir: dataDir, recover: recoverDir,
+				maxQueueBytes: queueMiB << 20, maxQueuedBytes: queuedMiB << 20})
 			if err != nil {
 				return damageAdvice(dataDir, err)
 			}
@@ -93,6 +100,9 @@ keeps the damaged files beside them under new names and says what was lost.`,
 			}
 			printResources(e, l)
 			watchDataFile(e, l.Cloud)
+			if held := l.Cloud.SQS.Engine().QueuedBytes(); held > queuedMiB<<20 {
+				fmt.Fprintf(e.stderr, "orderflow: the queues in %s hold %d MiB of messages, over --max-queued-mib %d: all of them are kept, and sends are refused until the queues are drained below it.\n", dataDir, held>>20, queuedMiB)
+			}
 			if len(faults) > 0 {
 				fmt.Fprintf(e.stdout, "Injecting faults: %s (seed %d).\n\n", strings.Join(faults, ", "), faultSeed)
 			}
@@ -119,6 +129,8 @@ keeps the damaged files beside them under new names and says what was lost.`,
 	cmd.Flags().Uint64Var(&faultSeed, "fault-seed", 1, "seed of the fault choices")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep the cloud's state (queues and their messages, topics, tables) in this directory across restarts and crashes; default: in memory")
 	cmd.Flags().BoolVar(&recoverDir, "recover", false, "with --data-dir: start even if the data directory is damaged, applying what can be read, keeping the damaged files beside them and saying what was lost")
+	cmd.Flags().Int64Var(&queueMiB, "max-queue-mib", sqs.DefaultMaxQueueBytes>>20, "the most one SQS queue holds, in MiB of message bodies and attributes (plus 512 bytes a message); past it sends are refused with RequestThrottled until it is drained (AWS sets no such ceiling)")
+	cmd.Flags().Int64Var(&queuedMiB, "max-queued-mib", sqs.DefaultMaxQueuedBytes>>20, "the most all SQS queues hold together, in MiB, counted likewise")
 	cmd.Flags().BoolVar(&auth, "require-auth", false, "accept only requests signed (SigV4) with a --credential key; by default any credentials are accepted")
 	cmd.Flags().StringArrayVar(&creds, "credential", nil, "with --require-auth: a key to accept, as ACCESS_KEY_ID:SECRET_ACCESS_KEY (repeatable)")
 	return cmd
