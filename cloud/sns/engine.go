@@ -194,6 +194,7 @@ func (s *Service) applyLocked(c change) (string, error) {
 		}
 		for _, sub := range t.subs {
 			delete(s.subs, sub.arn)
+			delete(s.stats, sub.arn) // the totals keep its counts
 		}
 		delete(s.topics, c.arn)
 		s.deleteTopicRecordsLocked(t)
@@ -241,6 +242,7 @@ func (s *Service) applyLocked(c change) (string, error) {
 			return "", err
 		}
 		delete(s.subs, sub.arn)
+		delete(s.stats, sub.arn) // the totals keep its counts
 		s.deleteSubscriptionRecordLocked(sub)
 		if t, ok := s.topics[sub.topicARN]; ok {
 			t.subs = slices.DeleteFunc(slices.Clone(t.subs), func(x *subscription) bool { return x == sub })
@@ -539,7 +541,7 @@ func (s *Service) subscribeLocked(topicARN, protocol, endpoint string, attrs map
 	sub := &subscription{
 		arn:      topicARN + ":" + awsproto.NewRequestID(),
 		topicARN: topicARN, protocol: proto, endpoint: endpoint,
-		counters: &counters{},
+		counters: s.newCounters(),
 	}
 	sub.cfg.Store(cfg)
 	s.subSeq++

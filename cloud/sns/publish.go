@@ -412,7 +412,7 @@ func (s *Service) fanOut(ctx context.Context, m *message, subs []*subscription, 
 				view = attrView
 			}
 			if !cfg.filter.Match(view) {
-				sub.counters.filteredOut.Add(1)
+				sub.counters.add(filteredOut)
 				continue
 			}
 		}
@@ -621,9 +621,9 @@ func (s *Service) run(ctx context.Context, j *job) journal.Ticket {
 		}
 		if err == nil {
 			if j.redrive {
-				j.counters.deadLettered.Add(1)
+				j.counters.add(deadLettered)
 			} else {
-				j.counters.delivered.Add(1)
+				j.counters.add(delivered)
 			}
 			s.forget(j)
 			return journal.Ticket{}
@@ -636,7 +636,7 @@ func (s *Service) run(ctx context.Context, j *job) journal.Ticket {
 		if !ok {
 			return s.giveUp(ctx, j, err)
 		}
-		j.counters.retried.Add(1)
+		j.counters.add(retried)
 		if delay == 0 && ctx.Err() == nil {
 			continue
 		}
@@ -645,8 +645,8 @@ func (s *Service) run(ctx context.Context, j *job) journal.Ticket {
 			// Closed, in memory: there is nowhere to keep the retry. It
 			// is lost with the process, not dead-lettered: the queue did
 			// not refuse it.
-			j.counters.failed.Add(1)
-			j.counters.deadLetterFailed.Add(1)
+			j.counters.add(failed)
+			j.counters.add(deadLetterFailed)
 			s.log.Warn("sns: delivery failed as the service closed, with no data file to keep its retry; the message is lost",
 				"subscription", j.subARN, "queue", j.queueARN, "err", err)
 			return journal.Ticket{}
@@ -721,15 +721,15 @@ func (s *Service) armLocked(delay time.Duration, j *job) {
 // the dead-letter delivery's retry record, if it needs one.
 func (s *Service) giveUp(ctx context.Context, j *job, cause error) journal.Ticket {
 	if j.redrive {
-		j.counters.deadLetterFailed.Add(1)
+		j.counters.add(deadLetterFailed)
 		s.log.Error("sns: dead-letter queue refused a failed delivery; the message is lost",
 			"subscription", j.subARN, "dlq", j.queueARN, "err", cause)
 		s.forget(j)
 		return journal.Ticket{}
 	}
-	j.counters.failed.Add(1)
+	j.counters.add(failed)
 	if j.dlqARN == "" {
-		j.counters.deadLetterFailed.Add(1)
+		j.counters.add(deadLetterFailed)
 		s.log.Warn("sns: delivery failed and the subscription has no dead-letter queue; the message is lost",
 			"subscription", j.subARN, "queue", j.queueARN, "err", cause)
 		s.forget(j)

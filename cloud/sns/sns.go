@@ -119,8 +119,10 @@ type Stats struct {
 	Published int64
 	// The rest are totals of the per-subscription counts.
 	Delivered, FilteredOut, Retried, Failed, DeadLettered, DeadLetterFailed int64
-	// Subscriptions holds the counts of every subscription that ever existed,
-	// by subscription ARN.
+	// Subscriptions holds the counts of every subscription that exists, by
+	// subscription ARN. A subscription's counts go with it (Unsubscribe,
+	// DeleteTopic), so that subscribing and unsubscribing does not grow
+	// memory without bound; the totals above keep them.
 	Subscriptions map[string]SubscriptionStats
 }
 
@@ -144,16 +146,44 @@ type SubscriptionStats struct {
 	DeadLetterFailed int64
 }
 
+// count names one of a subscription's counts.
+type count int
+
+const (
+	delivered count = iota
+	filteredOut
+	retried
+	failed
+	deadLettered
+	deadLetterFailed
+	numCounts
+)
+
+// counters are a subscription's counts. Each count is also added to the
+// service's totals (all), so that the totals outlive the subscription: a
+// delivery still running, or a retry still pending, once its subscription
+// is gone still counts there.
 type counters struct {
-	delivered, filteredOut, retried, failed, deadLettered, deadLetterFailed atomic.Int64
+	n   [numCounts]atomic.Int64
+	all *counters // the service's totals; nil for the totals themselves
+}
+
+func (c *counters) add(k count) {
+	c.n[k].Add(1)
+	if c.all != nil {
+		c.all.n[k].Add(1)
+	}
 }
 
 func (c *counters) snapshot() SubscriptionStats {
 	return SubscriptionStats{
-		Delivered: c.delivered.Load(), FilteredOut: c.filteredOut.Load(), Retried: c.retried.Load(),
-		Failed: c.failed.Load(), DeadLettered: c.deadLettered.Load(), DeadLetterFailed: c.deadLetterFailed.Load(),
+		Delivered: c.n[delivered].Load(), FilteredOut: c.n[filteredOut].Load(), Retried: c.n[retried].Load(),
+		Failed: c.n[failed].Load(), DeadLettered: c.n[deadLettered].Load(), DeadLetterFailed: c.n[deadLetterFailed].Load(),
 	}
 }
+
+// newCounters returns the counts of a new subscription.
+func (s *Service) newCounters() *counters { return &counters{all: &s.total} }
 
 // Service is the SNS service. It is safe for concurrent use.
 type Service struct {
@@ -169,7 +199,8 @@ type Service struct {
 	mu     sync.RWMutex
 	topics map[string]*topic        // by ARN
 	subs   map[string]*subscription // by ARN
-	stats  map[string]*counters     // by subscription ARN; never shrinks
+	stats  map[string]*counters     // by subscription ARN, of the subscriptions that exist
+	total  counters                 // every subscription's counts, those gone included
 	subSeq uint64                   // the last subscription's seq
 	j      *journal.Journal         // nil in memory
 	// sharedJournal: j belongs to the caller, who closes it.
@@ -443,17 +474,13 @@ func (s *Service) SigningCertURL() string { return s.baseURL() + s.certPath }
 func (s *Service) Stats() Stats {
 	st := Stats{Published: s.published.Load(), Subscriptions: map[string]SubscriptionStats{}}
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	for arn, c := range s.stats {
-		ss := c.snapshot()
-		st.Subscriptions[arn] = ss
-		st.Delivered += ss.Delivered
-		st.FilteredOut += ss.FilteredOut
-		st.Retried += ss.Retried
-		st.Failed += ss.Failed
-		st.DeadLettered += ss.DeadLettered
-		st.DeadLetterFailed += ss.DeadLetterFailed
+		st.Subscriptions[arn] = c.snapshot()
 	}
+	s.mu.RUnlock()
+	t := s.total.snapshot()
+	st.Delivered, st.FilteredOut, st.Retried = t.Delivered, t.FilteredOut, t.Retried
+	st.Failed, st.DeadLettered, st.DeadLetterFailed = t.Failed, t.DeadLettered, t.DeadLetterFailed
 	return st
 }
 
@@ -491,8 +518,8 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	}
 	for t := range timers {
 		if t.timer.Stop() && s.j == nil {
-			t.job.counters.failed.Add(1)
-			t.job.counters.deadLetterFailed.Add(1)
+			t.job.counters.add(failed)
+			t.job.counters.add(deadLetterFailed)
 		}
 	}
 	var errs []error

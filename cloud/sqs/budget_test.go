@@ -304,3 +304,50 @@ func TestADataFileHoldingMoreThanTheCeilingStartsLosingNothing(t *testing.T) {
 		t.Errorf("a send once drained: %v", err)
 	}
 }
+
+// TestMoveTasksStartedInALoopGrowNothing: a queue keeps its 10 most
+// recent move tasks, all ListMessageMoveTasks shows; older ones are
+// forgotten in memory and in the file, and a deleted queue's go with it.
+func TestMoveTasksStartedInALoopGrowNothing(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := b.newFixture(t, true)
+		dlq := f.createQueue(t, "dlq", nil)
+		f.createQueue(t, "src", map[string]string{"RedrivePolicy": fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":1}`, f.arn(t, dlq))})
+		var handles []string
+		for range 100 {
+			out, err := f.client.StartMessageMoveTask(ctxFor(t), &sqs.StartMessageMoveTaskInput{SourceArn: aws.String(f.arn(t, dlq))})
+			if err != nil {
+				t.Fatalf("task %d: %v", len(handles), err)
+			}
+			handles = append(handles, *out.TaskHandle)
+			f.advance(time.Second) // it completes: nothing to move
+		}
+		out, err := f.client.ListMessageMoveTasks(ctxFor(t), &sqs.ListMessageMoveTasksInput{SourceArn: aws.String(f.arn(t, dlq)), MaxResults: aws.Int32(10)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Results) != 10 {
+			t.Errorf("ListMessageMoveTasks lists %d tasks, want the 10 most recent", len(out.Results))
+		}
+		if n := cloudsqs.TasksForTest(f.svc.Engine()); n != 10 {
+			t.Errorf("after 100 tasks the engine remembers %d, want 10", n)
+		}
+		if _, err := f.client.CancelMessageMoveTask(ctxFor(t), &sqs.CancelMessageMoveTaskInput{TaskHandle: aws.String(handles[0])}); apiCode(t, err) != "ResourceNotFoundException" {
+			t.Errorf("cancelling a forgotten task: %v, want ResourceNotFoundException", err)
+		}
+		running, err := f.client.StartMessageMoveTask(ctxFor(t), &sqs.StartMessageMoveTaskInput{SourceArn: aws.String(f.arn(t, dlq))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.client.DeleteQueue(ctxFor(t), &sqs.DeleteQueueInput{QueueUrl: aws.String(dlq)}); err != nil {
+			t.Fatal(err)
+		}
+		if n := cloudsqs.TasksForTest(f.svc.Engine()); n != 0 {
+			t.Errorf("after its source queue was deleted the engine remembers %d tasks, want none", n)
+		}
+		if _, err := f.client.CancelMessageMoveTask(ctxFor(t), &sqs.CancelMessageMoveTaskInput{TaskHandle: running.TaskHandle}); apiCode(t, err) != "ResourceNotFoundException" {
+			t.Errorf("cancelling the task of a deleted queue: %v, want ResourceNotFoundException", err)
+		}
+		f.advance(time.Second)
+	})
+}

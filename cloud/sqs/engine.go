@@ -517,6 +517,12 @@ func (e *Engine) DeleteQueue(name string) error {
 		q.signal()
 		delete(e.queues, name)
 		e.queued -= q.bytes
+		for _, t := range q.tasks { // their records go with the queue's
+			delete(e.tasks, t.TaskHandle)
+			if t.timer != nil {
+				t.timer.Stop()
+			}
+		}
 		e.deleteQueueRecordsLocked(q)
 		return nil
 	})
