@@ -359,8 +359,8 @@ func (s *Service) signalIdle() { s.idleOnce.Do(func() { close(s.idle) }) }
 // when those changes and every change made before them are durable: a
 // request answers only after waiting for it, reads included (see read),
 // so that no answer rests on a change that could still be lost. Once a
-// change fails to become durable (the journal is fail-stop: a full disk,
-// say) every later ticket fails too, and the service refuses every
+// change fails to become durable (a full disk, say) every later ticket
+// fails too, and the service refuses every
 // request (ErrNotDurable) until the process restarts from its data file,
 // or, when a resource ran out, until the journal's retry succeeds.
 func (s *Service) unlock() journal.Ticket {
