@@ -326,8 +326,10 @@ func (j *Journal) Sync() error {
 
 func (j *Journal) sync() (uint64, error) {
 	t := j.append(nil)
-	err := t.Wait()
-	return t.g.seq, err
+	if err := t.Wait(); err != nil {
+		return 0, err // a stalled Wait returns before the group is done
+	}
+	return t.g.seq, nil
 }
 
 // Flush returns once everything appended before it is durable and applied

@@ -105,6 +105,35 @@ func (f *faults) hitCount() int {
 	return f.hits
 }
 
+// crashCopyLive copies the data file at path and its log to a new
+// directory while j's applier is held and its committer may be retrying:
+// what a crash at that moment leaves. A file that goes while it is copied
+// (a segment's temporary file given up) is one the crash would not have
+// left either.
+func crashCopyLive(t *testing.T, j *journal.Journal, path string) string {
+	t.Helper()
+	release := j.HoldApply()
+	defer release()
+	dir := t.TempDir()
+	m, err := filepath.Glob(path + "*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range m {
+		b, err := os.ReadFile(src)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, filepath.Base(path))
+}
+
 // eventually polls cond every 5 ms for up to 10 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -190,9 +219,7 @@ func TestAResourceRunningOutStallsTheJournalUntilItReturns(t *testing.T) {
 			}
 			// What a crash now leaves: a prefix, holding every acknowledged
 			// append, and no damage.
-			release := j.HoldApply()
-			copied := copyDir(t, path)
-			release()
+			copied := crashCopyLive(t, j, path)
 			func() {
 				cdb, cj, err := restart(t, copied)
 				if err != nil {
@@ -279,9 +306,7 @@ func TestIntermittentResourceFaultsLoseNothingAcknowledged(t *testing.T) {
 			t.Fatalf("append %d: %v (not a stall)", i, err)
 		}
 		if i%300 == 299 { // a crash here
-			release := j.HoldApply()
-			copied := copyDir(t, path)
-			release()
+			copied := crashCopyLive(t, j, path)
 			cdb, cj, err := restart(t, copied)
 			if err != nil {
 				t.Fatalf("after append %d a crash left files a restart refuses: %v", i, err)
