@@ -115,6 +115,14 @@ type Options struct {
 	// share, then is refused with 503 ServiceUnavailable, which SDKs
 	// retry. Default DefaultMaxBodyBuffer; at least MinMaxBodyBuffer.
 	MaxBodyBuffer int64
+	// MaxQueueBytes and MaxQueuedBytes bound what SQS holds in memory, in
+	// one queue and in all queues together (see sqs.MessageBytes for how
+	// a message counts): past them SendMessage and SendMessageBatch are
+	// refused with RequestThrottled until the queue is drained, and SNS
+	// deliveries into the queue are retried. Defaults
+	// sqs.DefaultMaxQueueBytes and sqs.DefaultMaxQueuedBytes; negative: no
+	// ceiling. A data file holding more starts anyway, losing nothing.
+	MaxQueueBytes, MaxQueuedBytes int64
 }
 
 func (o *Options) applyDefaults() {
@@ -265,6 +273,14 @@ func Start(opts Options) (*Cloud, error) {
 	}()
 	c.SNS.Start()
 	if c.journal != nil {
+		c.journal.Observe(func(stalled error) {
+			if stalled != nil {
+				opts.Logger.Error("the data file cannot be written at the moment: every request is refused (503) until a retry succeeds; free disk space or file descriptors, no restart needed",
+					"dir", opts.DataDir, "err", stalled)
+			} else {
+				opts.Logger.Warn("the data file is written again: requests are answered", "dir", opts.DataDir)
+			}
+		})
 		go func() {
 			select {
 			case <-c.journal.Failed():
@@ -319,9 +335,11 @@ func (c *Cloud) JournalStats() journal.Stats {
 // (journal.Recovery.Damaged is false when nothing was).
 func (c *Cloud) Recovery() journal.Recovery { return c.recov }
 
-// DataFileFailed is closed if the data file can no longer be written (a
-// full disk, say): the cloud then refuses every request, and DataFileErr
-// says why. In memory it is never closed.
+// DataFileFailed is closed if the data file can no longer be written for a
+// cause that does not pass by itself (an I/O error, a file gone): the
+// cloud then refuses every request until it is restarted, and DataFileErr
+// says why. A resource running out (a full disk, too many open files) does
+// not close it: see ObserveDataFile. In memory it is never closed.
 func (c *Cloud) DataFileFailed() <-chan struct{} {
 	if c.journal == nil {
 		return nil
@@ -337,8 +355,9 @@ func (c *Cloud) DataFileErr() error {
 	return c.journal.Err()
 }
 
-// ready reports whether the cloud serves requests: not once the data file
-// can no longer be written, nor once Close began. The health endpoint
+// ready reports whether the cloud serves requests: not while writes to the
+// data file stall (a full disk), not once it can no longer be written, nor
+// once Close began. The health endpoint
 // (HealthPath) answers with it.
 func (c *Cloud) ready() bool {
 	select {
@@ -347,8 +366,33 @@ func (c *Cloud) ready() bool {
 	case <-c.DataFileFailed():
 		return false
 	default:
-		return true
+		// While writes stall (a full disk) the services refuse them: not
+		// ready until they go through again.
+		return c.DataFileWritable() == nil
 	}
+}
+
+// ObserveDataFile calls f when writes to the data file stall for want of a
+// resource (a full disk, too many open files: the error says which), and
+// with nil when they go through again. While they stall, every request
+// that would change or show unsaved state is refused with 503
+// ServiceUnavailable, and the journal retries the write by itself (see
+// package journal): no restart is needed. f must not block. In memory it
+// is never called.
+func (c *Cloud) ObserveDataFile(f func(stalled error)) {
+	if c.journal != nil {
+		c.journal.Observe(f)
+	}
+}
+
+// DataFileWritable is nil while the data file takes writes (and in
+// memory); otherwise why not: an error matching journal.ErrStalled while
+// a write is being retried, or DataFileErr once it has stopped.
+func (c *Cloud) DataFileWritable() error {
+	if c.journal == nil {
+		return nil
+	}
+	return c.journal.Writable()
 }
 
 // DataDir is the data directory, "" in memory.
@@ -473,8 +517,13 @@ func (c *Cloud) openServices() error {
 		}
 	}
 	var err error
-	if c.SQS, err = sqs.Open(sqs.Options{Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db, Journal: c.journal}); err != nil {
+	if c.SQS, err = sqs.Open(sqs.Options{Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db, Journal: c.journal,
+		MaxQueueBytes: o.MaxQueueBytes, MaxQueuedBytes: o.MaxQueuedBytes}); err != nil {
 		return err
+	}
+	if over, max := c.SQS.Engine().QueuedBytes(), c.SQS.Engine().MaxQueuedBytes(); max > 0 && over > max {
+		o.Logger.Warn("the data file holds more queued messages than the ceiling on them: every message is loaded and kept, and sends are refused until the queues are drained below it",
+			"dir", o.DataDir, "queuedBytes", over, "maxQueuedBytes", max)
 	}
 	if c.SNS, err = sns.New(sns.Options{
 		Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db, Journal: c.journal,

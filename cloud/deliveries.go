@@ -54,10 +54,15 @@ var errInjectedDelivery = &awsproto.Error{Status: http.StatusInternalServerError
 // client-side error (the queue gone, its policy denying the topic, any
 // other 4xx that is not throttling, such as a message SQS refuses) matches
 // one of SNS's client-side errors, which it does not retry; anything else
-// (5xx, throttling, a timeout, a failure to make the message durable) is
-// left as it is: a server-side error, retried.
+// (5xx, throttling, a full queue, a timeout, a failure to make the message
+// durable) is left as it is: a server-side error, retried.
 func classifyDelivery(err error) error {
 	switch {
+	case errors.Is(err, sqs.ErrQueueFull), errors.Is(err, sqs.ErrNotDurable):
+		// A full queue takes messages again once drained, and a data file
+		// that cannot be written at the moment takes them again once space
+		// returns: server-side, retried (AWS's "endpoint unavailable").
+		return err
 	case errors.Is(err, sqs.ErrQueueNotFound):
 		return fmt.Errorf("%w: %w", sns.ErrQueueNotFound, err)
 	case errors.Is(err, sqs.ErrAccessDenied):

@@ -5,9 +5,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 func TestTheHealthEndpointSaysOnlyWhetherTheCloudServes(t *testing.T) {
@@ -72,5 +77,60 @@ func TestACloudIsReadyUntilItCloses(t *testing.T) {
 	}
 	if c.ready() {
 		t.Error("a closed cloud says it is ready")
+	}
+}
+
+// TestACloudWhoseDiskIsFullIsNotReadyUntilSpaceReturns fills the data
+// file's disk (an injected ENOSPC on the log): while writes stall the
+// health endpoint answers 503, and 200 again once they go through, with no
+// restart. Not parallel: the injected fault is the process's.
+func TestACloudWhoseDiskIsFullIsNotReadyUntilSpaceReturns(t *testing.T) {
+	dir := t.TempDir()
+	var full atomic.Bool
+	defer journal.InjectFault(func(op, path string) error {
+		if full.Load() && strings.HasPrefix(path, dir) && (op == "write" || op == "zero") {
+			return &os.PathError{Op: op, Path: path, Err: syscall.ENOSPC}
+		}
+		return nil
+	})()
+	c, err := Start(Options{Addr: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c.Close(ctx)
+	}()
+	health := func() int {
+		t.Helper()
+		resp, err := http.Get(c.URL() + HealthPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	create := func() error {
+		_, err := c.SQS.Engine().CreateQueue("q", nil, nil)
+		return err
+	}
+	if st := health(); st != 200 {
+		t.Fatalf("before the disk fills: health %d", st)
+	}
+	full.Store(true)
+	if err := create(); err == nil {
+		t.Fatal("a change was acknowledged on a full disk")
+	}
+	if st := health(); st != 503 {
+		t.Errorf("while the disk is full: health %d, want 503", st)
+	}
+	full.Store(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for health() != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("space returned, but health never said ready again")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -3,6 +3,7 @@ package cloud_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"syscall"
@@ -86,4 +87,50 @@ func wireItem(o orderflow.Order) map[string]map[string]string {
 	out["timestamp"] = map[string]string{"S": o.TimestampString()}
 	out["eventVersion"] = map[string]string{"S": o.Version()}
 	return out
+}
+
+// BenchmarkQueuesAtTheirCeiling is the attack of a client that sends and
+// never receives: it offers twice the default ceiling on all queues
+// (sqs.DefaultMaxQueuedBytes) in 64 KiB messages, each a body of its own,
+// to four queues, in memory, with the garbage collector paced as the CLI
+// paces it, and reports what was accepted, the heap in use and the
+// process's peak RSS. Run it alone (-benchtime 1x): peak RSS is per
+// process.
+//
+//	go test -run '^$' -bench QueuesAtTheirCeiling -benchtime 1x ./cloud/
+func BenchmarkQueuesAtTheirCeiling(b *testing.B) {
+	gctune.Start(b.Context())
+	for b.Loop() {
+		q := sqs.NewEngine(sqs.Options{})
+		for i := range 4 {
+			if _, err := q.CreateQueue(fmt.Sprint("q", i), nil, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		buf := make([]byte, 64<<10)
+		for i := range buf {
+			buf[i] = 'x'
+		}
+		refused := 0
+		for i := range 2 * sqs.DefaultMaxQueuedBytes / len(buf) {
+			_, err := q.SendMessage(context.Background(), fmt.Sprint("q", i%4), sqs.SendInput{Body: string(buf)})
+			if errors.Is(err, sqs.ErrQueueFull) {
+				refused++
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+		if refused == 0 {
+			b.Fatal("nothing was refused")
+		}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		b.ReportMetric(float64(q.QueuedBytes())/(1<<20), "queued-MiB")
+		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
+		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MiB")
+		runtime.KeepAlive(q)
+	}
 }

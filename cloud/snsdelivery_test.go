@@ -360,6 +360,47 @@ func TestSNSDeliveryFailuresAreClassifiedAsAWSClassifiesThem(t *testing.T) {
 			t.Errorf("delivery attempts = %d, want 1", got)
 		}
 	})
+	t.Run("a delivery into a full queue is retried, not dead-lettered, and arrives once the queue drains", func(t *testing.T) {
+		clk := clock.NewFake(base)
+		c, err := cloud.Start(cloud.Options{Addr: "127.0.0.1:0", Clock: clk, MaxQueueBytes: 8 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeCloud(t, c)
+		f := setUpDelivery(t, c.Config(), false, true)
+		ctx := context.Background()
+		filler := strings.Repeat("x", 1<<10)
+		for {
+			_, err := f.sqs.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: aws.String(f.queueURL), MessageBody: aws.String(filler)})
+			if err != nil {
+				if !strings.Contains(err.Error(), "RequestThrottled") {
+					t.Fatalf("filling the queue: %v", err)
+				}
+				break
+			}
+		}
+		full := f.depth(t, f.queueURL)
+		f.publish(t, "once there is room")
+		st := c.SNS.Stats().Subscriptions[f.subARN]
+		if st.Retried != 4 || st.Failed != 0 || st.DeadLettered != 0 || st.Delivered != 0 {
+			t.Errorf("stats after the full queue refused it = %+v, want 3 immediate retries and one scheduled, nothing dead-lettered", st)
+		}
+		if got := f.depth(t, f.dlqURL); got != 0 {
+			t.Errorf("the dead-letter queue holds %d", got)
+		}
+		for range full { // drain
+			if got := f.receiveOne(t, f.queueURL).Body; got != filler {
+				t.Fatalf("drained %.20q before the retry, want the filler", got)
+			}
+		}
+		clk.Advance(time.Second)
+		if got := f.receiveOne(t, f.queueURL).Body; got != "once there is room" {
+			t.Errorf("delivered %q", got)
+		}
+		if st := c.SNS.Stats().Subscriptions[f.subARN]; st.Delivered != 1 || st.Failed != 0 {
+			t.Errorf("stats = %+v, want it delivered", st)
+		}
+	})
 	t.Run("a server-side failure is retried on the delivery policy and then delivered", func(t *testing.T) {
 		c, clk := startFake(t, "", base)
 		defer closeCloud(t, c)

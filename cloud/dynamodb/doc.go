@@ -23,9 +23,10 @@
 // back. Tables do not wait for each other: each has its own lock, and
 // their records share the journal's commits.
 //
-// After the journal fails to write (a full disk, say) nothing more is
-// acknowledged: writes and reads of the tables whose changes were not
-// recorded answer InternalServerError until the process is restarted
-// from its data directory. The engine's package documentation describes
-// the file's layout.
+// While the journal cannot write (a full disk, too many open files)
+// nothing is acknowledged: every request answers 503 ServiceUnavailable
+// until the journal's retry succeeds, and then the service answers again
+// by itself. After a failure that does not pass (an I/O error) it answers
+// 503 until the process is restarted from its data directory. The
+// engine's package documentation describes the file's layout.
 package dynamodb

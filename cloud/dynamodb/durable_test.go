@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -961,5 +963,81 @@ func TestAnInMemoryServiceNeedsNoFile(t *testing.T) {
 	}
 	if err := svc.Close(); err != nil {
 		t.Errorf("Close: %v", err)
+	}
+}
+
+// TestWhileTheDiskIsFullNothingIsAnsweredAndItResumesByItself runs the
+// journal out of space (an injected ENOSPC on its log, as a full disk
+// gives): every request, read or write, is refused with 503
+// ServiceUnavailable saying to retry later; once space returns the
+// service answers again without a restart, and a restart finds every
+// acknowledged write, and what the service held before it. Not parallel: the injected fault is the
+// process's.
+func TestWhileTheDiskIsFullNothingIsAnsweredAndItResumesByItself(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var full atomic.Bool
+	defer journal.InjectFault(func(op, path string) error {
+		if full.Load() && strings.HasPrefix(path, dir) && (op == "write" || op == "zero") {
+			return &os.PathError{Op: op, Path: path, Err: syscall.ENOSPC}
+		}
+		return nil
+	})()
+	path := filepath.Join(dir, "cloud.db")
+	nd := startNode(t, path)
+	c := awsddb.New(nd.c.Options(), func(o *awsddb.Options) { o.RetryMaxAttempts = 1 })
+	createOrders(t, c, "Orders")
+	for i := range 5 {
+		put(t, c, "Orders", map[string]types.AttributeValue{"pk": s(fmt.Sprint("acknowledged ", i))})
+	}
+	full.Store(true)
+	refused := func(what string, err error) {
+		t.Helper()
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" || !strings.Contains(ae.ErrorMessage(), "retry later") {
+			t.Fatalf("%s while the disk is full: %v; want ServiceUnavailable saying to retry later", what, err)
+		}
+	}
+	_, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: map[string]types.AttributeValue{"pk": s("outcome unknown")}})
+	refused("the PutItem that meets the full disk", err)
+	for i := range 5 {
+		_, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: map[string]types.AttributeValue{"pk": s(fmt.Sprint("refused ", i))}})
+		refused("PutItem", err)
+	}
+	_, err = c.GetItem(ctx, &awsddb.GetItemInput{TableName: aws.String("Orders"), Key: map[string]types.AttributeValue{"pk": s("outcome unknown")}})
+	refused("GetItem", err)
+	_, err = c.Scan(ctx, &awsddb.ScanInput{TableName: aws.String("Orders")})
+	refused("Scan", err)
+
+	full.Store(false)
+	start := time.Now()
+	for {
+		_, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: map[string]types.AttributeValue{"pk": s("acknowledged after")}})
+		if err == nil {
+			break
+		}
+		refused("PutItem just after space returned", err)
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("still refused 10 s after space returned")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	live := scan(t, c, "Orders")
+	nd = nd.restart()
+	restarted := scan(t, nd.c, "Orders")
+	if !reflect.DeepEqual(live, restarted) {
+		t.Errorf("after a restart the table holds %v; before it, %v", restarted, live)
+	}
+	keys := map[string]bool{}
+	for _, it := range restarted {
+		keys[it["pk"].(*types.AttributeValueMemberS).Value] = true
+	}
+	for i := range 5 {
+		if !keys[fmt.Sprint("acknowledged ", i)] {
+			t.Errorf("acknowledged %d is missing", i)
+		}
+	}
+	if !keys["acknowledged after"] || !keys["outcome unknown"] || len(keys) != 7 {
+		t.Errorf("the table holds %v; want the 6 acknowledged and the one whose outcome was unknown (it reached the log once space returned), none refused up front", keys)
 	}
 }

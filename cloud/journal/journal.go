@@ -33,18 +33,35 @@
 // records (Encoder, Decoder) and Open, which opens a data file with the
 // options the cloud wants and errors that say what went wrong.
 //
-// After a write to the log or to the file fails, the two no longer match
-// what the services hold in memory, so the journal refuses every later
-// group with the same error (fail-stop): a service keeps answering reads,
-// but nothing more is acknowledged as durable until the process is
-// restarted from the file and its log.
+// A write that fails because a resource ran out (a full disk or quota, too
+// many open files, a file size limit: see Transient) stalls the journal
+// instead of stopping it: the group that failed stays in memory and is
+// written again, the same frame at the same place, with a growing pause
+// between attempts, until it succeeds; the groups gathered meanwhile follow
+// it in order. Nothing is acknowledged while it stalls: a Ticket's Wait
+// returns an error wrapping ErrStalled at once (a service answers 503, the
+// outcome unknown to the client, as AWS's 5xx), and Writable says so before
+// a service changes anything. A change whose ticket failed that way may
+// still reach the log when the resource returns: memory and the log then
+// agree again, and the journal takes writes as before, with no restart.
+// The same holds when the data file cannot be applied to for lack of
+// room: the log keeps the groups (up to maxQueuedBytes) and the applier
+// retries.
+//
+// Any other failure (an I/O error, a file gone or damaged) stops the
+// journal (fail-stop): the log and the file no longer match what the
+// services hold in memory, so the journal refuses every later group with
+// the same error, Failed is closed, and nothing more is acknowledged as
+// durable until the process is restarted from the file and its log.
 package journal
 
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -58,6 +75,40 @@ var (
 // ErrClosed is the error of a record appended after Close.
 var ErrClosed = errors.New("journal: closed")
 
+// ErrStalled is matched by the error of a Ticket's Wait, and of Writable,
+// while the journal retries a write that failed for want of a resource
+// (Transient): the ops waited on are not durable yet and may become so
+// later, once the resource returns.
+var ErrStalled = errors.New("journal: the data file cannot be written at the moment; the write is retried until it succeeds")
+
+// Transient reports whether err is a resource running out that can come
+// back without a restart: no space on the disk (ENOSPC) or in the quota
+// (EDQUOT), too many open files (EMFILE, ENFILE), a file size limit
+// (EFBIG), memory (ENOMEM, ENOBUFS), or a temporary refusal (EAGAIN). The
+// journal retries such a failure; any other stops it.
+func Transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, e := range transientErrnos {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	// bbolt formats some errors with %s (growing the file: "file resize
+	// error: file too large"), which loses the errno but keeps its text.
+	msg := err.Error()
+	for _, e := range transientErrnos {
+		if strings.HasSuffix(msg, ": "+e.Error()) {
+			return true
+		}
+	}
+	return false
+}
+
+var transientErrnos = []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EMFILE, syscall.ENFILE,
+	syscall.EFBIG, syscall.ENOMEM, syscall.ENOBUFS, syscall.EAGAIN}
+
 // Journal gathers ops, logs them in groups and applies them to the file.
 type Journal struct {
 	db  *bbolt.DB
@@ -68,21 +119,33 @@ type Journal struct {
 	err    error  // sticky: the first failure
 	closed bool
 
-	wake   chan struct{} // capacity 1: there is a group to commit, or Close
-	done   chan struct{} // closed when the committer has exited
-	failed chan struct{} // closed when err is set
+	wake    chan struct{} // capacity 1: there is a group to commit, or Close
+	done    chan struct{} // closed when the committer has exited
+	failed  chan struct{} // closed when err is set
+	closing chan struct{} // closed when Close begins: a stalled write is tried once more, then given up
+
+	// While a write is retried (a stall), under smu: stallErr wraps
+	// ErrStalled and the cause; stallNext is closed when the next stall
+	// begins, waking the Waits that were waiting for a commit.
+	smu        sync.Mutex
+	stallErr   error
+	stallNext  chan struct{}
+	stallSince time.Time
+	observers  []func(error)
 
 	// Between the committer and the applier, under amu.
 	amu           sync.Mutex
 	acond         *sync.Cond
 	queue         []*group // logged, not yet applied, in order
 	queuedBytes   int
+	applyErr      error  // the applier's last transient failure, nil once it applies again
 	applied       uint64 // every group numbered up to applied is in the file
 	flushWanted   uint64 // a Flush waits for the groups up to this one
 	committerDone bool
 	applierDone   chan struct{}
 
 	commits, records, commitNanos, applies atomic.Int64
+	stalls, stallNanos, retries            atomic.Int64
 
 	applyGate   sync.Mutex // held by the applier while it applies; tests hold it to pause it
 	beforeWrite func()     // tests: called by the committer before each log write
@@ -103,6 +166,7 @@ const (
 const maxQueuedBytes = 64 << 20
 
 type group struct {
+	j     *Journal // nil for a group failed before it was queued
 	ops   []Op
 	calls int // the Append calls that joined it
 	size  int
@@ -115,13 +179,39 @@ type group struct {
 type Ticket struct{ g *group }
 
 // Wait returns once the ops are durable, or the error that stopped them.
-// The zero Ticket (nothing recorded) returns nil at once.
+// While the journal is stalled (or once it stalls) it returns at once an
+// error wrapping ErrStalled: the ops are not durable yet, and may become
+// so later. The zero Ticket (nothing recorded) returns nil at once.
 func (t Ticket) Wait() error {
-	if t.g == nil {
+	g := t.g
+	if g == nil {
 		return nil
 	}
-	<-t.g.done
-	return t.g.err
+	select {
+	case <-g.done:
+		return g.err
+	default:
+	}
+	if g.j == nil {
+		<-g.done
+		return g.err
+	}
+	for {
+		next, err := g.j.stallState()
+		if err != nil {
+			select {
+			case <-g.done:
+				return g.err
+			default:
+				return err
+			}
+		}
+		select {
+		case <-g.done:
+			return g.err
+		case <-next:
+		}
+	}
 }
 
 // IsZero reports whether the ticket is for no ops.
@@ -151,7 +241,7 @@ func newJournal(db *bbolt.DB, rec *Recovery) (*Journal, error) {
 		return nil, err
 	}
 	j := &Journal{db: db, log: w, wake: make(chan struct{}, 1), done: make(chan struct{}), failed: make(chan struct{}),
-		applied: applied, applierDone: make(chan struct{})}
+		closing: make(chan struct{}), stallNext: make(chan struct{}), applied: applied, applierDone: make(chan struct{})}
 	j.acond = sync.NewCond(&j.amu)
 	openJournals[db] = true
 	go j.commitLoop()
@@ -217,7 +307,7 @@ func (j *Journal) append(ops []Op) Ticket {
 		return Ticket{g}
 	}
 	if j.cur == nil {
-		j.cur = &group{done: make(chan struct{})}
+		j.cur = &group{j: j, done: make(chan struct{})}
 		select {
 		case j.wake <- struct{}{}:
 		default:
@@ -236,8 +326,10 @@ func (j *Journal) Sync() error {
 
 func (j *Journal) sync() (uint64, error) {
 	t := j.append(nil)
-	err := t.Wait()
-	return t.g.seq, err
+	if err := t.Wait(); err != nil {
+		return 0, err // a stalled Wait returns before the group is done
+	}
+	return t.g.seq, nil
 }
 
 // Flush returns once everything appended before it is durable and applied
@@ -258,6 +350,9 @@ func (j *Journal) Flush() error {
 		if err := j.Err(); err != nil {
 			return err
 		}
+		if j.applyErr != nil {
+			return fmt.Errorf("%w: %w", ErrStalled, j.applyErr)
+		}
 		j.acond.Wait()
 	}
 	return nil
@@ -265,12 +360,16 @@ func (j *Journal) Flush() error {
 
 // Close commits and applies what is queued, stops the journal, shrinks
 // the log to a marker of how far it got (everything in it is in the file)
-// and returns the journal's error, if a write ever failed. Later appends
-// fail with ErrClosed. It does not close the database.
+// and returns the journal's error, if a write ever failed. A write stalled
+// when Close begins is tried once more; if it fails again, it is given up
+// (it was never acknowledged) and Close returns its error, leaving the
+// log as it is for the next start. Later appends fail with ErrClosed. It
+// does not close the database.
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	if !j.closed {
 		j.closed = true
+		close(j.closing)
 		select {
 		case j.wake <- struct{}{}:
 		default:
@@ -307,12 +406,24 @@ type Stats struct {
 	// Applies counts the bbolt transactions that applied logged groups to
 	// the file.
 	Applies int64
+	// Stalls counts the times writes stalled for want of a resource
+	// (Transient), Retries the attempts made again, StallTime the time
+	// spent stalled (the current stall included).
+	Stalls, Retries int64
+	StallTime       time.Duration
 }
 
 // Stats returns the journal's counts so far.
 func (j *Journal) Stats() Stats {
-	return Stats{Commits: j.commits.Load(), Records: j.records.Load(),
-		CommitTime: time.Duration(j.commitNanos.Load()), Applies: j.applies.Load()}
+	st := Stats{Commits: j.commits.Load(), Records: j.records.Load(),
+		CommitTime: time.Duration(j.commitNanos.Load()), Applies: j.applies.Load(),
+		Stalls: j.stalls.Load(), Retries: j.retries.Load(), StallTime: time.Duration(j.stallNanos.Load())}
+	j.smu.Lock()
+	if j.stallErr != nil {
+		st.StallTime += time.Since(j.stallSince)
+	}
+	j.smu.Unlock()
+	return st
 }
 
 // Err returns the error that stopped the journal, or nil.
@@ -324,8 +435,104 @@ func (j *Journal) Err() error {
 
 // Failed is closed when the journal stops on a failed write: from then on
 // Err says why and nothing more is made durable. Its owner tells the
-// operator at once.
+// operator at once. A stall (see ErrStalled) does not close it.
 func (j *Journal) Failed() <-chan struct{} { return j.failed }
+
+// Writable returns nil while the journal takes writes: otherwise the error
+// that stopped it (Err), or, while it is stalled, an error wrapping
+// ErrStalled and its cause. A service asks before it changes anything, so
+// that a stall does not keep piling up changes no one will be told of.
+func (j *Journal) Writable() error {
+	if err := j.Err(); err != nil {
+		return err
+	}
+	_, err := j.stallState()
+	return err
+}
+
+// Observe calls f when writes stall, with the error wrapping ErrStalled
+// (at once if they are stalled now), and when they resume, with nil. f is
+// called from the journal's goroutines and must not block or call back
+// into the journal.
+func (j *Journal) Observe(f func(stalled error)) {
+	j.smu.Lock()
+	j.observers = append(j.observers, f)
+	err := j.stallErr
+	j.smu.Unlock()
+	if err != nil {
+		f(err)
+	}
+}
+
+// stallState returns the current stall's error (nil when not stalled) and
+// a channel closed when the next stall begins.
+func (j *Journal) stallState() (<-chan struct{}, error) {
+	j.smu.Lock()
+	defer j.smu.Unlock()
+	return j.stallNext, j.stallErr
+}
+
+// stall records that writes are stalled by cause: the first time, Waits
+// return, and observers are told. Only the committer calls it.
+func (j *Journal) stall(cause error) {
+	j.smu.Lock()
+	first := j.stallErr == nil
+	j.stallErr = fmt.Errorf("%w: %w", ErrStalled, cause)
+	err, obs := j.stallErr, j.observers
+	if first {
+		j.stallSince = time.Now()
+		close(j.stallNext)
+		j.stallNext = make(chan struct{})
+	}
+	j.smu.Unlock()
+	if first {
+		j.stalls.Add(1)
+		for _, f := range obs {
+			f(err)
+		}
+	}
+}
+
+// unstall records that writes go through again. Only the committer calls it.
+func (j *Journal) unstall() {
+	j.smu.Lock()
+	was := j.stallErr != nil
+	j.stallErr = nil
+	obs := j.observers
+	if was {
+		j.stallNanos.Add(int64(time.Since(j.stallSince)))
+	}
+	j.smu.Unlock()
+	if was {
+		for _, f := range obs {
+			f(nil)
+		}
+	}
+}
+
+// Retries wait retryFirst, doubling up to retryMax: a resource freed is
+// noticed within retryMax.
+const (
+	retryFirst = 5 * time.Millisecond
+	retryMax   = time.Second
+)
+
+// pause waits before retry attempt n (from 0); it returns false at once
+// when Close has begun.
+func (j *Journal) pause(n int) bool {
+	d := retryMax
+	if n < 8 {
+		d = min(retryMax, retryFirst<<n)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-j.closing:
+		return false
+	}
+}
 
 // fail makes err the journal's sticky error, if it has none yet.
 func (j *Journal) fail(err error) error {
@@ -385,7 +592,9 @@ func (j *Journal) commitLoop() {
 }
 
 // commit logs g as one frame. While it runs, new ops gather in the next
-// group: that is the group commit.
+// group: that is the group commit. A write that fails for want of a
+// resource is retried, the same frame at the same place, until it
+// succeeds, Close gives it up, or it fails otherwise.
 func (j *Journal) commit(g *group) {
 	if err := j.Err(); err != nil {
 		g.err = err
@@ -403,30 +612,70 @@ func (j *Journal) commit(g *group) {
 		}
 		g.size += g.ops[i].size()
 	}
-	if j.beforeWrite != nil {
-		j.beforeWrite()
-	}
-	start := time.Now()
-	seq, err := j.log.write(g.ops)
-	j.commitNanos.Add(int64(time.Since(start)))
-	j.commits.Add(1)
-	j.records.Add(int64(len(g.ops)))
-	if err != nil {
-		g.err = j.fail(fmt.Errorf("journal: log %d ops: %w", len(g.ops), err))
+	var seq uint64
+	for attempt := 0; ; attempt++ {
+		if j.beforeWrite != nil {
+			j.beforeWrite()
+		}
+		start := time.Now()
+		var err error
+		seq, err = j.log.write(g.ops)
+		j.commitNanos.Add(int64(time.Since(start)))
+		j.commits.Add(1)
+		if attempt > 0 {
+			j.retries.Add(1)
+		}
+		if err == nil {
+			break
+		}
+		err = fmt.Errorf("journal: log %d ops: %w", len(g.ops), err)
+		if Transient(err) {
+			j.stall(err)
+			if j.pause(attempt) {
+				continue
+			}
+			// Closing: one last attempt, then give the group up.
+			if seq, err = j.log.write(g.ops); err == nil {
+				break
+			}
+			err = fmt.Errorf("journal: closed while the log could not be written (%d ops not logged, none acknowledged): %w", len(g.ops), err)
+		}
+		g.err = j.fail(err)
+		j.unstall()
 		close(g.done)
 		return
 	}
+	j.records.Add(int64(len(g.ops)))
 	g.seq = seq
 	close(g.done)
 
+	// Past maxQueuedBytes the committer waits for the applier; if the
+	// applier is failing for want of a resource, that is a stall too.
 	j.amu.Lock()
 	for j.queuedBytes > maxQueuedBytes && j.Err() == nil {
+		if err := j.applyErr; err != nil {
+			j.amu.Unlock()
+			select {
+			case <-j.closing:
+				// The applier gives up when the committer is done: stop
+				// here rather than wait for it.
+				j.fail(fmt.Errorf("journal: closed while the data file could not be written: %w", err))
+			default:
+				j.stall(err)
+			}
+			j.amu.Lock()
+			if j.applyErr != nil && j.queuedBytes > maxQueuedBytes {
+				j.acond.Wait()
+			}
+			continue
+		}
 		j.acond.Wait()
 	}
 	j.queue = append(j.queue, g)
 	j.queuedBytes += g.size
 	j.acond.Broadcast()
 	j.amu.Unlock()
+	j.unstall()
 }
 
 // applyLoop applies logged groups to the file, everything logged while the
@@ -435,6 +684,7 @@ func (j *Journal) applyLoop() {
 	defer close(j.applierDone)
 	var timer *time.Timer
 	timedOut := false
+	attempt := 0 // retries of the batch that failed for want of a resource
 	defer func() {
 		if timer != nil {
 			timer.Stop()
@@ -477,6 +727,30 @@ func (j *Journal) applyLoop() {
 		err := applyGroups(j.db, batch, last)
 		j.applyGate.Unlock()
 		j.applies.Add(1)
+		if err != nil && isCommitError(err) && Transient(err) {
+			// The transaction was rolled back: put the batch back and try
+			// again after a pause (once more when closing, then give up).
+			j.amu.Lock()
+			j.applyErr = fmt.Errorf("journal: apply logged groups to %s: %w", j.db.Path(), err)
+			j.queue = append(batch, j.queue...)
+			closing := j.committerDone
+			j.acond.Broadcast()
+			j.amu.Unlock()
+			if !closing {
+				if !j.pause(attempt) {
+					time.Sleep(retryFirst) // Close has begun: the committer finishes first
+				}
+				attempt++
+				continue
+			}
+			j.applyGate.Lock()
+			err = applyGroups(j.db, batch, last)
+			j.applyGate.Unlock()
+			j.amu.Lock()
+			j.queue = j.queue[len(batch):]
+			j.amu.Unlock()
+		}
+		attempt = 0
 		size := 0
 		for _, g := range batch {
 			size += g.size
@@ -488,6 +762,7 @@ func (j *Journal) applyLoop() {
 		j.queuedBytes -= size
 		if err == nil {
 			j.applied = last
+			j.applyErr = nil
 		}
 		j.acond.Broadcast()
 		j.amu.Unlock()
@@ -500,19 +775,41 @@ func (j *Journal) applyLoop() {
 }
 
 // applyGroups applies gs to db in one transaction that also records last
-// as the last group applied. A panic (a damaged page) is an error.
+// as the last group applied. A panic (a damaged page) is an error; an
+// error of the commit itself (writing the file) is a *commitError.
 func applyGroups(db *bbolt.DB, gs []*group, last uint64) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic while applying: %v", p)
 		}
 	}()
-	return db.Update(func(tx *bbolt.Tx) error {
-		for _, g := range gs {
-			if err := Apply(tx, g.ops...); err != nil {
-				return fmt.Errorf("group %d: %w", g.seq, err)
-			}
+	tx, err := db.Begin(true)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, g := range gs {
+		if err := Apply(tx, g.ops...); err != nil {
+			return fmt.Errorf("group %d: %w", g.seq, err)
 		}
-		return setApplied(tx, last)
-	})
+	}
+	if err := setApplied(tx, last); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return &commitError{err}
+	}
+	return nil
+}
+
+// commitError is a failure to write a transaction to the file: bbolt has
+// rolled it back, and the same transaction can be tried again.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return "commit: " + e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
+
+func isCommitError(err error) bool {
+	var ce *commitError
+	return errors.As(err, &ce)
 }

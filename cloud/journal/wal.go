@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"go.etcd.io/bbolt"
@@ -136,6 +137,9 @@ func headerAt(p int64) int64 {
 // that name already there is replaced (it holds no frame the caller needs).
 func createSegment(path string, n int64) (*os.File, error) {
 	tmp := path + ".tmp"
+	if err := injected("create", tmp); err != nil {
+		return nil, fmt.Errorf("journal: create log segment: %w", err)
+	}
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("journal: create log segment: %w", err)
@@ -185,6 +189,9 @@ var zeros = make([]byte, preallocChunk)
 
 // writeZeros writes n zero bytes into f from off.
 func writeZeros(f *os.File, off, n int64) error {
+	if err := injected("zero", f.Name()); err != nil {
+		return err
+	}
 	for n > 0 {
 		k := min(n, int64(len(zeros)))
 		if _, err := f.WriteAt(zeros[:k], off); err != nil {
@@ -260,6 +267,9 @@ func (w *wal) put(frame []byte) error {
 	if err := w.reserve(headerAt(end) + headerBytes); err != nil {
 		return err
 	}
+	if err := injected("write", w.path); err != nil {
+		return err
+	}
 	if _, err := w.f.WriteAt(frame, off); err != nil {
 		return err
 	}
@@ -319,10 +329,10 @@ func (w *wal) rotate() error {
 		return err
 	}
 	w.settleExt(true)
-	if err := w.f.Close(); err != nil {
-		f.Close()
-		return err
-	}
+	// The seal is written and synced: from here the log has moved on
+	// (retrying would write a second seal). Closing a synced file loses
+	// nothing if it fails.
+	w.f.Close()
 	w.mu.Lock()
 	w.older = append(w.older, segment{path: w.path, last: w.next - 1})
 	w.mu.Unlock()
@@ -376,12 +386,37 @@ func (w *wal) close(marker bool) error {
 }
 
 func fdatasync(f *os.File) error {
+	if err := injected("sync", f.Name()); err != nil {
+		return err
+	}
 	for {
 		err := syscall.Fdatasync(int(f.Fd()))
 		if err != syscall.EINTR {
 			return err
 		}
 	}
+}
+
+// faultHook, when set (InjectFault), is asked before each of the log's
+// file operations; an error it returns is that operation's.
+var faultHook atomic.Pointer[func(op, path string) error]
+
+// InjectFault makes f decide, until restore is called, the outcome of each
+// file operation of every journal's log in the process: op is "create" (a
+// segment), "zero" (its space ahead), "write" (a frame) or "sync", path
+// the file's; a non-nil error is that operation's (an *os.PathError
+// wrapping syscall.ENOSPC, say). For tests of what services do when the
+// disk fills.
+func InjectFault(f func(op, path string) error) (restore func()) {
+	faultHook.Store(&f)
+	return func() { faultHook.Store(nil) }
+}
+
+func injected(op, path string) error {
+	if f := faultHook.Load(); f != nil {
+		return (*f)(op, path)
+	}
+	return nil
 }
 
 func syncDir(dir string) error {

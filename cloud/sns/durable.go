@@ -271,7 +271,7 @@ func (s *Service) loadSubscriptions(root *bbolt.Bucket) error {
 	err := b.ForEach(func(k, v []byte) error {
 		arn := string(k)
 		d := journal.NewDecoder(v)
-		sub := &subscription{arn: arn, seq: d.Uint(), topicARN: d.Str(), protocol: d.Str(), endpoint: d.Str(), counters: &counters{}}
+		sub := &subscription{arn: arn, seq: d.Uint(), topicARN: d.Str(), protocol: d.Str(), endpoint: d.Str(), counters: s.newCounters()}
 		attrs := d.StrMap()
 		if err := d.Err(); err != nil || v == nil {
 			return fmt.Errorf("%w: subscription %s: %v", ErrDataFile, arn, err)
@@ -329,8 +329,7 @@ func (s *Service) loadRetries(root *bbolt.Bucket) ([]*job, error) {
 		// A retry outlives its subscription, as a delivery in progress
 		// does; its counts go on under the subscription's ARN.
 		if j.counters = s.stats[j.subARN]; j.counters == nil {
-			j.counters = &counters{}
-			s.stats[j.subARN] = j.counters
+			j.counters = s.newCounters() // its subscription is gone: the totals count it
 		}
 		jobs = append(jobs, j)
 		return nil

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"maps"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -436,5 +439,89 @@ func TestAfterTheDataFileFailsNoAnswerShowsAnUnacknowledgedChange(t *testing.T) 
 	refused("Publish", err)
 	if got := len(e.queues.to(queueARN("refused"))); got != 0 {
 		t.Errorf("%d deliveries to a subscription never acknowledged", got)
+	}
+}
+
+// TestWhileTheDiskIsFullRequestsAreRefusedAndResumeByThemselves runs the
+// journal out of space (an injected ENOSPC on its log, as a full disk
+// gives): requests are refused with 503 ServiceUnavailable saying to retry
+// later, and once space returns they are answered again, without a
+// restart. Not parallel: the injected fault is the process's.
+func TestWhileTheDiskIsFullRequestsAreRefusedAndResumeByThemselves(t *testing.T) {
+	dir := t.TempDir()
+	var full atomic.Bool
+	defer journal.InjectFault(func(op, path string) error {
+		if full.Load() && strings.HasPrefix(path, dir) && (op == "write" || op == "zero") {
+			return &os.PathError{Op: op, Path: path, Err: syscall.ENOSPC}
+		}
+		return nil
+	})()
+	db, err := journal.Open(filepath.Join(dir, "data.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e := &env{queues: &fakeQueues{}, clock: clock.NewFake(t1)}
+	var baseURL string
+	if e.svc, err = sns.New(sns.Options{DB: db, Clock: e.clock, BaseURL: func() string { return baseURL }, Queues: e.queues, Signer: testSigner(t)}); err != nil {
+		t.Fatal(err)
+	}
+	defer e.svc.Close()
+	e.srv = httptest.NewServer(e.svc)
+	defer e.srv.Close()
+	baseURL = e.srv.URL
+	e.svc.Start()
+	e.client = awssns.New(awssns.Options{Region: "us-east-1", BaseEndpoint: aws.String(e.srv.URL), HTTPClient: e.srv.Client(), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
+	topic := e.createTopic(t, "t", nil)
+	e.subscribe(t, topic, "q", nil)
+
+	full.Store(true)
+	refused := func(what string, err error) {
+		t.Helper()
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" || !strings.Contains(ae.ErrorMessage(), "retry later") {
+			t.Fatalf("%s while the disk is full: %v; want ServiceUnavailable saying to retry later", what, err)
+		}
+	}
+	_, err = e.client.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("outcome-unknown")})
+	refused("the CreateTopic that meets the full disk", err)
+	_, err = e.client.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("refused")})
+	refused("CreateTopic", err)
+	_, err = e.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("refused")})
+	refused("Publish", err)
+	_, err = e.client.ListTopics(ctx, &awssns.ListTopicsInput{})
+	refused("ListTopics", err)
+	if got := len(e.queues.to(queueARN("q"))); got != 0 {
+		t.Errorf("%d deliveries of a refused publish", got)
+	}
+
+	full.Store(false)
+	start := time.Now()
+	for {
+		_, err := e.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("after")})
+		if err == nil {
+			break
+		}
+		refused("Publish just after space returned", err)
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("still refused 10 s after space returned")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := len(e.queues.to(queueARN("q"))); got != 1 {
+		t.Errorf("%d deliveries after space returned, want the one publish acknowledged", got)
+	}
+	out, err := e.client.ListTopics(ctx, &awssns.ListTopicsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tp := range out.Topics {
+		names = append(names, (*tp.TopicArn)[strings.LastIndex(*tp.TopicArn, ":")+1:])
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"outcome-unknown", "t"}) {
+		t.Errorf("topics %v; want t and the one whose outcome was unknown (it reached the log once space returned), none refused up front", names)
 	}
 }

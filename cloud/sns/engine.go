@@ -166,6 +166,9 @@ type change struct {
 // change is durable; the record is made under s.mu, so records reach the
 // file in the order the changes were made.
 func (s *Service) apply(c change) (string, error) {
+	if err := s.writable(); err != nil {
+		return "", err
+	}
 	s.mu.Lock()
 	arn, err := s.applyLocked(c)
 	if werr := durable(s.unlock()); werr != nil {
@@ -191,6 +194,7 @@ func (s *Service) applyLocked(c change) (string, error) {
 		}
 		for _, sub := range t.subs {
 			delete(s.subs, sub.arn)
+			delete(s.stats, sub.arn) // the totals keep its counts
 		}
 		delete(s.topics, c.arn)
 		s.deleteTopicRecordsLocked(t)
@@ -238,6 +242,7 @@ func (s *Service) applyLocked(c change) (string, error) {
 			return "", err
 		}
 		delete(s.subs, sub.arn)
+		delete(s.stats, sub.arn) // the totals keep its counts
 		s.deleteSubscriptionRecordLocked(sub)
 		if t, ok := s.topics[sub.topicARN]; ok {
 			t.subs = slices.DeleteFunc(slices.Clone(t.subs), func(x *subscription) bool { return x == sub })
@@ -536,7 +541,7 @@ func (s *Service) subscribeLocked(topicARN, protocol, endpoint string, attrs map
 	sub := &subscription{
 		arn:      topicARN + ":" + awsproto.NewRequestID(),
 		topicARN: topicARN, protocol: proto, endpoint: endpoint,
-		counters: &counters{},
+		counters: s.newCounters(),
 	}
 	sub.cfg.Store(cfg)
 	s.subSeq++

@@ -243,7 +243,10 @@ func (s *Service) Publish(ctx context.Context, in PublishInput) (string, error) 
 	if m.size > limit {
 		return "", invalidParameter("Message too long")
 	}
-	if err := s.fanOut(ctx, m, subs, sigVersion).Wait(); err != nil {
+	if err := s.writable(); err != nil {
+		return "", err
+	}
+	if err := durable(s.fanOut(ctx, m, subs, sigVersion)); err != nil {
 		return "", fmt.Errorf("sns: publish to %s: record a delivery retry: %w", in.TopicARN, err)
 	}
 	return m.id, nil
@@ -293,6 +296,9 @@ func (s *Service) PublishBatch(ctx context.Context, topicARN string, entries []B
 	if total > limit {
 		return nil, awsproto.Errorf(http.StatusBadRequest, "BatchRequestTooLong", "The length of all the messages put together is more than the limit.")
 	}
+	if err := s.writable(); err != nil {
+		return nil, err
+	}
 	// The entries fan out concurrently: their deliveries' commits to a data
 	// file are shared instead of waited for one after another, and their
 	// envelopes are signed on every core.
@@ -316,7 +322,7 @@ func (s *Service) PublishBatch(ctx context.Context, topicARN string, entries []B
 	// between), so no one ticket stands for the others.
 	var errs []error
 	for _, t := range tickets {
-		if err := t.Wait(); err != nil {
+		if err := durable(t); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -411,7 +417,7 @@ func (s *Service) fanOut(ctx context.Context, m *message, subs []*subscription, 
 				view = attrView
 			}
 			if !cfg.filter.Match(view) {
-				sub.counters.filteredOut.Add(1)
+				sub.counters.add(filteredOut)
 				continue
 			}
 		}
@@ -620,9 +626,9 @@ func (s *Service) run(ctx context.Context, j *job) journal.Ticket {
 		}
 		if err == nil {
 			if j.redrive {
-				j.counters.deadLettered.Add(1)
+				j.counters.add(deadLettered)
 			} else {
-				j.counters.delivered.Add(1)
+				j.counters.add(delivered)
 			}
 			s.forget(j)
 			return journal.Ticket{}
@@ -635,7 +641,7 @@ func (s *Service) run(ctx context.Context, j *job) journal.Ticket {
 		if !ok {
 			return s.giveUp(ctx, j, err)
 		}
-		j.counters.retried.Add(1)
+		j.counters.add(retried)
 		if delay == 0 && ctx.Err() == nil {
 			continue
 		}
@@ -644,8 +650,8 @@ func (s *Service) run(ctx context.Context, j *job) journal.Ticket {
 			// Closed, in memory: there is nowhere to keep the retry. It
 			// is lost with the process, not dead-lettered: the queue did
 			// not refuse it.
-			j.counters.failed.Add(1)
-			j.counters.deadLetterFailed.Add(1)
+			j.counters.add(failed)
+			j.counters.add(deadLetterFailed)
 			s.log.Warn("sns: delivery failed as the service closed, with no data file to keep its retry; the message is lost",
 				"subscription", j.subARN, "queue", j.queueARN, "err", err)
 			return journal.Ticket{}
@@ -720,15 +726,15 @@ func (s *Service) armLocked(delay time.Duration, j *job) {
 // the dead-letter delivery's retry record, if it needs one.
 func (s *Service) giveUp(ctx context.Context, j *job, cause error) journal.Ticket {
 	if j.redrive {
-		j.counters.deadLetterFailed.Add(1)
+		j.counters.add(deadLetterFailed)
 		s.log.Error("sns: dead-letter queue refused a failed delivery; the message is lost",
 			"subscription", j.subARN, "dlq", j.queueARN, "err", cause)
 		s.forget(j)
 		return journal.Ticket{}
 	}
-	j.counters.failed.Add(1)
+	j.counters.add(failed)
 	if j.dlqARN == "" {
-		j.counters.deadLetterFailed.Add(1)
+		j.counters.add(deadLetterFailed)
 		s.log.Warn("sns: delivery failed and the subscription has no dead-letter queue; the message is lost",
 			"subscription", j.subARN, "queue", j.queueARN, "err", cause)
 		s.forget(j)

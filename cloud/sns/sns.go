@@ -119,8 +119,10 @@ type Stats struct {
 	Published int64
 	// The rest are totals of the per-subscription counts.
 	Delivered, FilteredOut, Retried, Failed, DeadLettered, DeadLetterFailed int64
-	// Subscriptions holds the counts of every subscription that ever existed,
-	// by subscription ARN.
+	// Subscriptions holds the counts of every subscription that exists, by
+	// subscription ARN. A subscription's counts go with it (Unsubscribe,
+	// DeleteTopic), so that subscribing and unsubscribing does not grow
+	// memory without bound; the totals above keep them.
 	Subscriptions map[string]SubscriptionStats
 }
 
@@ -144,16 +146,44 @@ type SubscriptionStats struct {
 	DeadLetterFailed int64
 }
 
+// count names one of a subscription's counts.
+type count int
+
+const (
+	delivered count = iota
+	filteredOut
+	retried
+	failed
+	deadLettered
+	deadLetterFailed
+	numCounts
+)
+
+// counters are a subscription's counts. Each count is also added to the
+// service's totals (all), so that the totals outlive the subscription: a
+// delivery still running, or a retry still pending, once its subscription
+// is gone still counts there.
 type counters struct {
-	delivered, filteredOut, retried, failed, deadLettered, deadLetterFailed atomic.Int64
+	n   [numCounts]atomic.Int64
+	all *counters // the service's totals; nil for the totals themselves
+}
+
+func (c *counters) add(k count) {
+	c.n[k].Add(1)
+	if c.all != nil {
+		c.all.n[k].Add(1)
+	}
 }
 
 func (c *counters) snapshot() SubscriptionStats {
 	return SubscriptionStats{
-		Delivered: c.delivered.Load(), FilteredOut: c.filteredOut.Load(), Retried: c.retried.Load(),
-		Failed: c.failed.Load(), DeadLettered: c.deadLettered.Load(), DeadLetterFailed: c.deadLetterFailed.Load(),
+		Delivered: c.n[delivered].Load(), FilteredOut: c.n[filteredOut].Load(), Retried: c.n[retried].Load(),
+		Failed: c.n[failed].Load(), DeadLettered: c.n[deadLettered].Load(), DeadLetterFailed: c.n[deadLetterFailed].Load(),
 	}
 }
+
+// newCounters returns the counts of a new subscription.
+func (s *Service) newCounters() *counters { return &counters{all: &s.total} }
 
 // Service is the SNS service. It is safe for concurrent use.
 type Service struct {
@@ -169,7 +199,8 @@ type Service struct {
 	mu     sync.RWMutex
 	topics map[string]*topic        // by ARN
 	subs   map[string]*subscription // by ARN
-	stats  map[string]*counters     // by subscription ARN; never shrinks
+	stats  map[string]*counters     // by subscription ARN, of the subscriptions that exist
+	total  counters                 // every subscription's counts, those gone included
 	subSeq uint64                   // the last subscription's seq
 	j      *journal.Journal         // nil in memory
 	// sharedJournal: j belongs to the caller, who closes it.
@@ -328,9 +359,10 @@ func (s *Service) signalIdle() { s.idleOnce.Do(func() { close(s.idle) }) }
 // when those changes and every change made before them are durable: a
 // request answers only after waiting for it, reads included (see read),
 // so that no answer rests on a change that could still be lost. Once a
-// change fails to become durable (the journal is fail-stop: a full disk,
-// say) every later ticket fails too, and the service refuses every
-// request (ErrNotDurable) until the process restarts from its data file.
+// change fails to become durable (a full disk, say) every later ticket
+// fails too, and the service refuses every
+// request (ErrNotDurable) until the process restarts from its data file,
+// or, when a resource ran out, until the journal's retry succeeds.
 func (s *Service) unlock() journal.Ticket {
 	if len(s.pending) > 0 {
 		s.last = s.j.Append(s.pending...)
@@ -346,6 +378,9 @@ func (s *Service) unlock() journal.Ticket {
 // could have seen is durable (see unlock); when that fails, its error
 // replaces fn's.
 func (s *Service) read(fn func() error) error {
+	if err := s.writable(); err != nil {
+		return err // as every service: nothing is answered while the file takes no writes
+	}
 	s.mu.RLock()
 	err := fn()
 	t := s.last
@@ -364,21 +399,53 @@ func durable(t journal.Ticket) error {
 	return nil
 }
 
-// ErrNotDurable is the error of every request once a change could not be
-// made durable: the data file (or its log) could not be written, so memory
-// holds changes no one acknowledged, and answering from it could show one
-// that a restart loses. It matches with errors.Is; the error also carries
-// the AWS error clients see (503 ServiceUnavailable, naming the cause).
+// ErrNotDurable is the error of every request while a change cannot be
+// made durable: the data file (or its log) cannot be written, so memory
+// may hold changes no one acknowledged, and answering from it could show
+// one that a restart loses. It matches with errors.Is; the error also
+// carries the AWS error clients see (503 ServiceUnavailable, naming the
+// cause) and the journal's error. When the cause is a resource running out (it also matches
+// journal.ErrStalled) the journal retries, and requests are answered again
+// once it succeeds; otherwise until the process restarts.
 var ErrNotDurable = errors.New("sns: a change could not be made durable")
 
 func errNotDurable(cause error) error {
-	return fmt.Errorf("%w: %w", ErrNotDurable, &awsproto.Error{
-		Status: http.StatusServiceUnavailable,
-		Code:   "ServiceUnavailable",
-		Message: fmt.Sprintf("A change could not be written to the data file (%v), so this SNS answers no more requests: "+
-			"restart the process to recover every acknowledged change from its data file.", cause),
+	msg := fmt.Sprintf("A change could not be written to the data file (%v), so this SNS answers no more requests: "+
+		"restart the process to recover every acknowledged change from its data file.", cause)
+	if errors.Is(cause, journal.ErrStalled) {
+		msg = fmt.Sprintf("The data file cannot be written at the moment (%v). This request was not acknowledged and its outcome is unknown; "+
+			"requests are answered again, without a restart, as soon as the write succeeds (free disk space or file descriptors): retry later.", cause)
+	}
+	return &notDurable{cause: cause, api: &awsproto.Error{
+		Status:   http.StatusServiceUnavailable,
+		Code:     "ServiceUnavailable",
+		Message:  msg,
 		Receiver: true,
-	})
+	}}
+}
+
+// notDurable matches ErrNotDurable, the AWS error clients see, and the
+// journal's error (journal.ErrStalled, say) for in-process callers.
+type notDurable struct {
+	cause error
+	api   *awsproto.Error
+}
+
+func (e *notDurable) Error() string   { return ErrNotDurable.Error() + ": " + e.api.Error() }
+func (e *notDurable) Unwrap() []error { return []error{ErrNotDurable, e.api, e.cause} }
+
+// writable refuses a request before it changes anything while the journal
+// takes no writes (journal.Writable), so that a stall piles up no changes
+// no one is told of. A change made as a stall begins is refused by its
+// ticket instead.
+func (s *Service) writable() error {
+	if s.j == nil {
+		return nil
+	}
+	if err := s.j.Writable(); err != nil {
+		return errNotDurable(err)
+	}
+	return nil
 }
 
 // Name is the service's name at the edge.
@@ -418,17 +485,13 @@ func (s *Service) SigningCertURL() string { return s.baseURL() + s.certPath }
 func (s *Service) Stats() Stats {
 	st := Stats{Published: s.published.Load(), Subscriptions: map[string]SubscriptionStats{}}
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	for arn, c := range s.stats {
-		ss := c.snapshot()
-		st.Subscriptions[arn] = ss
-		st.Delivered += ss.Delivered
-		st.FilteredOut += ss.FilteredOut
-		st.Retried += ss.Retried
-		st.Failed += ss.Failed
-		st.DeadLettered += ss.DeadLettered
-		st.DeadLetterFailed += ss.DeadLetterFailed
+		st.Subscriptions[arn] = c.snapshot()
 	}
+	s.mu.RUnlock()
+	t := s.total.snapshot()
+	st.Delivered, st.FilteredOut, st.Retried = t.Delivered, t.FilteredOut, t.Retried
+	st.Failed, st.DeadLettered, st.DeadLetterFailed = t.Failed, t.DeadLettered, t.DeadLetterFailed
 	return st
 }
 
@@ -466,8 +529,8 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	}
 	for t := range timers {
 		if t.timer.Stop() && s.j == nil {
-			t.job.counters.failed.Add(1)
-			t.job.counters.deadLetterFailed.Add(1)
+			t.job.counters.add(failed)
+			t.job.counters.add(deadLetterFailed)
 		}
 	}
 	var errs []error

@@ -20,6 +20,13 @@
 // replace them silently with U+FFFD, the Service checks each JSON body's
 // raw text before trusting what it decoded (awsproto.ValidText); text that
 // is not Unicode outside any message refuses the whole request.
+// What queues hold in memory is bounded, per queue and for all queues
+// together (Options.MaxQueueBytes, MaxQueuedBytes; MessageBytes says how a
+// message counts): at the ceiling SendMessage and SendMessageBatch
+// entries are refused with RequestThrottled (ErrQueueFull) while receives,
+// deletes and purges go on, so the queue drains. AWS documents no such
+// ceiling; its limit of 120,000 messages in flight in a standard queue is
+// kept as AWS keeps it (ReceiveMessage answers OverLimit).
 //
 // Time comes from a clock.Clock: visibility, delays, retention, long polls
 // and move tasks all follow it, and tests drive them with a fake clock.

@@ -214,6 +214,14 @@ func (e *Engine) logRemoveLocked(q *queue, m *message) {
 	e.record(journal.Delete(path, msgKey(m.seq, partFixed)), journal.Delete(path, msgKey(m.seq, partState)))
 }
 
+// deleteTaskRecordLocked records that t is forgotten.
+func (e *Engine) deleteTaskRecordLocked(t *moveTask) {
+	if e.j == nil {
+		return
+	}
+	e.record(journal.Delete(tasksPath, []byte(t.TaskHandle)))
+}
+
 // saveTaskLocked records t and its progress.
 func (e *Engine) saveTaskLocked(t *moveTask) {
 	if e.j == nil {
@@ -448,6 +456,8 @@ func (e *Engine) loadQueueMessages(q *queue, b *bbolt.Bucket) error {
 			return fmt.Errorf("%w: message %s is in the queue twice", ErrDataFile, m.id)
 		}
 		q.msgs[m.id] = m
+		q.bytes += m.bytes()
+		e.queued += m.bytes()
 		q.byAge.push(m)
 		switch m.state {
 		case stateReady:

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -659,4 +661,100 @@ func TestAfterTheDataFileFailsNoReadShowsAnUnacknowledgedChange(t *testing.T) {
 	if err := svc.Close(); err == nil {
 		t.Error("Close after the failure reported nothing")
 	}
+}
+
+// TestWhileTheDiskIsFullRequestsAreRefusedAndResumeByThemselves runs the
+// service's journal out of space (an injected ENOSPC on its log, as a full
+// disk gives): every request is refused with 503 ServiceUnavailable saying
+// to retry, on both protocols, while nothing unsaved is acknowledged; once
+// space returns the service answers again without a restart, and what it
+// holds in memory is what its data file holds (the change refused as the
+// stall began reached the file after all: its outcome was unknown). Not
+// parallel: the injected fault is the process's.
+func TestWhileTheDiskIsFullRequestsAreRefusedAndResumeByThemselves(t *testing.T) {
+	dir := t.TempDir()
+	var full atomic.Bool
+	defer journal.InjectFault(func(op, path string) error {
+		if full.Load() && strings.HasPrefix(path, dir) && (op == "write" || op == "zero") {
+			return &os.PathError{Op: op, Path: path, Err: syscall.ENOSPC}
+		}
+		return nil
+	})()
+	opts := cloudsqs.Options{DB: openDB(t, dir), Clock: clock.NewFake(t0)}
+	var srv *httptest.Server
+	o := opts
+	o.BaseURL = func() string { return srv.URL }
+	svc, err := cloudsqs.Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv = httptest.NewServer(svc)
+	defer srv.Close()
+	f := &fixture{svc: svc, client: newClient(srv.URL), url: srv.URL, clock: opts.Clock.(*clock.Fake)}
+	u := f.createQueue(t, "q", nil)
+	acked := map[string]bool{}
+	for i := range 5 {
+		acked[fmt.Sprint("acknowledged ", i)] = true
+		f.send(t, u, fmt.Sprint("acknowledged ", i))
+	}
+
+	full.Store(true)
+	refused := func(what string, err error) {
+		t.Helper()
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" || !strings.Contains(ae.ErrorMessage(), "retry later") || !strings.Contains(ae.ErrorMessage(), "no space left") {
+			t.Fatalf("%s while the disk is full: %v; want ServiceUnavailable naming the cause and saying to retry later", what, err)
+		}
+	}
+	_, err = f.client.SendMessage(ctxFor(t), &sqs.SendMessageInput{QueueUrl: aws.String(u), MessageBody: aws.String("outcome unknown")})
+	refused("the SendMessage that meets the full disk", err)
+	for i := range 5 {
+		_, err := f.client.SendMessage(ctxFor(t), &sqs.SendMessageInput{QueueUrl: aws.String(u), MessageBody: aws.String(fmt.Sprint("refused ", i))})
+		refused("SendMessage", err)
+	}
+	_, err = f.client.ReceiveMessage(ctxFor(t), &sqs.ReceiveMessageInput{QueueUrl: aws.String(u), MaxNumberOfMessages: 10})
+	refused("ReceiveMessage", err)
+	_, err = f.client.GetQueueAttributes(ctxFor(t), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(u), AttributeNames: []types.QueueAttributeName{"All"}})
+	refused("GetQueueAttributes", err)
+	_, err = f.client.CreateQueue(ctxFor(t), &sqs.CreateQueueInput{QueueName: aws.String("refused")})
+	refused("CreateQueue", err)
+	status, body := postQuery(t, srv.URL, "/000000000000/q", url.Values{"Action": {"SendMessage"}, "MessageBody": {"refused over Query"}})
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "<Code>ServiceUnavailable</Code>") || !strings.Contains(body, "retry later") {
+		t.Errorf("Query SendMessage while the disk is full: %d %s", status, body)
+	}
+	if _, err := svc.Engine().SendMessage(ctxFor(t), "q", cloudsqs.SendInput{Body: "refused in-process"}); !errors.Is(err, cloudsqs.ErrNotDurable) || !errors.Is(err, journal.ErrStalled) {
+		t.Errorf("the engine's SendMessage while the disk is full: %v; want ErrNotDurable and journal.ErrStalled", err)
+	}
+
+	full.Store(false)
+	start := time.Now()
+	for {
+		_, err := f.client.SendMessage(ctxFor(t), &sqs.SendMessageInput{QueueUrl: aws.String(u), MessageBody: aws.String("after")})
+		if err == nil {
+			acked["after"] = true
+			break
+		}
+		refused("SendMessage just after space returned", err)
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("still refused 10 s after space returned")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("answered again %v after space returned", time.Since(start).Round(time.Millisecond))
+	got := map[string]bool{}
+	for _, m := range receiveAll(t, f, u) {
+		got[*m.Body] = true
+	}
+	for b := range acked {
+		if !got[b] {
+			t.Errorf("%q was acknowledged and is not in the queue", b)
+		}
+	}
+	for b := range got {
+		if !acked[b] && b != "outcome unknown" {
+			t.Errorf("%q was refused up front and is in the queue", b)
+		}
+	}
+	srv.Close()
+	f.checkFileMatchesMemory(t, opts)
 }

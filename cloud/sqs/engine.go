@@ -40,7 +40,31 @@ type Options struct {
 	// services, so that their records share commits (log syncs); the caller
 	// closes it after the services. Nil: the engine has a journal of its own.
 	Journal *journal.Journal
+	// MaxQueueBytes is the most one queue holds, counted as MessageBytes
+	// counts: past it SendMessage and SendMessageBatch are refused
+	// (ErrQueueFull) until the queue is drained below it. Default
+	// DefaultMaxQueueBytes; negative: no ceiling.
+	MaxQueueBytes int64
+	// MaxQueuedBytes is the most all queues hold together, likewise.
+	// Default DefaultMaxQueuedBytes; negative: no ceiling.
+	MaxQueuedBytes int64
 }
+
+// The default ceilings on what queues hold in memory. AWS sets none on
+// stored messages (only 120,000 in flight a standard queue); a local
+// process must, or a client that sends faster than it receives grows it
+// until the machine runs out of memory. Sized for a development machine:
+// a queue of orders a few hundred bytes each holds about half a million
+// of them. docs/benchmarks.md says what a queued byte costs in memory.
+const (
+	DefaultMaxQueueBytes  = 256 << 20
+	DefaultMaxQueuedBytes = 512 << 20
+)
+
+// MaxInflight is AWS's limit on the messages in flight (received, not yet
+// deleted or visible again) in one standard queue: ReceiveMessage answers
+// OverLimit past it.
+const MaxInflight = 120_000
 
 func (o Options) withDefaults() Options {
 	if o.Region == "" {
@@ -55,6 +79,12 @@ func (o Options) withDefaults() Options {
 	if o.BaseURL == nil {
 		o.BaseURL = func() string { return "http://127.0.0.1:4566" }
 	}
+	if o.MaxQueueBytes == 0 {
+		o.MaxQueueBytes = DefaultMaxQueueBytes
+	}
+	if o.MaxQueuedBytes == 0 {
+		o.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
 	return o
 }
 
@@ -68,6 +98,7 @@ type Engine struct {
 	clk  clock.Clock
 
 	mu      sync.Mutex
+	queued  int64 // MessageBytes of every message of every queue
 	queues  map[string]*queue
 	tasks   map[string]*moveTask // by task handle
 	taskSeq uint64               // orders a queue's tasks in the file
@@ -156,10 +187,12 @@ func (e *Engine) JournalStats() journal.Stats {
 // returns is done when those changes and every change made before them
 // are durable: a request answers only after waiting for it, reads
 // included, so that no answer shows a change that could still be lost.
-// Once a change fails to become durable (the journal is fail-stop: a full
-// disk, say) every later ticket fails too, and the engine refuses every
-// request (ErrNotDurable) until the process restarts from its data file:
-// memory then holds changes that no one acknowledged.
+// Once a change fails to become durable every later ticket fails too, and
+// the engine refuses every request (ErrNotDurable): until the process
+// restarts from its data file when the journal has stopped (memory then
+// holds changes that no one acknowledged), or until the journal's retry
+// succeeds when a resource ran out (a full disk: the changes then reach
+// the file after all).
 func (e *Engine) unlock() journal.Ticket {
 	if len(e.pending) > 0 {
 		e.last = e.j.Append(e.pending...)
@@ -176,12 +209,29 @@ func (e *Engine) unlock() journal.Ticket {
 // saw is then durable. When that fails, its error replaces fn's, whose
 // answer may rest on a change that will be lost.
 func (e *Engine) update(fn func() error) error {
+	if err := e.writable(); err != nil {
+		return err
+	}
 	e.mu.Lock()
 	err := fn()
 	if werr := durable(e.unlock()); werr != nil {
 		err = werr
 	}
 	return err
+}
+
+// writable refuses a request before it changes anything while the journal
+// takes no writes (journal.Writable): a stall then piles up no changes
+// that no one is told of. The check is a hint, not a lock: a change made
+// as a stall begins is refused by its ticket instead.
+func (e *Engine) writable() error {
+	if e.j == nil {
+		return nil
+	}
+	if err := e.j.Writable(); err != nil {
+		return errNotDurable(err)
+	}
+	return nil
 }
 
 // durable waits for t; its error matches ErrNotDurable.
@@ -220,8 +270,9 @@ type queue struct {
 	sseEnabled                                  bool
 	tags                                        map[string]string
 
-	seq  uint64
-	msgs map[string]*message
+	seq   uint64
+	bytes int64 // MessageBytes of its messages
+	msgs  map[string]*message
 	// ready holds visible messages by enqueue order; pending holds delayed
 	// and in-flight messages by the time they become visible; byAge holds
 	// every message by sent time, for retention.
@@ -465,6 +516,13 @@ func (e *Engine) DeleteQueue(name string) error {
 		}
 		q.signal()
 		delete(e.queues, name)
+		e.queued -= q.bytes
+		for _, t := range q.tasks { // their records go with the queue's
+			delete(e.tasks, t.TaskHandle)
+			if t.timer != nil {
+				t.timer.Stop()
+			}
+		}
 		e.deleteQueueRecordsLocked(q)
 		return nil
 	})

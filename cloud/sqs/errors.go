@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 // ErrQueueNotFound is the error of every operation on a queue that does not
@@ -26,21 +27,63 @@ var ErrAccessDenied error = &awsproto.Error{
 	Message: "Access to the resource is denied.",
 }
 
-// ErrNotDurable is the error of every request once a change could not be
-// made durable: the data file (or its log) could not be written, so memory
-// holds changes no one acknowledged, and answering from it could show one
-// that a restart loses. It matches with errors.Is; the error also carries
-// the AWS error clients see (503 ServiceUnavailable, naming the cause).
+// ErrNotDurable is the error of every request while a change cannot be
+// made durable: the data file (or its log) cannot be written, so memory
+// may hold changes no one acknowledged, and answering from it could show
+// one that a restart loses. It matches with errors.Is; the error also
+// carries the AWS error clients see (503 ServiceUnavailable, naming the
+// cause) and the journal's error. When the cause is a resource running out (it also matches
+// journal.ErrStalled) the journal retries, and requests are answered again
+// once it succeeds; otherwise until the process restarts.
 var ErrNotDurable = errors.New("sqs: a change could not be made durable")
 
 func errNotDurable(cause error) error {
-	return fmt.Errorf("%w: %w", ErrNotDurable, &awsproto.Error{
-		Status: http.StatusServiceUnavailable,
-		Code:   "ServiceUnavailable",
-		Message: fmt.Sprintf("A change could not be written to the data file (%v), so this SQS answers no more requests: "+
-			"restart the process to recover every acknowledged change from its data file.", cause),
+	msg := fmt.Sprintf("A change could not be written to the data file (%v), so this SQS answers no more requests: "+
+		"restart the process to recover every acknowledged change from its data file.", cause)
+	if errors.Is(cause, journal.ErrStalled) {
+		msg = fmt.Sprintf("The data file cannot be written at the moment (%v). This request was not acknowledged and its outcome is unknown; "+
+			"requests are answered again, without a restart, as soon as the write succeeds (free disk space or file descriptors): retry later.", cause)
+	}
+	return &notDurable{cause: cause, api: &awsproto.Error{
+		Status:   http.StatusServiceUnavailable,
+		Code:     "ServiceUnavailable",
+		Message:  msg,
 		Receiver: true,
-	})
+	}}
+}
+
+// notDurable matches ErrNotDurable, the AWS error clients see, and the
+// journal's error (journal.ErrStalled, say) for in-process callers.
+type notDurable struct {
+	cause error
+	api   *awsproto.Error
+}
+
+func (e *notDurable) Error() string   { return ErrNotDurable.Error() + ": " + e.api.Error() }
+func (e *notDurable) Unwrap() []error { return []error{ErrNotDurable, e.api, e.cause} }
+
+// ErrQueueFull is the error of a send to a queue that holds its ceiling
+// of messages, or when all queues hold theirs (Options.MaxQueueBytes,
+// MaxQueuedBytes). It matches with errors.Is and is AWS's
+// RequestThrottled (HTTP 400): of the errors AWS documents for
+// SendMessage it is the one that says "not now, the queue takes no more
+// at this rate", which is what a full queue means: it takes messages
+// again as soon as it is drained. SDKs retry it with backoff, and SNS
+// retries a delivery that meets it (a server-side error), where OverLimit
+// (403, documented for ReceiveMessage) would be taken as final.
+var ErrQueueFull = errors.New("sqs: the queue is full")
+
+func errQueueFull(name, why string) error {
+	return fmt.Errorf("%w: %w", ErrQueueFull, awsproto.Errorf(http.StatusBadRequest, "RequestThrottled",
+		"The queue %s takes no more messages for now: %s (this endpoint's local ceiling on queued messages; AWS sets none). "+
+			"Receive and delete messages to make room, then retry.", name, why))
+}
+
+// errOverLimit is ReceiveMessage's answer when the queue has MaxInflight
+// messages in flight, as AWS's.
+func errOverLimit(name string) *awsproto.Error {
+	return awsproto.Errorf(http.StatusForbidden, "OverLimit",
+		"The queue %s has %d messages in flight, the most a standard queue allows: delete them, or let their visibility timeout run out, before receiving more.", name, MaxInflight)
 }
 
 // The errors below carry AWS's codes: Code is the Query protocol's (and the

@@ -42,3 +42,10 @@ func DumpForTest(e *Engine, now time.Time) string {
 	}
 	return b.String()
 }
+
+// TasksForTest returns how many move tasks e remembers.
+func TasksForTest(e *Engine) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.tasks)
+}

@@ -82,8 +82,17 @@ func (b backend) options(t testing.TB) cloudsqs.Options {
 // from the file holds what the service held.
 func (b backend) newFixture(t testing.TB, fake bool) *fixture {
 	t.Helper()
+	return b.newFixtureWith(t, fake, nil)
+}
+
+// newFixtureWith is newFixture with options set by set (when not nil).
+func (b backend) newFixtureWith(t testing.TB, fake bool, set func(*cloudsqs.Options)) *fixture {
+	t.Helper()
 	f := &fixture{}
 	opts := b.options(t)
+	if set != nil {
+		set(&opts)
+	}
 	f.db = opts.DB
 	if fake {
 		f.clock = clock.NewFake(t0)

@@ -43,6 +43,57 @@ type message struct {
 	deadLetterOf string // ARN of the queue this message was dead-lettered from
 
 	heapIdx, ageIdx int
+	size            int // what it counts towards the queues' ceilings (MessageBytes)
+}
+
+// What a queued message costs in memory beyond its body and attributes'
+// bytes (its struct, digests, id, index and heap entries; each
+// attribute's map entry), counted towards the queues' ceilings so that
+// many small messages are bounded too; a little over what
+// BenchmarkQueuedMessageMemory measures.
+const (
+	messageOverhead   = 512
+	attributeOverhead = 160
+)
+
+// MessageBytes is what a message with in's body and attributes counts
+// towards a queue's ceiling (Options.MaxQueueBytes): its size as SQS
+// counts it towards the 1 MiB limit, plus 512 bytes, plus 160 an
+// attribute.
+func MessageBytes(in SendInput) int64 {
+	return int64(in.Size() + messageOverhead + attributeOverhead*(len(in.MessageAttributes)+len(in.MessageSystemAttributes)))
+}
+
+func (m *message) bytes() int64 {
+	if m.size == 0 {
+		m.size = int(MessageBytes(SendInput{Body: m.body, MessageAttributes: m.attrs, MessageSystemAttributes: m.sysAttrs}))
+	}
+	return int64(m.size)
+}
+
+// roomLocked refuses a send of n bytes to q when it would take q, or all
+// queues, past their ceiling. Moves between queues (dead-lettering, move
+// tasks) are not refused: they add nothing to the total, and a message
+// the queue already holds must be able to reach its dead-letter queue.
+func (e *Engine) roomLocked(q *queue, n int64) error {
+	if max := e.opts.MaxQueueBytes; max > 0 && q.bytes+n > max {
+		return errQueueFull(q.name, fmt.Sprintf("it holds %d bytes of messages, and its ceiling is %d", q.bytes, max))
+	}
+	if max := e.opts.MaxQueuedBytes; max > 0 && e.queued+n > max {
+		return errQueueFull(q.name, fmt.Sprintf("the queues hold %d bytes of messages together, and their ceiling is %d", e.queued, max))
+	}
+	return nil
+}
+
+// MaxQueuedBytes is the ceiling on what all queues hold together
+// (Options.MaxQueuedBytes); 0 or less: none.
+func (e *Engine) MaxQueuedBytes() int64 { return e.opts.MaxQueuedBytes }
+
+// QueuedBytes returns what all queues hold, as their ceilings count it.
+func (e *Engine) QueuedBytes() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.queued
 }
 
 // SendInput is one message to send.
@@ -149,6 +200,9 @@ func (e *Engine) sendAuthorized(name string, in SendInput, authorize func(*queue
 	if err := in.validate(); err != nil {
 		return SendOutput{}, journal.Ticket{}, err
 	}
+	if err := e.writable(); err != nil {
+		return SendOutput{}, journal.Ticket{}, err
+	}
 	e.mu.Lock()
 	out, err := e.sendLocked(name, in, authorize)
 	t := e.unlock()
@@ -166,6 +220,9 @@ func (e *Engine) sendLocked(name string, in SendInput, authorize func(*queue) er
 		}
 	}
 	if err := checkSize(q, in); err != nil {
+		return SendOutput{}, err
+	}
+	if err := e.roomLocked(q, MessageBytes(in)); err != nil {
 		return SendOutput{}, err
 	}
 	now := e.clk.Now()
@@ -199,6 +256,8 @@ func (e *Engine) enqueueLocked(q *queue, m *message, now time.Time, delay int) {
 	m.seq = q.seq
 	m.heapIdx, m.ageIdx = -1, -1
 	q.msgs[m.id] = m
+	q.bytes += m.bytes()
+	e.queued += m.bytes()
 	q.byAge.push(m)
 	if delay > 0 {
 		m.state = stateDelayed
@@ -229,6 +288,8 @@ func (e *Engine) removeLocked(q *queue, m *message) {
 	}
 	q.byAge.remove(m)
 	delete(q.msgs, m.id)
+	q.bytes -= m.bytes()
+	e.queued -= m.bytes()
 	e.logRemoveLocked(q, m)
 }
 
@@ -404,6 +465,9 @@ func (e *Engine) receive(ctx context.Context, name string, in ReceiveInput) ([]M
 			// now would hide them for a visibility timeout from everyone.
 			return nil, nil
 		}
+		if err := e.writable(); err != nil {
+			return nil, err
+		}
 		e.mu.Lock()
 		q, err := e.get(name)
 		if err != nil {
@@ -413,6 +477,13 @@ func (e *Engine) receive(ctx context.Context, name string, in ReceiveInput) ([]M
 			return nil, err
 		}
 		now := e.clk.Now()
+		e.refreshLocked(q, now)
+		if q.nInflight >= MaxInflight {
+			if werr := durable(e.unlock()); werr != nil {
+				return nil, werr
+			}
+			return nil, errOverLimit(name)
+		}
 		msgs := e.receiveLocked(q, now, max, in)
 		wait := q.wait
 		if in.WaitTimeSeconds != nil {
@@ -477,7 +548,7 @@ func (e *Engine) receiveLocked(q *queue, now time.Time, max int, in ReceiveInput
 		vis = *in.VisibilityTimeout
 	}
 	var out []Message
-	for len(out) < max {
+	for len(out) < max && q.nInflight < MaxInflight {
 		m := q.ready.pop()
 		if m == nil {
 			break
@@ -512,6 +583,8 @@ func (e *Engine) receiveLocked(q *queue, now time.Time, max int, in ReceiveInput
 func (e *Engine) deadLetterLocked(q *queue, m *message, dlq *queue, now time.Time) {
 	q.byAge.remove(m)
 	delete(q.msgs, m.id)
+	q.bytes -= m.bytes()
+	e.queued -= m.bytes()
 	e.logRemoveLocked(q, m)
 	moved := *m
 	moved.receiveCount, moved.firstReceive, moved.receiptGen, moved.receivedAt = 0, time.Time{}, 0, time.Time{}
@@ -623,6 +696,9 @@ func (e *Engine) deleteMessage(name, handle string) (journal.Ticket, error) {
 	if handle == "" {
 		return journal.Ticket{}, errMissingParameter("ReceiptHandle")
 	}
+	if err := e.writable(); err != nil {
+		return journal.Ticket{}, err
+	}
 	e.mu.Lock()
 	err := e.deleteMessageLocked(name, handle)
 	return e.unlock(), err
@@ -667,6 +743,9 @@ func (e *Engine) changeVisibility(name, handle string, timeout int) (journal.Tic
 	}
 	if timeout < 0 || timeout > maxVisibility {
 		return journal.Ticket{}, errInvalidParameter("Value %d for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and %d, if provided.", timeout, maxVisibility)
+	}
+	if err := e.writable(); err != nil {
+		return journal.Ticket{}, err
 	}
 	e.mu.Lock()
 	err := e.changeVisibilityLocked(name, handle, timeout)
@@ -724,6 +803,8 @@ func (e *Engine) PurgeQueue(name string) error {
 		q.pending.reset()
 		q.byAge.reset()
 		q.msgs = map[string]*message{}
+		e.queued -= q.bytes
+		q.bytes = 0
 		q.nDelayed, q.nInflight = 0, 0
 		e.logPurgeLocked(q)
 		return nil

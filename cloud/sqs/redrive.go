@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -235,7 +236,27 @@ func (e *Engine) startMoveTaskLocked(sourceArn, destinationArn string, rate *int
 	e.tasks[t.TaskHandle] = t
 	e.saveTaskLocked(t)
 	e.scheduleTaskLocked(t, now)
+	e.forgetOldTasksLocked(src)
 	return t.TaskHandle, nil
+}
+
+// keptTasks is how many of a queue's move tasks are kept: the most recent
+// ones, all ListMessageMoveTasks can show (AWS lists "up to 10" of "the
+// most recent" tasks). Older ones, all finished, are forgotten, in memory
+// and in the file, so that starting tasks in a loop grows nothing.
+const keptTasks = 10
+
+// forgetOldTasksLocked forgets q's tasks beyond the keptTasks most recent.
+func (e *Engine) forgetOldTasksLocked(q *queue) {
+	over := len(q.tasks) - keptTasks
+	if over <= 0 {
+		return
+	}
+	for _, t := range q.tasks[:over] {
+		delete(e.tasks, t.TaskHandle)
+		e.deleteTaskRecordLocked(t)
+	}
+	q.tasks = slices.Delete(q.tasks, 0, over)
 }
 
 // activeTask returns q's running or cancelling task, if any.

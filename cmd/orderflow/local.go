@@ -26,6 +26,8 @@ type localOptions struct {
 	recover      bool
 	wrap         func(lambda.Handler) lambda.Handler
 	limits       limitFlags
+	// maxQueueBytes, maxQueuedBytes: see cloud.Options; 0 for the defaults.
+	maxQueueBytes, maxQueuedBytes int64
 }
 
 // startLocal starts the pipeline on an embedded cloud, with the garbage
@@ -33,5 +35,6 @@ type localOptions struct {
 func startLocal(ctx context.Context, o localOptions) (*local.Pipeline, error) {
 	gctune.Start(ctx)
 	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, AllowedHosts: o.allowedHosts, DataDir: o.dataDir, Recover: o.recover, Wrap: o.wrap,
-		MaxConnections: o.limits.maxConns, MaxBodyBuffer: int64(o.limits.bodyMiB) << 20})
+		MaxConnections: o.limits.maxConns, MaxBodyBuffer: int64(o.limits.bodyMiB) << 20,
+		MaxQueueBytes: o.maxQueueBytes, MaxQueuedBytes: o.maxQueuedBytes})
 }

@@ -7,11 +7,14 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/orderflow/orderflow/cloud"
 	"github.com/orderflow/orderflow/cloud/journal"
+	"github.com/orderflow/orderflow/cloud/sqs"
 	"github.com/orderflow/orderflow/internal/local"
 )
 
@@ -27,6 +30,8 @@ func upCommand(e *env) *cobra.Command {
 		dataDir    string
 		recoverDir bool
 		lim        limitFlags
+		queueMiB   int64
+		queuedMiB  int64
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -39,7 +44,12 @@ logs until interrupted (SIGINT or SIGTERM), then shuts down gracefully.
 State is kept in memory and ends with the process, unless --data-dir names a
 directory: then every request acknowledged to a client (a publish, a send, a
 delete, a write) is on disk first and survives kill -9 and a restart; start
-again with the same --data-dir to carry on.
+again with the same --data-dir to carry on. If the data directory's disk
+fills up (or the process runs out of file descriptors), up keeps running:
+it says so on stderr, refuses requests with 503 ServiceUnavailable
+meanwhile (acknowledging nothing it has not saved), and carries on by
+itself once space or descriptors are free again. A write error that does
+not pass (an I/O error) stops it, with every acknowledged request on disk.
 
 If the data directory is damaged (a file cut short, overwritten or missing;
 anything a crash cannot leave), up refuses to start and changes nothing.
@@ -105,7 +115,11 @@ does, without credentials: scripts and CI can poll it.`,
 			if err := lim.check(); err != nil {
 				return usageError{err}
 			}
-			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys, allowedHosts: hosts, dataDir: dataDir, recover: recoverDir, limits: lim})
+			if queueMiB < 1 || queuedMiB < 1 || queueMiB > 1<<20 || queuedMiB > 1<<20 {
+				return usageError{fmt.Errorf("--max-queue-mib %d and --max-queued-mib %d must each be from 1 to %d", queueMiB, queuedMiB, 1<<20)}
+			}
+			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys, allowedHosts: hosts, dataDir: dataDir, recover: recoverDir, limits: lim,
+				maxQueueBytes: queueMiB << 20, maxQueuedBytes: queuedMiB << 20})
 			if err != nil {
 				return damageAdvice(dataDir, err)
 			}
@@ -113,16 +127,22 @@ does, without credentials: scripts and CI can poll it.`,
 				fmt.Fprintf(e.stdout, "orderflow: recovered %s, accepting the loss: %s.\n\n", dataDir, rec)
 			}
 			printResources(e, l, keys)
+			watchDataFile(e, l.Cloud)
+			if held := l.Cloud.SQS.Engine().QueuedBytes(); held > queuedMiB<<20 {
+				fmt.Fprintf(e.stderr, "orderflow: the queues in %s hold %d MiB of messages, over --max-queued-mib %d: all of them are kept, and sends are refused until the queues are drained below it.\n", dataDir, held>>20, queuedMiB)
+			}
 			if len(faults) > 0 {
 				fmt.Fprintf(e.stdout, "Injecting faults: %s (seed %d).\n\n", strings.Join(faults, ", "), faultSeed)
 			}
 			select {
 			case <-cmd.Context().Done():
 			case <-l.Cloud.DataFileFailed():
-				// Every request is refused from now on: say so and stop,
-				// rather than serve errors until someone notices.
+				// A failure that does not pass by itself (a full disk
+				// does: see watchDataFile): every request is refused from
+				// now on, so say so and stop, rather than serve errors
+				// until someone notices.
 				l.Close()
-				return fmt.Errorf("the data directory %s can no longer be written (%v); orderflow stopped, having refused every request since, so nothing unacknowledged was shown to a client. Fix the cause (free space on the disk, say) and start again with the same --data-dir: everything acknowledged is there", dataDir, l.Cloud.DataFileErr())
+				return fmt.Errorf("the data directory %s can no longer be written (%v); orderflow stopped, having refused every request since, so nothing unacknowledged was shown to a client. Fix the cause (a failing disk, say) and start again with the same --data-dir: everything acknowledged is there", dataDir, l.Cloud.DataFileErr())
 			}
 			if len(faults) > 0 {
 				fmt.Fprintf(e.stdout, "orderflow: faults fired: %v\n", l.Cloud.FaultsFired())
@@ -137,11 +157,31 @@ does, without credentials: scripts and CI can poll it.`,
 	cmd.Flags().Uint64Var(&faultSeed, "fault-seed", 1, "seed of the fault choices")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep the cloud's state (queues and their messages, topics, tables) in this directory across restarts and crashes; default: in memory")
 	cmd.Flags().BoolVar(&recoverDir, "recover", false, "with --data-dir: start even if the data directory is damaged, applying what can be read, keeping the damaged files beside them and saying what was lost")
+	cmd.Flags().Int64Var(&queueMiB, "max-queue-mib", sqs.DefaultMaxQueueBytes>>20, "the most one SQS queue holds, in MiB of message bodies and attributes (plus 512 bytes a message); past it sends are refused with RequestThrottled until it is drained (AWS sets no such ceiling)")
+	cmd.Flags().Int64Var(&queuedMiB, "max-queued-mib", sqs.DefaultMaxQueuedBytes>>20, "the most all SQS queues hold together, in MiB, counted likewise")
 	cmd.Flags().BoolVar(&auth, "require-auth", false, "accept only requests signed (SigV4) with a --credential key; by default any credentials are accepted")
 	cmd.Flags().StringArrayVar(&creds, "credential", nil, "with --require-auth: a key to accept, as ACCESS_KEY_ID:SECRET_ACCESS_KEY (repeatable)")
 	cmd.Flags().StringArrayVar(&hosts, "allow-host", nil, "a Host `name` the endpoint answers to beyond loopback names and the --addr host (repeatable); on 0.0.0.0, the only names it answers to besides those")
 	lim.register(cmd)
 	return cmd
+}
+
+// watchDataFile says on stderr when the data file stops taking writes for
+// want of a resource, and when it takes them again: up keeps running
+// meanwhile, refusing requests with 503.
+func watchDataFile(e *env, c *cloud.Cloud) {
+	var mu sync.Mutex
+	var since time.Time
+	c.ObserveDataFile(func(stalled error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if stalled != nil {
+			since = time.Now()
+			fmt.Fprintf(e.stderr, "orderflow: the data directory %s cannot be written at the moment (%v). Every request is refused with 503 ServiceUnavailable until it can; nothing unsaved is acknowledged. Free space on its disk (or file descriptors): orderflow carries on by itself, no restart needed.\n", c.DataDir(), stalled)
+			return
+		}
+		fmt.Fprintf(e.stderr, "orderflow: the data directory %s is written again after %s: requests are answered.\n", c.DataDir(), time.Since(since).Round(time.Millisecond))
+	})
 }
 
 // parseParams reads Name=Value template parameter overrides.

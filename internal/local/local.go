@@ -50,6 +50,9 @@ type Options struct {
 	// Wrap, if set, wraps ProcessOrderFunction's handler (to watch what it
 	// receives, say).
 	Wrap func(lambda.Handler) lambda.Handler
+	// MaxQueueBytes and MaxQueuedBytes bound what SQS queues hold (see
+	// cloud.Options); 0: the defaults.
+	MaxQueueBytes, MaxQueuedBytes int64
 }
 
 // Pipeline is the pipeline deployed on an embedded cloud.
@@ -61,7 +64,8 @@ type Pipeline struct {
 // Start starts the cloud and deploys the pipeline into it.
 func Start(ctx context.Context, o Options) (*Pipeline, error) {
 	c, err := cloud.Start(cloud.Options{Addr: o.Addr, FunctionLogs: o.FunctionLogs, Logger: o.Logger, Credentials: o.Credentials, AllowedHosts: o.AllowedHosts, DataDir: o.DataDir, Recover: o.Recover,
-		MaxConnections: o.MaxConnections, MaxBodyBuffer: o.MaxBodyBuffer})
+		MaxConnections: o.MaxConnections, MaxBodyBuffer: o.MaxBodyBuffer,
+		MaxQueueBytes: o.MaxQueueBytes, MaxQueuedBytes: o.MaxQueuedBytes})
 	if err != nil {
 		return nil, err
 	}

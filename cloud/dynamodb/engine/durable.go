@@ -236,19 +236,27 @@ func durable(tk journal.Ticket) error {
 	return nil
 }
 
-// errUnwritable answers every request once the journal has failed: memory
-// may hold changes the file does not, so nothing more is answered from it.
+// errUnwritable answers every request while the journal takes no writes:
+// memory may hold changes the file does not, so nothing more is answered
+// from it, until a restart once the journal has stopped, or until its
+// retry succeeds when a resource ran out (journal.ErrStalled).
 func errUnwritable(err error) *apiError {
+	if errors.Is(err, journal.ErrStalled) {
+		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
+			msg: "the data file cannot be written at the moment (" + err.Error() + "); this request was not acknowledged and its outcome is unknown. " +
+				"Requests are answered again, without a restart, as soon as the write succeeds (free disk space or file descriptors): retry later"}
+	}
 	return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
 		msg: "the data file could not be written (" + err.Error() + "); nothing more is answered until orderflow is restarted from its data directory"}
 }
 
-// failed returns the journal's error once it has stopped, or nil.
+// failed returns, as a client-facing error, why the journal takes no
+// writes (it has stopped, or it is stalled), or nil.
 func (e *Engine) failed() error {
 	if e.j == nil {
 		return nil
 	}
-	if err := e.j.Err(); err != nil {
+	if err := e.j.Writable(); err != nil {
 		return errUnwritable(err)
 	}
 	return nil
