@@ -1,7 +1,10 @@
 // Package cloud is orderflow's embedded cloud: AWS-compatible DynamoDB, SQS
 // and SNS APIs behind one edge endpoint, started in-process or served on a
 // port, for unmodified AWS clients (the SDKs, the AWS CLI) to use as if it
-// were AWS. It never imports the order code.
+// were AWS. Beside them the edge serves CloudWatch Logs, the CloudFormation
+// API's read side and the function host's Lambda API; Deploy provisions a
+// template into the cloud, and the function host (Cloud.Lambda) runs the
+// Go handlers registered with it. It never imports the order code.
 //
 // By default any credentials are accepted: requests are not
 // authenticated, so the endpoint listens on loopback by default. With
@@ -417,9 +420,10 @@ func (c *Cloud) Config() aws.Config {
 // up to 256 idle connections to the cloud instead of 10. A function host
 // runs up to MaximumConcurrency × the function's own concurrency requests
 // at once; with 10 idle connections kept, the rest were closed after each
-// request and dialled again (5% of the CPU of a durable bench run, and
-// sockets left in TIME_WAIT). It opens at most maxConns connections: the
-// descriptors kept for them (limits.go) must suffice.
+// request and dialled again (a share of a durable bench run's CPU, in
+// docs/benchmarks.md, and sockets left in TIME_WAIT). It opens at most
+// maxConns connections: the descriptors kept for them (limits.go) must
+// suffice.
 func loopbackClient(maxConns int) *awshttp.BuildableClient {
 	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConns = min(256, maxConns)

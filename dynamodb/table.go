@@ -1,5 +1,5 @@
 // Package dynamodb stores orders in a DynamoDB table over aws-sdk-go-v2. It is
-// the only code that talks to DynamoDB, and it runs unchanged against AWS and
+// the function's only code that talks to DynamoDB, and it runs unchanged against AWS and
 // against the embedded cloud: only the client's endpoint differs.
 //
 // Each order is one item keyed by orderId. A write is one conditional

@@ -11,19 +11,22 @@
 //	goaws      github.com/Admiral-Piett/goaws v0.4.5 for SNS and SQS (in
 //	           process), minidyn's DynamoDB server, and orderflow's function
 //	           host and handler polling goaws over SQS's Query protocol
-//
-// kumo (github.com/sivchari/kumo) is not here: one of the packages it needs
-// cannot be fetched from the Go module proxy this project builds with.
+//	kumo       github.com/sivchari/kumo v0.33.1 for SNS, SQS and DynamoDB (in
+//	           process), with orderflow's function host and handler polling
+//	           it through the SDK (SQS's JSON protocol)
 //
 // Workloads:
 //
-//	pipeline   publish N orders to the topic and wait until all are stored:
-//	           orders stored per second (goaws has no PublishBatch, so its
-//	           publishers publish one order a request; orderflow is run both
-//	           ways)
-//	sqs-cycle  send-batch 10 / receive 10 / delete-batch, 1 and 8 workers,
-//	           over the Query protocol on every stack: messages per second
-//	ddb-puts   the store's conditional PutItem at a table size: puts per second
+//	pipeline        publish N orders to the topic and wait until all are
+//	                stored: orders stored per second (the peers' publishers
+//	                publish one order a request; orderflow is run both ways)
+//	sqs-cycle       send-batch 10 / receive 10 / delete-batch, 1 and 8
+//	                workers, over the Query protocol, orderflow against
+//	                goaws: messages per second
+//	sqs-cycle-json  the same over the JSON protocol (the SDK), orderflow
+//	                against kumo
+//	ddb-puts        the store's conditional PutItem at a table size: puts
+//	                per second
 package main
 
 import (

@@ -1,8 +1,8 @@
 // Package dynamodb is the embedded cloud's DynamoDB API: orderflow's own
 // storage engine (package engine: tables and secondary indexes in B-trees,
 // minidyn's expression interpreter) behind the edge, with a fault hook
-// that tests and `orderflow up --faults` use to fail a share of requests
-// before they reach the engine.
+// that tests and `orderflow up --fault dynamodb-writes=…` use to fail a
+// share of requests before they reach the engine.
 //
 // # Durability
 //

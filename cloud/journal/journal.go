@@ -23,11 +23,11 @@
 // tellable apart.
 //
 // Why a log in front of bbolt rather than a bbolt commit per group: a bbolt
-// commit writes its dirty pages, syncs, writes the meta page and syncs again
-// (0.28 ms for one small record on this project's machine, 0.48 ms in the
-// middle of a durable pipeline run, where the B+trees are bigger); an
-// append and one fdatasync took 0.14 ms (BenchmarkFsync, BenchmarkCommit).
-// The requests wait for the log only; bbolt's work is shared by many groups.
+// commit writes its dirty pages, syncs, writes the meta page and syncs
+// again, and costs more as its B+trees grow; an append to the log is one
+// write and one fdatasync (docs/benchmarks.md compares them: BenchmarkFsync,
+// BenchmarkCommit). The requests wait for the log only; bbolt's work is
+// shared by many groups.
 //
 // It also holds the small binary encoding the services use for their
 // records (Encoder, Decoder) and Open, which opens a data file with the
@@ -551,16 +551,13 @@ func (j *Journal) fail(err error) error {
 
 // When the last group gathered gatherCalls appends or more, requests are
 // arriving concurrently, and the committer waits gatherDelay before taking
-// the next group, so that it carries more of them for one sync. Measured
-// with `orderflow bench --orders 30000 --data-dir DIR`, a fixed wait before
-// every group (two runs each): no wait 4,505 and 4,628 orders/s, 7–9 ops a
-// commit; 50 µs 5,004; 100 µs 5,093 and 5,002, 13.5 ops a commit; 150 µs
-// 4,798; 300 µs 4,377. With the rule below: 4,762 and 4,803. The
-// SQS cycle of bench/peers with 8 workers (durable): 18,440 msgs/s
-// without, 21,178 with. A lone writer (a group of one call) never waits.
-// The cost shows where writers have no think time at all:
-// BenchmarkCommit with 8 in-process writers went from 41 to 170 µs an
-// append, every group already complete when the committer waits.
+// the next group, so that it carries more of them for one sync. The
+// delay is the best of the fixed waits tried on the durable pipeline, and
+// the rule keeps most of its gain (docs/benchmarks.md has the runs). A lone
+// writer (a group of one call) never waits. The cost shows where writers
+// have no think time at all: BenchmarkCommit with many in-process writers
+// takes longer an append, every group already complete when the committer
+// waits.
 const (
 	gatherDelay = 100 * time.Microsecond
 	gatherCalls = 3

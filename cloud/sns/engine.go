@@ -430,7 +430,7 @@ var knownProtocols = map[string]bool{
 	"sqs": true, "application": true, "lambda": true, "firehose": true,
 }
 
-// subscriptionAttributeNames are the attributes Subscribe and
+// settableSubscriptionAttributes are the attributes Subscribe and
 // SetSubscriptionAttributes accept.
 var settableSubscriptionAttributes = map[string]bool{
 	"DeliveryPolicy": true, "FilterPolicy": true, "FilterPolicyScope": true,

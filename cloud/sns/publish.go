@@ -58,7 +58,7 @@ type message struct {
 	// sqsMessage is what SQS subscriptions receive (the "sqs" key of a json
 	// MessageStructure, else "default", else Message).
 	sqsMessage string
-	// attributes are delivered; filterAttrs are only filtered on (with json
+	// attributes are delivered; filterable are only filtered on (with json
 	// MessageStructure, AWS filters on attributes but does not send them).
 	attributes map[string]MessageAttribute
 	filterable map[string]MessageAttribute

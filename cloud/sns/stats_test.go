@@ -10,7 +10,7 @@ import (
 
 // TestStatisticsGoWithTheirSubscription is the attack of subscribing and
 // unsubscribing in a loop: each subscription's counts used to stay in
-// memory for good (40,000 cycles: +68 MiB). Now they go with it, the
+// memory for good (docs/benchmarks.md). Now they go with it, the
 // heap stays flat, and the totals still count every delivery, those of
 // subscriptions gone included.
 func TestStatisticsGoWithTheirSubscription(t *testing.T) {

@@ -6,8 +6,8 @@
 // through a Go API (CreateQueue, SendMessage, ReceiveMessage, DeleteMessage,
 // ChangeMessageVisibility, …) that in-process callers such as a Lambda-like
 // poller use directly; every state change goes through one of its methods
-// under one lock, so a journal or fault hooks can later be added in one
-// place. The Service is the wire layer: it decodes AWS's JSON 1.0 protocol
+// under one lock, where it is recorded for the journal (durable.go). The
+// Service is the wire layer: it decodes AWS's JSON 1.0 protocol
 // (X-Amz-Target: AmazonSQS.*) and the Query protocol (Action=…, XML replies)
 // into Engine calls and encodes the replies and errors as AWS does, so that
 // unmodified AWS SDKs and the AWS CLI work against it.

@@ -7,6 +7,7 @@
 //	orderflow dlq      list, redrive or purge dead-lettered messages
 //	orderflow status   queue depths, table size, the event source mapping
 //	orderflow logs     the function's log lines
+//	orderflow bench    measure the whole pipeline on an embedded cloud
 //
 // The operating commands act on the local cloud (default
 // http://127.0.0.1:4566), on any endpoint (--endpoint, AWS_ENDPOINT_URL), or

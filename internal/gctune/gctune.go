@@ -5,18 +5,14 @@
 // The cloud's requests allocate quickly and keep little, so at Go's default
 // (GOGC=100, a collection each time the heap doubles) the collector ran
 // constantly in a pipeline run, and its assists and pauses stalled the
-// goroutines that carry requests. Measured with `orderflow bench --orders
-// 20000` on this project's 2-core machine: in memory 5,862 orders/s at
-// GOGC=100 and 9,595 at GOGC=400; durable 3,809 and 4,215. A fixed GOGC=400
-// would let a large heap (a million stored orders is about 550 MiB live)
-// grow to five times its size, so the percentage falls as the live heap
-// grows: 400 up to 64 MiB live, then 400 × 64 MiB / live, never below 100
-// (reached at 256 MiB). BenchmarkMemoryAtScale (./cloud: a million orders
-// and 100,000 queued messages) peaked at 888 and 898 MiB RSS with this
-// curve, at 953 and 968 MiB with one starting at 128 MiB, and at 901 MiB
-// with GOGC=100; the pipeline's rate did not differ between the two curves
-// (three runs each, within the runs' spread). GOGC or GOMEMLIMIT in the
-// environment turn the tuning off.
+// goroutines that carry requests; GOGC=400 made the pipeline markedly
+// faster (docs/benchmarks.md). A fixed GOGC=400 would let a large heap (a
+// million stored orders take hundreds of MiB) grow to five times its size,
+// so the percentage falls as the live heap grows: 400 up to 64 MiB live,
+// then 400 × 64 MiB / live, never below 100 (reached at 256 MiB). This
+// curve gave BenchmarkMemoryAtScale a lower peak RSS than one starting to
+// fall at 128 MiB, at the same pipeline rate (docs/benchmarks.md). GOGC or
+// GOMEMLIMIT in the environment turn the tuning off.
 package gctune
 
 import (

@@ -21,9 +21,8 @@ import (
 )
 
 // A parity scenario is one closure over a DynamoDB client. It runs against
-// the embedded cloud's current DynamoDB (minidyn's server behind
-// cloud/dynamodb, which adds ListTables) and against the engine, and the
-// two transcripts must be equal.
+// minidyn's server (with the ListTables it lacks: minidynService) and
+// against the engine, and the two transcripts must be equal.
 //
 // Where minidyn is wrong against AWS's documentation, the scenario says so
 // in minidynDiffers and gives AWS's documented behaviour in aws: the engine
