@@ -3,15 +3,18 @@
 
 GO ?= go
 DIST := dist
+# staticcheck, pinned: a new release brings new checks, which should arrive
+# in a commit of their own rather than fail an unrelated change.
+STATICCHECK_VERSION := v0.8.2
 
-.PHONY: test test-deps fmt-check vet bootstrap zip bench fuzz reliability clean
+.PHONY: test test-deps fmt-check vet lint staticcheck cfn-lint hygiene bootstrap zip bench fuzz reliability clean
 
 ## test-deps: the clients we did not write, for the cross-client tests (AWS CLI v2, AWS SDK for JavaScript v3)
 test-deps:
 	@scripts/test-deps.sh
 
-## test: everything CI checks — formatting, vet, the test clients, the whole test suite, and the Lambda cross-compile
-test: fmt-check vet test-deps
+## test: everything CI checks — formatting, vet, what git tracks, lint, the test clients, the whole test suite, and the Lambda cross-compile
+test: fmt-check vet hygiene lint test-deps
 	$(GO) test ./...
 	$(MAKE) --no-print-directory bootstrap
 
@@ -21,6 +24,35 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+## lint: staticcheck over the module, cfn-lint over the deployed template
+lint: staticcheck cfn-lint
+
+# go run fetches and builds the pinned version through the module proxy
+# the first time; later runs use the build cache.
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# cfn-lint is a Python tool (pip install cfn-lint). Without it a developer's
+# machine skips the check with a message; CI (CI set) fails.
+cfn-lint:
+	@if cfn-lint --version >/dev/null 2>&1; then \
+		echo "cfn-lint $$(cfn-lint --version | sed 's/^cfn-lint //') deploy/template.yaml"; \
+		cfn-lint deploy/template.yaml; \
+	elif [ -n "$${CI:-}" ]; then \
+		echo "cfn-lint: not installed, and CI needs it (pip install cfn-lint)" >&2; exit 1; \
+	else \
+		echo "cfn-lint: not installed; skipping the template check (pip install cfn-lint; CI runs it)" >&2; \
+	fi
+
+## hygiene: no file over 1 MiB and no compiled binary tracked by git, but those .ci/hygiene-allow names with a reason
+# Outside a git checkout (a source archive) there is nothing tracked to check.
+hygiene:
+	@if git rev-parse --git-dir >/dev/null 2>&1 || [ -n "$${CI:-}" ]; then \
+		echo "$(GO) run ./tools/hygiene"; $(GO) run ./tools/hygiene; \
+	else \
+		echo "hygiene: not a git checkout; skipping the check of tracked files" >&2; \
+	fi
 
 ## bootstrap: ProcessOrderFunction's binary for provided.al2023 on arm64
 bootstrap:

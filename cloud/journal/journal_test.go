@@ -347,22 +347,6 @@ func TestJournal(t *testing.T) {
 	})
 }
 
-type journalOn struct {
-	j    *journal.Journal
-	path string
-}
-
-func newJournalOn(t *testing.T, dir string) journalOn {
-	path := filepath.Join(dir, "data.db")
-	db, err := journal.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := newJournal(t, db)
-	t.Cleanup(func() { j.Close(); db.Close() })
-	return journalOn{j, path}
-}
-
 // assertMarkerOnly checks that the log beside the data file at path is
 // only the marker a clean stop leaves: a small segment named next, the
 // number of the next frame, with no frame in it.

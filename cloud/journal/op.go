@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 type opKind byte
@@ -182,7 +183,7 @@ func (o Op) apply(tx *bbolt.Tx) error {
 	case opDeleteBucket:
 		if len(o.path) == 0 {
 			err := tx.DeleteBucket(o.key)
-			if errors.Is(err, bbolt.ErrBucketNotFound) {
+			if errors.Is(err, berrors.ErrBucketNotFound) {
 				return nil
 			}
 			return err
@@ -191,7 +192,7 @@ func (o Op) apply(tx *bbolt.Tx) error {
 		if b == nil || err != nil {
 			return err
 		}
-		if err := b.DeleteBucket(o.key); err != nil && !errors.Is(err, bbolt.ErrBucketNotFound) {
+		if err := b.DeleteBucket(o.key); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 			return err
 		}
 		return nil

@@ -318,7 +318,7 @@ func TestEveryEntryOfAPublishBatchWaitingForARetrySurvivesAKill(t *testing.T) {
 			t.Fatal("the child had exited before the kill")
 		}
 		p.Restart(childArg{Now: now, Failing: true}.String())
-		topics, queues = clients(p.Endpoint())
+		topics, _ = clients(p.Endpoint())
 		publish(fmt.Sprint(round, "-"))
 	}
 	p.Kill()

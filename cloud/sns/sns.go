@@ -457,10 +457,7 @@ func (s *Service) TargetPrefix() string { return "" }
 // Actions lists every Query action the service implements.
 func (s *Service) Actions() []string {
 	out := make([]string, 0, len(queryActions))
-	for _, a := range actionNames {
-		out = append(out, a)
-	}
-	return out
+	return append(out, actionNames...)
 }
 
 // Paths lists the URL paths served with GET: the signing certificate.

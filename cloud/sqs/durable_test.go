@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -572,15 +571,6 @@ func receiveAll(t *testing.T, f *fixture, u string) map[string]types.Message {
 			out[*m.MessageId] = m
 		}
 	}
-}
-
-func sortedIDs(m map[string]bool) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
 }
 
 // TestAfterTheDataFileFailsNoReadShowsAnUnacknowledgedChange makes the data

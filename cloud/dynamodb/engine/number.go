@@ -135,13 +135,6 @@ func appendNumberKey(b []byte, d decimal) []byte {
 	return append(b, 0xFF)
 }
 
-// compareNumbers compares two valid numbers as decimals.
-func compareNumbers(a, b decimal) int {
-	ka := appendNumberKey(nil, a)
-	kb := appendNumberKey(nil, b)
-	return strings.Compare(string(ka), string(kb))
-}
-
 // numberSize is the storage size DynamoDB counts for a number: about one
 // byte per two significant digits, plus one.
 func numberSize(d decimal) int {
