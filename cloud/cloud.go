@@ -46,13 +46,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"go.etcd.io/bbolt"
 
-	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/cloudformation"
 	"github.com/orderflow/orderflow/cloud/dynamodb"
 	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/cloud/logs"
+	"github.com/orderflow/orderflow/cloud/provision"
 	"github.com/orderflow/orderflow/cloud/sns"
 	"github.com/orderflow/orderflow/cloud/sqs"
 	"github.com/orderflow/orderflow/internal/ownbody"
@@ -163,7 +163,7 @@ type Cloud struct {
 	Lambda *lambda.Host
 	// Records holds what templates declared that the cloud keeps without
 	// running: IAM roles, log groups, alarms.
-	Records cfn.Records
+	Records provision.Records
 
 	opts    Options
 	db      *bbolt.DB        // the data file; nil in memory
@@ -433,15 +433,15 @@ func loopbackClient(maxConns int) *awshttp.BuildableClient {
 // conditions, resources in dependency order through the public APIs, and
 // outputs. Functions the template declares must have Go handlers registered
 // with c.Lambda first.
-func (c *Cloud) Deploy(ctx context.Context, template []byte, stackName string, params map[string]string) (*cfn.Stack, error) {
-	tpl, err := cfn.Parse(template)
+func (c *Cloud) Deploy(ctx context.Context, template []byte, stackName string, params map[string]string) (*provision.Stack, error) {
+	tpl, err := provision.Parse(template)
 	if err != nil {
 		return nil, err
 	}
-	st, err := cfn.Provision(ctx, tpl, cfn.Options{
+	st, err := provision.Provision(ctx, tpl, provision.Options{
 		Parameters: params,
-		Pseudo:     cfn.Pseudo{Region: c.opts.Region, AccountID: c.opts.AccountID, StackName: stackName},
-		Providers:  cfn.AWS(c.Config(), c.Lambda, &c.Records),
+		Pseudo:     provision.Pseudo{Region: c.opts.Region, AccountID: c.opts.AccountID, StackName: stackName},
+		Providers:  provision.AWS(c.Config(), c.Lambda, &c.Records),
 	})
 	if err != nil {
 		return st, err

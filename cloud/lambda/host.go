@@ -43,8 +43,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
-	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/cloud/clock"
+	"github.com/orderflow/orderflow/cloud/provision"
 )
 
 // Handler is a function of aws-lambda-go's SQS shape.
@@ -132,7 +132,7 @@ type flight struct {
 	timedOut            atomic.Bool // its timeout has failed the batch
 }
 
-var _ cfn.Functions = (*Host)(nil)
+var _ provision.Functions = (*Host)(nil)
 
 // New returns a host with no functions.
 func New(opts Options) (*Host, error) {
@@ -174,14 +174,14 @@ func (h *Host) Register(name string, f Factory) {
 
 type function struct {
 	cfg     Config
-	spec    cfn.Function
+	spec    provision.Function
 	handler Handler
 	created time.Time
 	logs    io.Writer // the sink, and the function's log stream if any
 }
 
 // CreateFunction creates the function f from its registered Go code.
-func (h *Host) CreateFunction(_ context.Context, f cfn.Function) (string, error) {
+func (h *Host) CreateFunction(_ context.Context, f provision.Function) (string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, dup := h.functions[f.Name]; dup {
@@ -219,7 +219,7 @@ func (h *Host) CreateFunction(_ context.Context, f cfn.Function) (string, error)
 }
 
 // CreateEventSourceMapping validates m as AWS does and starts its pollers.
-func (h *Host) CreateEventSourceMapping(ctx context.Context, m cfn.EventSourceMapping) (string, error) {
+func (h *Host) CreateEventSourceMapping(ctx context.Context, m provision.EventSourceMapping) (string, error) {
 	h.mu.Lock()
 	fn, ok := h.functions[functionName(m.FunctionName)]
 	closed := h.closed

@@ -1,4 +1,4 @@
-package cfn
+package provision
 
 import (
 	"context"
@@ -115,7 +115,7 @@ func Provision(ctx context.Context, tpl *Template, opts Options) (*Stack, error)
 		if r.Condition != "" {
 			on, err := ev.condition(r.Condition)
 			if err != nil {
-				return nil, fmt.Errorf("cfn: resource %s: %w", name, err)
+				return nil, fmt.Errorf("provision: resource %s: %w", name, err)
 			}
 			if !on {
 				continue
@@ -123,12 +123,12 @@ func Provision(ctx context.Context, tpl *Template, opts Options) (*Stack, error)
 		}
 		p, ok := opts.Providers[r.Type]
 		if !ok {
-			return nil, fmt.Errorf("cfn: resource %s: type %s is not supported by the embedded cloud", name, r.Type)
+			return nil, fmt.Errorf("provision: resource %s: type %s is not supported by the embedded cloud", name, r.Type)
 		}
 		known := p.Properties()
 		for prop := range r.Properties {
 			if !slices.Contains(known, prop) {
-				return nil, fmt.Errorf("cfn: resource %s (%s): property %s is not supported by the embedded cloud", name, r.Type, prop)
+				return nil, fmt.Errorf("provision: resource %s (%s): property %s is not supported by the embedded cloud", name, r.Type, prop)
 			}
 		}
 		active[name] = r
@@ -142,12 +142,12 @@ func Provision(ctx context.Context, tpl *Template, opts Options) (*Stack, error)
 		r := active[name]
 		props, err := ev.resolve(r.Properties)
 		if err != nil {
-			return nil, fmt.Errorf("cfn: resource %s (%s): %w", name, r.Type, err)
+			return nil, fmt.Errorf("provision: resource %s (%s): %w", name, r.Type, err)
 		}
 		m, _ := props.(map[string]any)
 		phys, err := opts.Providers[r.Type].Create(ctx, Request{LogicalID: name, Type: r.Type, Properties: Properties(m), Stack: st.Pseudo})
 		if err != nil {
-			return st, fmt.Errorf("cfn: create resource %s (%s): %w", name, r.Type, err)
+			return st, fmt.Errorf("provision: create resource %s (%s): %w", name, r.Type, err)
 		}
 		st.Resources[name] = phys
 		st.Order = append(st.Order, name)
@@ -156,18 +156,18 @@ func Provision(ctx context.Context, tpl *Template, opts Options) (*Stack, error)
 		if o.Condition != "" {
 			if on, err := ev.condition(o.Condition); err != nil || !on {
 				if err != nil {
-					return st, fmt.Errorf("cfn: output %s: %w", name, err)
+					return st, fmt.Errorf("provision: output %s: %w", name, err)
 				}
 				continue
 			}
 		}
 		v, err := ev.resolve(o.Value)
 		if err != nil {
-			return st, fmt.Errorf("cfn: output %s: %w", name, err)
+			return st, fmt.Errorf("provision: output %s: %w", name, err)
 		}
 		s, err := scalarString(v)
 		if err != nil {
-			return st, fmt.Errorf("cfn: output %s: %w", name, err)
+			return st, fmt.Errorf("provision: output %s: %w", name, err)
 		}
 		st.Outputs[name] = s
 	}
@@ -179,7 +179,7 @@ func Provision(ctx context.Context, tpl *Template, opts Options) (*Stack, error)
 func resolveParameters(tpl *Template, overrides map[string]string) (map[string]string, error) {
 	for name := range overrides {
 		if _, ok := tpl.Parameters[name]; !ok {
-			return nil, fmt.Errorf("cfn: parameter %s is not declared in the template", name)
+			return nil, fmt.Errorf("provision: parameter %s is not declared in the template", name)
 		}
 	}
 	values := map[string]string{}
@@ -187,12 +187,12 @@ func resolveParameters(tpl *Template, overrides map[string]string) (map[string]s
 		v, ok := overrides[name]
 		if !ok {
 			if p.Default == nil {
-				return nil, fmt.Errorf("cfn: parameter %s needs a value (it has no default)", name)
+				return nil, fmt.Errorf("provision: parameter %s needs a value (it has no default)", name)
 			}
 			v = p.DefaultString()
 		}
 		if err := checkParameter(p, v); err != nil {
-			return nil, fmt.Errorf("cfn: parameter %s: %w", name, err)
+			return nil, fmt.Errorf("provision: parameter %s: %w", name, err)
 		}
 		values[name] = v
 	}
@@ -255,7 +255,7 @@ func dependencyOrder(tpl *Template, active map[string]Resource) ([]string, error
 		set := map[string]bool{}
 		for _, d := range r.DependsOn {
 			if _, ok := tpl.Resources[d]; !ok {
-				return nil, fmt.Errorf("cfn: resource %s depends on %s, which the template does not declare", name, d)
+				return nil, fmt.Errorf("provision: resource %s depends on %s, which the template does not declare", name, d)
 			}
 			set[d] = true
 		}
@@ -263,7 +263,7 @@ func dependencyOrder(tpl *Template, active map[string]Resource) ([]string, error
 		references(r.Properties, func(target string) {
 			if _, isRes := tpl.Resources[target]; isRes {
 				if _, on := active[target]; !on && err == nil {
-					err = fmt.Errorf("cfn: resource %s refers to %s, which is not created (its Condition is false)", name, target)
+					err = fmt.Errorf("provision: resource %s refers to %s, which is not created (its Condition is false)", name, target)
 				}
 				set[target] = true
 			}
@@ -280,7 +280,7 @@ func dependencyOrder(tpl *Template, active map[string]Resource) ([]string, error
 	visit = func(n string, path []string) error {
 		switch state[n] {
 		case 1:
-			return fmt.Errorf("cfn: resources depend on each other in a circle: %s", strings.Join(append(path, n), " → "))
+			return fmt.Errorf("provision: resources depend on each other in a circle: %s", strings.Join(append(path, n), " → "))
 		case 2:
 			return nil
 		}

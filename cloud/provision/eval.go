@@ -1,4 +1,4 @@
-package cfn
+package provision
 
 import (
 	"encoding/base64"
@@ -22,7 +22,7 @@ func (e *evaluator) conditions() error {
 	e.conds = map[string]bool{}
 	for name := range e.tpl.Conditions {
 		if _, err := e.condition(name); err != nil {
-			return fmt.Errorf("cfn: condition %s: %w", name, err)
+			return fmt.Errorf("provision: condition %s: %w", name, err)
 		}
 	}
 	return nil
@@ -152,7 +152,7 @@ func (e *evaluator) rules() error {
 		if cond, ok := rule["RuleCondition"]; ok {
 			on, err := e.boolean(cond)
 			if err != nil {
-				return fmt.Errorf("cfn: rule %s: %w", name, err)
+				return fmt.Errorf("provision: rule %s: %w", name, err)
 			}
 			if !on {
 				continue
@@ -163,14 +163,14 @@ func (e *evaluator) rules() error {
 			m, _ := a.(map[string]any)
 			ok, err := e.boolean(m["Assert"])
 			if err != nil {
-				return fmt.Errorf("cfn: rule %s: %w", name, err)
+				return fmt.Errorf("provision: rule %s: %w", name, err)
 			}
 			if !ok {
 				desc, _ := m["AssertDescription"].(string)
 				if desc == "" {
 					desc = "an assertion failed"
 				}
-				return fmt.Errorf("cfn: rule %s: %s", name, desc)
+				return fmt.Errorf("provision: rule %s: %s", name, desc)
 			}
 		}
 	}
