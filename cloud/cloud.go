@@ -55,6 +55,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/provision"
 	"github.com/orderflow/orderflow/cloud/sns"
 	"github.com/orderflow/orderflow/cloud/sqs"
+	"github.com/orderflow/orderflow/internal/cfntemplate"
 	"github.com/orderflow/orderflow/internal/ownbody"
 )
 
@@ -434,7 +435,7 @@ func loopbackClient(maxConns int) *awshttp.BuildableClient {
 // outputs. Functions the template declares must have Go handlers registered
 // with c.Lambda first.
 func (c *Cloud) Deploy(ctx context.Context, template []byte, stackName string, params map[string]string) (*provision.Stack, error) {
-	tpl, err := provision.Parse(template)
+	tpl, err := cfntemplate.Parse(template)
 	if err != nil {
 		return nil, err
 	}

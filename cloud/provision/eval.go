@@ -8,11 +8,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/orderflow/orderflow/internal/cfntemplate"
 )
 
 // evaluator resolves intrinsic functions against a stack being provisioned.
 type evaluator struct {
-	tpl   *Template
+	tpl   *cfntemplate.Template
 	stack *Stack
 	conds map[string]bool
 }

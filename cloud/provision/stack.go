@@ -1,3 +1,9 @@
+// Package provision provisions CloudFormation templates into the embedded
+// cloud. It resolves a parsed template's parameters, conditions, rules and
+// intrinsic functions as CloudFormation does, orders resources by their
+// dependencies, and creates them through providers, one per resource type.
+// Parsing is internal/cfntemplate's job. It knows nothing of any particular
+// template.
 package provision
 
 import (
@@ -9,6 +15,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/orderflow/orderflow/internal/cfntemplate"
 )
 
 // Pseudo holds the values of CloudFormation's pseudo parameters.
@@ -91,7 +99,7 @@ type Stack struct {
 // conditions, every resource's type and properties, the dependency graph —
 // before creating anything, then creates the resources in dependency order
 // and computes the outputs. Errors name the resource or parameter at fault.
-func Provision(ctx context.Context, tpl *Template, opts Options) (*Stack, error) {
+func Provision(ctx context.Context, tpl *cfntemplate.Template, opts Options) (*Stack, error) {
 	opts.Pseudo.applyDefaults()
 	st := &Stack{
 		Pseudo:    opts.Pseudo,
@@ -110,7 +118,7 @@ func Provision(ctx context.Context, tpl *Template, opts Options) (*Stack, error)
 	if err := ev.rules(); err != nil {
 		return nil, err
 	}
-	active := map[string]Resource{}
+	active := map[string]cfntemplate.Resource{}
 	for name, r := range tpl.Resources {
 		if r.Condition != "" {
 			on, err := ev.condition(r.Condition)
@@ -176,7 +184,7 @@ func Provision(ctx context.Context, tpl *Template, opts Options) (*Stack, error)
 
 // resolveParameters applies overrides to defaults and checks every
 // constraint, as CloudFormation does before it creates anything.
-func resolveParameters(tpl *Template, overrides map[string]string) (map[string]string, error) {
+func resolveParameters(tpl *cfntemplate.Template, overrides map[string]string) (map[string]string, error) {
 	for name := range overrides {
 		if _, ok := tpl.Parameters[name]; !ok {
 			return nil, fmt.Errorf("provision: parameter %s is not declared in the template", name)
@@ -199,7 +207,7 @@ func resolveParameters(tpl *Template, overrides map[string]string) (map[string]s
 	return values, nil
 }
 
-func checkParameter(p Parameter, v string) error {
+func checkParameter(p cfntemplate.Parameter, v string) error {
 	if len(p.AllowedValues) > 0 {
 		ok := false
 		for _, a := range p.AllowedValues {
@@ -249,7 +257,7 @@ func checkParameter(p Parameter, v string) error {
 
 // dependencyOrder sorts the active resources so that each comes after what
 // it references or depends on; ties go by name, so the order is stable.
-func dependencyOrder(tpl *Template, active map[string]Resource) ([]string, error) {
+func dependencyOrder(tpl *cfntemplate.Template, active map[string]cfntemplate.Resource) ([]string, error) {
 	deps := map[string][]string{}
 	for name, r := range active {
 		set := map[string]bool{}

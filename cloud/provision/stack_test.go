@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/orderflow/orderflow/cloud/provision"
+	"github.com/orderflow/orderflow/internal/cfntemplate"
 )
 
 // recorder is a provider that remembers what it was asked to create.
@@ -85,9 +86,9 @@ Outputs:
   Loud: {Condition: Loud, Value: !Ref LoudOnly}
 `
 
-func parse(t *testing.T, doc string) *provision.Template {
+func parse(t *testing.T, doc string) *cfntemplate.Template {
 	t.Helper()
-	tpl, err := provision.Parse([]byte(doc))
+	tpl, err := cfntemplate.Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
