@@ -17,7 +17,6 @@ import (
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/cloudtest"
 	"github.com/orderflow/orderflow/cloud/lambda"
-	"github.com/orderflow/orderflow/cloud/provision"
 )
 
 // The cloud runs on a fake clock that only the test moves, so that a failed
@@ -56,10 +55,10 @@ func TestTheFunctionHostConsumesAnEmbeddedQueueAndDeletesOnlySuccesses(t *testin
 			return resp, nil
 		}, nil
 	})
-	if _, err := c.Lambda.CreateFunction(ctx, provision.Function{Name: "worker", TimeoutSec: 5, MemoryMB: 128}); err != nil {
+	if _, err := c.Lambda.CreateFunction(ctx, lambda.Function{Name: "worker", TimeoutSec: 5, MemoryMB: 128}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Lambda.CreateEventSourceMapping(ctx, provision.EventSourceMapping{FunctionName: "worker", EventSourceArn: "arn:aws:sqs:us-east-1:000000000000:work",
+	if _, err := c.Lambda.CreateEventSourceMapping(ctx, lambda.EventSourceMapping{FunctionName: "worker", EventSourceArn: "arn:aws:sqs:us-east-1:000000000000:work",
 		BatchSize: 10, Enabled: true, ReportBatchItemFailure: true, MaximumConcurrency: 2}); err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,6 @@ import (
 
 	"github.com/orderflow/orderflow"
 	"github.com/orderflow/orderflow/cloud/lambda"
-	"github.com/orderflow/orderflow/cloud/provision"
 	"github.com/orderflow/orderflow/dynamodb"
 	"github.com/orderflow/orderflow/internal/gctune"
 	"github.com/orderflow/orderflow/internal/local"
@@ -476,11 +475,11 @@ func runPeer(ctx context.Context, p peer, n, publishers int, raw, batch bool) (f
 		}
 		return h.Handle, nil
 	})
-	if _, err := host.CreateFunction(ctx, provision.Function{Name: "ProcessOrderFunction", TimeoutSec: 10, MemoryMB: 128,
+	if _, err := host.CreateFunction(ctx, lambda.Function{Name: "ProcessOrderFunction", TimeoutSec: 10, MemoryMB: 128,
 		Environment: map[string]string{"ORDERS_TABLE": table, "DLQ_URL": p.queueURL + "-dlq"}}); err != nil {
 		return 0, err
 	}
-	if _, err := host.CreateEventSourceMapping(ctx, provision.EventSourceMapping{EventSourceArn: p.queueARN, FunctionName: "ProcessOrderFunction",
+	if _, err := host.CreateEventSourceMapping(ctx, lambda.EventSourceMapping{EventSourceArn: p.queueARN, FunctionName: "ProcessOrderFunction",
 		Enabled: true, BatchSize: 10, ReportBatchItemFailure: true, MaximumConcurrency: 10}); err != nil {
 		return 0, err
 	}

@@ -44,7 +44,6 @@ import (
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/clock"
-	"github.com/orderflow/orderflow/cloud/provision"
 )
 
 // Handler is a function of aws-lambda-go's SQS shape.
@@ -132,8 +131,6 @@ type flight struct {
 	timedOut            atomic.Bool // its timeout has failed the batch
 }
 
-var _ provision.Functions = (*Host)(nil)
-
 // New returns a host with no functions.
 func New(opts Options) (*Host, error) {
 	if opts.Queues == nil {
@@ -172,16 +169,42 @@ func (h *Host) Register(name string, f Factory) {
 	h.factories[name] = f
 }
 
+// Function is a function as the host runs it: the parts of an
+// AWS::Lambda::Function (or a CreateFunction call) that the host uses.
+type Function struct {
+	Name          string
+	Runtime       string
+	Handler       string
+	Architectures []string
+	MemoryMB      int
+	TimeoutSec    int
+	Environment   map[string]string
+	Role          string
+	LogGroup      string
+}
+
+// EventSourceMapping is an SQS event source mapping as the host runs it: the
+// parts of an AWS::Lambda::EventSourceMapping that the host uses.
+type EventSourceMapping struct {
+	EventSourceArn         string
+	FunctionName           string
+	Enabled                bool
+	BatchSize              int
+	MaximumBatchingWindow  int // seconds
+	ReportBatchItemFailure bool
+	MaximumConcurrency     int // 0: no limit set
+}
+
 type function struct {
 	cfg     Config
-	spec    provision.Function
+	spec    Function
 	handler Handler
 	created time.Time
 	logs    io.Writer // the sink, and the function's log stream if any
 }
 
 // CreateFunction creates the function f from its registered Go code.
-func (h *Host) CreateFunction(_ context.Context, f provision.Function) (string, error) {
+func (h *Host) CreateFunction(_ context.Context, f Function) (string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, dup := h.functions[f.Name]; dup {
@@ -219,7 +242,7 @@ func (h *Host) CreateFunction(_ context.Context, f provision.Function) (string, 
 }
 
 // CreateEventSourceMapping validates m as AWS does and starts its pollers.
-func (h *Host) CreateEventSourceMapping(ctx context.Context, m provision.EventSourceMapping) (string, error) {
+func (h *Host) CreateEventSourceMapping(ctx context.Context, m EventSourceMapping) (string, error) {
 	h.mu.Lock()
 	fn, ok := h.functions[functionName(m.FunctionName)]
 	closed := h.closed
