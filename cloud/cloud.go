@@ -46,6 +46,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"go.etcd.io/bbolt"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/cloudformation"
 	"github.com/orderflow/orderflow/cloud/dynamodb"
@@ -61,16 +62,17 @@ import (
 
 // DefaultAddr is the edge's default listen address, the port AWS local
 // tooling conventionally uses.
-const DefaultAddr = "127.0.0.1:4566"
+const DefaultAddr = awsenv.DefaultAddr
 
 // Options configure a Cloud. The zero value is usable.
 type Options struct {
 	// Addr is the listen address. Default DefaultAddr; use "127.0.0.1:0" for
 	// an ephemeral port (tests).
 	Addr string
-	// Region is the region in ARNs and URLs. Default "us-east-1".
+	// Region is the region in ARNs and URLs. Default awsenv.DefaultRegion.
 	Region string
-	// AccountID is the account in ARNs and queue URLs. Default "000000000000".
+	// AccountID is the account in ARNs and queue URLs. Default
+	// awsenv.DefaultAccountID.
 	AccountID string
 	// Clock drives every time-based behaviour. Default the machine's clock.
 	Clock clock.Clock
@@ -130,12 +132,8 @@ func (o *Options) applyDefaults() {
 	if o.Addr == "" {
 		o.Addr = DefaultAddr
 	}
-	if o.Region == "" {
-		o.Region = "us-east-1"
-	}
-	if o.AccountID == "" {
-		o.AccountID = "000000000000"
-	}
+	env := awsenv.Env{Region: o.Region, AccountID: o.AccountID}.WithDefaults()
+	o.Region, o.AccountID = env.Region, env.AccountID
 	if o.Clock == nil {
 		o.Clock = clock.Real()
 	}
@@ -179,6 +177,7 @@ type Cloud struct {
 	self    aws.Credentials // what the cloud's own clients sign with
 	client  *awshttp.BuildableClient
 	url     string
+	env     awsenv.Env // every service's account, region and endpoint
 	server  *http.Server
 	done    chan error
 	closing chan struct{} // closed when Close begins
@@ -204,6 +203,7 @@ func Start(opts Options) (*Cloud, error) {
 	c := &Cloud{opts: opts, done: make(chan error, 1), closing: make(chan struct{}), faults: newInjector(), calls: &callCounts{}, conns: newUnusedConns()}
 	c.limiter = newConnLimiter(ln, maxConns)
 	c.url = endpointURL(ln.Addr())
+	c.env = awsenv.Env{Region: opts.Region, AccountID: opts.AccountID, BaseURL: c.URL}
 	c.self = aws.Credentials{AccessKeyID: "orderflow", SecretAccessKey: "orderflow"}
 	c.client = loopbackClient(fds.own)
 	var auth *verifier
@@ -222,9 +222,6 @@ func Start(opts Options) (*Cloud, error) {
 		c.closeServices(context.Background())
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-
-	c.Logs = logs.New(opts.Clock, opts.Region, opts.AccountID)
-	c.CloudFormation = cloudformation.New()
 
 	host, _, _ := net.SplitHostPort(opts.Addr)
 	services := []Service{c.DynamoDB, c.failDeletes(c.SQS), c.SNS, c.Logs, c.CloudFormation}
@@ -247,8 +244,7 @@ func Start(opts Options) (*Cloud, error) {
 	// semantics (engine_queues.go).
 	c.Lambda, err = lambda.New(lambda.Options{
 		Queues:    engineQueues{c},
-		Region:    opts.Region,
-		AccountID: opts.AccountID,
+		Env:       c.env,
 		Clock:     opts.Clock,
 		Logs:      opts.FunctionLogs,
 		Logger:    opts.Logger,
@@ -483,8 +479,8 @@ func (c *Cloud) Close(ctx context.Context) error {
 	return nil
 }
 
-// openServices creates SQS, SNS and DynamoDB, on the data file when there
-// is a data directory. SQS opens first: SNS delivers into it. SNS's
+// openServices creates the services, SQS, SNS and DynamoDB on the data file
+// when there is a data directory. SQS opens first: SNS delivers into it. SNS's
 // recovered delivery retries wait for Start to resume them.
 func (c *Cloud) openServices() error {
 	o := c.opts
@@ -518,7 +514,7 @@ func (c *Cloud) openServices() error {
 		}
 	}
 	var err error
-	if c.SQS, err = sqs.Open(sqs.Options{Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db, Journal: c.journal,
+	if c.SQS, err = sqs.New(sqs.Options{Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal,
 		MaxQueueBytes: o.MaxQueueBytes, MaxQueuedBytes: o.MaxQueuedBytes}); err != nil {
 		return err
 	}
@@ -527,13 +523,19 @@ func (c *Cloud) openServices() error {
 			"dir", o.DataDir, "queuedBytes", over, "maxQueuedBytes", max)
 	}
 	if c.SNS, err = sns.New(sns.Options{
-		Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db, Journal: c.journal,
+		Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal,
 		Queues: snsToSQS{sqs: c.SQS, account: o.AccountID, faults: c.faults, calls: c.calls},
 		Logger: o.Logger,
 	}); err != nil {
 		return err
 	}
-	c.DynamoDB, err = dynamodb.Open(dynamodb.Options{Region: o.Region, AccountID: o.AccountID, Now: o.Clock.Now, DB: c.db, Journal: c.journal})
+	if c.DynamoDB, err = dynamodb.New(dynamodb.Options{Env: c.env, Now: o.Clock.Now, DB: c.db, Journal: c.journal}); err != nil {
+		return err
+	}
+	if c.Logs, err = logs.New(logs.Options{Env: c.env, Clock: o.Clock}); err != nil {
+		return err
+	}
+	c.CloudFormation, err = cloudformation.New(cloudformation.Options{})
 	return err
 }
 

@@ -34,8 +34,13 @@ type Service struct {
 	stacks []Stack
 }
 
+// Options configure a Service. There are none yet: the stacks it answers
+// for carry their own region and account. The type keeps New's shape the
+// same as every other service's.
+type Options struct{}
+
 // New returns a service with no stacks.
-func New() *Service { return &Service{} }
+func New(Options) (*Service, error) { return &Service{}, nil }
 
 // Name is the SigV4 signing name.
 func (s *Service) Name() string { return "cloudformation" }

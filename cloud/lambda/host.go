@@ -42,6 +42,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/clock"
 )
@@ -71,9 +72,9 @@ type Factory func(cfg Config) (Handler, error)
 type Options struct {
 	// Queues is the SQS API the event source mappings poll. Required.
 	Queues Queues
-	// Region and AccountID make function ARNs. Defaults us-east-1 and
-	// 000000000000.
-	Region, AccountID string
+	// Env gives the region and account in function ARNs; its zero fields
+	// take awsenv's defaults.
+	awsenv.Env
 	// Clock drives the host's time: batching windows, function timeouts
 	// (the deadline of the handler's context), the pause after a failed
 	// receive, injected fault holds, and durations in REPORT lines. Default
@@ -136,12 +137,7 @@ func New(opts Options) (*Host, error) {
 	if opts.Queues == nil {
 		return nil, errors.New("lambda: Options.Queues is required")
 	}
-	if opts.Region == "" {
-		opts.Region = "us-east-1"
-	}
-	if opts.AccountID == "" {
-		opts.AccountID = "000000000000"
-	}
+	opts.Env = opts.Env.WithDefaults()
 	if opts.Clock == nil {
 		opts.Clock = clock.Real()
 	}

@@ -16,25 +16,22 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/internal/cfntemplate"
 )
 
 // Pseudo holds the values of CloudFormation's pseudo parameters.
 type Pseudo struct {
-	Region    string // AWS::Region; default "us-east-1"
-	AccountID string // AWS::AccountId; default "000000000000"
+	Region    string // AWS::Region; default awsenv.DefaultRegion
+	AccountID string // AWS::AccountId; default awsenv.DefaultAccountID
 	Partition string // AWS::Partition; default "aws"
 	URLSuffix string // AWS::URLSuffix; default "amazonaws.com"
 	StackName string // AWS::StackName; default "orderflow"
 }
 
 func (p *Pseudo) applyDefaults() {
-	if p.Region == "" {
-		p.Region = "us-east-1"
-	}
-	if p.AccountID == "" {
-		p.AccountID = "000000000000"
-	}
+	env := awsenv.Env{Region: p.Region, AccountID: p.AccountID}.WithDefaults()
+	p.Region, p.AccountID = env.Region, env.AccountID
 	if p.Partition == "" {
 		p.Partition = "aws"
 	}

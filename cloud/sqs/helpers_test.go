@@ -101,7 +101,7 @@ func (b backend) newFixtureWith(t testing.TB, fake bool, set func(*cloudsqs.Opti
 	var srv *httptest.Server
 	opts.BaseURL = func() string { return srv.URL }
 	var err error
-	if f.svc, err = cloudsqs.Open(opts); err != nil {
+	if f.svc, err = cloudsqs.New(opts); err != nil {
 		t.Fatal(err)
 	}
 	if f.db != nil {
