@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"syscall"
 	"testing"
@@ -26,7 +27,7 @@ import (
 //	go test -run '^$' -bench MemoryAtScale -benchtime 1x ./cloud/
 func BenchmarkMemoryAtScale(b *testing.B) {
 	const orders, queued = 1_000_000, 100_000
-	gctune.Start(b.Context())
+	gctune.Start(b.Context(), os.Getenv)
 	for b.Loop() {
 		ddb := engine.New()
 		mustDo(b, ddb, "CreateTable", `{"TableName":"Orders","BillingMode":"PAY_PER_REQUEST",
@@ -99,7 +100,7 @@ func wireItem(o orderflow.Order) map[string]map[string]string {
 //
 //	go test -run '^$' -bench QueuesAtTheirCeiling -benchtime 1x ./cloud/
 func BenchmarkQueuesAtTheirCeiling(b *testing.B) {
-	gctune.Start(b.Context())
+	gctune.Start(b.Context(), os.Getenv)
 	for b.Loop() {
 		q := sqs.NewEngine(sqs.Options{})
 		for i := range 4 {

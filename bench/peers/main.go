@@ -115,7 +115,7 @@ func main() {
 	}
 	// The garbage collector's pace orderflow's CLI sets for its cloud; in
 	// one process it applies to every stack alike.
-	gctune.Start(context.Background())
+	gctune.Start(context.Background(), os.Getenv)
 	logrus.SetLevel(logrus.WarnLevel)
 	logrus.SetOutput(io.Discard)
 	results := map[string]any{}
