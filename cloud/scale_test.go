@@ -46,7 +46,10 @@ func BenchmarkMemoryAtScale(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		q := sqs.NewEngine(sqs.Options{})
+		q, err := sqs.NewEngine(sqs.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		if _, err := q.CreateQueue("OrderQueue", nil, nil); err != nil {
 			b.Fatal(err)
 		}
@@ -102,7 +105,10 @@ func wireItem(o orderflow.Order) map[string]map[string]string {
 func BenchmarkQueuesAtTheirCeiling(b *testing.B) {
 	gctune.Start(b.Context(), os.Getenv)
 	for b.Loop() {
-		q := sqs.NewEngine(sqs.Options{})
+		q, err := sqs.NewEngine(sqs.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		for i := range 4 {
 			if _, err := q.CreateQueue(fmt.Sprint("q", i), nil, nil); err != nil {
 				b.Fatal(err)

@@ -27,7 +27,7 @@ type Options struct {
 	awsenv.Env
 	// Clock is the source of time; default clock.Real().
 	Clock clock.Clock
-	// DB, when set, makes the engine durable: New (or OpenEngine) loads the
+	// DB, when set, makes the engine durable: New (or NewEngine) loads the
 	// queues, messages and move tasks the file holds, and every change is
 	// committed to it (under top-level buckets named sqs…) before it is
 	// acknowledged.
@@ -103,24 +103,16 @@ type Engine struct {
 	last journal.Ticket
 }
 
-// NewEngine returns an empty engine in memory, for in-process callers that
-// need no Service. It panics if opts.DB is set: loading a file can fail, so
-// durable engines come from OpenEngine (or New).
-func NewEngine(opts Options) *Engine {
-	if opts.DB != nil {
-		panic("sqs: NewEngine with a DB: use OpenEngine")
-	}
-	return newEngine(opts.withDefaults())
-}
-
 func newEngine(opts Options) *Engine {
 	return &Engine{opts: opts, clk: opts.Clock, queues: map[string]*queue{}, tasks: map[string]*moveTask{}}
 }
 
-// OpenEngine returns an engine holding what opts.DB holds (nothing, for a
-// new file), which records every change there from then on. Without a DB
-// it is NewEngine. Close it to stop its committer.
-func OpenEngine(opts Options) (*Engine, error) {
+// NewEngine returns an engine, for in-process callers that need no
+// Service. Options documents the defaults. Without a DB it is empty and in
+// memory; with one it holds what opts.DB holds (nothing, for a new file)
+// and records every change there from then on. Close it to stop its
+// committer.
+func NewEngine(opts Options) (*Engine, error) {
 	opts = opts.withDefaults()
 	e := newEngine(opts)
 	if opts.DB == nil {

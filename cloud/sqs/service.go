@@ -26,7 +26,7 @@ type Service struct {
 // holds (see Options.DB), and errors wrap ErrDataFile when the file's SQS
 // data cannot be used.
 func New(opts Options) (*Service, error) {
-	e, err := OpenEngine(opts)
+	e, err := NewEngine(opts)
 	if err != nil {
 		return nil, err
 	}
