@@ -56,12 +56,14 @@ type Engine struct {
 	closed     atomic.Bool
 }
 
-// New returns an empty engine with the default options.
-func New() *Engine { return NewWithOptions(Options{}) }
+// New returns an empty in-memory engine with the default options, for
+// tests and benchmarks; the service makes its engine with Open, which
+// takes Options.
+func New() *Engine { return newEngine(Options{}) }
 
-// NewWithOptions returns an empty in-memory engine; o.DB and o.Journal
-// are for Open.
-func NewWithOptions(o Options) *Engine {
+// newEngine returns an empty in-memory engine with o's defaults applied;
+// o.DB and o.Journal are for Open.
+func newEngine(o Options) *Engine {
 	o.Env = o.Env.WithDefaults()
 	if o.Now == nil {
 		o.Now = time.Now
