@@ -49,30 +49,33 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"go.etcd.io/bbolt"
 
-	"github.com/orderflow/orderflow/cloud/cfn"
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/cloudformation"
 	"github.com/orderflow/orderflow/cloud/dynamodb"
 	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/cloud/logs"
+	"github.com/orderflow/orderflow/cloud/provision"
 	"github.com/orderflow/orderflow/cloud/sns"
 	"github.com/orderflow/orderflow/cloud/sqs"
+	"github.com/orderflow/orderflow/internal/cfntemplate"
 	"github.com/orderflow/orderflow/internal/ownbody"
 )
 
 // DefaultAddr is the edge's default listen address, the port AWS local
 // tooling conventionally uses.
-const DefaultAddr = "127.0.0.1:4566"
+const DefaultAddr = awsenv.DefaultAddr
 
 // Options configure a Cloud. The zero value is usable.
 type Options struct {
 	// Addr is the listen address. Default DefaultAddr; use "127.0.0.1:0" for
 	// an ephemeral port (tests).
 	Addr string
-	// Region is the region in ARNs and URLs. Default "us-east-1".
+	// Region is the region in ARNs and URLs. Default awsenv.DefaultRegion.
 	Region string
-	// AccountID is the account in ARNs and queue URLs. Default "000000000000".
+	// AccountID is the account in ARNs and queue URLs. Default
+	// awsenv.DefaultAccountID.
 	AccountID string
 	// Clock drives every time-based behaviour. Default the machine's clock.
 	Clock clock.Clock
@@ -132,12 +135,8 @@ func (o *Options) applyDefaults() {
 	if o.Addr == "" {
 		o.Addr = DefaultAddr
 	}
-	if o.Region == "" {
-		o.Region = "us-east-1"
-	}
-	if o.AccountID == "" {
-		o.AccountID = "000000000000"
-	}
+	env := awsenv.Env{Region: o.Region, AccountID: o.AccountID}.WithDefaults()
+	o.Region, o.AccountID = env.Region, env.AccountID
 	if o.Clock == nil {
 		o.Clock = clock.Real()
 	}
@@ -166,7 +165,7 @@ type Cloud struct {
 	Lambda *lambda.Host
 	// Records holds what templates declared that the cloud keeps without
 	// running: IAM roles, log groups, alarms.
-	Records cfn.Records
+	Records provision.Records
 
 	opts    Options
 	db      *bbolt.DB        // the data file; nil in memory
@@ -181,6 +180,7 @@ type Cloud struct {
 	self    aws.Credentials // what the cloud's own clients sign with
 	client  *awshttp.BuildableClient
 	url     string
+	env     awsenv.Env // every service's account, region and endpoint
 	server  *http.Server
 	done    chan error
 	closing chan struct{} // closed when Close begins
@@ -206,6 +206,7 @@ func Start(opts Options) (*Cloud, error) {
 	c := &Cloud{opts: opts, done: make(chan error, 1), closing: make(chan struct{}), faults: newInjector(), calls: &callCounts{}, conns: newUnusedConns()}
 	c.limiter = newConnLimiter(ln, maxConns)
 	c.url = endpointURL(ln.Addr())
+	c.env = awsenv.Env{Region: opts.Region, AccountID: opts.AccountID, BaseURL: c.URL}
 	c.self = aws.Credentials{AccessKeyID: "orderflow", SecretAccessKey: "orderflow"}
 	c.client = loopbackClient(fds.own)
 	var auth *verifier
@@ -224,9 +225,6 @@ func Start(opts Options) (*Cloud, error) {
 		c.closeServices(context.Background())
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-
-	c.Logs = logs.New(opts.Clock, opts.Region, opts.AccountID)
-	c.CloudFormation = cloudformation.New()
 
 	host, _, _ := net.SplitHostPort(opts.Addr)
 	services := []Service{c.DynamoDB, c.failDeletes(c.SQS), c.SNS, c.Logs, c.CloudFormation}
@@ -249,8 +247,7 @@ func Start(opts Options) (*Cloud, error) {
 	// semantics (engine_queues.go).
 	c.Lambda, err = lambda.New(lambda.Options{
 		Queues:    engineQueues{c},
-		Region:    opts.Region,
-		AccountID: opts.AccountID,
+		Env:       c.env,
 		Clock:     opts.Clock,
 		Logs:      opts.FunctionLogs,
 		Logger:    opts.Logger,
@@ -437,15 +434,15 @@ func loopbackClient(maxConns int) *awshttp.BuildableClient {
 // conditions, resources in dependency order through the public APIs, and
 // outputs. Functions the template declares must have Go handlers registered
 // with c.Lambda first.
-func (c *Cloud) Deploy(ctx context.Context, template []byte, stackName string, params map[string]string) (*cfn.Stack, error) {
-	tpl, err := cfn.Parse(template)
+func (c *Cloud) Deploy(ctx context.Context, template []byte, stackName string, params map[string]string) (*provision.Stack, error) {
+	tpl, err := cfntemplate.Parse(template)
 	if err != nil {
 		return nil, err
 	}
-	st, err := cfn.Provision(ctx, tpl, cfn.Options{
+	st, err := provision.Provision(ctx, tpl, provision.Options{
 		Parameters: params,
-		Pseudo:     cfn.Pseudo{Region: c.opts.Region, AccountID: c.opts.AccountID, StackName: stackName},
-		Providers:  cfn.AWS(c.Config(), c.Lambda, &c.Records),
+		Pseudo:     provision.Pseudo{Region: c.opts.Region, AccountID: c.opts.AccountID, StackName: stackName},
+		Providers:  provision.AWS(c.Config(), c.Lambda, &c.Records),
 	})
 	if err != nil {
 		return st, err
@@ -486,8 +483,8 @@ func (c *Cloud) Close(ctx context.Context) error {
 	return nil
 }
 
-// openServices creates SQS, SNS and DynamoDB, on the data file when there
-// is a data directory. SQS opens first: SNS delivers into it. SNS's
+// openServices creates the services, SQS, SNS and DynamoDB on the data file
+// when there is a data directory. SQS opens first: SNS delivers into it. SNS's
 // recovered delivery retries wait for Start to resume them.
 func (c *Cloud) openServices() error {
 	o := c.opts
@@ -521,7 +518,7 @@ func (c *Cloud) openServices() error {
 		}
 	}
 	var err error
-	if c.SQS, err = sqs.Open(sqs.Options{Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db, Journal: c.journal,
+	if c.SQS, err = sqs.New(sqs.Options{Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal,
 		MaxQueueBytes: o.MaxQueueBytes, MaxQueuedBytes: o.MaxQueuedBytes}); err != nil {
 		return err
 	}
@@ -530,13 +527,19 @@ func (c *Cloud) openServices() error {
 			"dir", o.DataDir, "queuedBytes", over, "maxQueuedBytes", max)
 	}
 	if c.SNS, err = sns.New(sns.Options{
-		Region: o.Region, AccountID: o.AccountID, Clock: o.Clock, BaseURL: c.URL, DB: c.db, Journal: c.journal,
+		Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal,
 		Queues: snsToSQS{sqs: c.SQS, account: o.AccountID, faults: c.faults, calls: c.calls},
 		Logger: o.Logger,
 	}); err != nil {
 		return err
 	}
-	c.DynamoDB, err = dynamodb.Open(dynamodb.Options{Region: o.Region, AccountID: o.AccountID, Now: o.Clock.Now, DB: c.db, Journal: c.journal})
+	if c.DynamoDB, err = dynamodb.New(dynamodb.Options{Env: c.env, Now: o.Clock.Now, DB: c.db, Journal: c.journal}); err != nil {
+		return err
+	}
+	if c.Logs, err = logs.New(logs.Options{Env: c.env, Clock: o.Clock}); err != nil {
+		return err
+	}
+	c.CloudFormation, err = cloudformation.New(cloudformation.Options{})
 	return err
 }
 

@@ -14,7 +14,6 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/orderflow/orderflow/cloud"
-	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/cloudtest"
 	"github.com/orderflow/orderflow/cloud/lambda"
@@ -56,10 +55,10 @@ func TestTheFunctionHostConsumesAnEmbeddedQueueAndDeletesOnlySuccesses(t *testin
 			return resp, nil
 		}, nil
 	})
-	if _, err := c.Lambda.CreateFunction(ctx, cfn.Function{Name: "worker", TimeoutSec: 5, MemoryMB: 128}); err != nil {
+	if _, err := c.Lambda.CreateFunction(ctx, lambda.Function{Name: "worker", TimeoutSec: 5, MemoryMB: 128}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Lambda.CreateEventSourceMapping(ctx, cfn.EventSourceMapping{FunctionName: "worker", EventSourceArn: "arn:aws:sqs:us-east-1:000000000000:work",
+	if _, err := c.Lambda.CreateEventSourceMapping(ctx, lambda.EventSourceMapping{FunctionName: "worker", EventSourceArn: "arn:aws:sqs:us-east-1:000000000000:work",
 		BatchSize: 10, Enabled: true, ReportBatchItemFailure: true, MaximumConcurrency: 2}); err != nil {
 		t.Fatal(err)
 	}

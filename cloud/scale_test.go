@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"syscall"
 	"testing"
@@ -26,7 +27,7 @@ import (
 //	go test -run '^$' -bench MemoryAtScale -benchtime 1x ./cloud/
 func BenchmarkMemoryAtScale(b *testing.B) {
 	const orders, queued = 1_000_000, 100_000
-	gctune.Start(b.Context())
+	gctune.Start(b.Context(), os.Getenv)
 	for b.Loop() {
 		ddb := engine.New()
 		mustDo(b, ddb, "CreateTable", `{"TableName":"Orders","BillingMode":"PAY_PER_REQUEST",
@@ -45,7 +46,10 @@ func BenchmarkMemoryAtScale(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		q := sqs.NewEngine(sqs.Options{})
+		q, err := sqs.NewEngine(sqs.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		if _, err := q.CreateQueue("OrderQueue", nil, nil); err != nil {
 			b.Fatal(err)
 		}
@@ -99,9 +103,12 @@ func wireItem(o orderflow.Order) map[string]map[string]string {
 //
 //	go test -run '^$' -bench QueuesAtTheirCeiling -benchtime 1x ./cloud/
 func BenchmarkQueuesAtTheirCeiling(b *testing.B) {
-	gctune.Start(b.Context())
+	gctune.Start(b.Context(), os.Getenv)
 	for b.Loop() {
-		q := sqs.NewEngine(sqs.Options{})
+		q, err := sqs.NewEngine(sqs.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		for i := range 4 {
 			if _, err := q.CreateQueue(fmt.Sprint("q", i), nil, nil); err != nil {
 				b.Fatal(err)

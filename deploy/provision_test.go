@@ -15,15 +15,15 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/orderflow/orderflow/cloud"
-	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/cloud/cloudtest"
 	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/cloud/provision"
 	"github.com/orderflow/orderflow/deploy"
 )
 
-// provision deploys template.yaml into a fresh embedded cloud, with a
+// deployStack deploys template.yaml into a fresh embedded cloud, with a
 // do-nothing Go handler standing in for the function.
-func provision(t *testing.T, params map[string]string) (*cloud.Cloud, *cfn.Stack, error) {
+func deployStack(t *testing.T, params map[string]string) (*cloud.Cloud, *provision.Stack, error) {
 	t.Helper()
 	c, _ := cloudtest.Start(t)
 	name := params["FunctionName"]
@@ -77,7 +77,7 @@ func redrive(t *testing.T, attrs map[string]string) (target string, max int) {
 }
 
 func TestTheTemplateProvisionsWithItsDefaults(t *testing.T) {
-	c, st, err := provision(t, nil)
+	c, st, err := deployStack(t, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestTheTemplateProvisionsWithItsDefaults(t *testing.T) {
 }
 
 func TestOverriddenParametersTakeEffect(t *testing.T) {
-	c, st, err := provision(t, map[string]string{
+	c, st, err := deployStack(t, map[string]string{
 		"OrdersTableName": "Shop", "QueueName": "ShopQueue", "QueueVisibilityTimeoutSeconds": "120", "MaxReceiveCount": "5",
 		"BatchSize": "25", "MaximumBatchingWindowSeconds": "2", "MaximumConcurrency": "3", "RawMessageDelivery": "false",
 		"FunctionName": "ShopFunction",
@@ -164,7 +164,7 @@ func TestTheTemplateRefusesBadParameters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
-			_, _, err := provision(t, tt.params)
+			_, _, err := deployStack(t, tt.params)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error = %v, want %q", err, tt.want)
 			}
@@ -177,11 +177,11 @@ func TestTheTemplateRefusesBadParameters(t *testing.T) {
 // but the log group's streams (log-group:NAME:*), which is how CloudWatch
 // Logs names every stream of one group.
 func TestTheResolvedRoleGrantsNoWildcards(t *testing.T) {
-	c, _, err := provision(t, nil)
+	c, _, err := deployStack(t, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var role cfn.Properties
+	var role provision.Properties
 	for _, r := range c.Records.All() {
 		if r.LogicalID == "ProcessOrderFunctionRole" {
 			role = r.Properties

@@ -6,7 +6,7 @@ package deploy
 import (
 	_ "embed"
 
-	"github.com/orderflow/orderflow/cloud/cfn"
+	"github.com/orderflow/orderflow/internal/cfntemplate"
 )
 
 // TemplateYAML is deploy/template.yaml.
@@ -15,4 +15,4 @@ import (
 var TemplateYAML []byte
 
 // Load parses the embedded template.yaml.
-func Load() (*cfn.Template, error) { return cfn.Parse(TemplateYAML) }
+func Load() (*cfntemplate.Template, error) { return cfntemplate.Parse(TemplateYAML) }

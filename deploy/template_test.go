@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/deploy"
+	"github.com/orderflow/orderflow/internal/cfntemplate"
 )
 
-func load(t *testing.T) *cfn.Template {
+func load(t *testing.T) *cfntemplate.Template {
 	t.Helper()
 	tpl, err := deploy.Load()
 	if err != nil {
@@ -21,7 +21,7 @@ func load(t *testing.T) *cfn.Template {
 	return tpl
 }
 
-func resource(t *testing.T, tpl *cfn.Template, name, typ string) cfn.Resource {
+func resource(t *testing.T, tpl *cfntemplate.Template, name, typ string) cfntemplate.Resource {
 	t.Helper()
 	r, ok := tpl.Resources[name]
 	if !ok {
@@ -35,7 +35,7 @@ func resource(t *testing.T, tpl *cfn.Template, name, typ string) cfn.Resource {
 
 // number resolves a property that is a literal or a Ref to a parameter
 // (taking the parameter's default).
-func number(t *testing.T, tpl *cfn.Template, v any) float64 {
+func number(t *testing.T, tpl *cfntemplate.Template, v any) float64 {
 	t.Helper()
 	if m, ok := v.(map[string]any); ok {
 		if ref, ok := m["Ref"].(string); ok {
@@ -168,7 +168,7 @@ func TestOrderQueueIsSubscribedToOrderTopic(t *testing.T) {
 }
 
 // actions lists every IAM action granted by the template's roles.
-func actions(t *testing.T, tpl *cfn.Template) (granted []string, statements []map[string]any) {
+func actions(t *testing.T, tpl *cfntemplate.Template) (granted []string, statements []map[string]any) {
 	t.Helper()
 	for name, r := range tpl.Resources {
 		if r.Type != "AWS::IAM::Role" {

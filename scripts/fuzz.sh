@@ -16,7 +16,7 @@ targets=(
 	"FuzzJSONRequest ./cloud/sqs"
 	"FuzzQuery ./cloud/sns"
 	"FuzzPolicy ./cloud/sns/filterpolicy"
-	"FuzzParse ./cloud/cfn"
+	"FuzzParse ./internal/cfntemplate"
 	"FuzzRequests ./cloud/dynamodb/engine"
 )
 for t in "${targets[@]}"; do

@@ -64,7 +64,6 @@ import (
 	miniserver "github.com/truora/minidyn/server"
 
 	"github.com/orderflow/orderflow"
-	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/dynamodb"
 	"github.com/orderflow/orderflow/internal/gctune"
@@ -119,7 +118,7 @@ func main() {
 	}
 	// The garbage collector's pace orderflow's CLI sets for its cloud; in
 	// one process it applies to every stack alike.
-	gctune.Start(context.Background())
+	gctune.Start(context.Background(), os.Getenv)
 	logrus.SetLevel(logrus.WarnLevel)
 	logrus.SetOutput(io.Discard)
 	results := map[string]any{}
@@ -479,11 +478,11 @@ func runPeer(ctx context.Context, p peer, n, publishers int, raw, batch bool) (f
 		}
 		return h.Handle, nil
 	})
-	if _, err := host.CreateFunction(ctx, cfn.Function{Name: "ProcessOrderFunction", TimeoutSec: 10, MemoryMB: 128,
+	if _, err := host.CreateFunction(ctx, lambda.Function{Name: "ProcessOrderFunction", TimeoutSec: 10, MemoryMB: 128,
 		Environment: map[string]string{"ORDERS_TABLE": table, "DLQ_URL": p.queueURL + "-dlq"}}); err != nil {
 		return 0, err
 	}
-	if _, err := host.CreateEventSourceMapping(ctx, cfn.EventSourceMapping{EventSourceArn: p.queueARN, FunctionName: "ProcessOrderFunction",
+	if _, err := host.CreateEventSourceMapping(ctx, lambda.EventSourceMapping{EventSourceArn: p.queueARN, FunctionName: "ProcessOrderFunction",
 		Enabled: true, BatchSize: 10, ReportBatchItemFailure: true, MaximumConcurrency: 10}); err != nil {
 		return 0, err
 	}

@@ -2,7 +2,8 @@
 // side: the stacks the cloud has deployed, as DescribeStacks, ListStacks,
 // DescribeStackResources, ListStackResources and GetTemplate report them, so
 // that tools find a stack's outputs the same way locally and on AWS.
-// Deploying is cfn's job; this package records what it deployed.
+// Deploying is the provisioner's job (cloud/provision); this package records
+// what it deployed.
 package cloudformation
 
 import (
@@ -13,7 +14,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
-	"github.com/orderflow/orderflow/cloud/cfn"
+	"github.com/orderflow/orderflow/cloud/provision"
 )
 
 const xmlns = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
@@ -24,7 +25,7 @@ type Stack struct {
 	Description string
 	Template    string
 	Created     time.Time
-	Deployed    *cfn.Stack
+	Deployed    *provision.Stack
 }
 
 // Service answers the CloudFormation API for recorded stacks.
@@ -33,8 +34,13 @@ type Service struct {
 	stacks []Stack
 }
 
+// Options configure a Service. There are none yet: the stacks it answers
+// for carry their own region and account. The type keeps New's shape the
+// same as every other service's.
+type Options struct{}
+
 // New returns a service with no stacks.
-func New() *Service { return &Service{} }
+func New(Options) (*Service, error) { return &Service{}, nil }
 
 // Name is the SigV4 signing name.
 func (s *Service) Name() string { return "cloudformation" }

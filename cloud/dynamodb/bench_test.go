@@ -53,7 +53,7 @@ func benchmarkPutItem(b *testing.B, durable bool, tables, workers int) {
 		defer db.Close()
 		opts.DB = db
 	}
-	svc, err := dynamodb.Open(opts)
+	svc, err := dynamodb.New(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func BenchmarkStartup(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			svc, err := dynamodb.Open(dynamodb.Options{DB: db})
+			svc, err := dynamodb.New(dynamodb.Options{DB: db})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -149,7 +149,7 @@ func BenchmarkStartup(b *testing.B) {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				svc, err := dynamodb.Open(dynamodb.Options{DB: db})
+				svc, err := dynamodb.New(dynamodb.Options{DB: db})
 				if err != nil {
 					b.Fatal(err)
 				}

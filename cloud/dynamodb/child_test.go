@@ -16,7 +16,7 @@ func serveDynamoDB(c crashtest.Child) (*crashtest.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := dynamodb.Open(dynamodb.Options{DB: db})
+	svc, err := dynamodb.New(dynamodb.Options{DB: db})
 	if err != nil {
 		db.Close()
 		return nil, err

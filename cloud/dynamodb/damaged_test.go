@@ -37,7 +37,7 @@ func openErr(t *testing.T, path string) error {
 		return err
 	}
 	defer db.Close()
-	svc, err := dynamodb.Open(dynamodb.Options{DB: db})
+	svc, err := dynamodb.New(dynamodb.Options{DB: db})
 	if err == nil {
 		svc.Close()
 	}

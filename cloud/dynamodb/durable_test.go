@@ -51,7 +51,7 @@ func startNode(t testing.TB, path string) *node {
 	if err != nil {
 		t.Fatalf("open %s: %v", path, err)
 	}
-	svc, err := dynamodb.Open(dynamodb.Options{DB: db})
+	svc, err := dynamodb.New(dynamodb.Options{DB: db})
 	if err != nil {
 		db.Close()
 		t.Fatalf("Open: %v", err)
@@ -874,7 +874,7 @@ func TestAfterTheDataFileFailsNothingUnacknowledgedShows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := dynamodb.Open(dynamodb.Options{DB: db, Journal: j})
+	svc, err := dynamodb.New(dynamodb.Options{DB: db, Journal: j})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -949,7 +949,7 @@ func TestWritesAfterCloseAreRefused(t *testing.T) {
 }
 
 func TestAnInMemoryServiceNeedsNoFile(t *testing.T) {
-	svc, err := dynamodb.Open(dynamodb.Options{})
+	svc, err := dynamodb.New(dynamodb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/dynamodb/engine"
 	"github.com/orderflow/orderflow/cloud/journal"
@@ -27,10 +28,9 @@ type Fault func(op string, body []byte) *awsproto.Error
 
 // Options configure a Service. The zero value is an in-memory one.
 type Options struct {
-	// Region is the region in table ARNs. Default "us-east-1".
-	Region string
-	// AccountID is the account in table ARNs. Default "000000000000".
-	AccountID string
+	// Env gives the region and account in table ARNs; its zero fields take
+	// awsenv's defaults.
+	awsenv.Env
 	// Now is the clock for table creation times. Default time.Now.
 	Now func() time.Time
 	// DB is the data file the service keeps its tables in: every write is
@@ -55,14 +55,12 @@ type Service struct {
 
 var _ http.Handler = (*Service)(nil)
 
-// New returns an empty DynamoDB service that keeps its state in memory.
-func New() *Service { return &Service{engine: engine.New()} }
-
-// Open returns a DynamoDB service with the tables opts.DB holds, which
-// records every write there from then on. With a nil DB it is an empty
-// in-memory service. Close it before closing the DB.
-func Open(opts Options) (*Service, error) {
-	e, err := engine.Open(engine.Options{Region: opts.Region, AccountID: opts.AccountID, Now: opts.Now, DB: opts.DB, Journal: opts.Journal})
+// New returns a DynamoDB service. Options documents the defaults. Without a
+// DB it is empty and keeps its state in memory; with one it has the tables
+// opts.DB holds and records every write there from then on. Close it
+// before closing the DB.
+func New(opts Options) (*Service, error) {
+	e, err := engine.Open(engine.Options{Env: opts.Env, Now: opts.Now, DB: opts.DB, Journal: opts.Journal})
 	if err != nil {
 		return nil, err
 	}

@@ -42,8 +42,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/awsproto"
-	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/cloud/clock"
 )
 
@@ -72,9 +72,9 @@ type Factory func(cfg Config) (Handler, error)
 type Options struct {
 	// Queues is the SQS API the event source mappings poll. Required.
 	Queues Queues
-	// Region and AccountID make function ARNs. Defaults us-east-1 and
-	// 000000000000.
-	Region, AccountID string
+	// Env gives the region and account in function ARNs; its zero fields
+	// take awsenv's defaults.
+	awsenv.Env
 	// Clock drives the host's time: batching windows, function timeouts
 	// (the deadline of the handler's context), the pause after a failed
 	// receive, injected fault holds, and durations in REPORT lines. Default
@@ -132,19 +132,12 @@ type flight struct {
 	timedOut            atomic.Bool // its timeout has failed the batch
 }
 
-var _ cfn.Functions = (*Host)(nil)
-
 // New returns a host with no functions.
 func New(opts Options) (*Host, error) {
 	if opts.Queues == nil {
 		return nil, errors.New("lambda: Options.Queues is required")
 	}
-	if opts.Region == "" {
-		opts.Region = "us-east-1"
-	}
-	if opts.AccountID == "" {
-		opts.AccountID = "000000000000"
-	}
+	opts.Env = opts.Env.WithDefaults()
 	if opts.Clock == nil {
 		opts.Clock = clock.Real()
 	}
@@ -172,16 +165,42 @@ func (h *Host) Register(name string, f Factory) {
 	h.factories[name] = f
 }
 
+// Function is a function as the host runs it: the parts of an
+// AWS::Lambda::Function (or a CreateFunction call) that the host uses.
+type Function struct {
+	Name          string
+	Runtime       string
+	Handler       string
+	Architectures []string
+	MemoryMB      int
+	TimeoutSec    int
+	Environment   map[string]string
+	Role          string
+	LogGroup      string
+}
+
+// EventSourceMapping is an SQS event source mapping as the host runs it: the
+// parts of an AWS::Lambda::EventSourceMapping that the host uses.
+type EventSourceMapping struct {
+	EventSourceArn         string
+	FunctionName           string
+	Enabled                bool
+	BatchSize              int
+	MaximumBatchingWindow  int // seconds
+	ReportBatchItemFailure bool
+	MaximumConcurrency     int // 0: no limit set
+}
+
 type function struct {
 	cfg     Config
-	spec    cfn.Function
+	spec    Function
 	handler Handler
 	created time.Time
 	logs    io.Writer // the sink, and the function's log stream if any
 }
 
 // CreateFunction creates the function f from its registered Go code.
-func (h *Host) CreateFunction(_ context.Context, f cfn.Function) (string, error) {
+func (h *Host) CreateFunction(_ context.Context, f Function) (string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, dup := h.functions[f.Name]; dup {
@@ -219,7 +238,7 @@ func (h *Host) CreateFunction(_ context.Context, f cfn.Function) (string, error)
 }
 
 // CreateEventSourceMapping validates m as AWS does and starts its pollers.
-func (h *Host) CreateEventSourceMapping(ctx context.Context, m cfn.EventSourceMapping) (string, error) {
+func (h *Host) CreateEventSourceMapping(ctx context.Context, m EventSourceMapping) (string, error) {
 	h.mu.Lock()
 	fn, ok := h.functions[functionName(m.FunctionName)]
 	closed := h.closed

@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/lambda"
 )
@@ -172,7 +171,7 @@ type setup struct {
 // it; opts adjust the host's options. It must run in a synctest bubble. The
 // host is closed when the test ends, after the test's own cleanups
 // registered later (which release blocked handlers).
-func start(t *testing.T, timeoutSec int, esm cfn.EventSourceMapping, handler lambda.Handler, opts ...func(*lambda.Options)) *setup {
+func start(t *testing.T, timeoutSec int, esm lambda.EventSourceMapping, handler lambda.Handler, opts ...func(*lambda.Options)) *setup {
 	t.Helper()
 	clk := clock.NewFake(t0)
 	s := &setup{clock: clk, queue: newFakeQueue(60, clk), logs: &syncBuffer{}, invoked: make(chan events.SQSEvent, 100)}
@@ -199,7 +198,7 @@ func start(t *testing.T, timeoutSec int, esm cfn.EventSourceMapping, handler lam
 			return handler(ctx, ev)
 		}, nil
 	})
-	if _, err := h.CreateFunction(context.Background(), cfn.Function{Name: "ProcessOrderFunction", TimeoutSec: timeoutSec, MemoryMB: 128}); err != nil {
+	if _, err := h.CreateFunction(context.Background(), lambda.Function{Name: "ProcessOrderFunction", TimeoutSec: timeoutSec, MemoryMB: 128}); err != nil {
 		t.Fatal(err)
 	}
 	if esm.EventSourceArn == "" {
@@ -293,7 +292,7 @@ func TestASuccessfulInvocationDeletesTheBatchAndLogsLikeLambda(t *testing.T) {
 			gotID       string
 			gotDeadline time.Time
 		)
-		s := start(t, 3, cfn.EventSourceMapping{ReportBatchItemFailure: true}, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		s := start(t, 3, lambda.EventSourceMapping{ReportBatchItemFailure: true}, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 			lc, _ := lambdacontext.FromContext(ctx)
 			gotID = lc.AwsRequestID
 			gotDeadline, _ = ctx.Deadline()
@@ -322,7 +321,7 @@ func TestASuccessfulInvocationDeletesTheBatchAndLogsLikeLambda(t *testing.T) {
 
 func TestAPartialBatchResponseKeepsOnlyTheListedRecords(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := start(t, 3, cfn.EventSourceMapping{ReportBatchItemFailure: true}, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+		s := start(t, 3, lambda.EventSourceMapping{ReportBatchItemFailure: true}, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: "m2"}}}, nil
 		})
 		s.queue.push("m1", "m2", "m3")
@@ -356,7 +355,7 @@ func TestWholeBatchFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				s := start(t, 3, cfn.EventSourceMapping{ReportBatchItemFailure: true}, tt.handler)
+				s := start(t, 3, lambda.EventSourceMapping{ReportBatchItemFailure: true}, tt.handler)
 				s.queue.push("m1", "m2")
 				s.next(t)
 				s.settled(t, 1)
@@ -382,7 +381,7 @@ func TestAHandlerThatOverrunsItsTimeoutFailsTheBatchAtTheDeadlineOnTheHostsClock
 			ctxErr, derivedErr error
 			deadline           time.Time
 		)
-		s := start(t, 2, cfn.EventSourceMapping{ReportBatchItemFailure: true}, func(ctx context.Context, _ events.SQSEvent) (events.SQSEventResponse, error) {
+		s := start(t, 2, lambda.EventSourceMapping{ReportBatchItemFailure: true}, func(ctx context.Context, _ events.SQSEvent) (events.SQSEventResponse, error) {
 			derived, cancel := context.WithCancel(ctx) // as an SDK call derives one
 			defer cancel()
 			d, _ := derived.Deadline()
@@ -425,7 +424,7 @@ func TestAHandlerThatOverrunsItsTimeoutFailsTheBatchAtTheDeadlineOnTheHostsClock
 
 func TestWithoutReportBatchItemFailuresASuccessDeletesEverything(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := start(t, 3, cfn.EventSourceMapping{}, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+		s := start(t, 3, lambda.EventSourceMapping{}, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: "m1"}}}, nil
 		})
 		s.queue.push("m1", "m2")
@@ -441,7 +440,7 @@ func TestMaximumConcurrencyBoundsConcurrentInvocations(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var now, peak atomic.Int64
 		release := make(chan struct{})
-		s := start(t, 5, cfn.EventSourceMapping{BatchSize: 1, MaximumConcurrency: 2}, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+		s := start(t, 5, lambda.EventSourceMapping{BatchSize: 1, MaximumConcurrency: 2}, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 			n := now.Add(1)
 			for {
 				p := peak.Load()
@@ -496,7 +495,7 @@ func (s *setup) occupyAPoller(t *testing.T, window time.Duration) {
 func TestTheBatchingWindowGathersABatchFromSeveralReceivesAndEndsOnTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		s := start(t, 3, cfn.EventSourceMapping{BatchSize: 25, MaximumBatchingWindow: 2, MaximumConcurrency: 2}, busyAt(release))
+		s := start(t, 3, lambda.EventSourceMapping{BatchSize: 25, MaximumBatchingWindow: 2, MaximumConcurrency: 2}, busyAt(release))
 		t.Cleanup(func() { unblock(release) })
 		s.occupyAPoller(t, 2*time.Second)
 		s.queue.push("a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12")
@@ -514,7 +513,7 @@ func TestTheBatchingWindowGathersABatchFromSeveralReceivesAndEndsOnTime(t *testi
 func TestAFullBatchIsInvokedWithoutWaitingForTheBatchingWindow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		s := start(t, 3, cfn.EventSourceMapping{BatchSize: 20, MaximumBatchingWindow: 300, MaximumConcurrency: 2}, busyAt(release))
+		s := start(t, 3, lambda.EventSourceMapping{BatchSize: 20, MaximumBatchingWindow: 300, MaximumConcurrency: 2}, busyAt(release))
 		t.Cleanup(func() { unblock(release) })
 		s.occupyAPoller(t, 300*time.Second)
 		ids := make([]string, 20)
@@ -530,7 +529,7 @@ func TestAFullBatchIsInvokedWithoutWaitingForTheBatchingWindow(t *testing.T) {
 
 func TestCloseEndsABatchingWindowAndInvokesWhatItGathered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := start(t, 3, cfn.EventSourceMapping{BatchSize: 10, MaximumBatchingWindow: 300, MaximumConcurrency: 2}, ok)
+		s := start(t, 3, lambda.EventSourceMapping{BatchSize: 10, MaximumBatchingWindow: 300, MaximumConcurrency: 2}, ok)
 		s.queue.mu.Lock()
 		s.queue.quietOnCancel = true
 		s.queue.mu.Unlock()
@@ -556,7 +555,7 @@ func TestCloseEndsABatchingWindowAndInvokesWhatItGathered(t *testing.T) {
 func TestAPollerThatCannotReceiveWaitsASecondBeforeTryingAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var warn syncBuffer
-		s := start(t, 3, cfn.EventSourceMapping{MaximumConcurrency: 2}, ok, func(o *lambda.Options) { o.Logger = slogTo(&warn) })
+		s := start(t, 3, lambda.EventSourceMapping{MaximumConcurrency: 2}, ok, func(o *lambda.Options) { o.Logger = slogTo(&warn) })
 		synctest.Wait() // both pollers are in a long poll
 		s.queue.fail(errors.New("AWS.SimpleQueueService.NonExistentQueue"))
 		s.clock.Advance(20 * time.Second) // which ends; the next receive fails
@@ -588,7 +587,7 @@ func (f faults) AfterHandler(string) (bool, time.Duration) { return f.crash, f.h
 
 func TestAnInjectedHoldSettlesTheBatchPastTheVisibilityTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := start(t, 3, cfn.EventSourceMapping{}, ok, func(o *lambda.Options) { o.Faults = faults{hold: -1} })
+		s := start(t, 3, lambda.EventSourceMapping{}, ok, func(o *lambda.Options) { o.Faults = faults{hold: -1} })
 		s.queue.push("m1")
 		s.next(t)
 		// The queue's visibility timeout is 60 s: the hold lasts a second more.
@@ -607,7 +606,7 @@ func TestAnInjectedHoldSettlesTheBatchPastTheVisibilityTimeout(t *testing.T) {
 
 func TestAnInjectedCrashAfterTheHandlerReturnsTheWholeBatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := start(t, 3, cfn.EventSourceMapping{}, ok, func(o *lambda.Options) { o.Faults = faults{crash: true} })
+		s := start(t, 3, lambda.EventSourceMapping{}, ok, func(o *lambda.Options) { o.Faults = faults{crash: true} })
 		s.queue.push("m1", "m2")
 		s.next(t)
 		s.settled(t, 1)
@@ -624,7 +623,7 @@ func TestCloseWaitsForInvocationsInFlightAndForHandlersPastTheirTimeout(t *testi
 	synctest.Test(t, func(t *testing.T) {
 		overrun, inTime := make(chan struct{}), make(chan struct{})
 		var returned sync.Map // message id → true once its handler returned
-		s := start(t, 3, cfn.EventSourceMapping{BatchSize: 1, MaximumConcurrency: 2}, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		s := start(t, 3, lambda.EventSourceMapping{BatchSize: 1, MaximumConcurrency: 2}, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 			id := ev.Records[0].MessageId
 			if id == "late" {
 				<-overrun // ignores its deadline
@@ -682,7 +681,7 @@ func TestCloseReportsTheHandlersItHadToAbandon(t *testing.T) {
 		release := make(chan struct{})
 		var reqID atomic.Value
 		var warn syncBuffer
-		s := start(t, 1, cfn.EventSourceMapping{}, func(ctx context.Context, _ events.SQSEvent) (events.SQSEventResponse, error) {
+		s := start(t, 1, lambda.EventSourceMapping{}, func(ctx context.Context, _ events.SQSEvent) (events.SQSEventResponse, error) {
 			lc, _ := lambdacontext.FromContext(ctx)
 			reqID.Store(lc.AwsRequestID)
 			<-release
@@ -719,7 +718,7 @@ func TestCloseReportsTheHandlersItHadToAbandon(t *testing.T) {
 
 func TestADisabledMappingTakesNothingFromItsQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := start(t, 3, cfn.EventSourceMapping{}, ok)
+		s := start(t, 3, lambda.EventSourceMapping{}, ok)
 		if code := s.setEnabled(t, false); code != http.StatusAccepted {
 			t.Fatalf("disabling answered %d", code)
 		}
@@ -745,7 +744,7 @@ func TestADisabledMappingTakesNothingFromItsQueue(t *testing.T) {
 
 func TestAClosedHostStartsNoPollers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := start(t, 3, cfn.EventSourceMapping{}, ok)
+		s := start(t, 3, lambda.EventSourceMapping{}, ok)
 		if err := s.host.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -766,26 +765,26 @@ func TestMappingsAreValidatedAsAWSDoes(t *testing.T) {
 	h.Register("F", func(lambda.Config) (lambda.Handler, error) { return ok, nil })
 	h.Register("Slow", func(lambda.Config) (lambda.Handler, error) { return ok, nil })
 	ctx := context.Background()
-	if _, err := h.CreateFunction(ctx, cfn.Function{Name: "F", TimeoutSec: 10}); err != nil {
+	if _, err := h.CreateFunction(ctx, lambda.Function{Name: "F", TimeoutSec: 10}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.CreateFunction(ctx, cfn.Function{Name: "Slow", TimeoutSec: 60}); err != nil {
+	if _, err := h.CreateFunction(ctx, lambda.Function{Name: "Slow", TimeoutSec: 60}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name string
-		m    cfn.EventSourceMapping
+		m    lambda.EventSourceMapping
 		want string
 	}{
-		{"a function timeout above the visibility timeout", cfn.EventSourceMapping{FunctionName: "Slow", EventSourceArn: queueARN, BatchSize: 10},
+		{"a function timeout above the visibility timeout", lambda.EventSourceMapping{FunctionName: "Slow", EventSourceArn: queueARN, BatchSize: 10},
 			"Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds"},
-		{"a large batch without a window", cfn.EventSourceMapping{FunctionName: "F", EventSourceArn: queueARN, BatchSize: 11},
+		{"a large batch without a window", lambda.EventSourceMapping{FunctionName: "F", EventSourceArn: queueARN, BatchSize: 11},
 			"a BatchSize of 11 needs a MaximumBatchingWindowInSeconds of at least 1"},
-		{"a concurrency of one", cfn.EventSourceMapping{FunctionName: "F", EventSourceArn: queueARN, BatchSize: 10, MaximumConcurrency: 1},
+		{"a concurrency of one", lambda.EventSourceMapping{FunctionName: "F", EventSourceArn: queueARN, BatchSize: 10, MaximumConcurrency: 1},
 			"MaximumConcurrency 1 is outside 2–1000"},
-		{"an unknown function", cfn.EventSourceMapping{FunctionName: "G", EventSourceArn: queueARN, BatchSize: 10},
+		{"an unknown function", lambda.EventSourceMapping{FunctionName: "G", EventSourceArn: queueARN, BatchSize: 10},
 			"function G does not exist"},
-		{"an unknown queue", cfn.EventSourceMapping{FunctionName: "F", EventSourceArn: queueARN + "x", BatchSize: 10},
+		{"an unknown queue", lambda.EventSourceMapping{FunctionName: "F", EventSourceArn: queueARN + "x", BatchSize: 10},
 			"NonExistentQueue"},
 	}
 	for _, tt := range tests {
@@ -796,7 +795,7 @@ func TestMappingsAreValidatedAsAWSDoes(t *testing.T) {
 			}
 		})
 	}
-	if _, err := h.CreateFunction(ctx, cfn.Function{Name: "Unregistered"}); err == nil || !strings.Contains(err.Error(), "no Go handler is registered for function Unregistered") {
+	if _, err := h.CreateFunction(ctx, lambda.Function{Name: "Unregistered"}); err == nil || !strings.Contains(err.Error(), "no Go handler is registered for function Unregistered") {
 		t.Errorf("CreateFunction(unregistered) error = %v", err)
 	}
 }
@@ -810,8 +809,8 @@ func TestAShortVisibilityTimeoutIsWarnedAbout(t *testing.T) {
 	defer h.Close(context.Background())
 	h.Register("F", func(lambda.Config) (lambda.Handler, error) { return ok, nil })
 	ctx := context.Background()
-	h.CreateFunction(ctx, cfn.Function{Name: "F", TimeoutSec: 10})
-	if _, err := h.CreateEventSourceMapping(ctx, cfn.EventSourceMapping{FunctionName: "F", EventSourceArn: queueARN, BatchSize: 10}); err != nil {
+	h.CreateFunction(ctx, lambda.Function{Name: "F", TimeoutSec: 10})
+	if _, err := h.CreateEventSourceMapping(ctx, lambda.EventSourceMapping{FunctionName: "F", EventSourceArn: queueARN, BatchSize: 10}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(warn.String(), "recommended=60") {

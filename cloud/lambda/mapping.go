@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
-	"github.com/orderflow/orderflow/cloud/cfn"
 )
 
 // maxPayloadBytes is Lambda's synchronous invocation payload limit: a batch
@@ -32,7 +31,7 @@ type mapping struct {
 	h   *Host
 	fn  *function
 	q   QueueInfo
-	cfg cfn.EventSourceMapping
+	cfg EventSourceMapping
 
 	mu       sync.Mutex // guards cancel, modified
 	cancel   context.CancelFunc
@@ -66,7 +65,7 @@ type MappingState struct {
 	Pollers int
 }
 
-func newMapping(h *Host, fn *function, q QueueInfo, cfg cfn.EventSourceMapping) *mapping {
+func newMapping(h *Host, fn *function, q QueueInfo, cfg EventSourceMapping) *mapping {
 	m := &mapping{id: awsproto.NewRequestID(), h: h, fn: fn, q: q, cfg: cfg, modified: h.opts.Clock.Now()}
 	m.setResult("No records processed")
 	return m

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/clock"
 )
@@ -63,12 +64,23 @@ type event struct {
 	msg    string
 }
 
-// New returns an empty service.
-func New(c clock.Clock, region, account string) *Service {
-	if c == nil {
-		c = clock.Real()
+// Options configure a Service. The zero value is usable.
+type Options struct {
+	// Env gives the region and account in log group ARNs; its zero fields
+	// take awsenv's defaults.
+	awsenv.Env
+	// Clock stamps ingestion and creation times; default clock.Real().
+	Clock clock.Clock
+}
+
+// New returns a service with no log groups. Options documents the
+// defaults.
+func New(opts Options) (*Service, error) {
+	opts.Env = opts.Env.WithDefaults()
+	if opts.Clock == nil {
+		opts.Clock = clock.Real()
 	}
-	return &Service{clock: c, region: region, account: account, groups: map[string]*group{}}
+	return &Service{clock: opts.Clock, region: opts.Region, account: opts.AccountID, groups: map[string]*group{}}, nil
 }
 
 // Name is the SigV4 signing name.

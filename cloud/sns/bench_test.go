@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/sns"
 )
@@ -68,10 +69,10 @@ func benchPublish(b *testing.B, raw bool, publishers int) {
 	var delivered atomic.Int64
 	var baseURL string
 	svc, err := sns.New(sns.Options{
-		Clock:   clock.Real(),
-		BaseURL: func() string { return baseURL },
-		Queues:  queuesFunc(func(context.Context, sns.Delivery) error { delivered.Add(1); return nil }),
-		Signer:  testSigner(b),
+		Clock:  clock.Real(),
+		Env:    awsenv.Env{BaseURL: func() string { return baseURL }},
+		Queues: queuesFunc(func(context.Context, sns.Delivery) error { delivered.Add(1); return nil }),
+		Signer: testSigner(b),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 	"go.etcd.io/bbolt"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/sns"
@@ -56,7 +57,7 @@ func (n *snsNode) start(t *testing.T, now time.Time, queues *fakeQueues) {
 	}
 	e := &env{queues: queues, clock: clock.NewFake(now)}
 	var baseURL string
-	e.svc, err = sns.New(sns.Options{DB: db, Clock: e.clock, BaseURL: func() string { return baseURL }, Queues: queues, Signer: n.signer})
+	e.svc, err = sns.New(sns.Options{DB: db, Clock: e.clock, Env: awsenv.Env{BaseURL: func() string { return baseURL }}, Queues: queues, Signer: n.signer})
 	if err != nil {
 		db.Close()
 		t.Fatalf("sns.New on the data file: %v", err)
@@ -395,7 +396,7 @@ func TestAfterTheDataFileFailsNoAnswerShowsAnUnacknowledgedChange(t *testing.T) 
 	}
 	e := &env{queues: &fakeQueues{}, clock: clock.NewFake(t1)}
 	var baseURL string
-	if e.svc, err = sns.New(sns.Options{DB: db, Journal: j, Clock: e.clock, BaseURL: func() string { return baseURL }, Queues: e.queues, Signer: testSigner(t)}); err != nil {
+	if e.svc, err = sns.New(sns.Options{DB: db, Journal: j, Clock: e.clock, Env: awsenv.Env{BaseURL: func() string { return baseURL }}, Queues: e.queues, Signer: testSigner(t)}); err != nil {
 		t.Fatal(err)
 	}
 	e.srv = httptest.NewServer(e.svc)
@@ -463,7 +464,7 @@ func TestWhileTheDiskIsFullRequestsAreRefusedAndResumeByThemselves(t *testing.T)
 	defer db.Close()
 	e := &env{queues: &fakeQueues{}, clock: clock.NewFake(t1)}
 	var baseURL string
-	if e.svc, err = sns.New(sns.Options{DB: db, Clock: e.clock, BaseURL: func() string { return baseURL }, Queues: e.queues, Signer: testSigner(t)}); err != nil {
+	if e.svc, err = sns.New(sns.Options{DB: db, Clock: e.clock, Env: awsenv.Env{BaseURL: func() string { return baseURL }}, Queues: e.queues, Signer: testSigner(t)}); err != nil {
 		t.Fatal(err)
 	}
 	defer e.svc.Close()

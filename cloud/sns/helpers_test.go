@@ -19,6 +19,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/sns"
@@ -142,10 +143,10 @@ func (b backend) newEnv(t testing.TB) *env {
 	e := &env{queues: &fakeQueues{}, clock: clock.NewFake(time.Date(2025, 3, 4, 5, 6, 7, 891_000_000, time.UTC))}
 	var baseURL string
 	opts := sns.Options{
-		Clock:   e.clock,
-		BaseURL: func() string { return baseURL },
-		Queues:  e.queues,
-		Signer:  testSigner(t),
+		Clock:  e.clock,
+		Env:    awsenv.Env{BaseURL: func() string { return baseURL }},
+		Queues: e.queues,
+		Signer: testSigner(t),
 	}
 	if b.dataFile {
 		opts.DB = openDB(t, t.TempDir())

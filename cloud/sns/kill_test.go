@@ -23,6 +23,7 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/sns"
@@ -94,7 +95,7 @@ func serveTopics(c crashtest.Child) (*crashtest.Server, error) {
 	}
 	clk := clock.NewFake(arg.Now)
 	base := func() string { return c.Endpoint }
-	queues, err := cloudsqs.Open(cloudsqs.Options{DB: db, Journal: j, Clock: clk, BaseURL: base})
+	queues, err := cloudsqs.New(cloudsqs.Options{DB: db, Journal: j, Clock: clk, Env: awsenv.Env{BaseURL: base}})
 	if err != nil {
 		j.Close()
 		db.Close()
@@ -103,7 +104,7 @@ func serveTopics(c crashtest.Child) (*crashtest.Server, error) {
 	failing := &atomic.Bool{}
 	failing.Store(arg.Failing)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})) // shown when a test fails
-	topics, err := sns.New(sns.Options{DB: db, Journal: j, Clock: clk, BaseURL: base, Queues: sqsQueues{queues, failing}, Logger: logger})
+	topics, err := sns.New(sns.Options{DB: db, Journal: j, Clock: clk, Env: awsenv.Env{BaseURL: base}, Queues: sqsQueues{queues, failing}, Logger: logger})
 	if err != nil {
 		queues.Close()
 		j.Close()

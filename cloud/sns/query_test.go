@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/sns"
 )
 
@@ -232,7 +233,7 @@ func FuzzQuery(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s)
 	}
-	svc, err := sns.New(sns.Options{Queues: &fakeQueues{}, Signer: testSigner(f), BaseURL: func() string { return "http://127.0.0.1:4566" }})
+	svc, err := sns.New(sns.Options{Queues: &fakeQueues{}, Signer: testSigner(f), Env: awsenv.Env{BaseURL: func() string { return "http://127.0.0.1:4566" }}})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -32,6 +32,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/journal"
@@ -40,15 +41,12 @@ import (
 // Options configures a Service. Every field is optional except Queues, which
 // sqs subscriptions need.
 type Options struct {
-	// Region is the region in ARNs; default "us-east-1".
-	Region string
-	// AccountID is the owner in ARNs; default "000000000000".
-	AccountID string
+	// Env is the account that owns every topic, the region in ARNs, and
+	// the endpoint that prefixes SigningCertURL and UnsubscribeURL; its
+	// zero fields take awsenv's defaults.
+	awsenv.Env
 	// Clock gives timestamps and schedules delivery retries; default clock.Real().
 	Clock clock.Clock
-	// BaseURL returns the edge endpoint, e.g. "http://127.0.0.1:4566"; it
-	// prefixes SigningCertURL and UnsubscribeURL. Default "http://localhost:4566".
-	BaseURL func() string
 	// Queues delivers to SQS; required for sqs subscriptions.
 	Queues Queues
 	// Logger receives delivery failures; default discards.
@@ -242,6 +240,7 @@ type Service struct {
 // file's SNS data cannot be used. The loaded retries wait for Start: call it
 // once everything a delivery needs (Queues and whatever they use) is ready.
 func New(opts Options) (*Service, error) {
+	opts.Env = opts.Env.WithDefaults()
 	s := &Service{
 		region:  opts.Region,
 		account: opts.AccountID,
@@ -257,17 +256,8 @@ func New(opts Options) (*Service, error) {
 		idle:    make(chan struct{}),
 	}
 	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
-	if s.region == "" {
-		s.region = "us-east-1"
-	}
-	if s.account == "" {
-		s.account = "000000000000"
-	}
 	if s.clock == nil {
 		s.clock = clock.Real()
-	}
-	if s.baseURL == nil {
-		s.baseURL = func() string { return "http://localhost:4566" }
 	}
 	if s.log == nil {
 		s.log = discardLogger()

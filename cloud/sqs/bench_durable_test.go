@@ -29,7 +29,7 @@ func served(b *testing.B, file bool) *fixture {
 	var srv *httptest.Server
 	opts.BaseURL = func() string { return srv.URL }
 	var err error
-	if f.svc, err = cloudsqs.Open(opts); err != nil {
+	if f.svc, err = cloudsqs.New(opts); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { f.svc.Close() })

@@ -99,7 +99,10 @@ func BenchmarkEngineReceive(b *testing.B) {
 		queued, inflight int
 	}{{100, 0}, {100_000, 0}, {100, 100_000}} {
 		b.Run(fmt.Sprintf("queued=%d/inflight=%d", tc.queued, tc.inflight), func(b *testing.B) {
-			e := cloudsqs.NewEngine(cloudsqs.Options{})
+			e, err := cloudsqs.NewEngine(cloudsqs.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
 			if _, err := e.CreateQueue("bench", nil, nil); err != nil {
 				b.Fatal(err)
 			}
@@ -131,7 +134,10 @@ func BenchmarkEngineReceive(b *testing.B) {
 func BenchmarkEngineReceiveDelete(b *testing.B) {
 	for _, queued := range []int{100, 100_000} {
 		b.Run(fmt.Sprintf("queued=%d", queued), func(b *testing.B) {
-			e := cloudsqs.NewEngine(cloudsqs.Options{})
+			e, err := cloudsqs.NewEngine(cloudsqs.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
 			if _, err := e.CreateQueue("bench", nil, nil); err != nil {
 				b.Fatal(err)
 			}
@@ -188,7 +194,10 @@ func BenchmarkHTTPReceive(b *testing.B) {
 func BenchmarkQueuedMessageMemory(b *testing.B) {
 	for _, c := range []struct{ body, attrs int }{{32, 0}, {1 << 10, 0}, {64 << 10, 0}, {32, 10}} {
 		b.Run(fmt.Sprintf("body=%d/attrs=%d", c.body, c.attrs), func(b *testing.B) {
-			e := cloudsqs.NewEngine(cloudsqs.Options{MaxQueueBytes: -1, MaxQueuedBytes: -1})
+			e, err := cloudsqs.NewEngine(cloudsqs.Options{MaxQueueBytes: -1, MaxQueuedBytes: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
 			if _, err := e.CreateQueue("q", nil, nil); err != nil {
 				b.Fatal(err)
 			}

@@ -155,7 +155,10 @@ func TestAFullDeadLetterQueueStillTakesWhatItsSourceMovesThere(t *testing.T) {
 // at the ceiling and the heap stays near it.
 func TestQueuedMessagesCannotExhaustMemory(t *testing.T) {
 	const ceiling = 32 << 20
-	e := cloudsqs.NewEngine(cloudsqs.Options{MaxQueuedBytes: ceiling})
+	e, err := cloudsqs.NewEngine(cloudsqs.Options{MaxQueuedBytes: ceiling})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range 4 {
 		if _, err := e.CreateQueue(fmt.Sprint("q", i), nil, nil); err != nil {
 			t.Fatal(err)
@@ -256,7 +259,7 @@ func TestADataFileHoldingMoreThanTheCeilingStartsLosingNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := cloudsqs.OpenEngine(cloudsqs.Options{DB: db, Clock: clock.NewFake(t0), MaxQueueBytes: max})
+		e, err := cloudsqs.NewEngine(cloudsqs.Options{DB: db, Clock: clock.NewFake(t0), MaxQueueBytes: max})
 		if err != nil {
 			db.Close()
 			t.Fatalf("open with a ceiling of %d: %v", max, err)

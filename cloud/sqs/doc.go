@@ -31,7 +31,7 @@
 // Time comes from a clock.Clock: visibility, delays, retention, long polls
 // and move tasks all follow it, and tests drive them with a fake clock.
 //
-// With a data file (Options.DB, then Open or OpenEngine) the engine is
+// With a data file (Options.DB, then New or NewEngine) the engine is
 // durable: what it acknowledged survives a crash of the process. Queues
 // with their attributes, policies and tags; messages with their bodies,
 // attributes, MD5s, sent times, receive counts, first-receive times,

@@ -55,7 +55,7 @@ const (
 	partState byte = 1
 )
 
-// ErrDataFile is the error of Open and OpenEngine when the data file holds
+// ErrDataFile is the error of New and NewEngine when the data file holds
 // SQS data this engine cannot use: damaged records, another format
 // version, or another region or account.
 var ErrDataFile = errors.New("sqs: unusable data in the data file")

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 	"go.etcd.io/bbolt"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/journal"
 	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
@@ -54,7 +55,7 @@ func (n *node) start(t *testing.T, now time.Time) {
 	}
 	f := &fixture{clock: clock.NewFake(now), db: db}
 	var srv *httptest.Server
-	f.svc, err = cloudsqs.Open(cloudsqs.Options{DB: db, Clock: f.clock, BaseURL: func() string { return srv.URL }})
+	f.svc, err = cloudsqs.New(cloudsqs.Options{DB: db, Clock: f.clock, Env: awsenv.Env{BaseURL: func() string { return srv.URL }}})
 	if err != nil {
 		db.Close()
 		t.Fatalf("open after restart: %v", err)
@@ -395,7 +396,7 @@ func TestTheDataFile(t *testing.T) {
 		}
 		defer db.Close()
 		opts.DB = db
-		svc, err := cloudsqs.Open(opts)
+		svc, err := cloudsqs.New(opts)
 		if err == nil {
 			svc.Close()
 		}
@@ -434,7 +435,7 @@ func TestTheDataFile(t *testing.T) {
 
 	t.Run("a file written for another account is refused", func(t *testing.T) {
 		path := damage(t, func(*bbolt.Bucket) error { return nil })
-		err := open(t, path, cloudsqs.Options{AccountID: "111111111111"})
+		err := open(t, path, cloudsqs.Options{Env: awsenv.Env{AccountID: "111111111111"}})
 		if !errors.Is(err, cloudsqs.ErrDataFile) || !strings.Contains(err.Error(), "111111111111") {
 			t.Errorf("got %v, want ErrDataFile naming the account", err)
 		}
@@ -588,7 +589,7 @@ func TestAfterTheDataFileFailsNoReadShowsAnUnacknowledgedChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	var srv *httptest.Server
-	svc, err := cloudsqs.Open(cloudsqs.Options{DB: db, Journal: j, Clock: clock.NewFake(t0), BaseURL: func() string { return srv.URL }})
+	svc, err := cloudsqs.New(cloudsqs.Options{DB: db, Journal: j, Clock: clock.NewFake(t0), Env: awsenv.Env{BaseURL: func() string { return srv.URL }}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -674,7 +675,7 @@ func TestWhileTheDiskIsFullRequestsAreRefusedAndResumeByThemselves(t *testing.T)
 	var srv *httptest.Server
 	o := opts
 	o.BaseURL = func() string { return srv.URL }
-	svc, err := cloudsqs.Open(o)
+	svc, err := cloudsqs.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

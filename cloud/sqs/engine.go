@@ -14,25 +14,23 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 // Options configures a Service (and its Engine).
 type Options struct {
-	// Region names the region in queue ARNs; default "us-east-1".
-	Region string
-	// AccountID owns every queue; default "000000000000".
-	AccountID string
+	// Env is the account that owns every queue, the region in queue ARNs
+	// and the endpoint in queue URLs (BaseURL()+"/"+AccountID+"/"+name);
+	// its zero fields take awsenv's defaults.
+	awsenv.Env
 	// Clock is the source of time; default clock.Real().
 	Clock clock.Clock
-	// BaseURL returns the endpoint clients reach, e.g.
-	// "http://127.0.0.1:4566"; a queue's URL is BaseURL()+"/"+AccountID+"/"+name.
-	// Default "http://127.0.0.1:4566".
-	BaseURL func() string
-	// DB, when set, makes the engine durable: Open loads the queues,
-	// messages and move tasks the file holds, and every change is committed
-	// to it (under top-level buckets named sqs…) before it is acknowledged.
+	// DB, when set, makes the engine durable: New (or NewEngine) loads the
+	// queues, messages and move tasks the file holds, and every change is
+	// committed to it (under top-level buckets named sqs…) before it is
+	// acknowledged.
 	// The caller opens and closes DB (see journal.Open) and must reopen it
 	// with the same Region and AccountID. Nil keeps everything in memory.
 	DB *bbolt.DB
@@ -67,17 +65,9 @@ const (
 const MaxInflight = 120_000
 
 func (o Options) withDefaults() Options {
-	if o.Region == "" {
-		o.Region = "us-east-1"
-	}
-	if o.AccountID == "" {
-		o.AccountID = "000000000000"
-	}
+	o.Env = o.Env.WithDefaults()
 	if o.Clock == nil {
 		o.Clock = clock.Real()
-	}
-	if o.BaseURL == nil {
-		o.BaseURL = func() string { return "http://127.0.0.1:4566" }
 	}
 	if o.MaxQueueBytes == 0 {
 		o.MaxQueueBytes = DefaultMaxQueueBytes
@@ -113,23 +103,16 @@ type Engine struct {
 	last journal.Ticket
 }
 
-// NewEngine returns an empty engine in memory. It panics if opts.DB is set:
-// loading a file can fail, so durable engines come from OpenEngine.
-func NewEngine(opts Options) *Engine {
-	if opts.DB != nil {
-		panic("sqs: NewEngine with a DB: use OpenEngine")
-	}
-	return newEngine(opts.withDefaults())
-}
-
 func newEngine(opts Options) *Engine {
 	return &Engine{opts: opts, clk: opts.Clock, queues: map[string]*queue{}, tasks: map[string]*moveTask{}}
 }
 
-// OpenEngine returns an engine holding what opts.DB holds (nothing, for a
-// new file), which records every change there from then on. Without a DB
-// it is NewEngine. Close it to stop its committer.
-func OpenEngine(opts Options) (*Engine, error) {
+// NewEngine returns an engine, for in-process callers that need no
+// Service. Options documents the defaults. Without a DB it is empty and in
+// memory; with one it holds what opts.DB holds (nothing, for a new file)
+// and records every change there from then on. Close it to stop its
+// committer.
+func NewEngine(opts Options) (*Engine, error) {
 	opts = opts.withDefaults()
 	e := newEngine(opts)
 	if opts.DB == nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/clock"
 	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
 )
@@ -18,7 +19,10 @@ import (
 // already done so that long polls return at once.
 func fuzzService(t *testing.T) (*cloudsqs.Service, context.Context) {
 	t.Helper()
-	svc := cloudsqs.New(cloudsqs.Options{Clock: clock.NewFake(t0), BaseURL: func() string { return "http://127.0.0.1:4566" }})
+	svc, err := cloudsqs.New(cloudsqs.Options{Clock: clock.NewFake(t0), Env: awsenv.Env{BaseURL: func() string { return "http://127.0.0.1:4566" }}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := svc.Engine()
 	if _, err := e.CreateQueue("dlq", nil, nil); err != nil {
 		t.Fatal(err)

@@ -101,7 +101,7 @@ func (b backend) newFixtureWith(t testing.TB, fake bool, set func(*cloudsqs.Opti
 	var srv *httptest.Server
 	opts.BaseURL = func() string { return srv.URL }
 	var err error
-	if f.svc, err = cloudsqs.Open(opts); err != nil {
+	if f.svc, err = cloudsqs.New(opts); err != nil {
 		t.Fatal(err)
 	}
 	if f.db != nil {
@@ -132,7 +132,7 @@ func newClient(endpoint string) *sqs.Client {
 func (b backend) newEngine(t testing.TB, opts cloudsqs.Options) *cloudsqs.Engine {
 	t.Helper()
 	opts.DB = b.options(t).DB
-	e, err := cloudsqs.OpenEngine(opts)
+	e, err := cloudsqs.NewEngine(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func (f *fixture) checkFileMatchesMemory(t testing.TB, opts cloudsqs.Options) {
 		now = f.clock.Now()
 	}
 	opts.Clock = clock.NewFake(now)
-	reloaded, err := cloudsqs.OpenEngine(opts)
+	reloaded, err := cloudsqs.NewEngine(opts)
 	if err != nil {
 		t.Errorf("reload: %v", err)
 		return

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/journal"
 	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
@@ -30,7 +31,7 @@ func serveSQS(c crashtest.Child) (*crashtest.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := cloudsqs.Options{DB: db, BaseURL: func() string { return c.Endpoint }}
+	opts := cloudsqs.Options{DB: db, Env: awsenv.Env{BaseURL: func() string { return c.Endpoint }}}
 	var fake *clock.Fake
 	if c.Arg != "" {
 		start, err := time.Parse(time.RFC3339Nano, c.Arg)
@@ -40,7 +41,7 @@ func serveSQS(c crashtest.Child) (*crashtest.Server, error) {
 		fake = clock.NewFake(start)
 		opts.Clock = fake
 	}
-	svc, err := cloudsqs.Open(opts)
+	svc, err := cloudsqs.New(opts)
 	if err != nil {
 		db.Close()
 		return nil, err

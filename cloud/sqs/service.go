@@ -21,18 +21,12 @@ type Service struct {
 	eng *Engine
 }
 
-// New returns an SQS service with no queues, in memory. Defaults: Region
-// "us-east-1", AccountID "000000000000", Clock clock.Real(), BaseURL
-// "http://127.0.0.1:4566". It panics if opts.DB is set: use Open.
-func New(opts Options) *Service {
-	return &Service{eng: NewEngine(opts)}
-}
-
-// Open returns an SQS service with what opts.DB holds (see Options.DB),
-// or, without a DB, New's empty in-memory service. Errors wrap
-// ErrDataFile when the file's SQS data cannot be used.
-func Open(opts Options) (*Service, error) {
-	e, err := OpenEngine(opts)
+// New returns an SQS service. Options documents the defaults. Without a DB
+// it has no queues and keeps them in memory; with one it holds what opts.DB
+// holds (see Options.DB), and errors wrap ErrDataFile when the file's SQS
+// data cannot be used.
+func New(opts Options) (*Service, error) {
+	e, err := NewEngine(opts)
 	if err != nil {
 		return nil, err
 	}

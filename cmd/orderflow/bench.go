@@ -102,7 +102,7 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 	if err != nil {
 		return err
 	}
-	l, err := startLocal(ctx, localOptions{addr: "127.0.0.1:0", params: params, functionLogs: rec, dataDir: f.dataDir})
+	l, err := startLocal(ctx, localOptions{addr: "127.0.0.1:0", params: params, functionLogs: rec, dataDir: f.dataDir, getenv: e.getenv})
 	if err != nil {
 		return err
 	}

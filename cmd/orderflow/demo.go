@@ -47,12 +47,12 @@ It exits 0 when every step happened, 1 (with the step that failed) otherwise.`,
 		Example: "  go run ./cmd/orderflow demo",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), e.stdout)
+			return runDemo(cmd.Context(), e.stdout, e.getenv)
 		},
 	}
 }
 
-func runDemo(ctx context.Context, out io.Writer) error {
+func runDemo(ctx context.Context, out io.Writer, getenv func(string) string) error {
 	logs := newLineFeed()
 	records := make(chan events.SQSMessage, 16)
 	watch := func(next lambda.Handler) lambda.Handler {
@@ -68,7 +68,7 @@ func runDemo(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintln(out, "orderflow demo: the whole pipeline on an embedded cloud, step by step.")
 	fmt.Fprintln(out)
-	l, err := startLocal(ctx, localOptions{addr: "127.0.0.1:0", functionLogs: logs, wrap: watch})
+	l, err := startLocal(ctx, localOptions{addr: "127.0.0.1:0", functionLogs: logs, wrap: watch, getenv: getenv})
 	if err != nil {
 		return fmt.Errorf("step 1, start the cloud: %w", err)
 	}

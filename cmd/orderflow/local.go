@@ -28,12 +28,15 @@ type localOptions struct {
 	limits       limitFlags
 	// maxQueueBytes, maxQueuedBytes: see cloud.Options; 0 for the defaults.
 	maxQueueBytes, maxQueuedBytes int64
+	// getenv is the process's environment, for gctune (GOGC and
+	// GOMEMLIMIT turn its tuning off); nil: neither is set.
+	getenv func(string) string
 }
 
 // startLocal starts the pipeline on an embedded cloud, with the garbage
 // collector paced for it (internal/gctune) while ctx lasts.
 func startLocal(ctx context.Context, o localOptions) (*local.Pipeline, error) {
-	gctune.Start(ctx)
+	gctune.Start(ctx, o.getenv)
 	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, AllowedHosts: o.allowedHosts, DataDir: o.dataDir, Recover: o.recover, Wrap: o.wrap,
 		MaxConnections: o.limits.maxConns, MaxBodyBuffer: int64(o.limits.bodyMiB) << 20,
 		MaxQueueBytes: o.maxQueueBytes, MaxQueuedBytes: o.maxQueuedBytes})

@@ -17,10 +17,12 @@ import (
 	awscfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
+
+	"github.com/orderflow/orderflow/cloud/awsenv"
 )
 
 // defaultEndpoint is where `orderflow up` listens by default.
-const defaultEndpoint = "http://127.0.0.1:4566"
+const defaultEndpoint = awsenv.DefaultBaseURL
 
 // targetFlags choose where the operating commands act: the local cloud (the
 // default), any AWS-compatible endpoint, or AWS itself.
@@ -86,7 +88,7 @@ func (f *targetFlags) resolve(ctx context.Context, e *env) (*target, error) {
 	}
 	region := f.region
 	if region == "" {
-		region = "us-east-1"
+		region = awsenv.DefaultRegion
 	}
 	creds, err := f.credentials(ctx, e, u)
 	if err != nil {

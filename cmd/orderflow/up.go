@@ -118,7 +118,7 @@ does, without credentials: scripts and CI can poll it.`,
 			if queueMiB < 1 || queuedMiB < 1 || queueMiB > 1<<20 || queuedMiB > 1<<20 {
 				return usageError{fmt.Errorf("--max-queue-mib %d and --max-queued-mib %d must each be from 1 to %d", queueMiB, queuedMiB, 1<<20)}
 			}
-			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, faults: f, credentials: keys, allowedHosts: hosts, dataDir: dataDir, recover: recoverDir, limits: lim,
+			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, getenv: e.getenv, faults: f, credentials: keys, allowedHosts: hosts, dataDir: dataDir, recover: recoverDir, limits: lim,
 				maxQueueBytes: queueMiB << 20, maxQueuedBytes: queuedMiB << 20})
 			if err != nil {
 				return damageAdvice(dataDir, err)

@@ -17,7 +17,6 @@ package gctune
 
 import (
 	"context"
-	"os"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
@@ -41,10 +40,13 @@ func Percent(live uint64) int {
 var started sync.Once
 
 // Start sets the percentage now and re-sets it every second until ctx
-// ends, unless GOGC or GOMEMLIMIT is set in the environment. Only the
-// first call in a process does anything.
-func Start(ctx context.Context) {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+// ends, unless getenv says GOGC or GOMEMLIMIT is set: then the runtime has
+// already taken its pace from them, and that choice wins. getenv is the
+// caller's view of the environment (os.Getenv, in cmd/); nil is an
+// environment with neither set. Only the first call in a process does
+// anything.
+func Start(ctx context.Context, getenv func(string) string) {
+	if getenv != nil && (getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "") {
 		return
 	}
 	run := false

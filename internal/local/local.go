@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/cloud"
-	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/cloud/provision"
 	"github.com/orderflow/orderflow/deploy"
 	"github.com/orderflow/orderflow/internal/processorder"
 )
@@ -58,7 +58,7 @@ type Options struct {
 // Pipeline is the pipeline deployed on an embedded cloud.
 type Pipeline struct {
 	Cloud *cloud.Cloud
-	Stack *cfn.Stack
+	Stack *provision.Stack
 }
 
 // Start starts the cloud and deploys the pipeline into it.

@@ -305,7 +305,7 @@ func (e *Engine) write(ts []*table, fn func() error) (err error) {
 // file), which records every change there from then on. Without a DB it
 // is an empty in-memory engine. Close it before closing the DB.
 func Open(o Options) (*Engine, error) {
-	e := NewWithOptions(o)
+	e := newEngine(o)
 	if o.DB == nil {
 		return e, nil
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/truora/minidyn/interpreter"
 	"go.etcd.io/bbolt"
 
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/journal"
 )
@@ -26,10 +27,9 @@ const MaxRequestBytes = 16 << 20
 
 // Options configure an Engine. The zero value is usable.
 type Options struct {
-	// Region is the region in ARNs. Default "us-east-1".
-	Region string
-	// AccountID is the account in ARNs. Default "000000000000".
-	AccountID string
+	// Env gives the region and account in ARNs; its zero fields take
+	// awsenv's defaults.
+	awsenv.Env
 	// Now is the clock for creation times. Default time.Now.
 	Now func() time.Time
 	// DB is the data file the engine keeps its tables in (durable.go);
@@ -56,18 +56,15 @@ type Engine struct {
 	closed     atomic.Bool
 }
 
-// New returns an empty engine with the default options.
-func New() *Engine { return NewWithOptions(Options{}) }
+// New returns an empty in-memory engine with the default options, for
+// tests and benchmarks; the service makes its engine with Open, which
+// takes Options.
+func New() *Engine { return newEngine(Options{}) }
 
-// NewWithOptions returns an empty in-memory engine; o.DB and o.Journal
-// are for Open.
-func NewWithOptions(o Options) *Engine {
-	if o.Region == "" {
-		o.Region = "us-east-1"
-	}
-	if o.AccountID == "" {
-		o.AccountID = "000000000000"
-	}
+// newEngine returns an empty in-memory engine with o's defaults applied;
+// o.DB and o.Journal are for Open.
+func newEngine(o Options) *Engine {
+	o.Env = o.Env.WithDefaults()
 	if o.Now == nil {
 		o.Now = time.Now
 	}

@@ -1,4 +1,4 @@
-package cfn
+package provision
 
 import (
 	"encoding/base64"
@@ -8,11 +8,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/orderflow/orderflow/internal/cfntemplate"
 )
 
 // evaluator resolves intrinsic functions against a stack being provisioned.
 type evaluator struct {
-	tpl   *Template
+	tpl   *cfntemplate.Template
 	stack *Stack
 	conds map[string]bool
 }
@@ -22,7 +24,7 @@ func (e *evaluator) conditions() error {
 	e.conds = map[string]bool{}
 	for name := range e.tpl.Conditions {
 		if _, err := e.condition(name); err != nil {
-			return fmt.Errorf("cfn: condition %s: %w", name, err)
+			return fmt.Errorf("provision: condition %s: %w", name, err)
 		}
 	}
 	return nil
@@ -152,7 +154,7 @@ func (e *evaluator) rules() error {
 		if cond, ok := rule["RuleCondition"]; ok {
 			on, err := e.boolean(cond)
 			if err != nil {
-				return fmt.Errorf("cfn: rule %s: %w", name, err)
+				return fmt.Errorf("provision: rule %s: %w", name, err)
 			}
 			if !on {
 				continue
@@ -163,14 +165,14 @@ func (e *evaluator) rules() error {
 			m, _ := a.(map[string]any)
 			ok, err := e.boolean(m["Assert"])
 			if err != nil {
-				return fmt.Errorf("cfn: rule %s: %w", name, err)
+				return fmt.Errorf("provision: rule %s: %w", name, err)
 			}
 			if !ok {
 				desc, _ := m["AssertDescription"].(string)
 				if desc == "" {
 					desc = "an assertion failed"
 				}
-				return fmt.Errorf("cfn: rule %s: %s", name, desc)
+				return fmt.Errorf("provision: rule %s: %s", name, desc)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package cfn_test
+package cfntemplate_test
 
 import (
 	"reflect"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/orderflow/orderflow/cloud/cfn"
+	"github.com/orderflow/orderflow/internal/cfntemplate"
 )
 
 func ref(name string) map[string]any { return map[string]any{"Ref": name} }
@@ -15,7 +15,7 @@ func getAtt(res, attr string) map[string]any {
 }
 
 func TestParseRewritesShortFormTags(t *testing.T) {
-	tpl, err := cfn.Parse([]byte(`
+	tpl, err := cfntemplate.Parse([]byte(`
 Resources:
   A:
     Type: AWS::SNS::Topic
@@ -61,7 +61,7 @@ func TestParseRefusesMalformedTemplates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := cfn.Parse([]byte(tt.doc))
+			_, err := cfntemplate.Parse([]byte(tt.doc))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Parse error = %v, want %q", err, tt.want)
 			}
@@ -77,7 +77,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"Resources": {"A": {"Type": "T", "DependsOn": ["B"]}}}`))
 	f.Add([]byte("a: &x [1, *x]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tpl, err := cfn.Parse(data)
+		tpl, err := cfntemplate.Parse(data)
 		if err != nil {
 			return
 		}

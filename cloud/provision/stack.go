@@ -1,4 +1,10 @@
-package cfn
+// Package provision provisions CloudFormation templates into the embedded
+// cloud. It resolves a parsed template's parameters, conditions, rules and
+// intrinsic functions as CloudFormation does, orders resources by their
+// dependencies, and creates them through providers, one per resource type.
+// Parsing is internal/cfntemplate's job. It knows nothing of any particular
+// template.
+package provision
 
 import (
 	"context"
@@ -9,24 +15,23 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/orderflow/orderflow/cloud/awsenv"
+	"github.com/orderflow/orderflow/internal/cfntemplate"
 )
 
 // Pseudo holds the values of CloudFormation's pseudo parameters.
 type Pseudo struct {
-	Region    string // AWS::Region; default "us-east-1"
-	AccountID string // AWS::AccountId; default "000000000000"
+	Region    string // AWS::Region; default awsenv.DefaultRegion
+	AccountID string // AWS::AccountId; default awsenv.DefaultAccountID
 	Partition string // AWS::Partition; default "aws"
 	URLSuffix string // AWS::URLSuffix; default "amazonaws.com"
 	StackName string // AWS::StackName; default "orderflow"
 }
 
 func (p *Pseudo) applyDefaults() {
-	if p.Region == "" {
-		p.Region = "us-east-1"
-	}
-	if p.AccountID == "" {
-		p.AccountID = "000000000000"
-	}
+	env := awsenv.Env{Region: p.Region, AccountID: p.AccountID}.WithDefaults()
+	p.Region, p.AccountID = env.Region, env.AccountID
 	if p.Partition == "" {
 		p.Partition = "aws"
 	}
@@ -91,7 +96,7 @@ type Stack struct {
 // conditions, every resource's type and properties, the dependency graph —
 // before creating anything, then creates the resources in dependency order
 // and computes the outputs. Errors name the resource or parameter at fault.
-func Provision(ctx context.Context, tpl *Template, opts Options) (*Stack, error) {
+func Provision(ctx context.Context, tpl *cfntemplate.Template, opts Options) (*Stack, error) {
 	opts.Pseudo.applyDefaults()
 	st := &Stack{
 		Pseudo:    opts.Pseudo,
@@ -110,12 +115,12 @@ func Provision(ctx context.Context, tpl *Template, opts Options) (*Stack, error)
 	if err := ev.rules(); err != nil {
 		return nil, err
 	}
-	active := map[string]Resource{}
+	active := map[string]cfntemplate.Resource{}
 	for name, r := range tpl.Resources {
 		if r.Condition != "" {
 			on, err := ev.condition(r.Condition)
 			if err != nil {
-				return nil, fmt.Errorf("cfn: resource %s: %w", name, err)
+				return nil, fmt.Errorf("provision: resource %s: %w", name, err)
 			}
 			if !on {
 				continue
@@ -123,12 +128,12 @@ func Provision(ctx context.Context, tpl *Template, opts Options) (*Stack, error)
 		}
 		p, ok := opts.Providers[r.Type]
 		if !ok {
-			return nil, fmt.Errorf("cfn: resource %s: type %s is not supported by the embedded cloud", name, r.Type)
+			return nil, fmt.Errorf("provision: resource %s: type %s is not supported by the embedded cloud", name, r.Type)
 		}
 		known := p.Properties()
 		for prop := range r.Properties {
 			if !slices.Contains(known, prop) {
-				return nil, fmt.Errorf("cfn: resource %s (%s): property %s is not supported by the embedded cloud", name, r.Type, prop)
+				return nil, fmt.Errorf("provision: resource %s (%s): property %s is not supported by the embedded cloud", name, r.Type, prop)
 			}
 		}
 		active[name] = r
@@ -142,12 +147,12 @@ func Provision(ctx context.Context, tpl *Template, opts Options) (*Stack, error)
 		r := active[name]
 		props, err := ev.resolve(r.Properties)
 		if err != nil {
-			return nil, fmt.Errorf("cfn: resource %s (%s): %w", name, r.Type, err)
+			return nil, fmt.Errorf("provision: resource %s (%s): %w", name, r.Type, err)
 		}
 		m, _ := props.(map[string]any)
 		phys, err := opts.Providers[r.Type].Create(ctx, Request{LogicalID: name, Type: r.Type, Properties: Properties(m), Stack: st.Pseudo})
 		if err != nil {
-			return st, fmt.Errorf("cfn: create resource %s (%s): %w", name, r.Type, err)
+			return st, fmt.Errorf("provision: create resource %s (%s): %w", name, r.Type, err)
 		}
 		st.Resources[name] = phys
 		st.Order = append(st.Order, name)
@@ -156,18 +161,18 @@ func Provision(ctx context.Context, tpl *Template, opts Options) (*Stack, error)
 		if o.Condition != "" {
 			if on, err := ev.condition(o.Condition); err != nil || !on {
 				if err != nil {
-					return st, fmt.Errorf("cfn: output %s: %w", name, err)
+					return st, fmt.Errorf("provision: output %s: %w", name, err)
 				}
 				continue
 			}
 		}
 		v, err := ev.resolve(o.Value)
 		if err != nil {
-			return st, fmt.Errorf("cfn: output %s: %w", name, err)
+			return st, fmt.Errorf("provision: output %s: %w", name, err)
 		}
 		s, err := scalarString(v)
 		if err != nil {
-			return st, fmt.Errorf("cfn: output %s: %w", name, err)
+			return st, fmt.Errorf("provision: output %s: %w", name, err)
 		}
 		st.Outputs[name] = s
 	}
@@ -176,10 +181,10 @@ func Provision(ctx context.Context, tpl *Template, opts Options) (*Stack, error)
 
 // resolveParameters applies overrides to defaults and checks every
 // constraint, as CloudFormation does before it creates anything.
-func resolveParameters(tpl *Template, overrides map[string]string) (map[string]string, error) {
+func resolveParameters(tpl *cfntemplate.Template, overrides map[string]string) (map[string]string, error) {
 	for name := range overrides {
 		if _, ok := tpl.Parameters[name]; !ok {
-			return nil, fmt.Errorf("cfn: parameter %s is not declared in the template", name)
+			return nil, fmt.Errorf("provision: parameter %s is not declared in the template", name)
 		}
 	}
 	values := map[string]string{}
@@ -187,19 +192,19 @@ func resolveParameters(tpl *Template, overrides map[string]string) (map[string]s
 		v, ok := overrides[name]
 		if !ok {
 			if p.Default == nil {
-				return nil, fmt.Errorf("cfn: parameter %s needs a value (it has no default)", name)
+				return nil, fmt.Errorf("provision: parameter %s needs a value (it has no default)", name)
 			}
 			v = p.DefaultString()
 		}
 		if err := checkParameter(p, v); err != nil {
-			return nil, fmt.Errorf("cfn: parameter %s: %w", name, err)
+			return nil, fmt.Errorf("provision: parameter %s: %w", name, err)
 		}
 		values[name] = v
 	}
 	return values, nil
 }
 
-func checkParameter(p Parameter, v string) error {
+func checkParameter(p cfntemplate.Parameter, v string) error {
 	if len(p.AllowedValues) > 0 {
 		ok := false
 		for _, a := range p.AllowedValues {
@@ -249,13 +254,13 @@ func checkParameter(p Parameter, v string) error {
 
 // dependencyOrder sorts the active resources so that each comes after what
 // it references or depends on; ties go by name, so the order is stable.
-func dependencyOrder(tpl *Template, active map[string]Resource) ([]string, error) {
+func dependencyOrder(tpl *cfntemplate.Template, active map[string]cfntemplate.Resource) ([]string, error) {
 	deps := map[string][]string{}
 	for name, r := range active {
 		set := map[string]bool{}
 		for _, d := range r.DependsOn {
 			if _, ok := tpl.Resources[d]; !ok {
-				return nil, fmt.Errorf("cfn: resource %s depends on %s, which the template does not declare", name, d)
+				return nil, fmt.Errorf("provision: resource %s depends on %s, which the template does not declare", name, d)
 			}
 			set[d] = true
 		}
@@ -263,7 +268,7 @@ func dependencyOrder(tpl *Template, active map[string]Resource) ([]string, error
 		references(r.Properties, func(target string) {
 			if _, isRes := tpl.Resources[target]; isRes {
 				if _, on := active[target]; !on && err == nil {
-					err = fmt.Errorf("cfn: resource %s refers to %s, which is not created (its Condition is false)", name, target)
+					err = fmt.Errorf("provision: resource %s refers to %s, which is not created (its Condition is false)", name, target)
 				}
 				set[target] = true
 			}
@@ -280,7 +285,7 @@ func dependencyOrder(tpl *Template, active map[string]Resource) ([]string, error
 	visit = func(n string, path []string) error {
 		switch state[n] {
 		case 1:
-			return fmt.Errorf("cfn: resources depend on each other in a circle: %s", strings.Join(append(path, n), " → "))
+			return fmt.Errorf("provision: resources depend on each other in a circle: %s", strings.Join(append(path, n), " → "))
 		case 2:
 			return nil
 		}

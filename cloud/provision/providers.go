@@ -1,4 +1,4 @@
-package cfn
+package provision
 
 import (
 	"context"
@@ -15,40 +15,21 @@ import (
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/orderflow/orderflow/cloud/lambda"
 )
 
-// Functions is where Lambda resources go: the embedded cloud's function host.
+// Functions is where Lambda resources go: the embedded cloud's function host,
+// whose types the provider fills in from the template's properties.
 type Functions interface {
 	// CreateFunction registers the function; it returns the function's ARN.
-	CreateFunction(ctx context.Context, f Function) (arn string, err error)
+	CreateFunction(ctx context.Context, f lambda.Function) (arn string, err error)
 	// CreateEventSourceMapping starts polling a queue for a function; it
 	// returns the mapping's id.
-	CreateEventSourceMapping(ctx context.Context, m EventSourceMapping) (id string, err error)
+	CreateEventSourceMapping(ctx context.Context, m lambda.EventSourceMapping) (id string, err error)
 }
 
-// Function is an AWS::Lambda::Function as the function host needs it.
-type Function struct {
-	Name          string
-	Runtime       string
-	Handler       string
-	Architectures []string
-	MemoryMB      int
-	TimeoutSec    int
-	Environment   map[string]string
-	Role          string
-	LogGroup      string
-}
-
-// EventSourceMapping is an AWS::Lambda::EventSourceMapping of an SQS queue.
-type EventSourceMapping struct {
-	EventSourceArn         string
-	FunctionName           string
-	Enabled                bool
-	BatchSize              int
-	MaximumBatchingWindow  int // seconds
-	ReportBatchItemFailure bool
-	MaximumConcurrency     int // 0: no limit set
-}
+var _ Functions = (*lambda.Host)(nil)
 
 // Record is a resource that the embedded cloud validates and keeps but does
 // not run (roles, log groups, alarms).
@@ -406,7 +387,7 @@ func (p lambdaFunction) Create(ctx context.Context, req Request) (Physical, erro
 		return Physical{}, errors.New("the embedded cloud has no function host")
 	}
 	props := req.Properties
-	f := Function{Environment: map[string]string{}}
+	f := lambda.Function{Environment: map[string]string{}}
 	var err error
 	if f.Name, err = props.String("FunctionName"); err != nil {
 		return Physical{}, err
@@ -477,7 +458,7 @@ func (p eventSourceMapping) Create(ctx context.Context, req Request) (Physical, 
 		return Physical{}, errors.New("the embedded cloud has no function host")
 	}
 	props := req.Properties
-	var m EventSourceMapping
+	var m lambda.EventSourceMapping
 	var err error
 	if m.EventSourceArn, err = props.String("EventSourceArn"); err != nil {
 		return Physical{}, err

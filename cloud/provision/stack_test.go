@@ -1,4 +1,4 @@
-package cfn_test
+package provision_test
 
 import (
 	"context"
@@ -7,36 +7,37 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/orderflow/orderflow/cloud/cfn"
+	"github.com/orderflow/orderflow/cloud/provision"
+	"github.com/orderflow/orderflow/internal/cfntemplate"
 )
 
 // recorder is a provider that remembers what it was asked to create.
 type recorder struct {
 	props   []string
-	created *[]cfn.Request
+	created *[]provision.Request
 	fail    error
-	attrs   func(req cfn.Request) cfn.Physical
+	attrs   func(req provision.Request) provision.Physical
 }
 
 func (r recorder) Properties() []string { return r.props }
 
-func (r recorder) Create(_ context.Context, req cfn.Request) (cfn.Physical, error) {
+func (r recorder) Create(_ context.Context, req provision.Request) (provision.Physical, error) {
 	if r.fail != nil {
-		return cfn.Physical{}, r.fail
+		return provision.Physical{}, r.fail
 	}
 	*r.created = append(*r.created, req)
 	return r.attrs(req), nil
 }
 
-func providers(created *[]cfn.Request) map[string]cfn.Provider {
-	return map[string]cfn.Provider{
-		"Test::Queue": recorder{props: []string{"QueueName", "Delay", "Tags", "Policy"}, created: created, attrs: func(req cfn.Request) cfn.Physical {
+func providers(created *[]provision.Request) map[string]provision.Provider {
+	return map[string]provision.Provider{
+		"Test::Queue": recorder{props: []string{"QueueName", "Delay", "Tags", "Policy"}, created: created, attrs: func(req provision.Request) provision.Physical {
 			name, _ := req.Properties.String("QueueName")
-			return cfn.Physical{Ref: "https://queue/" + name, Attrs: map[string]any{"Arn": "arn:queue:" + name, "QueueName": name}}
+			return provision.Physical{Ref: "https://queue/" + name, Attrs: map[string]any{"Arn": "arn:queue:" + name, "QueueName": name}}
 		}},
-		"Test::Topic": recorder{props: []string{"TopicName", "Target", "Label"}, created: created, attrs: func(req cfn.Request) cfn.Physical {
+		"Test::Topic": recorder{props: []string{"TopicName", "Target", "Label"}, created: created, attrs: func(req provision.Request) provision.Physical {
 			name, _ := req.Properties.String("TopicName")
-			return cfn.Physical{Ref: "arn:topic:" + name, Attrs: map[string]any{"TopicName": name}}
+			return provision.Physical{Ref: "arn:topic:" + name, Attrs: map[string]any{"TopicName": name}}
 		}},
 	}
 }
@@ -85,9 +86,9 @@ Outputs:
   Loud: {Condition: Loud, Value: !Ref LoudOnly}
 `
 
-func parse(t *testing.T, doc string) *cfn.Template {
+func parse(t *testing.T, doc string) *cfntemplate.Template {
 	t.Helper()
-	tpl, err := cfn.Parse([]byte(doc))
+	tpl, err := cfntemplate.Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,8 +96,8 @@ func parse(t *testing.T, doc string) *cfn.Template {
 }
 
 func TestProvisionCreatesResourcesInDependencyOrderAndComputesOutputs(t *testing.T) {
-	var created []cfn.Request
-	st, err := cfn.Provision(context.Background(), parse(t, stackTemplate), cfn.Options{Providers: providers(&created)})
+	var created []provision.Request
+	st, err := provision.Provision(context.Background(), parse(t, stackTemplate), provision.Options{Providers: providers(&created)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestProvisionCreatesResourcesInDependencyOrderAndComputesOutputs(t *testing
 		t.Errorf("order = %s, want Queue,Topic (the topic refers to the queue; LoudOnly's condition is false)", got)
 	}
 	queue := created[0].Properties
-	want := cfn.Properties{
+	want := provision.Properties{
 		"QueueName": "orders",
 		"Delay":     "5",
 		"Tags":      []any{"a", "b"},
@@ -117,7 +118,7 @@ func TestProvisionCreatesResourcesInDependencyOrderAndComputesOutputs(t *testing
 		t.Errorf("queue properties = %#v\nwant %#v", queue, want)
 	}
 	topic := created[1].Properties
-	if !reflect.DeepEqual(topic, cfn.Properties{"TopicName": "orders-topic", "Target": "arn:queue:orders"}) {
+	if !reflect.DeepEqual(topic, provision.Properties{"TopicName": "orders-topic", "Target": "arn:queue:orders"}) {
 		t.Errorf("topic properties = %#v (Label should vanish through AWS::NoValue)", topic)
 	}
 	wantOut := map[string]string{"TopicArn": "arn:topic:orders-topic", "QueueUrl": "https://queue/orders", "QueueArn": "arn:queue:orders", "Second": "b"}
@@ -127,11 +128,11 @@ func TestProvisionCreatesResourcesInDependencyOrderAndComputesOutputs(t *testing
 }
 
 func TestParametersOverrideDefaultsAndConditionsFollow(t *testing.T) {
-	var created []cfn.Request
-	st, err := cfn.Provision(context.Background(), parse(t, stackTemplate), cfn.Options{
+	var created []provision.Request
+	st, err := provision.Provision(context.Background(), parse(t, stackTemplate), provision.Options{
 		Providers:  providers(&created),
 		Parameters: map[string]string{"Mode": "loud", "Delay": "0", "Name": "shop"},
-		Pseudo:     cfn.Pseudo{Region: "eu-west-1", AccountID: "123456789012"},
+		Pseudo:     provision.Pseudo{Region: "eu-west-1", AccountID: "123456789012"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -169,8 +170,8 @@ func TestProvisionRefusesBadInputBeforeCreatingAnything(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var created []cfn.Request
-			_, err := cfn.Provision(context.Background(), parse(t, tt.doc), cfn.Options{Providers: providers(&created), Parameters: tt.params})
+			var created []provision.Request
+			_, err := provision.Provision(context.Background(), parse(t, tt.doc), provision.Options{Providers: providers(&created), Parameters: tt.params})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error = %v\nwant one containing %q", err, tt.want)
 			}
@@ -182,24 +183,24 @@ func TestProvisionRefusesBadInputBeforeCreatingAnything(t *testing.T) {
 }
 
 func TestAnUnresolvableReferenceNamesTheResource(t *testing.T) {
-	var created []cfn.Request
+	var created []provision.Request
 	doc := "Resources:\n  A: {Type: Test::Queue, Properties: {QueueName: !GetAtt B.Colour}}\n  B: {Type: Test::Queue, Properties: {QueueName: b}}"
-	_, err := cfn.Provision(context.Background(), parse(t, doc), cfn.Options{Providers: providers(&created)})
+	_, err := provision.Provision(context.Background(), parse(t, doc), provision.Options{Providers: providers(&created)})
 	if err == nil || !strings.Contains(err.Error(), "resource A (Test::Queue): QueueName: Fn::GetAtt B.Colour: a Test::Queue has no attribute Colour here") {
 		t.Errorf("error = %v", err)
 	}
 }
 
 func TestAProviderFailureNamesTheResource(t *testing.T) {
-	p := map[string]cfn.Provider{"Test::Queue": recorder{props: []string{"QueueName"}, fail: errors.New("QueueAlreadyExists")}}
-	_, err := cfn.Provision(context.Background(), parse(t, "Resources:\n  A: {Type: Test::Queue}"), cfn.Options{Providers: p})
-	if err == nil || err.Error() != "cfn: create resource A (Test::Queue): QueueAlreadyExists" {
+	p := map[string]provision.Provider{"Test::Queue": recorder{props: []string{"QueueName"}, fail: errors.New("QueueAlreadyExists")}}
+	_, err := provision.Provision(context.Background(), parse(t, "Resources:\n  A: {Type: Test::Queue}"), provision.Options{Providers: p})
+	if err == nil || err.Error() != "provision: create resource A (Test::Queue): QueueAlreadyExists" {
 		t.Errorf("error = %v", err)
 	}
 }
 
 func TestPropertiesAcceptWhatCloudFormationAccepts(t *testing.T) {
-	p := cfn.Properties{"N": "42", "F": float64(7), "B": "true", "Doc": map[string]any{"maxReceiveCount": float64(3), "arn": "x"}, "S": `{"a":1}`}
+	p := provision.Properties{"N": "42", "F": float64(7), "B": "true", "Doc": map[string]any{"maxReceiveCount": float64(3), "arn": "x"}, "S": `{"a":1}`}
 	if n, err := p.Int("N", 0); n != 42 || err != nil {
 		t.Errorf("Int(N) = %d, %v", n, err)
 	}
@@ -218,10 +219,10 @@ func TestPropertiesAcceptWhatCloudFormationAccepts(t *testing.T) {
 	if j, err := p.JSON("S"); j != `{"a":1}` || err != nil {
 		t.Errorf("JSON(S) = %s, %v", j, err)
 	}
-	if _, err := (cfn.Properties{"S": "{oops"}).JSON("S"); err == nil {
+	if _, err := (provision.Properties{"S": "{oops"}).JSON("S"); err == nil {
 		t.Errorf("JSON of invalid JSON: error = nil")
 	}
-	if _, err := (cfn.Properties{"N": "x"}).Int("N", 0); err == nil {
+	if _, err := (provision.Properties{"N": "x"}).Int("N", 0); err == nil {
 		t.Errorf("Int of a word: error = nil")
 	}
 }

@@ -1,4 +1,4 @@
-package cfn_test
+package provision_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/orderflow/orderflow/cloud/cfn"
 	"github.com/orderflow/orderflow/cloud/cloudtest"
+	"github.com/orderflow/orderflow/cloud/provision"
 )
 
 const tableTemplate = `
@@ -49,8 +49,8 @@ Outputs:
 
 func TestTheAWSProvidersCreateATableWithItsIndexAndRecordTheRest(t *testing.T) {
 	_, cfg := cloudtest.Start(t)
-	var records cfn.Records
-	st, err := cfn.Provision(context.Background(), parse(t, tableTemplate), cfn.Options{Providers: cfn.AWS(cfg, nil, &records)})
+	var records provision.Records
+	st, err := provision.Provision(context.Background(), parse(t, tableTemplate), provision.Options{Providers: provision.AWS(cfg, nil, &records)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestRecordedResourcesAreValidated(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := cfn.Provision(context.Background(), parse(t, tt.doc), cfn.Options{Providers: cfn.AWS(cfg, nil, &cfn.Records{})})
+			_, err := provision.Provision(context.Background(), parse(t, tt.doc), provision.Options{Providers: provision.AWS(cfg, nil, &provision.Records{})})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error = %v, want %q", err, tt.want)
 			}
@@ -105,7 +105,7 @@ func TestRecordedResourcesAreValidated(t *testing.T) {
 func TestProvisioningAgainKeepsAnExistingTableWithTheSameKey(t *testing.T) {
 	_, cfg := cloudtest.Start(t)
 	for range 2 {
-		if _, err := cfn.Provision(context.Background(), parse(t, tableTemplate), cfn.Options{Providers: cfn.AWS(cfg, nil, &cfn.Records{})}); err != nil {
+		if _, err := provision.Provision(context.Background(), parse(t, tableTemplate), provision.Options{Providers: provision.AWS(cfg, nil, &provision.Records{})}); err != nil {
 			t.Fatalf("provision: %v", err)
 		}
 	}
@@ -119,7 +119,7 @@ Resources:
       AttributeDefinitions: [{AttributeName: userId, AttributeType: S}]
       KeySchema: [{AttributeName: userId, KeyType: HASH}]
 `
-	_, err := cfn.Provision(context.Background(), parse(t, other), cfn.Options{Providers: cfn.AWS(cfg, nil, &cfn.Records{})})
+	_, err := provision.Provision(context.Background(), parse(t, other), provision.Options{Providers: provision.AWS(cfg, nil, &provision.Records{})})
 	if err == nil || !strings.Contains(err.Error(), "table Orders already exists with another key schema") {
 		t.Errorf("a table with another key: error = %v", err)
 	}

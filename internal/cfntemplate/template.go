@@ -1,10 +1,11 @@
-// Package cfn provisions CloudFormation templates into the embedded cloud.
-// It parses templates written in YAML or JSON, short-form intrinsic tags
-// (!Ref, !GetAtt, !Sub, …) included, resolves parameters, conditions, rules
-// and intrinsic functions as CloudFormation does, orders resources by their
-// dependencies, and creates them through providers, one per resource type.
-// It knows nothing of any particular template.
-package cfn
+// Package cfntemplate parses CloudFormation templates written in YAML or JSON,
+// short-form intrinsic tags (!Ref, !GetAtt, !Sub, …) included, into plain
+// values with every intrinsic in its long form. It evaluates nothing: deploy
+// reads its own template with it, and the embedded cloud's provisioner
+// (cloud/provision) evaluates what it returns. It lives under internal/ and
+// apart from the cloud so that deploy and the order code never depend on the
+// embedded cloud.
+package cfntemplate
 
 import (
 	"encoding/json"
@@ -100,30 +101,30 @@ func (p Parameter) DefaultString() string {
 func Parse(data []byte) (*Template, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("cfn: parse template: %w", err)
+		return nil, fmt.Errorf("cfntemplate: parse template: %w", err)
 	}
 	if len(doc.Content) == 0 {
-		return nil, errors.New("cfn: parse template: the document is empty")
+		return nil, errors.New("cfntemplate: parse template: the document is empty")
 	}
 	v, err := value(doc.Content[0], 0)
 	if err != nil {
-		return nil, fmt.Errorf("cfn: parse template: %w", err)
+		return nil, fmt.Errorf("cfntemplate: parse template: %w", err)
 	}
 	// Plain values to typed sections: JSON is the common ground.
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("cfn: parse template: %w", err)
+		return nil, fmt.Errorf("cfntemplate: parse template: %w", err)
 	}
 	var t Template
 	if err := json.Unmarshal(b, &t); err != nil {
-		return nil, fmt.Errorf("cfn: parse template: %w", err)
+		return nil, fmt.Errorf("cfntemplate: parse template: %w", err)
 	}
 	if len(t.Resources) == 0 {
-		return nil, errors.New("cfn: parse template: it has no Resources")
+		return nil, errors.New("cfntemplate: parse template: it has no Resources")
 	}
 	for name, r := range t.Resources {
 		if r.Type == "" {
-			return nil, fmt.Errorf("cfn: parse template: resource %s has no Type", name)
+			return nil, fmt.Errorf("cfntemplate: parse template: resource %s has no Type", name)
 		}
 	}
 	return &t, nil
