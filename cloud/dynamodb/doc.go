@@ -6,8 +6,8 @@
 //
 // # Durability
 //
-// New keeps the tables in memory. Open with a data file (Options.DB)
-// keeps them across restarts and crashes: the engine records the effect of
+// New without a data file keeps the tables in memory; with one
+// (Options.DB) it keeps them across restarts and crashes: the engine records the effect of
 // every write it applies — each item as it now holds it, or its deletion,
 // and each table's definition — through the cloud's shared write-ahead
 // journal (package journal), and answers only once that record is synced.

@@ -12,7 +12,8 @@
 // then 400 × 64 MiB / live, never below 100 (reached at 256 MiB). This
 // curve gave BenchmarkMemoryAtScale a lower peak RSS than one starting to
 // fall at 128 MiB, at the same pipeline rate (docs/benchmarks.md). GOGC or
-// GOMEMLIMIT in the environment turn the tuning off.
+// GOMEMLIMIT in the environment turn the tuning off: Start is told the
+// environment by its caller (cmd/), and never reads it itself.
 package gctune
 
 import (
