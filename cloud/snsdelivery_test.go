@@ -167,7 +167,7 @@ func TestADataFileHoldingADueSNSRetryRestartsCleanlyEveryTime(t *testing.T) {
 				if got := f.receiveOne(t, f.queueURL).Body; got != fmt.Sprint("order ", i-1) {
 					t.Errorf("round %d: the resumed retry delivered %q, want %q", i, got, fmt.Sprint("order ", i-1))
 				}
-				if st := c.SNS.Stats().Subscriptions[f.subARN]; st.Delivered != 1 || st.Failed != 0 {
+				if st := settledStats(c, f.subARN); st.Delivered != 1 || st.Failed != 0 {
 					t.Errorf("round %d: stats after the restart = %+v, want one delivery, nothing failed", i, st)
 				}
 			}
@@ -197,12 +197,27 @@ func TestADataFileHoldingADueSNSRetryRestartsCleanlyEveryTime(t *testing.T) {
 			if got := f.receiveOne(t, f.queueURL).Body; got != fmt.Sprint("order ", i) {
 				t.Errorf("round %d: the resumed retry delivered %q", i, got)
 			}
-			if st := c.SNS.Stats().Subscriptions[f.subARN]; st.Delivered != 1 || st.Failed != 0 {
+			if st := settledStats(c, f.subARN); st.Delivered != 1 || st.Failed != 0 {
 				t.Errorf("round %d: stats after the restart = %+v, want one delivery, nothing failed", i, st)
 			}
 			closeCloud(t, c)
 		}
 	})
+}
+
+// settledStats returns a subscription's statistics once its delivery in
+// progress has been counted: SNS counts a delivery when the attempt
+// returns, a moment after SQS has stored the message a receiver may
+// already hold. It gives up after five seconds and returns what it has.
+func settledStats(c *cloud.Cloud, subARN string) sns.SubscriptionStats {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := c.SNS.Stats().Subscriptions[subARN]
+		if st.Delivered+st.Failed > 0 || time.Now().After(deadline) {
+			return st
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // crashChildEnv, when set to "DIR UNIXSECONDS MESSAGE", makes the test
