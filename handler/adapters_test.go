@@ -27,7 +27,7 @@ func withAdapters(t *testing.T) (*handler.Handler, *awsddb.Client, *awstest.Faul
 	q := awstest.NewSQS(t, sqs.BoundedRetries)
 	h, err := handler.New(handler.Options{
 		Store:       dynamodb.New(ddb, "Orders"),
-		DeadLetters: sqs.New(q.Client, "http://127.0.0.1/000000000000/OrderDLQ"),
+		DeadLetters: sqs.New(q.Client, q.DLQ),
 	})
 	if err != nil {
 		t.Fatal(err)
