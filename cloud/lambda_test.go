@@ -18,6 +18,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/cloudtest"
 	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 // The cloud runs on a fake clock that only the test moves, so that a failed
@@ -70,14 +71,12 @@ func TestTheFunctionHostConsumesAnEmbeddedQueueAndDeletesOnlySuccesses(t *testin
 	}
 	settled := func(deleted, retried int64) {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			st := c.Lambda.Mappings()[0]
-			if st.Deleted == deleted && st.Retried == retried {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("mapping state = %+v, want %d deleted and %d retried", st, deleted, retried)
-			}
+		var st lambda.MappingState
+		if !poll.Within(20*time.Second, func() bool {
+			st = c.Lambda.Mappings()[0]
+			return st.Deleted == deleted && st.Retried == retried
+		}) {
+			t.Fatalf("mapping state = %+v, want %d deleted and %d retried", st, deleted, retried)
 		}
 	}
 	queueHolds := func(visible, inflight string) {

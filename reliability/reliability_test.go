@@ -22,6 +22,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/internal/local"
 	"github.com/orderflow/orderflow/internal/ordergen"
+	"github.com/orderflow/orderflow/internal/poll"
 	"github.com/orderflow/orderflow/reliability"
 )
 
@@ -127,7 +128,8 @@ func redrive(t *testing.T, cfg aws.Config, dlqURL, dlqARN, queueARN string) int 
 		}
 		t.Logf("the answer to StartMessageMoveTask was lost (%v), but the task started", err)
 	}
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+	var task sqstypes.ListMessageMoveTasksResultEntry
+	completed := poll.Within(time.Minute, func() bool {
 		out, err := client.ListMessageMoveTasks(ctx, &awssqs.ListMessageMoveTasksInput{SourceArn: aws.String(dlqARN), MaxResults: aws.Int32(1)})
 		if err != nil {
 			t.Fatal(err)
@@ -135,12 +137,16 @@ func redrive(t *testing.T, cfg aws.Config, dlqURL, dlqARN, queueARN string) int 
 		if len(out.Results) == 0 {
 			t.Fatalf("no message move task listed for %s", dlqARN)
 		}
-		if st := aws.ToString(out.Results[0].Status); st == "COMPLETED" {
-			return int(out.Results[0].ApproximateNumberOfMessagesMoved)
-		} else if st != "RUNNING" || time.Now().After(deadline) {
-			t.Fatalf("the move task ended %s: %s", st, aws.ToString(out.Results[0].FailureReason))
+		task = out.Results[0]
+		if st := aws.ToString(task.Status); st != "COMPLETED" && st != "RUNNING" {
+			t.Fatalf("the move task ended %s: %s", st, aws.ToString(task.FailureReason))
 		}
+		return aws.ToString(task.Status) == "COMPLETED"
+	})
+	if !completed {
+		t.Fatalf("the move task ended %s: %s", aws.ToString(task.Status), aws.ToString(task.FailureReason))
 	}
+	return int(task.ApproximateNumberOfMessagesMoved)
 }
 
 func (r *run) check(t *testing.T, b ordergen.Batch) reliability.Report {
@@ -301,12 +307,8 @@ func TestManyVersionsShuffledAndDuplicatedEndAtTheNewest(t *testing.T) {
 		}
 		r.publish(t, round)
 		sent += len(round)
-		deadline := time.Now().Add(2 * time.Minute)
-		for r.outcomes.Total() < sent {
-			if time.Now().After(deadline) {
-				t.Fatalf("round %d: %d of %d events processed", k, r.outcomes.Total(), sent)
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !poll.Within(2*time.Minute, func() bool { return r.outcomes.Total() >= sent }) {
+			t.Fatalf("round %d: %d of %d events processed", k, r.outcomes.Total(), sent)
 		}
 	}
 	r.drain(t, time.Minute)
