@@ -19,6 +19,7 @@ import (
 var _ handler.DeadLetterQueue = (*sqs.DeadLetters)(nil)
 
 func TestADeadLetterCarriesItsReasonAsMessageAttributes(t *testing.T) {
+	t.Parallel()
 	q := awstest.NewSQS(t, sqs.BoundedRetries)
 	dl := orderflow.DeadLetter{
 		Body:              `{"orderId": 7}`,
@@ -69,12 +70,14 @@ func TestADeadLetterCarriesItsReasonAsMessageAttributes(t *testing.T) {
 }
 
 func TestAMessageSQSMovedItselfHasNoDeadLetterAttributes(t *testing.T) {
+	t.Parallel()
 	if _, ok := sqs.FromAttributes("body", nil); ok {
 		t.Errorf("FromAttributes(no attributes) ok = true, want false")
 	}
 }
 
 func TestReasonsAreMadeSafeForSQS(t *testing.T) {
+	t.Parallel()
 	q := awstest.NewSQS(t)
 	reason := "invalid order: \x01\uFFFF: is not a field of an order; " + strings.Repeat("x", 2*sqs.MaxReasonBytes)
 	err := sqs.New(q.Client, q.DLQ).SendDeadLetter(context.Background(), orderflow.DeadLetter{Body: "b", Code: "InvalidOrder", Reason: reason})
@@ -91,6 +94,7 @@ func TestReasonsAreMadeSafeForSQS(t *testing.T) {
 }
 
 func TestAFailedSendIsAnError(t *testing.T) {
+	t.Parallel()
 	q := awstest.NewSQS(t, sqs.BoundedRetries)
 	q.Fault.Set(http.StatusBadRequest, "AWS.SimpleQueueService.NonExistentQueue")
 	err := sqs.New(q.Client, q.DLQ).SendDeadLetter(context.Background(), orderflow.DeadLetter{Body: "b", Code: "InvalidOrder", OriginalMessageID: "m-9"})
