@@ -28,6 +28,7 @@ import (
 // cannot run in a synctest bubble; it polls for what must happen, and relies
 // on no sleep for what must not.)
 func TestTheFunctionHostConsumesAnEmbeddedQueueAndDeletesOnlySuccesses(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Now())
 	c, cfg := cloudtest.Start(t, func(o *cloud.Options) { o.Clock = clk })
 	ctx := context.Background()

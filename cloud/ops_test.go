@@ -63,6 +63,7 @@ func deployOps(t *testing.T) (*cloud.Cloud, aws.Config, map[string]string) {
 }
 
 func TestDescribeStacksReportsADeployedStacksOutputs(t *testing.T) {
+	t.Parallel()
 	_, cfg, outputs := deployOps(t)
 	client := awscfn.NewFromConfig(cfg)
 	out, err := client.DescribeStacks(context.Background(), &awscfn.DescribeStacksInput{StackName: aws.String("ops")})
@@ -93,6 +94,7 @@ func TestDescribeStacksReportsADeployedStacksOutputs(t *testing.T) {
 }
 
 func TestAFunctionsLogLinesReachItsLogGroup(t *testing.T) {
+	t.Parallel()
 	_, cfg, outputs := deployOps(t)
 	ctx := context.Background()
 	if _, err := awssqs.NewFromConfig(cfg).SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: aws.String(outputs["QueueUrl"]), MessageBody: aws.String("job-1")}); err != nil {
@@ -140,6 +142,7 @@ func TestAFunctionsLogLinesReachItsLogGroup(t *testing.T) {
 }
 
 func TestTheLambdaAPIReportsAndPausesAMapping(t *testing.T) {
+	t.Parallel()
 	c, cfg, outputs := deployOps(t)
 	ctx := context.Background()
 	client := awslambda.NewFromConfig(cfg)

@@ -171,6 +171,7 @@ func generate(t *testing.T, o ordergen.Options) ordergen.Batch {
 // as their newest event, the invalid ones dead-lettered with reasons, the
 // queue drained, nothing lost.
 func TestEveryOrderIsStoredOrDeadLetteredWithItsReason(t *testing.T) {
+	t.Parallel()
 	r := start(t, map[string]string{"MaximumBatchingWindowSeconds": "0"}, cloud.Faults{}, nil)
 	b := generate(t, ordergen.Options{Count: *flagOrders, Invalid: 0.05, Seed: 1})
 	began := time.Now()
@@ -187,6 +188,7 @@ func TestEveryOrderIsStoredOrDeadLetteredWithItsReason(t *testing.T) {
 // 2. The same under each injected fault, across seeds: the same end state,
 // and the faults really fired (the function saw redeliveries).
 func TestTheEndStateSurvivesEveryInjectedFault(t *testing.T) {
+	t.Parallel()
 	faults := []struct {
 		name   string
 		faults cloud.Faults
@@ -201,6 +203,7 @@ func TestTheEndStateSurvivesEveryInjectedFault(t *testing.T) {
 	for _, f := range faults {
 		for seed := uint64(1); seed <= uint64(*flagSeeds); seed++ {
 			t.Run(fmt.Sprintf("%s/seed=%d", f.name, seed), func(t *testing.T) {
+				t.Parallel() // each scenario has a pipeline of its own
 				ff := f.faults
 				ff.Seed = seed
 				r := start(t, fast, ff, nil)
@@ -252,6 +255,7 @@ func nonZero(m map[string]int64) map[string]int64 {
 // a time (in rounds: the k-th event of every order, then the k+1-th), so the
 // input fixes what each event finds in the table.
 func TestManyVersionsShuffledAndDuplicatedEndAtTheNewest(t *testing.T) {
+	t.Parallel()
 	r := start(t, map[string]string{"MaximumBatchingWindowSeconds": "0"}, cloud.Faults{}, nil)
 	rnd := rand.New(rand.NewPCG(3, 3))
 	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
@@ -329,6 +333,7 @@ func TestManyVersionsShuffledAndDuplicatedEndAtTheNewest(t *testing.T) {
 // are stored and deleted after the first invocation; the poison one is
 // received exactly 3 times, then SQS moves it to the DLQ.
 func TestAPoisonRecordIsReceivedThreeTimesThenDeadLetteredWhileItsBatchIsDone(t *testing.T) {
+	t.Parallel()
 	r := start(t, map[string]string{"FunctionTimeoutSeconds": "2", "QueueVisibilityTimeoutSeconds": "2", "MaximumBatchingWindowSeconds": "1"}, cloud.Faults{}, nil)
 	r.Cloud.DynamoDB.SetFault(func(op string, body []byte) *awsproto.Error {
 		if op == "PutItem" && strings.Contains(string(body), `"POISON"`) {
@@ -363,6 +368,7 @@ func TestAPoisonRecordIsReceivedThreeTimesThenDeadLetteredWhileItsBatchIsDone(t 
 // 5. A maximum concurrency below what the poller could take: the host never
 // runs more invocations at once, and no valid order reaches the DLQ for it.
 func TestAMaximumConcurrencyNeverSendsValidOrdersToTheDLQ(t *testing.T) {
+	t.Parallel()
 	var now, peak atomic.Int64
 	wrap := func(next lambda.Handler) lambda.Handler {
 		return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
@@ -392,6 +398,7 @@ func TestAMaximumConcurrencyNeverSendsValidOrdersToTheDLQ(t *testing.T) {
 // in the subscription's DLQ; none disappears, and once the policy is right a
 // redrive delivers them.
 func TestDeniedDeliveriesAreCountedAndKeptInTheSubscriptionDLQ(t *testing.T) {
+	t.Parallel()
 	r := start(t, fast, cloud.Faults{}, nil)
 	ctx := context.Background()
 	client := awssqs.NewFromConfig(r.cfg)
