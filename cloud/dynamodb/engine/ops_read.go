@@ -68,7 +68,7 @@ func (e *Engine) read(in *readInput, scan bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.renderPage(in, r, pg)
+	return e.renderPage(in, &r, &pg)
 }
 
 // readPlan is a validated Query or Scan: where it reads, how far, and the
@@ -93,45 +93,45 @@ type readPlan struct {
 }
 
 // validateRead checks a request that needs nothing but the table's schema.
-func (e *Engine) validateRead(in *readInput, scan bool) (*readPlan, error) {
+func (e *Engine) validateRead(in *readInput, scan bool) (readPlan, error) {
 	if err := in.legacy.check(); err != nil {
-		return nil, err
+		return readPlan{}, err
 	}
 	t, err := e.table(in.TableName)
 	if err != nil {
-		return nil, err
+		return readPlan{}, err
 	}
-	r := &readPlan{t: t, limit: -1}
+	r := readPlan{t: t, limit: -1}
 	if in.IndexName != "" {
 		if r.ix = t.lockedIndex(in.IndexName); r.ix == nil {
-			return nil, errf("The table does not have the specified index: %s", in.IndexName)
+			return readPlan{}, errf("The table does not have the specified index: %s", in.IndexName)
 		}
 		if r.ix.global && in.ConsistentRead != nil && *in.ConsistentRead {
-			return nil, errf("Consistent reads are not supported on global secondary indexes")
+			return readPlan{}, errf("Consistent reads are not supported on global secondary indexes")
 		}
 	}
 	if in.Limit != nil {
 		if *in.Limit < 1 {
-			return nil, errf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", *in.Limit)
+			return readPlan{}, errf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", *in.Limit)
 		}
 		r.limit = int(*in.Limit)
 	}
 	if err := checkSelect(in, r.ix); err != nil {
-		return nil, err
+		return readPlan{}, err
 	}
 	r.a = exprAttrs{names: in.ExpressionAttributeNames, values: in.ExpressionAttributeValues}
 	exprs := []labeled{{"FilterExpression", in.FilterExpression}, {"ProjectionExpression", in.ProjectionExpression}}
 	if !scan {
 		exprs = append(exprs, labeled{"KeyConditionExpression", in.KeyConditionExpression})
 	} else if in.KeyConditionExpression != "" {
-		return nil, errf("Can not use KeyConditionExpression in a Scan")
+		return readPlan{}, errf("Can not use KeyConditionExpression in a Scan")
 	}
 	if err := r.a.check(exprs...); err != nil {
-		return nil, err
+		return readPlan{}, err
 	}
 	if scan {
 		if r.segment, r.segments, err = checkSegment(in); err != nil {
-			return nil, err
+			return readPlan{}, err
 		}
 	}
 	return r, nil
@@ -214,8 +214,8 @@ type page struct {
 // walk picks the page's records under the read lock. Only picking happens
 // there: decoding, filtering and projecting happen after it, on data
 // slices that are never changed.
-func (r *readPlan) walk(indexName string) (*page, error) {
-	pg := &page{}
+func (r *readPlan) walk(indexName string) (page, error) {
+	var pg page
 	visit := func(key string, rec *record) bool {
 		if r.plan != nil {
 			take, more := r.plan.admits(key, r.forward)
@@ -235,10 +235,10 @@ func (r *readPlan) walk(indexName string) (*page, error) {
 		return true
 	}
 	if !r.t.lockedWalk(r.ix, r.pivot, r.inclusive, r.forward, visit) {
-		return nil, errf("The table does not have the specified index: %s", indexName)
+		return page{}, errf("The table does not have the specified index: %s", indexName)
 	}
 	if err := r.t.settled(); err != nil {
-		return nil, err
+		return page{}, err
 	}
 	return pg, nil
 }
