@@ -20,6 +20,7 @@ const seed = `{
 }`
 
 func TestDecodeAcceptsTheSeedOrder(t *testing.T) {
+	t.Parallel()
 	got, err := orderflow.Decode([]byte(seed))
 	if err != nil {
 		t.Fatalf("Decode(seed) error = %v", err)
@@ -41,6 +42,7 @@ func TestDecodeAcceptsTheSeedOrder(t *testing.T) {
 }
 
 func TestDecodeAcceptsTheSharedFixture(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("testdata/seed-order.json")
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +53,7 @@ func TestDecodeAcceptsTheSharedFixture(t *testing.T) {
 }
 
 func TestDecodeAcceptsValidVariants(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, doc string
 		check     func(orderflow.Order) bool
@@ -118,6 +121,7 @@ func replaceField(doc, name, newName, value string) string {
 }
 
 func TestDecodeRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		doc  string
@@ -194,6 +198,7 @@ func TestDecodeRefusesBadInput(t *testing.T) {
 }
 
 func TestValidateRefusesOrdersBuiltInCode(t *testing.T) {
+	t.Parallel()
 	err := orderflow.Order{OrderID: "O1", Quantity: 0, Status: "lost"}.Validate()
 	want := `invalid order: userId: must not be empty; itemName: must not be empty; quantity: must be at least 1, got 0; status: must be one of new, paid, shipped, delivered, cancelled, got "lost"; timestamp: must be between the years 2000 and 2099, got 0001-01-01T00:00:00Z`
 	if err == nil || err.Error() != want {
@@ -205,6 +210,7 @@ func TestValidateRefusesOrdersBuiltInCode(t *testing.T) {
 }
 
 func TestOrderJSONRoundTrips(t *testing.T) {
+	t.Parallel()
 	o, err := orderflow.Decode([]byte(seed))
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ func order(ts string, status orderflow.Status, qty int) orderflow.Order {
 }
 
 func TestSupersedes(t *testing.T) {
+	t.Parallel()
 	base := order("2025-05-03T12:00:00Z", orderflow.StatusPaid, 1)
 	tests := []struct {
 		name string
@@ -42,6 +43,7 @@ func TestSupersedes(t *testing.T) {
 }
 
 func TestSupersedesBreaksFullTiesByContentNotArrival(t *testing.T) {
+	t.Parallel()
 	a := order("2025-05-03T12:00:00Z", orderflow.StatusPaid, 1)
 	b := order("2025-05-03T12:00:00Z", orderflow.StatusPaid, 2)
 	if a.Supersedes(b) == b.Supersedes(a) {
@@ -63,6 +65,7 @@ func TestSupersedesBreaksFullTiesByContentNotArrival(t *testing.T) {
 }
 
 func TestVersionOrderMatchesTimeOrder(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	lo := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 	hi := time.Date(2099, 12, 31, 0, 0, 0, 0, time.UTC).UnixNano()
@@ -87,6 +90,7 @@ func TestVersionOrderMatchesTimeOrder(t *testing.T) {
 }
 
 func TestStatusesAreInLifecycleOrder(t *testing.T) {
+	t.Parallel()
 	got := orderflow.Statuses()
 	want := []orderflow.Status{"new", "paid", "shipped", "delivered", "cancelled"}
 	if !slices.Equal(got, want) {

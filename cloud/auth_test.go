@@ -40,6 +40,7 @@ func code(err error) string {
 }
 
 func TestRequireAuthAcceptsCorrectlySignedRequestsFromEveryProtocol(t *testing.T) {
+	t.Parallel()
 	c := withKeys(t)
 	cfg := configWith(c, "AKIDORDERFLOWTEST", "s3cr3t")
 	ctx := context.Background()
@@ -59,6 +60,7 @@ func TestRequireAuthAcceptsCorrectlySignedRequestsFromEveryProtocol(t *testing.T
 }
 
 func TestRequireAuthRefusesWhatIsNotSignedByAKnownKey(t *testing.T) {
+	t.Parallel()
 	c := withKeys(t)
 	ctx := context.Background()
 	noRetry := func(o *awssqs.Options) { o.RetryMaxAttempts = 1 }
@@ -82,6 +84,7 @@ func TestRequireAuthRefusesWhatIsNotSignedByAKnownKey(t *testing.T) {
 }
 
 func TestRequireAuthStillLetsTheCloudsOwnClientsThrough(t *testing.T) {
+	t.Parallel()
 	c := withKeys(t)
 	// Config() signs with the cloud's own key: the provisioner and the
 	// function host use it.

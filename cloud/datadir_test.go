@@ -50,6 +50,7 @@ Resources:
 `
 
 func TestADataDirectoryKeepsEveryServicesStateAcrossARestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ctx := context.Background()
 	c := startIn(t, dir)
@@ -91,6 +92,7 @@ func TestADataDirectoryKeepsEveryServicesStateAcrossARestart(t *testing.T) {
 }
 
 func TestASecondCloudOnTheSameDataDirectoryIsRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := startIn(t, dir)
 	defer closeCloud(t, c)
@@ -102,6 +104,7 @@ func TestASecondCloudOnTheSameDataDirectoryIsRefused(t *testing.T) {
 }
 
 func TestTheRealTemplateDeploysAgainOnARestartedCloud(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for range 2 {
 		c := startIn(t, dir)

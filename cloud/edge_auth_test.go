@@ -521,6 +521,7 @@ func enable(t *testing.T, c *cloud.Cloud, cfg aws.Config, id string) {
 // AWS error code and shape, and that nothing changed unless the request
 // was good.
 func TestOnlyAuthenticatedRequestsReachAServiceWithRequireAuth(t *testing.T) {
+	t.Parallel()
 	c, cfg, mappingID := matrixCloud(t)
 	port := c.URL()[strings.LastIndex(c.URL(), ":")+1:]
 	for _, rt := range attackRoutes(t, c, cfg, mappingID) {
@@ -597,6 +598,7 @@ func (c *capture) Do(r *http.Request) (*http.Response, error) {
 }
 
 func TestASignedListQueuesReplayedWithADeleteQueueBodyIsRefused(t *testing.T) {
+	t.Parallel()
 	c, cfg, _ := matrixCloud(t)
 	ctx := context.Background()
 	q, err := awssqs.NewFromConfig(cfg).CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String("OrderQueue")})

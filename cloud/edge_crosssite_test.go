@@ -177,6 +177,7 @@ func (f *crossSiteFixture) params(action string) url.Values {
 }
 
 func TestNoCrossSiteRequestChangesAnything(t *testing.T) {
+	t.Parallel()
 	f := newCrossSiteFixture(t)
 	var writes []string
 	for _, a := range slices.Concat(f.c.SQS.Actions(), f.c.SNS.Actions()) {
@@ -233,6 +234,7 @@ func TestNoCrossSiteRequestChangesAnything(t *testing.T) {
 }
 
 func TestReadsStillWorkOverGETAndClientsStillWork(t *testing.T) {
+	t.Parallel()
 	f := newCrossSiteFixture(t)
 	// A read by GET, as curl or an old client sends it, is answered ...
 	r := wire{method: "GET", path: "/", query: url.Values{"Action": {"ListQueues"}, "Version": {"2012-11-05"}}}.build(t, f.c.URL())

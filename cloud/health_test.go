@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/orderflow/orderflow/cloud/journal"
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 func TestTheHealthEndpointSaysOnlyWhetherTheCloudServes(t *testing.T) {
@@ -126,11 +127,7 @@ func TestACloudWhoseDiskIsFullIsNotReadyUntilSpaceReturns(t *testing.T) {
 		t.Errorf("while the disk is full: health %d, want 503", st)
 	}
 	full.Store(false)
-	deadline := time.Now().Add(10 * time.Second)
-	for health() != 200 {
-		if time.Now().After(deadline) {
-			t.Fatal("space returned, but health never said ready again")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !poll.Within(10*time.Second, func() bool { return health() == 200 }) {
+		t.Fatal("space returned, but health never said ready again")
 	}
 }

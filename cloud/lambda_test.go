@@ -17,6 +17,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/cloudtest"
 	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 // The cloud runs on a fake clock that only the test moves, so that a failed
@@ -26,6 +27,7 @@ import (
 // cannot run in a synctest bubble; it polls for what must happen, and relies
 // on no sleep for what must not.)
 func TestTheFunctionHostConsumesAnEmbeddedQueueAndDeletesOnlySuccesses(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Now())
 	c, cfg := cloudtest.Start(t, func(o *cloud.Options) { o.Clock = clk })
 	ctx := context.Background()
@@ -69,14 +71,12 @@ func TestTheFunctionHostConsumesAnEmbeddedQueueAndDeletesOnlySuccesses(t *testin
 	}
 	settled := func(deleted, retried int64) {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			st := c.Lambda.Mappings()[0]
-			if st.Deleted == deleted && st.Retried == retried {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("mapping state = %+v, want %d deleted and %d retried", st, deleted, retried)
-			}
+		var st lambda.MappingState
+		if !poll.Within(20*time.Second, func() bool {
+			st = c.Lambda.Mappings()[0]
+			return st.Deleted == deleted && st.Retried == retried
+		}) {
+			t.Fatalf("mapping state = %+v, want %d deleted and %d retried", st, deleted, retried)
 		}
 	}
 	queueHolds := func(visible, inflight string) {

@@ -20,6 +20,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 // startLimited starts a cloud for these tests; set, if any, adjusts the
@@ -228,10 +230,7 @@ func TestTheBodyBudget(t *testing.T) {
 		for _, rc := range slow {
 			rc.Close()
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for c.budget.held.Load() != 0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		poll.Within(5*time.Second, func() bool { return c.budget.held.Load() == 0 })
 		if got := c.budget.held.Load(); got != 0 {
 			t.Fatalf("budget held = %d after the uploads closed, want 0", got)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/orderflow/orderflow/cloud"
 	"github.com/orderflow/orderflow/cloud/cloudtest"
 	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 const opsTemplate = `
@@ -62,6 +63,7 @@ func deployOps(t *testing.T) (*cloud.Cloud, aws.Config, map[string]string) {
 }
 
 func TestDescribeStacksReportsADeployedStacksOutputs(t *testing.T) {
+	t.Parallel()
 	_, cfg, outputs := deployOps(t)
 	client := awscfn.NewFromConfig(cfg)
 	out, err := client.DescribeStacks(context.Background(), &awscfn.DescribeStacksInput{StackName: aws.String("ops")})
@@ -92,6 +94,7 @@ func TestDescribeStacksReportsADeployedStacksOutputs(t *testing.T) {
 }
 
 func TestAFunctionsLogLinesReachItsLogGroup(t *testing.T) {
+	t.Parallel()
 	_, cfg, outputs := deployOps(t)
 	ctx := context.Background()
 	if _, err := awssqs.NewFromConfig(cfg).SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: aws.String(outputs["QueueUrl"]), MessageBody: aws.String("job-1")}); err != nil {
@@ -99,15 +102,14 @@ func TestAFunctionsLogLinesReachItsLogGroup(t *testing.T) {
 	}
 	logs := awslogs.NewFromConfig(cfg)
 	var events []logstypes.FilteredLogEvent
-	deadline := time.Now().Add(10 * time.Second)
-	for len(events) < 4 && time.Now().Before(deadline) { // START, the line, END, REPORT
+	poll.Within(10*time.Second, func() bool { // START, the line, END, REPORT
 		out, err := logs.FilterLogEvents(ctx, &awslogs.FilterLogEventsInput{LogGroupName: aws.String("/aws/lambda/worker")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		events = out.Events
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(events) >= 4
+	})
 	var lines []string
 	for _, e := range events {
 		lines = append(lines, aws.ToString(e.Message))
@@ -140,6 +142,7 @@ func TestAFunctionsLogLinesReachItsLogGroup(t *testing.T) {
 }
 
 func TestTheLambdaAPIReportsAndPausesAMapping(t *testing.T) {
+	t.Parallel()
 	c, cfg, outputs := deployOps(t)
 	ctx := context.Background()
 	client := awslambda.NewFromConfig(cfg)
@@ -168,10 +171,8 @@ func TestTheLambdaAPIReportsAndPausesAMapping(t *testing.T) {
 	// A paused mapping leaves new messages in the queue; resumed, it takes
 	// them. Its pollers return once their long polls are cancelled, and with
 	// none left nothing can take a message.
-	for deadline := time.Now().Add(10 * time.Second); c.Lambda.Mappings()[0].Pollers > 0 || c.SQS.Engine().Waiters("work") > 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("a disabled mapping still has %d pollers and %d long polls open", c.Lambda.Mappings()[0].Pollers, c.SQS.Engine().Waiters("work"))
-		}
+	if !poll.Within(10*time.Second, func() bool { return c.Lambda.Mappings()[0].Pollers == 0 && c.SQS.Engine().Waiters("work") == 0 }) {
+		t.Fatalf("a disabled mapping still has %d pollers and %d long polls open", c.Lambda.Mappings()[0].Pollers, c.SQS.Engine().Waiters("work"))
 	}
 	sqsClient := awssqs.NewFromConfig(cfg)
 	if _, err := sqsClient.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: aws.String(outputs["QueueUrl"]), MessageBody: aws.String("later")}); err != nil {
@@ -191,12 +192,8 @@ func TestTheLambdaAPIReportsAndPausesAMapping(t *testing.T) {
 	if _, err := client.UpdateEventSourceMapping(ctx, &awslambda.UpdateEventSourceMappingInput{UUID: aws.String(outputs["MappingId"]), Enabled: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Lambda.Mappings()[0].Deleted != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the re-enabled mapping did not process the waiting message: %+v", c.Lambda.Mappings()[0])
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !poll.Within(10*time.Second, func() bool { return c.Lambda.Mappings()[0].Deleted == 1 }) {
+		t.Fatalf("the re-enabled mapping did not process the waiting message: %+v", c.Lambda.Mappings()[0])
 	}
 	_, err = client.GetFunction(ctx, &awslambda.GetFunctionInput{FunctionName: aws.String("nope")})
 	var api smithy.APIError

@@ -77,6 +77,7 @@ func redrive(t *testing.T, attrs map[string]string) (target string, max int) {
 }
 
 func TestTheTemplateProvisionsWithItsDefaults(t *testing.T) {
+	t.Parallel()
 	c, st, err := deployStack(t, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +125,7 @@ func TestTheTemplateProvisionsWithItsDefaults(t *testing.T) {
 }
 
 func TestOverriddenParametersTakeEffect(t *testing.T) {
+	t.Parallel()
 	c, st, err := deployStack(t, map[string]string{
 		"OrdersTableName": "Shop", "QueueName": "ShopQueue", "QueueVisibilityTimeoutSeconds": "120", "MaxReceiveCount": "5",
 		"BatchSize": "25", "MaximumBatchingWindowSeconds": "2", "MaximumConcurrency": "3", "RawMessageDelivery": "false",
@@ -153,6 +155,7 @@ func TestOverriddenParametersTakeEffect(t *testing.T) {
 }
 
 func TestTheTemplateRefusesBadParameters(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		params map[string]string
 		want   string
@@ -177,6 +180,7 @@ func TestTheTemplateRefusesBadParameters(t *testing.T) {
 // but the log group's streams (log-group:NAME:*), which is how CloudWatch
 // Logs names every stream of one group.
 func TestTheResolvedRoleGrantsNoWildcards(t *testing.T) {
+	t.Parallel()
 	c, _, err := deployStack(t, nil)
 	if err != nil {
 		t.Fatal(err)

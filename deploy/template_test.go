@@ -66,6 +66,7 @@ func getAtt(res, attr string) map[string]any {
 }
 
 func TestTheVisibilityTimeoutCoversSixFunctionTimeoutsAndTheBatchingWindow(t *testing.T) {
+	t.Parallel()
 	tpl := load(t)
 	queue := resource(t, tpl, "OrderQueue", "AWS::SQS::Queue")
 	fn := resource(t, tpl, "ProcessOrderFunction", "AWS::Lambda::Function")
@@ -79,6 +80,7 @@ func TestTheVisibilityTimeoutCoversSixFunctionTimeoutsAndTheBatchingWindow(t *te
 }
 
 func TestOrderQueueRedrivesToOrderDLQAfterThreeReceives(t *testing.T) {
+	t.Parallel()
 	tpl := load(t)
 	queue := resource(t, tpl, "OrderQueue", "AWS::SQS::Queue")
 	rp, _ := queue.Properties["RedrivePolicy"].(map[string]any)
@@ -94,6 +96,7 @@ func TestOrderQueueRedrivesToOrderDLQAfterThreeReceives(t *testing.T) {
 }
 
 func TestOrderDLQKeepsMessagesLongerThanOrderQueue(t *testing.T) {
+	t.Parallel()
 	tpl := load(t)
 	queue := resource(t, tpl, "OrderQueue", "AWS::SQS::Queue")
 	dlq := resource(t, tpl, "OrderDLQ", "AWS::SQS::Queue")
@@ -120,6 +123,7 @@ func TestOrderDLQKeepsMessagesLongerThanOrderQueue(t *testing.T) {
 }
 
 func TestOnlyOrderTopicMaySendToTheQueues(t *testing.T) {
+	t.Parallel()
 	tpl := load(t)
 	for name, queue := range map[string]string{"OrderQueuePolicy": "OrderQueue", "OrderDLQPolicy": "OrderDLQ"} {
 		t.Run(name, func(t *testing.T) {
@@ -150,6 +154,7 @@ func TestOnlyOrderTopicMaySendToTheQueues(t *testing.T) {
 }
 
 func TestOrderQueueIsSubscribedToOrderTopic(t *testing.T) {
+	t.Parallel()
 	tpl := load(t)
 	sub := resource(t, tpl, "OrderSubscription", "AWS::SNS::Subscription")
 	want := map[string]any{
@@ -198,6 +203,7 @@ func actions(t *testing.T, tpl *cfntemplate.Template) (granted []string, stateme
 }
 
 func TestTheFunctionRoleHasLeastPrivilege(t *testing.T) {
+	t.Parallel()
 	tpl := load(t)
 	granted, statements := actions(t, tpl)
 	for _, a := range granted {
@@ -232,6 +238,7 @@ func TestTheFunctionRoleHasLeastPrivilege(t *testing.T) {
 }
 
 func TestTheFunctionIsAGoBinaryOnArm64WithItsConfiguration(t *testing.T) {
+	t.Parallel()
 	tpl := load(t)
 	fn := resource(t, tpl, "ProcessOrderFunction", "AWS::Lambda::Function")
 	p := fn.Properties
@@ -250,6 +257,7 @@ func TestTheFunctionIsAGoBinaryOnArm64WithItsConfiguration(t *testing.T) {
 }
 
 func TestTheEventSourceMappingReportsBatchItemFailures(t *testing.T) {
+	t.Parallel()
 	tpl := load(t)
 	esm := resource(t, tpl, "OrderEventSourceMapping", "AWS::Lambda::EventSourceMapping")
 	p := esm.Properties
@@ -271,6 +279,7 @@ func TestTheEventSourceMappingReportsBatchItemFailures(t *testing.T) {
 }
 
 func TestTheOrdersTable(t *testing.T) {
+	t.Parallel()
 	tpl := load(t)
 	table := resource(t, tpl, "OrdersTable", "AWS::DynamoDB::Table")
 	p := table.Properties
@@ -301,6 +310,7 @@ func TestTheOrdersTable(t *testing.T) {
 }
 
 func TestAnAlarmWatchesTheDLQ(t *testing.T) {
+	t.Parallel()
 	tpl := load(t)
 	a := resource(t, tpl, "OrderDLQAlarm", "AWS::CloudWatch::Alarm")
 	p := a.Properties
@@ -316,6 +326,7 @@ func TestAnAlarmWatchesTheDLQ(t *testing.T) {
 // names a parameter, a resource or a pseudo parameter, and each Condition
 // exists: mistakes CloudFormation would only report at deploy time.
 func TestEveryReferenceResolves(t *testing.T) {
+	t.Parallel()
 	tpl := load(t)
 	known := func(name string) bool {
 		_, isParam := tpl.Parameters[name]

@@ -27,7 +27,7 @@ func withAdapters(t *testing.T) (*handler.Handler, *awsddb.Client, *awstest.Faul
 	q := awstest.NewSQS(t, sqs.BoundedRetries)
 	h, err := handler.New(handler.Options{
 		Store:       dynamodb.New(ddb, "Orders"),
-		DeadLetters: sqs.New(q.Client, "http://127.0.0.1/000000000000/OrderDLQ"),
+		DeadLetters: sqs.New(q.Client, q.DLQ),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -36,6 +36,7 @@ func withAdapters(t *testing.T) (*handler.Handler, *awsddb.Client, *awstest.Faul
 }
 
 func TestTheEnvelopedSeedOrderEndsInDynamoDBWithTheSeedsExactAttributes(t *testing.T) {
+	t.Parallel()
 	h, ddb, _, q := withAdapters(t)
 	resp := invoke(t, h, fixture(t, "sqs-sns-seed.json"))
 	if len(resp.BatchItemFailures) != 0 {
@@ -71,6 +72,7 @@ func TestTheEnvelopedSeedOrderEndsInDynamoDBWithTheSeedsExactAttributes(t *testi
 }
 
 func TestAMalformedOrderEndsInTheDLQWithAReasonAndIsNotReportedAsFailed(t *testing.T) {
+	t.Parallel()
 	h, _, _, q := withAdapters(t)
 	resp := invoke(t, h, fixture(t, "sqs-mixed-poison.json"))
 	if len(resp.BatchItemFailures) != 0 {
@@ -89,6 +91,7 @@ func TestAMalformedOrderEndsInTheDLQWithAReasonAndIsNotReportedAsFailed(t *testi
 }
 
 func TestATransientDynamoDBFailureIsReportedAsFailed(t *testing.T) {
+	t.Parallel()
 	h, _, fault, q := withAdapters(t)
 	fault.Set(http.StatusBadRequest, "ThrottlingException")
 	payload := fixture(t, "sqs-mixed-poison.json")

@@ -21,6 +21,7 @@ func envelope(typ, message string) string {
 const rawSeed = `{"orderId":"O1234","userId":"U123","itemName":"Laptop","quantity":1,"status":"new","timestamp":"2025-05-03T12:00:00Z"}`
 
 func TestDecodeBody(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		body    string
@@ -96,6 +97,7 @@ func FuzzDecodeBody(f *testing.F) {
 }
 
 func TestOrderIDOfFindsTheIdOfValidAndInvalidOrders(t *testing.T) {
+	t.Parallel()
 	tests := map[string]string{
 		rawSeed:                                 "O1234",
 		envelope("Notification", rawSeed):       "O1234",

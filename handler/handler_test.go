@@ -119,6 +119,7 @@ func logLines(t *testing.T, logs *bytes.Buffer) []map[string]any {
 }
 
 func TestTheSeedOrderInAnSNSEnvelopeIsStored(t *testing.T) {
+	t.Parallel()
 	r := newRecorder()
 	var logs bytes.Buffer
 	resp := invoke(t, newHandler(t, r, &logs), fixture(t, "sqs-sns-seed.json"))
@@ -149,6 +150,7 @@ func TestTheSeedOrderInAnSNSEnvelopeIsStored(t *testing.T) {
 }
 
 func TestARawDeliveryIsStored(t *testing.T) {
+	t.Parallel()
 	r := newRecorder()
 	resp := invoke(t, newHandler(t, r, nil), fixture(t, "sqs-raw-seed.json"))
 	if len(resp.BatchItemFailures) != 0 {
@@ -160,6 +162,7 @@ func TestARawDeliveryIsStored(t *testing.T) {
 }
 
 func TestAPoisonRecordIsDeadLetteredWithItsReasonAndNotReportedAsFailed(t *testing.T) {
+	t.Parallel()
 	r := newRecorder()
 	var logs bytes.Buffer
 	payload := fixture(t, "sqs-mixed-poison.json")
@@ -223,6 +226,7 @@ func rawOrder(id, ts string, status orderflow.Status) string {
 }
 
 func TestOutcomes(t *testing.T) {
+	t.Parallel()
 	transient := errors.New("ProvisionedThroughputExceededException: slow down")
 	tests := []struct {
 		name       string
@@ -287,6 +291,7 @@ func errStore(err error) func(orderflow.Order) (orderflow.Outcome, error) {
 }
 
 func TestOnlyTheFailedRecordsOfABatchAreReported(t *testing.T) {
+	t.Parallel()
 	store := &mock.Store{PutOrderFn: func(_ context.Context, o orderflow.Order) (orderflow.Outcome, error) {
 		switch o.OrderID {
 		case "O2", "O5":
@@ -320,6 +325,7 @@ func TestOnlyTheFailedRecordsOfABatchAreReported(t *testing.T) {
 }
 
 func TestRecordsNotStartedBeforeTheDeadlineAreLeftForSQS(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	store := &mock.Store{PutOrderFn: func(ctx context.Context, o orderflow.Order) (orderflow.Outcome, error) {
 		if o.OrderID == "slow" {
@@ -355,6 +361,7 @@ func TestRecordsNotStartedBeforeTheDeadlineAreLeftForSQS(t *testing.T) {
 }
 
 func TestNewRequiresItsCollaborators(t *testing.T) {
+	t.Parallel()
 	if _, err := handler.New(handler.Options{}); err == nil {
 		t.Errorf("New without a store and a dead-letter queue: error = nil")
 	}

@@ -97,6 +97,7 @@ func deadLettered(t *testing.T) (*run, ordergen.Batch) {
 }
 
 func TestTheCheckerFindsEveryDeadLetterWhenTheAnswerToAReceiveIsLost(t *testing.T) {
+	t.Parallel()
 	defer reliability.SetDLQVisibility(3)()
 	r, b := deadLettered(t)
 	for _, again := range []bool{false, true} {
@@ -143,6 +144,7 @@ func dlqVisible(t *testing.T, r *run) int {
 }
 
 func TestADLQTheCheckerCannotReadWholeIsAnErrorNotLostOrders(t *testing.T) {
+	t.Parallel()
 	defer reliability.SetDLQVisibility(3)()
 	r, b := deadLettered(t)
 	// Another consumer holds five dead letters for ten minutes.
@@ -162,6 +164,7 @@ func TestADLQTheCheckerCannotReadWholeIsAnErrorNotLostOrders(t *testing.T) {
 }
 
 func TestACopyInTheDLQWithoutAReasonAwaitsARedriveAndOneWithAReasonIsADuplicate(t *testing.T) {
+	t.Parallel()
 	r, b := deadLettered(t)
 	var stored []orderflow.Order
 	for _, o := range b.Final {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/orderflow/orderflow"
 	"github.com/orderflow/orderflow/internal/ordergen"
+	"github.com/orderflow/orderflow/internal/poll"
 	"github.com/orderflow/orderflow/reliability"
 )
 
@@ -157,18 +158,15 @@ func startUp(t *testing.T, bin, addr, dir string, cfg aws.Config) *exec.Cmd {
 		t.Fatal(err)
 	}
 	client := awscfn.NewFromConfig(cfg)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := client.DescribeStacks(context.Background(), &awscfn.DescribeStacksInput{StackName: aws.String("orderflow")}); err == nil {
-			return cmd
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			b, _ := os.ReadFile(filepath.Join(dir, "..", "up.log"))
-			t.Fatalf("orderflow up did not come up:\n%s", b)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !poll.Within(30*time.Second, func() bool {
+		_, err := client.DescribeStacks(context.Background(), &awscfn.DescribeStacksInput{StackName: aws.String("orderflow")})
+		return err == nil
+	}) {
+		cmd.Process.Kill()
+		b, _ := os.ReadFile(filepath.Join(dir, "..", "up.log"))
+		t.Fatalf("orderflow up did not come up:\n%s", b)
 	}
+	return cmd
 }
 
 func freeAddr(t *testing.T) string {

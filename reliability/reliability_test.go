@@ -22,6 +22,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/internal/local"
 	"github.com/orderflow/orderflow/internal/ordergen"
+	"github.com/orderflow/orderflow/internal/poll"
 	"github.com/orderflow/orderflow/reliability"
 )
 
@@ -127,7 +128,8 @@ func redrive(t *testing.T, cfg aws.Config, dlqURL, dlqARN, queueARN string) int 
 		}
 		t.Logf("the answer to StartMessageMoveTask was lost (%v), but the task started", err)
 	}
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+	var task sqstypes.ListMessageMoveTasksResultEntry
+	completed := poll.Within(time.Minute, func() bool {
 		out, err := client.ListMessageMoveTasks(ctx, &awssqs.ListMessageMoveTasksInput{SourceArn: aws.String(dlqARN), MaxResults: aws.Int32(1)})
 		if err != nil {
 			t.Fatal(err)
@@ -135,12 +137,16 @@ func redrive(t *testing.T, cfg aws.Config, dlqURL, dlqARN, queueARN string) int 
 		if len(out.Results) == 0 {
 			t.Fatalf("no message move task listed for %s", dlqARN)
 		}
-		if st := aws.ToString(out.Results[0].Status); st == "COMPLETED" {
-			return int(out.Results[0].ApproximateNumberOfMessagesMoved)
-		} else if st != "RUNNING" || time.Now().After(deadline) {
-			t.Fatalf("the move task ended %s: %s", st, aws.ToString(out.Results[0].FailureReason))
+		task = out.Results[0]
+		if st := aws.ToString(task.Status); st != "COMPLETED" && st != "RUNNING" {
+			t.Fatalf("the move task ended %s: %s", st, aws.ToString(task.FailureReason))
 		}
+		return aws.ToString(task.Status) == "COMPLETED"
+	})
+	if !completed {
+		t.Fatalf("the move task ended %s: %s", aws.ToString(task.Status), aws.ToString(task.FailureReason))
 	}
+	return int(task.ApproximateNumberOfMessagesMoved)
 }
 
 func (r *run) check(t *testing.T, b ordergen.Batch) reliability.Report {
@@ -165,6 +171,7 @@ func generate(t *testing.T, o ordergen.Options) ordergen.Batch {
 // as their newest event, the invalid ones dead-lettered with reasons, the
 // queue drained, nothing lost.
 func TestEveryOrderIsStoredOrDeadLetteredWithItsReason(t *testing.T) {
+	t.Parallel()
 	r := start(t, map[string]string{"MaximumBatchingWindowSeconds": "0"}, cloud.Faults{}, nil)
 	b := generate(t, ordergen.Options{Count: *flagOrders, Invalid: 0.05, Seed: 1})
 	began := time.Now()
@@ -181,6 +188,7 @@ func TestEveryOrderIsStoredOrDeadLetteredWithItsReason(t *testing.T) {
 // 2. The same under each injected fault, across seeds: the same end state,
 // and the faults really fired (the function saw redeliveries).
 func TestTheEndStateSurvivesEveryInjectedFault(t *testing.T) {
+	t.Parallel()
 	faults := []struct {
 		name   string
 		faults cloud.Faults
@@ -195,6 +203,7 @@ func TestTheEndStateSurvivesEveryInjectedFault(t *testing.T) {
 	for _, f := range faults {
 		for seed := uint64(1); seed <= uint64(*flagSeeds); seed++ {
 			t.Run(fmt.Sprintf("%s/seed=%d", f.name, seed), func(t *testing.T) {
+				t.Parallel() // each scenario has a pipeline of its own
 				ff := f.faults
 				ff.Seed = seed
 				r := start(t, fast, ff, nil)
@@ -246,6 +255,7 @@ func nonZero(m map[string]int64) map[string]int64 {
 // a time (in rounds: the k-th event of every order, then the k+1-th), so the
 // input fixes what each event finds in the table.
 func TestManyVersionsShuffledAndDuplicatedEndAtTheNewest(t *testing.T) {
+	t.Parallel()
 	r := start(t, map[string]string{"MaximumBatchingWindowSeconds": "0"}, cloud.Faults{}, nil)
 	rnd := rand.New(rand.NewPCG(3, 3))
 	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
@@ -301,12 +311,8 @@ func TestManyVersionsShuffledAndDuplicatedEndAtTheNewest(t *testing.T) {
 		}
 		r.publish(t, round)
 		sent += len(round)
-		deadline := time.Now().Add(2 * time.Minute)
-		for r.outcomes.Total() < sent {
-			if time.Now().After(deadline) {
-				t.Fatalf("round %d: %d of %d events processed", k, r.outcomes.Total(), sent)
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !poll.Within(2*time.Minute, func() bool { return r.outcomes.Total() >= sent }) {
+			t.Fatalf("round %d: %d of %d events processed", k, r.outcomes.Total(), sent)
 		}
 	}
 	r.drain(t, time.Minute)
@@ -327,6 +333,7 @@ func TestManyVersionsShuffledAndDuplicatedEndAtTheNewest(t *testing.T) {
 // are stored and deleted after the first invocation; the poison one is
 // received exactly 3 times, then SQS moves it to the DLQ.
 func TestAPoisonRecordIsReceivedThreeTimesThenDeadLetteredWhileItsBatchIsDone(t *testing.T) {
+	t.Parallel()
 	r := start(t, map[string]string{"FunctionTimeoutSeconds": "2", "QueueVisibilityTimeoutSeconds": "2", "MaximumBatchingWindowSeconds": "1"}, cloud.Faults{}, nil)
 	r.Cloud.DynamoDB.SetFault(func(op string, body []byte) *awsproto.Error {
 		if op == "PutItem" && strings.Contains(string(body), `"POISON"`) {
@@ -361,6 +368,7 @@ func TestAPoisonRecordIsReceivedThreeTimesThenDeadLetteredWhileItsBatchIsDone(t 
 // 5. A maximum concurrency below what the poller could take: the host never
 // runs more invocations at once, and no valid order reaches the DLQ for it.
 func TestAMaximumConcurrencyNeverSendsValidOrdersToTheDLQ(t *testing.T) {
+	t.Parallel()
 	var now, peak atomic.Int64
 	wrap := func(next lambda.Handler) lambda.Handler {
 		return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
@@ -390,6 +398,7 @@ func TestAMaximumConcurrencyNeverSendsValidOrdersToTheDLQ(t *testing.T) {
 // in the subscription's DLQ; none disappears, and once the policy is right a
 // redrive delivers them.
 func TestDeniedDeliveriesAreCountedAndKeptInTheSubscriptionDLQ(t *testing.T) {
+	t.Parallel()
 	r := start(t, fast, cloud.Faults{}, nil)
 	ctx := context.Background()
 	client := awssqs.NewFromConfig(r.cfg)

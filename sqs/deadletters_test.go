@@ -18,9 +18,8 @@ import (
 
 var _ handler.DeadLetterQueue = (*sqs.DeadLetters)(nil)
 
-const dlqURL = "http://127.0.0.1/000000000000/OrderDLQ"
-
 func TestADeadLetterCarriesItsReasonAsMessageAttributes(t *testing.T) {
+	t.Parallel()
 	q := awstest.NewSQS(t, sqs.BoundedRetries)
 	dl := orderflow.DeadLetter{
 		Body:              `{"orderId": 7}`,
@@ -31,7 +30,7 @@ func TestADeadLetterCarriesItsReasonAsMessageAttributes(t *testing.T) {
 		Source:            "arn:aws:sqs:us-east-1:000000000000:OrderQueue",
 		FailedAt:          time.Date(2025, 5, 3, 12, 0, 1, 0, time.UTC),
 	}
-	if err := sqs.New(q.Client, dlqURL).SendDeadLetter(context.Background(), dl); err != nil {
+	if err := sqs.New(q.Client, q.DLQ).SendDeadLetter(context.Background(), dl); err != nil {
 		t.Fatalf("SendDeadLetter error = %v", err)
 	}
 	sent := q.Sent()
@@ -39,8 +38,8 @@ func TestADeadLetterCarriesItsReasonAsMessageAttributes(t *testing.T) {
 		t.Fatalf("sent %d messages, want 1", len(sent))
 	}
 	m := sent[0]
-	if m.QueueURL != dlqURL || m.MessageBody != dl.Body {
-		t.Errorf("sent %q to %q, want the original body to %q", m.MessageBody, m.QueueURL, dlqURL)
+	if m.QueueURL != q.DLQ || m.MessageBody != dl.Body {
+		t.Errorf("sent %q to %q, want the original body to %q", m.MessageBody, m.QueueURL, q.DLQ)
 	}
 	want := map[string]awstest.MessageAttribute{
 		orderflow.AttrErrorCode:         {DataType: "String", StringValue: "InvalidOrder"},
@@ -71,15 +70,17 @@ func TestADeadLetterCarriesItsReasonAsMessageAttributes(t *testing.T) {
 }
 
 func TestAMessageSQSMovedItselfHasNoDeadLetterAttributes(t *testing.T) {
+	t.Parallel()
 	if _, ok := sqs.FromAttributes("body", nil); ok {
 		t.Errorf("FromAttributes(no attributes) ok = true, want false")
 	}
 }
 
 func TestReasonsAreMadeSafeForSQS(t *testing.T) {
+	t.Parallel()
 	q := awstest.NewSQS(t)
 	reason := "invalid order: \x01\uFFFF: is not a field of an order; " + strings.Repeat("x", 2*sqs.MaxReasonBytes)
-	err := sqs.New(q.Client, dlqURL).SendDeadLetter(context.Background(), orderflow.DeadLetter{Body: "b", Code: "InvalidOrder", Reason: reason})
+	err := sqs.New(q.Client, q.DLQ).SendDeadLetter(context.Background(), orderflow.DeadLetter{Body: "b", Code: "InvalidOrder", Reason: reason})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,9 +94,10 @@ func TestReasonsAreMadeSafeForSQS(t *testing.T) {
 }
 
 func TestAFailedSendIsAnError(t *testing.T) {
+	t.Parallel()
 	q := awstest.NewSQS(t, sqs.BoundedRetries)
 	q.Fault.Set(http.StatusBadRequest, "AWS.SimpleQueueService.NonExistentQueue")
-	err := sqs.New(q.Client, dlqURL).SendDeadLetter(context.Background(), orderflow.DeadLetter{Body: "b", Code: "InvalidOrder", OriginalMessageID: "m-9"})
+	err := sqs.New(q.Client, q.DLQ).SendDeadLetter(context.Background(), orderflow.DeadLetter{Body: "b", Code: "InvalidOrder", OriginalMessageID: "m-9"})
 	if err == nil || !strings.Contains(err.Error(), "sqs: send dead letter for message m-9") {
 		t.Errorf("SendDeadLetter error = %v, want a wrapped send failure", err)
 	}

@@ -15,6 +15,7 @@ import (
 )
 
 func TestJSONErrorsCarryTheShapeAndTheQueryCode(t *testing.T) {
+	t.Parallel()
 	rec := httptest.NewRecorder()
 	err := awsproto.Errorf(400, "AWS.SimpleQueueService.NonExistentQueue", "The specified queue does not exist.").WithType("QueueDoesNotExist")
 	awsproto.JSONProtocol{Namespace: "com.amazonaws.sqs", QueryCompatible: true}.WriteError(rec, err)
@@ -32,6 +33,7 @@ func TestJSONErrorsCarryTheShapeAndTheQueryCode(t *testing.T) {
 }
 
 func TestAnUnexpectedErrorIsAnInternalFailure(t *testing.T) {
+	t.Parallel()
 	rec := httptest.NewRecorder()
 	awsproto.JSONProtocol{}.WriteError(rec, errors.New("disk on fire"))
 	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"__type":"InternalFailure"`) {
@@ -40,6 +42,7 @@ func TestAnUnexpectedErrorIsAnInternalFailure(t *testing.T) {
 }
 
 func TestQueryErrorsAreAWSXML(t *testing.T) {
+	t.Parallel()
 	rec := httptest.NewRecorder()
 	awsproto.WriteQueryError(rec, awsproto.Errorf(http.StatusNotFound, "NotFound", "Topic does not exist"), "http://sns.amazonaws.com/doc/2010-03-31/", "req-1")
 	want := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
@@ -50,6 +53,7 @@ func TestQueryErrorsAreAWSXML(t *testing.T) {
 }
 
 func TestRequestIDsAreUUIDs(t *testing.T) {
+	t.Parallel()
 	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	a, b := awsproto.NewRequestID(), awsproto.NewRequestID()
 	if !re.MatchString(a) || a == b {
@@ -58,6 +62,7 @@ func TestRequestIDsAreUUIDs(t *testing.T) {
 }
 
 func TestFormDecodesFlattenedListsAndMaps(t *testing.T) {
+	t.Parallel()
 	v, _ := url.ParseQuery("AttributeName.2=B&AttributeName.1=A&AttributeName.10=J" +
 		"&Attribute.1.Name=VisibilityTimeout&Attribute.1.Value=30&Attribute.2.Name=DelaySeconds&Attribute.2.Value=5" +
 		"&Entry.1.Id=a&Entry.1.MessageBody=x&Entry.2.Id=b")

@@ -57,6 +57,7 @@ var textCases = []struct {
 }
 
 func TestValidTextAcceptsUnicodeAndRefusesWhatDecodesToFFFD(t *testing.T) {
+	t.Parallel()
 	for _, c := range textCases {
 		t.Run(c.name, func(t *testing.T) {
 			if !json.Valid([]byte(c.doc)) {
@@ -77,6 +78,7 @@ func TestValidTextAcceptsUnicodeAndRefusesWhatDecodesToFFFD(t *testing.T) {
 }
 
 func TestInvalidStringsNamesEveryBadStringByItsPath(t *testing.T) {
+	t.Parallel()
 	doc := "{\"a\":\"ok\",\"b\":\"\xff\",\"c\":[\"x\",\"\\ud800\",{\"d\":\"\\udc00\",\"e\":[[],{}]}],\"k\xff\":1,\"f\":{\"g\":\"\\ud83d\\ude00\",\"h\":[true,null,2,\"\\udbff\"]}}"
 	got, err := awsproto.InvalidStrings([]byte(doc))
 	if err != nil {
@@ -104,6 +106,7 @@ func TestInvalidStringsNamesEveryBadStringByItsPath(t *testing.T) {
 }
 
 func TestInvalidStringsRefusesWhatIsNotOneJSONValue(t *testing.T) {
+	t.Parallel()
 	for _, doc := range []string{``, `{"a":`, `{}{}`, `{} x`, `[1,]`, `{"a" 1}`, "\"\xff"} {
 		if _, err := awsproto.InvalidStrings([]byte(doc)); !errors.Is(err, awsproto.ErrNotJSON) {
 			t.Errorf("InvalidStrings(%q) error = %v, want ErrNotJSON", doc, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/orderflow/orderflow/cloud"
 	"github.com/orderflow/orderflow/cloud/cloudtest"
 	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 // missing skips the test on a developer's machine and fails it in CI, where
@@ -307,16 +308,13 @@ func TestTheAWSCLIReadsStacksMappingsAndLogs(t *testing.T) {
 				t.Errorf("get-event-source-mapping = %v", m)
 			}
 			a.run(t, c, "sqs", "send-message", "--queue-url", st.Outputs["QueueUrl"], "--message-body", "job-7")
-			deadline := time.Now().Add(15 * time.Second)
-			for {
-				got := a.run(t, c, "logs", "filter-log-events", "--log-group-name", "/aws/lambda/worker", "--filter-pattern", "job-7")
-				if evs, _ := got["events"].([]any); len(evs) == 1 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the function's line never reached its log group: %v", got)
-				}
-				time.Sleep(100 * time.Millisecond)
+			var got map[string]any
+			if !poll.Within(15*time.Second, func() bool {
+				got = a.run(t, c, "logs", "filter-log-events", "--log-group-name", "/aws/lambda/worker", "--filter-pattern", "job-7")
+				evs, _ := got["events"].([]any)
+				return len(evs) == 1
+			}) {
+				t.Fatalf("the function's line never reached its log group: %v", got)
 			}
 			if a.name == "AWS CLI v2" { // `logs tail` is v2's
 				cmd := exec.Command(a.path, "--endpoint-url", c.URL(), "logs", "tail", "/aws/lambda/worker", "--since", "5m")

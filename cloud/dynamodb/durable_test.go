@@ -30,6 +30,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/dynamodb"
 	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/internal/ownbody"
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 // node is a durable service on a data file, served on loopback, that a
@@ -776,19 +777,17 @@ func TestATableDeletedWhileWrittenKeepsNoLateWrites(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	// Let the last table take some puts.
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	poll.Within(5*time.Second, func() bool {
 		mu.Lock()
+		defer mu.Unlock()
 		last := 0
 		for _, g := range acked {
 			if g == 10 {
 				last++
 			}
 		}
-		mu.Unlock()
-		if last >= 50 {
-			break
-		}
-	}
+		return last >= 50
+	})
 	close(stop)
 	wg.Wait()
 	want := scan(t, c, "Orders")

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/orderflow/orderflow/internal/crashtest"
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 // workerLog is what one writer saw acknowledged.
@@ -72,10 +73,7 @@ func TestEveryAcknowledgedWriteSurvivesAKill9(t *testing.T) {
 			}
 		})
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for total.Load() < 1500 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Within(20*time.Second, func() bool { return total.Load() >= 1500 })
 	if !p.Kill() {
 		t.Fatal("the child had exited before it was killed")
 	}

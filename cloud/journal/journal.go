@@ -603,40 +603,9 @@ func (j *Journal) commit(g *group) {
 		close(g.done)
 		return
 	}
-	for i := range g.ops {
-		if o := &g.ops[i]; o.lazy != nil {
-			o.value, o.lazy = o.lazy(), nil
-		}
-		g.size += g.ops[i].size()
-	}
-	var seq uint64
-	for attempt := 0; ; attempt++ {
-		if j.beforeWrite != nil {
-			j.beforeWrite()
-		}
-		start := time.Now()
-		var err error
-		seq, err = j.log.write(g.ops)
-		j.commitNanos.Add(int64(time.Since(start)))
-		j.commits.Add(1)
-		if attempt > 0 {
-			j.retries.Add(1)
-		}
-		if err == nil {
-			break
-		}
-		err = fmt.Errorf("journal: log %d ops: %w", len(g.ops), err)
-		if Transient(err) {
-			j.stall(err)
-			if j.pause(attempt) {
-				continue
-			}
-			// Closing: one last attempt, then give the group up.
-			if seq, err = j.log.write(g.ops); err == nil {
-				break
-			}
-			err = fmt.Errorf("journal: closed while the log could not be written (%d ops not logged, none acknowledged): %w", len(g.ops), err)
-		}
+	g.resolve()
+	seq, err := j.logGroup(g)
+	if err != nil {
 		g.err = j.fail(err)
 		j.unstall()
 		close(g.done)
@@ -645,9 +614,58 @@ func (j *Journal) commit(g *group) {
 	j.records.Add(int64(len(g.ops)))
 	g.seq = seq
 	close(g.done)
+	j.queueForApply(g)
+}
 
-	// Past maxQueuedBytes the committer waits for the applier; if the
-	// applier is failing for want of a resource, that is a stall too.
+// resolve computes the group's lazy values and its size.
+func (g *group) resolve() {
+	for i := range g.ops {
+		if o := &g.ops[i]; o.lazy != nil {
+			o.value, o.lazy = o.lazy(), nil
+		}
+		g.size += g.ops[i].size()
+	}
+}
+
+// logGroup writes g's ops to the log as one frame and returns its sequence
+// number. A write that fails for want of a resource stalls the journal and
+// is retried, the same frame at the same place, until it succeeds or Close
+// gives it up; any other failure is returned at once.
+func (j *Journal) logGroup(g *group) (uint64, error) {
+	for attempt := 0; ; attempt++ {
+		if j.beforeWrite != nil {
+			j.beforeWrite()
+		}
+		start := time.Now()
+		seq, err := j.log.write(g.ops)
+		j.commitNanos.Add(int64(time.Since(start)))
+		j.commits.Add(1)
+		if attempt > 0 {
+			j.retries.Add(1)
+		}
+		if err == nil {
+			return seq, nil
+		}
+		err = fmt.Errorf("journal: log %d ops: %w", len(g.ops), err)
+		if !Transient(err) {
+			return 0, err
+		}
+		j.stall(err)
+		if j.pause(attempt) {
+			continue
+		}
+		// Closing: one last attempt, then give the group up.
+		if seq, err = j.log.write(g.ops); err == nil {
+			return seq, nil
+		}
+		return 0, fmt.Errorf("journal: closed while the log could not be written (%d ops not logged, none acknowledged): %w", len(g.ops), err)
+	}
+}
+
+// queueForApply hands a logged group to the applier. Past maxQueuedBytes
+// the committer waits for the applier; if the applier is failing for want
+// of a resource, that is a stall too.
+func (j *Journal) queueForApply(g *group) {
 	j.amu.Lock()
 	for j.queuedBytes > maxQueuedBytes && j.Err() == nil {
 		if err := j.applyErr; err != nil {
@@ -676,7 +694,11 @@ func (j *Journal) commit(g *group) {
 }
 
 // applyLoop applies logged groups to the file, everything logged while the
-// previous transaction ran going into the next one.
+// previous transaction ran going into the next one. It stays one body
+// because its state (the gather timer, the retry count of a failed batch)
+// lives across iterations, and every hand-over with the committer is a
+// step under j.amu that is easiest to check against commit's when they are
+// read in one place.
 func (j *Journal) applyLoop() {
 	defer close(j.applierDone)
 	var timer *time.Timer

@@ -16,6 +16,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/orderflow/orderflow/cloud/journal"
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 // The journal stalls on a resource running out and resumes by itself once
@@ -134,18 +135,6 @@ func crashCopyLive(t *testing.T, j *journal.Journal, path string) string {
 	return filepath.Join(dir, filepath.Base(path))
 }
 
-// eventually polls cond every 5 ms for up to 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10 s: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestAResourceRunningOutStallsTheJournalUntilItReturns(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -233,7 +222,7 @@ func TestAResourceRunningOutStallsTheJournalUntilItReturns(t *testing.T) {
 			}()
 
 			f.set(false, 0)
-			eventually(t, "the journal resumes once the resource is back", func() bool { return j.Writable() == nil })
+			poll.Until(t, 10*time.Second, "the journal resumes once the resource is back", func() bool { return j.Writable() == nil })
 			if err := appendOne(); err != nil {
 				t.Fatalf("the first append once the resource is back: %v", err)
 			}
@@ -293,7 +282,7 @@ func TestIntermittentResourceFaultsLoseNothingAcknowledged(t *testing.T) {
 			} else {
 				f.set(false, 0)
 				// Let the stall end, so the next faults meet new places.
-				eventually(t, "the journal resumes", func() bool { return j.Writable() == nil })
+				poll.Until(t, 10*time.Second, "the journal resumes", func() bool { return j.Writable() == nil })
 			}
 		}
 		err := j.Append(seqPut(i, keys, rng.IntN(2000))).Wait()
@@ -323,7 +312,7 @@ func TestIntermittentResourceFaultsLoseNothingAcknowledged(t *testing.T) {
 	}
 	f.set(false, 0)
 	if err := j.Sync(); err != nil {
-		eventually(t, "the journal resumes", func() bool { return j.Sync() == nil })
+		poll.Until(t, 10*time.Second, "the journal resumes", func() bool { return j.Sync() == nil })
 	}
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
@@ -479,7 +468,7 @@ func TestRunningOutOfDescriptorsStallsRotationUntilTheyAreFreed(t *testing.T) {
 	}
 	closeHoard()
 	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old)
-	eventually(t, "the journal resumes once descriptors are free", func() bool { return j.Writable() == nil })
+	poll.Until(t, 10*time.Second, "the journal resumes once descriptors are free", func() bool { return j.Writable() == nil })
 	if err := j.Append(seqPut(n, keys, 1000)).Wait(); err != nil {
 		t.Fatalf("an append once descriptors are free: %v", err)
 	}
@@ -536,7 +525,7 @@ func TestAFileSizeLimitStallsTheLogAndTheFileUntilItIsRaised(t *testing.T) {
 		t.Fatal("nothing was acknowledged under the limit: the test tests nothing")
 	}
 	syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old)
-	eventually(t, "the journal logs and applies again once the limit is raised", func() bool { return j.Flush() == nil })
+	poll.Until(t, 10*time.Second, "the journal logs and applies again once the limit is raised", func() bool { return j.Flush() == nil })
 	if p := prefixHeld(t, db, n, keys); p != n {
 		t.Errorf("the file holds %d of %d appends", p, n)
 	}
@@ -586,7 +575,7 @@ func TestAFullDiskStallsTheJournalUntilSpaceIsFreed(t *testing.T) {
 	if err := os.Remove(ballast); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the journal resumes once space is freed", func() bool { return j.Writable() == nil })
+	poll.Until(t, 10*time.Second, "the journal resumes once space is freed", func() bool { return j.Writable() == nil })
 	for range 50 {
 		if err := j.Append(seqPut(n, keys, 8000)).Wait(); err != nil {
 			t.Fatalf("an append after space was freed: %v", err)

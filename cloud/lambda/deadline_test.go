@@ -11,6 +11,7 @@ import (
 )
 
 func TestAClockDeadlineEndsAsContextWithTimeoutDoes(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2025, 5, 3, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name    string

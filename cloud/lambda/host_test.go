@@ -287,6 +287,7 @@ func ok(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 }
 
 func TestASuccessfulInvocationDeletesTheBatchAndLogsLikeLambda(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var (
 			gotID       string
@@ -320,6 +321,7 @@ func TestASuccessfulInvocationDeletesTheBatchAndLogsLikeLambda(t *testing.T) {
 }
 
 func TestAPartialBatchResponseKeepsOnlyTheListedRecords(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := start(t, 3, lambda.EventSourceMapping{ReportBatchItemFailure: true}, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: "m2"}}}, nil
@@ -334,6 +336,7 @@ func TestAPartialBatchResponseKeepsOnlyTheListedRecords(t *testing.T) {
 }
 
 func TestWholeBatchFailures(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		handler lambda.Handler
@@ -374,6 +377,7 @@ func TestWholeBatchFailures(t *testing.T) {
 }
 
 func TestAHandlerThatOverrunsItsTimeoutFailsTheBatchAtTheDeadlineOnTheHostsClock(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		var (
@@ -423,6 +427,7 @@ func TestAHandlerThatOverrunsItsTimeoutFailsTheBatchAtTheDeadlineOnTheHostsClock
 }
 
 func TestWithoutReportBatchItemFailuresASuccessDeletesEverything(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := start(t, 3, lambda.EventSourceMapping{}, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: "m1"}}}, nil
@@ -437,6 +442,7 @@ func TestWithoutReportBatchItemFailuresASuccessDeletesEverything(t *testing.T) {
 }
 
 func TestMaximumConcurrencyBoundsConcurrentInvocations(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var now, peak atomic.Int64
 		release := make(chan struct{})
@@ -493,6 +499,7 @@ func (s *setup) occupyAPoller(t *testing.T, window time.Duration) {
 }
 
 func TestTheBatchingWindowGathersABatchFromSeveralReceivesAndEndsOnTime(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		s := start(t, 3, lambda.EventSourceMapping{BatchSize: 25, MaximumBatchingWindow: 2, MaximumConcurrency: 2}, busyAt(release))
@@ -511,6 +518,7 @@ func TestTheBatchingWindowGathersABatchFromSeveralReceivesAndEndsOnTime(t *testi
 }
 
 func TestAFullBatchIsInvokedWithoutWaitingForTheBatchingWindow(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		s := start(t, 3, lambda.EventSourceMapping{BatchSize: 20, MaximumBatchingWindow: 300, MaximumConcurrency: 2}, busyAt(release))
@@ -528,6 +536,7 @@ func TestAFullBatchIsInvokedWithoutWaitingForTheBatchingWindow(t *testing.T) {
 }
 
 func TestCloseEndsABatchingWindowAndInvokesWhatItGathered(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := start(t, 3, lambda.EventSourceMapping{BatchSize: 10, MaximumBatchingWindow: 300, MaximumConcurrency: 2}, ok)
 		s.queue.mu.Lock()
@@ -553,6 +562,7 @@ func TestCloseEndsABatchingWindowAndInvokesWhatItGathered(t *testing.T) {
 }
 
 func TestAPollerThatCannotReceiveWaitsASecondBeforeTryingAgain(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var warn syncBuffer
 		s := start(t, 3, lambda.EventSourceMapping{MaximumConcurrency: 2}, ok, func(o *lambda.Options) { o.Logger = slogTo(&warn) })
@@ -586,6 +596,7 @@ type faults struct {
 func (f faults) AfterHandler(string) (bool, time.Duration) { return f.crash, f.hold }
 
 func TestAnInjectedHoldSettlesTheBatchPastTheVisibilityTimeout(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := start(t, 3, lambda.EventSourceMapping{}, ok, func(o *lambda.Options) { o.Faults = faults{hold: -1} })
 		s.queue.push("m1")
@@ -605,6 +616,7 @@ func TestAnInjectedHoldSettlesTheBatchPastTheVisibilityTimeout(t *testing.T) {
 }
 
 func TestAnInjectedCrashAfterTheHandlerReturnsTheWholeBatch(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := start(t, 3, lambda.EventSourceMapping{}, ok, func(o *lambda.Options) { o.Faults = faults{crash: true} })
 		s.queue.push("m1", "m2")
@@ -620,6 +632,7 @@ func TestAnInjectedCrashAfterTheHandlerReturnsTheWholeBatch(t *testing.T) {
 }
 
 func TestCloseWaitsForInvocationsInFlightAndForHandlersPastTheirTimeout(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		overrun, inTime := make(chan struct{}), make(chan struct{})
 		var returned sync.Map // message id → true once its handler returned
@@ -677,6 +690,7 @@ func TestCloseWaitsForInvocationsInFlightAndForHandlersPastTheirTimeout(t *testi
 }
 
 func TestCloseReportsTheHandlersItHadToAbandon(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		var reqID atomic.Value
@@ -717,6 +731,7 @@ func TestCloseReportsTheHandlersItHadToAbandon(t *testing.T) {
 }
 
 func TestADisabledMappingTakesNothingFromItsQueue(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := start(t, 3, lambda.EventSourceMapping{}, ok)
 		if code := s.setEnabled(t, false); code != http.StatusAccepted {
@@ -743,6 +758,7 @@ func TestADisabledMappingTakesNothingFromItsQueue(t *testing.T) {
 }
 
 func TestAClosedHostStartsNoPollers(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		s := start(t, 3, lambda.EventSourceMapping{}, ok)
 		if err := s.host.Close(context.Background()); err != nil {
@@ -757,6 +773,7 @@ func TestAClosedHostStartsNoPollers(t *testing.T) {
 }
 
 func TestMappingsAreValidatedAsAWSDoes(t *testing.T) {
+	t.Parallel()
 	h, err := lambda.New(lambda.Options{Queues: newFakeQueue(30, clock.NewFake(t0))})
 	if err != nil {
 		t.Fatal(err)
@@ -801,6 +818,7 @@ func TestMappingsAreValidatedAsAWSDoes(t *testing.T) {
 }
 
 func TestAShortVisibilityTimeoutIsWarnedAbout(t *testing.T) {
+	t.Parallel()
 	var warn syncBuffer
 	h, err := lambda.New(lambda.Options{Queues: newFakeQueue(30, clock.NewFake(t0)), Logger: slogTo(&warn)})
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/sns"
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 // snsNode is an SNS service on a data file that a test crashes and
@@ -94,17 +95,11 @@ func (n *snsNode) restart(t *testing.T, d time.Duration, queues *fakeQueues) {
 // starts) until queueARN has accepted n deliveries.
 func waitDelivered(t *testing.T, q *fakeQueues, queueARN string, n int) []sns.Delivery {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := q.to(queueARN)
-		if len(got) >= n {
-			return got
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s accepted %d deliveries, want %d", queueARN, len(got), n)
-		}
-		time.Sleep(time.Millisecond)
+	var got []sns.Delivery
+	if !poll.Within(5*time.Second, func() bool { got = q.to(queueARN); return len(got) >= n }) {
+		t.Fatalf("%s accepted %d deliveries, want %d", queueARN, len(got), n)
 	}
+	return got
 }
 
 func TestTopicsAndSubscriptionsSurviveARestart(t *testing.T) {
@@ -271,12 +266,8 @@ func TestADeliveryWaitingForARetrySurvivesARestart(t *testing.T) {
 	// Delivered, its record goes (after the delivery: a crash in between
 	// delivers it again, at least once); then the next start does not
 	// deliver it again.
-	deadline := time.Now().Add(5 * time.Second)
-	for pendingRetries(t, n) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the delivered retry's record is still in the file")
-		}
-		time.Sleep(time.Millisecond)
+	if !poll.Within(5*time.Second, func() bool { return pendingRetries(t, n) == 0 }) {
+		t.Fatal("the delivered retry's record is still in the file")
 	}
 	if st := n.svc.Stats().Subscriptions[sub]; st.Delivered != 1 {
 		t.Errorf("stats after the retried delivery = %+v", st)

@@ -180,6 +180,8 @@ func (s *Service) apply(c change) (string, error) {
 	return arn, nil
 }
 
+// applyLocked applies a change to topics or subscriptions (not a publish):
+// one case per kind of change, each short, so it stays one switch.
 func (s *Service) applyLocked(c change) (string, error) {
 	switch c.kind {
 	case changeCreateTopic:

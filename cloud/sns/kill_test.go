@@ -29,6 +29,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/sns"
 	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
 	"github.com/orderflow/orderflow/internal/crashtest"
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 // sqsQueues delivers into a real SQS service as the cloud's adapter does;
@@ -326,8 +327,8 @@ func TestEveryEntryOfAPublishBatchWaitingForARetrySurvivesAKill(t *testing.T) {
 	p.Restart(childArg{Now: now.Add(time.Minute)}.String())
 	_, queues = clients(p.Endpoint())
 	got := map[string]map[string]bool{}
-	deadline := time.Now().Add(10 * time.Second)
-	for total := 0; total < len(names)*(earlier+rounds)*10 && time.Now().Before(deadline); {
+	total := 0
+	poll.Within(10*time.Second, func() bool { // real time: the child's retries deliver on its goroutines
 		for _, q := range names {
 			out, err := queues.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{QueueUrl: aws.String(p.Endpoint() + "/" + account + "/" + q), MaxNumberOfMessages: 10, VisibilityTimeout: 3600})
 			if err != nil {
@@ -343,8 +344,8 @@ func TestEveryEntryOfAPublishBatchWaitingForARetrySurvivesAKill(t *testing.T) {
 				}
 			}
 		}
-		time.Sleep(time.Millisecond) // real time: the child's retries deliver on its goroutines
-	}
+		return total >= len(names)*(earlier+rounds)*10
+	})
 	for _, q := range names {
 		var missing []string
 		for round := range rounds {

@@ -20,20 +20,8 @@ import (
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/sns"
+	"github.com/orderflow/orderflow/internal/poll"
 )
-
-// waitUntil polls cond (in real time: it waits for other goroutines, not
-// for the clock) until it holds, failing the test after 10 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 // blockingQueues fails every delivery to "q" transiently until block is
 // set; then the next one to "q" says so on started and waits for release,
@@ -82,7 +70,7 @@ func TestCloseWaitsForADeliveryInFlightAndKeepsItsRetryPending(t *testing.T) {
 	<-started
 	closed := make(chan error, 1)
 	go func() { closed <- n.svc.Close() }()
-	waitUntil(t, "Close to begin", func() bool { return sns.ClosingForTest(n.svc) })
+	poll.Until(t, 10*time.Second, "Close to begin", func() bool { return sns.ClosingForTest(n.svc) })
 	select {
 	case err := <-closed:
 		t.Fatalf("Close returned (%v) while a delivery was still running", err)
@@ -175,7 +163,7 @@ func TestADeliveryInterruptedByCloseInMemoryIsCountedAsLostNotDeadLettered(t *te
 	<-started
 	closed := make(chan error, 1)
 	go func() { closed <- svc.Close() }()
-	waitUntil(t, "Close to begin", func() bool { return sns.ClosingForTest(svc) })
+	poll.Until(t, 10*time.Second, "Close to begin", func() bool { return sns.ClosingForTest(svc) })
 	release <- errors.New("connection reset")
 	if err := <-closed; err != nil {
 		t.Fatal(err)
@@ -283,10 +271,7 @@ func TestPublishBatchAnswersOnlyOnceEveryEntrysRetryRecordIsDurable(t *testing.T
 			// retry; then the journal stops (as a disk failure stops
 			// it), and "first" fails in turn.
 			once.Do(func() {
-				deadline := time.Now().Add(10 * time.Second)
-				for retryRecords() < 1 && time.Now().Before(deadline) {
-					time.Sleep(time.Millisecond)
-				}
+				poll.Within(10*time.Second, func() bool { return retryRecords() >= 1 })
 				closeJournal()
 			})
 		}

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 func TestQueues(t *testing.T) {
@@ -403,7 +405,7 @@ func TestLongPolling(t *testing.T) {
 			}()
 			// Let the poll reach the server: it shows as a waiter whose empty
 			// receive has already happened.
-			waitFor(t, "the long poll to start waiting", func() bool { return f.svc.Engine().Waiters("q") == 1 })
+			poll.Until(t, 5*time.Second, "the long poll to start waiting", func() bool { return f.svc.Engine().Waiters("q") == 1 })
 			sent := time.Now()
 			f.send(t, u, "wake up")
 			r := <-done
@@ -430,7 +432,7 @@ func TestLongPolling(t *testing.T) {
 				}
 				done <- out.Messages
 			}()
-			waitFor(t, "the long poll to start waiting", func() bool { return f.svc.Engine().Waiters("q") == 1 })
+			poll.Until(t, 5*time.Second, "the long poll to start waiting", func() bool { return f.svc.Engine().Waiters("q") == 1 })
 			f.advance(3 * time.Second)
 			if got := <-done; len(got) != 1 || got[0].Attributes != nil && got[0].Attributes["ApproximateReceiveCount"] != "" {
 				t.Fatalf("long poll = %v, want the message back", got)
@@ -448,7 +450,7 @@ func TestLongPolling(t *testing.T) {
 				}
 				done <- out.Messages
 			}()
-			waitFor(t, "the long poll to start waiting", func() bool { return f.svc.Engine().Waiters("q") == 1 })
+			poll.Until(t, 5*time.Second, "the long poll to start waiting", func() bool { return f.svc.Engine().Waiters("q") == 1 })
 			f.advance(19 * time.Second)
 			select {
 			case <-done:

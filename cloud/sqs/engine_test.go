@@ -8,6 +8,7 @@ import (
 
 	"github.com/orderflow/orderflow/cloud/clock"
 	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 // The engine's Go API is what an in-process poller uses: these tests drive
@@ -35,7 +36,7 @@ func TestEngine(t *testing.T) {
 				}
 				got <- msgs
 			}()
-			waitFor(t, "the poll to wait", func() bool { return e.Waiters("q") == 1 })
+			poll.Until(t, 5*time.Second, "the poll to wait", func() bool { return e.Waiters("q") == 1 })
 			if _, err := e.SendMessage(context.Background(), "q", cloudsqs.SendInput{Body: "b"}); err != nil {
 				t.Fatal(err)
 			}
@@ -52,7 +53,7 @@ func TestEngine(t *testing.T) {
 				_, err := e.ReceiveMessage(ctx, "q", cloudsqs.ReceiveInput{WaitTimeSeconds: wait(20)})
 				done <- err
 			}()
-			waitFor(t, "the poll to wait", func() bool { return e.Waiters("q") == 1 })
+			poll.Until(t, 5*time.Second, "the poll to wait", func() bool { return e.Waiters("q") == 1 })
 			cancel()
 			if err := <-done; err != nil {
 				t.Errorf("cancelled poll: %v", err)
@@ -61,7 +62,7 @@ func TestEngine(t *testing.T) {
 				_, err := e.ReceiveMessage(context.Background(), "q", cloudsqs.ReceiveInput{WaitTimeSeconds: wait(20)})
 				done <- err
 			}()
-			waitFor(t, "the poll to wait", func() bool { return e.Waiters("q") == 1 })
+			poll.Until(t, 5*time.Second, "the poll to wait", func() bool { return e.Waiters("q") == 1 })
 			if err := e.DeleteQueue("q"); err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +81,7 @@ func TestEngine(t *testing.T) {
 				msgs, _ := e.ReceiveMessage(context.Background(), "q", cloudsqs.ReceiveInput{WaitTimeSeconds: wait(20)})
 				got <- msgs
 			}()
-			waitFor(t, "the poll to wait", func() bool { return e.Waiters("q") == 1 })
+			poll.Until(t, 5*time.Second, "the poll to wait", func() bool { return e.Waiters("q") == 1 })
 			clk.Advance(5 * time.Second)
 			if msgs := <-got; len(msgs) != 1 || msgs[0].Body != "later" {
 				t.Errorf("got %+v", msgs)

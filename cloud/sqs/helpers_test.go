@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http/httptest"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -224,19 +223,6 @@ func apiCode(t testing.TB, err error) string {
 		t.Fatalf("error %v is not an API error", err)
 	}
 	return ae.ErrorCode()
-}
-
-// waitFor spins (yielding, never sleeping) until cond holds, failing after
-// a real-time bound; it lets goroutines started by a fake clock run.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-	}
 }
 
 func i32(n int32) *int32 { return &n }

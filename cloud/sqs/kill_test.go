@@ -20,6 +20,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/journal"
 	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
 	"github.com/orderflow/orderflow/internal/crashtest"
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 // serveSQS is the crash tests' child: SQS on the data file in c.Dir. With
@@ -148,16 +149,11 @@ func TestAKilledProcessKeepsEveryAcknowledgedChange(t *testing.T) {
 			}
 		})
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Within(10*time.Second, func() bool { // real time: the load runs in another process
 		mu.Lock()
-		n := len(sent)
-		mu.Unlock()
-		if n >= 3000 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond) // real time: the load runs in another process
-	}
+		defer mu.Unlock()
+		return len(sent) >= 3000
+	})
 	p.Kill() // SIGKILL, mid-load
 	wg.Wait()
 	if len(sent) == 0 || len(deleted) == 0 {

@@ -442,6 +442,11 @@ func (e *Engine) ReceiveMessage(ctx context.Context, name string, in ReceiveInpu
 	return msgs, nil
 }
 
+// receive is one long poll. It stays one body, longer than most, because
+// each pass of its loop is one critical section on e.mu, from the queue
+// lookup through the receive to registering as a waiter and arming the
+// wake-up, ended by the unlock that makes the pass durable: split across
+// functions, which unlock ends which pass would no longer be readable.
 func (e *Engine) receive(ctx context.Context, name string, in ReceiveInput) ([]Message, error) {
 	if err := in.validate(); err != nil {
 		return nil, err

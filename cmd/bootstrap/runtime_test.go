@@ -83,7 +83,7 @@ func TestTheBuiltBinaryServesAnInvocationThroughTheRuntimeAPI(t *testing.T) {
 		"AWS_ENDPOINT_URL_DYNAMODB=" + aws.ToString(ddb.Options().BaseEndpoint),
 		"AWS_ENDPOINT_URL_SQS=" + aws.ToString(q.Client.Options().BaseEndpoint),
 		"AWS_EC2_METADATA_DISABLED=true",
-		"ORDERS_TABLE=Orders", "DLQ_URL=" + aws.ToString(q.Client.Options().BaseEndpoint) + "/000000000000/OrderDLQ",
+		"ORDERS_TABLE=Orders", "DLQ_URL=" + q.DLQ,
 		"HOME=" + t.TempDir(),
 	}
 	var logs strings.Builder

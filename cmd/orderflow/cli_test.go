@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 func TestTheSeedFixtureIsTheSharedOne(t *testing.T) {
@@ -75,7 +77,7 @@ func TestUpServesTheAWSCLIUntilInterrupted(t *testing.T) {
 	}()
 	re := regexp.MustCompile(`embedded cloud at (http://127\.0\.0\.1:\d+)`)
 	var endpoint string
-	eventually(t, "up to print its endpoint", func() bool {
+	poll.Until(t, 20*time.Second, "up to print its endpoint", func() bool {
 		if m := re.FindStringSubmatch(out.String()); m != nil {
 			endpoint = m[1]
 			return true
@@ -102,7 +104,7 @@ func TestUpServesTheAWSCLIUntilInterrupted(t *testing.T) {
 	}
 	aws("sns", "publish", "--topic-arn", "arn:aws:sns:us-east-1:000000000000:OrderTopic", "--message", "file://testdata/seed-order.json")
 	var item string
-	eventually(t, "the seed order in Orders", func() bool {
+	poll.Until(t, 20*time.Second, "the seed order in Orders", func() bool {
 		item = aws("dynamodb", "get-item", "--table-name", "Orders", "--key", `{"orderId":{"S":"O1234"}}`)
 		return strings.Contains(item, `"Laptop"`)
 	})
@@ -133,7 +135,7 @@ func upUntilInterrupted(t *testing.T, args ...string) string {
 	go func() {
 		done <- run(ctx, append([]string{"up", "--addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, strings.NewReader(""), out, &errOut)
 	}()
-	eventually(t, "up to start", func() bool {
+	poll.Until(t, 20*time.Second, "up to start", func() bool {
 		select {
 		case code := <-done:
 			t.Fatalf("up %s exited %d early: %s", strings.Join(args, " "), code, errOut.String())

@@ -20,6 +20,7 @@ import (
 
 	"github.com/orderflow/orderflow"
 	"github.com/orderflow/orderflow/cloud/awsproto"
+	"github.com/orderflow/orderflow/internal/poll"
 	"github.com/orderflow/orderflow/sqs"
 
 	"github.com/orderflow/orderflow/internal/local"
@@ -88,24 +89,12 @@ func (p *pipeline) publish(t *testing.T, body string) {
 	}
 }
 
-// eventually polls cond until it holds, for at most 20 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // outcomes waits until the function has logged n outcomes for orderID and
 // returns them in order.
 func (p *pipeline) outcomes(t *testing.T, orderID string, n int) []string {
 	t.Helper()
 	var got []string
-	eventually(t, fmt.Sprintf("%d outcomes for %s", n, orderID), func() bool {
+	poll.Until(t, 20*time.Second, fmt.Sprintf("%d outcomes for %s", n, orderID), func() bool {
 		got = got[:0]
 		for _, r := range p.logs.records(orderID) {
 			got = append(got, fmt.Sprint(r["outcome"]))
@@ -144,7 +133,7 @@ func TestTheSeedOrderPublishedToOrderTopicIsStoredWithTheSeedsExactAttributes(t 
 	p := startPipeline(t, nil)
 	p.publish(t, string(seedOrder))
 	var item map[string]ddbtypes.AttributeValue
-	eventually(t, "the seed order in Orders", func() bool { item = p.item(t, "O1234"); return item != nil })
+	poll.Until(t, 20*time.Second, "the seed order in Orders", func() bool { item = p.item(t, "O1234"); return item != nil })
 	var seed map[string]any
 	if err := json.Unmarshal(seedOrder, &seed); err != nil {
 		t.Fatal(err)
@@ -221,7 +210,7 @@ func TestAMalformedOrderEndsInOrderDLQWithItsReasonAndNeverInOrders(t *testing.T
 	p := startPipeline(t, nil)
 	p.publish(t, `{"orderId":"O-BAD","quantity":"many"}`)
 	var dls []orderflow.DeadLetter
-	eventually(t, "a dead letter", func() bool { dls = p.deadLetters(t); return len(dls) > 0 })
+	poll.Until(t, 20*time.Second, "a dead letter", func() bool { dls = p.deadLetters(t); return len(dls) > 0 })
 	if len(dls) != 1 || dls[0].Code != orderflow.CodeInvalidOrder || !strings.Contains(dls[0].Reason, "quantity: must be an integer, got a string") {
 		t.Errorf("dead letters = %+v", dls)
 	}
@@ -248,7 +237,7 @@ func TestATransientFailureIsReceivedThreeTimesThenRedrivenWhileTheRestIsStored(t
 		t.Fatal(err)
 	}
 	var dls []orderflow.DeadLetter
-	eventually(t, "O-FLAKY in OrderDLQ", func() bool { dls = p.deadLetters(t); return len(dls) > 0 })
+	poll.Until(t, 20*time.Second, "O-FLAKY in OrderDLQ", func() bool { dls = p.deadLetters(t); return len(dls) > 0 })
 	if len(dls) != 1 || !strings.Contains(dls[0].Body, "O-FLAKY") || dls[0].Code != "" {
 		t.Errorf("dead letters = %+v, want only O-FLAKY, moved by the redrive policy (no function attributes)", dls)
 	}

@@ -29,6 +29,8 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 // stopBound is how soon after SIGINT a stop with nothing in flight must end.
@@ -99,17 +101,19 @@ func (p *cliProcess) endpoint(t *testing.T) string {
 // process ends first.
 func (p *cliProcess) waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
+	held := poll.Within(20*time.Second, func() bool {
+		if cond() {
+			return true
+		}
 		select {
 		case <-p.exited:
 			t.Fatalf("orderflow exited (%v) before %s\nstdout:\n%s\nstderr:\n%s", p.waitErr, what, p.stdout.String(), p.stderr.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s\nstdout:\n%s\nstderr:\n%s", what, p.stdout.String(), p.stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+		return false
+	})
+	if !held {
+		t.Fatalf("timed out waiting for %s\nstdout:\n%s\nstderr:\n%s", what, p.stdout.String(), p.stderr.String())
 	}
 }
 

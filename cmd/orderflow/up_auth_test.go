@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 func TestUpWithRequireAuthPrintsWhatToExportAndTheCommandsWorkWithIt(t *testing.T) {
@@ -32,7 +34,7 @@ func TestUpWithRequireAuthPrintsWhatToExportAndTheCommandsWorkWithIt(t *testing.
 			"--allow-host", "orders.internal"}, os.Getenv, strings.NewReader(""), out, &errOut)
 	}()
 	exports := regexp.MustCompile(`(?m)^  export (.*?)(?:\s+#.*)?$`)
-	eventually(t, "up to print what to export", func() bool {
+	poll.Until(t, 20*time.Second, "up to print what to export", func() bool {
 		select {
 		case code := <-done:
 			t.Fatalf("up exited %d early: %s", code, errOut.String())

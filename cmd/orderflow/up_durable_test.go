@@ -25,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
+
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 // upProcess is `orderflow up` running as its own process: the test binary
@@ -336,13 +338,13 @@ func fillAndFree(t *testing.T, up *upProcess, dir string, fill, free func()) {
 		t.Fatalf("up stopped on a full disk: %v\n%s", err, up.stderr.String())
 	default:
 	}
-	eventuallyUp(t, 10*time.Second, "up says on stderr that its data directory cannot be written", func() bool {
+	poll.Until(t, 10*time.Second, "up says on stderr that its data directory cannot be written", func() bool {
 		return strings.Contains(up.stderr.String(), "cannot be written at the moment") && strings.Contains(up.stderr.String(), "no restart needed")
 	})
 
 	free()
 	start := time.Now()
-	eventuallyUp(t, 10*time.Second, "a write is acknowledged once space is freed", func() bool {
+	poll.Until(t, 10*time.Second, "a write is acknowledged once space is freed", func() bool {
 		err := putNext()
 		if err == nil {
 			acked = append(acked, fmt.Sprint("item-", n-1))
@@ -359,7 +361,7 @@ func fillAndFree(t *testing.T, up *upProcess, dir string, fill, free func()) {
 	if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(up.endpoint + "/000000000000/OrderQueue"), MessageBody: aws.String("{}")}); err != nil {
 		t.Fatalf("SQS SendMessage after space was freed: %v", err)
 	}
-	eventuallyUp(t, 10*time.Second, "up says on stderr that the data directory is written again", func() bool {
+	poll.Until(t, 10*time.Second, "up says on stderr that the data directory is written again", func() bool {
 		return strings.Contains(up.stderr.String(), "is written again")
 	})
 
@@ -376,17 +378,6 @@ func fillAndFree(t *testing.T, up *upProcess, dir string, fill, free func()) {
 		}
 	}
 	up.stop(t, syscall.SIGINT)
-}
-
-func eventuallyUp(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // mountTmpfs mounts a tmpfs of size bytes in a temporary directory for the

@@ -1,30 +1,29 @@
 // Package awstest starts real AWS APIs on loopback for tests and gives
 // aws-sdk-go-v2 clients configured explicitly for them, so that ambient AWS_*
-// settings can neither redirect nor break a test. DynamoDB is the embedded
-// cloud's engine (cloud/dynamodb/engine); SQS is a recording endpoint for the
-// one call the function makes (SendMessage), speaking the AWS JSON 1.0
-// protocol.
+// settings can neither redirect nor break a test. Both APIs are the embedded
+// cloud's: DynamoDB is its engine (cloud/dynamodb/engine) with the tables
+// deploy/template.yaml declares, SQS its service (cloud/sqs) with the
+// template's dead-letter queue.
 package awstest
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/dynamodb/engine"
+	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
+	"github.com/orderflow/orderflow/deploy"
 	"github.com/orderflow/orderflow/internal/ownbody"
 )
 
@@ -67,9 +66,9 @@ func (f *Fault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.next.ServeHTTP(w, r)
 }
 
-// DynamoDB starts a DynamoDB API with an empty Orders-shaped table called
-// table (partition key orderId; index UserOrders on userId and timestamp)
-// and returns a client for it and the fault switch in front of it.
+// DynamoDB starts a DynamoDB API with an empty table called table, shaped as
+// deploy/template.yaml's OrdersTable (its keys, attributes and indexes), and
+// returns a client for it and the fault switch in front of it.
 func DynamoDB(t testing.TB, table string, optFns ...func(*awsddb.Options)) (*awsddb.Client, *Fault) {
 	t.Helper()
 	f := &Fault{next: engine.New()}
@@ -81,88 +80,134 @@ func DynamoDB(t testing.TB, table string, optFns ...func(*awsddb.Options)) (*aws
 		Credentials:  creds,
 		HTTPClient:   ownbody.Client{Next: srv.Client()},
 	}, optFns...)
-	s := aws.String
-	_, err := client.CreateTable(context.Background(), &awsddb.CreateTableInput{
-		TableName:   s(table),
-		BillingMode: ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{
-			{AttributeName: s("orderId"), AttributeType: ddbtypes.ScalarAttributeTypeS},
-			{AttributeName: s("userId"), AttributeType: ddbtypes.ScalarAttributeTypeS},
-			{AttributeName: s("timestamp"), AttributeType: ddbtypes.ScalarAttributeTypeS},
-		},
-		KeySchema: []ddbtypes.KeySchemaElement{{AttributeName: s("orderId"), KeyType: ddbtypes.KeyTypeHash}},
-		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{
-			IndexName: s("UserOrders"),
-			KeySchema: []ddbtypes.KeySchemaElement{
-				{AttributeName: s("userId"), KeyType: ddbtypes.KeyTypeHash},
-				{AttributeName: s("timestamp"), KeyType: ddbtypes.KeyTypeRange},
-			},
-			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll},
-		}},
-	})
+	in, err := ordersTable(table)
 	if err != nil {
+		t.Fatalf("awstest: %v", err)
+	}
+	if _, err := client.CreateTable(context.Background(), in); err != nil {
 		t.Fatalf("awstest: create table %s: %v", table, err)
 	}
 	return client, f
 }
 
-// SentMessage is one SendMessage request as the endpoint received it.
+// ordersTable is the CreateTable request for the template's OrdersTable
+// under the name table. A table resource's schema properties have the
+// CreateTable request's names and shapes; the others (deletion protection,
+// point-in-time recovery) do not shape what a test reads and writes.
+func ordersTable(table string) (*awsddb.CreateTableInput, error) {
+	tpl, err := deploy.Load()
+	if err != nil {
+		return nil, fmt.Errorf("load the template: %w", err)
+	}
+	res, ok := tpl.Resources["OrdersTable"]
+	if !ok || res.Type != "AWS::DynamoDB::Table" {
+		return nil, fmt.Errorf("the template has no OrdersTable table")
+	}
+	schema := map[string]any{"TableName": table}
+	for _, name := range []string{"BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes"} {
+		if v, ok := res.Properties[name]; ok {
+			schema[name] = v
+		}
+	}
+	b, err := json.Marshal(schema)
+	if err != nil {
+		return nil, fmt.Errorf("OrdersTable's schema: %w", err)
+	}
+	var in awsddb.CreateTableInput
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, fmt.Errorf("OrdersTable's schema as a CreateTable request: %w", err)
+	}
+	return &in, nil
+}
+
+// SentMessage is one message in a queue, as it was sent.
 type SentMessage struct {
-	QueueURL          string                      `json:"QueueUrl"`
-	MessageBody       string                      `json:"MessageBody"`
-	MessageAttributes map[string]MessageAttribute `json:"MessageAttributes"`
+	QueueURL          string
+	MessageBody       string
+	MessageAttributes map[string]MessageAttribute
 }
 
 // MessageAttribute is a message attribute as sent on the wire.
 type MessageAttribute struct {
-	DataType    string `json:"DataType"`
-	StringValue string `json:"StringValue"`
+	DataType    string
+	StringValue string
 }
 
-// SQS is a recording SQS endpoint.
+// SQS is the embedded cloud's SQS with the template's dead-letter queue.
 type SQS struct {
 	Client *awssqs.Client
 	Fault  *Fault
-	mu     sync.Mutex
-	sent   []SentMessage
+	// DLQ is the URL of the template's dead-letter queue (OrderDLQ).
+	DLQ string
+	t   testing.TB
+	eng *cloudsqs.Engine
+	dlq string // its name
 }
 
-// Sent returns the messages sent so far.
+// Sent returns the messages the dead-letter queue holds, leaving them there.
 func (q *SQS) Sent() []SentMessage {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return append([]SentMessage(nil), q.sent...)
+	q.t.Helper()
+	var (
+		sent  []SentMessage
+		seen  []string // receipt handles, to make visible again
+		hide  = 60     // seconds: long enough to gather the queue, once each
+		again = 0
+		ctx   = context.Background()
+	)
+	defer func() {
+		for _, h := range seen {
+			if err := q.eng.ChangeMessageVisibility(q.dlq, h, again); err != nil {
+				q.t.Errorf("awstest: make a message in %s visible again: %v", q.dlq, err)
+			}
+		}
+	}()
+	for {
+		ms, err := q.eng.ReceiveMessage(ctx, q.dlq, cloudsqs.ReceiveInput{
+			MaxNumberOfMessages: 10, VisibilityTimeout: &hide, WaitTimeSeconds: &again,
+			MessageAttributeNames: []string{"All"},
+		})
+		if err != nil {
+			q.t.Fatalf("awstest: receive from %s: %v", q.dlq, err)
+		}
+		if len(ms) == 0 {
+			return sent
+		}
+		for _, m := range ms {
+			seen = append(seen, m.ReceiptHandle)
+			attrs := make(map[string]MessageAttribute, len(m.MessageAttributes))
+			for k, v := range m.MessageAttributes {
+				attrs[k] = MessageAttribute{DataType: v.DataType, StringValue: v.StringValue}
+			}
+			sent = append(sent, SentMessage{QueueURL: q.DLQ, MessageBody: m.Body, MessageAttributes: attrs})
+		}
+	}
 }
 
-// NewSQS starts a recording SQS endpoint and returns it with a client.
+// NewSQS starts the embedded cloud's SQS on loopback with the template's
+// dead-letter queue and returns it with a client.
 func NewSQS(t testing.TB, optFns ...func(*awssqs.Options)) *SQS {
 	t.Helper()
-	q := &SQS{}
-	var ids atomic.Int64
-	q.Fault = &Fault{next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		if r.Header.Get("X-Amz-Target") != "AmazonSQS.SendMessage" {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprintf(w, `{"__type":"com.amazonaws.sqs#InvalidAction","message":"not supported here: %s"}`, r.Header.Get("X-Amz-Target"))
-			return
-		}
-		var m SentMessage
-		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprintf(w, `{"__type":"com.amazonaws.sqs#InvalidParameterValue","message":%q}`, err.Error())
-			return
-		}
-		q.mu.Lock()
-		q.sent = append(q.sent, m)
-		q.mu.Unlock()
-		sum := md5.Sum([]byte(m.MessageBody))
-		json.NewEncoder(w).Encode(map[string]string{
-			"MessageId":        "dlq-" + strconv.FormatInt(ids.Add(1), 10),
-			"MD5OfMessageBody": hex.EncodeToString(sum[:]),
-		})
-	})}
+	tpl, err := deploy.Load()
+	if err != nil {
+		t.Fatalf("awstest: load the template: %v", err)
+	}
+	dlq, _ := tpl.Parameters["DeadLetterQueueName"].Default.(string)
+	if dlq == "" {
+		t.Fatalf("awstest: the template's DeadLetterQueueName has no default")
+	}
+	var base atomic.Pointer[string]
+	svc, err := cloudsqs.New(cloudsqs.Options{Env: awsenv.Env{Region: Region, BaseURL: func() string { return *base.Load() }}})
+	if err != nil {
+		t.Fatalf("awstest: start SQS: %v", err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	q := &SQS{Fault: &Fault{next: svc}, t: t, eng: svc.Engine(), dlq: dlq}
 	srv := httptest.NewServer(q.Fault)
 	t.Cleanup(srv.Close)
+	base.Store(&srv.URL)
+	if q.DLQ, err = q.eng.CreateQueue(dlq, nil, nil); err != nil {
+		t.Fatalf("awstest: create queue %s: %v", dlq, err)
+	}
 	q.Client = awssqs.New(awssqs.Options{
 		Region:       Region,
 		BaseEndpoint: aws.String(srv.URL),

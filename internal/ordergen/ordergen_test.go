@@ -10,6 +10,7 @@ import (
 )
 
 func TestAGenerationHasTheAskedProportionsAndSaysWhatMustBeStored(t *testing.T) {
+	t.Parallel()
 	b, err := ordergen.Generate(ordergen.Options{Count: 1000, Duplicates: 0.1, OutOfOrder: 0.05, Invalid: 0.05, Seed: 7, Now: time.Date(2025, 5, 3, 12, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +61,7 @@ func TestAGenerationHasTheAskedProportionsAndSaysWhatMustBeStored(t *testing.T) 
 }
 
 func TestAGenerationIsDeterministic(t *testing.T) {
+	t.Parallel()
 	o := ordergen.Options{Count: 50, Duplicates: 0.2, Invalid: 0.1, Seed: 3, Now: time.Unix(1746273600, 0)}
 	a, _ := ordergen.Generate(o)
 	b, _ := ordergen.Generate(o)
@@ -71,6 +73,7 @@ func TestAGenerationIsDeterministic(t *testing.T) {
 }
 
 func TestAGenerationRefusesImpossibleShares(t *testing.T) {
+	t.Parallel()
 	for _, o := range []ordergen.Options{{Count: 10, Invalid: 1.5}, {Count: -1}, {Count: 10, Duplicates: 0.5, Invalid: 0.5}} {
 		if _, err := ordergen.Generate(o); err == nil {
 			t.Errorf("Generate(%+v) error = nil", o)

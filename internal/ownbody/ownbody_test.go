@@ -48,6 +48,7 @@ func put(c *awsddb.Client) error {
 // the transport sends the whole body and reads the whole answer even
 // though the SDK closes the body it built when the headers arrive.
 func TestAnAnswerThatComesBeforeTheBodyIsSentIsRead(t *testing.T) {
+	t.Parallel()
 	got := make(chan int, 100)
 	srv := httptest.NewServer(early(got))
 	defer srv.Close()
@@ -66,6 +67,7 @@ func TestAnAnswerThatComesBeforeTheBodyIsSentIsRead(t *testing.T) {
 // through the transport alone, the SDK's early close of the body makes
 // calls to the same server fail. It proves the test above can fail.
 func TestWithoutItTheSDKLosesSuchAnAnswer(t *testing.T) {
+	t.Parallel()
 	got := make(chan int, 100)
 	srv := httptest.NewServer(early(got))
 	defer srv.Close()

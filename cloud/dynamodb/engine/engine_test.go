@@ -31,6 +31,7 @@ func code(err error) string {
 }
 
 func TestDescribeTableReportsWhatAWSDocuments(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		if err := ordersTable(c, "Orders"); err != nil {
@@ -68,6 +69,7 @@ func TestDescribeTableReportsWhatAWSDocuments(t *testing.T) {
 }
 
 func TestCreateTableRefusesInconsistentDefinitions(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		key := []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}}
@@ -103,6 +105,7 @@ func TestCreateTableRefusesInconsistentDefinitions(t *testing.T) {
 }
 
 func TestAFilteredQueryCountsWhatItScannedAndWhatMatched(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		eventsTable(c, "Events", types.ScalarAttributeTypeN)
@@ -125,6 +128,7 @@ func TestAFilteredQueryCountsWhatItScannedAndWhatMatched(t *testing.T) {
 }
 
 func TestAPageStopsAtOneMegabyte(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		ordersTable(c, "Orders")
@@ -151,6 +155,7 @@ func TestAPageStopsAtOneMegabyte(t *testing.T) {
 }
 
 func TestParallelScanSegmentsCoverEveryItemOnce(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		ordersTable(c, "Orders")
@@ -182,6 +187,7 @@ func TestParallelScanSegmentsCoverEveryItemOnce(t *testing.T) {
 }
 
 func TestConcurrentConditionalUpdatesAreAtomic(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		ordersTable(c, "Orders")
@@ -228,6 +234,7 @@ func TestConcurrentConditionalUpdatesAreAtomic(t *testing.T) {
 }
 
 func TestAFailedTransactionReturnsTheOldItemItWasAskedFor(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		ordersTable(c, "Orders")
@@ -247,6 +254,7 @@ func TestAFailedTransactionReturnsTheOldItemItWasAskedFor(t *testing.T) {
 }
 
 func TestAnUpdateThatGrowsAnItemPast400KBIsRefused(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		ordersTable(c, "Orders")
@@ -259,6 +267,7 @@ func TestAnUpdateThatGrowsAnItemPast400KBIsRefused(t *testing.T) {
 }
 
 func TestUntouchedNumbersKeepAllTheirDigitsThroughAnUpdate(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		ordersTable(c, "Orders")
@@ -274,6 +283,7 @@ func TestUntouchedNumbersKeepAllTheirDigitsThroughAnUpdate(t *testing.T) {
 }
 
 func TestMalformedRequestsAreAWSErrorsNotPanics(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		srv := httptest.NewServer(e)
 		t.Cleanup(srv.Close)

@@ -108,6 +108,7 @@ var badText = []struct{ name, frag string }{
 const msgNotUnicode = "One or more parameter values were invalid: A string is not valid Unicode text (it is not UTF-8, or holds an unpaired surrogate)"
 
 func TestStringsMustBeUnicodeText(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		raw := newRawCaller(t, e)
@@ -155,6 +156,7 @@ func TestStringsMustBeUnicodeText(t *testing.T) {
 }
 
 func TestDistinctKeysStayDistinct(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		raw := newRawCaller(t, e)
@@ -210,6 +212,7 @@ func padTo(expr string, n int) *string {
 }
 
 func TestExpressionsAreAtMost4KB(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		simpleTable(t, c, "Txt")
@@ -303,6 +306,7 @@ func TestExpressionsAreAtMost4KB(t *testing.T) {
 }
 
 func TestExpressionAttributePlaceholdersAreAtMost255Bytes(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		simpleTable(t, c, "Txt")
@@ -339,6 +343,7 @@ func TestExpressionAttributePlaceholdersAreAtMost255Bytes(t *testing.T) {
 }
 
 func TestExpressionAttributesAreAtMost2MBInAll(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		simpleTable(t, c, "Txt")
@@ -368,6 +373,7 @@ func TestExpressionAttributesAreAtMost2MBInAll(t *testing.T) {
 }
 
 func TestAnUpdateTooLargeSaysSoAsAWSDoes(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		simpleTable(t, c, "Txt")
@@ -416,6 +422,7 @@ func keysTable(t *testing.T, c *awsddb.Client) {
 }
 
 func TestKeySizeLimitsHoldOnEveryWritePath(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *engine.Engine) {
 		c := newClient(t, e)
 		keysTable(t, c)

@@ -246,8 +246,33 @@ func (p *kcParser) name() (string, error) {
 }
 
 // planKeyCondition parses and checks a KeyConditionExpression against the
-// key schema ks and returns the plan.
+// key schema ks and returns the plan: the partition's prefix from the hash
+// condition, and the bounds within it from the range condition, if any.
 func planKeyCondition(expr string, ks keySchema, a exprAttrs) (*keyPlan, error) {
+	conds, err := parseKeyCondition(expr, a)
+	if err != nil {
+		return nil, err
+	}
+	hashCond, rangeCond, err := keyConditions(conds, ks)
+	if err != nil {
+		return nil, err
+	}
+	hv, err := keyConditionValue(a, hashCond.values[0], ks.hash)
+	if err != nil {
+		return nil, err
+	}
+	plan := &keyPlan{prefix: appendKeyValue(nil, ks.hash.typ, hv)}
+	if rangeCond == nil {
+		return plan, nil
+	}
+	if err := plan.bound(rangeCond, ks.rng, a); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// parseKeyCondition parses a KeyConditionExpression into its conditions.
+func parseKeyCondition(expr string, a exprAttrs) ([]keyCond, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, errf("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
 	}
@@ -263,110 +288,116 @@ func planKeyCondition(expr string, ks keySchema, a exprAttrs) (*keyPlan, error) 
 	if err != nil {
 		return nil, errf("Invalid KeyConditionExpression: %s", err.Error())
 	}
-	var hashCond, rangeCond *keyCond
+	return conds, nil
+}
+
+// keyConditions matches the conditions to the key schema: exactly one
+// equality on the hash key, at most one condition on the range key.
+func keyConditions(conds []keyCond, ks keySchema) (hashCond, rangeCond *keyCond, err error) {
 	for i := range conds {
 		c := &conds[i]
 		switch c.attr {
 		case ks.hash.name:
 			if hashCond != nil {
-				return nil, errf("KeyConditionExpressions must only contain one condition per key")
+				return nil, nil, errf("KeyConditionExpressions must only contain one condition per key")
 			}
 			hashCond = c
 		case ks.rng.name:
 			if rangeCond != nil {
-				return nil, errf("KeyConditionExpressions must only contain one condition per key")
+				return nil, nil, errf("KeyConditionExpressions must only contain one condition per key")
 			}
 			rangeCond = c
 		default:
 			if ks.hasRange() || len(conds) > 1 {
-				return nil, errf("Query condition missed key schema element: %s", missingKey(conds, ks))
+				return nil, nil, errf("Query condition missed key schema element: %s", missingKey(conds, ks))
 			}
-			return nil, errf("Query condition missed key schema element: %s", ks.hash.name)
+			return nil, nil, errf("Query condition missed key schema element: %s", ks.hash.name)
 		}
 	}
 	if hashCond == nil {
-		return nil, errf("Query condition missed key schema element: %s", ks.hash.name)
+		return nil, nil, errf("Query condition missed key schema element: %s", ks.hash.name)
 	}
 	if hashCond.op != "=" {
-		return nil, errf("Query key condition not supported")
+		return nil, nil, errf("Query key condition not supported")
 	}
-	value := func(name string, k keyAttr) (*types.Item, error) {
-		v, ok := a.values[name]
-		if !ok {
-			return nil, errf("Invalid KeyConditionExpression: An expression attribute value used in expression is not defined; attribute value: %s", name)
-		}
-		if t, _ := typeOf(v); t != k.typ {
-			return nil, errf("One or more parameter values were invalid: Condition parameter type does not match schema type")
-		}
-		if k.typ == "S" && *v.S == "" || k.typ == "B" && len(v.B) == 0 {
-			return nil, errf("One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: %s", k.name)
-		}
-		return v, nil
+	return hashCond, rangeCond, nil
+}
+
+// keyConditionValue is the value a key condition compares key attribute k
+// with: defined, of k's type, and not empty.
+func keyConditionValue(a exprAttrs, name string, k keyAttr) (*types.Item, error) {
+	v, ok := a.values[name]
+	if !ok {
+		return nil, errf("Invalid KeyConditionExpression: An expression attribute value used in expression is not defined; attribute value: %s", name)
 	}
-	hv, err := value(hashCond.values[0], ks.hash)
-	if err != nil {
-		return nil, err
+	if t, _ := typeOf(v); t != k.typ {
+		return nil, errf("One or more parameter values were invalid: Condition parameter type does not match schema type")
 	}
-	plan := &keyPlan{prefix: appendKeyValue(nil, ks.hash.typ, hv)}
-	if rangeCond == nil {
-		return plan, nil
+	if k.typ == "S" && *v.S == "" || k.typ == "B" && len(v.B) == 0 {
+		return nil, errf("One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: %s", k.name)
 	}
+	return v, nil
+}
+
+// bound sets the plan's bounds within the partition from the condition on
+// the range key rk.
+func (p *keyPlan) bound(rangeCond *keyCond, rk keyAttr, a exprAttrs) error {
 	enc := func(name string) ([]byte, error) {
-		v, err := value(name, ks.rng)
+		v, err := keyConditionValue(a, name, rk)
 		if err != nil {
 			return nil, err
 		}
-		return appendKeyValue(nil, ks.rng.typ, v), nil
+		return appendKeyValue(nil, rk.typ, v), nil
 	}
 	switch rangeCond.op {
 	case "=", "<", "<=", ">", ">=":
 		b, err := enc(rangeCond.values[0])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		switch rangeCond.op {
 		case "=":
-			plan.lo, plan.hi, plan.loIncl, plan.hiIncl = b, b, true, true
+			p.lo, p.hi, p.loIncl, p.hiIncl = b, b, true, true
 		case "<":
-			plan.hi = b
+			p.hi = b
 		case "<=":
-			plan.hi, plan.hiIncl = b, true
+			p.hi, p.hiIncl = b, true
 		case ">":
-			plan.lo = b
+			p.lo = b
 		case ">=":
-			plan.lo, plan.loIncl = b, true
+			p.lo, p.loIncl = b, true
 		}
 	case "BETWEEN":
 		lo, err := enc(rangeCond.values[0])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		hi, err := enc(rangeCond.values[1])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if bytes.Compare(lo, hi) > 0 {
-			return nil, errf("Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {%s}, upper bound operand: AttributeValue: {%s}", ks.rng.typ, ks.rng.typ)
+			return errf("Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {%s}, upper bound operand: AttributeValue: {%s}", rk.typ, rk.typ)
 		}
-		plan.lo, plan.hi, plan.loIncl, plan.hiIncl = lo, hi, true, true
+		p.lo, p.hi, p.loIncl, p.hiIncl = lo, hi, true, true
 	case "begins_with":
-		if ks.rng.typ == "N" {
-			return nil, errf("Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N")
+		if rk.typ == "N" {
+			return errf("Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N")
 		}
-		v, err := value(rangeCond.values[0], ks.rng)
+		v, err := keyConditionValue(a, rangeCond.values[0], rk)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		raw := v.B
-		if ks.rng.typ == "S" {
+		if rk.typ == "S" {
 			raw = []byte(*v.S)
 		}
-		plan.beginsWith, plan.hasBeginsWith = appendEscaped(nil, raw), true
-		plan.lo, plan.loIncl = plan.beginsWith, true
+		p.beginsWith, p.hasBeginsWith = appendEscaped(nil, raw), true
+		p.lo, p.loIncl = p.beginsWith, true
 	default:
-		return nil, errf("Unsupported operator on KeyConditionExpression: operator: %s", rangeCond.op)
+		return errf("Unsupported operator on KeyConditionExpression: operator: %s", rangeCond.op)
 	}
-	return plan, nil
+	return nil
 }
 
 func missingKey(conds []keyCond, ks keySchema) string {

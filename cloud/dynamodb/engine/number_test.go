@@ -12,6 +12,7 @@ import (
 )
 
 func TestNumbersParseToDynamoDBsLimits(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in      string
 		wantErr error
@@ -31,6 +32,7 @@ func TestNumbersParseToDynamoDBsLimits(t *testing.T) {
 }
 
 func TestNumberKeysSortAsDecimals(t *testing.T) {
+	t.Parallel()
 	// In ascending order; equal values on one line.
 	ordered := [][]string{
 		{"-1E+125"}, {"-100"}, {"-10", "-1e1", "-10.000"}, {"-9.99"}, {"-9.9"}, {"-1"}, {"-0.5", "-.5"}, {"-1E-130"},
@@ -61,6 +63,7 @@ func TestNumberKeysSortAsDecimals(t *testing.T) {
 }
 
 func TestNumberKeysAgreeWithFloatOrderOnRandomNumbers(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	nums := make([]float64, 500)
 	for i := range nums {
@@ -82,6 +85,7 @@ func TestNumberKeysAgreeWithFloatOrderOnRandomNumbers(t *testing.T) {
 }
 
 func TestStringKeysArePrefixFreeAndOrdered(t *testing.T) {
+	t.Parallel()
 	in := []string{"", "\x00", "\x00\x00", "\x00a", "a", "a\x00", "a\x00b", "a\x01", "ab", "b", "\xff"}
 	var prev []byte
 	for i, s := range in {
@@ -99,6 +103,7 @@ func TestStringKeysArePrefixFreeAndOrdered(t *testing.T) {
 }
 
 func TestItemsSurviveTheStorageEncoding(t *testing.T) {
+	t.Parallel()
 	str, num, yes := "héllo\x00", "-1.5e3", true
 	it := item{
 		"s": {S: &str}, "n": {N: &num}, "b": {B: []byte{0, 255}}, "t": {BOOL: &yes}, "null": {NULL: &yes},

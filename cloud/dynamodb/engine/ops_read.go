@@ -51,147 +51,230 @@ type candidate struct {
 	data []byte
 }
 
-// read runs a Query (scan false) or a Scan.
+// read runs a Query (scan false) or a Scan in four phases: validate the
+// request, plan the range of the table's or index's tree to walk, walk it
+// under the read lock picking candidates, and render the page from them
+// after the lock is released. The phases keep the checks in the order
+// DynamoDB reports them, so the first error a request hits is DynamoDB's.
 func (e *Engine) read(in *readInput, scan bool) ([]byte, error) {
-	if err := in.legacy.check(); err != nil {
-		return nil, err
-	}
-	t, err := e.table(in.TableName)
+	r, err := e.validateRead(in, scan)
 	if err != nil {
 		return nil, err
 	}
-	var ix *index
-	if in.IndexName != "" {
-		if ix = t.lockedIndex(in.IndexName); ix == nil {
-			return nil, errf("The table does not have the specified index: %s", in.IndexName)
-		}
-		if ix.global && in.ConsistentRead != nil && *in.ConsistentRead {
-			return nil, errf("Consistent reads are not supported on global secondary indexes")
-		}
-	}
-	limit := -1
-	if in.Limit != nil {
-		if *in.Limit < 1 {
-			return nil, errf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", *in.Limit)
-		}
-		limit = int(*in.Limit)
-	}
-	if err := checkSelect(in, ix); err != nil {
+	if err := r.planRange(in, scan); err != nil {
 		return nil, err
 	}
-	a := exprAttrs{names: in.ExpressionAttributeNames, values: in.ExpressionAttributeValues}
+	pg, err := r.walk(in.IndexName)
+	if err != nil {
+		return nil, err
+	}
+	return e.renderPage(in, &r, &pg)
+}
+
+// readPlan is a validated Query or Scan: where it reads, how far, and the
+// expression attributes its expressions resolve against.
+type readPlan struct {
+	t     *table
+	ix    *index // nil reads the table
+	a     exprAttrs
+	limit int // -1: no Limit
+
+	// A parallel scan's segment; segments 0 reads every segment.
+	segment, segments uint32
+
+	plan    *keyPlan // a Query's key condition; nil for a Scan
+	forward bool
+	start   []byte // ExclusiveStartKey as a tree position, or nil
+
+	// Where the walk begins (nil: the first or last entry) and whether
+	// the entry at pivot itself is visited.
+	pivot     []byte
+	inclusive bool
+}
+
+// validateRead checks a request that needs nothing but the table's schema.
+func (e *Engine) validateRead(in *readInput, scan bool) (readPlan, error) {
+	if err := in.legacy.check(); err != nil {
+		return readPlan{}, err
+	}
+	t, err := e.table(in.TableName)
+	if err != nil {
+		return readPlan{}, err
+	}
+	r := readPlan{t: t, limit: -1}
+	if in.IndexName != "" {
+		if r.ix = t.lockedIndex(in.IndexName); r.ix == nil {
+			return readPlan{}, errf("The table does not have the specified index: %s", in.IndexName)
+		}
+		if r.ix.global && in.ConsistentRead != nil && *in.ConsistentRead {
+			return readPlan{}, errf("Consistent reads are not supported on global secondary indexes")
+		}
+	}
+	if in.Limit != nil {
+		if *in.Limit < 1 {
+			return readPlan{}, errf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", *in.Limit)
+		}
+		r.limit = int(*in.Limit)
+	}
+	if err := checkSelect(in, r.ix); err != nil {
+		return readPlan{}, err
+	}
+	r.a = exprAttrs{names: in.ExpressionAttributeNames, values: in.ExpressionAttributeValues}
 	exprs := []labeled{{"FilterExpression", in.FilterExpression}, {"ProjectionExpression", in.ProjectionExpression}}
 	if !scan {
 		exprs = append(exprs, labeled{"KeyConditionExpression", in.KeyConditionExpression})
 	} else if in.KeyConditionExpression != "" {
-		return nil, errf("Can not use KeyConditionExpression in a Scan")
+		return readPlan{}, errf("Can not use KeyConditionExpression in a Scan")
 	}
-	if err := a.check(exprs...); err != nil {
-		return nil, err
+	if err := r.a.check(exprs...); err != nil {
+		return readPlan{}, err
 	}
-	var segment, segments uint32
-	if scan && (in.Segment != nil || in.TotalSegments != nil) {
-		switch {
-		case in.TotalSegments == nil:
-			return nil, errf("The TotalSegments parameter is required but was not present in the request when Segment parameter is present")
-		case in.Segment == nil:
-			return nil, errf("The Segment parameter is required but was not present in the request when parameter TotalSegments is present")
-		case *in.TotalSegments < 1 || *in.TotalSegments > 1000000:
-			return nil, errf("1 validation error detected: Value '%d' at 'totalSegments' failed to satisfy constraint: Member must have value less than or equal to 1000000 and greater than or equal to 1", *in.TotalSegments)
-		case *in.Segment < 0 || *in.Segment >= *in.TotalSegments:
-			return nil, errf("The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: %d is not less than TotalSegments: %d", *in.Segment, *in.TotalSegments)
+	if scan {
+		if r.segment, r.segments, err = checkSegment(in); err != nil {
+			return readPlan{}, err
 		}
-		segment, segments = uint32(*in.Segment), uint32(*in.TotalSegments)
 	}
+	return r, nil
+}
 
-	keys := t.keys
-	if ix != nil {
-		keys = ix.keys
+// checkSegment validates a parallel scan's Segment and TotalSegments;
+// segments 0 means the request is not a parallel scan.
+func checkSegment(in *readInput) (segment, segments uint32, err error) {
+	if in.Segment == nil && in.TotalSegments == nil {
+		return 0, 0, nil
 	}
-	var plan *keyPlan
+	switch {
+	case in.TotalSegments == nil:
+		return 0, 0, errf("The TotalSegments parameter is required but was not present in the request when Segment parameter is present")
+	case in.Segment == nil:
+		return 0, 0, errf("The Segment parameter is required but was not present in the request when parameter TotalSegments is present")
+	case *in.TotalSegments < 1 || *in.TotalSegments > 1000000:
+		return 0, 0, errf("1 validation error detected: Value '%d' at 'totalSegments' failed to satisfy constraint: Member must have value less than or equal to 1000000 and greater than or equal to 1", *in.TotalSegments)
+	case *in.Segment < 0 || *in.Segment >= *in.TotalSegments:
+		return 0, 0, errf("The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: %d is not less than TotalSegments: %d", *in.Segment, *in.TotalSegments)
+	}
+	return uint32(*in.Segment), uint32(*in.TotalSegments), nil
+}
+
+// planRange turns the key condition and ExclusiveStartKey into the
+// stretch of the tree to walk: its direction and its pivot.
+func (r *readPlan) planRange(in *readInput, scan bool) error {
+	keys := r.t.keys
+	if r.ix != nil {
+		keys = r.ix.keys
+	}
+	var err error
 	if !scan {
-		if plan, err = planKeyCondition(in.KeyConditionExpression, keys, a); err != nil {
-			return nil, err
+		if r.plan, err = planKeyCondition(in.KeyConditionExpression, keys, r.a); err != nil {
+			return err
 		}
 	}
-	forward := scan || in.ScanIndexForward == nil || *in.ScanIndexForward
-
-	var start []byte
+	r.forward = scan || in.ScanIndexForward == nil || *in.ScanIndexForward
 	if in.ExclusiveStartKey != nil {
-		if start, err = t.startKey(ix, in.ExclusiveStartKey); err != nil {
-			return nil, err
+		if r.start, err = r.t.startKey(r.ix, in.ExclusiveStartKey); err != nil {
+			return err
 		}
-		if plan != nil && !bytes.HasPrefix(start, plan.prefix) {
-			return nil, errf("The provided starting key is invalid: The provided key element does not match the schema")
+		if r.plan != nil && !bytes.HasPrefix(r.start, r.plan.prefix) {
+			return errf("The provided starting key is invalid: The provided key element does not match the schema")
 		}
 	}
+	r.pivot, r.inclusive = r.pivotAt()
+	return nil
+}
 
-	// Under the read lock only pick the records: decoding, filtering and
-	// projecting happen after it, on data slices that are never changed.
-	var (
-		picked    []candidate
-		bytesIn   int
-		stopped   bool // by Limit or the page size: LastEvaluatedKey follows
-		pivot     []byte
-		inclusive bool
-	)
-	if plan != nil {
-		if forward {
-			pivot, inclusive = plan.lowerPivot(), true
-			if start != nil && bytes.Compare(start, pivot) >= 0 {
-				pivot, inclusive = start, false
-			}
-		} else {
-			pivot, inclusive = plan.upperPivot(), false
-			if start != nil && (pivot == nil || bytes.Compare(start, pivot) < 0) {
-				pivot = start
-			}
+// pivotAt is where the walk begins: the key condition's bound in the
+// walk's direction, or the start key if that is further along.
+func (r *readPlan) pivotAt() (pivot []byte, inclusive bool) {
+	switch {
+	case r.plan == nil:
+		return r.start, false
+	case r.forward:
+		pivot = r.plan.lowerPivot()
+		if r.start != nil && bytes.Compare(r.start, pivot) >= 0 {
+			return r.start, false
 		}
-	} else if start != nil {
-		pivot = start
+		return pivot, true
+	default:
+		pivot = r.plan.upperPivot()
+		if r.start != nil && (pivot == nil || bytes.Compare(r.start, pivot) < 0) {
+			pivot = r.start
+		}
+		return pivot, false
 	}
+}
+
+// page is what a walk picked: the candidates, in walk order, and whether
+// Limit or the page size stopped it (then LastEvaluatedKey follows).
+type page struct {
+	picked  []candidate
+	bytesIn int
+	stopped bool
+}
+
+// walk picks the page's records under the read lock. Only picking happens
+// there: decoding, filtering and projecting happen after it, on data
+// slices that are never changed.
+func (r *readPlan) walk(indexName string) (page, error) {
+	var pg page
 	visit := func(key string, rec *record) bool {
-		if plan != nil {
-			if !bytes.HasPrefix([]byte(key), plan.prefix) {
-				return false
-			}
-			rest := []byte(key[len(plan.prefix):])
-			if forward {
-				if plan.belowLow(rest) {
-					return true
-				}
-				if plan.aboveHigh(rest) {
-					return false
-				}
-			} else {
-				if plan.aboveHigh(rest) {
-					return true
-				}
-				if plan.belowLow(rest) {
-					return false
-				}
+		if r.plan != nil {
+			take, more := r.plan.admits(key, r.forward)
+			if !take {
+				return more
 			}
 		}
-		if segments > 0 && segmentOf(rec, segments) != segment {
+		if r.segments > 0 && segmentOf(rec, r.segments) != r.segment {
 			return true
 		}
-		picked = append(picked, candidate{data: rec.data})
-		bytesIn += int(rec.size)
-		if len(picked) == limit || bytesIn >= maxPageBytes {
-			stopped = true
+		pg.picked = append(pg.picked, candidate{data: rec.data})
+		pg.bytesIn += int(rec.size)
+		if len(pg.picked) == r.limit || pg.bytesIn >= maxPageBytes {
+			pg.stopped = true
 			return false
 		}
 		return true
 	}
-	if !t.lockedWalk(ix, pivot, inclusive, forward, visit) {
-		return nil, errf("The table does not have the specified index: %s", in.IndexName)
+	if !r.t.lockedWalk(r.ix, r.pivot, r.inclusive, r.forward, visit) {
+		return page{}, errf("The table does not have the specified index: %s", indexName)
 	}
-	if err := t.settled(); err != nil {
-		return nil, err
+	if err := r.t.settled(); err != nil {
+		return page{}, err
 	}
+	return pg, nil
+}
 
+// admits says whether the entry at key satisfies the key condition (take)
+// and, if not, whether a walk in the given direction can still find one
+// that does (more): before the range it goes on, past it it stops.
+func (p *keyPlan) admits(key string, forward bool) (take, more bool) {
+	if !bytes.HasPrefix([]byte(key), p.prefix) {
+		return false, false
+	}
+	rest := []byte(key[len(p.prefix):])
+	if forward {
+		if p.belowLow(rest) {
+			return false, true
+		}
+		if p.aboveHigh(rest) {
+			return false, false
+		}
+	} else {
+		if p.aboveHigh(rest) {
+			return false, true
+		}
+		if p.belowLow(rest) {
+			return false, false
+		}
+	}
+	return true, true
+}
+
+// renderPage decodes, filters and projects the picked items and writes the
+// response: Items (unless Select is COUNT), Count, ScannedCount and, when
+// the walk stopped early, LastEvaluatedKey from the last item read.
+func (e *Engine) renderPage(in *readInput, r *readPlan, pg *page) ([]byte, error) {
 	countOnly := in.Select == "COUNT"
-	out := make([]byte, 0, 128+len(picked)*256)
+	out := make([]byte, 0, 128+len(pg.picked)*256)
 	if !countOnly {
 		out = append(out, `{"Items":[`...)
 	} else {
@@ -199,37 +282,24 @@ func (e *Engine) read(in *readInput, scan bool) ([]byte, error) {
 	}
 	count := 0
 	var last item
-	for i, c := range picked {
+	for i, c := range pg.picked {
 		it, err := decodeItem(c.data)
 		if err != nil {
 			return nil, err
 		}
-		if i == len(picked)-1 {
+		if i == len(pg.picked)-1 {
 			last = it
 		}
-		view := t.project(ix, it)
-		if in.Select == "ALL_ATTRIBUTES" {
-			view = it // an LSI fetches unprojected attributes from the table
+		view, ok, err := e.pageItem(in, r, it, countOnly)
+		if err != nil {
+			return nil, err
 		}
-		if in.FilterExpression != "" {
-			ok, err := e.match("FilterExpression", in.FilterExpression, view, a)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				continue
-			}
+		if !ok {
+			continue
 		}
 		count++
 		if countOnly {
 			continue
-		}
-		if in.ProjectionExpression != "" {
-			if view, err = e.projectItem(in.ProjectionExpression, view, a); err != nil {
-				return nil, err
-			}
-		} else {
-			view = attributesToGet(in.AttributesToGet, view)
 		}
 		if count > 1 {
 			out = append(out, ',')
@@ -242,12 +312,36 @@ func (e *Engine) read(in *readInput, scan bool) ([]byte, error) {
 	out = append(out, `"Count":`...)
 	out = strconv.AppendInt(out, int64(count), 10)
 	out = append(out, `,"ScannedCount":`...)
-	out = strconv.AppendInt(out, int64(len(picked)), 10)
-	if stopped && last != nil {
+	out = strconv.AppendInt(out, int64(len(pg.picked)), 10)
+	if pg.stopped && last != nil {
 		out = append(out, `,"LastEvaluatedKey":`...)
-		out = appendJSONItem(out, t.keyOf(ix, last))
+		out = appendJSONItem(out, r.t.keyOf(r.ix, last))
 	}
 	return append(out, '}'), nil
+}
+
+// pageItem is what the page shows of one item read: ok false when the
+// FilterExpression drops it. A COUNT counts the item but needs no view.
+func (e *Engine) pageItem(in *readInput, r *readPlan, it item, countOnly bool) (view item, ok bool, err error) {
+	view = r.t.project(r.ix, it)
+	if in.Select == "ALL_ATTRIBUTES" {
+		view = it // an LSI fetches unprojected attributes from the table
+	}
+	if in.FilterExpression != "" {
+		if ok, err = e.match("FilterExpression", in.FilterExpression, view, r.a); err != nil || !ok {
+			return nil, false, err
+		}
+	}
+	if countOnly {
+		return nil, true, nil
+	}
+	if in.ProjectionExpression != "" {
+		if view, err = e.projectItem(in.ProjectionExpression, view, r.a); err != nil {
+			return nil, false, err
+		}
+		return view, true, nil
+	}
+	return attributesToGet(in.AttributesToGet, view), true, nil
 }
 
 // lockedIndex looks an index up under the table's read lock.

@@ -36,6 +36,7 @@ type scenario struct {
 }
 
 func TestParityWithMinidyn(t *testing.T) {
+	t.Parallel()
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			var mini transcript
