@@ -244,3 +244,19 @@ func (f Form) Map(prefix, keyName, valueName string) (map[string]string, error) 
 	}
 	return out, nil
 }
+
+// NotDurable is the error a durable service answers when a change could
+// not be written to its data file: 503 ServiceUnavailable, the server's
+// fault. While the write only stalls (a full disk, no file descriptors:
+// stalled) the request's outcome is unknown and the client may retry
+// later; otherwise the service answers nothing more until the process is
+// restarted from its data file. service names it in the message ("SQS").
+func NotDurable(service string, cause error, stalled bool) *Error {
+	msg := fmt.Sprintf("A change could not be written to the data file (%v), so this %s answers no more requests: "+
+		"restart the process to recover every acknowledged change from its data file.", cause, service)
+	if stalled {
+		msg = fmt.Sprintf("The data file cannot be written at the moment (%v). This request was not acknowledged and its outcome is unknown; "+
+			"requests are answered again, without a restart, as soon as the write succeeds (free disk space or file descriptors): retry later.", cause)
+	}
+	return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", Message: msg, Receiver: true}
+}

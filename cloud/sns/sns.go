@@ -400,18 +400,7 @@ func durable(t journal.Ticket) error {
 var ErrNotDurable = errors.New("sns: a change could not be made durable")
 
 func errNotDurable(cause error) error {
-	msg := fmt.Sprintf("A change could not be written to the data file (%v), so this SNS answers no more requests: "+
-		"restart the process to recover every acknowledged change from its data file.", cause)
-	if errors.Is(cause, journal.ErrStalled) {
-		msg = fmt.Sprintf("The data file cannot be written at the moment (%v). This request was not acknowledged and its outcome is unknown; "+
-			"requests are answered again, without a restart, as soon as the write succeeds (free disk space or file descriptors): retry later.", cause)
-	}
-	return &notDurable{cause: cause, api: &awsproto.Error{
-		Status:   http.StatusServiceUnavailable,
-		Code:     "ServiceUnavailable",
-		Message:  msg,
-		Receiver: true,
-	}}
+	return &notDurable{cause: cause, api: awsproto.NotDurable("SNS", cause, errors.Is(cause, journal.ErrStalled))}
 }
 
 // notDurable matches ErrNotDurable, the AWS error clients see, and the
