@@ -17,6 +17,7 @@ import (
 	"github.com/orderflow/orderflow/cloud"
 	"github.com/orderflow/orderflow/cloud/cloudtest"
 	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/internal/awscli"
 	"github.com/orderflow/orderflow/internal/poll"
 )
 
@@ -56,25 +57,19 @@ type cli struct {
 	path string
 }
 
-// clis finds the AWS CLI v2 (Debian's, /usr/bin/aws) and v1 (the first other
-// aws on PATH that reports aws-cli/1).
+// clis finds the AWS CLI v2 and v1 (package awscli: Debian's /usr/bin/aws
+// or any aws on PATH, told apart by their --version).
 func clis(t *testing.T) []cli {
 	t.Helper()
 	var out []cli
-	if _, err := os.Stat("/usr/bin/aws"); err == nil {
-		out = append(out, cli{"AWS CLI v2", "/usr/bin/aws"})
+	v2, v1 := awscli.Find(os.Getenv("PATH"))
+	if v2 != "" {
+		out = append(out, cli{"AWS CLI v2", v2})
 	} else {
-		missing(t, "the AWS CLI v2 (/usr/bin/aws)")
+		missing(t, "the AWS CLI v2 (/usr/bin/aws or aws on PATH)")
 	}
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		p := filepath.Join(dir, "aws")
-		if p == "/usr/bin/aws" {
-			continue
-		}
-		if v, err := exec.Command(p, "--version").CombinedOutput(); err == nil && strings.HasPrefix(string(v), "aws-cli/1.") {
-			out = append(out, cli{"AWS CLI v1", p})
-			break
-		}
+	if v1 != "" {
+		out = append(out, cli{"AWS CLI v1", v1})
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orderflow/orderflow/internal/awscli"
 	"github.com/orderflow/orderflow/internal/poll"
 )
 
@@ -61,11 +62,12 @@ func TestAnUnknownCommandIsAUsageError(t *testing.T) {
 }
 
 func TestUpServesTheAWSCLIUntilInterrupted(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/aws"); err != nil {
+	awsCLI, _ := awscli.Find(os.Getenv("PATH"))
+	if awsCLI == "" {
 		if os.Getenv("CI") != "" {
-			t.Fatal("the AWS CLI v2 (/usr/bin/aws) is not installed; scripts/test-deps.sh installs it")
+			t.Fatal("the AWS CLI v2 (/usr/bin/aws or aws on PATH) is not installed; scripts/test-deps.sh installs it")
 		}
-		t.Skip("the AWS CLI v2 (/usr/bin/aws) is not installed (run scripts/test-deps.sh)")
+		t.Skip("the AWS CLI v2 (/usr/bin/aws or aws on PATH) is not installed (run scripts/test-deps.sh)")
 	}
 	ctx, interrupt := context.WithCancel(context.Background())
 	defer interrupt()
@@ -92,7 +94,7 @@ func TestUpServesTheAWSCLIUntilInterrupted(t *testing.T) {
 	home := t.TempDir()
 	aws := func(args ...string) string {
 		t.Helper()
-		cmd := exec.Command("/usr/bin/aws", append([]string{"--endpoint-url", endpoint, "--output", "json"}, args...)...)
+		cmd := exec.Command(awsCLI, append([]string{"--endpoint-url", endpoint, "--output", "json"}, args...)...)
 		cmd.Dir = "../.."
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
 			"AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"), "AWS_PAGER="}
