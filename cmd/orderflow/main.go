@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -98,7 +99,9 @@ no AWS account, no Docker.`,
 	for _, c := range ops {
 		tf.register(c)
 	}
-	root.AddCommand(demoCommand(e), upCommand(e), benchCommand(e))
+	root.Version = versionString(debug.ReadBuildInfo())
+	root.SetVersionTemplate("orderflow {{.Version}}\n")
+	root.AddCommand(demoCommand(e), upCommand(e), benchCommand(e), versionCommand(e))
 	root.AddCommand(ops...)
 
 	err := root.ExecuteContext(ctx)
