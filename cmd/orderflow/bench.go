@@ -86,6 +86,26 @@ type benchResult struct {
 	Cost            cost.Bill          `json:"awsCostPerMillionOrders"`
 	NaiveCost       float64            `json:"naiveDesignCostPerMillionOrders"`
 	Commits         map[string]float64 `json:"dataFileCommits,omitempty"`
+	// ModeText says Mode in words, for the table.
+	ModeText string `json:"-"`
+}
+
+// modeText says how a run was set up, in the words of its flags.
+func modeText(f benchFlags) string {
+	delivery := "raw delivery"
+	if f.envelope {
+		delivery = "SNS envelopes"
+	}
+	rate := "as fast as they go"
+	if f.rate > 0 {
+		rate = fmt.Sprintf("%g orders/s in all", f.rate)
+	}
+	state := "in memory"
+	if f.dataDir != "" {
+		state = "durable"
+	}
+	return fmt.Sprintf("%s, batches of %d, %d s window, at most %d concurrent invocations; %d publishers, %s; %s",
+		delivery, f.batchSize, f.window, f.concurrency, f.publishers, rate, state)
 }
 
 func runBench(ctx context.Context, e *env, f benchFlags) error {
@@ -191,6 +211,7 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 	invocations, gbs := rec.billing()
 	res := benchResult{
 		Orders:          f.orders,
+		ModeText:        modeText(f),
 		Mode:            map[string]any{"raw": !f.envelope, "batchSize": f.batchSize, "windowSeconds": f.window, "concurrency": f.concurrency, "publishers": f.publishers, "rate": f.rate, "durable": f.dataDir != ""},
 		Seconds:         round3(elapsed.Seconds()),
 		OrdersPerSecond: round3(float64(f.orders) / elapsed.Seconds()),
@@ -241,7 +262,7 @@ func generate(ctx context.Context, o ordergen.Options) (ordergen.Batch, error) {
 
 func printBench(e *env, r benchResult) {
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(w, "orders\t%d (%v)\n", r.Orders, r.Mode)
+	fmt.Fprintf(w, "orders\t%d (%s)\n", r.Orders, r.ModeText)
 	fmt.Fprintf(w, "throughput\t%.0f orders/s stored (%.2fs)\n", r.OrdersPerSecond, r.Seconds)
 	fmt.Fprintf(w, "publish→stored\tp50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", r.LatencyMs["p50"], r.LatencyMs["p95"], r.LatencyMs["p99"])
 	fmt.Fprintf(w, "CPU\t%.3f s per 1,000 orders (whole process)\n", r.CPUSecondsPer1k)
