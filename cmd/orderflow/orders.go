@@ -77,7 +77,7 @@ func ordersCommand(e *env, tf *targetFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			orders, err := listOrders(cmd.Context(), awsddb.NewFromConfig(t.cfg), res.Table, user, limit)
+			orders, more, err := listOrders(cmd.Context(), awsddb.NewFromConfig(t.cfg), res.Table, user, limit)
 			if err != nil {
 				return t.explain("list orders", err)
 			}
@@ -95,7 +95,13 @@ func ordersCommand(e *env, tf *targetFlags) *cobra.Command {
 				}
 				return nil
 			}
-			return writeOrderTable(e.stdout, orders)
+			if err := writeOrderTable(e.stdout, orders); err != nil {
+				return err
+			}
+			if more {
+				fmt.Fprintf(e.stdout, "These are the first %d; %s holds more: --limit %d lists more.\n", len(orders), res.Table, 2*limit)
+			}
+			return nil
 		},
 	}
 	list.Flags().StringVar(&user, "user", "", "only this user's orders, newest first (through the UserOrders index)")
@@ -106,18 +112,17 @@ func ordersCommand(e *env, tf *targetFlags) *cobra.Command {
 }
 
 // listOrders reads up to limit orders: a user's through the UserOrders index
-// (newest first), or any through a scan.
-func listOrders(ctx context.Context, client *awsddb.Client, table, user string, limit int) ([]orderflow.Order, error) {
-	var (
-		orders []orderflow.Order
-		start  map[string]ddbtypes.AttributeValue
-	)
-	for len(orders) < limit {
+// (newest first), or any through a scan. more reports whether the table
+// holds more than it read.
+func listOrders(ctx context.Context, client *awsddb.Client, table, user string, limit int) (orders []orderflow.Order, more bool, err error) {
+	var start map[string]ddbtypes.AttributeValue
+	// One more than limit is read, to know whether there are more.
+	for len(orders) <= limit {
 		var (
 			items []map[string]ddbtypes.AttributeValue
 			last  map[string]ddbtypes.AttributeValue
 		)
-		page := int32(min(limit-len(orders), 100))
+		page := int32(min(limit+1-len(orders), 100))
 		if user != "" {
 			out, err := client.Query(ctx, &awsddb.QueryInput{
 				TableName:                 aws.String(table),
@@ -130,20 +135,20 @@ func listOrders(ctx context.Context, client *awsddb.Client, table, user string, 
 				ExclusiveStartKey:         start,
 			})
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			items, last = out.Items, out.LastEvaluatedKey
 		} else {
 			out, err := client.Scan(ctx, &awsddb.ScanInput{TableName: aws.String(table), Limit: aws.Int32(page), ExclusiveStartKey: start})
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			items, last = out.Items, out.LastEvaluatedKey
 		}
 		for _, it := range items {
 			o, err := dynamodb.OrderFromItem(it)
 			if err != nil {
-				return nil, fmt.Errorf("an item in %s is not an order: %w", table, err)
+				return nil, false, fmt.Errorf("an item in %s is not an order: %w", table, err)
 			}
 			orders = append(orders, o)
 		}
@@ -152,7 +157,10 @@ func listOrders(ctx context.Context, client *awsddb.Client, table, user string, 
 		}
 		start = last
 	}
-	return orders, nil
+	if len(orders) > limit {
+		return orders[:limit], true, nil
+	}
+	return orders, false, nil
 }
 
 func writeOrderTable(w io.Writer, orders []orderflow.Order) error {
