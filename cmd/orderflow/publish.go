@@ -223,6 +223,9 @@ func fileOrders(e *env, path string) ([]outgoing, error) {
 		if len(problems) > len(shown) {
 			fmt.Fprintf(e.stderr, "… and %d more\n", len(problems)-len(shown))
 		}
+		if len(problems) == 1 {
+			return nil, fmt.Errorf("1 of the orders in %s is not valid (see above); nothing was published", name)
+		}
 		return nil, fmt.Errorf("%d of the orders in %s are not valid (listed above); nothing was published", len(problems), name)
 	}
 	if len(events) == 0 {
