@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -121,7 +122,7 @@ does, without credentials: scripts and CI can poll it.`,
 			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, getenv: e.getenv, faults: f, credentials: keys, allowedHosts: hosts, dataDir: dataDir, recover: recoverDir, limits: lim,
 				maxQueueBytes: queueMiB << 20, maxQueuedBytes: queuedMiB << 20})
 			if err != nil {
-				return damageAdvice(dataDir, err)
+				return startAdvice(addr, dataDir, err)
 			}
 			if rec := l.Cloud.Recovery(); rec.Damaged() {
 				fmt.Fprintf(e.stdout, "orderflow: recovered %s, accepting the loss: %s.\n\n", dataDir, rec)
@@ -250,6 +251,16 @@ func beyondLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip == nil || !ip.IsLoopback()
+}
+
+// startAdvice turns a failure to start into one plain sentence with the
+// next step: a port already taken (4566 is LocalStack's too), a damaged
+// data directory.
+func startAdvice(addr, dir string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s is already in use by another process (another orderflow up, or LocalStack, which uses 4566 too): stop it, or start this one elsewhere with --addr 127.0.0.1:4567 and pass --endpoint http://127.0.0.1:4567 to the other commands", addr)
+	}
+	return damageAdvice(dir, err)
 }
 
 // damageAdvice turns a refusal to start on a damaged data directory into
