@@ -19,7 +19,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -256,48 +255,6 @@ func bogusNames(t *testing.T, endpoint string, n, size, worker int) {
 			return
 		}
 	}
-}
-
-// startUpUlimit starts up under a shell's ulimit (e.g. "-n 256").
-func startUpUlimit(t *testing.T, ulimit string, args ...string) *upProcess {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "orderflow")
-	if err := os.Symlink(os.Args[0], bin); err != nil {
-		t.Fatal(err)
-	}
-	argv := append([]string{"bash", "-c", `ulimit ` + ulimit + ` && exec "$0" "$@"`, bin, "up", "--addr", "127.0.0.1:0"}, args...)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-	p := &upProcess{cmd: cmd, done: make(chan error, 1)}
-	cmd.Stderr = io.MultiWriter(os.Stderr, &p.stderr)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := endpointLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-				break
-			}
-		}
-		io.Copy(io.Discard, stdout)
-		p.done <- cmd.Wait()
-	}()
-	select {
-	case p.endpoint = <-found:
-	case err := <-p.done:
-		t.Fatalf("up exited before serving: %v\n%s", err, p.stderr.String())
-	case <-time.After(60 * time.Second):
-		t.Fatal("up did not print its endpoint in 60 s")
-	}
-	return p
 }
 
 // walSegments lists the names of the write-ahead log's segments in dir.

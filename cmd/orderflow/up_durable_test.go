@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,16 +44,27 @@ func startUp(t *testing.T, args ...string) *upProcess {
 
 // startUpWithin starts up with its files limited to fileKB kilobytes
 // (ulimit -f; 0 for no limit): a write past it fails as on a full disk.
+// The soft limit only, so that a test can raise it again.
 func startUpWithin(t *testing.T, fileKB int, args ...string) *upProcess {
+	t.Helper()
+	ulimit := ""
+	if fileKB > 0 {
+		ulimit = fmt.Sprintf("-S -f %d", fileKB)
+	}
+	return startUpUlimit(t, ulimit, args...)
+}
+
+// startUpUlimit starts up under a shell's ulimit (e.g. "-n 256"; "" for
+// none) and waits for it to print its endpoint.
+func startUpUlimit(t *testing.T, ulimit string, args ...string) *upProcess {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "orderflow")
 	if err := os.Symlink(os.Args[0], bin); err != nil {
 		t.Fatal(err)
 	}
 	argv := append([]string{bin, "up", "--addr", "127.0.0.1:0"}, args...)
-	if fileKB > 0 {
-		// The soft limit only, so that a test can raise it again.
-		argv = append([]string{"bash", "-c", fmt.Sprintf(`ulimit -S -f %d && exec "$0" "$@"`, fileKB)}, argv...)
+	if ulimit != "" {
+		argv = append([]string{"bash", "-c", `ulimit ` + ulimit + ` && exec "$0" "$@"`}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
@@ -70,10 +80,9 @@ func startUpWithin(t *testing.T, fileKB int, args ...string) *upProcess {
 	t.Cleanup(func() { cmd.Process.Kill() })
 	found := make(chan string, 1)
 	go func() {
-		re := regexp.MustCompile(`embedded cloud at (http://127\.0\.0\.1:\d+)`)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			if m := endpointLine.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 				break
 			}
@@ -84,7 +93,7 @@ func startUpWithin(t *testing.T, fileKB int, args ...string) *upProcess {
 	select {
 	case p.endpoint = <-found:
 	case err := <-p.done:
-		t.Fatalf("up exited before serving: %v", err)
+		t.Fatalf("up exited before serving: %v\n%s", err, p.stderr.String())
 	case <-time.After(60 * time.Second):
 		t.Fatal("up did not print its endpoint in 60 s")
 	}
