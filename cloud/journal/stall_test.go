@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/internal/poll"
+	"github.com/orderflow/orderflow/internal/tmpfs"
 )
 
 // The journal stalls on a resource running out and resumes by itself once
@@ -596,26 +596,8 @@ func TestAFullDiskStallsTheJournalUntilSpaceIsFreed(t *testing.T) {
 	t.Logf("%d appends acknowledged before the disk filled; all %d in the file after it was freed", acked, n)
 }
 
-// mountTmpfs mounts a tmpfs of size bytes in a temporary directory for the
-// test, or skips the test, saying why, where mounting is not allowed.
+// mountTmpfs mounts a tmpfs of size bytes for the test (package tmpfs).
 func mountTmpfs(t *testing.T, size int) string {
 	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		t.Skipf("cannot mount a tmpfs to fill (%v: %s); the file size limit test covers a full disk unprivileged", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() {
-		// A process killed by an earlier cleanup may still hold it.
-		for range 50 {
-			if exec.Command("umount", dir).Run() == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
+	return tmpfs.Mount(t, size, "the file size limit test covers a full disk unprivileged")
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/orderflow/orderflow/internal/poll"
+	"github.com/orderflow/orderflow/internal/tmpfs"
 )
 
 // upProcess is `orderflow up` running as its own process: the test binary
@@ -389,27 +390,8 @@ func fillAndFree(t *testing.T, up *upProcess, dir string, fill, free func()) {
 	up.stop(t, syscall.SIGINT)
 }
 
-// mountTmpfs mounts a tmpfs of size bytes in a temporary directory for the
-// test, or skips the test, saying why, where mounting is not allowed (the
-// file size limit subtest covers the same promise unprivileged).
+// mountTmpfs mounts a tmpfs of size bytes for the test (package tmpfs).
 func mountTmpfs(t *testing.T, size int) string {
 	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		t.Skipf("cannot mount a tmpfs to fill (%v: %s); the file size limit subtest covers a full disk unprivileged", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() {
-		// A process killed by an earlier cleanup may still hold it.
-		for range 50 {
-			if exec.Command("umount", dir).Run() == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
+	return tmpfs.Mount(t, size, "the file size limit subtest covers a full disk unprivileged")
 }
