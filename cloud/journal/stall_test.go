@@ -29,6 +29,23 @@ func seqPut(i, keys int, pad int) journal.Op {
 	return put(fmt.Sprint("k", i%keys), fmt.Sprint(i, strings.Repeat("x", pad)))
 }
 
+// closeAndReopenHolds closes j and its db, opens the file at path again
+// and checks that it holds all n appends of seqPut, in order.
+func closeAndReopenHolds(t *testing.T, db *bbolt.DB, j *journal.Journal, path string, n, keys int) {
+	t.Helper()
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db2, _, err := restart(t, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := prefixHeld(t, db2, n, keys); p != n {
+		t.Errorf("after a restart the file holds %d of the %d appends", p, n)
+	}
+}
+
 // prefixHeld returns how many of the appends seqPut(0…n-1) the file at db
 // holds: they must be a prefix of them, in order (a key holds the value
 // of its last append in the prefix, or nothing). It fails the test
@@ -243,17 +260,7 @@ func TestAResourceRunningOutStallsTheJournalUntilItReturns(t *testing.T) {
 				t.Errorf("observed %v, want a stall then nil", events)
 			}
 			emu.Unlock()
-			if err := j.Close(); err != nil {
-				t.Fatal(err)
-			}
-			db.Close()
-			db2, _, err := restart(t, path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if p := prefixHeld(t, db2, n, keys); p != n {
-				t.Errorf("after a restart the file holds %d of the %d appends", p, n)
-			}
+			closeAndReopenHolds(t, db, j, path, n, keys)
 		})
 	}
 }
@@ -314,17 +321,7 @@ func TestIntermittentResourceFaultsLoseNothingAcknowledged(t *testing.T) {
 	if err := j.Sync(); err != nil {
 		poll.Until(t, 10*time.Second, "the journal resumes", func() bool { return j.Sync() == nil })
 	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	db2, _, err := restart(t, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := prefixHeld(t, db2, n, keys); p != n {
-		t.Errorf("the file holds %d of %d appends", p, n)
-	}
+	closeAndReopenHolds(t, db, j, path, n, keys)
 	t.Logf("%d appends, %d refused while stalled, faults injected %v; all %d in the file", n, stalledN, f.byOp, n)
 	if len(f.byOp) < len(ops) {
 		t.Errorf("faults injected into %v only, want all of %v", f.byOp, ops)
@@ -473,17 +470,7 @@ func TestRunningOutOfDescriptorsStallsRotationUntilTheyAreFreed(t *testing.T) {
 		t.Fatalf("an append once descriptors are free: %v", err)
 	}
 	n++
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	db2, _, err := restart(t, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := prefixHeld(t, db2, n, keys); p != n {
-		t.Errorf("the file holds %d of %d appends", p, n)
-	}
+	closeAndReopenHolds(t, db, j, path, n, keys)
 }
 
 // TestAFileSizeLimitStallsTheLogAndTheFileUntilItIsRaised limits the size
@@ -582,17 +569,7 @@ func TestAFullDiskStallsTheJournalUntilSpaceIsFreed(t *testing.T) {
 		}
 		n++
 	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	db2, _, err := restart(t, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := prefixHeld(t, db2, n, keys); p != n {
-		t.Errorf("the file holds %d of %d appends", p, n)
-	}
+	closeAndReopenHolds(t, db, j, path, n, keys)
 	t.Logf("%d appends acknowledged before the disk filled; all %d in the file after it was freed", acked, n)
 }
 
