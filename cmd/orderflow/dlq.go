@@ -5,15 +5,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/orderflow/orderflow/handler"
 	"github.com/orderflow/orderflow/sqs"
@@ -53,29 +57,53 @@ func dlqListCommand(e *env, tf *targetFlags) *cobra.Command {
 function's reason for invalid input, or, for a message SQS moved itself after
 maxReceiveCount failed receives, how many receives it had. The messages are
 made visible again at once, so nothing is consumed (their receive counts in
-the DLQ do rise, as with any read).`,
+the DLQ do rise, as with any read).
+
+It first reads OrderDLQ's approximate counts: an empty DLQ is reported at
+once, and messages in flight (received by another reader and not yet
+deleted, which list cannot see) or delayed are counted, never called empty.
+It reads until it has seen as many messages as SQS counts visible (or --max),
+and says how many it saw against that count.`,
 		Example: "  orderflow dlq list\n  orderflow dlq list --max 500 --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if maxN < 1 {
 				return usageError{errors.New("--max must be at least 1")}
 			}
-			t, res, err := resolveAll(cmd.Context(), e, tf)
+			ctx := cmd.Context()
+			t, res, err := resolveAll(ctx, e, tf)
 			if err != nil {
 				return err
 			}
-			views, err := peekDLQ(cmd.Context(), awssqs.NewFromConfig(t.cfg), res.DLQURL, maxN)
+			client := awssqs.NewFromConfig(t.cfg)
+			st, err := readDLQState(ctx, client, res.DLQURL)
 			if err != nil {
-				return t.explain("read OrderDLQ", err)
+				return t.explain("read OrderDLQ's attributes", err)
+			}
+			var views []deadLetterView
+			if st.Visible > 0 {
+				if views, err = peekDLQ(ctx, client, res.DLQURL, maxN, st.Visible); err != nil {
+					return t.explain("read OrderDLQ", err)
+				}
 			}
 			if asJSON {
 				if views == nil {
 					views = []deadLetterView{}
 				}
-				return writeJSON(e.stdout, views)
+				return writeJSON(e.stdout, dlqListing{Visible: st.Visible, InFlight: st.InFlight, Delayed: st.Delayed,
+					VisibilityTimeout: st.VisibilityTimeout, Listed: len(views), Messages: views})
 			}
+			unseen := st.unseenNote()
 			if len(views) == 0 {
-				fmt.Fprintln(e.stdout, "OrderDLQ is empty.")
+				switch {
+				case st.Visible > 0:
+					fmt.Fprintf(e.stdout, "OrderDLQ counts about %s visible, but none could be read: another reader may have received them; they return within OrderDLQ's visibility timeout (%d s).\n",
+						plural(st.Visible, "message"), st.VisibilityTimeout)
+				case unseen != "":
+					fmt.Fprintf(e.stdout, "OrderDLQ has no visible messages, but %s.\n", unseen)
+				default:
+					fmt.Fprintln(e.stdout, "OrderDLQ is empty.")
+				}
 				return nil
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
@@ -86,13 +114,85 @@ the DLQ do rise, as with any read).`,
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "%d messages in OrderDLQ.\n", len(views))
+			switch {
+			case len(views) == st.Visible:
+				fmt.Fprintf(e.stdout, "%s in OrderDLQ.\n", plural(len(views), "message"))
+			case len(views) == maxN:
+				fmt.Fprintf(e.stdout, "Listed %d messages (--max %d) of about %d visible in OrderDLQ.\n", len(views), maxN, st.Visible)
+			default:
+				fmt.Fprintf(e.stdout, "Listed %s of about %d visible in OrderDLQ (SQS's count is approximate).\n", plural(len(views), "message"), st.Visible)
+			}
+			if unseen != "" {
+				fmt.Fprintf(e.stdout, "Not listed: %s.\n", unseen)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().IntVar(&maxN, "max", 100, "read at most this many messages")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the messages as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the counts and the messages as JSON")
 	return cmd
+}
+
+// dlqListing is what list --json prints.
+type dlqListing struct {
+	Visible           int              `json:"visible"`
+	InFlight          int              `json:"inFlight"`
+	Delayed           int              `json:"delayed"`
+	VisibilityTimeout int              `json:"visibilityTimeoutSeconds"`
+	Listed            int              `json:"listed"`
+	Messages          []deadLetterView `json:"messages"`
+}
+
+// dlqState is what SQS says about a queue before it is read: its
+// approximate counts and its visibility timeout.
+type dlqState struct {
+	depth
+	VisibilityTimeout int
+}
+
+func readDLQState(ctx context.Context, client *awssqs.Client, url string) (dlqState, error) {
+	out, err := client.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{
+		"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed", "VisibilityTimeout",
+	}})
+	if err != nil {
+		return dlqState{}, err
+	}
+	var s dlqState
+	s.Visible, _ = strconv.Atoi(out.Attributes["ApproximateNumberOfMessages"])
+	s.InFlight, _ = strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesNotVisible"])
+	s.Delayed, _ = strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesDelayed"])
+	s.VisibilityTimeout, _ = strconv.Atoi(out.Attributes["VisibilityTimeout"])
+	return s, nil
+}
+
+// unseenNote says what a reader cannot see now: the messages in flight and
+// the delayed ones; "" when there are none.
+func (s dlqState) unseenNote() string {
+	var parts []string
+	if s.InFlight > 0 {
+		parts = append(parts, fmt.Sprintf("%s in flight (received by another reader and not yet deleted) and visible again when that receive's visibility timeout ends (OrderDLQ's is %d s, unless the reader chose another)",
+			isAre(s.InFlight), s.VisibilityTimeout))
+	}
+	if s.Delayed > 0 {
+		parts = append(parts, fmt.Sprintf("%s delayed and visible once the delay ends", isAre(s.Delayed)))
+	}
+	return strings.Join(parts, ", and ")
+}
+
+// plural is "1 message", "2 messages".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// isAre is "1 message is", "2 messages are".
+func isAre(n int) string {
+	if n == 1 {
+		return "1 message is"
+	}
+	return fmt.Sprintf("%d messages are", n)
 }
 
 func orDash(s string) string {
@@ -107,7 +207,11 @@ func orDash(s string) string {
 // hides its messages that long (see peekDLQ). A variable for tests.
 var peekVisibility int32 = 10
 
-// peekDLQ receives up to maxN messages and makes them visible again.
+// peekDLQ receives up to maxN messages and makes them visible again. It
+// stops as soon as it has seen want messages (SQS's approximate visible
+// count), so that reading a queue whose every message is listed costs no
+// long-poll wait; otherwise two receives in a row that bring nothing new
+// end it.
 //
 // ReceiveMessage is not idempotent: an attempt whose answer is lost (the
 // connection fails while the body is read) has taken its messages, and a
@@ -115,7 +219,7 @@ var peekVisibility int32 = 10
 // retries; after a failed one, peekDLQ keeps reading until the messages
 // that attempt hid are visible again (peekVisibility), skipping any message
 // it has already listed, instead of ending the listing short.
-func peekDLQ(ctx context.Context, client *awssqs.Client, url string, maxN int) (views []deadLetterView, err error) {
+func peekDLQ(ctx context.Context, client *awssqs.Client, url string, maxN, want int) (views []deadLetterView, err error) {
 	var receipts []sqstypes.ChangeMessageVisibilityBatchRequestEntry
 	listed := map[string]int{} // message id → its entry in receipts
 	// Release what was read even if a later read fails; a message that
@@ -138,7 +242,7 @@ func peekDLQ(ctx context.Context, client *awssqs.Client, url string, maxN int) (
 	failures := 0
 	// A receive may return fewer messages than are there, even none (SQS
 	// samples its servers); two empty receives in a row end the reading.
-	for empty := 0; len(views) < maxN && (empty < 2 || time.Now().Before(hiddenUntil)); {
+	for empty := 0; len(views) < maxN && len(views) < want && (empty < 2 || time.Now().Before(hiddenUntil)); {
 		out, err := client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(url),
 			MaxNumberOfMessages:         int32(min(10, maxN-len(views))),
@@ -187,7 +291,7 @@ func viewOf(m sqstypes.Message) deadLetterView {
 		// SQS moved it after maxReceiveCount receives: the function kept
 		// failing on it (a transient fault, or a bug), and the receive
 		// count it carries into the DLQ restarts there.
-		v.Code = "MaxReceivesExceeded"
+		v.Code = codeMaxReceives
 		v.Reason = "moved by SQS after the function failed on it maxReceiveCount times (a transient failure, not invalid input)"
 		v.ReceiveCount = receives
 	}
@@ -195,23 +299,48 @@ func viewOf(m sqstypes.Message) deadLetterView {
 	return v
 }
 
+// surveyMax bounds how many dead letters redrive reads before a move to
+// tell the invalid ones from the transient ones.
+const surveyMax = 1000
+
 func dlqRedriveCommand(e *env, tf *targetFlags) *cobra.Command {
 	var (
-		to     string
-		perSec int
-		asJSON bool
+		to            string
+		perSec        int
+		asJSON        bool
+		yes           bool
+		onlyTransient bool
 	)
 	cmd := &cobra.Command{
 		Use:   "redrive",
-		Short: "Move the dead-lettered messages back (StartMessageMoveTask) and report how many moved",
-		Long: `redrive starts an SQS message move task from OrderDLQ to OrderQueue (or to
---to) and follows it until it ends. Orders that failed transiently are then
-processed again; invalid ones return to the DLQ with the same reason.`,
-		Example: "  orderflow dlq redrive\n  orderflow dlq redrive --rate 50\n  orderflow dlq redrive --to OrderQueue",
+		Short: "Move the dead-lettered messages back to OrderQueue, warning about those that failed validation",
+		Long: `redrive first reads OrderDLQ (as list does, leaving the messages there) and
+counts the dead letters the function sent for invalid input (they carry an
+orderflow.ErrorCode attribute) and those SQS moved after repeated transient
+failures (they carry none). Invalid ones would fail again and return, so when
+there are any, redrive says how many and asks before moving them (--yes does
+not ask; with no answer on stdin it refuses).
+
+By default it starts an SQS message move task (StartMessageMoveTask) from
+OrderDLQ to OrderQueue (or to --to) and follows it until it ends. It then
+reports how many messages the task moved and, of the dead letters it read
+before the move, how many failed validation and will likely return: it does
+not know what becomes of them after the move.
+
+--only-transient moves only the messages without the function's error code,
+message by message: it receives them, sends each body with its message
+attributes to the destination (SendMessageBatch), then deletes it from
+OrderDLQ (DeleteMessageBatch); the invalid ones stay in OrderDLQ. Each is
+sent before it is deleted, so a failure between the two leaves a copy in
+both queues rather than none.`,
+		Example: "  orderflow dlq redrive\n  orderflow dlq redrive --only-transient\n  orderflow dlq redrive --yes --rate 50\n  orderflow dlq redrive --to OrderQueue",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if perSec < 0 || perSec > 500 {
 				return usageError{errors.New("--rate must be between 1 and 500 messages a second (SQS's limit)")}
+			}
+			if onlyTransient && perSec > 0 {
+				return usageError{errors.New("--rate paces a move task; --only-transient moves message by message and does not take it")}
 			}
 			ctx := cmd.Context()
 			t, res, err := resolveAll(ctx, e, tf)
@@ -219,35 +348,80 @@ processed again; invalid ones return to the DLQ with the same reason.`,
 				return err
 			}
 			client := awssqs.NewFromConfig(t.cfg)
-			depth, err := queueDepth(ctx, client, res.DLQURL)
+			st, err := readDLQState(ctx, client, res.DLQURL)
 			if err != nil {
-				return t.explain("read OrderDLQ's depth", err)
+				return t.explain("read OrderDLQ's attributes", err)
 			}
-			if depth.Visible == 0 {
-				if depth.InFlight > 0 {
-					return fmt.Errorf("OrderDLQ's %d messages are in flight (being read); try again in a minute", depth.InFlight)
+			if st.Visible == 0 {
+				if unseen := st.unseenNote(); unseen != "" {
+					return fmt.Errorf("OrderDLQ has no visible messages to move: %s; try again then", unseen)
 				}
 				return report(e, asJSON, map[string]any{"moved": 0, "status": "EMPTY"}, "OrderDLQ is empty; nothing to move.")
 			}
 			// To OrderQueue by default: a move task without a destination
 			// returns only messages SQS itself dead-lettered, and fails on
 			// those the function sent.
-			in := &awssqs.StartMessageMoveTaskInput{SourceArn: aws.String(res.DLQArn), DestinationArn: aws.String(res.QueueArn)}
-			dest := "OrderQueue"
+			dest, destArn := "OrderQueue", res.QueueArn
 			if to != "" {
 				arn, err := queueARN(ctx, client, to)
 				if err != nil {
 					return t.explain("find queue "+to, err)
 				}
-				in.DestinationArn, dest = aws.String(arn), to
+				dest, destArn = to, arn
 			}
+			if onlyTransient {
+				destURL := res.QueueURL
+				if destArn != res.QueueArn {
+					if destURL, err = queueURLOf(ctx, client, destArn); err != nil {
+						return t.explain("find queue "+to, err)
+					}
+				}
+				prog := newProgress(e, st.Visible, "redriving")
+				moved, kept, err := moveTransient(ctx, client, res.DLQURL, destURL, st.Visible, prog)
+				prog.done()
+				if err != nil {
+					return t.explain(fmt.Sprintf("move the transient dead letters (%d moved so far)", moved), err)
+				}
+				return report(e, asJSON, map[string]any{"moved": moved, "leftFailedValidation": kept, "method": "SendMessageBatch+DeleteMessageBatch"},
+					fmt.Sprintf("Moved %s that failed transiently from OrderDLQ to %s one by one (sent, then deleted; not a move task); left %d that failed validation in OrderDLQ.",
+						plural(moved, "message"), dest, kept))
+			}
+
+			views, err := peekDLQ(ctx, client, res.DLQURL, min(st.Visible, surveyMax), st.Visible)
+			if err != nil {
+				return t.explain("read OrderDLQ", err)
+			}
+			invalid, example := 0, ""
+			for _, v := range views {
+				if v.failedValidation() {
+					if invalid++; example == "" {
+						example = v.Code
+					}
+				}
+			}
+			if invalid > 0 && destArn == res.QueueArn {
+				fmt.Fprintf(e.stderr, "%d of the %s failed validation (e.g. ErrorCode %s): redriving sends them back to OrderQueue, where they will fail again and return here.\n",
+					invalid, plural(len(views), "dead letter"), example)
+				if !yes {
+					ok, err := confirm(e, fmt.Sprintf("Redrive all %d anyway?", len(views)))
+					switch {
+					case errors.Is(err, errNoAnswer):
+						return fmt.Errorf("no answer on stdin, so nothing was moved: pass --yes to redrive them all anyway, or --only-transient to move only the %d that failed transiently", len(views)-invalid)
+					case err != nil:
+						return err
+					case !ok:
+						return fmt.Errorf("redrive cancelled; nothing was moved (--only-transient moves only the %d that failed transiently)", len(views)-invalid)
+					}
+				}
+			}
+			in := &awssqs.StartMessageMoveTaskInput{SourceArn: aws.String(res.DLQArn), DestinationArn: aws.String(destArn)}
 			if perSec > 0 {
 				in.MaxNumberOfMessagesPerSecond = aws.Int32(int32(perSec))
 			}
 			if _, err := client.StartMessageMoveTask(ctx, in); err != nil {
 				return t.explain("start moving messages out of OrderDLQ", err)
 			}
-			prog := newProgress(e, depth.Visible, "redriving")
+			prog := newProgress(e, st.Visible, "redriving")
 			task, err := followMoveTask(ctx, client, res.DLQArn, prog)
 			prog.done()
 			if err != nil {
@@ -258,14 +432,127 @@ processed again; invalid ones return to the DLQ with the same reason.`,
 			if status != "COMPLETED" {
 				return fmt.Errorf("the move task ended %s after moving %d messages: %s", status, moved, aws.ToString(task.FailureReason))
 			}
-			return report(e, asJSON, map[string]any{"moved": moved, "status": status},
-				fmt.Sprintf("Moved %d messages from OrderDLQ to %s.", moved, dest))
+			text := fmt.Sprintf("Moved %s from OrderDLQ to %s.", plural(moved, "message"), dest)
+			if invalid > 0 && destArn == res.QueueArn {
+				of := "of them"
+				if len(views) != moved {
+					of = "of the " + plural(len(views), "message") + " read before the move"
+				}
+				text = fmt.Sprintf("Moved %s from OrderDLQ to %s; %d %s failed validation and will likely return to OrderDLQ.", plural(moved, "message"), dest, invalid, of)
+			}
+			return report(e, asJSON, map[string]any{"moved": moved, "status": status, "read": len(views), "failedValidation": invalid}, text)
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "move the messages to this queue (name, URL or ARN) instead of OrderQueue")
 	cmd.Flags().IntVar(&perSec, "rate", 0, "move at most this many messages a second (default: as fast as SQS allows)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask before redriving messages that failed validation")
+	cmd.Flags().BoolVar(&onlyTransient, "only-transient", false, "move only the messages that failed transiently (without the function's error code), message by message, leaving the invalid ones in OrderDLQ")
 	return cmd
+}
+
+// failedValidation reports whether the function itself dead-lettered the
+// message, for input it refused: it carries the function's error code.
+func (v deadLetterView) failedValidation() bool { return v.Code != codeMaxReceives }
+
+// codeMaxReceives marks, in a listing, a message SQS moved itself.
+const codeMaxReceives = "MaxReceivesExceeded"
+
+// moveVisibility is how long, in seconds, moveTransient hides what it has
+// received: long enough to send and delete a batch, and to keep the invalid
+// ones out of its own later receives.
+const moveVisibility = 60
+
+// moveTransient moves the messages of the queue at from that lack the
+// function's error code to the queue at to, each sent before it is deleted;
+// the others are made visible again. It stops once it has handled want
+// messages (the visible count when it began, so that messages returning
+// meanwhile are not moved twice) or when two receives bring nothing new.
+func moveTransient(ctx context.Context, client *awssqs.Client, from, to string, want int, prog *progress) (moved, kept int, err error) {
+	var release []sqstypes.ChangeMessageVisibilityBatchRequestEntry
+	handled := map[string]int{} // message id → its entry in release, or -1 once moved
+	defer func() {
+		for start := 0; start < len(release); start += 10 {
+			out, rerr := client.ChangeMessageVisibilityBatch(context.WithoutCancel(ctx), &awssqs.ChangeMessageVisibilityBatchInput{
+				QueueUrl: aws.String(from), Entries: release[start:min(start+10, len(release))],
+			})
+			if rerr == nil && len(out.Failed) > 0 {
+				rerr = fmt.Errorf("%d messages stay hidden for %d seconds: %s", len(out.Failed), moveVisibility, aws.ToString(out.Failed[0].Message))
+			}
+			if rerr != nil && err == nil {
+				err = fmt.Errorf("make the messages left in OrderDLQ visible again: %w", rerr)
+			}
+		}
+	}()
+	for empty := 0; len(handled) < want && empty < 2; {
+		out, err := client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
+			QueueUrl:                    aws.String(from),
+			MaxNumberOfMessages:         int32(min(10, want-len(handled))),
+			WaitTimeSeconds:             1,
+			VisibilityTimeout:           moveVisibility,
+			MessageAttributeNames:       []string{"All"},
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{"All"},
+		})
+		if err != nil {
+			return moved, kept, err
+		}
+		empty++
+		var send []sqstypes.SendMessageBatchRequestEntry
+		receipts := map[string]*string{}
+		for _, m := range out.Messages {
+			id := aws.ToString(m.MessageId)
+			if i, ok := handled[id]; ok {
+				if i >= 0 {
+					release[i].ReceiptHandle = m.ReceiptHandle
+				}
+				continue
+			}
+			empty = 0
+			if _, invalid := sqs.FromAttributes(aws.ToString(m.Body), m.MessageAttributes); invalid {
+				handled[id] = len(release)
+				release = append(release, sqstypes.ChangeMessageVisibilityBatchRequestEntry{
+					Id: aws.String(strconv.Itoa(len(release))), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0,
+				})
+				kept++
+				continue
+			}
+			handled[id] = -1
+			entry := sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(len(send))), MessageBody: m.Body, MessageAttributes: m.MessageAttributes}
+			if trace, ok := m.Attributes["AWSTraceHeader"]; ok {
+				entry.MessageSystemAttributes = map[string]sqstypes.MessageSystemAttributeValue{
+					"AWSTraceHeader": {DataType: aws.String("String"), StringValue: aws.String(trace)},
+				}
+			}
+			receipts[*entry.Id] = m.ReceiptHandle
+			send = append(send, entry)
+		}
+		if len(send) == 0 {
+			continue
+		}
+		sent, err := client.SendMessageBatch(ctx, &awssqs.SendMessageBatchInput{QueueUrl: aws.String(to), Entries: send})
+		if err != nil {
+			return moved, kept, err
+		}
+		if len(sent.Failed) > 0 {
+			// Not sent: they reappear in OrderDLQ when the receive's
+			// visibility timeout ends.
+			return moved, kept, fmt.Errorf("%d messages could not be sent and stay in OrderDLQ: %s: %s", len(sent.Failed), aws.ToString(sent.Failed[0].Code), aws.ToString(sent.Failed[0].Message))
+		}
+		var del []sqstypes.DeleteMessageBatchRequestEntry
+		for _, ok := range sent.Successful {
+			del = append(del, sqstypes.DeleteMessageBatchRequestEntry{Id: ok.Id, ReceiptHandle: receipts[aws.ToString(ok.Id)]})
+		}
+		deleted, err := client.DeleteMessageBatch(ctx, &awssqs.DeleteMessageBatchInput{QueueUrl: aws.String(from), Entries: del})
+		if err != nil {
+			return moved, kept, fmt.Errorf("%d messages were sent but not deleted from OrderDLQ, so they will be there twice: %w", len(del), err)
+		}
+		if len(deleted.Failed) > 0 {
+			return moved + len(deleted.Successful), kept, fmt.Errorf("%d messages were sent but not deleted from OrderDLQ, so they will be there twice: %s", len(deleted.Failed), aws.ToString(deleted.Failed[0].Message))
+		}
+		moved += len(del)
+		prog.add(len(del))
+	}
+	return moved, kept, nil
 }
 
 func report(e *env, asJSON bool, v any, text string) error {
@@ -345,12 +632,28 @@ func queueDepth(ctx context.Context, client *awssqs.Client, url string) (depth, 
 	return d, nil
 }
 
+// lastPurgeTag is the OrderDLQ tag in which purge records when it last
+// purged the queue (RFC 3339), so that a second purge within SQS's minute is
+// refused before asking; it works the same on AWS.
+const lastPurgeTag = "orderflow:lastPurge"
+
+// purgeInterval is how often SQS allows a queue to be purged.
+const purgeInterval = 60 * time.Second
+
 func dlqPurgeCommand(e *env, tf *targetFlags) *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{
-		Use:     "purge",
-		Short:   "Delete every message in OrderDLQ, after asking",
-		Example: "  orderflow dlq purge\n  orderflow dlq purge --yes",
+		Use:   "purge",
+		Short: "Delete every message in OrderDLQ, after asking",
+		Long: `purge deletes every message in OrderDLQ (PurgeQueue), after asking: the
+answer is read from stdin, typed or piped (echo yes | orderflow dlq purge);
+with no answer it refuses, and --yes does not ask.
+
+SQS allows one purge of a queue a minute. purge records the time of each
+purge it makes in OrderDLQ's tag ` + lastPurgeTag + `, and refuses a second one
+within the minute before asking; a purge by another client is caught when SQS
+refuses it (PurgeQueueInProgress).`,
+		Example: "  orderflow dlq purge\n  echo yes | orderflow dlq purge\n  orderflow dlq purge --yes",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -368,21 +671,87 @@ func dlqPurgeCommand(e *env, tf *targetFlags) *cobra.Command {
 				fmt.Fprintln(e.stdout, "OrderDLQ is empty; nothing to purge.")
 				return nil
 			}
+			// Without permission to read the tags, SQS's own refusal
+			// below still tells.
+			if tags, err := client.ListQueueTags(ctx, &awssqs.ListQueueTagsInput{QueueUrl: aws.String(res.DLQURL)}); err == nil {
+				if last, err := time.Parse(time.RFC3339, tags.Tags[lastPurgeTag]); err == nil {
+					if ago := time.Since(last); ago >= 0 && ago < purgeInterval {
+						agoS := int(ago / time.Second)
+						return fmt.Errorf("OrderDLQ was purged %d s ago; SQS allows one purge a minute: try again in %d s", agoS, int(purgeInterval/time.Second)-agoS)
+					}
+				}
+			}
 			if !yes {
-				fmt.Fprintf(e.stdout, "Delete all %d messages in OrderDLQ at %s for good? [y/N] ", n, t.where())
-				answer, _ := bufio.NewReader(e.stdin).ReadString('\n')
-				fmt.Fprintln(e.stdout)
-				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+				ok, err := confirm(e, fmt.Sprintf("Delete all %d messages in OrderDLQ at %s for good?", n, t.where()))
+				switch {
+				case errors.Is(err, errNoAnswer):
+					return errors.New("no answer on stdin, so nothing was deleted: pass --yes to purge without asking")
+				case err != nil:
+					return err
+				case !ok:
 					return errors.New("purge cancelled; nothing was deleted")
 				}
 			}
 			if _, err := client.PurgeQueue(ctx, &awssqs.PurgeQueueInput{QueueUrl: aws.String(res.DLQURL)}); err != nil {
+				var inProgress *sqstypes.PurgeQueueInProgress
+				if errors.As(err, &inProgress) {
+					code, _, _ := apiError(err)
+					return fmt.Errorf("OrderDLQ was purged less than a minute ago, perhaps by another client (%s); SQS allows one purge a minute: try again in a minute", code)
+				}
 				return t.explain("purge OrderDLQ", err)
 			}
-			fmt.Fprintf(e.stdout, "Purged OrderDLQ (%d messages).\n", n)
+			fmt.Fprintf(e.stdout, "Purged OrderDLQ (%s).\n", plural(n, "message"))
+			if _, err := client.TagQueue(ctx, &awssqs.TagQueueInput{QueueUrl: aws.String(res.DLQURL),
+				Tags: map[string]string{lastPurgeTag: time.Now().UTC().Format(time.RFC3339)}}); err != nil {
+				fmt.Fprintf(e.stderr, "orderflow: note: %v, so a purge within the minute will be refused only by SQS\n", t.explain("record the purge's time in OrderDLQ's tags", err))
+			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask")
 	return cmd
+}
+
+// errNoAnswer is a confirmation whose stdin ended before an answer.
+var errNoAnswer = errors.New("no answer")
+
+// confirm asks question on stderr and reads one line from stdin as the
+// answer, typed on a terminal or piped: y or yes (any case) confirms,
+// anything else declines, and an end of input before any answer is
+// errNoAnswer.
+func confirm(e *env, question string) (bool, error) {
+	fmt.Fprintf(e.stderr, "%s [y/N] ", question)
+	answer, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if !readerIsTerminal(e.stdin) {
+		// A piped answer is not echoed: end the prompt's line.
+		fmt.Fprintln(e.stderr)
+	}
+	if err != nil && strings.TrimSpace(answer) == "" {
+		return false, errNoAnswer
+	}
+	a := strings.ToLower(strings.TrimSpace(answer))
+	return a == "y" || a == "yes", nil
+}
+
+// readerIsTerminal reports whether r is a terminal.
+func readerIsTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// queueURLOf finds the URL of the queue with the given ARN.
+func queueURLOf(ctx context.Context, client *awssqs.Client, queueArn string) (string, error) {
+	parsed, err := arn.Parse(queueArn)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a queue ARN: %w", queueArn, err)
+	}
+	in := &awssqs.GetQueueUrlInput{QueueName: aws.String(parsed.Resource)}
+	if parsed.AccountID != "" {
+		in.QueueOwnerAWSAccountId = aws.String(parsed.AccountID)
+	}
+	out, err := client.GetQueueUrl(ctx, in)
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.QueueUrl), nil
 }

@@ -63,7 +63,7 @@ func TestAListingWhoseReceiveAnswerIsLostIsStillWhole(t *testing.T) {
 	cfg := l.Cloud.Config()
 	cfg.BaseEndpoint = aws.String(srv.URL)
 	cfg.HTTPClient = srv.Client()
-	views, err := peekDLQ(ctx, awssqs.NewFromConfig(cfg), dlq, 200)
+	views, err := peekDLQ(ctx, awssqs.NewFromConfig(cfg), dlq, 200, 200) // want as if the count were unknown: only hiddenUntil keeps it reading
 	if err != nil {
 		t.Fatal(err)
 	}
