@@ -115,8 +115,10 @@ and says how many it saw against that count.`,
 				return err
 			}
 			switch {
-			case len(views) == st.Visible:
+			case len(views) == st.Visible && unseen == "":
 				fmt.Fprintf(e.stdout, "%s in OrderDLQ.\n", plural(len(views), "message"))
+			case len(views) == st.Visible:
+				fmt.Fprintf(e.stdout, "Listed the %s visible in OrderDLQ.\n", plural(len(views), "message"))
 			case len(views) == maxN:
 				fmt.Fprintf(e.stdout, "Listed %d messages (--max %d) of about %d visible in OrderDLQ.\n", len(views), maxN, st.Visible)
 			default:
@@ -317,9 +319,11 @@ func dlqRedriveCommand(e *env, tf *targetFlags) *cobra.Command {
 		Long: `redrive first reads OrderDLQ (as list does, leaving the messages there) and
 counts the dead letters the function sent for invalid input (they carry an
 orderflow.ErrorCode attribute) and those SQS moved after repeated transient
-failures (they carry none). Invalid ones would fail again and return, so when
-there are any, redrive says how many and asks before moving them (--yes does
-not ask; with no answer on stdin it refuses).
+failures (they carry none). Invalid ones moved to OrderQueue would fail again
+and return, so when there are any, redrive says how many and asks before
+moving them: the answer is read from stdin, typed or piped; --yes does not
+ask, and with no answer on stdin it refuses. Messages in flight (being read
+by another reader) or delayed are not moved, and the report says so.
 
 By default it starts an SQS message move task (StartMessageMoveTask) from
 OrderDLQ to OrderQueue (or to --to) and follows it until it ends. It then
@@ -384,7 +388,7 @@ both queues rather than none.`,
 				}
 				return report(e, asJSON, map[string]any{"moved": moved, "leftFailedValidation": kept, "method": "SendMessageBatch+DeleteMessageBatch"},
 					fmt.Sprintf("Moved %s that failed transiently from OrderDLQ to %s one by one (sent, then deleted; not a move task); left %d that failed validation in OrderDLQ.",
-						plural(moved, "message"), dest, kept))
+						plural(moved, "message"), dest, kept)+notMoved(st))
 			}
 
 			views, err := peekDLQ(ctx, client, res.DLQURL, min(st.Visible, surveyMax), st.Visible)
@@ -440,7 +444,7 @@ both queues rather than none.`,
 				}
 				text = fmt.Sprintf("Moved %s from OrderDLQ to %s; %d %s failed validation and will likely return to OrderDLQ.", plural(moved, "message"), dest, invalid, of)
 			}
-			return report(e, asJSON, map[string]any{"moved": moved, "status": status, "read": len(views), "failedValidation": invalid}, text)
+			return report(e, asJSON, map[string]any{"moved": moved, "status": status, "read": len(views), "failedValidation": invalid}, text+notMoved(st))
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "move the messages to this queue (name, URL or ARN) instead of OrderQueue")
@@ -449,6 +453,15 @@ both queues rather than none.`,
 	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask before redriving messages that failed validation")
 	cmd.Flags().BoolVar(&onlyTransient, "only-transient", false, "move only the messages that failed transiently (without the function's error code), message by message, leaving the invalid ones in OrderDLQ")
 	return cmd
+}
+
+// notMoved is a second line for a redrive's report about the messages it
+// could not see: in flight or delayed when it began.
+func notMoved(st dlqState) string {
+	if unseen := st.unseenNote(); unseen != "" {
+		return "\nNot moved: " + unseen + "."
+	}
+	return ""
 }
 
 // failedValidation reports whether the function itself dead-lettered the

@@ -166,7 +166,7 @@ func TestDLQList(t *testing.T) {
 		for _, want := range []*regexp.Regexp{
 			regexp.MustCompile(`(?m)^\S+\s+O-1\s+\d+\s+MaxReceivesExceeded\s+moved by SQS`),
 			regexp.MustCompile(`(?m)^\S+\s+O-2\s+1\s+InvalidOrder\s+invalid order: quantity: must be at least 1, got 0$`),
-			regexp.MustCompile(`(?m)^2 messages in OrderDLQ.\nNot listed: 1 message is in flight \(received by another reader and not yet deleted\) and visible again when that receive's visibility timeout ends \(OrderDLQ's is 30 s, unless the reader chose another\).\n\z`),
+			regexp.MustCompile(`(?m)^Listed the 2 messages visible in OrderDLQ.\nNot listed: 1 message is in flight \(received by another reader and not yet deleted\) and visible again when that receive's visibility timeout ends \(OrderDLQ's is 30 s, unless the reader chose another\).\n\z`),
 		} {
 			if !want.MatchString(out) {
 				t.Errorf("stdout does not match %s:\n%s", want, out)
@@ -190,6 +190,11 @@ func TestDLQRedriveOnlyTransientMovesOnlyTheMessagesWithoutTheFunctionsErrorCode
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One held by another reader: in flight, it cannot be moved.
+	c.transient(t, c.dlq, "O-HELD")
+	if _, err := c.sqs.ReceiveMessage(context.Background(), &awssqs.ReceiveMessageInput{QueueUrl: aws.String(c.dlq), MaxNumberOfMessages: 1, VisibilityTimeout: 300}); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 12 {
 		c.transient(t, c.dlq, fmt.Sprintf("O-T%02d", i))
 	}
@@ -198,7 +203,8 @@ func TestDLQRedriveOnlyTransientMovesOnlyTheMessagesWithoutTheFunctionsErrorCode
 	}
 
 	out, errOut, code := c.cli(t, "", "dlq", "redrive", "--only-transient", "--to", "Scratch")
-	want := "Moved 12 messages that failed transiently from OrderDLQ to Scratch one by one (sent, then deleted; not a move task); left 3 that failed validation in OrderDLQ.\n"
+	want := "Moved 12 messages that failed transiently from OrderDLQ to Scratch one by one (sent, then deleted; not a move task); left 3 that failed validation in OrderDLQ.\n" +
+		"Not moved: 1 message is in flight (received by another reader and not yet deleted) and visible again when that receive's visibility timeout ends (OrderDLQ's is 30 s, unless the reader chose another).\n"
 	if code != 0 || out != want || strings.Contains(errOut, "failed validation") {
 		t.Fatalf("exit %d, stdout %q, stderr %q; want 0, %q and no warning", code, out, errOut, want)
 	}
@@ -206,8 +212,8 @@ func TestDLQRedriveOnlyTransientMovesOnlyTheMessagesWithoutTheFunctionsErrorCode
 	// The invalid ones are visible in OrderDLQ at once, the others are in
 	// Scratch with their attributes.
 	st, err := readDLQState(context.Background(), c.sqs, c.dlq)
-	if err != nil || st.Visible != 3 || st.InFlight != 0 {
-		t.Errorf("OrderDLQ after the move: %+v, %v; want 3 visible, none in flight", st, err)
+	if err != nil || st.Visible != 3 || st.InFlight != 1 {
+		t.Errorf("OrderDLQ after the move: %+v, %v; want 3 visible and the held one in flight", st, err)
 	}
 	moved, traces := c.drain(t, aws.ToString(scratch.QueueUrl))
 	var wantBodies, wantTraces []string
@@ -284,5 +290,18 @@ func TestConfirmReadsAPipedAnswerLikeATypedOne(t *testing.T) {
 				t.Errorf("prompt %q, want %q", errOut.String(), "Go? [y/N] \n")
 			}
 		})
+	}
+}
+
+func TestDLQRedriveOfADLQWhoseMessagesAreAllInFlightSaysSo(t *testing.T) {
+	c := startDLQCloud(t)
+	c.transient(t, c.dlq, "O-HELD")
+	if _, err := c.sqs.ReceiveMessage(context.Background(), &awssqs.ReceiveMessageInput{QueueUrl: aws.String(c.dlq), MaxNumberOfMessages: 1, VisibilityTimeout: 300}); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := c.cli(t, "", "dlq", "redrive")
+	want := "orderflow: OrderDLQ has no visible messages to move: 1 message is in flight (received by another reader and not yet deleted) and visible again when that receive's visibility timeout ends (OrderDLQ's is 30 s, unless the reader chose another); try again then\n"
+	if code != 1 || out != "" || errOut != want {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing, %q", code, out, errOut, want)
 	}
 }
