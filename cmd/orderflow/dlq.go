@@ -97,7 +97,7 @@ and says how many it saw against that count.`,
 			if len(views) == 0 {
 				switch {
 				case st.Visible > 0:
-					fmt.Fprintf(e.stdout, "OrderDLQ counts about %s visible, but none could be read: another reader may have received them; they return within OrderDLQ's visibility timeout (%d s).\n",
+					fmt.Fprintf(e.stdout, "OrderDLQ counts about %s visible, but none could be read: another reader may have received them; try again in %d s (OrderDLQ's visibility timeout).\n",
 						plural(st.Visible, "message"), st.VisibilityTimeout)
 				case unseen != "":
 					fmt.Fprintf(e.stdout, "OrderDLQ has no visible messages, but %s.\n", unseen)
@@ -120,7 +120,7 @@ and says how many it saw against that count.`,
 			case len(views) == st.Visible:
 				fmt.Fprintf(e.stdout, "Listed the %s visible in OrderDLQ.\n", plural(len(views), "message"))
 			case len(views) == maxN:
-				fmt.Fprintf(e.stdout, "Listed %d messages (--max %d) of about %d visible in OrderDLQ.\n", len(views), maxN, st.Visible)
+				fmt.Fprintf(e.stdout, "Listed %s (--max %d) of about %d visible in OrderDLQ.\n", plural(len(views), "message"), maxN, st.Visible)
 			default:
 				fmt.Fprintf(e.stdout, "Listed %s of about %d visible in OrderDLQ (SQS's count is approximate).\n", plural(len(views), "message"), st.Visible)
 			}

@@ -173,7 +173,7 @@ func TestDLQList(t *testing.T) {
 			}
 		}
 		out, _, _ = c.cli(t, "", "dlq", "list", "--max", "1")
-		if !strings.HasSuffix(out, "Listed 1 messages (--max 1) of about 2 visible in OrderDLQ.\nNot listed: 1 message is in flight (received by another reader and not yet deleted) and visible again when that receive's visibility timeout ends (OrderDLQ's is 30 s, unless the reader chose another).\n") {
+		if !strings.HasSuffix(out, "Listed 1 message (--max 1) of about 2 visible in OrderDLQ.\nNot listed: 1 message is in flight (received by another reader and not yet deleted) and visible again when that receive's visibility timeout ends (OrderDLQ's is 30 s, unless the reader chose another).\n") {
 			t.Errorf("list --max 1:\n%s", out)
 		}
 		// Nothing was consumed: the two listed are visible again.
