@@ -31,6 +31,8 @@ type localOptions struct {
 	// getenv is the process's environment, for gctune (GOGC and
 	// GOMEMLIMIT turn its tuning off); nil: neither is set.
 	getenv func(string) string
+	// beforeDeploy: see local.Options.BeforeDeploy.
+	beforeDeploy func(*cloud.Cloud)
 }
 
 // startLocal starts the pipeline on an embedded cloud, with the garbage
@@ -39,5 +41,5 @@ func startLocal(ctx context.Context, o localOptions) (*local.Pipeline, error) {
 	gctune.Start(ctx, o.getenv)
 	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, AllowedHosts: o.allowedHosts, DataDir: o.dataDir, Recover: o.recover, Wrap: o.wrap,
 		MaxConnections: o.limits.maxConns, MaxBodyBuffer: int64(o.limits.bodyMiB) << 20,
-		MaxQueueBytes: o.maxQueueBytes, MaxQueuedBytes: o.maxQueuedBytes})
+		MaxQueueBytes: o.maxQueueBytes, MaxQueuedBytes: o.maxQueuedBytes, BeforeDeploy: o.beforeDeploy})
 }

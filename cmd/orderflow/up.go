@@ -1,16 +1,25 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/spf13/cobra"
 
 	"github.com/orderflow/orderflow/cloud"
@@ -33,6 +42,8 @@ func upCommand(e *env) *cobra.Command {
 		lim        limitFlags
 		queueMiB   int64
 		queuedMiB  int64
+		quiet      bool
+		logFile    string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -71,6 +82,7 @@ does, without credentials: scripts and CI can poll it.`,
   orderflow up --addr 0.0.0.0:4566 --allow-host orders.internal --require-auth --credential AKIDLOCAL:local-secret
   orderflow up --data-dir ./orderflow-data
   orderflow up --data-dir ./orderflow-data --recover
+  orderflow up --log-file up.log &     # in the background: the function's logs go to up.log
 
   # then, from another terminal (up prints what to export):
   curl -fsS http://127.0.0.1:4566/_orderflow/health    # {"status":"ok"} once it serves
@@ -119,15 +131,27 @@ does, without credentials: scripts and CI can poll it.`,
 			if queueMiB < 1 || queuedMiB < 1 || queueMiB > 1<<20 || queuedMiB > 1<<20 {
 				return usageError{fmt.Errorf("--max-queue-mib %d and --max-queued-mib %d must each be from 1 to %d", queueMiB, queuedMiB, 1<<20)}
 			}
-			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: e.stdout, getenv: e.getenv, faults: f, credentials: keys, allowedHosts: hosts, dataDir: dataDir, recover: recoverDir, limits: lim,
-				maxQueueBytes: queueMiB << 20, maxQueuedBytes: queuedMiB << 20})
+			resuming := dataDir != "" && hasState(dataDir)
+			var resumed string
+			logs, closeLogs, err := functionLogSink(e, quiet, logFile)
+			if err != nil {
+				return err
+			}
+			defer closeLogs()
+			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: logs, getenv: e.getenv, faults: f, credentials: keys, allowedHosts: hosts, dataDir: dataDir, recover: recoverDir, limits: lim,
+				maxQueueBytes: queueMiB << 20, maxQueuedBytes: queuedMiB << 20,
+				beforeDeploy: func(c *cloud.Cloud) {
+					if resuming {
+						resumed = resumedSummary(c)
+					}
+				}})
 			if err != nil {
 				return startAdvice(addr, dataDir, err)
 			}
 			if rec := l.Cloud.Recovery(); rec.Damaged() {
 				fmt.Fprintf(e.stdout, "orderflow: recovered %s, accepting the loss: %s.\n\n", dataDir, rec)
 			}
-			printResources(e, l, keys)
+			printResources(e, l, keys, bannerOptions{resumed: resumed, quiet: quiet, logFile: logFile})
 			watchDataFile(e, l.Cloud)
 			if held := l.Cloud.SQS.Engine().QueuedBytes(); held > queuedMiB<<20 {
 				fmt.Fprintf(e.stderr, "orderflow: the queues in %s hold %d MiB of messages, over --max-queued-mib %d: all of them are kept, and sends are refused until the queues are drained below it.\n", dataDir, held>>20, queuedMiB)
@@ -153,6 +177,8 @@ does, without credentials: scripts and CI can poll it.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", cloud.DefaultAddr, "address to listen on (loopback by default; without --require-auth, requests are not authenticated)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "do not stream the function's logs (orderflow logs still reads them); for running up in the background")
+	cmd.Flags().StringVar(&logFile, "log-file", "", "append the function's logs to this file instead of printing them")
 	cmd.Flags().StringArrayVar(&params, "param", nil, "override a template parameter, as Name=Value (repeatable)")
 	cmd.Flags().StringArrayVar(&faults, "fault", nil, "inject a fault for a share of operations, as KIND=SHARE (repeatable); KIND: "+strings.Join(cloud.FaultKinds, ", ")+"; dynamodb-writes=SHARE:5xx for 500s instead of throttling")
 	cmd.Flags().Uint64Var(&faultSeed, "fault-seed", 1, "seed of the fault choices")
@@ -198,14 +224,34 @@ func parseParams(list []string) (map[string]string, error) {
 	return out, nil
 }
 
-func printResources(e *env, l *local.Pipeline, keys map[string]string) {
+// bannerOptions are what the banner says beyond the resources.
+type bannerOptions struct {
+	// resumed says what the data directory held at this start; empty
+	// for a new one.
+	resumed string
+	quiet   bool
+	logFile string
+}
+
+// printResources prints up's banner: where the cloud is, what it resumed
+// from its data directory, its resources, the orderflow commands to try
+// (with --endpoint when the cloud is not where they look by default), how
+// to point any AWS client at it, and where the function's logs go.
+func printResources(e *env, l *local.Pipeline, keys map[string]string, o bannerOptions) {
 	url := l.Cloud.URL()
 	w := e.stdout
 	where := "state in memory"
 	if l.Cloud.DataDir() != "" {
 		where = "state in " + l.Cloud.DataDir()
 	}
-	fmt.Fprintf(w, "orderflow is up: embedded cloud at %s (%s)\n\n", url, where)
+	fmt.Fprintf(w, "orderflow is up: embedded cloud at %s (%s)\n", url, where)
+	switch {
+	case o.resumed != "":
+		fmt.Fprintf(w, "Resumed from %s: %s.\n", l.Cloud.DataDir(), o.resumed)
+	case l.Cloud.DataDir() != "":
+		fmt.Fprintf(w, "A new data directory: start again with --data-dir %s to carry on from here.\n", l.Cloud.DataDir())
+	}
+	fmt.Fprintln(w)
 	rows := [][2]string{
 		{"OrderTopic", l.Output("OrderTopicArn")},
 		{"OrderQueue", l.Output("OrderQueueUrl")},
@@ -218,23 +264,140 @@ func printResources(e *env, l *local.Pipeline, keys map[string]string) {
 		fmt.Fprintf(w, "  %-14s %s\n", r[0], r[1])
 	}
 	region := l.Cloud.Region()
-	accepted, keyLine := "any credentials are accepted", "export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local"
+	accepted, keyLine := "any credentials are accepted", ""
 	if len(keys) > 0 {
 		id := slices.Sorted(maps.Keys(keys))[0]
 		// The secret is the user's to paste: up does not print it.
 		accepted = "only requests signed with a --credential key are accepted"
-		keyLine = fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=...   # ... is %s's secret, as given to --credential", id, id)
+		keyLine = fmt.Sprintf("  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=...   # ... is %s's secret, as given to --credential\n", id, id)
+	}
+	// The orderflow commands look at the default endpoint unless told
+	// otherwise; when up is elsewhere, every command needs --endpoint.
+	endpoint := ""
+	if url != "http://"+cloud.DefaultAddr {
+		endpoint = " --endpoint " + url
+	}
+	fmt.Fprintf(w, "\nTry it from another terminal (%s):\n%s", accepted, keyLine)
+	for _, c := range []string{
+		"publish --file testdata/seed-order.json   # or --order-id O1 --user-id U1 ..., or --count 100",
+		"status",
+		"orders get O1234",
+		"dlq list",
+		"logs --follow",
+	} {
+		name, comment, _ := strings.Cut(c, "   #")
+		line := "  orderflow " + name + endpoint
+		if comment != "" {
+			line += "   #" + comment
+		}
+		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintf(w, `
-Point the AWS CLI, any SDK or the orderflow commands at it (%s):
+Or any AWS CLI or SDK:
   export AWS_ENDPOINT_URL=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s
-  %s
-  aws --endpoint-url %s sns publish --topic-arn %s --message file://testdata/seed-order.json
+`, url, region, region)
+	if keyLine == "" {
+		fmt.Fprintln(w, "  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local")
+	}
+	fmt.Fprintf(w, `  aws --endpoint-url %s sns publish --topic-arn %s --message file://testdata/seed-order.json
   aws --endpoint-url %s dynamodb get-item --table-name %s --key '{"orderId":{"S":"O1234"}}'
-  orderflow status
 
-Function logs follow. Press Ctrl-C to stop.
-`, accepted, url, region, region, keyLine, url, l.Output("OrderTopicArn"), url, l.Output("OrdersTableName"))
+`, url, l.Output("OrderTopicArn"), url, l.Output("OrdersTableName"))
+	switch {
+	case o.logFile != "":
+		fmt.Fprintf(w, "The function's logs go to %s (orderflow logs --follow%s reads them too). Press Ctrl-C, or send SIGTERM, to stop.\n", o.logFile, endpoint)
+	case o.quiet:
+		fmt.Fprintf(w, "The function's logs are not shown (--quiet): orderflow logs --follow%s reads them. Press Ctrl-C, or send SIGTERM, to stop.\n", endpoint)
+	default:
+		fmt.Fprintln(w, "Function logs follow. Press Ctrl-C to stop.")
+	}
+}
+
+// resumedSummary says what a cloud started on an existing data directory
+// holds, before any function reads from it: each table's items and each
+// queue's messages (those in flight were received before the stop and
+// come back after the queue's visibility timeout). It asks the cloud
+// through its public API.
+func resumedSummary(c *cloud.Cloud) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cfg := c.Config()
+	var parts []string
+	d := awsddb.NewFromConfig(cfg)
+	tables, err := d.ListTables(ctx, &awsddb.ListTablesInput{})
+	if err != nil {
+		return "its state could not be read back (" + err.Error() + ")"
+	}
+	for _, name := range tables.TableNames {
+		t, err := d.DescribeTable(ctx, &awsddb.DescribeTableInput{TableName: aws.String(name)})
+		if err != nil {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s holds %s", name, plural(aws.ToInt64(t.Table.ItemCount), "item", "items")))
+	}
+	q := awssqs.NewFromConfig(cfg)
+	queues, err := q.ListQueues(ctx, &awssqs.ListQueuesInput{})
+	if err != nil {
+		return "its state could not be read back (" + err.Error() + ")"
+	}
+	urls := slices.Clone(queues.QueueUrls)
+	slices.Sort(urls)
+	for _, url := range urls {
+		out, err := q.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+		if err != nil {
+			continue
+		}
+		n := func(k sqstypes.QueueAttributeName) int64 {
+			v, _ := strconv.ParseInt(out.Attributes[string(k)], 10, 64)
+			return v
+		}
+		name := url[strings.LastIndexByte(url, '/')+1:]
+		s := fmt.Sprintf("%s holds %s", name, plural(n(sqstypes.QueueAttributeNameApproximateNumberOfMessages)+n(sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed), "message", "messages"))
+		if f := n(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible); f > 0 {
+			s += fmt.Sprintf(" and %d in flight (received before the stop: visible again within %d s of their receive, the queue's visibility timeout)", f, n(sqstypes.QueueAttributeNameVisibilityTimeout))
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return "no tables and no queues"
+	}
+	const most = 8 // a line, not a listing: status and the AWS CLI list more
+	if len(parts) > most {
+		parts = append(parts[:most], fmt.Sprintf("and %d more tables and queues", len(parts)-most))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// plural writes n with the noun's singular or plural form.
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// hasState reports whether dir holds a data file from an earlier start.
+func hasState(dir string) bool {
+	fi, err := os.Stat(filepath.Join(dir, "cloud.db"))
+	return err == nil && fi.Size() > 0
+}
+
+// functionLogSink is where up sends the function's logs: stdout, nowhere
+// (--quiet), or appended to --log-file.
+func functionLogSink(e *env, quiet bool, logFile string) (io.Writer, func(), error) {
+	switch {
+	case quiet && logFile != "":
+		return nil, nil, usageError{errors.New("--quiet and --log-file go apart: --quiet shows the logs nowhere, --log-file writes them to a file")}
+	case quiet:
+		return io.Discard, func() {}, nil
+	case logFile != "":
+		f, err := os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cannot open --log-file: %w", err)
+		}
+		return f, func() { f.Close() }, nil
+	}
+	return e.stdout, func() {}, nil
 }
 
 // beyondLoopback reports whether a listen address can be reached from

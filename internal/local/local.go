@@ -53,6 +53,10 @@ type Options struct {
 	// MaxQueueBytes and MaxQueuedBytes bound what SQS queues hold (see
 	// cloud.Options); 0: the defaults.
 	MaxQueueBytes, MaxQueuedBytes int64
+	// BeforeDeploy, if set, is called with the cloud once it serves and
+	// before the pipeline is deployed into it: what it sees of a data
+	// directory's state, no function has touched yet.
+	BeforeDeploy func(*cloud.Cloud)
 }
 
 // Pipeline is the pipeline deployed on an embedded cloud.
@@ -70,6 +74,9 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		return nil, err
 	}
 	c.SetFaults(o.Faults)
+	if o.BeforeDeploy != nil {
+		o.BeforeDeploy(c)
+	}
 	cfg := c.Config()
 	name := o.Params["FunctionName"]
 	if name == "" {
