@@ -333,7 +333,7 @@ func resumedSummary(c *cloud.Cloud) string {
 		if err != nil {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s holds %s", name, plural(aws.ToInt64(t.Table.ItemCount), "item", "items")))
+		parts = append(parts, fmt.Sprintf("%s holds %s", name, plural(int(aws.ToInt64(t.Table.ItemCount)), "item")))
 	}
 	q := awssqs.NewFromConfig(cfg)
 	queues, err := q.ListQueues(ctx, &awssqs.ListQueuesInput{})
@@ -352,7 +352,7 @@ func resumedSummary(c *cloud.Cloud) string {
 			return v
 		}
 		name := url[strings.LastIndexByte(url, '/')+1:]
-		s := fmt.Sprintf("%s holds %s", name, plural(n(sqstypes.QueueAttributeNameApproximateNumberOfMessages)+n(sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed), "message", "messages"))
+		s := fmt.Sprintf("%s holds %s", name, plural(int(n(sqstypes.QueueAttributeNameApproximateNumberOfMessages)+n(sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed)), "message"))
 		if f := n(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible); f > 0 {
 			s += fmt.Sprintf(" and %d in flight (received before the stop: visible again within %d s of their receive, the queue's visibility timeout)", f, n(sqstypes.QueueAttributeNameVisibilityTimeout))
 		}
@@ -366,14 +366,6 @@ func resumedSummary(c *cloud.Cloud) string {
 		parts = append(parts[:most], fmt.Sprintf("and %d more tables and queues", len(parts)-most))
 	}
 	return strings.Join(parts, "; ")
-}
-
-// plural writes n with the noun's singular or plural form.
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
 
 // hasState reports whether dir holds a data file from an earlier start.
