@@ -404,17 +404,28 @@ both queues rather than none.`,
 				}
 			}
 			if invalid > 0 && destArn == res.QueueArn {
-				fmt.Fprintf(e.stderr, "%d of the %s failed validation (e.g. ErrorCode %s): redriving sends them back to OrderQueue, where they will fail again and return here.\n",
-					invalid, plural(len(views), "dead letter"), example)
+				which := fmt.Sprintf("%d of the %s", invalid, plural(len(views), "dead letter"))
+				if invalid == len(views) {
+					which = "All " + plural(invalid, "dead letter")
+					if invalid == 1 {
+						which = "The one dead letter"
+					}
+				}
+				fmt.Fprintf(e.stderr, "%s failed validation (e.g. ErrorCode %s): redriving sends them back to OrderQueue, where they will fail again and return here.\n",
+					which, example)
+				others := fmt.Sprintf("--only-transient to move only the %d that failed transiently", len(views)-invalid)
+				if invalid == len(views) {
+					others = "leave them in OrderDLQ: none failed transiently"
+				}
 				if !yes {
 					ok, err := confirm(e, fmt.Sprintf("Redrive all %d anyway?", len(views)))
 					switch {
 					case errors.Is(err, errNoAnswer):
-						return fmt.Errorf("no answer on stdin, so nothing was moved: pass --yes to redrive them all anyway, or --only-transient to move only the %d that failed transiently", len(views)-invalid)
+						return fmt.Errorf("no answer on stdin, so nothing was moved: pass --yes to redrive them all anyway, or %s", others)
 					case err != nil:
 						return err
 					case !ok:
-						return fmt.Errorf("redrive cancelled; nothing was moved (--only-transient moves only the %d that failed transiently)", len(views)-invalid)
+						return fmt.Errorf("redrive cancelled; nothing was moved (or %s)", others)
 					}
 				}
 			}
@@ -442,7 +453,16 @@ both queues rather than none.`,
 				if len(views) != moved {
 					of = "of the " + plural(len(views), "message") + " read before the move"
 				}
-				text = fmt.Sprintf("Moved %s from OrderDLQ to %s; %d %s failed validation and will likely return to OrderDLQ.", plural(moved, "message"), dest, invalid, of)
+				which := fmt.Sprintf("%d %s", invalid, of)
+				switch {
+				case invalid == moved && moved == 1 && of == "of them":
+					which = "it"
+				case invalid == moved && moved == 2 && of == "of them":
+					which = "both"
+				case invalid == moved && of == "of them":
+					which = "all of them"
+				}
+				text = fmt.Sprintf("Moved %s from OrderDLQ to %s; %s failed validation and will likely return to OrderDLQ.", plural(moved, "message"), dest, which)
 			}
 			return report(e, asJSON, map[string]any{"moved": moved, "status": status, "read": len(views), "failedValidation": invalid}, text+notMoved(st))
 		},
