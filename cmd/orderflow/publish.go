@@ -45,11 +45,16 @@ func publishCommand(e *env, tf *targetFlags) *cobra.Command {
 		Short: "Publish orders to OrderTopic: one from flags, a file, NDJSON on stdin, or generated ones",
 		Long: `publish sends order events to OrderTopic with PublishBatch.
 
-Orders from flags, a file or stdin are validated first: if any is invalid,
-each problem is reported with its line and nothing is sent. Generated orders
-(--count) may include, on purpose, a share of exact duplicates, older
-versions that arrive after newer ones, and invalid events, to exercise the
-pipeline; the run reports what the table should end up holding.`,
+Orders from flags, a file or stdin are validated first, by the function's
+own rules (a timestamp at most 15 minutes ahead of the clock included): if
+any is invalid, each problem is reported with its line and nothing is sent.
+Generated orders (--count) may include, on purpose, a share of exact
+duplicates, older versions that arrive after newer ones, and invalid events,
+to exercise the pipeline; the run says how many of them Orders and OrderDLQ
+should end up holding, and how many Orders held already.
+
+The first request that fails, once the SDK's retries are spent, stops the
+run: what was acknowledged stays published, and one sentence says how many.`,
 		Example: `  orderflow publish --order-id O1234 --user-id U123 --item Laptop --quantity 1 --status new
   orderflow publish --file testdata/seed-order.json
   cat orders.ndjson | orderflow publish --file -
@@ -496,10 +501,16 @@ func reportPublish(e *env, f *publishFlags, t *target, events []outgoing, gen *o
 // table's total, which on AWS no cheap call knows.
 func expectation(valid, invalid int, before stored) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "expect %s of these orders in Orders", human.Int(int64(valid)))
+	if valid == 1 {
+		b.WriteString("expect 1 order in Orders")
+	} else {
+		fmt.Fprintf(&b, "expect %s of these orders in Orders", human.Int(int64(valid)))
+	}
 	switch {
 	case !before.known:
 		fmt.Fprintf(&b, " (how many were there already is unknown: %s)", before.why)
+	case before.n == 1 && valid == 1:
+		b.WriteString(" (it was already there)")
 	case before.n > 0:
 		fmt.Fprintf(&b, " (%s %s already there)", human.Int(int64(before.n)), wasWere(before.n))
 	}
