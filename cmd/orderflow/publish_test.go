@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -14,10 +15,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/smithy-go"
@@ -248,5 +252,106 @@ func TestPublishListsTheEntriesTheTopicRefusedAndEndsInOneSentence(t *testing.T)
 	want := "OrderTopic refused 2 of 30 orders (listed above, with their codes) and took the other 28; publish the refused ones again once the cause is fixed"
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v\nwant      %s", err, want)
+	}
+}
+
+func TestPublishSaysWhatToExpectOfItsOrders(t *testing.T) {
+	for _, c := range []struct {
+		valid, invalid int
+		before         stored
+		want           string
+	}{
+		{950, 50, stored{known: true}, "expect 950 of these orders in Orders and the 50 invalid ones in OrderDLQ"},
+		{1200, 0, stored{n: 1, known: true}, "expect 1,200 of these orders in Orders (1 was already there)"},
+		{850, 1, stored{n: 850, known: true}, "expect 850 of these orders in Orders (850 were already there) and the invalid one in OrderDLQ"},
+		{1, 0, stored{known: true}, "expect 1 order in Orders"},
+		{1, 0, stored{n: 1, known: true}, "expect 1 order in Orders (it was already there)"},
+		{20, 2, stored{why: "the lookup failed with AccessDeniedException"},
+			"expect 20 of these orders in Orders (how many were there already is unknown: the lookup failed with AccessDeniedException) and the 2 invalid ones in OrderDLQ"},
+	} {
+		if got := expectation(c.valid, c.invalid, c.before); got != c.want {
+			t.Errorf("expectation(%d, %d, %+v) = %q\nwant %q", c.valid, c.invalid, c.before, got, c.want)
+		}
+	}
+}
+
+// fakeGetter answers BatchGetItem: the table holds the ids in held, and the
+// first answer leaves the last key of each call unprocessed.
+type fakeGetter struct {
+	held  map[string]bool
+	calls int
+}
+
+func (f *fakeGetter) BatchGetItem(_ context.Context, in *awsddb.BatchGetItemInput, _ ...func(*awsddb.Options)) (*awsddb.BatchGetItemOutput, error) {
+	f.calls++
+	out := &awsddb.BatchGetItemOutput{Responses: map[string][]map[string]ddbtypes.AttributeValue{}, UnprocessedKeys: map[string]ddbtypes.KeysAndAttributes{}}
+	for table, ka := range in.RequestItems {
+		if len(ka.Keys) > 100 {
+			return nil, fmt.Errorf("ValidationException: %d keys, more than 100", len(ka.Keys))
+		}
+		if aws.ToString(ka.ProjectionExpression) != "#id" || ka.ExpressionAttributeNames["#id"] != "orderId" {
+			return nil, fmt.Errorf("want a projection on orderId, got %q %v", aws.ToString(ka.ProjectionExpression), ka.ExpressionAttributeNames)
+		}
+		keys := ka.Keys
+		if f.calls%2 == 1 && len(keys) > 1 {
+			out.UnprocessedKeys[table] = ddbtypes.KeysAndAttributes{Keys: keys[len(keys)-1:], ProjectionExpression: ka.ProjectionExpression, ExpressionAttributeNames: ka.ExpressionAttributeNames}
+			keys = keys[:len(keys)-1]
+		}
+		for _, k := range keys {
+			id := k["orderId"].(*ddbtypes.AttributeValueMemberS).Value
+			if f.held[id] {
+				out.Responses[table] = append(out.Responses[table], map[string]ddbtypes.AttributeValue{"orderId": k["orderId"]})
+			}
+		}
+	}
+	return out, nil
+}
+
+func TestPublishCountsTheGeneratedOrdersTheTableHoldsAHundredKeysACall(t *testing.T) {
+	ids := make([]string, 250)
+	held := map[string]bool{}
+	for i := range ids {
+		ids[i] = fmt.Sprintf("ORD-%03d", i)
+		if i%10 == 0 || i == 249 { // the last key of a call is left unprocessed at first
+			held[ids[i]] = true
+		}
+	}
+	f := &fakeGetter{held: held}
+	n, err := countStored(context.Background(), f, "Orders", ids)
+	if err != nil || n != 26 {
+		t.Errorf("countStored = %d, %v; want 26", n, err)
+	}
+	if f.calls != 6 {
+		t.Errorf("%d BatchGetItem calls, want 6 (3 of at most 100 keys, each asked again for its unprocessed key)", f.calls)
+	}
+}
+
+func TestPublishInterruptedSaysHowFarItGot(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p := published{acknowledged: 1, err: context.Canceled}
+	err := publishError(ctx, &env{stderr: &bytes.Buffer{}}, &target{endpoint: "http://127.0.0.1:4566"}, generatedEvents(20), p)
+	want := "publishing was interrupted after 1 of 20 orders was acknowledged; the others may not have been published"
+	if err == nil || err.Error() != want {
+		t.Errorf("error = %v\nwant      %s", err, want)
+	}
+}
+
+func TestExplainSaysAConnectionCutInWords(t *testing.T) {
+	cut := &smithy.OperationError{ServiceID: "SNS", OperationName: "PublishBatch",
+		Err: fmt.Errorf("exceeded maximum number of attempts, 3, %w", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)})}
+	eof := &smithy.OperationError{ServiceID: "SNS", OperationName: "PublishBatch", Err: fmt.Errorf("send request failed: %w", io.EOF)}
+	for _, c := range []struct {
+		endpoint string
+		err      error
+		want     string
+	}{
+		{"http://127.0.0.1:4566", cut, "could not publish to OrderTopic: http://127.0.0.1:4566 closed the connection without answering; is `orderflow up` still running?"},
+		{"http://127.0.0.1:5000", eof, "could not publish to OrderTopic: http://127.0.0.1:5000 closed the connection without answering"},
+	} {
+		got := (&target{endpoint: c.endpoint}).explain("publish to OrderTopic", c.err)
+		if got.Error() != c.want {
+			t.Errorf("explain(%v) = %q\nwant %q", c.err, got, c.want)
+		}
 	}
 }
