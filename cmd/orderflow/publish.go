@@ -87,7 +87,6 @@ run: what was acknowledged stays published, and one sentence says how many.`,
 type outgoing struct {
 	orderID string
 	body    string
-	invalid bool // sent invalid on purpose (generated)
 }
 
 func runPublish(ctx context.Context, e *env, tf *targetFlags, f *publishFlags, changed func(string) bool) error {
@@ -124,7 +123,7 @@ func runPublish(ctx context.Context, e *env, tf *targetFlags, f *publishFlags, c
 		}
 		gen = &b
 		for _, ev := range b.Events {
-			events = append(events, outgoing{orderID: ev.OrderID, body: ev.Body, invalid: ev.Kind == ordergen.KindInvalid})
+			events = append(events, outgoing{orderID: ev.OrderID, body: ev.Body})
 		}
 	}
 	if err != nil {
