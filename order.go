@@ -1,8 +1,9 @@
 // Package orderflow owns the order domain: what an order event is, how it is
 // decoded and validated, and the "newer wins" rule that decides whether an
-// event may replace what is stored. It imports only the standard library and
-// knows nothing of AWS; the function, the adapters and the embedded cloud live
-// in subpackages.
+// event may replace what is stored. It imports only the standard library
+// (and internal/human, which imports only the standard library, for how its
+// messages say durations) and knows nothing of AWS; the function, the
+// adapters and the embedded cloud live in subpackages.
 package orderflow
 
 import (

@@ -59,7 +59,8 @@ type Options struct {
 	Now func() time.Time
 	// MaxFutureSkew refuses, as invalid, events stamped further than this
 	// ahead of Now: such an event would win over every real update of the
-	// order until its time came. Default 15 minutes; negative disables.
+	// order until its time came. Default orderflow.DefaultMaxFutureSkew
+	// (15 minutes); negative disables.
 	MaxFutureSkew time.Duration
 	// ReserveTime is how long before the invocation's deadline the handler
 	// stops starting records and returns, so that its partial batch response
@@ -103,7 +104,7 @@ func New(opts Options) (*Handler, error) {
 		h.now = time.Now
 	}
 	if h.maxFutureSkew == 0 {
-		h.maxFutureSkew = 15 * time.Minute
+		h.maxFutureSkew = orderflow.DefaultMaxFutureSkew
 	}
 	return h, nil
 }
@@ -206,7 +207,7 @@ func (h *Handler) processRecord(ctx context.Context, rec *events.SQSMessage) (re
 func (h *Handler) apply(ctx context.Context, rec *events.SQSMessage) outcome {
 	body, err := DecodeBody(rec.Body)
 	if err == nil {
-		err = h.checkClock(body.Order)
+		err = orderflow.CheckClock(body.Order, h.now(), h.maxFutureSkew)
 	}
 	if err != nil {
 		return h.deadLetter(ctx, rec, body, err)
@@ -216,19 +217,6 @@ func (h *Handler) apply(ctx context.Context, rec *events.SQSMessage) outcome {
 		return outcome{result: ResultFailed, body: body, err: err}
 	}
 	return outcome{result: Result(res), body: body}
-}
-
-func (h *Handler) checkClock(o orderflow.Order) error {
-	if h.maxFutureSkew < 0 {
-		return nil
-	}
-	if ahead := o.Timestamp.Sub(h.now()); ahead > h.maxFutureSkew {
-		return &orderflow.InvalidError{Code: orderflow.CodeInvalidOrder, Fields: []orderflow.FieldError{{
-			Field:   "timestamp",
-			Message: fmt.Sprintf("is %s in the future, more than the allowed %s", ahead.Round(time.Second), h.maxFutureSkew),
-		}}}
-	}
-	return nil
 }
 
 func (h *Handler) deadLetter(ctx context.Context, rec *events.SQSMessage, body Body, cause error) outcome {

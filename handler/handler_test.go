@@ -366,3 +366,25 @@ func TestNewRequiresItsCollaborators(t *testing.T) {
 		t.Errorf("New without a store and a dead-letter queue: error = nil")
 	}
 }
+
+// The function and `orderflow publish` refuse an event stamped too far ahead
+// with the same words: both call orderflow.CheckClock, and this pins the
+// sentence the CLI's tests expect too.
+func TestAnEventStampedFarAheadIsDeadLetteredWithTheClocksHumaneReason(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		ts, want string
+	}{
+		{"2099-12-31T23:59:59Z", "invalid order: timestamp: is 74 years 260 days in the future, more than the allowed 15 minutes"},
+		{"2025-05-06T16:00:31Z", "invalid order: timestamp: is 3 days 4 hours in the future, more than the allowed 15 minutes"},
+	} {
+		r := newRecorder()
+		h := newHandler(t, r, nil) // its clock reads 2025-05-03T12:00:01Z
+		if got := h.Process(context.Background(), []events.SQSMessage{record("m1", rawOrder("O1", c.ts, "new"))}); got[0] != handler.ResultInvalid {
+			t.Fatalf("%s: result = %s, want invalid", c.ts, got[0])
+		}
+		if len(r.deadLetters) != 1 || r.deadLetters[0].Reason != c.want {
+			t.Fatalf("%s: dead letters = %+v\nwant one with the reason %q", c.ts, r.deadLetters, c.want)
+		}
+	}
+}

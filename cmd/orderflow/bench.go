@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/orderflow/orderflow/internal/cost"
+	"github.com/orderflow/orderflow/internal/human"
 	"github.com/orderflow/orderflow/internal/ordergen"
 )
 
@@ -68,7 +70,7 @@ orders (price table in internal/cost).`,
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up after this long")
 	fl.BoolVar(&f.asJSON, "json", false, "print the summary as JSON only")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
-	fl.StringVar(&f.dataDir, "data-dir", "", "run the cloud durable, on a data file in this (new or empty) directory; default in memory")
+	fl.StringVar(&f.dataDir, "data-dir", "", "run the cloud durable, on a data file in this new or empty directory (made if missing; a non-empty one is refused); default in memory")
 	return cmd
 }
 
@@ -111,6 +113,11 @@ func modeText(f benchFlags) string {
 func runBench(ctx context.Context, e *env, f benchFlags) error {
 	if f.orders < 1 || f.publishers < 1 {
 		return usageError{errors.New("--orders and --publishers must be at least 1")}
+	}
+	if f.dataDir != "" {
+		if err := emptyDataDir(f.dataDir); err != nil {
+			return err
+		}
 	}
 	rec := newStoreRecorder(f.orders)
 	params := map[string]string{
@@ -192,7 +199,7 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 			}
 			done = n
 		case <-deadline:
-			return fmt.Errorf("only %d of %d orders were stored within %s", rec.storedCount(), f.orders, f.timeout)
+			return fmt.Errorf("only %s of %s orders were stored within %s; give it longer with --timeout", human.Int(int64(rec.storedCount())), human.Int(int64(f.orders)), human.Duration(f.timeout))
 		case <-ctxDone:
 			return ctx.Err()
 		}
@@ -237,6 +244,27 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 		return writeJSON(e.stdout, res)
 	}
 	printBench(e, res)
+	return nil
+}
+
+// emptyDataDir makes dir when it is missing and refuses it when it holds
+// anything: bench fills its data directory with synthetic orders, which
+// must never land beside, or in place of, an up's real ones.
+func emptyDataDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("could not create the data directory %s: %w", dir, errors.Unwrap(err))
+		}
+		return nil
+	case errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("%s is not a directory: bench writes synthetic orders into a data directory; give it a new or empty one (e.g. --data-dir $(mktemp -d))", dir)
+	case err != nil:
+		return fmt.Errorf("could not read the data directory %s: %w", dir, errors.Unwrap(err))
+	case len(entries) > 0:
+		return fmt.Errorf("%s is not empty: bench writes synthetic orders; give it a new or empty directory (e.g. --data-dir $(mktemp -d))", dir)
+	}
 	return nil
 }
 

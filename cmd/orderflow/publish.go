@@ -8,18 +8,22 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 
 	"github.com/orderflow/orderflow"
+	"github.com/orderflow/orderflow/internal/human"
 	"github.com/orderflow/orderflow/internal/ordergen"
 )
 
@@ -41,11 +45,16 @@ func publishCommand(e *env, tf *targetFlags) *cobra.Command {
 		Short: "Publish orders to OrderTopic: one from flags, a file, NDJSON on stdin, or generated ones",
 		Long: `publish sends order events to OrderTopic with PublishBatch.
 
-Orders from flags, a file or stdin are validated first: if any is invalid,
-each problem is reported with its line and nothing is sent. Generated orders
-(--count) may include, on purpose, a share of exact duplicates, older
-versions that arrive after newer ones, and invalid events, to exercise the
-pipeline; the run reports what the table should end up holding.`,
+Orders from flags, a file or stdin are validated first, by the function's
+own rules (a timestamp at most 15 minutes ahead of the clock included): if
+any is invalid, each problem is reported with its line and nothing is sent.
+Generated orders (--count) may include, on purpose, a share of exact
+duplicates, older versions that arrive after newer ones, and invalid events,
+to exercise the pipeline; the run says how many of them Orders and OrderDLQ
+should end up holding, and how many Orders held already.
+
+The first request that fails, once the SDK's retries are spent, stops the
+run: what was acknowledged stays published, and one sentence says how many.`,
 		Example: `  orderflow publish --order-id O1234 --user-id U123 --item Laptop --quantity 1 --status new
   orderflow publish --file testdata/seed-order.json
   cat orders.ndjson | orderflow publish --file -
@@ -78,7 +87,6 @@ pipeline; the run reports what the table should end up holding.`,
 type outgoing struct {
 	orderID string
 	body    string
-	invalid bool // sent invalid on purpose (generated)
 }
 
 func runPublish(ctx context.Context, e *env, tf *targetFlags, f *publishFlags, changed func(string) bool) error {
@@ -115,7 +123,7 @@ func runPublish(ctx context.Context, e *env, tf *targetFlags, f *publishFlags, c
 		}
 		gen = &b
 		for _, ev := range b.Events {
-			events = append(events, outgoing{orderID: ev.OrderID, body: ev.Body, invalid: ev.Kind == ordergen.KindInvalid})
+			events = append(events, outgoing{orderID: ev.OrderID, body: ev.Body})
 		}
 	}
 	if err != nil {
@@ -129,12 +137,37 @@ func runPublish(ctx context.Context, e *env, tf *targetFlags, f *publishFlags, c
 	if err != nil {
 		return err
 	}
+	var before stored
+	if gen != nil {
+		ids := make([]string, 0, len(gen.Final))
+		for id := range gen.Final {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		n, err := countStored(ctx, awsddb.NewFromConfig(t.cfg), res.Table, ids)
+		before = stored{n: n, known: err == nil}
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted before anything was published")
+			}
+			before.why = "the lookup failed"
+			if code, _, ok := apiError(err); ok {
+				before.why = "the lookup failed with " + code
+			}
+		}
+	}
 	start := time.Now()
 	prog := newProgress(e, len(events), "publishing")
-	failures, ids := publishAll(ctx, awssns.NewFromConfig(t.cfg), res.TopicArn, events, f.rate, prog.add)
+	p := publishAll(ctx, awssns.NewFromConfig(t.cfg), res.TopicArn, events, f.rate, prog.add)
 	prog.done()
 	elapsed := time.Since(start)
-	return reportPublish(e, f, t, events, gen, failures, ids, elapsed)
+	switch {
+	case p.err != nil:
+		return publishError(ctx, e, t, events, p)
+	case len(p.refused) > 0:
+		return refusedError(e, events, p)
+	}
+	return reportPublish(e, f, t, events, gen, before, p, elapsed)
 }
 
 func flagOrder(f *publishFlags) ([]outgoing, error) {
@@ -146,11 +179,22 @@ func flagOrder(f *publishFlags) ([]outgoing, error) {
 		}
 	}
 	o := orderflow.Order{OrderID: f.orderID, UserID: f.userID, ItemName: f.item, Quantity: f.quantity, Status: orderflow.Status(f.status), Timestamp: ts.UTC()}
-	if err := o.Validate(); err != nil {
+	err := o.Validate()
+	if err == nil {
+		err = checkAsTheFunction(o)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("the order from the flags is not valid: %s", strings.TrimPrefix(err.Error(), "invalid order: "))
 	}
 	body, _ := o.MarshalJSON()
 	return []outgoing{{orderID: o.OrderID, body: string(body)}}, nil
+}
+
+// checkAsTheFunction refuses, beyond what Decode and Validate refuse, what
+// ProcessOrderFunction would dead-letter: an order stamped too far ahead of
+// the clock, with the function's own words.
+func checkAsTheFunction(o orderflow.Order) error {
+	return orderflow.CheckClock(o, time.Now(), orderflow.DefaultMaxFutureSkew)
 }
 
 // maxReported bounds how many invalid input lines are listed.
@@ -180,6 +224,9 @@ func fileOrders(e *env, path string) ([]outgoing, error) {
 	)
 	check := func(raw json.RawMessage, where string) {
 		o, err := orderflow.Decode(raw)
+		if err == nil {
+			err = checkAsTheFunction(o)
+		}
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %s", where, err))
 			return
@@ -249,31 +296,60 @@ type failure struct {
 	Message string `json:"message"`
 }
 
+// batchPublisher is the part of the SNS client publish uses.
+type batchPublisher interface {
+	PublishBatch(ctx context.Context, in *awssns.PublishBatchInput, opts ...func(*awssns.Options)) (*awssns.PublishBatchOutput, error)
+}
+
+var _ batchPublisher = (*awssns.Client)(nil)
+
+// published is what publishAll did.
+type published struct {
+	// ids are the SNS message ids of the acknowledged orders, in event
+	// order; "" for an order that was not acknowledged.
+	ids []string
+	// acknowledged counts the non-empty ids.
+	acknowledged int
+	// refused are the entries PublishBatch answered as Failed.
+	refused []failure
+	// err is the failed request that stopped the run (the SDK's retries
+	// spent): the endpoint is gone, refuses the caller, or throttles it.
+	// The batches not yet sent were not sent.
+	err error
+}
+
 // publishAll publishes events with PublishBatch, 10 at a time, from a few
-// workers, at most ratePerSec a second (0: no limit). It returns the orders
-// that failed and the SNS message ids of those published, in event order.
-func publishAll(ctx context.Context, client *awssns.Client, topic string, events []outgoing, ratePerSec float64, done func(int)) ([]failure, []string) {
+// workers, at most ratePerSec a second (0: no limit). The first request
+// that fails as a whole stops the run: what failed one request, after the
+// SDK's retries, fails the next one too, and one sentence says it better
+// than a line for each batch. Entries refused one by one do not stop it.
+func publishAll(ctx context.Context, client batchPublisher, topic string, events []outgoing, ratePerSec float64, done func(int)) published {
 	limit := rate.NewLimiter(rate.Inf, 0)
 	if ratePerSec > 0 {
 		limit = rate.NewLimiter(rate.Limit(ratePerSec), max(1, min(10, int(ratePerSec))))
 	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	var (
-		mu       sync.Mutex
-		failures []failure
-		ids      = make([]string, len(events))
-		wg       sync.WaitGroup
-		batches  = make(chan int)
+		mu      sync.Mutex
+		res     = published{ids: make([]string, len(events))}
+		wg      sync.WaitGroup
+		batches = make(chan int)
 	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if res.err == nil {
+			res.err = err
+			stop()
+		}
+	}
 	for range 4 {
 		wg.Go(func() {
 			for start := range batches {
 				end := min(start+10, len(events))
 				if err := waitTokens(ctx, limit, end-start); err != nil {
-					mu.Lock()
-					for _, ev := range events[start:end] {
-						failures = append(failures, failure{ev.orderID, "Canceled", err.Error()})
-					}
-					mu.Unlock()
+					fail(err)
 					continue
 				}
 				entries := make([]snstypes.PublishBatchRequestEntry, 0, end-start)
@@ -281,23 +357,20 @@ func publishAll(ctx context.Context, client *awssns.Client, topic string, events
 					entries = append(entries, snstypes.PublishBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), Message: aws.String(events[i].body)})
 				}
 				out, err := client.PublishBatch(ctx, &awssns.PublishBatchInput{TopicArn: aws.String(topic), PublishBatchRequestEntries: entries})
-				mu.Lock()
 				if err != nil {
-					code, msg := "RequestFailed", err.Error()
-					if c, m, ok := apiError(err); ok {
-						code, msg = c, m
+					fail(err)
+					continue
+				}
+				mu.Lock()
+				for _, s := range out.Successful {
+					if i, err := strconv.Atoi(aws.ToString(s.Id)); err == nil && i >= start && i < end && res.ids[i] == "" {
+						res.ids[i] = aws.ToString(s.MessageId)
+						res.acknowledged++
 					}
-					for _, ev := range events[start:end] {
-						failures = append(failures, failure{ev.orderID, code, msg})
-					}
-				} else {
-					for _, s := range out.Successful {
-						i, _ := strconv.Atoi(aws.ToString(s.Id))
-						ids[i] = aws.ToString(s.MessageId)
-					}
-					for _, fl := range out.Failed {
-						i, _ := strconv.Atoi(aws.ToString(fl.Id))
-						failures = append(failures, failure{events[i].orderID, aws.ToString(fl.Code), aws.ToString(fl.Message)})
+				}
+				for _, fl := range out.Failed {
+					if i, err := strconv.Atoi(aws.ToString(fl.Id)); err == nil && i >= start && i < end {
+						res.refused = append(res.refused, failure{events[i].orderID, aws.ToString(fl.Code), aws.ToString(fl.Message)})
 					}
 				}
 				mu.Unlock()
@@ -305,12 +378,17 @@ func publishAll(ctx context.Context, client *awssns.Client, topic string, events
 			}
 		})
 	}
+feed:
 	for start := 0; start < len(events); start += 10 {
-		batches <- start
+		select {
+		case batches <- start:
+		case <-ctx.Done():
+			break feed
+		}
 	}
 	close(batches)
 	wg.Wait()
-	return failures, ids
+	return res
 }
 
 // waitTokens takes n tokens from lim, in pieces no larger than its burst.
@@ -328,56 +406,166 @@ func waitTokens(ctx context.Context, lim *rate.Limiter, n int) error {
 	return nil
 }
 
-func reportPublish(e *env, f *publishFlags, t *target, events []outgoing, gen *ordergen.Batch, failures []failure, ids []string, elapsed time.Duration) error {
-	published := len(events) - len(failures)
-	invalidSent := 0
-	for _, ev := range events {
-		if ev.invalid {
-			invalidSent++
-		}
+// publishError is the one sentence for a run that a failed request stopped,
+// after the list of any entries the topic refused before it.
+func publishError(ctx context.Context, e *env, t *target, events []outgoing, p published) error {
+	listRefused(e, p.refused)
+	total := human.Count(int64(len(events)), "order", "orders")
+	if ctx.Err() != nil {
+		return fmt.Errorf("publishing was interrupted after %s of %s %s acknowledged; the others may not have been published",
+			human.Int(int64(p.acknowledged)), total, wasWere(p.acknowledged))
 	}
-	perSec := float64(published) / max(elapsed.Seconds(), 1e-9)
+	var what string
+	switch {
+	case len(events) == 1:
+		what = fmt.Sprintf("publish order %s to OrderTopic", events[0].orderID)
+	case p.acknowledged == 0:
+		what = fmt.Sprintf("publish any of the %s to OrderTopic", total)
+	default:
+		what = fmt.Sprintf("publish to OrderTopic after %s of %s %s acknowledged", human.Int(int64(p.acknowledged)), total, wasWere(p.acknowledged))
+	}
+	return t.explain(what, p.err)
+}
+
+// refusedError lists the entries the topic refused and says so in one
+// sentence; the orders it took are published, and stay so.
+func refusedError(e *env, events []outgoing, p published) error {
+	listRefused(e, p.refused)
+	return fmt.Errorf("OrderTopic refused %s of %s (listed above, with their codes) and took the other %s; publish the refused ones again once the cause is fixed",
+		human.Int(int64(len(p.refused))), human.Count(int64(len(events)), "order", "orders"), human.Int(int64(p.acknowledged)))
+}
+
+func listRefused(e *env, refused []failure) {
+	for i, fl := range refused {
+		if i == maxReported {
+			fmt.Fprintf(e.stderr, "… and %d more\n", len(refused)-i)
+			break
+		}
+		fmt.Fprintf(e.stderr, "order %s: %s: %s\n", fl.OrderID, fl.Code, fl.Message)
+	}
+}
+
+func wasWere(n int) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
+}
+
+// stored is what the table held, before publishing, of the generated
+// orders: known is false when the lookup failed (why says why, briefly).
+type stored struct {
+	n     int
+	known bool
+	why   string
+}
+
+// reportPublish prints the summary of a run that published every event.
+func reportPublish(e *env, f *publishFlags, t *target, events []outgoing, gen *ordergen.Batch, before stored, p published, elapsed time.Duration) error {
+	perSec := float64(p.acknowledged) / max(elapsed.Seconds(), 1e-9)
 	if f.json {
 		out := map[string]any{
-			"published": published, "failed": failures, "seconds": round3(elapsed.Seconds()), "perSecond": round3(perSec),
+			"published": p.acknowledged, "failed": []failure{}, "seconds": round3(elapsed.Seconds()), "perSecond": round3(perSec),
 		}
-		if failures == nil {
-			out["failed"] = []failure{}
-		}
-		if len(events) == 1 && published == 1 {
-			out["messageId"] = ids[0]
+		if len(events) == 1 {
+			out["messageId"] = p.ids[0]
 		}
 		if gen != nil {
 			out["generated"] = gen.Counts()
 			out["expectStored"] = len(gen.Final)
 			out["expectDeadLettered"] = len(gen.Invalid)
-		}
-		b, _ := json.MarshalIndent(out, "", "  ")
-		fmt.Fprintln(e.stdout, string(b))
-	} else {
-		switch {
-		case len(events) == 1 && published == 1:
-			fmt.Fprintf(e.stdout, "Published order %s to OrderTopic at %s: SNS message id %s\n", events[0].orderID, t.where(), ids[0])
-		default:
-			fmt.Fprintf(e.stdout, "Published %d of %d orders to OrderTopic at %s in %.1fs (%.0f/s).\n", published, len(events), t.where(), elapsed.Seconds(), perSec)
-		}
-		if gen != nil {
-			c := gen.Counts()
-			fmt.Fprintf(e.stdout, "Generated %d new, %d duplicates, %d out of order, %d invalid (seed %d): expect %d orders stored and %d dead-lettered.\n",
-				c[ordergen.KindNew], c[ordergen.KindDuplicate], c[ordergen.KindStale], c[ordergen.KindInvalid], f.seed, len(gen.Final), len(gen.Invalid))
-		}
-		for i, fl := range failures {
-			if i == maxReported {
-				fmt.Fprintf(e.stderr, "… and %d more failures\n", len(failures)-i)
-				break
+			if before.known {
+				out["alreadyStored"] = before.n
 			}
-			fmt.Fprintf(e.stderr, "order %s: %s: %s\n", fl.OrderID, fl.Code, fl.Message)
 		}
+		return writeJSON(e.stdout, out)
 	}
-	if len(failures) > 0 {
-		return fmt.Errorf("%d of %d orders were not published", len(failures), len(events))
+	if len(events) == 1 {
+		fmt.Fprintf(e.stdout, "Published order %s to OrderTopic at %s: SNS message id %s\n", events[0].orderID, t.where(), p.ids[0])
+	} else {
+		fmt.Fprintf(e.stdout, "Published %s to OrderTopic at %s in %.1f seconds (%.0f/s).\n",
+			human.Count(int64(p.acknowledged), "order", "orders"), t.where(), elapsed.Seconds(), perSec)
+	}
+	if gen != nil {
+		c := gen.Counts()
+		fmt.Fprintf(e.stdout, "Generated %s new, %s duplicates, %s out of order, %s invalid (seed %d): %s.\n",
+			human.Int(int64(c[ordergen.KindNew])), human.Int(int64(c[ordergen.KindDuplicate])), human.Int(int64(c[ordergen.KindStale])),
+			human.Int(int64(c[ordergen.KindInvalid])), f.seed, expectation(len(gen.Final), len(gen.Invalid), before))
 	}
 	return nil
+}
+
+// expectation says what the table and the DLQ will hold of a generated
+// run's orders once the pipeline has caught up: about these orders, not the
+// table's total, which on AWS no cheap call knows.
+func expectation(valid, invalid int, before stored) string {
+	var b strings.Builder
+	if valid == 1 {
+		b.WriteString("expect 1 order in Orders")
+	} else {
+		fmt.Fprintf(&b, "expect %s of these orders in Orders", human.Int(int64(valid)))
+	}
+	switch {
+	case !before.known:
+		fmt.Fprintf(&b, " (how many were there already is unknown: %s)", before.why)
+	case before.n == 1 && valid == 1:
+		b.WriteString(" (it was already there)")
+	case before.n > 0:
+		fmt.Fprintf(&b, " (%s %s already there)", human.Int(int64(before.n)), wasWere(before.n))
+	}
+	switch invalid {
+	case 0:
+	case 1:
+		b.WriteString(" and the invalid one in OrderDLQ")
+	default:
+		fmt.Fprintf(&b, " and the %s invalid ones in OrderDLQ", human.Int(int64(invalid)))
+	}
+	return b.String()
+}
+
+// batchGetter is the part of the DynamoDB client publish uses.
+type batchGetter interface {
+	BatchGetItem(ctx context.Context, in *awsddb.BatchGetItemInput, opts ...func(*awsddb.Options)) (*awsddb.BatchGetItemOutput, error)
+}
+
+var _ batchGetter = (*awsddb.Client)(nil)
+
+// maxUnprocessedRounds bounds how often countStored asks again for keys
+// DynamoDB left unprocessed (it does under throttling).
+const maxUnprocessedRounds = 8
+
+// countStored returns how many of ids the table holds, reading only their
+// keys, 100 a call (BatchGetItem's limit).
+func countStored(ctx context.Context, client batchGetter, table string, ids []string) (int, error) {
+	n := 0
+	for start := 0; start < len(ids); start += 100 {
+		keys := make([]map[string]ddbtypes.AttributeValue, 0, min(100, len(ids)-start))
+		for _, id := range ids[start:min(start+100, len(ids))] {
+			keys = append(keys, map[string]ddbtypes.AttributeValue{"orderId": &ddbtypes.AttributeValueMemberS{Value: id}})
+		}
+		req := map[string]ddbtypes.KeysAndAttributes{table: {
+			Keys: keys, ProjectionExpression: aws.String("#id"), ExpressionAttributeNames: map[string]string{"#id": "orderId"},
+		}}
+		for round := 0; len(req[table].Keys) > 0; round++ {
+			if round == maxUnprocessedRounds {
+				return n, fmt.Errorf("DynamoDB left %d keys unprocessed %d times in a row", len(req[table].Keys), round)
+			}
+			if round > 0 {
+				select {
+				case <-ctx.Done():
+					return n, ctx.Err()
+				case <-time.After(time.Duration(25<<round) * time.Millisecond):
+				}
+			}
+			out, err := client.BatchGetItem(ctx, &awsddb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return n, err
+			}
+			n += len(out.Responses[table])
+			req = out.UnprocessedKeys
+		}
+	}
+	return n, nil
 }
 
 func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }

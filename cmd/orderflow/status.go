@@ -12,6 +12,8 @@ import (
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/spf13/cobra"
+
+	"github.com/orderflow/orderflow/internal/human"
 )
 
 // statusView is what `orderflow status` shows.
@@ -143,7 +145,7 @@ func waitDrained(ctx context.Context, client *awssqs.Client, url string, limit t
 			calm = 0
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("OrderQueue still holds %d visible, %d in flight and %d delayed messages after %s", d.Visible, d.InFlight, d.Delayed, limit)
+			return fmt.Errorf("OrderQueue still holds %d visible, %d in flight and %d delayed messages after %s; give it longer with --wait", d.Visible, d.InFlight, d.Delayed, human.Duration(limit))
 		}
 		select {
 		case <-ctx.Done():

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -208,6 +209,14 @@ func (t *target) explain(what string, err error) error {
 			hint = "; is `orderflow up` running?"
 		}
 		return fmt.Errorf("could not %s: nothing answers at %s%s", what, t.where(), hint)
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		// What an endpoint that stops mid-request leaves, when the SDK's
+		// retries end before the port is closed for good.
+		hint := ""
+		if t.endpoint == defaultEndpoint {
+			hint = "; is `orderflow up` still running?"
+		}
+		return fmt.Errorf("could not %s: %s closed the connection without answering%s", what, t.where(), hint)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fmt.Errorf("could not %s: %s did not answer in time", what, t.where())
 	}
