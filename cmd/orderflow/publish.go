@@ -483,8 +483,12 @@ func reportPublish(e *env, f *publishFlags, t *target, events []outgoing, gen *o
 	if len(events) == 1 {
 		fmt.Fprintf(e.stdout, "Published order %s to OrderTopic at %s: SNS message id %s\n", events[0].orderID, t.where(), p.ids[0])
 	} else {
-		fmt.Fprintf(e.stdout, "Published %s to OrderTopic at %s in %.1f seconds (%.0f/s).\n",
-			human.Count(int64(p.acknowledged), "order", "orders"), t.where(), elapsed.Seconds(), perSec)
+		took := fmt.Sprintf("%.1f seconds", elapsed.Seconds())
+		if elapsed < 100*time.Millisecond {
+			took = fmt.Sprintf("%d ms", elapsed.Milliseconds())
+		}
+		fmt.Fprintf(e.stdout, "Published %s to OrderTopic at %s in %s (%s/s).\n",
+			human.Count(int64(p.acknowledged), "order", "orders"), t.where(), took, human.Int(int64(perSec)))
 	}
 	if gen != nil {
 		c := gen.Counts()

@@ -25,6 +25,7 @@ import (
 	"github.com/orderflow/orderflow/cloud"
 	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/sqs"
+	"github.com/orderflow/orderflow/internal/human"
 	"github.com/orderflow/orderflow/internal/local"
 )
 
@@ -207,7 +208,7 @@ func watchDataFile(e *env, c *cloud.Cloud) {
 			fmt.Fprintf(e.stderr, "orderflow: the data directory %s cannot be written at the moment (%v). Every request is refused with 503 ServiceUnavailable until it can; nothing unsaved is acknowledged. Free space on its disk (or file descriptors): orderflow carries on by itself, no restart needed.\n", c.DataDir(), stalled)
 			return
 		}
-		fmt.Fprintf(e.stderr, "orderflow: the data directory %s is written again after %s: requests are answered.\n", c.DataDir(), time.Since(since).Round(time.Millisecond))
+		fmt.Fprintf(e.stderr, "orderflow: the data directory %s is written again after %s: requests are answered.\n", c.DataDir(), human.Duration(time.Since(since)))
 	})
 }
 
@@ -354,7 +355,7 @@ func resumedSummary(c *cloud.Cloud) string {
 		name := url[strings.LastIndexByte(url, '/')+1:]
 		s := fmt.Sprintf("%s holds %s", name, plural(int(n(sqstypes.QueueAttributeNameApproximateNumberOfMessages)+n(sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed)), "message"))
 		if f := n(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible); f > 0 {
-			s += fmt.Sprintf(" and %d in flight (received before the stop: visible again within %d s of their receive, the queue's visibility timeout)", f, n(sqstypes.QueueAttributeNameVisibilityTimeout))
+			s += fmt.Sprintf(" and %d in flight (received before the stop: visible again within %s of their receive, the queue's visibility timeout)", f, human.Duration(time.Duration(n(sqstypes.QueueAttributeNameVisibilityTimeout))*time.Second))
 		}
 		parts = append(parts, s)
 	}

@@ -167,7 +167,7 @@ func TestUpSaysWhatItResumedFromItsDataDirectory(t *testing.T) {
 	items := map[bool]string{true: " item", false: " items"}[held[2] == "1"]
 	msgs := map[bool]string{true: " message", false: " messages"}[held[0] == "1"]
 	want := "Resumed from " + dir + ": Orders holds " + held[2] + items + "; OrderDLQ holds 1 message; OrderQueue holds " + held[0] + msgs + " and " + held[1] + " in flight " +
-		"(received before the stop: visible again within 90 s of their receive, the queue's visibility timeout).\n"
+		"(received before the stop: visible again within 1 minute 30 seconds of their receive, the queue's visibility timeout).\n"
 	if !strings.Contains(second.stdout.String(), want) {
 		t.Fatalf("a restart does not say\n%s\nit said:\n%s", want, second.stdout.String())
 	}
