@@ -269,7 +269,6 @@ func (t *target) explain(what string, err error) error {
 func (t *target) cause(err error) string {
 	var (
 		api      smithy.APIError
-		resp     *awshttp.ResponseError
 		dns      *net.DNSError
 		op       *net.OpError
 		netErr   net.Error
@@ -288,8 +287,10 @@ func (t *target) cause(err error) string {
 		return "no usable AWS credentials (" + rootCause(err) + "); " + credentialsHint
 	case errors.As(err, &api) && !isDeserialization(err):
 		return apiCause(where, api)
-	case errors.As(err, &resp) && resp.Response != nil && resp.Response.Response != nil && resp.HTTPStatusCode() != 0:
-		code := resp.HTTPStatusCode()
+	case httpStatus(err) >= 300:
+		// An answer that is neither an AWS error nor readable: a web
+		// server's page, say.
+		code := httpStatus(err)
 		return fmt.Sprintf("%s answered %d %s; is it an AWS endpoint?", where, code, http.StatusText(code))
 	case errors.As(err, &dns):
 		return fmt.Sprintf("the host %s was not found (%s); check the address in --endpoint or AWS_ENDPOINT_URL and the network", dns.Name, dns.Err)
@@ -303,7 +304,9 @@ func (t *target) cause(err error) string {
 		return "nothing answers at " + where + hint
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
 		return where + " did not answer in time; is it overloaded or out of reach?"
-	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		// Before or in the middle of its answer: a server that died.
 		return where + " closed the connection before answering; did its server stop? Check that it is running and try again"
 	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostErr), errors.As(err, &invalid):
 		return fmt.Sprintf("%s's TLS certificate is not trusted (%s); give an endpoint whose certificate this machine trusts, or its http:// address", where, rootCause(err))
@@ -311,8 +314,21 @@ func (t *target) cause(err error) string {
 		return where + " does not speak TLS; use its http:// address"
 	case errors.As(err, &alertErr):
 		return fmt.Sprintf("the TLS handshake with %s failed (%s); check the endpoint's address and certificate", where, rootCause(err))
+	case httpStatus(err) != 0:
+		code := httpStatus(err)
+		return fmt.Sprintf("%s answered %d %s with something that is not an AWS answer (%s); is it an AWS endpoint?", where, code, http.StatusText(code), rootCause(err))
 	}
 	return rootCause(err)
+}
+
+// httpStatus is the status of the HTTP answer err is about, or 0 when there
+// was none.
+func httpStatus(err error) int {
+	var resp *awshttp.ResponseError
+	if errors.As(err, &resp) && resp.Response != nil && resp.Response.Response != nil {
+		return resp.HTTPStatusCode()
+	}
+	return 0
 }
 
 // credentialsHint is the next step when no credentials were found.
