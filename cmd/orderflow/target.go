@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -77,12 +78,24 @@ func (f *targetFlags) resolve(ctx context.Context, e *env) (*target, error) {
 		// On AWS the chain ends, as the AWS CLI's does, with the EC2
 		// instance metadata service: on an EC2 instance its role is the usual
 		// way to get credentials, so it stays. Elsewhere nothing answers
-		// there (the IMDS client gives up within a few hundred milliseconds
-		// an attempt) or something refuses; the SDK then logs warnings such
-		// as "falling back to IMDSv1" on the process's stderr, which the
-		// CLI's one-sentence failure below replaces: its logger drops them.
+		// there, or something refuses; the SDK then logs warnings such as
+		// "falling back to IMDSv1" on the process's stderr, which the CLI's
+		// one-sentence failure (retrieve) replaces: its logger drops them.
 		opts = append(opts, config.WithLogger(logging.Nop{}))
-		cfg, err := config.LoadDefaultConfig(ctx, opts...)
+		base, err := config.LoadDefaultConfig(ctx, opts...)
+		if err != nil {
+			return nil, configError(err)
+		}
+		// The metadata service is asked once, as the AWS CLI does
+		// (metadata_service_num_attempts is 1 by default), not with the
+		// SDK's three attempts and their backoff, which made a machine
+		// without one wait seconds before saying it has no credentials.
+		// The client is otherwise the SDK's own, from the same
+		// configuration (its endpoint, mode and IMDSv1 fallback settings).
+		once := imds.NewFromConfig(base, func(o *imds.Options) {
+			o.Retryer = retry.AddWithMaxAttempts(retry.NewStandard(), 1)
+		})
+		cfg, err := config.LoadDefaultConfig(ctx, append(opts, config.WithEC2RoleCredentialOptions(func(o *ec2rolecreds.Options) { o.Client = once }))...)
 		if err != nil {
 			return nil, configError(err)
 		}
