@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awslogs "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 )
@@ -88,5 +89,24 @@ func TestStatusExplainsMessagesInFlight(t *testing.T) {
 	code, stdout, _ = runCaptured(t, []string{"status", "--endpoint", endpoint}, getenv)
 	if code != 0 || strings.Contains(stdout, "OrderQueue: ") {
 		t.Errorf("status with nothing in flight in OrderQueue exited %d and said:\n%s", code, stdout)
+	}
+}
+
+func TestLogsBeforeTheLogGroupExistsSaysSo(t *testing.T) {
+	ctx := context.Background()
+	l, err := startLocal(ctx, localOptions{addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// On AWS the function's group may appear only when it first runs.
+	group := l.Stack.Outputs["ProcessOrderFunctionLogGroupName"]
+	if _, err := awslogs.NewFromConfig(l.Cloud.Config()).DeleteLogGroup(ctx, &awslogs.DeleteLogGroupInput{LogGroupName: aws.String(group)}); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCaptured(t, []string{"logs", "--endpoint", l.Cloud.URL()}, emptyEnvironment(t, closedPort(t)))
+	want := "No log lines: the log group /aws/lambda/ProcessOrderFunction does not exist yet; the function creates it when it first runs.\n"
+	if code != 0 || stdout != "" || stderr != want {
+		t.Errorf("exit %d, stdout %q\nstderr %q\nwant   %q", code, stdout, stderr, want)
 	}
 }
