@@ -123,7 +123,10 @@ func TestExplainSaysEverySDKFailureInOneSentence(t *testing.T) {
 		{name: "a web server answers 404 with a page", endpoint: htmlPage.URL,
 			want: htmlPage.URL + " answered 404 Not Found; is it an AWS endpoint?"},
 		{name: "an AWS error keeps its code", endpoint: awsError.URL,
-			wantOneOf: []string{"AccessDenied: User is not authorized", "AccessDeniedException: User is not authorized"}},
+			wantOneOf: []string{
+				"AccessDenied: User is not authorized. (the credentials' identity may not do this: grant it the permission, or use another profile with --profile)",
+				"AccessDeniedException: User is not authorized. (the credentials' identity may not do this: grant it the permission, or use another profile with --profile)",
+			}},
 		{name: "the endpoint's host does not exist", endpoint: "http://orderflow.invalid:4566",
 			// What the resolver says depends on the machine's DNS.
 			wantPrefix: "the host orderflow.invalid was not found ("},

@@ -240,7 +240,12 @@ type resources struct {
 func (t *target) resources(ctx context.Context) (resources, error) {
 	out, err := awscfn.NewFromConfig(t.cfg).DescribeStacks(ctx, &awscfn.DescribeStacksInput{StackName: aws.String(t.stack)})
 	if err != nil {
-		return resources{}, t.explain(fmt.Sprintf("read the outputs of stack %s", t.stack), err)
+		explained := t.explain(fmt.Sprintf("read the outputs of stack %s", t.stack), err)
+		var api smithy.APIError
+		if errors.As(err, &api) && api.ErrorCode() == "ValidationError" && strings.Contains(api.ErrorMessage(), "does not exist") {
+			return resources{}, fmt.Errorf("%w; check --stack, or deploy the stack (locally, `orderflow up` does)", explained)
+		}
+		return resources{}, explained
 	}
 	if len(out.Stacks) == 0 {
 		return resources{}, fmt.Errorf("stack %s was not found at %s", t.stack, t.where())
@@ -359,13 +364,15 @@ func apiCause(where string, api smithy.APIError) string {
 	case "MissingAuthenticationToken", "InvalidClientTokenId", "SignatureDoesNotMatch", "IncompleteSignature",
 		"MissingAuthenticationTokenException", "UnrecognizedClientException", "InvalidSignatureException":
 		hint = fmt.Sprintf(" (%s refused the credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to a key it accepts, or name a profile with --profile)", where)
+	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
+		hint = " (the credentials' identity may not do this: grant it the permission, or use another profile with --profile)"
 	case "ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired":
 		hint = " (the credentials have expired: renew them, e.g. with `aws sso login` or new keys)"
 	}
 	if msg == "" {
 		return code + hint
 	}
-	return code + ": " + strings.TrimSuffix(msg, ".") + hint
+	return code + ": " + msg + hint
 }
 
 // isDeserialization reports whether err is an answer the SDK could not read
