@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -93,6 +94,17 @@ func TestExplainSaysEverySDKFailureInOneSentence(t *testing.T) {
 		fmt.Fprint(w, `{"__type":"com.amazonaws.dynamodb.v20120810#AccessDeniedException","message":"User is not authorized."}`)
 	})
 	release := make(chan struct{})
+	expired := server(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Amz-Target") == "" {
+			w.Header().Set("Content-Type", "text/xml")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `<ErrorResponse><Error><Type>Sender</Type><Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message></Error><RequestId>r1</RequestId></ErrorResponse>`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ExpiredTokenException","message":"The security token included in the request is expired"}`)
+	})
 	slow := server(t, func(http.ResponseWriter, *http.Request) {
 		select {
 		case <-release:
@@ -113,6 +125,7 @@ func TestExplainSaysEverySDKFailureInOneSentence(t *testing.T) {
 		wantPrefix     string
 		wantOneOf      []string
 		sdkSays        string // what shows the SDK's error has the shape to strip
+		creds          aws.CredentialsProvider
 	}{
 		{name: "nothing listens on the port", endpoint: closed, sdkSays: "exceeded maximum number of attempts, 3, https response error StatusCode: 0",
 			want: "nothing answers at " + closed + "; is the address right and its server running?"},
@@ -127,6 +140,16 @@ func TestExplainSaysEverySDKFailureInOneSentence(t *testing.T) {
 				"AccessDenied: User is not authorized. (the credentials' identity may not do this: grant it the permission, or use another profile with --profile)",
 				"AccessDeniedException: User is not authorized. (the credentials' identity may not do this: grant it the permission, or use another profile with --profile)",
 			}},
+		{name: "the credentials have expired", endpoint: expired.URL,
+			wantOneOf: []string{
+				"ExpiredToken: The security token included in the request is expired (the credentials have expired: renew them, e.g. with `aws sso login` or new keys)",
+				"ExpiredTokenException: The security token included in the request is expired (the credentials have expired: renew them, e.g. with `aws sso login` or new keys)",
+			}},
+		{name: "the credentials cannot be had", endpoint: awsError.URL, sdkSays: "get identity: ",
+			creds: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{}, errors.New("the SSO session has expired")
+			}),
+			want: "no usable AWS credentials (the SSO session has expired); set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws configure`"},
 		{name: "the endpoint's host does not exist", endpoint: "http://orderflow.invalid:4566",
 			// What the resolver says depends on the machine's DNS.
 			wantPrefix: "the host orderflow.invalid was not found ("},
@@ -145,8 +168,12 @@ func TestExplainSaysEverySDKFailureInOneSentence(t *testing.T) {
 					ctx, cancel = context.WithTimeout(ctx, tc.timeout)
 					defer cancel()
 				}
+				creds := tc.creds
+				if creds == nil {
+					creds = localKeys
+				}
 				cfg := aws.Config{
-					Region: "us-east-1", BaseEndpoint: aws.String(tc.endpoint), Credentials: localKeys,
+					Region: "us-east-1", BaseEndpoint: aws.String(tc.endpoint), Credentials: creds,
 					// The SDK's standard retryer, without its waits.
 					Retryer: func() aws.Retryer {
 						return retry.NewStandard(func(o *retry.StandardOptions) {
