@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awslogs "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	logstypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/spf13/cobra"
 )
 
@@ -42,6 +43,16 @@ from the embedded cloud's CloudWatch Logs; on AWS from CloudWatch Logs.`,
 			seen := map[string]bool{}
 			for {
 				n, last, err := printLogs(ctx, e, client, res.LogGroup, filter, start, seen)
+				var noGroup *logstypes.ResourceNotFoundException
+				if errors.As(err, &noGroup) {
+					// On AWS the group may appear only when the function
+					// first runs: until then there is nothing to print.
+					if !follow {
+						fmt.Fprintf(e.stderr, "No log lines: the log group %s does not exist yet; the function creates it when it first runs.\n", res.LogGroup)
+						return nil
+					}
+					err = nil
+				}
 				if err != nil {
 					if follow && ctx.Err() != nil {
 						return nil // interrupted

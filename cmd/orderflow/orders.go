@@ -37,7 +37,7 @@ func ordersCommand(e *env, tf *targetFlags) *cobra.Command {
 			}
 			o, err := dynamodb.New(awsddb.NewFromConfig(t.cfg), res.Table).GetOrder(cmd.Context(), args[0])
 			if errors.Is(err, dynamodb.ErrNotFound) {
-				return fmt.Errorf("order %s is not in %s", args[0], res.Table)
+				return fmt.Errorf("order %s is not in %s; if it was just published it may still be on its way or dead-lettered: see `orderflow status` and `orderflow dlq list`", args[0], res.Table)
 			}
 			if err != nil {
 				return t.explain("read order "+args[0], errors.Unwrap(err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -11,9 +12,8 @@ import (
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/spf13/cobra"
-
-	"github.com/orderflow/orderflow/internal/human"
 )
 
 // statusView is what `orderflow status` shows.
@@ -24,6 +24,10 @@ type statusView struct {
 	OrderDLQ   depth       `json:"orderDLQ"`
 	Orders     int64       `json:"orders"`
 	Mapping    mappingView `json:"eventSourceMapping"`
+	// The queues' visibility timeouts, read only when messages are in
+	// flight there: they say when those messages come back.
+	OrderQueueVisibilityTimeout int `json:"orderQueueVisibilityTimeoutSeconds,omitempty"`
+	OrderDLQVisibilityTimeout   int `json:"orderDLQVisibilityTimeoutSeconds,omitempty"`
 }
 
 type mappingView struct {
@@ -48,6 +52,11 @@ func statusCommand(e *env, tf *targetFlags) *cobra.Command {
 the number of items in Orders (approximate on AWS, where DynamoDB updates it
 about every six hours), and the state of the event source mapping.
 
+Messages in flight were received and not yet deleted: the function is
+working on them, or their reader is gone (after a restart, say) and they
+become visible again when the queue's visibility timeout has passed since
+their receive. status says so, with the timeout, whenever a queue has some.
+
 With --wait it first waits, up to the given time, until OrderQueue is empty
 (nothing visible, in flight or delayed): the pipeline has caught up.`,
 		Example: "  orderflow status\n  orderflow status --json\n  orderflow status --wait 30s",
@@ -61,7 +70,11 @@ With --wait it first waits, up to the given time, until OrderQueue is empty
 			sqsClient := awssqs.NewFromConfig(t.cfg)
 			if wait > 0 {
 				if err := waitDrained(ctx, sqsClient, res.QueueURL, wait); err != nil {
-					return t.explain("wait for OrderQueue to drain", err)
+					var nd notDrainedError
+					if !errors.As(err, &nd) {
+						return t.explain("wait for OrderQueue to drain", err)
+					}
+					return notDrained(ctx, t, sqsClient, res.QueueURL, nd)
 				}
 			}
 			v, err := readStatus(ctx, t, res)
@@ -85,7 +98,16 @@ With --wait it first waits, up to the given time, until OrderQueue is empty
 				fmt.Fprintf(tw, ", last result %s", m.LastProcessingResult)
 			}
 			fmt.Fprintln(tw)
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if v.OrderQueue.InFlight > 0 {
+				fmt.Fprintf(e.stdout, "OrderQueue: %s.\n", inFlightNote(v.OrderQueue.InFlight, v.OrderQueueVisibilityTimeout))
+			}
+			if v.OrderDLQ.InFlight > 0 {
+				fmt.Fprintf(e.stdout, "OrderDLQ: %s.\n", inFlightNote(v.OrderDLQ.InFlight, v.OrderDLQVisibilityTimeout))
+			}
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
@@ -102,6 +124,16 @@ func readStatus(ctx context.Context, t *target, res resources) (statusView, erro
 	}
 	if v.OrderDLQ, err = queueDepth(ctx, sqsClient, res.DLQURL); err != nil {
 		return v, t.explain("read OrderDLQ's depth", err)
+	}
+	if v.OrderQueue.InFlight > 0 {
+		if v.OrderQueueVisibilityTimeout, err = visibilityTimeout(ctx, sqsClient, res.QueueURL); err != nil {
+			return v, t.explain("read OrderQueue's visibility timeout", err)
+		}
+	}
+	if v.OrderDLQ.InFlight > 0 {
+		if v.OrderDLQVisibilityTimeout, err = visibilityTimeout(ctx, sqsClient, res.DLQURL); err != nil {
+			return v, t.explain("read OrderDLQ's visibility timeout", err)
+		}
 	}
 	table, err := awsddb.NewFromConfig(t.cfg).DescribeTable(ctx, &awsddb.DescribeTableInput{TableName: aws.String(res.Table)})
 	if err != nil {
@@ -145,7 +177,7 @@ func waitDrained(ctx context.Context, client *awssqs.Client, url string, limit t
 			calm = 0
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("OrderQueue still holds %d visible, %d in flight and %d delayed messages after %s; give it longer with --wait", d.Visible, d.InFlight, d.Delayed, human.Duration(limit))
+			return notDrainedError{left: d, limit: limit}
 		}
 		select {
 		case <-ctx.Done():
@@ -153,4 +185,70 @@ func waitDrained(ctx context.Context, client *awssqs.Client, url string, limit t
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// notDrainedError is OrderQueue still holding messages when --wait ran out.
+type notDrainedError struct {
+	left  depth
+	limit time.Duration
+}
+
+func (e notDrainedError) Error() string {
+	return fmt.Sprintf("OrderQueue still holds %d visible, %d in flight and %d delayed messages after %s", e.left.Visible, e.left.InFlight, e.left.Delayed, e.limit)
+}
+
+// notDrained says why --wait ran out and how long to wait instead: with
+// messages in flight, at least their visibility timeout, since a receiver
+// that is gone gives them back only then.
+func notDrained(ctx context.Context, t *target, client *awssqs.Client, url string, nd notDrainedError) error {
+	d := nd.left
+	held := fmt.Sprintf("OrderQueue still holds %d visible, %d in flight and %d delayed messages after --wait %s", d.Visible, d.InFlight, d.Delayed, nd.limit)
+	longer := 2 * nd.limit
+	if d.InFlight == 0 {
+		return fmt.Errorf("%s; wait longer (e.g. --wait %s) if the event source mapping is enabled (`orderflow status` shows its state)", held, waitFlag(longer))
+	}
+	vt, err := visibilityTimeout(ctx, client, url)
+	if err != nil {
+		return t.explain("read OrderQueue's visibility timeout", err)
+	}
+	longer = max(longer, time.Duration(vt)*time.Second+30*time.Second)
+	return fmt.Errorf("%s; the %d in flight were received and not yet deleted, and %s: wait longer (e.g. --wait %s)", held, d.InFlight, whenVisibleAgain(vt), waitFlag(longer))
+}
+
+// inFlightNote says what n messages in flight in a queue whose visibility
+// timeout is vt seconds mean.
+func inFlightNote(n, vt int) string {
+	are := "messages are"
+	if n == 1 {
+		are = "message is"
+	}
+	return fmt.Sprintf("%d %s in flight: received and not yet deleted; %s", n, are, whenVisibleAgain(vt))
+}
+
+// whenVisibleAgain says when messages in flight come back.
+func whenVisibleAgain(vt int) string {
+	return fmt.Sprintf("if the reader is gone (e.g. after a restart) they become visible again within the queue's visibility timeout (%d s) of their receive", vt)
+}
+
+// waitFlag writes d for --wait, in whole minutes from a minute up.
+func waitFlag(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(time.Second).String()
+	}
+	m := (d + time.Minute - 1) / time.Minute
+	return fmt.Sprintf("%dm", m)
+}
+
+// visibilityTimeout is the queue's visibility timeout in seconds.
+func visibilityTimeout(ctx context.Context, client *awssqs.Client, url string) (int, error) {
+	out, err := client.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameVisibilityTimeout}})
+	if err != nil {
+		return 0, err
+	}
+	vt, err := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameVisibilityTimeout)])
+	if err != nil {
+		return 0, fmt.Errorf("the queue's VisibilityTimeout %q is not a number of seconds", out.Attributes[string(sqstypes.QueueAttributeNameVisibilityTimeout)])
+	}
+	return vt, nil
 }

@@ -2,21 +2,29 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
+	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	awscfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 	"github.com/spf13/cobra"
 
 	"github.com/orderflow/orderflow/cloud/awsenv"
@@ -67,12 +75,35 @@ func (f *targetFlags) resolve(ctx context.Context, e *env) (*target, error) {
 		if f.profile != "" {
 			opts = append(opts, config.WithSharedConfigProfile(f.profile))
 		}
-		cfg, err := config.LoadDefaultConfig(ctx, opts...)
+		// On AWS the chain ends, as the AWS CLI's does, with the EC2
+		// instance metadata service: on an EC2 instance its role is the usual
+		// way to get credentials, so it stays. Elsewhere nothing answers
+		// there, or something refuses; the SDK then logs warnings such as
+		// "falling back to IMDSv1" on the process's stderr, which the CLI's
+		// one-sentence failure (retrieve) replaces: its logger drops them.
+		opts = append(opts, config.WithLogger(logging.Nop{}))
+		base, err := config.LoadDefaultConfig(ctx, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("load the AWS configuration: %w", err)
+			return nil, configError(err)
+		}
+		// The metadata service is asked once, as the AWS CLI does
+		// (metadata_service_num_attempts is 1 by default), not with the
+		// SDK's three attempts and their backoff, which made a machine
+		// without one wait seconds before saying it has no credentials.
+		// The client is otherwise the SDK's own, from the same
+		// configuration (its endpoint, mode and IMDSv1 fallback settings).
+		once := imds.NewFromConfig(base, func(o *imds.Options) {
+			o.Retryer = retry.AddWithMaxAttempts(retry.NewStandard(), 1)
+		})
+		cfg, err := config.LoadDefaultConfig(ctx, append(opts, config.WithEC2RoleCredentialOptions(func(o *ec2rolecreds.Options) { o.Client = once }))...)
+		if err != nil {
+			return nil, configError(err)
 		}
 		if cfg.Region == "" {
 			return nil, errors.New("no AWS region is set; use --region or AWS_REGION")
+		}
+		if err := retrieve(ctx, cfg.Credentials); err != nil {
+			return nil, err
 		}
 		return &target{cfg: cfg, stack: f.stack}, nil
 	}
@@ -117,6 +148,8 @@ func (f *targetFlags) credentials(ctx context.Context, e *env, u *url.URL) (aws.
 		// An endpoint is not AWS: its credentials never come from an EC2
 		// instance's metadata service (nor wait for one to answer).
 		config.WithEC2IMDSClientEnableState(imds.ClientDisabled),
+		// The SDK's warnings would be lines besides the CLI's one sentence.
+		config.WithLogger(logging.Nop{}),
 	}
 	profile := f.profile
 	if profile != "" {
@@ -126,7 +159,7 @@ func (f *targetFlags) credentials(ctx context.Context, e *env, u *url.URL) (aws.
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("could not read the credentials of the AWS configuration: %w", err)
+		return nil, configError(err)
 	}
 	if cfg.Credentials == nil || aws.IsCredentialsProvider(cfg.Credentials, (*ec2rolecreds.Provider)(nil)) {
 		// The chain found nothing before the metadata service.
@@ -135,10 +168,48 @@ func (f *targetFlags) credentials(ctx context.Context, e *env, u *url.URL) (aws.
 		}
 		return nil, fmt.Errorf("no credentials for %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name a profile with --profile or AWS_PROFILE", u.Redacted())
 	}
-	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-		return nil, fmt.Errorf("could not get credentials for %s: %w", u.Redacted(), err)
+	if err := retrieve(ctx, cfg.Credentials); err != nil {
+		return nil, err
 	}
 	return cfg.Credentials, nil
+}
+
+// credentialsTimeout bounds getting credentials: the chain may wait on a
+// metadata service or an SSO or STS endpoint that does not answer.
+const credentialsTimeout = 15 * time.Second
+
+// retrieve gets credentials from p once, so that a chain without any fails
+// here, in one sentence, and not in the first call's chain of errors.
+func retrieve(ctx context.Context, p aws.CredentialsProvider) error {
+	if p == nil {
+		return errors.New("no AWS credentials were found; " + credentialsHint)
+	}
+	ctx, cancel := context.WithTimeout(ctx, credentialsTimeout)
+	defer cancel()
+	_, err := p.Retrieve(ctx)
+	var ssoErr *ssocreds.InvalidTokenError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled):
+		return errors.New("interrupted while getting AWS credentials")
+	case aws.IsCredentialsProvider(p, (*ec2rolecreds.Provider)(nil)):
+		// The chain found nothing before the metadata service, and that
+		// had no role to give (or is not there).
+		return errors.New("no AWS credentials were found; " + credentialsHint)
+	case errors.As(err, &ssoErr):
+		return errors.New("the AWS SSO session has expired or was never started; run `aws sso login` (with --profile if you use one)")
+	}
+	return fmt.Errorf("could not get AWS credentials: %s; check the profile (--profile, AWS_PROFILE) or run `aws configure`", rootCause(err))
+}
+
+// configError says why the shared AWS configuration could not be loaded.
+func configError(err error) error {
+	var missing config.SharedConfigProfileNotExistError
+	if errors.As(err, &missing) {
+		return fmt.Errorf("the AWS profile %s is not in the shared config or credentials files; check --profile or AWS_PROFILE, or run `aws configure --profile %s`", missing.Profile, missing.Profile)
+	}
+	return fmt.Errorf("could not load the AWS configuration: %s; check the shared config files (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)", rootCause(err))
 }
 
 // isLoopback reports whether host names this machine.
@@ -169,7 +240,12 @@ type resources struct {
 func (t *target) resources(ctx context.Context) (resources, error) {
 	out, err := awscfn.NewFromConfig(t.cfg).DescribeStacks(ctx, &awscfn.DescribeStacksInput{StackName: aws.String(t.stack)})
 	if err != nil {
-		return resources{}, t.explain(fmt.Sprintf("read the outputs of stack %s", t.stack), err)
+		explained := t.explain(fmt.Sprintf("read the outputs of stack %s", t.stack), err)
+		var api smithy.APIError
+		if errors.As(err, &api) && api.ErrorCode() == "ValidationError" && strings.Contains(api.ErrorMessage(), "does not exist") {
+			return resources{}, fmt.Errorf("%w; check --stack, or deploy the stack (locally, `orderflow up` does)", explained)
+		}
+		return resources{}, explained
 	}
 	if len(out.Stacks) == 0 {
 		return resources{}, fmt.Errorf("stack %s was not found at %s", t.stack, t.where())
@@ -198,37 +274,149 @@ func (t *target) resources(ctx context.Context) (resources, error) {
 	return r, nil
 }
 
-// explain turns an SDK error into one plain sentence: what failed, the AWS
-// error code when there is one, and a hint for the common causes.
+// explain turns an SDK error into one plain sentence: what failed, the cause
+// (the AWS error code and message when there is one, else the root cause
+// without the SDK's chain of "operation error …, exceeded maximum number of
+// attempts, …, https response error StatusCode: 0" prefixes), and the next
+// step for the common causes.
 func (t *target) explain(what string, err error) error {
-	var op *net.OpError
+	return fmt.Errorf("could not %s: %s", what, t.cause(err))
+}
+
+// cause says in one clause why a call to the target failed.
+func (t *target) cause(err error) string {
+	var (
+		api      smithy.APIError
+		dns      *net.DNSError
+		op       *net.OpError
+		netErr   net.Error
+		certErr  *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostErr  x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		alertErr tls.AlertError
+		record   tls.RecordHeaderError
+	)
+	where := t.where()
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial"):
-		hint := ""
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	case isCredentialsFailure(err):
+		return "no usable AWS credentials (" + rootCause(err) + "); " + credentialsHint
+	case errors.As(err, &api) && !isDeserialization(err):
+		return apiCause(where, api)
+	case httpStatus(err) >= 300:
+		// An answer that is neither an AWS error nor readable: a web
+		// server's page, say.
+		code := httpStatus(err)
+		return fmt.Sprintf("%s answered %d %s; is it an AWS endpoint?", where, code, http.StatusText(code))
+	case errors.As(err, &dns):
+		return fmt.Sprintf("the host %s was not found (%s); check the address in --endpoint or AWS_ENDPOINT_URL and the network", dns.Name, dns.Err)
+	case errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial" && !op.Timeout()):
+		hint := "; is the address right and its server running?"
 		if t.endpoint == defaultEndpoint {
 			hint = "; is `orderflow up` running?"
+		} else if t.endpoint == "" {
+			hint = "; check the network"
 		}
-		return fmt.Errorf("could not %s: nothing answers at %s%s", what, t.where(), hint)
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		// What an endpoint that stops mid-request leaves, when the SDK's
-		// retries end before the port is closed for good.
-		hint := ""
-		if t.endpoint == defaultEndpoint {
-			hint = "; is `orderflow up` still running?"
-		}
-		return fmt.Errorf("could not %s: %s closed the connection without answering%s", what, t.where(), hint)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return fmt.Errorf("could not %s: %s did not answer in time", what, t.where())
+		return "nothing answers at " + where + hint
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
+		return where + " did not answer in time; is it overloaded or out of reach?"
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		// Before or in the middle of its answer: a server that died.
+		return where + " closed the connection before answering; did its server stop? Check that it is running and try again"
+	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &hostErr), errors.As(err, &invalid):
+		return fmt.Sprintf("%s's TLS certificate is not trusted (%s); give an endpoint whose certificate this machine trusts, or its http:// address", where, rootCause(err))
+	case errors.As(err, &record) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return where + " does not speak TLS; use its http:// address"
+	case errors.As(err, &alertErr):
+		return fmt.Sprintf("the TLS handshake with %s failed (%s); check the endpoint's address and certificate", where, rootCause(err))
+	case httpStatus(err) != 0:
+		code := httpStatus(err)
+		return fmt.Sprintf("%s answered %d %s with something that is not an AWS answer (%s); is it an AWS endpoint?", where, code, http.StatusText(code), rootCause(err))
+	}
+	return rootCause(err)
+}
+
+// httpStatus is the status of the HTTP answer err is about, or 0 when there
+// was none.
+func httpStatus(err error) int {
+	var resp *awshttp.ResponseError
+	if errors.As(err, &resp) && resp.Response != nil && resp.Response.Response != nil {
+		return resp.HTTPStatusCode()
+	}
+	return 0
+}
+
+// credentialsHint is the next step when no credentials were found.
+const credentialsHint = "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws configure`"
+
+// apiCause is an AWS error: its code and message, and a hint for the codes
+// whose next step is clear.
+func apiCause(where string, api smithy.APIError) string {
+	code, msg := api.ErrorCode(), oneLine(api.ErrorMessage())
+	if code == "" {
+		code = "UnknownError"
+	}
+	hint := ""
+	switch code {
+	case "MissingAuthenticationToken", "InvalidClientTokenId", "SignatureDoesNotMatch", "IncompleteSignature",
+		"MissingAuthenticationTokenException", "UnrecognizedClientException", "InvalidSignatureException":
+		hint = fmt.Sprintf(" (%s refused the credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to a key it accepts, or name a profile with --profile)", where)
+	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
+		hint = " (the credentials' identity may not do this: grant it the permission, or use another profile with --profile)"
+	case "ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired":
+		hint = " (the credentials have expired: renew them, e.g. with `aws sso login` or new keys)"
+	}
+	if msg == "" {
+		return code + hint
+	}
+	return code + ": " + msg + hint
+}
+
+// isDeserialization reports whether err is an answer the SDK could not read
+// (an HTML page, say), which the SDK may report as an API error without a
+// code.
+func isDeserialization(err error) bool {
+	var d *smithy.DeserializationError
+	if errors.As(err, &d) {
+		return true
 	}
 	var api smithy.APIError
-	if errors.As(err, &api) {
-		hint := ""
-		switch api.ErrorCode() {
-		case "MissingAuthenticationToken", "InvalidClientTokenId", "SignatureDoesNotMatch", "IncompleteSignature",
-			"MissingAuthenticationTokenException", "UnrecognizedClientException", "InvalidSignatureException":
-			hint = fmt.Sprintf(" (%s refused the credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to a key it accepts, or name a profile with --profile)", t.where())
+	return errors.As(err, &api) && api.ErrorCode() == "" && api.ErrorMessage() == ""
+}
+
+// isCredentialsFailure reports whether err is the SDK failing to get
+// credentials to sign with, before any request was sent. The SDK gives it
+// no type of its own: it wraps the provider's error in "get identity: ".
+func isCredentialsFailure(err error) bool {
+	var ssoErr *ssocreds.InvalidTokenError
+	return errors.As(err, &ssoErr) || strings.Contains(err.Error(), "get identity: ")
+}
+
+// rootCause is the innermost error's message, on one line: what the SDK's
+// chain of wrappers ("operation error …, https response error StatusCode:
+// 0, RequestID: , request send failed, …") was about.
+func rootCause(err error) string {
+	for {
+		var next error
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			next = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			if errs := u.Unwrap(); len(errs) > 0 {
+				next = errs[0]
+			}
 		}
-		return fmt.Errorf("could not %s: %s: %s%s", what, api.ErrorCode(), api.ErrorMessage(), hint)
+		if next == nil {
+			return oneLine(err.Error())
+		}
+		err = next
 	}
-	return fmt.Errorf("could not %s: %v", what, err)
+}
+
+// oneLine joins the lines of s.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
