@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/orderflow/orderflow/internal/ownbody"
 	"github.com/orderflow/orderflow/internal/processorder"
 )
 
@@ -34,6 +35,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
+	// A request body of its own for the transport: the SDK closes the one
+	// it built when the answer's headers arrive, and an answer that comes
+	// before the body is sent is otherwise lost (internal/ownbody).
+	cfg.HTTPClient = ownbody.Client{Next: cfg.HTTPClient}
 	h, err := processorder.New(cfg, getenv, stdout)
 	if err != nil {
 		return err

@@ -386,9 +386,17 @@ both queues rather than none.`,
 				if err != nil {
 					return t.explain(fmt.Sprintf("move the transient dead letters (%d moved so far)", moved), err)
 				}
-				return report(e, asJSON, map[string]any{"moved": moved, "leftFailedValidation": kept, "method": "SendMessageBatch+DeleteMessageBatch"},
+				// SQS's count is approximate, and a message another reader
+				// holds cannot be seen: say so rather than imply all were
+				// examined.
+				unseen := ""
+				if n := st.Visible - moved - kept; n > 0 {
+					unseen = fmt.Sprintf(" %s of the about %d counted visible could not be read (another reader holds them, or a receive's answer was lost); they are visible again within %d s: run it again then.",
+						plural(n, "message"), st.Visible, moveVisibility)
+				}
+				return report(e, asJSON, map[string]any{"moved": moved, "leftFailedValidation": kept, "notRead": max(0, st.Visible-moved-kept), "method": "SendMessageBatch+DeleteMessageBatch"},
 					fmt.Sprintf("Moved %s that failed transiently from OrderDLQ to %s one by one (sent, then deleted; not a move task); left %d that failed validation in OrderDLQ.",
-						plural(moved, "message"), dest, kept)+notMoved(st))
+						plural(moved, "message"), dest, kept)+unseen+notMoved(st))
 			}
 
 			views, err := peekDLQ(ctx, client, res.DLQURL, min(st.Visible, surveyMax), st.Visible)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orderflow/orderflow/internal/ownbody"
 )
 
 // operatingCommands are the commands that act on a target, each as it
@@ -129,5 +131,33 @@ func TestAWSTakesCredentialsFromAnInstanceRole(t *testing.T) {
 	creds, err := tg.cfg.Credentials.Retrieve(context.Background())
 	if err != nil || creds.AccessKeyID != "AKIDINSTANCE" {
 		t.Errorf("got %q, %v; want the instance role's AKIDINSTANCE", creds.AccessKeyID, err)
+	}
+	if _, ok := tg.cfg.HTTPClient.(ownbody.Client); !ok {
+		t.Errorf("the --aws target's HTTP client is %T, not ownbody.Client: an answer that arrives before the request's body is sent can be lost", tg.cfg.HTTPClient)
+	}
+}
+
+// Every target gives the transport a request body of its own: without it
+// the SDK's early close of the body lost ReceiveMessage answers whose
+// messages the embedded cloud had hidden (the README's tour saw `dlq
+// redrive --only-transient` examine 40 of 50 dead letters and leave 10 in
+// flight, "use of closed network connection"). internal/ownbody's tests
+// show the race and the cure; this one that the CLI uses it.
+func TestEveryTargetGivesTheTransportARequestBodyOfItsOwn(t *testing.T) {
+	// The credential chain reads the process's environment.
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	for _, endpoint := range []string{"", "http://127.0.0.1:4566", "https://sqs.example.com"} {
+		f := targetFlags{endpoint: endpoint, region: "us-east-1", stack: stackName}
+		tg, err := f.resolve(context.Background(), &env{getenv: func(k string) string {
+			return map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret"}[k]
+		}})
+		if err != nil {
+			t.Fatalf("resolve %q: %v", endpoint, err)
+		}
+		if _, ok := tg.cfg.HTTPClient.(ownbody.Client); !ok {
+			t.Errorf("endpoint %q: the HTTP client is %T, not ownbody.Client", endpoint, tg.cfg.HTTPClient)
+		}
 	}
 }

@@ -334,4 +334,3 @@ func TestPublishInterruptedSaysHowFarItGot(t *testing.T) {
 		t.Errorf("error = %v\nwant      %s", err, want)
 	}
 }
-

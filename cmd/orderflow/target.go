@@ -28,6 +28,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/orderflow/orderflow/cloud/awsenv"
+	"github.com/orderflow/orderflow/internal/ownbody"
 )
 
 // defaultEndpoint is where `orderflow up` listens by default.
@@ -105,6 +106,7 @@ func (f *targetFlags) resolve(ctx context.Context, e *env) (*target, error) {
 		if err := retrieve(ctx, cfg.Credentials); err != nil {
 			return nil, err
 		}
+		cfg.HTTPClient = ownbody.Client{Next: cfg.HTTPClient}
 		return &target{cfg: cfg, stack: f.stack}, nil
 	}
 	endpoint := f.endpoint
@@ -133,6 +135,13 @@ func (f *targetFlags) resolve(ctx context.Context, e *env) (*target, error) {
 			Region:       region,
 			BaseEndpoint: aws.String(strings.TrimRight(endpoint, "/")),
 			Credentials:  creds,
+			// The SDK closes a request's body when the answer's headers
+			// arrive; over loopback the embedded cloud often answers
+			// before the transport has sent all of it, and the transport
+			// then closes the connection under the answer: a
+			// ReceiveMessage whose messages were hidden came back as
+			// "use of closed network connection" (internal/ownbody).
+			HTTPClient: ownbody.Client{Next: awshttp.NewBuildableClient()},
 		},
 		endpoint: strings.TrimRight(endpoint, "/"),
 		stack:    f.stack,
