@@ -1,5 +1,7 @@
 # orderflow — build, test and package.
-# `make test` is the README's test command and what CI runs (.ci/run).
+# `make` (or `make help`) lists the targets, from the `## target: description`
+# comments below. `make test` is the README's test command and what CI runs
+# (.ci/run, after `make deps`); `make check` is the quick loop while editing.
 
 GO ?= go
 DIST := dist
@@ -7,32 +9,61 @@ DIST := dist
 # in a commit of their own rather than fail an unrelated change.
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: test test-deps fmt-check vet lint staticcheck cfn-lint hygiene bootstrap zip bench fuzz reliability clean
+.PHONY: help check test install deps test-deps fmt-check vet lint staticcheck cfn-lint hygiene bootstrap zip bench fuzz reliability clean
 
-## test-deps: the clients we did not write, for the cross-client tests (AWS CLI v2, AWS SDK for JavaScript v3)
-test-deps:
-	@scripts/test-deps.sh
+# help is the first target, so it is what `make` with no target runs: it
+# prints each `## target: description` line of this file, in file order.
+## help: this list (what make with no target prints)
+help:
+	@echo 'Usage: make TARGET, one of:'
+	@awk '/^## [a-z0-9-]+: / { name = substr($$2, 1, length($$2) - 1); sub(/^## [a-z0-9-]+: /, ""); printf "  %-12s %s\n", name, $$0 }' Makefile
 
-## test: everything CI checks — formatting, vet, what git tracks, lint, the test clients, the whole test suite, and the Lambda cross-compile
-test: fmt-check vet hygiene lint test-deps
+## check: the quick loop while editing: gofmt, go vet, and go test -short ./..., which skips the slow tests (each says why; make test runs them)
+check: fmt-check vet
+	$(GO) test -short ./...
+
+## test: everything CI checks: formatting, vet, what git tracks, lint, the whole test suite with the slow tests, and the Lambda cross-compile; installs nothing (make deps does)
+test: fmt-check vet hygiene lint
 	$(GO) test ./...
 	$(MAKE) --no-print-directory bootstrap
 
+## install: go install ./cmd/orderflow; says where the binary went and whether that directory is on PATH
+install:
+	$(GO) install ./cmd/orderflow
+	@bin=$$($(GO) env GOBIN); \
+	if [ -z "$$bin" ]; then gopath=$$($(GO) env GOPATH); bin="$${gopath%%:*}/bin"; fi; \
+	echo "Installed orderflow as $$bin/orderflow."; \
+	case ":$$PATH:" in \
+	*":$$bin:"*) ;; \
+	*) echo "$$bin is not on your PATH: add it (export PATH=\"\$$PATH:$$bin\") to run orderflow by name.";; \
+	esac
+
+## deps: the clients the cross-client tests drive, installed if missing: the AWS CLI v2 (Debian's awscli, apt-get as root or with sudo) and the AWS SDK for JavaScript v3 (npm ci); needs the network
+deps:
+	@scripts/deps.sh
+
+## test-deps: the old name of deps
+test-deps: deps
+
+## fmt-check: the files gofmt would change, if any (then it fails)
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+## vet: go vet ./...
 vet:
 	$(GO) vet ./...
 
 ## lint: staticcheck over the module, cfn-lint over the deployed template
 lint: staticcheck cfn-lint
 
+## staticcheck: staticcheck at the version the Makefile pins (STATICCHECK_VERSION), over the module
 # go run fetches and builds the pinned version through the module proxy
 # the first time; later runs use the build cache.
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
+## cfn-lint: cfn-lint over deploy/template.yaml (skips without cfn-lint, except in CI)
 # cfn-lint is a Python tool (pip install cfn-lint). Without it a developer's
 # machine skips the check with a message; CI (CI set) fails.
 cfn-lint:
@@ -84,5 +115,6 @@ reliability:
 	$(GO) test -run 'TestUpStaysUnderItsMemoryCeiling|TestUpMemoryStaysFlat|TestTheJournalRotatesWhileIdle' -v -timeout 1h ./cmd/orderflow/ -args \
 		-limits.uploads=500 -limits.upload-for=30s -limits.names=1000000 -limits.name-bytes=1024
 
+## clean: deletes dist/
 clean:
 	rm -rf $(DIST)

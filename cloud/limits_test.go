@@ -22,6 +22,7 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/orderflow/orderflow/internal/poll"
+	"github.com/orderflow/orderflow/internal/slowtest"
 )
 
 // startLimited starts a cloud for these tests; set, if any, adjusts the
@@ -116,6 +117,7 @@ func sqsClient(c *Cloud) *awssqs.Client {
 }
 
 func TestTheBodyBudget(t *testing.T) {
+	slowtest.Skip(t, "waits out the edge's body-budget timeouts with 16 MiB uploads")
 	setTunable(t, &bodyWait, time.Second)
 	const big = MaxRequestBytes // 16 MiB, the largest body the edge takes
 	// The default budget: 64 MiB, of which bodies over 1 MiB may hold 48,
@@ -244,6 +246,7 @@ func TestTheBodyBudget(t *testing.T) {
 }
 
 func TestTheConnectionCap(t *testing.T) {
+	slowtest.Skip(t, "waits out the edge's connection-cap timeouts")
 	const max = 4
 	listQueues := func(t *testing.T, rc *rawConn) { rc.send(t, "AmazonSQS.ListQueues", 2, "{}") }
 

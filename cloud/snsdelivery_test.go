@@ -19,6 +19,7 @@ import (
 	"github.com/orderflow/orderflow/cloud"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/sns"
+	"github.com/orderflow/orderflow/internal/slowtest"
 )
 
 // deliveryFixture is a topic with one raw SQS subscription, made through the
@@ -185,9 +186,7 @@ func TestADataFileHoldingADueSNSRetryRestartsCleanlyEveryTime(t *testing.T) {
 		}
 	})
 	t.Run("after a crash", func(t *testing.T) {
-		if testing.Short() {
-			t.Skip("starts child processes")
-		}
+		slowtest.Skip(t, "crashes of child processes")
 		dir := t.TempDir()
 		for i := range rounds {
 			at := base.Add(time.Duration(2*i) * time.Hour)

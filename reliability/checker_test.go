@@ -20,6 +20,7 @@ import (
 	"github.com/orderflow/orderflow"
 	"github.com/orderflow/orderflow/cloud"
 	"github.com/orderflow/orderflow/internal/ordergen"
+	"github.com/orderflow/orderflow/internal/slowtest"
 	"github.com/orderflow/orderflow/reliability"
 	"github.com/orderflow/orderflow/sqs"
 )
@@ -89,6 +90,7 @@ func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 // returns it once the queue is drained: the invalid ones are in the DLQ.
 func deadLettered(t *testing.T) (*run, ordergen.Batch) {
 	t.Helper()
+	slowtest.Skip(t, "runs the whole pipeline to fill the DLQ, then waits out its visibility timeouts")
 	r := start(t, map[string]string{"MaximumBatchingWindowSeconds": "0"}, cloud.Faults{}, nil)
 	b := generate(t, ordergen.Options{Count: 200, Invalid: 0.25, Seed: 11})
 	r.publish(t, b.Events)

@@ -22,6 +22,7 @@ import (
 	"github.com/orderflow/orderflow"
 	"github.com/orderflow/orderflow/internal/ordergen"
 	"github.com/orderflow/orderflow/internal/poll"
+	"github.com/orderflow/orderflow/internal/slowtest"
 	"github.com/orderflow/orderflow/reliability"
 )
 
@@ -29,6 +30,7 @@ import (
 // a client publishes and records what was acknowledged; after a restart and
 // a drain, every acknowledged order is stored or dead-lettered, none twice.
 func TestKillNineWhilePublishingLosesNoAcknowledgedOrder(t *testing.T) {
+	slowtest.Skip(t, "kill -9 of orderflow up, a child process, while publishing")
 	bin := filepath.Join(t.TempDir(), "orderflow")
 	build := exec.Command("go", "build", "-o", bin, "../cmd/orderflow")
 	if out, err := build.CombinedOutput(); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/orderflow/orderflow/internal/local"
 	"github.com/orderflow/orderflow/internal/ordergen"
 	"github.com/orderflow/orderflow/internal/poll"
+	"github.com/orderflow/orderflow/internal/slowtest"
 	"github.com/orderflow/orderflow/reliability"
 )
 
@@ -171,6 +172,7 @@ func generate(t *testing.T, o ordergen.Options) ordergen.Batch {
 // as their newest event, the invalid ones dead-lettered with reasons, the
 // queue drained, nothing lost.
 func TestEveryOrderIsStoredOrDeadLetteredWithItsReason(t *testing.T) {
+	slowtest.Skip(t, "the reliability suite drives the whole pipeline with many orders")
 	t.Parallel()
 	r := start(t, map[string]string{"MaximumBatchingWindowSeconds": "0"}, cloud.Faults{}, nil)
 	b := generate(t, ordergen.Options{Count: *flagOrders, Invalid: 0.05, Seed: 1})
@@ -188,6 +190,7 @@ func TestEveryOrderIsStoredOrDeadLetteredWithItsReason(t *testing.T) {
 // 2. The same under each injected fault, across seeds: the same end state,
 // and the faults really fired (the function saw redeliveries).
 func TestTheEndStateSurvivesEveryInjectedFault(t *testing.T) {
+	slowtest.Skip(t, "the reliability suite drives the whole pipeline with many orders")
 	t.Parallel()
 	faults := []struct {
 		name   string
@@ -255,6 +258,7 @@ func nonZero(m map[string]int64) map[string]int64 {
 // a time (in rounds: the k-th event of every order, then the k+1-th), so the
 // input fixes what each event finds in the table.
 func TestManyVersionsShuffledAndDuplicatedEndAtTheNewest(t *testing.T) {
+	slowtest.Skip(t, "the reliability suite drives the whole pipeline with many orders")
 	t.Parallel()
 	r := start(t, map[string]string{"MaximumBatchingWindowSeconds": "0"}, cloud.Faults{}, nil)
 	rnd := rand.New(rand.NewPCG(3, 3))
@@ -333,6 +337,7 @@ func TestManyVersionsShuffledAndDuplicatedEndAtTheNewest(t *testing.T) {
 // are stored and deleted after the first invocation; the poison one is
 // received exactly 3 times, then SQS moves it to the DLQ.
 func TestAPoisonRecordIsReceivedThreeTimesThenDeadLetteredWhileItsBatchIsDone(t *testing.T) {
+	slowtest.Skip(t, "the reliability suite drives the whole pipeline with many orders")
 	t.Parallel()
 	r := start(t, map[string]string{"FunctionTimeoutSeconds": "2", "QueueVisibilityTimeoutSeconds": "2", "MaximumBatchingWindowSeconds": "1"}, cloud.Faults{}, nil)
 	r.Cloud.DynamoDB.SetFault(func(op string, body []byte) *awsproto.Error {
@@ -368,6 +373,7 @@ func TestAPoisonRecordIsReceivedThreeTimesThenDeadLetteredWhileItsBatchIsDone(t 
 // 5. A maximum concurrency below what the poller could take: the host never
 // runs more invocations at once, and no valid order reaches the DLQ for it.
 func TestAMaximumConcurrencyNeverSendsValidOrdersToTheDLQ(t *testing.T) {
+	slowtest.Skip(t, "the reliability suite drives the whole pipeline with many orders")
 	t.Parallel()
 	var now, peak atomic.Int64
 	wrap := func(next lambda.Handler) lambda.Handler {
@@ -398,6 +404,7 @@ func TestAMaximumConcurrencyNeverSendsValidOrdersToTheDLQ(t *testing.T) {
 // in the subscription's DLQ; none disappears, and once the policy is right a
 // redrive delivers them.
 func TestDeniedDeliveriesAreCountedAndKeptInTheSubscriptionDLQ(t *testing.T) {
+	slowtest.Skip(t, "the reliability suite drives the whole pipeline with many orders")
 	t.Parallel()
 	r := start(t, fast, cloud.Faults{}, nil)
 	ctx := context.Background()

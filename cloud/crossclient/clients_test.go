@@ -19,16 +19,28 @@ import (
 	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/internal/awscli"
 	"github.com/orderflow/orderflow/internal/poll"
+	"github.com/orderflow/orderflow/internal/slowtest"
 )
 
-// missing skips the test on a developer's machine and fails it in CI, where
-// scripts/test-deps.sh must have installed the client.
-func missing(t *testing.T, what string) {
+// Node.js and the JavaScript SDK: what is missing when one is not found
+// (and where it was looked for), and how to install it (the AWS CLI's are
+// awscli.MissingV2 and awscli.InstallV2).
+const (
+	missingNode  = "Node.js (no node on PATH)"
+	installNode  = "install Node.js and npm (apt-get install nodejs npm as root), then run make deps"
+	missingJSSDK = "the AWS SDK for JavaScript v3 (no cloud/crossclient/js/node_modules/@aws-sdk/client-sqs)"
+	installJSSDK = "run make deps, or cd cloud/crossclient/js && npm ci"
+)
+
+// missing skips the test on a developer's machine and fails it in CI,
+// where make deps must have installed the client, saying what is missing
+// and the command that installs it.
+func missing(t *testing.T, what, install string) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed; scripts/test-deps.sh installs it", what)
+		t.Fatalf("missing: %s, which CI needs; %s", what, install)
 	}
-	t.Skipf("%s is not installed (run scripts/test-deps.sh)", what)
+	t.Skipf("missing: %s; %s", what, install)
 }
 
 // cleanEnv is the whole environment a client gets: dummy credentials, the
@@ -61,12 +73,13 @@ type cli struct {
 // or any aws on PATH, told apart by their --version).
 func clis(t *testing.T) []cli {
 	t.Helper()
+	slowtest.Skip(t, "drives the AWS CLI, a child process per call")
 	var out []cli
 	v2, v1 := awscli.Find(os.Getenv("PATH"))
 	if v2 != "" {
 		out = append(out, cli{"AWS CLI v2", v2})
 	} else {
-		missing(t, "the AWS CLI v2 (/usr/bin/aws or aws on PATH)")
+		missing(t, awscli.MissingV2, awscli.InstallV2)
 	}
 	if v1 != "" {
 		out = append(out, cli{"AWS CLI v1", v1})
@@ -118,17 +131,25 @@ func TestTheAWSCLIDrivesDynamoDB(t *testing.T) {
 	}
 }
 
+// needJS skips (or in CI fails) a test of the JavaScript SDK where Node.js
+// or the SDK is missing, and under go test -short.
+func needJS(t *testing.T) {
+	t.Helper()
+	slowtest.Skip(t, "drives the AWS SDK for JavaScript v3 in Node.js, a child process")
+	if _, err := exec.LookPath("node"); err != nil {
+		missing(t, missingNode, installNode)
+	}
+	if _, err := os.Stat("js/node_modules/@aws-sdk/client-sqs"); err != nil {
+		missing(t, missingJSSDK, installJSSDK)
+	}
+}
+
 // node runs a script of the js directory with the AWS SDK for JavaScript v3
 // against the cloud and returns what it printed as JSON. env adds to (and
 // overrides) cleanEnv's variables.
 func node(t *testing.T, c *cloud.Cloud, script string, env ...string) map[string]any {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		missing(t, "Node.js")
-	}
-	if _, err := os.Stat("js/node_modules/@aws-sdk/client-sqs"); err != nil {
-		missing(t, "the AWS SDK for JavaScript v3 (js/node_modules)")
-	}
+	needJS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", script)
@@ -147,6 +168,7 @@ func node(t *testing.T, c *cloud.Cloud, script string, env ...string) map[string
 }
 
 func TestTheJavaScriptSDKDrivesDynamoDB(t *testing.T) {
+	needJS(t)
 	c, _ := cloudtest.Start(t)
 	out := node(t, c, "dynamodb.mjs")
 	if out["quantity"] != "1" || out["tables"] != "Orders" {
@@ -207,6 +229,7 @@ func TestTheAWSCLIDrivesSQS(t *testing.T) {
 }
 
 func TestTheJavaScriptSDKDrivesSQS(t *testing.T) {
+	needJS(t)
 	c, _ := cloudtest.Start(t)
 	out := node(t, c, "sqs.mjs")
 	if out["body"] != `{"orderId":"O1234"}` || out["attr"] != "shop" || out["count"] != "1" || out["left"] != "0" || out["missing"] != "QueueDoesNotExist" {
@@ -261,6 +284,7 @@ func TestTheAWSCLIDrivesSNSIntoSQS(t *testing.T) {
 }
 
 func TestTheJavaScriptSDKDrivesSNSIntoSQS(t *testing.T) {
+	needJS(t)
 	c, _ := cloudtest.Start(t)
 	out := node(t, c, "sns.mjs")
 	if out["type"] != "Notification" || out["message"] != `{"orderId":"O1234"}` || out["raw"] != `{"orderId":"O5678"}` || out["missing"] != "NotFoundException" {
@@ -363,6 +387,7 @@ func TestTheAWSCLISignsAsRequireAuthExpects(t *testing.T) {
 }
 
 func TestTheJavaScriptSDKSignsAsRequireAuthExpects(t *testing.T) {
+	needJS(t)
 	c, _ := cloudtest.Start(t, func(o *cloud.Options) { o.Credentials = map[string]string{"AKIDJSTEST": "js-secret"} })
 	out := node(t, c, "auth.mjs", "AWS_ACCESS_KEY_ID=AKIDJSTEST", "AWS_SECRET_ACCESS_KEY=js-secret")
 	if out["error"] != nil || out["sqs"] != "body with spaces & symbols = ok" || out["sns"] != "arn:aws:sns:us-east-1:000000000000:signed" || out["dynamodb"] != "0" {

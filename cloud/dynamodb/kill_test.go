@@ -17,6 +17,7 @@ import (
 
 	"github.com/orderflow/orderflow/internal/crashtest"
 	"github.com/orderflow/orderflow/internal/poll"
+	"github.com/orderflow/orderflow/internal/slowtest"
 )
 
 // workerLog is what one writer saw acknowledged.
@@ -29,6 +30,7 @@ type workerLog struct {
 }
 
 func TestEveryAcknowledgedWriteSurvivesAKill9(t *testing.T) {
+	slowtest.Skip(t, "kill -9 of a child process")
 	p := crashtest.Start(t, crashtest.Options{Serve: serveDynamoDB})
 	c := client(p.Endpoint())
 	createOrders(t, c, "Orders")

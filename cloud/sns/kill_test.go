@@ -30,6 +30,7 @@ import (
 	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
 	"github.com/orderflow/orderflow/internal/crashtest"
 	"github.com/orderflow/orderflow/internal/poll"
+	"github.com/orderflow/orderflow/internal/slowtest"
 )
 
 // sqsQueues delivers into a real SQS service as the cloud's adapter does;
@@ -174,9 +175,7 @@ func allowSNS(q string) map[string]string {
 // kills the process with SIGKILL after the publishes and reads the queues
 // after a restart.
 func TestPublishesAcknowledgedBeforeAKillAreInTheirQueuesAfterIt(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a child process")
-	}
+	slowtest.Skip(t, "kill -9 of a child process")
 	p := crashtest.Start(t, crashtest.Options{Serve: serveTopics, Arg: childArg{Now: t1}.String()})
 	topics, queues := clients(p.Endpoint())
 	for _, q := range []string{"enveloped", "raw", "dlq"} {
@@ -275,9 +274,7 @@ func atEndpoint(u, endpoint string) string {
 // though the entries record concurrently, in any order, and the kill then
 // lost the others.)
 func TestEveryEntryOfAPublishBatchWaitingForARetrySurvivesAKill(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a child process")
-	}
+	slowtest.Skip(t, "kill -9 of a child process")
 	now := t1
 	p := crashtest.Start(t, crashtest.Options{Serve: serveTopics, Arg: childArg{Now: now, Failing: true}.String()})
 	topics, queues := clients(p.Endpoint())

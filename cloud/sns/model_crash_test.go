@@ -23,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/orderflow/orderflow/internal/crashtest"
+	"github.com/orderflow/orderflow/internal/slowtest"
 )
 
 // TestRandomOperationsAgreeWithAModelThroughKillsAndRestarts drives SNS
@@ -43,9 +44,7 @@ import (
 //
 // The default run is short; -crash.ops or -crash.duration run it longer.
 func TestRandomOperationsAgreeWithAModelThroughKillsAndRestarts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts child processes")
-	}
+	slowtest.Skip(t, "random operations checked against a model through kill -9 of child processes")
 	budget := crashtest.NewBudget(t, 400)
 	p := crashtest.Start(t, crashtest.Options{Serve: serveTopics, Arg: childArg{Now: t1}.String()})
 	h := &snsHarness{t: t, p: p, r: rand.New(rand.NewPCG(budget.Seed, 0x534e53)), now: t1,

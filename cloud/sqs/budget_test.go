@@ -20,6 +20,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/journal"
 	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
+	"github.com/orderflow/orderflow/internal/slowtest"
 )
 
 // body1K is a message body of 1 KiB; bodyBytes what it counts towards a
@@ -200,9 +201,7 @@ func TestQueuedMessagesCannotExhaustMemory(t *testing.T) {
 // TestAStandardQueueAnswersOverLimitAt120000InFlight: ReceiveMessage
 // answers OverLimit, as AWS does, until one is deleted or visible again.
 func TestAStandardQueueAnswersOverLimitAt120000InFlight(t *testing.T) {
-	if testing.Short() {
-		t.Skip("receives 120,000 messages")
-	}
+	slowtest.Skip(t, "receives 120,000 messages")
 	f := inMemory.newFixtureWith(t, true, func(o *cloudsqs.Options) { o.MaxQueueBytes, o.MaxQueuedBytes = -1, -1 })
 	u := f.createQueue(t, "q", nil)
 	e := f.svc.Engine()

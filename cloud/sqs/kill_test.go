@@ -21,6 +21,7 @@ import (
 	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
 	"github.com/orderflow/orderflow/internal/crashtest"
 	"github.com/orderflow/orderflow/internal/poll"
+	"github.com/orderflow/orderflow/internal/slowtest"
 )
 
 // serveSQS is the crash tests' child: SQS on the data file in c.Dir. With
@@ -85,9 +86,7 @@ func crashClient(endpoint string) *sqs.Client {
 // is there unless a delete of it was asked for, no acknowledged delete is
 // undone, and every acknowledged receive counted.
 func TestAKilledProcessKeepsEveryAcknowledgedChange(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a child process")
-	}
+	slowtest.Skip(t, "kill -9 of a child process")
 	p := crashtest.Start(t, crashtest.Options{Serve: serveSQS})
 	client := crashClient(p.Endpoint())
 	ctx := context.Background()

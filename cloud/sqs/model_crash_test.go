@@ -24,6 +24,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/orderflow/orderflow/internal/crashtest"
+	"github.com/orderflow/orderflow/internal/slowtest"
 )
 
 // TestRandomOperationsAgreeWithAModelThroughKillsAndRestarts drives SQS in
@@ -42,9 +43,7 @@ import (
 //
 // The default run is short; -crash.ops or -crash.duration run it longer.
 func TestRandomOperationsAgreeWithAModelThroughKillsAndRestarts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts child processes")
-	}
+	slowtest.Skip(t, "random operations checked against a model through kill -9 of child processes")
 	budget := crashtest.NewBudget(t, 500)
 	p := crashtest.Start(t, crashtest.Options{Serve: serveSQS, Arg: t0.Format(time.RFC3339Nano)})
 	h := &sqsHarness{t: t, p: p, r: rand.New(rand.NewPCG(budget.Seed, 0x5153)), now: t0}

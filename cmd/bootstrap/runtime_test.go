@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/orderflow/orderflow/internal/awstest"
+	"github.com/orderflow/orderflow/internal/slowtest"
 )
 
 // runtimeAPI is the Lambda Runtime API as the provided.al2023 runtime offers
@@ -53,9 +54,7 @@ func (r *runtimeAPI) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // bootstrap for this machine and runs it as Lambda would: against a Runtime
 // API, configured only by environment variables.
 func TestTheBuiltBinaryServesAnInvocationThroughTheRuntimeAPI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
+	slowtest.Skip(t, "builds the bootstrap binary and runs it as a child process")
 	bin := filepath.Join(t.TempDir(), "bootstrap")
 	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -37,6 +37,7 @@ import (
 	awssqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/orderflow/orderflow/cloud"
+	"github.com/orderflow/orderflow/internal/slowtest"
 )
 
 var (
@@ -76,9 +77,7 @@ func hostPort(endpoint string) string { return strings.TrimPrefix(endpoint, "htt
 // starts again. Before the body budget, every such body was buffered as it
 // arrived, and RSS grew with each upload (docs/benchmarks.md).
 func TestUpStaysUnderItsMemoryCeilingUnderSlowLargeUploads(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs orderflow up as a process")
-	}
+	slowtest.Skip(t, "slow uploads and memory measured against orderflow up, a child process")
 	up := startUp(t)
 	pid := up.cmd.Process.Pid
 	before := memMiB(t, pid, "VmRSS")
@@ -187,9 +186,7 @@ func slowUpload(ctx context.Context, endpoint string, piece []byte) (refused boo
 // a key of the call counts, kept forever, and RSS grew with each name
 // (docs/benchmarks.md).
 func TestUpMemoryStaysFlatUnderRandomOperationNames(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs orderflow up as a process")
-	}
+	slowtest.Skip(t, "a million operation names against orderflow up, a child process")
 	up := startUp(t)
 	pid := up.cmd.Process.Pid
 	const workers = 4
@@ -275,9 +272,7 @@ func walSegments(t *testing.T, dir string) []string {
 // log segment could not be created ("too many open files") and the cloud
 // refused every write from then on.
 func TestTheJournalRotatesWhileIdleConnectionsReachTheOpenFileLimit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs orderflow up as a process")
-	}
+	slowtest.Skip(t, "idle connections up to the open-file limit of orderflow up, a child process")
 	const limit, idle = 256, 600
 	dir := t.TempDir()
 	up := startUpUlimit(t, fmt.Sprintf("-n %d", limit), "--data-dir", dir)

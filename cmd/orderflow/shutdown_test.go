@@ -31,6 +31,7 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/orderflow/orderflow/internal/poll"
+	"github.com/orderflow/orderflow/internal/slowtest"
 )
 
 // stopBound is how soon after SIGINT a stop with nothing in flight must end.
@@ -175,6 +176,7 @@ func publishSeed(t *testing.T, cfg aws.Config) {
 }
 
 func TestUpStopsWellUnderASecondAfterCtrlCWithNothingInFlight(t *testing.T) {
+	slowtest.Skip(t, "runs orderflow up as a child process")
 	dir := filepath.Join(t.TempDir(), "data")
 	p := startCLI(t, "up", "--addr", "127.0.0.1:0", "--data-dir", dir)
 	url := p.endpoint(t)
@@ -216,6 +218,7 @@ func TestUpStopsWellUnderASecondAfterCtrlCWithNothingInFlight(t *testing.T) {
 }
 
 func TestASecondCtrlCStopsUpAtOnceAndTheDataDirectoryStillStarts(t *testing.T) {
+	slowtest.Skip(t, "runs orderflow up as a child process")
 	dir := filepath.Join(t.TempDir(), "data")
 	// Every invocation is held past the queue's visibility timeout after
 	// its handler returns, so the first Ctrl-C waits for it.

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/orderflow/orderflow/internal/poll"
+	"github.com/orderflow/orderflow/internal/slowtest"
 	"github.com/orderflow/orderflow/internal/tmpfs"
 )
 
@@ -130,9 +131,7 @@ func (p *upProcess) dynamodb() *awsddb.Client {
 // equivalent forms, binary keys, and deletes, across kill -9 and clean
 // restarts.
 func TestTablesOfEveryKeyShapeSurviveKill9AndRestartsOfUp(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs orderflow up as a process")
-	}
+	slowtest.Skip(t, "kill -9 of orderflow up, a child process, and restarts")
 	ctx := context.Background()
 	dir := t.TempDir()
 	up := startUp(t, "--data-dir", dir)
@@ -254,9 +253,7 @@ func TestTablesOfEveryKeyShapeSurviveKill9AndRestartsOfUp(t *testing.T) {
 // with a file size limit (ulimit -S -f, raised again with prlimit) needs
 // no privilege.
 func TestUpRefusesWhileItsDiskIsFullAndCarriesOnWhenSpaceReturns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs orderflow up as a process")
-	}
+	slowtest.Skip(t, "fills a real disk under orderflow up, a child process")
 	t.Run("a full disk", func(t *testing.T) {
 		dir := mountTmpfs(t, 64<<20)
 		up := startUp(t, "--data-dir", dir)

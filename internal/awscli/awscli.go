@@ -13,6 +13,13 @@ import (
 	"strings"
 )
 
+// What a test says when Find finds no AWS CLI v2: what is missing, where
+// it was looked for, and the command that installs it.
+const (
+	MissingV2 = "the AWS CLI v2 (no /usr/bin/aws, and no aws on PATH that says aws-cli/2)"
+	InstallV2 = "run make deps, or apt-get install awscli as root"
+)
+
 // Find returns the paths of an AWS CLI v2 and v1, "" for one not found.
 // It looks at /usr/bin/aws first, then along path (a PATH value).
 func Find(path string) (v2, v1 string) {

@@ -8,14 +8,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/orderflow/orderflow/internal/slowtest"
 )
 
 // Mount mounts a tmpfs of size bytes in a temporary directory for the
 // test and unmounts it when the test ends. Mounting takes privileges:
 // where it is not allowed the test is skipped with the reason and with
-// why, which names the test that covers the promise unprivileged.
+// why, which names the test that covers the promise unprivileged. Under
+// go test -short (make check) the test is skipped: make test runs it.
 func Mount(t testing.TB, size int, why string) string {
 	t.Helper()
+	slowtest.Skip(t, "fills a real disk (a tmpfs)")
 	dir := t.TempDir()
 	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", size), "tmpfs", dir).CombinedOutput()
 	if err != nil {
