@@ -1,7 +1,13 @@
 // Package human owns how numbers and durations read in sentences written
 // for a person: "3 days 4 hours", not "76h0m0s"; "1,200", not "1200". It
-// imports only the standard library, so the domain package may use it for
-// its messages.
+// imports only the standard library, so the domain package (standard
+// library only) may use it for its messages; that is why it does not
+// depend on go-humanize for the grouping of thousands. Durations would be
+// its own anyway: go-humanize says a time relative to now in one unit ("3
+// days ago"), and github.com/hako/durafmt, unchanged since 2021, counts
+// weeks and writes every unit unless told otherwise, where the function's
+// refusal of a far-future timestamp wants the two largest units of a plain
+// duration.
 package human
 
 import (
