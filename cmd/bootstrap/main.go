@@ -15,6 +15,8 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/orderflow/orderflow/internal/ownbody"
@@ -38,7 +40,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	// A request body of its own for the transport: the SDK closes the one
 	// it built when the answer's headers arrive, and an answer that comes
 	// before the body is sent is otherwise lost (internal/ownbody).
-	cfg.HTTPClient = ownbody.Client{Next: cfg.HTTPClient}
+	// LoadDefaultConfig leaves the client nil unless a setting (a CA
+	// bundle, say) asks for one of its own; keep that one.
+	var next aws.HTTPClient = awshttp.NewBuildableClient()
+	if cfg.HTTPClient != nil {
+		next = cfg.HTTPClient
+	}
+	cfg.HTTPClient = ownbody.Client{Next: next}
 	h, err := processorder.New(cfg, getenv, stdout)
 	if err != nil {
 		return err

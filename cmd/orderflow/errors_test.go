@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -148,16 +149,44 @@ func TestEveryTargetGivesTheTransportARequestBodyOfItsOwn(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	for _, endpoint := range []string{"", "http://127.0.0.1:4566", "https://sqs.example.com"} {
-		f := targetFlags{endpoint: endpoint, region: "us-east-1", stack: stackName}
-		tg, err := f.resolve(context.Background(), &env{getenv: func(k string) string {
-			return map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret"}[k]
-		}})
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	// An ambient CA bundle makes the SDK build a client of its own; without
+	// one it leaves cfg.HTTPClient nil, which the target must not wrap.
+	t.Setenv("AWS_CA_BUNDLE", "")
+	os.Unsetenv("AWS_CA_BUNDLE")
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%d", len(b))
+	})
+	getenv := func(k string) string {
+		return map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret"}[k]
+	}
+	for _, f := range []targetFlags{
+		{region: "us-east-1"},
+		{endpoint: "http://127.0.0.1:4566", region: "us-east-1"},
+		{endpoint: "https://sqs.example.com", region: "us-east-1"},
+		{useAWS: true, region: "us-east-1"},
+	} {
+		f.stack = stackName
+		tg, err := f.resolve(context.Background(), &env{getenv: getenv})
 		if err != nil {
-			t.Fatalf("resolve %q: %v", endpoint, err)
+			t.Fatalf("resolve %+v: %v", f, err)
 		}
 		if _, ok := tg.cfg.HTTPClient.(ownbody.Client); !ok {
-			t.Errorf("endpoint %q: the HTTP client is %T, not ownbody.Client", endpoint, tg.cfg.HTTPClient)
+			t.Errorf("%+v: the HTTP client is %T, not ownbody.Client", f, tg.cfg.HTTPClient)
+			continue
+		}
+		// And it sends: a body, whole.
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("twelve bytes"))
+		resp, err := tg.cfg.HTTPClient.Do(req)
+		if err != nil {
+			t.Errorf("%+v: %v", f, err)
+			continue
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(got) != "12" {
+			t.Errorf("%+v: the server read %q bytes of a 12-byte body", f, got)
 		}
 	}
 }

@@ -106,7 +106,13 @@ func (f *targetFlags) resolve(ctx context.Context, e *env) (*target, error) {
 		if err := retrieve(ctx, cfg.Credentials); err != nil {
 			return nil, err
 		}
-		cfg.HTTPClient = ownbody.Client{Next: cfg.HTTPClient}
+		// LoadDefaultConfig leaves the client nil unless a setting (a CA
+		// bundle, say) asks for one of its own; keep that one.
+		var next aws.HTTPClient = awshttp.NewBuildableClient()
+		if cfg.HTTPClient != nil {
+			next = cfg.HTTPClient
+		}
+		cfg.HTTPClient = ownbody.Client{Next: next}
 		return &target{cfg: cfg, stack: f.stack}, nil
 	}
 	endpoint := f.endpoint
