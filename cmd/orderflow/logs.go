@@ -11,6 +11,8 @@ import (
 	awslogs "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logstypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/spf13/cobra"
+
+	"github.com/orderflow/orderflow/internal/human"
 )
 
 func logsCommand(e *env, tf *targetFlags) *cobra.Command {
@@ -61,7 +63,7 @@ from the embedded cloud's CloudWatch Logs; on AWS from CloudWatch Logs.`,
 				}
 				if !follow {
 					if n == 0 && len(seen) == 0 {
-						fmt.Fprintf(e.stderr, "No log lines in %s in the last %s.\n", res.LogGroup, since)
+						fmt.Fprintf(e.stderr, "No log lines in %s in the last %s.\n", res.LogGroup, human.Duration(since))
 					}
 					return nil
 				}

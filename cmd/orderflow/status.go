@@ -14,6 +14,8 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/spf13/cobra"
+
+	"github.com/orderflow/orderflow/internal/human"
 )
 
 // statusView is what `orderflow status` shows.
@@ -202,7 +204,7 @@ func (e notDrainedError) Error() string {
 // that is gone gives them back only then.
 func notDrained(ctx context.Context, t *target, client *awssqs.Client, url string, nd notDrainedError) error {
 	d := nd.left
-	held := fmt.Sprintf("OrderQueue still holds %d visible, %d in flight and %d delayed messages after --wait %s", d.Visible, d.InFlight, d.Delayed, nd.limit)
+	held := fmt.Sprintf("OrderQueue still holds %d visible, %d in flight and %d delayed messages after %s (--wait %s)", d.Visible, d.InFlight, d.Delayed, human.Duration(nd.limit), nd.limit)
 	longer := 2 * nd.limit
 	if d.InFlight == 0 {
 		return fmt.Errorf("%s; wait longer (e.g. --wait %s) if the event source mapping is enabled (`orderflow status` shows its state)", held, waitFlag(longer))
@@ -227,7 +229,7 @@ func inFlightNote(n, vt int) string {
 
 // whenVisibleAgain says when messages in flight come back.
 func whenVisibleAgain(vt int) string {
-	return fmt.Sprintf("if the reader is gone (e.g. after a restart) they become visible again within the queue's visibility timeout (%d s) of their receive", vt)
+	return fmt.Sprintf("if the reader is gone (e.g. after a restart) they become visible again within the queue's visibility timeout (%s) of their receive", human.Duration(time.Duration(vt)*time.Second))
 }
 
 // waitFlag writes d for --wait, in whole minutes from a minute up.

@@ -55,8 +55,8 @@ func TestStatusExplainsMessagesInFlight(t *testing.T) {
 		t.Fatalf("status exited %d: %s", code, stderr)
 	}
 	for _, want := range []string{
-		"\nOrderQueue: 2 messages are in flight: received and not yet deleted; if the reader is gone (e.g. after a restart) they become visible again within the queue's visibility timeout (90 s) of their receive.\n",
-		"\nOrderDLQ: 1 message is in flight: received and not yet deleted; if the reader is gone (e.g. after a restart) they become visible again within the queue's visibility timeout (30 s) of their receive.\n",
+		"\nOrderQueue: 2 messages are in flight: received and not yet deleted; if the reader is gone (e.g. after a restart) they become visible again within the queue's visibility timeout (1 minute 30 seconds) of their receive.\n",
+		"\nOrderDLQ: 1 message is in flight: received and not yet deleted; if the reader is gone (e.g. after a restart) they become visible again within the queue's visibility timeout (30 seconds) of their receive.\n",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("status lacks %q:\n%s", want, stdout)
@@ -69,8 +69,8 @@ func TestStatusExplainsMessagesInFlight(t *testing.T) {
 	}
 
 	code, stdout, stderr = runCaptured(t, []string{"status", "--endpoint", endpoint, "--wait", "1s"}, getenv)
-	want := "orderflow: OrderQueue still holds 0 visible, 2 in flight and 0 delayed messages after --wait 1s; the 2 in flight were received and not yet deleted, " +
-		"and if the reader is gone (e.g. after a restart) they become visible again within the queue's visibility timeout (90 s) of their receive: wait longer (e.g. --wait 2m)\n"
+	want := "orderflow: OrderQueue still holds 0 visible, 2 in flight and 0 delayed messages after 1 second (--wait 1s); the 2 in flight were received and not yet deleted, " +
+		"and if the reader is gone (e.g. after a restart) they become visible again within the queue's visibility timeout (1 minute 30 seconds) of their receive: wait longer (e.g. --wait 2m)\n"
 	if code != 1 || stdout != "" || stderr != want {
 		t.Errorf("status --wait 1s: exit %d, stdout %q\nstderr %q\nwant   %q", code, stdout, stderr, want)
 	}
@@ -82,7 +82,7 @@ func TestStatusExplainsMessagesInFlight(t *testing.T) {
 		}
 	}
 	code, stdout, stderr = runCaptured(t, []string{"status", "--endpoint", endpoint, "--wait", "1s"}, getenv)
-	want = "orderflow: OrderQueue still holds 2 visible, 0 in flight and 0 delayed messages after --wait 1s; wait longer (e.g. --wait 2s) if the event source mapping is enabled (`orderflow status` shows its state)\n"
+	want = "orderflow: OrderQueue still holds 2 visible, 0 in flight and 0 delayed messages after 1 second (--wait 1s); wait longer (e.g. --wait 2s) if the event source mapping is enabled (`orderflow status` shows its state)\n"
 	if code != 1 || stdout != "" || stderr != want {
 		t.Errorf("status --wait 1s: exit %d, stdout %q\nstderr %q\nwant   %q", code, stdout, stderr, want)
 	}
