@@ -22,6 +22,13 @@ targets=(
 for t in "${targets[@]}"; do
 	set -- $t
 	echo "fuzz: $1 ($2) for $time"
-	# A short minimisation keeps a bounded run bounded.
-	go test -run='^$' -fuzz="^$1\$" -fuzztime="$time" -fuzzminimizetime=5s "$2" 2>&1 | tail -3
+	# A short minimisation keeps a bounded run bounded. A passing run shows
+	# its last lines; a failing one all of them (the failing input, or why
+	# a worker stopped).
+	if out=$(go test -run='^$' -fuzz="^$1\$" -fuzztime="$time" -fuzzminimizetime=5s "$2" 2>&1); then
+		printf '%s\n' "$out" | tail -3
+	else
+		printf '%s\n' "$out"
+		exit 1
+	fi
 done
