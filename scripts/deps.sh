@@ -48,4 +48,15 @@ else
 	failed=1
 fi
 
+# moto_server: an independent S3 and CloudFormation that orderflow deploy is
+# tested against (pip; the machine image has it).
+if command -v moto_server >/dev/null 2>&1; then
+	echo "deps: moto_server is installed"
+elif command -v pip >/dev/null 2>&1 && pip install -q 'moto[server]'; then
+	echo "deps: installed moto_server (pip install 'moto[server]')"
+else
+	echo "deps: cannot install moto_server: pip install 'moto[server]' (its deploy test skips without it, and fails in CI)" >&2
+	failed=1
+fi
+
 exit "$failed"

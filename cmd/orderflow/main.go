@@ -8,6 +8,8 @@
 //	orderflow status   queue depths, table size, the event source mapping
 //	orderflow logs     the function's log lines
 //	orderflow bench    measure the whole pipeline on an embedded cloud
+//	orderflow deploy   build the function, upload it, create or update the stack
+//	orderflow destroy  delete the stack
 //
 // The operating commands act on the local cloud (default
 // http://127.0.0.1:4566), on any endpoint (--endpoint, AWS_ENDPOINT_URL), or
@@ -95,7 +97,7 @@ no AWS account, no Docker.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	var tf targetFlags
-	ops := []*cobra.Command{publishCommand(e, &tf), ordersCommand(e, &tf), dlqCommand(e, &tf), statusCommand(e, &tf), logsCommand(e, &tf)}
+	ops := []*cobra.Command{publishCommand(e, &tf), ordersCommand(e, &tf), dlqCommand(e, &tf), statusCommand(e, &tf), logsCommand(e, &tf), deployCommand(e, &tf), destroyCommand(e, &tf)}
 	for _, c := range ops {
 		tf.register(c)
 	}

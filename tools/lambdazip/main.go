@@ -4,18 +4,17 @@
 //
 //	go run ./tools/lambdazip -o dist/ProcessOrderFunction.zip dist/bootstrap
 //
-// It is written in Go so that packaging needs nothing beyond the Go toolchain
-// (no zip program on the machine).
+// The packing itself is internal/lambdazip's, which orderflow deploy uses too.
 package main
 
 import (
-	"archive/zip"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"time"
+
+	"github.com/orderflow/orderflow/internal/lambdazip"
 )
 
 func main() {
@@ -38,10 +37,6 @@ func run(args []string, stderr io.Writer) error {
 	return pack(fs.Arg(0), *out)
 }
 
-// epoch is the modification time of every entry: zip cannot store earlier
-// than 1980, and a fixed time keeps the output reproducible.
-var epoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
-
 func pack(binary, out string) (err error) {
 	in, err := os.Open(binary)
 	if err != nil {
@@ -60,15 +55,5 @@ func pack(binary, out string) (err error) {
 			os.Remove(out)
 		}
 	}()
-	zw := zip.NewWriter(f)
-	hdr := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate, Modified: epoch}
-	hdr.SetMode(0o755)
-	w, err := zw.CreateHeader(hdr)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(w, in); err != nil {
-		return fmt.Errorf("write %s: %w", out, err)
-	}
-	return zw.Close()
+	return lambdazip.Write(f, in)
 }
