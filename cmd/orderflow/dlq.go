@@ -227,16 +227,8 @@ func peekDLQ(ctx context.Context, client *awssqs.Client, url string, maxN, want 
 	// Release what was read even if a later read fails; a message that
 	// cannot be released stays hidden for the read's visibility timeout.
 	defer func() {
-		for start := 0; start < len(receipts); start += 10 {
-			out, rerr := client.ChangeMessageVisibilityBatch(context.WithoutCancel(ctx), &awssqs.ChangeMessageVisibilityBatchInput{
-				QueueUrl: aws.String(url), Entries: receipts[start:min(start+10, len(receipts))],
-			})
-			if rerr == nil && len(out.Failed) > 0 {
-				rerr = fmt.Errorf("%d messages stay hidden for %d seconds: %s", len(out.Failed), peekVisibility, aws.ToString(out.Failed[0].Message))
-			}
-			if rerr != nil && err == nil {
-				err = fmt.Errorf("make the messages visible again: %w", rerr)
-			}
+		if rerr := makeVisible(ctx, client, url, receipts, peekVisibility); rerr != nil && err == nil {
+			err = fmt.Errorf("make the messages visible again: %w", rerr)
 		}
 	}()
 	once := func(o *awssqs.Options) { o.RetryMaxAttempts = 1 }
@@ -278,6 +270,25 @@ func peekDLQ(ctx context.Context, client *awssqs.Client, url string, maxN, want 
 		}
 	}
 	return views, nil
+}
+
+// makeVisible gives back messages a reader received (ten to a request),
+// even when the reader's context has ended; a message that cannot be given
+// back stays hidden for the receive's visibility timeout, hidden seconds.
+func makeVisible(ctx context.Context, client *awssqs.Client, url string, receipts []sqstypes.ChangeMessageVisibilityBatchRequestEntry, hidden int32) error {
+	var err error
+	for start := 0; start < len(receipts); start += 10 {
+		out, rerr := client.ChangeMessageVisibilityBatch(context.WithoutCancel(ctx), &awssqs.ChangeMessageVisibilityBatchInput{
+			QueueUrl: aws.String(url), Entries: receipts[start:min(start+10, len(receipts))],
+		})
+		if rerr == nil && len(out.Failed) > 0 {
+			rerr = fmt.Errorf("%d messages stay hidden for %d seconds: %s", len(out.Failed), hidden, aws.ToString(out.Failed[0].Message))
+		}
+		if rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
 func viewOf(m sqstypes.Message) deadLetterView {
@@ -513,16 +524,8 @@ func moveTransient(ctx context.Context, client *awssqs.Client, from, to string, 
 	var release []sqstypes.ChangeMessageVisibilityBatchRequestEntry
 	handled := map[string]int{} // message id → its entry in release, or -1 once moved
 	defer func() {
-		for start := 0; start < len(release); start += 10 {
-			out, rerr := client.ChangeMessageVisibilityBatch(context.WithoutCancel(ctx), &awssqs.ChangeMessageVisibilityBatchInput{
-				QueueUrl: aws.String(from), Entries: release[start:min(start+10, len(release))],
-			})
-			if rerr == nil && len(out.Failed) > 0 {
-				rerr = fmt.Errorf("%d messages stay hidden for %d seconds: %s", len(out.Failed), moveVisibility, aws.ToString(out.Failed[0].Message))
-			}
-			if rerr != nil && err == nil {
-				err = fmt.Errorf("make the messages left in OrderDLQ visible again: %w", rerr)
-			}
+		if rerr := makeVisible(ctx, client, from, release, moveVisibility); rerr != nil && err == nil {
+			err = fmt.Errorf("make the messages left in OrderDLQ visible again: %w", rerr)
 		}
 	}()
 	for empty := 0; len(handled) < want && empty < 2; {
