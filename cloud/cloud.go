@@ -58,8 +58,8 @@ import (
 	"github.com/orderflow/orderflow/cloud/logs"
 	"github.com/orderflow/orderflow/cloud/provision"
 	"github.com/orderflow/orderflow/cloud/sns"
-	"github.com/orderflow/orderflow/cloud/sts"
 	"github.com/orderflow/orderflow/cloud/sqs"
+	"github.com/orderflow/orderflow/cloud/sts"
 	"github.com/orderflow/orderflow/internal/cfntemplate"
 	"github.com/orderflow/orderflow/internal/ownbody"
 )
