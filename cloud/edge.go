@@ -357,13 +357,14 @@ func (e *edge) dialect(r *http.Request) authDialect {
 }
 
 // prefixRoute finds the REST service whose path prefix the request's path
-// starts with, unless the request's credential scope names another
-// service: Lambda's prefixes (/2015-03-31/, …) are also valid S3 bucket
-// names.
+// starts with, unless the request is signed for S3: Lambda's prefixes
+// (/2015-03-31/, /2018-10-31/, …) are also valid bucket names in a
+// path-style S3 URL. (A request signed for any other service keeps its
+// route, to be refused as scoped to the wrong service.)
 func (e *edge) prefixRoute(r *http.Request) (prefixRoute, bool) {
-	scope := signingName(r)
+	s3 := signingName(r) == "s3"
 	for _, p := range e.prefixes {
-		if strings.HasPrefix(r.URL.Path, p.prefix) && (scope == "" || scope == p.service.Name()) {
+		if strings.HasPrefix(r.URL.Path, p.prefix) && !s3 {
 			return p, true
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
@@ -323,5 +324,47 @@ func TestAPathNoLambdaOperationHasAnswersLambdasJSONError(t *testing.T) {
 	if resp.StatusCode != 404 || resp.Header.Get("X-Amzn-Errortype") != "UnknownOperationException" || resp.Header.Get("Content-Type") != "application/json" ||
 		string(body) != `{"Message":"Lambda has no operation GET /2018-10-31/nothing/here","Type":"User"}` {
 		t.Errorf("got %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+}
+
+func TestARequestSignedForS3NeverReachesLambda(t *testing.T) {
+	t.Parallel()
+	c, _ := cloudtest.Start(t)
+	for _, scope := range []string{"lambda", "s3"} {
+		req, _ := http.NewRequest(http.MethodGet, c.URL()+"/2018-10-31/layers", nil)
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=orderflow/20260101/us-east-1/"+scope+"/aws4_request, SignedHeaders=host, Signature=00")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		lambdaAnswered := resp.StatusCode == 200 && string(body) == `{"Layers":[]}`
+		if want := scope == "lambda"; lambdaAnswered != want {
+			t.Errorf("signed for %s: Lambda answered: %v, want %v (%d %s)", scope, lambdaAnswered, want, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestInvokeUnderRequireAuth(t *testing.T) {
+	t.Parallel()
+	c, cfg := cloudtest.Start(t, func(o *cloud.Options) { o.Credentials = map[string]string{"AKIDLOCAL": "s3cr3t"} })
+	c.Lambda.Register("worker", func(lambda.Config) (lambda.Handler, error) {
+		return func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) { return events.SQSEventResponse{}, nil }, nil
+	})
+	if _, err := c.Lambda.CreateFunction(context.Background(), lambda.Function{Name: "worker", TimeoutSec: 5, MemoryMB: 128}); err != nil {
+		t.Fatal(err)
+	}
+	signed := cfg.Copy()
+	signed.Credentials = credentials.NewStaticCredentialsProvider("AKIDLOCAL", "s3cr3t", "")
+	out, err := awslambda.NewFromConfig(signed).Invoke(context.Background(), &awslambda.InvokeInput{FunctionName: aws.String("worker"), Payload: []byte(twoRecords)})
+	if err != nil || out.StatusCode != 200 {
+		t.Fatalf("signed: %v", err)
+	}
+	unknown := cfg.Copy()
+	unknown.Credentials = credentials.NewStaticCredentialsProvider("AKIDOTHER", "s3cr3t", "")
+	_, err = awslambda.NewFromConfig(unknown).Invoke(context.Background(), &awslambda.InvokeInput{FunctionName: aws.String("worker"), Payload: []byte(twoRecords)})
+	if code, _ := apiError(t, err); code != "UnrecognizedClientException" {
+		t.Errorf("an unknown key: code %s, want UnrecognizedClientException", code)
 	}
 }
