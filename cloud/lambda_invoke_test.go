@@ -130,6 +130,7 @@ func TestEventAndDryRunInvocations(t *testing.T) {
 		t.Fatalf("Event: %v, StatusCode %d, payload %q", err, out.StatusCode, out.Payload)
 	}
 	poll.Until(t, 5*time.Second, "the Event invocation runs", func() bool { return calls.Load() == 1 })
+	//lint:ignore SA1019 InvokeAsync is deprecated, but still Lambda's, and answered here.
 	async, err := client.InvokeAsync(ctx, &awslambda.InvokeAsyncInput{FunctionName: aws.String("worker"), InvokeArgs: strings.NewReader(twoRecords)})
 	if err != nil || async.Status != 202 {
 		t.Fatalf("InvokeAsync: %v, Status %d", err, async.Status)
@@ -350,7 +351,9 @@ func TestInvokeUnderRequireAuth(t *testing.T) {
 	t.Parallel()
 	c, cfg := cloudtest.Start(t, func(o *cloud.Options) { o.Credentials = map[string]string{"AKIDLOCAL": "s3cr3t"} })
 	c.Lambda.Register("worker", func(lambda.Config) (lambda.Handler, error) {
-		return func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) { return events.SQSEventResponse{}, nil }, nil
+		return func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+			return events.SQSEventResponse{}, nil
+		}, nil
 	})
 	if _, err := c.Lambda.CreateFunction(context.Background(), lambda.Function{Name: "worker", TimeoutSec: 5, MemoryMB: 128}); err != nil {
 		t.Fatal(err)
