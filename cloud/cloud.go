@@ -2,7 +2,8 @@
 // and SNS APIs behind one edge endpoint, started in-process or served on a
 // port, for unmodified AWS clients (the SDKs, the AWS CLI) to use as if it
 // were AWS. Beside them the edge serves CloudWatch Logs, the CloudFormation
-// API's read side and the function host's Lambda API; Deploy provisions a
+// API's read side, STS's GetCallerIdentity and the function host's Lambda
+// API (reading functions and mappings, and Invoke); Deploy provisions a
 // template into the cloud, and the function host (Cloud.Lambda) runs the
 // Go handlers registered with it. It never imports the order code.
 //
