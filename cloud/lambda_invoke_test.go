@@ -241,7 +241,7 @@ func TestEveryLambdaOperationAnswersJSONTheSDKParses(t *testing.T) {
 	}
 
 	notImplemented := func(op string) string {
-		return "The embedded Lambda does not implement " + op + " yet; it answers ListFunctions, GetFunction, GetFunctionConfiguration, Invoke, the event source mappings' List, Get and Update, and empty lists of versions, aliases and layers."
+		return "The embedded Lambda does not implement " + op + " yet; it answers ListFunctions, GetFunction, GetFunctionConfiguration, Invoke, PublishVersion, ListVersionsByFunction, the event source mappings' List, Get and Update, and empty lists of aliases and layers."
 	}
 	tests := []struct {
 		name          string
@@ -268,10 +268,10 @@ func TestEveryLambdaOperationAnswersJSONTheSDKParses(t *testing.T) {
 			_, err := client.GetFunction(ctx, &awslambda.GetFunctionInput{FunctionName: aws.String("*")})
 			return err
 		}, "ValidationException", "1 validation error detected: Value '*' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"},
-		{"PublishVersion", func() error {
-			_, err := client.PublishVersion(ctx, &awslambda.PublishVersionInput{FunctionName: fn})
+		{"UpdateFunctionCode", func() error {
+			_, err := client.UpdateFunctionCode(ctx, &awslambda.UpdateFunctionCodeInput{FunctionName: fn, ZipFile: []byte("PK")})
 			return err
-		}, "NotImplemented", notImplemented("PublishVersion")},
+		}, "NotImplemented", notImplemented("UpdateFunctionCode")},
 		{"CreateAlias", func() error {
 			_, err := client.CreateAlias(ctx, &awslambda.CreateAliasInput{FunctionName: fn, Name: aws.String("live"), FunctionVersion: aws.String("1")})
 			return err
@@ -369,5 +369,52 @@ func TestInvokeUnderRequireAuth(t *testing.T) {
 	_, err = awslambda.NewFromConfig(unknown).Invoke(context.Background(), &awslambda.InvokeInput{FunctionName: aws.String("worker"), Payload: []byte(twoRecords)})
 	if code, _ := apiError(t, err); code != "UnrecognizedClientException" {
 		t.Errorf("an unknown key: code %s, want UnrecognizedClientException", code)
+	}
+}
+
+func TestAPublishedVersionIsListedAndInvokedAsLatestIs(t *testing.T) {
+	t.Parallel()
+	_, client, calls := invokeCloud(t)
+	ctx := context.Background()
+	fn := aws.String("worker")
+	for i := range 2 { // nothing changed: the second publish answers version 1 again
+		v, err := client.PublishVersion(ctx, &awslambda.PublishVersionInput{FunctionName: fn, Description: aws.String("first")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(v.Version) != "1" || aws.ToString(v.FunctionArn) != "arn:aws:lambda:us-east-1:000000000000:function:worker:1" || aws.ToString(v.Description) != "first" {
+			t.Errorf("publish %d: Version %q, FunctionArn %q, Description %q", i+1, aws.ToString(v.Version), aws.ToString(v.FunctionArn), aws.ToString(v.Description))
+		}
+	}
+	versions, err := client.ListVersionsByFunction(ctx, &awslambda.ListVersionsByFunctionInput{FunctionName: fn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range versions.Versions {
+		got = append(got, aws.ToString(v.Version))
+	}
+	if strings.Join(got, ",") != "$LATEST,1" {
+		t.Errorf("versions = %v, want $LATEST,1", got)
+	}
+	cfg, err := client.GetFunctionConfiguration(ctx, &awslambda.GetFunctionConfigurationInput{FunctionName: fn, Qualifier: aws.String("1")})
+	if err != nil || aws.ToString(cfg.Version) != "1" {
+		t.Errorf("GetFunctionConfiguration of version 1: %v, Version %q", err, aws.ToString(cfg.Version))
+	}
+	out, err := client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("worker:1"), Payload: []byte(twoRecords)})
+	if err != nil || aws.ToString(out.ExecutedVersion) != "1" || calls.Load() != 1 {
+		t.Errorf("invoking version 1: %v, ExecutedVersion %q, %d calls", err, aws.ToString(out.ExecutedVersion), calls.Load())
+	}
+	_, err = client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: fn, Qualifier: aws.String("2")})
+	if code, msg := apiError(t, err); code != "ResourceNotFoundException" || msg != "Function not found: arn:aws:lambda:us-east-1:000000000000:function:worker:2" {
+		t.Errorf("version 2: %s %q", code, msg)
+	}
+	_, err = client.PublishVersion(ctx, &awslambda.PublishVersionInput{FunctionName: fn, CodeSha256: aws.String("abc")})
+	if code, _ := apiError(t, err); code != "InvalidParameterValueException" {
+		t.Errorf("publishing with a CodeSha256: code %s, want InvalidParameterValueException", code)
+	}
+	_, err = client.PublishVersion(ctx, &awslambda.PublishVersionInput{FunctionName: aws.String("nobody")})
+	if code, _ := apiError(t, err); code != "ResourceNotFoundException" {
+		t.Errorf("publishing an unknown function: code %s, want ResourceNotFoundException", code)
 	}
 }

@@ -14,7 +14,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
 )
@@ -23,10 +26,21 @@ import (
 // and event source mappings, enabling or disabling a mapping, and invoking
 // a function. Every other operation of Lambda's API answers in Lambda's
 // JSON error shape, saying it is not implemented here.
-func (h *Host) API() *API { return &API{h: h} }
+func (h *Host) API() *API { return &API{h: h, published: map[string]string{}} }
 
-// API is the host's Lambda API for the edge.
-type API struct{ h *Host }
+// API is the host's Lambda API for the edge. It keeps the functions'
+// published versions: one API per host.
+//
+// A function's code and configuration cannot change here (the API has no
+// UpdateFunctionCode or UpdateFunctionConfiguration yet), so, as Lambda
+// publishes no new version of an unchanged function, each function has at
+// most one published version, 1, the same as $LATEST.
+type API struct {
+	h *Host
+
+	mu        sync.Mutex
+	published map[string]string // function name → its version 1's description
+}
 
 // Name is the SigV4 signing name.
 func (a *API) Name() string { return "lambda" }
@@ -209,6 +223,7 @@ var implemented = map[string]func(a *API, w http.ResponseWriter, r *http.Request
 	"Invoke":                   (*API).invoke,
 	"InvokeAsync":              (*API).invokeAsync,
 	"ListVersionsByFunction":   (*API).listVersions,
+	"PublishVersion":           (*API).publishVersion,
 	"ListAliases":              (*API).listAliases,
 	"GetAlias":                 (*API).getAlias,
 	"GetFunctionConcurrency":   (*API).getConcurrency,
@@ -288,7 +303,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, apiError{http.StatusNotFound, "UnknownOperationException", fmt.Sprintf("Lambda has no operation %s %s", r.Method, r.URL.Path)})
 	case rt.serve == nil:
 		a.fail(w, apiError{http.StatusNotImplemented, "NotImplemented",
-			fmt.Sprintf("The embedded Lambda does not implement %s yet; it answers ListFunctions, GetFunction, GetFunctionConfiguration, Invoke, the event source mappings' List, Get and Update, and empty lists of versions, aliases and layers.", rt.op)})
+			fmt.Sprintf("The embedded Lambda does not implement %s yet; it answers ListFunctions, GetFunction, GetFunctionConfiguration, Invoke, PublishVersion, ListVersionsByFunction, the event source mappings' List, Get and Update, and empty lists of aliases and layers.", rt.op)})
 	default:
 		rt.serve(a, w, r, params)
 	}
@@ -298,6 +313,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type functionJSON struct {
 	FunctionName  string
 	FunctionArn   string
+	Description   string
 	Runtime       string `json:",omitempty"`
 	Handler       string `json:",omitempty"`
 	Role          string `json:",omitempty"`
@@ -350,16 +366,16 @@ func (a *API) listFunctions(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (a *API) getFunction(w http.ResponseWriter, r *http.Request, name string, configOnly bool) {
-	fn, ok := a.resolve(w, r, name, false)
+	fn, version, ok := a.resolve(w, r, name, false)
 	if !ok {
 		return
 	}
 	if configOnly {
-		a.reply(w, http.StatusOK, a.functionJSON(fn))
+		a.reply(w, http.StatusOK, a.versionJSON(fn, version))
 		return
 	}
 	a.reply(w, http.StatusOK, map[string]any{
-		"Configuration": a.functionJSON(fn),
+		"Configuration": a.versionJSON(fn, version),
 		"Code":          map[string]string{"RepositoryType": "S3", "Location": "embedded:" + fn.cfg.Name},
 	})
 }
@@ -439,16 +455,16 @@ func parseFunctionRef(s, qualifier string) (functionRef, *apiError) {
 // aliases), or a function that does not exist. latest says how Lambda's
 // not-found message names an unqualified function: with ":$LATEST"
 // (Invoke) or without (GetFunction).
-func (a *API) resolve(w http.ResponseWriter, r *http.Request, name string, latest bool) (*function, bool) {
+func (a *API) resolve(w http.ResponseWriter, r *http.Request, name string, latest bool) (*function, string, bool) {
 	ref, bad := parseFunctionRef(name, r.URL.Query().Get("Qualifier"))
 	if bad != nil {
 		a.fail(w, *bad)
-		return nil, false
+		return nil, "", false
 	}
 	region, account := a.h.opts.Region, a.h.opts.AccountID
 	if ref.region != "" && ref.region != region {
 		a.fail(w, apiError{http.StatusNotFound, "ResourceNotFoundException", fmt.Sprintf("Functions from '%s' are not reachable in this region ('%s')", ref.region, region)})
-		return nil, false
+		return nil, "", false
 	}
 	arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, cmp.Or(ref.account, account), ref.name)
 	switch {
@@ -457,12 +473,70 @@ func (a *API) resolve(w http.ResponseWriter, r *http.Request, name string, lates
 	case latest:
 		arn += ":$LATEST"
 	}
+	version := cmp.Or(ref.qualifier, "$LATEST")
 	fn, ok := a.function(ref.name)
-	if !ok || (ref.account != "" && ref.account != account) || (ref.qualifier != "" && ref.qualifier != "$LATEST") {
+	if !ok || (ref.account != "" && ref.account != account) || (version != "$LATEST" && !(version == "1" && a.isPublished(ref.name))) {
 		a.fail(w, apiError{http.StatusNotFound, "ResourceNotFoundException", "Function not found: " + arn})
-		return nil, false
+		return nil, "", false
 	}
-	return fn, true
+	return fn, version, true
+}
+
+func (a *API) isPublished(name string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.published[name]
+	return ok
+}
+
+// versionJSON is the configuration of a function's version ("$LATEST" or
+// "1").
+func (a *API) versionJSON(fn *function, version string) functionJSON {
+	f := a.functionJSON(fn)
+	if version != "$LATEST" {
+		a.mu.Lock()
+		f.Description = a.published[fn.cfg.Name]
+		a.mu.Unlock()
+		f.Version, f.FunctionArn = version, f.FunctionArn+":"+version
+	}
+	return f
+}
+
+// publishVersion is PublishVersion: version 1, the first time, and the
+// same version 1 again after, since nothing about the function can have
+// changed.
+func (a *API) publishVersion(w http.ResponseWriter, r *http.Request, params []string) {
+	fn, version, ok := a.resolve(w, r, params[0], false)
+	if !ok {
+		return
+	}
+	if version != "$LATEST" {
+		a.fail(w, apiError{http.StatusBadRequest, "InvalidParameterValueException", "Version can only be published from $LATEST."})
+		return
+	}
+	var in struct {
+		CodeSha256  *string
+		Description *string
+		RevisionId  *string
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil && !errors.Is(err, io.EOF) {
+		a.fail(w, apiError{http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: " + err.Error()})
+		return
+	}
+	if in.CodeSha256 != nil || in.RevisionId != nil {
+		a.fail(w, apiError{http.StatusBadRequest, "InvalidParameterValueException", "The embedded Lambda keeps no code hash or revision id to compare CodeSha256 or RevisionId with: publish without them."})
+		return
+	}
+	if in.Description != nil && len(*in.Description) > 256 {
+		a.fail(w, apiError{http.StatusBadRequest, "ValidationException", fmt.Sprintf("1 validation error detected: Value '%s' at 'description' failed to satisfy constraint: Member must have length less than or equal to 256", *in.Description)})
+		return
+	}
+	a.mu.Lock()
+	if _, done := a.published[fn.cfg.Name]; !done {
+		a.published[fn.cfg.Name] = aws.ToString(in.Description)
+	}
+	a.mu.Unlock()
+	a.reply(w, http.StatusCreated, a.versionJSON(fn, "1"))
 }
 
 // maxAsyncPayloadBytes is the largest payload of an asynchronous (Event)
@@ -486,7 +560,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, params []string) {
 		a.fail(w, apiError{http.StatusBadRequest, "ValidationException", fmt.Sprintf("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]", logType)})
 		return
 	}
-	fn, ok := a.resolve(w, r, params[0], true)
+	fn, version, ok := a.resolve(w, r, params[0], true)
 	if !ok {
 		return
 	}
@@ -513,7 +587,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, params []string) {
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
 		h.Set("X-Amzn-Requestid", res.RequestID)
-		h.Set("X-Amz-Executed-Version", "$LATEST")
+		h.Set("X-Amz-Executed-Version", version)
 		if res.FunctionError != "" {
 			h.Set("X-Amz-Function-Error", res.FunctionError)
 		}
@@ -528,7 +602,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, params []string) {
 // invokeAsync is the deprecated InvokeAsync: an Event invocation whose
 // answer is {"Status":202}.
 func (a *API) invokeAsync(w http.ResponseWriter, r *http.Request, params []string) {
-	fn, ok := a.resolve(w, r, params[0], false)
+	fn, _, ok := a.resolve(w, r, params[0], false)
 	if !ok {
 		return
 	}
@@ -598,19 +672,22 @@ func (a *API) payload(w http.ResponseWriter, r *http.Request, limit int) ([]byte
 	return b, true
 }
 
-// listVersions is ListVersionsByFunction: the host publishes no versions,
-// so a function has only $LATEST.
+// listVersions is ListVersionsByFunction: $LATEST, and 1 once published.
 func (a *API) listVersions(w http.ResponseWriter, r *http.Request, params []string) {
-	fn, ok := a.resolve(w, r, params[0], false)
+	fn, _, ok := a.resolve(w, r, params[0], false)
 	if !ok {
 		return
 	}
-	a.reply(w, http.StatusOK, map[string]any{"Versions": []functionJSON{a.functionJSON(fn)}})
+	versions := []functionJSON{a.versionJSON(fn, "$LATEST")}
+	if a.isPublished(fn.cfg.Name) {
+		versions = append(versions, a.versionJSON(fn, "1"))
+	}
+	a.reply(w, http.StatusOK, map[string]any{"Versions": versions})
 }
 
 // listAliases is ListAliases: the host keeps no aliases.
 func (a *API) listAliases(w http.ResponseWriter, r *http.Request, params []string) {
-	if _, ok := a.resolve(w, r, params[0], false); !ok {
+	if _, _, ok := a.resolve(w, r, params[0], false); !ok {
 		return
 	}
 	a.reply(w, http.StatusOK, map[string]any{"Aliases": []any{}})
@@ -618,7 +695,7 @@ func (a *API) listAliases(w http.ResponseWriter, r *http.Request, params []strin
 
 // getAlias is GetAlias: no alias exists.
 func (a *API) getAlias(w http.ResponseWriter, r *http.Request, params []string) {
-	fn, ok := a.resolve(w, r, params[0], false)
+	fn, _, ok := a.resolve(w, r, params[0], false)
 	if !ok {
 		return
 	}
@@ -627,7 +704,7 @@ func (a *API) getAlias(w http.ResponseWriter, r *http.Request, params []string) 
 
 // getConcurrency is GetFunctionConcurrency: no function reserves any.
 func (a *API) getConcurrency(w http.ResponseWriter, r *http.Request, params []string) {
-	if _, ok := a.resolve(w, r, params[0], false); !ok {
+	if _, _, ok := a.resolve(w, r, params[0], false); !ok {
 		return
 	}
 	a.reply(w, http.StatusOK, map[string]any{})
