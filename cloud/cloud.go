@@ -2,7 +2,8 @@
 // and SNS APIs behind one edge endpoint, started in-process or served on a
 // port, for unmodified AWS clients (the SDKs, the AWS CLI) to use as if it
 // were AWS. Beside them the edge serves CloudWatch Logs, the CloudFormation
-// API's read side and the function host's Lambda API; Deploy provisions a
+// API's read side, STS's GetCallerIdentity and the function host's Lambda
+// API (reading functions and mappings, and Invoke); Deploy provisions a
 // template into the cloud, and the function host (Cloud.Lambda) runs the
 // Go handlers registered with it. It never imports the order code.
 //
@@ -59,6 +60,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/provision"
 	"github.com/orderflow/orderflow/cloud/sns"
 	"github.com/orderflow/orderflow/cloud/sqs"
+	"github.com/orderflow/orderflow/cloud/sts"
 	"github.com/orderflow/orderflow/internal/cfntemplate"
 	"github.com/orderflow/orderflow/internal/ownbody"
 )
@@ -160,6 +162,8 @@ type Cloud struct {
 	Logs *logs.Service
 	// CloudFormation answers for the stacks Deploy deployed.
 	CloudFormation *cloudformation.Service
+	// STS answers GetCallerIdentity: the caller is the account's root.
+	STS *sts.Service
 	// Lambda is the function host: register Go handlers here before
 	// deploying a template whose functions they implement.
 	Lambda *lambda.Host
@@ -227,7 +231,7 @@ func Start(opts Options) (*Cloud, error) {
 	}
 
 	host, _, _ := net.SplitHostPort(opts.Addr)
-	services := []Service{c.DynamoDB, c.failDeletes(c.SQS), c.SNS, c.Logs, c.CloudFormation}
+	services := []Service{c.DynamoDB, c.failDeletes(c.SQS), c.SNS, c.Logs, c.CloudFormation, c.STS}
 	c.server = &http.Server{
 		// Handler: the edge, set below once every service exists.
 		ReadHeaderTimeout: 10 * time.Second,
@@ -537,6 +541,9 @@ func (c *Cloud) openServices() error {
 		return err
 	}
 	if c.Logs, err = logs.New(logs.Options{Env: c.env, Clock: o.Clock}); err != nil {
+		return err
+	}
+	if c.STS, err = sts.New(sts.Options{Env: c.env}); err != nil {
 		return err
 	}
 	c.CloudFormation, err = cloudformation.New(cloudformation.Options{})

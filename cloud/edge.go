@@ -320,10 +320,8 @@ func (e *edge) route(r *http.Request) (routed, *awsproto.Error) {
 		}
 		return routed{}, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException", "no service here answers X-Amz-Target %q", target)
 	}
-	for _, p := range e.prefixes {
-		if strings.HasPrefix(r.URL.Path, p.prefix) {
-			return routed{p.service, r.Method + " " + strings.SplitN(strings.TrimPrefix(r.URL.Path, p.prefix), "/", 2)[0], restProtocol}, nil
-		}
+	if p, ok := e.prefixRoute(r); ok {
+		return routed{p.service, r.Method + " " + strings.SplitN(strings.TrimPrefix(r.URL.Path, p.prefix), "/", 2)[0], restProtocol}, nil
 	}
 	if err := r.ParseForm(); err != nil {
 		status := http.StatusBadRequest
@@ -352,12 +350,25 @@ func (e *edge) dialect(r *http.Request) authDialect {
 		}
 		return queryDialect
 	}
-	for _, p := range e.prefixes {
-		if strings.HasPrefix(r.URL.Path, p.prefix) {
-			return dialectOf(p.service.Name())
-		}
+	if p, ok := e.prefixRoute(r); ok {
+		return dialectOf(p.service.Name())
 	}
 	return queryDialect
+}
+
+// prefixRoute finds the REST service whose path prefix the request's path
+// starts with, unless the request is signed for S3: Lambda's prefixes
+// (/2015-03-31/, /2018-10-31/, …) are also valid bucket names in a
+// path-style S3 URL. (A request signed for any other service keeps its
+// route, to be refused as scoped to the wrong service.)
+func (e *edge) prefixRoute(r *http.Request) (prefixRoute, bool) {
+	s3 := signingName(r) == "s3"
+	for _, p := range e.prefixes {
+		if strings.HasPrefix(r.URL.Path, p.prefix) && !s3 {
+			return p, true
+		}
+	}
+	return prefixRoute{}, false
 }
 
 // queryService picks the service of a Query-protocol request: the one named
@@ -406,11 +417,9 @@ func (e *edge) fail(w http.ResponseWriter, r *http.Request, err *awsproto.Error)
 		awsproto.JSONProtocol{QueryCompatible: strings.HasPrefix(target, "AmazonSQS.")}.WriteError(w, err)
 		return
 	}
-	for _, p := range e.prefixes {
-		if strings.HasPrefix(r.URL.Path, p.prefix) {
-			writeRESTError(w, err)
-			return
-		}
+	if _, ok := e.prefixRoute(r); ok {
+		writeRESTError(w, err)
+		return
 	}
 	awsproto.WriteQueryError(w, err, "", awsproto.NewRequestID())
 }

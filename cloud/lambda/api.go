@@ -1,25 +1,46 @@
 package lambda
 
 import (
+	"bytes"
+	"cmp"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
 )
 
-// apiPrefix is the Lambda REST API's path prefix.
-const apiPrefix = "/2015-03-31/"
-
 // API returns the Lambda API (REST JSON) over the host: reading functions
-// and event source mappings, and enabling or disabling a mapping.
-func (h *Host) API() *API { return &API{h: h} }
+// and event source mappings, enabling or disabling a mapping, and invoking
+// a function. Every other operation of Lambda's API answers in Lambda's
+// JSON error shape, saying it is not implemented here.
+func (h *Host) API() *API { return &API{h: h, published: map[string]string{}} }
 
-// API is the host's Lambda API for the edge.
-type API struct{ h *Host }
+// API is the host's Lambda API for the edge. It keeps the functions'
+// published versions: one API per host.
+//
+// A function's code and configuration cannot change here (the API has no
+// UpdateFunctionCode or UpdateFunctionConfiguration yet), so, as Lambda
+// publishes no new version of an unchanged function, each function has at
+// most one published version, 1, the same as $LATEST.
+type API struct {
+	h *Host
+
+	mu        sync.Mutex
+	published map[string]string // function name → its version 1's description
+}
 
 // Name is the SigV4 signing name.
 func (a *API) Name() string { return "lambda" }
@@ -30,14 +51,36 @@ func (a *API) TargetPrefix() string { return "" }
 // Actions is empty: no Query protocol.
 func (a *API) Actions() []string { return nil }
 
-// PathPrefixes claims the REST API's paths.
-func (a *API) PathPrefixes() []string { return []string{apiPrefix} }
+// PathPrefixes claims the REST API's paths: every API version's prefix
+// ("/2015-03-31/", "/2018-10-31/" for layers, …), so that no Lambda call
+// falls through to another protocol's answer.
+func (a *API) PathPrefixes() []string {
+	var out []string
+	for _, rt := range routes {
+		p := "/" + strings.SplitN(strings.TrimPrefix(rt.pattern, "/"), "/", 2)[0] + "/"
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
 
 // Operations lists what ServeHTTP answers, as the method and the first
-// path segment after the prefix ("GET functions"): the names the edge
-// counts calls by.
+// path segment after the version prefix ("GET functions"): the names the
+// edge counts calls by.
 func (a *API) Operations() []string {
-	return []string{"GET functions", "GET event-source-mappings", "PUT event-source-mappings"}
+	var out []string
+	for _, rt := range routes {
+		if rt.serve == nil {
+			continue
+		}
+		op := rt.method + " " + strings.SplitN(strings.TrimPrefix(rt.pattern, "/"), "/", 3)[1]
+		if !slices.Contains(out, op) {
+			out = append(out, op)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 type apiError struct {
@@ -67,24 +110,202 @@ func (a *API) reply(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
+// route is one operation of Lambda's API: its method, its path (with
+// {Param} segments), a query parameter that tells it from another
+// operation on the same path ("find=LayerVersion"), and how it is served
+// (nil: not implemented here).
+type route struct {
+	method, pattern, query, op string
+	serve                      func(a *API, w http.ResponseWriter, r *http.Request, params []string)
+}
+
+// lambdaOperations is every operation of Lambda's API (aws-sdk-go-v2's
+// model of it): method, path and name.
+const lambdaOperations = `
+POST /2014-11-13/functions/{FunctionName}/invoke-async InvokeAsync
+POST /2015-03-31/event-source-mappings CreateEventSourceMapping
+GET /2015-03-31/event-source-mappings ListEventSourceMappings
+DELETE /2015-03-31/event-source-mappings/{UUID} DeleteEventSourceMapping
+GET /2015-03-31/event-source-mappings/{UUID} GetEventSourceMapping
+PUT /2015-03-31/event-source-mappings/{UUID} UpdateEventSourceMapping
+POST /2015-03-31/functions CreateFunction
+GET /2015-03-31/functions ListFunctions
+DELETE /2015-03-31/functions/{FunctionName} DeleteFunction
+GET /2015-03-31/functions/{FunctionName} GetFunction
+POST /2015-03-31/functions/{FunctionName}/aliases CreateAlias
+GET /2015-03-31/functions/{FunctionName}/aliases ListAliases
+DELETE /2015-03-31/functions/{FunctionName}/aliases/{Name} DeleteAlias
+GET /2015-03-31/functions/{FunctionName}/aliases/{Name} GetAlias
+PUT /2015-03-31/functions/{FunctionName}/aliases/{Name} UpdateAlias
+PUT /2015-03-31/functions/{FunctionName}/code UpdateFunctionCode
+GET /2015-03-31/functions/{FunctionName}/configuration GetFunctionConfiguration
+PUT /2015-03-31/functions/{FunctionName}/configuration UpdateFunctionConfiguration
+POST /2015-03-31/functions/{FunctionName}/invocations Invoke
+POST /2015-03-31/functions/{FunctionName}/policy AddPermission
+GET /2015-03-31/functions/{FunctionName}/policy GetPolicy
+DELETE /2015-03-31/functions/{FunctionName}/policy/{StatementId} RemovePermission
+GET /2015-03-31/functions/{FunctionName}/versions ListVersionsByFunction
+POST /2015-03-31/functions/{FunctionName}/versions PublishVersion
+GET /2016-08-19/account-settings GetAccountSettings
+GET /2017-03-31/tags/{Resource} ListTags
+POST /2017-03-31/tags/{Resource} TagResource
+DELETE /2017-03-31/tags/{Resource} UntagResource
+DELETE /2017-10-31/functions/{FunctionName}/concurrency DeleteFunctionConcurrency
+PUT /2017-10-31/functions/{FunctionName}/concurrency PutFunctionConcurrency
+GET /2018-10-31/layers?find=LayerVersion GetLayerVersionByArn
+GET /2018-10-31/layers ListLayers
+GET /2018-10-31/layers/{LayerName}/versions ListLayerVersions
+POST /2018-10-31/layers/{LayerName}/versions PublishLayerVersion
+DELETE /2018-10-31/layers/{LayerName}/versions/{VersionNumber} DeleteLayerVersion
+GET /2018-10-31/layers/{LayerName}/versions/{VersionNumber} GetLayerVersion
+POST /2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy AddLayerVersionPermission
+GET /2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy GetLayerVersionPolicy
+DELETE /2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId} RemoveLayerVersionPermission
+DELETE /2019-09-25/functions/{FunctionName}/event-invoke-config DeleteFunctionEventInvokeConfig
+GET /2019-09-25/functions/{FunctionName}/event-invoke-config GetFunctionEventInvokeConfig
+PUT /2019-09-25/functions/{FunctionName}/event-invoke-config PutFunctionEventInvokeConfig
+POST /2019-09-25/functions/{FunctionName}/event-invoke-config UpdateFunctionEventInvokeConfig
+GET /2019-09-25/functions/{FunctionName}/event-invoke-config/list ListFunctionEventInvokeConfigs
+GET /2019-09-30/functions/{FunctionName}/concurrency GetFunctionConcurrency
+DELETE /2019-09-30/functions/{FunctionName}/provisioned-concurrency DeleteProvisionedConcurrencyConfig
+GET /2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL ListProvisionedConcurrencyConfigs
+GET /2019-09-30/functions/{FunctionName}/provisioned-concurrency GetProvisionedConcurrencyConfig
+PUT /2019-09-30/functions/{FunctionName}/provisioned-concurrency PutProvisionedConcurrencyConfig
+POST /2020-04-22/code-signing-configs CreateCodeSigningConfig
+GET /2020-04-22/code-signing-configs ListCodeSigningConfigs
+DELETE /2020-04-22/code-signing-configs/{CodeSigningConfigArn} DeleteCodeSigningConfig
+GET /2020-04-22/code-signing-configs/{CodeSigningConfigArn} GetCodeSigningConfig
+PUT /2020-04-22/code-signing-configs/{CodeSigningConfigArn} UpdateCodeSigningConfig
+GET /2020-04-22/code-signing-configs/{CodeSigningConfigArn}/functions ListFunctionsByCodeSigningConfig
+DELETE /2020-06-30/functions/{FunctionName}/code-signing-config DeleteFunctionCodeSigningConfig
+GET /2020-06-30/functions/{FunctionName}/code-signing-config GetFunctionCodeSigningConfig
+PUT /2020-06-30/functions/{FunctionName}/code-signing-config PutFunctionCodeSigningConfig
+GET /2021-07-20/functions/{FunctionName}/runtime-management-config GetRuntimeManagementConfig
+PUT /2021-07-20/functions/{FunctionName}/runtime-management-config PutRuntimeManagementConfig
+POST /2021-10-31/functions/{FunctionName}/url CreateFunctionUrlConfig
+DELETE /2021-10-31/functions/{FunctionName}/url DeleteFunctionUrlConfig
+GET /2021-10-31/functions/{FunctionName}/url GetFunctionUrlConfig
+PUT /2021-10-31/functions/{FunctionName}/url UpdateFunctionUrlConfig
+GET /2021-10-31/functions/{FunctionName}/urls ListFunctionUrlConfigs
+POST /2021-11-15/functions/{FunctionName}/response-streaming-invocations InvokeWithResponseStream
+GET /2024-08-31/functions/{FunctionName}/recursion-config GetFunctionRecursionConfig
+PUT /2024-08-31/functions/{FunctionName}/recursion-config PutFunctionRecursionConfig
+POST /2025-11-30/capacity-providers CreateCapacityProvider
+GET /2025-11-30/capacity-providers ListCapacityProviders
+DELETE /2025-11-30/capacity-providers/{CapacityProviderName} DeleteCapacityProvider
+GET /2025-11-30/capacity-providers/{CapacityProviderName} GetCapacityProvider
+PUT /2025-11-30/capacity-providers/{CapacityProviderName} UpdateCapacityProvider
+GET /2025-11-30/capacity-providers/{CapacityProviderName}/function-versions ListFunctionVersionsByCapacityProvider
+GET /2025-11-30/functions/{FunctionName}/function-scaling-config GetFunctionScalingConfig
+PUT /2025-11-30/functions/{FunctionName}/function-scaling-config PutFunctionScalingConfig
+POST /2025-12-01/durable-execution-callbacks/{CallbackId}/fail SendDurableExecutionCallbackFailure
+POST /2025-12-01/durable-execution-callbacks/{CallbackId}/heartbeat SendDurableExecutionCallbackHeartbeat
+POST /2025-12-01/durable-execution-callbacks/{CallbackId}/succeed SendDurableExecutionCallbackSuccess
+GET /2025-12-01/durable-executions/{DurableExecutionArn} GetDurableExecution
+POST /2025-12-01/durable-executions/{DurableExecutionArn}/checkpoint CheckpointDurableExecution
+GET /2025-12-01/durable-executions/{DurableExecutionArn}/history GetDurableExecutionHistory
+GET /2025-12-01/durable-executions/{DurableExecutionArn}/state GetDurableExecutionState
+POST /2025-12-01/durable-executions/{DurableExecutionArn}/stop StopDurableExecution
+GET /2025-12-01/functions/{FunctionName}/durable-executions ListDurableExecutionsByFunction
+DELETE /2026-07-09/resource-policy/{ResourceArn} DeleteResourcePolicy
+GET /2026-07-09/resource-policy/{ResourceArn} GetResourcePolicy
+PUT /2026-07-09/resource-policy/{ResourceArn} PutResourcePolicy
+`
+
+// implemented maps the operations served here to their handlers.
+var implemented = map[string]func(a *API, w http.ResponseWriter, r *http.Request, params []string){
+	"ListFunctions":            func(a *API, w http.ResponseWriter, r *http.Request, _ []string) { a.listFunctions(w, r) },
+	"GetFunction":              func(a *API, w http.ResponseWriter, r *http.Request, p []string) { a.getFunction(w, r, p[0], false) },
+	"GetFunctionConfiguration": func(a *API, w http.ResponseWriter, r *http.Request, p []string) { a.getFunction(w, r, p[0], true) },
+	"ListEventSourceMappings":  func(a *API, w http.ResponseWriter, r *http.Request, _ []string) { a.listMappings(w, r) },
+	"GetEventSourceMapping":    func(a *API, w http.ResponseWriter, _ *http.Request, p []string) { a.getMapping(w, p[0]) },
+	"UpdateEventSourceMapping": func(a *API, w http.ResponseWriter, r *http.Request, p []string) { a.updateMapping(w, r, p[0]) },
+	"Invoke":                   (*API).invoke,
+	"InvokeAsync":              (*API).invokeAsync,
+	"ListVersionsByFunction":   (*API).listVersions,
+	"PublishVersion":           (*API).publishVersion,
+	"ListAliases":              (*API).listAliases,
+	"GetAlias":                 (*API).getAlias,
+	"GetFunctionConcurrency":   (*API).getConcurrency,
+	"ListLayers": func(a *API, w http.ResponseWriter, _ *http.Request, _ []string) {
+		a.reply(w, http.StatusOK, map[string]any{"Layers": []any{}})
+	},
+	"ListLayerVersions": func(a *API, w http.ResponseWriter, _ *http.Request, _ []string) {
+		a.reply(w, http.StatusOK, map[string]any{"LayerVersions": []any{}})
+	},
+	"GetLayerVersion":      (*API).noLayer,
+	"GetLayerVersionByArn": (*API).noLayer,
+}
+
+// routes is the API's routing table, built from lambdaOperations.
+var routes = func() []route {
+	var out []route
+	for _, line := range strings.Split(strings.TrimSpace(lambdaOperations), "\n") {
+		f := strings.Fields(line)
+		rt := route{method: f[0], pattern: f[1], op: f[2], serve: implemented[f[2]]}
+		rt.pattern, rt.query, _ = strings.Cut(rt.pattern, "?")
+		out = append(out, rt)
+	}
+	return out
+}()
+
+// match finds the route of a request and the values of its {Param}
+// segments (unescaped, so that a name may not smuggle a "/").
+func match(r *http.Request) (route, []string, bool) {
+	segs := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
+	for i, s := range segs {
+		u, err := url.PathUnescape(s)
+		if err != nil {
+			return route{}, nil, false
+		}
+		segs[i] = u
+	}
+	q := r.URL.Query()
+	for _, rt := range routes {
+		if rt.method != r.Method {
+			continue
+		}
+		if rt.query != "" {
+			k, v, _ := strings.Cut(rt.query, "=")
+			if q.Get(k) != v {
+				continue
+			}
+		}
+		pat := strings.Split(strings.Trim(rt.pattern, "/"), "/")
+		if len(pat) != len(segs) {
+			continue
+		}
+		var params []string
+		ok := true
+		for i, p := range pat {
+			if strings.HasPrefix(p, "{") {
+				if segs[i] == "" {
+					ok = false
+					break
+				}
+				params = append(params, segs[i])
+			} else if p != segs[i] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return rt, params, true
+		}
+	}
+	return route{}, nil, false
+}
+
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path := strings.TrimPrefix(r.URL.Path, apiPrefix)
-	parts := strings.Split(strings.Trim(path, "/"), "/")
+	rt, params, ok := match(r)
 	switch {
-	case parts[0] == "functions" && len(parts) == 1 && r.Method == http.MethodGet:
-		a.listFunctions(w, r)
-	case parts[0] == "functions" && len(parts) == 2 && r.Method == http.MethodGet:
-		a.getFunction(w, parts[1], false)
-	case parts[0] == "functions" && len(parts) == 3 && parts[2] == "configuration" && r.Method == http.MethodGet:
-		a.getFunction(w, parts[1], true)
-	case parts[0] == "event-source-mappings" && len(parts) == 1 && r.Method == http.MethodGet:
-		a.listMappings(w, r)
-	case parts[0] == "event-source-mappings" && len(parts) == 2 && r.Method == http.MethodGet:
-		a.getMapping(w, parts[1])
-	case parts[0] == "event-source-mappings" && len(parts) == 2 && r.Method == http.MethodPut:
-		a.updateMapping(w, r, parts[1])
+	case !ok:
+		a.fail(w, apiError{http.StatusNotFound, "UnknownOperationException", fmt.Sprintf("Lambda has no operation %s %s", r.Method, r.URL.Path)})
+	case rt.serve == nil:
+		a.fail(w, apiError{http.StatusNotImplemented, "NotImplemented",
+			fmt.Sprintf("The embedded Lambda does not implement %s yet; it answers ListFunctions, GetFunction, GetFunctionConfiguration, Invoke, PublishVersion, ListVersionsByFunction, the event source mappings' List, Get and Update, and empty lists of aliases and layers.", rt.op)})
 	default:
-		a.fail(w, apiError{http.StatusNotFound, "UnknownOperationException", fmt.Sprintf("the embedded Lambda does not implement %s %s", r.Method, r.URL.Path)})
+		rt.serve(a, w, r, params)
 	}
 }
 
@@ -92,6 +313,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type functionJSON struct {
 	FunctionName  string
 	FunctionArn   string
+	Description   string
 	Runtime       string `json:",omitempty"`
 	Handler       string `json:",omitempty"`
 	Role          string `json:",omitempty"`
@@ -108,13 +330,14 @@ type functionJSON struct {
 	State        string
 	PackageType  string
 	LastModified string
+	Version      string
 }
 
 func (a *API) functionJSON(fn *function) functionJSON {
 	f := functionJSON{
 		FunctionName: fn.cfg.Name, FunctionArn: fn.cfg.ARN, Runtime: fn.spec.Runtime, Handler: fn.spec.Handler,
 		Role: fn.spec.Role, Timeout: fn.cfg.TimeoutSec, MemorySize: fn.cfg.MemoryMB, Architectures: fn.spec.Architectures,
-		State: "Active", PackageType: "Zip", LastModified: fn.created.UTC().Format("2006-01-02T15:04:05.000+0000"),
+		State: "Active", PackageType: "Zip", Version: "$LATEST", LastModified: fn.created.UTC().Format("2006-01-02T15:04:05.000+0000"),
 	}
 	f.Environment.Variables = fn.cfg.Environment
 	f.LoggingConfig.LogGroup, f.LoggingConfig.LogFormat = fn.cfg.LogGroup, "Text"
@@ -142,20 +365,355 @@ func (a *API) listFunctions(w http.ResponseWriter, _ *http.Request) {
 	a.reply(w, http.StatusOK, map[string]any{"Functions": out})
 }
 
-func (a *API) getFunction(w http.ResponseWriter, name string, configOnly bool) {
-	fn, ok := a.function(name)
+func (a *API) getFunction(w http.ResponseWriter, r *http.Request, name string, configOnly bool) {
+	fn, version, ok := a.resolve(w, r, name, false)
 	if !ok {
-		a.fail(w, apiError{http.StatusNotFound, "ResourceNotFoundException", fmt.Sprintf("Function not found: arn:aws:lambda:%s:%s:function:%s", a.h.opts.Region, a.h.opts.AccountID, name)})
 		return
 	}
 	if configOnly {
-		a.reply(w, http.StatusOK, a.functionJSON(fn))
+		a.reply(w, http.StatusOK, a.versionJSON(fn, version))
 		return
 	}
 	a.reply(w, http.StatusOK, map[string]any{
-		"Configuration": a.functionJSON(fn),
+		"Configuration": a.versionJSON(fn, version),
 		"Code":          map[string]string{"RepositoryType": "S3", "Location": "embedded:" + fn.cfg.Name},
 	})
+}
+
+// functionNamePattern is the FunctionName pattern of Lambda's API.
+const functionNamePattern = `(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?`
+
+// qualifierPattern is the Qualifier pattern of Lambda's API.
+const qualifierPattern = `\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+`
+
+var (
+	functionNameRE = regexp.MustCompile(`^(?:` + functionNamePattern + `)$`)
+	qualifierRE    = regexp.MustCompile(`^(?:` + qualifierPattern + `)$`)
+)
+
+// functionRef is a FunctionName as Lambda's API takes it: a name, a
+// partial ARN (ACCOUNT:function:NAME) or an ARN, each perhaps with a
+// qualifier (":$LATEST", a version or an alias).
+type functionRef struct {
+	region, account, name, qualifier string
+}
+
+// parseFunctionRef parses and validates a FunctionName (and the Qualifier
+// query parameter, if any) as Lambda does, answering Lambda's error if it
+// is not valid.
+func parseFunctionRef(s, qualifier string) (functionRef, *apiError) {
+	invalid := func(field, value, constraint string) *apiError {
+		return &apiError{http.StatusBadRequest, "ValidationException",
+			fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s", value, field, constraint)}
+	}
+	if len(s) > 170 {
+		return functionRef{}, invalid("functionName", s, "Member must have length less than or equal to 170")
+	}
+	if !functionNameRE.MatchString(s) {
+		return functionRef{}, invalid("functionName", s, "Member must satisfy regular expression pattern: "+functionNamePattern)
+	}
+	if len(qualifier) > 128 {
+		return functionRef{}, invalid("qualifier", qualifier, "Member must have length less than or equal to 128")
+	}
+	if qualifier != "" && !qualifierRE.MatchString(qualifier) {
+		return functionRef{}, invalid("qualifier", qualifier, "Member must satisfy regular expression pattern: "+qualifierPattern)
+	}
+	var ref functionRef
+	parts := strings.Split(s, ":")
+	if i := slices.Index(parts, "function"); i >= 0 && i+1 < len(parts) {
+		before := parts[:i]
+		if len(before) >= 3 && before[0] == "arn" {
+			before = before[3:] // arn, partition, lambda
+		}
+		switch len(before) {
+		case 2:
+			ref.region, ref.account = before[0], before[1]
+		case 1:
+			ref.account = before[0]
+		}
+		parts = parts[i+1:]
+	}
+	ref.name = parts[0]
+	if len(parts) > 1 {
+		ref.qualifier = parts[1]
+	}
+	if len(ref.name) > 64 {
+		return functionRef{}, invalid("functionName", s, "Member must have length less than or equal to 64")
+	}
+	if qualifier != "" {
+		if ref.qualifier != "" && ref.qualifier != qualifier {
+			return functionRef{}, &apiError{http.StatusBadRequest, "InvalidParameterValueException", "The derived qualifier from the function name does not match the specified qualifier."}
+		}
+		ref.qualifier = qualifier
+	}
+	return ref, nil
+}
+
+// resolve finds the function a request names, or answers why not: a
+// FunctionName Lambda would refuse, a function of another region or
+// account, a qualifier other than $LATEST (the host keeps no versions or
+// aliases), or a function that does not exist. latest says how Lambda's
+// not-found message names an unqualified function: with ":$LATEST"
+// (Invoke) or without (GetFunction).
+func (a *API) resolve(w http.ResponseWriter, r *http.Request, name string, latest bool) (*function, string, bool) {
+	ref, bad := parseFunctionRef(name, r.URL.Query().Get("Qualifier"))
+	if bad != nil {
+		a.fail(w, *bad)
+		return nil, "", false
+	}
+	region, account := a.h.opts.Region, a.h.opts.AccountID
+	if ref.region != "" && ref.region != region {
+		a.fail(w, apiError{http.StatusNotFound, "ResourceNotFoundException", fmt.Sprintf("Functions from '%s' are not reachable in this region ('%s')", ref.region, region)})
+		return nil, "", false
+	}
+	arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, cmp.Or(ref.account, account), ref.name)
+	switch {
+	case ref.qualifier != "":
+		arn += ":" + ref.qualifier
+	case latest:
+		arn += ":$LATEST"
+	}
+	version := cmp.Or(ref.qualifier, "$LATEST")
+	fn, ok := a.function(ref.name)
+	if !ok || (ref.account != "" && ref.account != account) || (version != "$LATEST" && !(version == "1" && a.isPublished(ref.name))) {
+		a.fail(w, apiError{http.StatusNotFound, "ResourceNotFoundException", "Function not found: " + arn})
+		return nil, "", false
+	}
+	return fn, version, true
+}
+
+func (a *API) isPublished(name string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.published[name]
+	return ok
+}
+
+// versionJSON is the configuration of a function's version ("$LATEST" or
+// "1").
+func (a *API) versionJSON(fn *function, version string) functionJSON {
+	f := a.functionJSON(fn)
+	if version != "$LATEST" {
+		a.mu.Lock()
+		f.Description = a.published[fn.cfg.Name]
+		a.mu.Unlock()
+		f.Version, f.FunctionArn = version, f.FunctionArn+":"+version
+	}
+	return f
+}
+
+// publishVersion is PublishVersion: version 1, the first time, and the
+// same version 1 again after, since nothing about the function can have
+// changed.
+func (a *API) publishVersion(w http.ResponseWriter, r *http.Request, params []string) {
+	fn, version, ok := a.resolve(w, r, params[0], false)
+	if !ok {
+		return
+	}
+	if version != "$LATEST" {
+		a.fail(w, apiError{http.StatusBadRequest, "InvalidParameterValueException", "Version can only be published from $LATEST."})
+		return
+	}
+	var in struct {
+		CodeSha256  *string
+		Description *string
+		RevisionId  *string
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil && !errors.Is(err, io.EOF) {
+		a.fail(w, apiError{http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: " + err.Error()})
+		return
+	}
+	if in.CodeSha256 != nil || in.RevisionId != nil {
+		a.fail(w, apiError{http.StatusBadRequest, "InvalidParameterValueException", "The embedded Lambda keeps no code hash or revision id to compare CodeSha256 or RevisionId with: publish without them."})
+		return
+	}
+	if in.Description != nil && len(*in.Description) > 256 {
+		a.fail(w, apiError{http.StatusBadRequest, "ValidationException", fmt.Sprintf("1 validation error detected: Value '%s' at 'description' failed to satisfy constraint: Member must have length less than or equal to 256", *in.Description)})
+		return
+	}
+	a.mu.Lock()
+	if _, done := a.published[fn.cfg.Name]; !done {
+		a.published[fn.cfg.Name] = aws.ToString(in.Description)
+	}
+	a.mu.Unlock()
+	a.reply(w, http.StatusCreated, a.versionJSON(fn, "1"))
+}
+
+// maxAsyncPayloadBytes is the largest payload of an asynchronous (Event)
+// invocation: 1 MB, as AWS's Invoke reference gives it since October 2025
+// (256 KB before).
+const maxAsyncPayloadBytes = 1 << 20
+
+// maxSyncPayloadBytes is the largest payload of a synchronous invocation.
+const maxSyncPayloadBytes = 6 << 20
+
+// invoke is Invoke: RequestResponse (the default), Event or DryRun, with
+// LogType Tail returning the end of the invocation's log.
+func (a *API) invoke(w http.ResponseWriter, r *http.Request, params []string) {
+	invocationType := cmp.Or(r.Header.Get("X-Amz-Invocation-Type"), "RequestResponse")
+	logType := cmp.Or(r.Header.Get("X-Amz-Log-Type"), "None")
+	if !slices.Contains([]string{"Event", "RequestResponse", "DryRun"}, invocationType) {
+		a.fail(w, apiError{http.StatusBadRequest, "ValidationException", fmt.Sprintf("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", invocationType)})
+		return
+	}
+	if !slices.Contains([]string{"None", "Tail"}, logType) {
+		a.fail(w, apiError{http.StatusBadRequest, "ValidationException", fmt.Sprintf("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]", logType)})
+		return
+	}
+	fn, version, ok := a.resolve(w, r, params[0], true)
+	if !ok {
+		return
+	}
+	limit := maxSyncPayloadBytes
+	if invocationType == "Event" {
+		limit = maxAsyncPayloadBytes
+	}
+	payload, ok := a.payload(w, r, limit)
+	if !ok {
+		return
+	}
+	switch invocationType {
+	case "DryRun":
+		w.Header().Set("X-Amzn-Requestid", awsproto.NewRequestID())
+		w.WriteHeader(http.StatusNoContent)
+	case "Event":
+		a.startAsync(w, fn, payload, http.StatusAccepted, nil)
+	default:
+		res, err := a.h.Invoke(r.Context(), fn.cfg.Name, payload)
+		if err != nil {
+			a.invokeFailed(w, fn, err)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("X-Amzn-Requestid", res.RequestID)
+		h.Set("X-Amz-Executed-Version", version)
+		if res.FunctionError != "" {
+			h.Set("X-Amz-Function-Error", res.FunctionError)
+		}
+		if logType == "Tail" {
+			h.Set("X-Amz-Log-Result", base64.StdEncoding.EncodeToString(res.LogTail))
+		}
+		w.WriteHeader(http.StatusOK)
+		w.Write(res.Payload)
+	}
+}
+
+// invokeAsync is the deprecated InvokeAsync: an Event invocation whose
+// answer is {"Status":202}.
+func (a *API) invokeAsync(w http.ResponseWriter, r *http.Request, params []string) {
+	fn, _, ok := a.resolve(w, r, params[0], false)
+	if !ok {
+		return
+	}
+	payload, ok := a.payload(w, r, 256<<10)
+	if !ok {
+		return
+	}
+	a.startAsync(w, fn, payload, http.StatusAccepted, map[string]int{"Status": http.StatusAccepted})
+}
+
+func (a *API) startAsync(w http.ResponseWriter, fn *function, payload []byte, status int, body any) {
+	reqID, err := a.h.InvokeAsync(fn.cfg.Name, payload)
+	if err != nil {
+		a.invokeFailed(w, fn, err)
+		return
+	}
+	if body != nil {
+		b, _ := json.Marshal(body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-Requestid", reqID)
+		w.WriteHeader(status)
+		w.Write(b)
+		return
+	}
+	w.Header().Set("X-Amzn-Requestid", reqID)
+	w.WriteHeader(status)
+}
+
+// invokeFailed answers an invocation the host refused.
+func (a *API) invokeFailed(w http.ResponseWriter, fn *function, err error) {
+	switch {
+	case errors.Is(err, ErrFunctionNotFound):
+		a.fail(w, apiError{http.StatusNotFound, "ResourceNotFoundException", "Function not found: " + fn.cfg.ARN + ":$LATEST"})
+	case errors.Is(err, ErrTooManyInvocations):
+		a.fail(w, apiError{http.StatusTooManyRequests, "TooManyRequestsException", fmt.Sprintf("Rate Exceeded: %d asynchronous invocations are already running; retry when they have finished.", maxAsyncInFlight)})
+	case errors.Is(err, errClosed):
+		a.fail(w, apiError{http.StatusServiceUnavailable, "ServiceException", "The embedded Lambda is shutting down."})
+	default:
+		a.fail(w, apiError{http.StatusInternalServerError, "ServiceException", err.Error()})
+	}
+}
+
+// payload reads an invocation's payload, at most limit bytes of JSON in
+// UTF-8 (none means {}), or answers Lambda's error.
+func (a *API) payload(w http.ResponseWriter, r *http.Request, limit int) ([]byte, bool) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	if err != nil {
+		a.fail(w, apiError{http.StatusBadRequest, "InvalidRequestContentException", "Could not read the request body: " + err.Error()})
+		return nil, false
+	}
+	if len(b) > limit {
+		a.fail(w, apiError{http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", limit)})
+		return nil, false
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return []byte("{}"), true
+	}
+	if !utf8.Valid(b) {
+		a.fail(w, apiError{http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: Could not parse payload into json: the payload is not valid UTF-8"})
+		return nil, false
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		a.fail(w, apiError{http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: Could not parse payload into json: " + err.Error()})
+		return nil, false
+	}
+	return b, true
+}
+
+// listVersions is ListVersionsByFunction: $LATEST, and 1 once published.
+func (a *API) listVersions(w http.ResponseWriter, r *http.Request, params []string) {
+	fn, _, ok := a.resolve(w, r, params[0], false)
+	if !ok {
+		return
+	}
+	versions := []functionJSON{a.versionJSON(fn, "$LATEST")}
+	if a.isPublished(fn.cfg.Name) {
+		versions = append(versions, a.versionJSON(fn, "1"))
+	}
+	a.reply(w, http.StatusOK, map[string]any{"Versions": versions})
+}
+
+// listAliases is ListAliases: the host keeps no aliases.
+func (a *API) listAliases(w http.ResponseWriter, r *http.Request, params []string) {
+	if _, _, ok := a.resolve(w, r, params[0], false); !ok {
+		return
+	}
+	a.reply(w, http.StatusOK, map[string]any{"Aliases": []any{}})
+}
+
+// getAlias is GetAlias: no alias exists.
+func (a *API) getAlias(w http.ResponseWriter, r *http.Request, params []string) {
+	fn, _, ok := a.resolve(w, r, params[0], false)
+	if !ok {
+		return
+	}
+	a.fail(w, apiError{http.StatusNotFound, "ResourceNotFoundException", fmt.Sprintf("Cannot find alias arn: %s:%s", fn.cfg.ARN, params[1])})
+}
+
+// getConcurrency is GetFunctionConcurrency: no function reserves any.
+func (a *API) getConcurrency(w http.ResponseWriter, r *http.Request, params []string) {
+	if _, _, ok := a.resolve(w, r, params[0], false); !ok {
+		return
+	}
+	a.reply(w, http.StatusOK, map[string]any{})
+}
+
+// noLayer answers GetLayerVersion and GetLayerVersionByArn: the host has
+// no layers.
+func (a *API) noLayer(w http.ResponseWriter, _ *http.Request, _ []string) {
+	a.fail(w, apiError{http.StatusNotFound, "ResourceNotFoundException", "The resource you requested does not exist."})
 }
 
 // mappingJSON is an EventSourceMappingConfiguration.

@@ -123,6 +123,8 @@ type Host struct {
 	handlers sync.WaitGroup
 	fmu      sync.Mutex
 	flights  map[*flight]struct{}
+
+	async asyncSlots // bounds InvokeAsync's invocations in flight
 }
 
 // flight is a handler that has not returned yet.
@@ -220,6 +222,8 @@ func (h *Host) CreateFunction(_ context.Context, f Function) (string, error) {
 		stream := h.opts.Clock.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + strings.ReplaceAll(awsproto.NewRequestID(), "-", "")
 		logs = &sink{w: io.MultiWriter(h.sink, h.opts.LogStream(group, stream))}
 	}
+	// Invoke with LogType Tail reads an invocation's lines as they pass.
+	logs = newTap(logs)
 	cfg := Config{
 		Name:        f.Name,
 		ARN:         fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", h.opts.Region, h.opts.AccountID, f.Name),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -39,7 +40,10 @@ func TestScripts(t *testing.T) {
 			for _, k := range []string{"AWS_PROFILE", "AWS_CA_BUNDLE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL"} {
 				env.Setenv(k, "")
 			}
-			return nil
+			// The function's own event fixtures, for orderflow invoke.
+			fixtures, err := filepath.Abs("../../handler/testdata")
+			env.Setenv("FIXTURES", fixtures)
+			return err
 		},
 	})
 }
