@@ -224,6 +224,8 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	ctx, cancel := withTimeout(clk, timeout)
 	defer cancel()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: reqID, InvokedFunctionArn: fn.cfg.ARN})
+	notes := &reportNotes{}
+	ctx = withReportNotes(ctx, notes)
 	done := make(chan outcome, 1)
 	fl := m.h.track(fn.cfg.Name, reqID, start)
 	go func() {
@@ -260,13 +262,13 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	if out.timeout {
 		fmt.Fprintf(m.fn.logs, "%s %s Task timed out after %.2f seconds\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, timeout.Seconds())
 	} else if out.err != nil {
-		b, _ := json.Marshal(map[string]string{"errorMessage": out.err.Error(), "errorType": fmt.Sprintf("%T", out.err)})
+		b, _ := json.Marshal(map[string]string{"errorMessage": out.err.Error(), "errorType": errorType(out.err)})
 		fmt.Fprintf(m.fn.logs, "%s %s ERROR Invoke Error %s\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, b)
 	}
 	fmt.Fprintf(m.fn.logs, "END RequestId: %s\n", reqID)
 	billed := (elapsed + time.Millisecond - 1) / time.Millisecond
-	fmt.Fprintf(m.fn.logs, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\n",
-		reqID, float64(elapsed.Microseconds())/1000, billed, fn.cfg.MemoryMB)
+	fmt.Fprintf(m.fn.logs, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB%s\n",
+		reqID, float64(elapsed.Microseconds())/1000, billed, fn.cfg.MemoryMB, notes.suffix())
 
 	keep, why := m.settle(batch, out)
 	if why == "" {

@@ -1,0 +1,12 @@
+//go:build !unix
+
+package lambda
+
+import (
+	"os"
+	"os/exec"
+)
+
+func ownGroup(*exec.Cmd) {}
+
+func killGroup(p *os.Process) { p.Kill() }
