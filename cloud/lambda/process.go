@@ -307,7 +307,9 @@ func (p *procFunction) start(ctx context.Context) (*sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lambda: function %s: listen for the Runtime API: %w", p.cfg.Name, err)
 	}
-	s := &sandbox{fn: p, ln: ln, invokes: make(chan *invocation, 1), ready: make(chan struct{}), exited: make(chan struct{})}
+	// started is set before the server runs, which reads it (the race
+	// detector cannot see that the process's request comes after Start).
+	s := &sandbox{fn: p, ln: ln, started: time.Now(), invokes: make(chan *invocation, 1), ready: make(chan struct{}), exited: make(chan struct{})}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxRuntimeHeads}
 	go s.srv.Serve(ln)
 
@@ -320,7 +322,6 @@ func (p *procFunction) start(ctx context.Context) (*sandbox, error) {
 	cmd.WaitDelay = time.Second
 	ownGroup(cmd)
 	s.cmd = cmd
-	s.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		s.srv.Close()
 		return nil, fmt.Errorf("lambda: function %s: start its bootstrap: %w", p.cfg.Name, err)
