@@ -597,3 +597,47 @@ func TestCloseLeavesNoProcessBehind(t *testing.T) {
 		t.Errorf("an invocation after Close = %v, want %v", err, errClosed)
 	}
 }
+
+// BenchmarkZipFunctionWarmInvocation measures the process runtime's
+// overhead per batch on a warm environment: the event encoded, handed out
+// by GET /next, the function's answer POSTed back and decoded (the fake
+// runtime, this test binary, does no work of its own).
+func BenchmarkZipFunctionWarmInvocation(b *testing.B) {
+	h := newTestHost(b, io.Discard, nil)
+	p := fakeFunction(b, h, "Warm", "loop")
+	if _, _, err := invokeOnce(p, "warm-up", "a", 5*time.Second); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, _, err := invokeOnce(p, "req-"+strconv.Itoa(i), "a", 5*time.Second); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkZipFunctionColdStart measures a cold start: a new process
+// started (a shell script that execs a Go binary), its first GET /next,
+// and one invocation answered; the environment is killed after each.
+func BenchmarkZipFunctionColdStart(b *testing.B) {
+	h := newTestHost(b, io.Discard, nil)
+	p := fakeFunction(b, h, "Cold", "loop")
+	var initTotal time.Duration
+	for i := 0; b.Loop(); i++ {
+		_, notes, err := invokeOnce(p, "req-"+strconv.Itoa(i), "a", 10*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		initTotal += notes.initDuration
+		b.StopTimer()
+		p.mu.Lock()
+		idle := p.idle
+		p.idle = nil
+		p.mu.Unlock()
+		for _, s := range idle {
+			p.discard(s)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(initTotal.Microseconds())/1000/float64(b.N), "init-ms/op")
+}
