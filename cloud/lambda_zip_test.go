@@ -154,6 +154,7 @@ func runZipOrder(t *testing.T, goarch, arch string, emulated bool) {
 	if !poll.Within(10*time.Second, func() bool { m = report.FindStringSubmatch(logs.String()); return m != nil }) {
 		t.Fatalf("no cold start's REPORT line with Max Memory Used and Init Duration; the log:\n%s", logs.String())
 	}
+	t.Logf("the cold start's REPORT line: %s", strings.TrimSpace(m[0]))
 	wantTail := ""
 	if emulated {
 		wantTail = "\tEmulation: arm64 on " + map[string]string{"amd64": "x86_64"}[runtime.GOARCH] + " (qemu-aarch64-static)"

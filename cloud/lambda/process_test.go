@@ -3,6 +3,7 @@ package lambda
 import (
 	"archive/zip"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -418,7 +419,7 @@ func TestBadArtefactsAreRefusedWhenTheFunctionIsCreated(t *testing.T) {
 				}
 				o.Emulator = func(string) (string, error) { return "", exec.ErrNotFound }
 			})
-			rt := cmpOr(tc.runtime, "provided.al2023")
+			rt := cmp.Or(tc.runtime, "provided.al2023")
 			var archs []string
 			if tc.arch != "" {
 				archs = []string{tc.arch}
@@ -433,13 +434,6 @@ func TestBadArtefactsAreRefusedWhenTheFunctionIsCreated(t *testing.T) {
 			}
 		})
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func TestBadBootstrapsFailTheirInvocationClearly(t *testing.T) {
