@@ -244,6 +244,9 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	case <-ctx.Done():
 		fl.timedOut.Store(true)
 		out = outcome{timeout: true, err: ctx.Err()}
+		if fn.proc != nil {
+			<-done // a process, unlike a goroutine, is killed at once: its REPORT then has its memory
+		}
 	}
 	if f := m.h.opts.Faults; f != nil && !out.timeout {
 		crash, hold := f.AfterHandler(fn.cfg.Name)
@@ -262,10 +265,12 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	if out.timeout {
 		fmt.Fprintf(m.fn.logs, "%s %s Task timed out after %.2f seconds\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, timeout.Seconds())
 	} else if out.err != nil {
-		b, _ := json.Marshal(map[string]string{"errorMessage": out.err.Error(), "errorType": errorType(out.err)})
+		b, _ := json.Marshal(map[string]string{"errorMessage": errorMessage(out.err), "errorType": errorType(out.err)})
 		fmt.Fprintf(m.fn.logs, "%s %s ERROR Invoke Error %s\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, b)
 	}
 	fmt.Fprintf(m.fn.logs, "END RequestId: %s\n", reqID)
+	// As on AWS, a cold start's init is reported apart, not in Duration.
+	elapsed = max(0, elapsed-notes.initDur())
 	billed := (elapsed + time.Millisecond - 1) / time.Millisecond
 	fmt.Fprintf(m.fn.logs, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB%s\n",
 		reqID, float64(elapsed.Microseconds())/1000, billed, fn.cfg.MemoryMB, notes.suffix())

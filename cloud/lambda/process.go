@@ -410,6 +410,12 @@ func (n *reportNotes) set(f func(*reportNotes)) {
 	f(n)
 }
 
+func (n *reportNotes) initDur() time.Duration {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.initDuration
+}
+
 // suffix is the REPORT line's fields after Memory Size.
 func (n *reportNotes) suffix() string {
 	n.mu.Lock()
@@ -439,6 +445,15 @@ func reportNotesFrom(ctx context.Context) *reportNotes {
 }
 
 var _ error = (*FunctionError)(nil)
+
+// errorMessage is the errorMessage Lambda's logs give err.
+func errorMessage(err error) string {
+	var fe *FunctionError
+	if errors.As(err, &fe) {
+		return fe.Message
+	}
+	return err.Error()
+}
 
 // errorType is the errorType Lambda's logs give err.
 func errorType(err error) string {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -634,4 +635,77 @@ func BenchmarkZipFunctionColdStart(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(initTotal.Microseconds())/1000/float64(b.N), "init-ms/op")
+}
+
+// chanQueue hands out the batches a test sends, on the machine's clock (the
+// zip functions run in real time), and records what the mapping deletes.
+type chanQueue struct {
+	batches chan []events.SQSMessage
+	mu      sync.Mutex
+	deleted []string
+}
+
+func (q *chanQueue) Lookup(_ context.Context, arn string) (QueueInfo, error) {
+	return QueueInfo{ARN: arn, URL: "http://q/Q", Region: "us-east-1", VisibilityTimeoutSec: 60}, nil
+}
+
+func (q *chanQueue) Receive(ctx context.Context, _ QueueInfo, _ int, wait time.Duration) ([]events.SQSMessage, error) {
+	select {
+	case b := <-q.batches:
+		return b, nil
+	case <-time.After(min(wait, time.Second)):
+		return nil, nil
+	case <-ctx.Done():
+		return nil, nil
+	}
+}
+
+func (q *chanQueue) Delete(_ context.Context, _ QueueInfo, recs []events.SQSMessage) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, r := range recs {
+		q.deleted = append(q.deleted, r.Body)
+	}
+	return nil
+}
+
+func (q *chanQueue) deletedBodies() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.deleted)
+}
+
+func TestTheMappingReportsAZipFunctionsCrashAndTimeoutAsLambdaDoes(t *testing.T) {
+	slowtest.Skip(t, "runs functions as child processes")
+	q := &chanQueue{batches: make(chan []events.SQSMessage)}
+	logs := &syncBuffer{}
+	h := newTestHost(t, logs, func(o *Options) { o.Queues = q })
+	h.RegisterZip("Mapped", fakeZip(t))
+	if _, err := h.CreateFunction(context.Background(), Function{Name: "Mapped", Runtime: "provided.al2", TimeoutSec: 1, MemoryMB: 256,
+		Environment: map[string]string{"FAKE_RUNTIME": "loop"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.CreateEventSourceMapping(context.Background(), EventSourceMapping{FunctionName: "Mapped", EventSourceArn: "arn:aws:sqs:us-east-1:000000000000:Q",
+		BatchSize: 1, Enabled: true, MaximumConcurrency: 2}); err != nil {
+		t.Fatal(err)
+	}
+	bodies := []string{"crash", "hang", "ok", "warm"}
+	for i, body := range bodies {
+		q.batches <- []events.SQSMessage{{MessageId: body, Body: body}}
+		waitFor(t, "the batch "+body+" to end", func() bool { return strings.Count(logs.String(), "REPORT RequestId: ") == i+1 })
+	}
+	if got := q.deletedBodies(); !slices.Equal(got, []string{"ok", "warm"}) {
+		t.Errorf("deleted %v, want only the batch that succeeded", got)
+	}
+	got := logs.String()
+	for _, re := range []string{
+		`(?m)^\S+ \S+ ERROR Invoke Error \{"errorMessage":"RequestId: \S+ Error: Runtime exited with error: exit status 2","errorType":"Runtime\.ExitError"\}\nEND RequestId: \S+\nREPORT RequestId: \S+\tDuration: [0-9.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 256 MB\tMax Memory Used: \d+ MB\tInit Duration: [0-9.]+ ms$`,
+		`(?m)^\S+ \S+ Task timed out after 1\.00 seconds\nEND RequestId: \S+\nREPORT RequestId: \S+\tDuration: [0-9.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 256 MB\tMax Memory Used: \d+ MB\tInit Duration: [0-9.]+ ms$`,
+		`(?m)^REPORT RequestId: \S+\tDuration: [0-9.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 256 MB\tMax Memory Used: \d+ MB\tInit Duration: [0-9.]+ ms$`,
+		`(?m)^REPORT RequestId: \S+\tDuration: [0-9.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 256 MB\tMax Memory Used: \d+ MB$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(got) {
+			t.Errorf("the log has no line matching %s:\n%s", re, got)
+		}
+	}
 }

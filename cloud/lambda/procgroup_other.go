@@ -10,3 +10,5 @@ import (
 func ownGroup(*exec.Cmd) {}
 
 func killGroup(p *os.Process) { p.Kill() }
+
+func maxRSSKiB(*os.ProcessState) int64 { return 0 }

@@ -19,3 +19,12 @@ func killGroup(p *os.Process) {
 	syscall.Kill(-p.Pid, syscall.SIGKILL)
 	p.Kill()
 }
+
+// maxRSSKiB is an ended process's peak resident set (ru_maxrss: KiB on
+// Linux), 0 when unknown.
+func maxRSSKiB(ps *os.ProcessState) int64 {
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > 0 {
+		return ru.Maxrss
+	}
+	return 0
+}

@@ -208,9 +208,13 @@ func runtimeError(w http.ResponseWriter, status int, typ, msg string) {
 	runtimeAnswer(w, status, string(b))
 }
 
-// peakRSS is the process's peak resident set in MiB (VmHWM, Linux), or 0
-// when it cannot be read.
+// peakRSS is the process's peak resident set in MiB (VmHWM while it runs,
+// ru_maxrss once it has ended; Linux), or 0 when it cannot be read.
 func (s *sandbox) peakRSS() int {
+	if s.dead() {
+		// An ended process's peak is in its rusage (ru_maxrss, in KiB).
+		return int((maxRSSKiB(s.cmd.ProcessState) + 1023) / 1024)
+	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(s.cmd.Process.Pid) + "/status")
 	if err != nil {
 		return 0
