@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awslogs "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -164,6 +165,23 @@ func runZipOrder(t *testing.T, goarch, arch string, emulated bool) {
 	}
 	if !strings.Contains(logs.String(), `"outcome":"stored"`) {
 		t.Errorf("the function's own log lines are not in its log:\n%s", logs.String())
+	}
+	// The same lines are in the function's CloudWatch log group.
+	cwl := awslogs.NewFromConfig(cfg)
+	var inGroup string
+	if !poll.Within(10*time.Second, func() bool {
+		out, err := cwl.FilterLogEvents(ctx, &awslogs.FilterLogEventsInput{LogGroupName: aws.String("/aws/lambda/ProcessOrderFunction")})
+		if err != nil {
+			return false
+		}
+		var b strings.Builder
+		for _, e := range out.Events {
+			b.WriteString(aws.ToString(e.Message))
+		}
+		inGroup = b.String()
+		return strings.Contains(inGroup, "REPORT RequestId: ") && strings.Contains(inGroup, `"outcome":"stored"`)
+	}) {
+		t.Errorf("the log group /aws/lambda/ProcessOrderFunction lacks the REPORT line or the function's own lines:\n%s", inGroup)
 	}
 	if pids := c.Lambda.FunctionPids("ProcessOrderFunction"); len(pids) != 1 {
 		t.Errorf("the function runs in %v, want one warm environment", pids)
