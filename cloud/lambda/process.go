@@ -289,10 +289,11 @@ func (p *procFunction) env(runtimeAPI string) []string {
 		"AWS_LAMBDA_LOG_GROUP_NAME="+group,
 		"AWS_REGION="+o.Region,
 		"AWS_DEFAULT_REGION="+o.Region,
-		"AWS_ACCESS_KEY_ID="+o.Credentials.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY="+o.Credentials.SecretAccessKey,
 		"AWS_EC2_METADATA_DISABLED=true",
 	)
+	if o.Credentials.AccessKeyID != "" {
+		env = append(env, "AWS_ACCESS_KEY_ID="+o.Credentials.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+o.Credentials.SecretAccessKey)
+	}
 	if o.BaseURL != nil {
 		env = append(env, "AWS_ENDPOINT_URL="+o.BaseURL())
 	}

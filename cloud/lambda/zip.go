@@ -41,7 +41,10 @@ func unpack(data []byte, dir string, limit int64) error {
 	var total int64
 	for _, f := range zr.File {
 		name := f.Name
-		if strings.Contains(name, `\`) || strings.HasPrefix(name, "/") || filepath.IsAbs(name) || (len(name) > 1 && name[1] == ':') {
+		if strings.Contains(name, `\`) {
+			return badArtefact("the zip entry %q has a backslash in its path: zip it on Linux or macOS, or with forward slashes", name)
+		}
+		if strings.HasPrefix(name, "/") || filepath.IsAbs(name) || (len(name) > 1 && name[1] == ':') {
 			return badArtefact("the zip entry %q has an absolute path", name)
 		}
 		for _, part := range strings.Split(name, "/") {
@@ -105,8 +108,11 @@ func extract(f *zip.File, target string, left int64) (int64, error) {
 		perm = 0o755
 	}
 	out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if errors.Is(err, os.ErrExist) {
+		return 0, badArtefact("the zip holds %q twice", f.Name)
+	}
 	if err != nil {
-		return 0, badArtefact("the zip entry %q cannot be written (a duplicate name?): %v", f.Name, err)
+		return 0, badArtefact("the zip entry %q cannot be written: %v", f.Name, err)
 	}
 	n, err := io.Copy(out, io.LimitReader(rc, left+1))
 	if cerr := out.Close(); err == nil {
