@@ -215,6 +215,15 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	reqID := awsproto.NewRequestID()
 	clk := m.h.opts.Clock
 	m.invocations.Add(1)
+	// A zip function's execution environment starts (its init phase)
+	// before the invocation's timeout does, as on Lambda.
+	var (
+		prepared *sandbox
+		initErr  error
+	)
+	if fn.proc != nil {
+		prepared, initErr = fn.proc.acquire(context.Background())
+	}
 	fmt.Fprintf(m.fn.logs, "START RequestId: %s Version: $LATEST\n", reqID)
 	start := clk.Now()
 
@@ -235,7 +244,15 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 				done <- outcome{err: fmt.Errorf("panic: %v", p)}
 			}
 		}()
-		resp, err := fn.handler(ctx, events.SQSEvent{Records: batch})
+		if initErr != nil {
+			done <- outcome{err: initErr}
+			return
+		}
+		hctx := ctx
+		if prepared != nil {
+			hctx = withSandbox(ctx, prepared)
+		}
+		resp, err := fn.handler(hctx, events.SQSEvent{Records: batch})
 		done <- outcome{resp: resp, err: err}
 	}()
 	var out outcome
@@ -269,8 +286,6 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 		fmt.Fprintf(m.fn.logs, "%s %s ERROR Invoke Error %s\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, b)
 	}
 	fmt.Fprintf(m.fn.logs, "END RequestId: %s\n", reqID)
-	// As on AWS, a cold start's init is reported apart, not in Duration.
-	elapsed = max(0, elapsed-notes.initDur())
 	billed := (elapsed + time.Millisecond - 1) / time.Millisecond
 	fmt.Fprintf(m.fn.logs, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB%s\n",
 		reqID, float64(elapsed.Microseconds())/1000, billed, fn.cfg.MemoryMB, notes.suffix())

@@ -159,9 +159,11 @@ func (p *procFunction) handle(ctx context.Context, ev events.SQSEvent) (events.S
 		inv.deadline = time.Now().Add(time.Duration(p.cfg.TimeoutSec) * time.Second)
 	}
 	notes := reportNotesFrom(ctx)
-	s, err := p.acquire(ctx)
-	if err != nil {
-		return resp, err
+	s, _ := ctx.Value(sandboxKey{}).(*sandbox)
+	if s == nil {
+		if s, err = p.acquire(ctx); err != nil {
+			return resp, err
+		}
 	}
 	if s.initDur > 0 && notes != nil {
 		notes.set(func(n *reportNotes) { n.initDuration = s.initDur })
@@ -411,12 +413,6 @@ func (n *reportNotes) set(f func(*reportNotes)) {
 	f(n)
 }
 
-func (n *reportNotes) initDur() time.Duration {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.initDuration
-}
-
 // suffix is the REPORT line's fields after Memory Size.
 func (n *reportNotes) suffix() string {
 	n.mu.Lock()
@@ -432,6 +428,14 @@ func (n *reportNotes) suffix() string {
 		s += "\tEmulation: " + n.emulation
 	}
 	return s
+}
+
+// sandboxKey carries the environment the mapping started before the
+// invocation's timeout began.
+type sandboxKey struct{}
+
+func withSandbox(ctx context.Context, s *sandbox) context.Context {
+	return context.WithValue(ctx, sandboxKey{}, s)
 }
 
 type reportNotesKey struct{}

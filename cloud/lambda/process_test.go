@@ -63,9 +63,15 @@ func fakeRuntime(api, mode string) int {
 	case "nonext":
 		time.Sleep(time.Hour)
 		return 0
+	case "slowinit":
+		time.Sleep(1500 * time.Millisecond)
+		mode = "loop"
 	case "initerror":
 		post("init/error", `{"errorMessage":"missing ORDERS_TABLE","errorType":"ConfigError"}`, "Lambda-Runtime-Function-Error-Type", "ConfigError")
 		return 1
+	}
+	if mode != "loop" {
+		return 9
 	}
 	fmt.Printf("started pid %d\n", os.Getpid())
 	for {
@@ -711,5 +717,56 @@ func TestTheMappingReportsAZipFunctionsCrashAndTimeoutAsLambdaDoes(t *testing.T)
 		if !regexp.MustCompile(re).MatchString(got) {
 			t.Errorf("the log has no line matching %s:\n%s", re, got)
 		}
+	}
+}
+
+// mappedFunction creates function name from the fake runtime in mode, with
+// a timeout of 1 s, driven by a mapping of q.
+func mappedFunction(t *testing.T, mode string) (*chanQueue, *syncBuffer) {
+	t.Helper()
+	q := &chanQueue{batches: make(chan []events.SQSMessage)}
+	logs := &syncBuffer{}
+	h := newTestHost(t, logs, func(o *Options) { o.Queues = q })
+	h.RegisterZip("Mapped", fakeZip(t))
+	if _, err := h.CreateFunction(context.Background(), Function{Name: "Mapped", Runtime: "provided.al2023", TimeoutSec: 1, MemoryMB: 128,
+		Environment: map[string]string{"FAKE_RUNTIME": mode}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.CreateEventSourceMapping(context.Background(), EventSourceMapping{FunctionName: "Mapped", EventSourceArn: "arn:aws:sqs:us-east-1:000000000000:Q",
+		BatchSize: 1, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	return q, logs
+}
+
+func TestAColdStartsInitIsNotCountedInTheInvocationsTimeout(t *testing.T) {
+	slowtest.Skip(t, "runs functions as child processes")
+	q, logs := mappedFunction(t, "slowinit") // 1.5 s of init, a timeout of 1 s
+	q.batches <- []events.SQSMessage{{MessageId: "m1", Body: "ok"}}
+	waitFor(t, "the REPORT line", func() bool { return strings.Contains(logs.String(), "REPORT RequestId: ") })
+	if got := q.deletedBodies(); !slices.Equal(got, []string{"ok"}) {
+		t.Errorf("deleted %v, want the batch: the init does not count against the timeout\n%s", got, logs)
+	}
+	re := regexp.MustCompile(`\tDuration: ([0-9.]+) ms\t.*\tInit Duration: (1[5-9]\d\d|[2-9]\d\d\d)\.\d\d ms\n`)
+	m := re.FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no REPORT line with an Init Duration of 1.5 s or more:\n%s", logs)
+	}
+	if d, _ := strconv.ParseFloat(m[1], 64); d >= 1000 {
+		t.Errorf("Duration %s ms includes the init", m[1])
+	}
+}
+
+func TestAnInitFailureFailsTheBatchWithItsErrorType(t *testing.T) {
+	slowtest.Skip(t, "runs functions as child processes")
+	q, logs := mappedFunction(t, "exit")
+	q.batches <- []events.SQSMessage{{MessageId: "m1", Body: "ok"}}
+	waitFor(t, "the REPORT line", func() bool { return strings.Contains(logs.String(), "REPORT RequestId: ") })
+	want := regexp.MustCompile(`(?m)^bootstrap: cannot start: ORDERS_TABLE is not set\n(.|\n)*\S+ \S+ ERROR Invoke Error \{"errorMessage":"the bootstrap exited with error: exit status 3 before asking for an invocation \(GET /2018-06-01/runtime/invocation/next\): see its output in the function's log","errorType":"Runtime.ExitError"\}\nEND RequestId`)
+	if !want.MatchString(logs.String()) {
+		t.Errorf("the log does not match %s:\n%s", want, logs)
+	}
+	if got := q.deletedBodies(); len(got) != 0 {
+		t.Errorf("deleted %v after a failed init, want nothing", got)
 	}
 }
