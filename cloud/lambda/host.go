@@ -2,6 +2,14 @@
 // aws-lambda-go's SQS shape, registered by function name, invoked by SQS
 // event source mappings that poll their queue as AWS's poller does.
 //
+// A function is either in-process (a Go handler, Register) or a zip
+// (RegisterZip): the provided.al2023 artefact, whose bootstrap runs as
+// child processes speaking the Lambda Runtime API, which the host serves
+// on loopback, one server and one process per execution environment
+// (process.go, runtimeapi.go). An environment is kept warm and reused, and
+// killed with its process group on a timeout or a crash; a bootstrap built
+// for another architecture runs under qemu-user. Close kills them all.
+//
 // A mapping long-polls its queue through the SQS API, gathers a batch (up to
 // BatchSize records, or whatever arrived within the batching window),
 // invokes the function with the function's timeout as the context deadline,
@@ -21,7 +29,7 @@
 // timeout, the pause after a failed receive, an injected fault's hold) is on
 // Options.Clock, so tests move time instead of sleeping.
 //
-// Shutdown: a handler runs in a goroutine of its own. When it overruns its
+// Shutdown: an in-process handler runs in a goroutine of its own. When it overruns its
 // timeout the batch fails at once, as on AWS, but Go cannot kill the
 // goroutine as Lambda kills a sandbox; Close waits for it too, and reports it
 // if Close's context ends first.
