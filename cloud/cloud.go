@@ -257,6 +257,9 @@ func Start(opts Options) (*Cloud, error) {
 		Logger:    opts.Logger,
 		LogStream: c.Logs.Writer,
 		Faults:    hostFaults{c.faults},
+		// A zip function's process signs its SDK calls as the cloud's own
+		// clients do, so the cloud accepts them whatever its keys.
+		Credentials: lambda.Credentials{AccessKeyID: c.self.AccessKeyID, SecretAccessKey: c.self.SecretAccessKey},
 	})
 	if err != nil {
 		ln.Close()

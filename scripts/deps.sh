@@ -3,7 +3,10 @@
 #  - the AWS CLI v2 from Debian's package awscli (/usr/bin/aws; it speaks the
 #    Query protocol to SQS), with apt-get, as root or with sudo;
 #  - the AWS SDK for JavaScript v3, pinned by cloud/crossclient/js/package-lock.json,
-#    with npm ci (Node.js and npm must be installed).
+#    with npm ci (Node.js and npm must be installed);
+#  - qemu-user-static (Debian's package: qemu-aarch64-static), with apt-get,
+#    so that the function host runs the arm64 bootstrap shipped to AWS on a
+#    machine of another architecture (not needed on an arm64 machine).
 # Both need the network (Debian's mirrors, the npm registry). Without them the
 # cross-client tests skip on a developer's machine, saying what is missing,
 # and fail in CI (CI=true). Exits non-zero when it could not install one.
@@ -35,6 +38,19 @@ elif as_root true; then
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends awscli >/dev/null
 else
 	echo "deps: cannot install the AWS CLI v2 without root: run sudo make deps, or apt-get install awscli as root" >&2
+	failed=1
+fi
+
+if [ "$(uname -m)" = aarch64 ] || [ "$(uname -m)" = arm64 ]; then
+	echo "deps: this machine is arm64: no emulator needed for the arm64 bootstrap"
+elif command -v qemu-aarch64-static >/dev/null 2>&1; then
+	echo "deps: qemu-user-static is installed ($(command -v qemu-aarch64-static))"
+elif as_root true; then
+	echo "deps: installing qemu-user-static (Debian package, apt-get), to run the arm64 bootstrap"
+	as_root apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user-static >/dev/null
+else
+	echo "deps: cannot install qemu-user-static without root: run sudo make deps, or apt-get install qemu-user-static as root" >&2
 	failed=1
 fi
 

@@ -2,6 +2,14 @@
 // aws-lambda-go's SQS shape, registered by function name, invoked by SQS
 // event source mappings that poll their queue as AWS's poller does.
 //
+// A function is either in-process (a Go handler, Register) or a zip
+// (RegisterZip): the provided.al2023 artefact, whose bootstrap runs as
+// child processes speaking the Lambda Runtime API, which the host serves
+// on loopback, one server and one process per execution environment
+// (process.go, runtimeapi.go). An environment is kept warm and reused, and
+// killed with its process group on a timeout or a crash; a bootstrap built
+// for another architecture runs under qemu-user. Close kills them all.
+//
 // A mapping long-polls its queue through the SQS API, gathers a batch (up to
 // BatchSize records, or whatever arrived within the batching window),
 // invokes the function with the function's timeout as the context deadline,
@@ -21,7 +29,7 @@
 // timeout, the pause after a failed receive, an injected fault's hold) is on
 // Options.Clock, so tests move time instead of sleeping.
 //
-// Shutdown: a handler runs in a goroutine of its own. When it overruns its
+// Shutdown: an in-process handler runs in a goroutine of its own. When it overruns its
 // timeout the batch fails at once, as on AWS, but Go cannot kill the
 // goroutine as Lambda kills a sandbox; Close waits for it too, and reports it
 // if Close's context ends first.
@@ -34,6 +42,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -93,6 +102,22 @@ type Options struct {
 	// (the template's LoggingConfig.LogGroup, or /aws/lambda/NAME): the
 	// function's lines go there as well as to Logs.
 	LogStream func(group, stream string) io.Writer
+
+	// Credentials are the keys a zip function's process gets in
+	// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, so that its SDK calls
+	// to Env.BaseURL (its AWS_ENDPOINT_URL) are accepted.
+	Credentials Credentials
+	// InitTimeout bounds a zip function's init: from starting its
+	// bootstrap to its first GET /next. Default DefaultInitTimeout.
+	InitTimeout time.Duration
+	// MaxUnpackedBytes bounds a zip function's unpacked code. Default
+	// DefaultMaxUnpackedBytes.
+	MaxUnpackedBytes int64
+	// Emulator returns the user-mode emulator that runs a bootstrap built
+	// for Lambda's architecture arch (arm64, x86_64) on this machine, or
+	// an error when there is none. Default: qemu-aarch64-static (for
+	// arm64) or qemu-x86_64-static looked up on PATH.
+	Emulator func(arch string) (string, error)
 }
 
 // Faults injects failures around an invocation.
@@ -114,6 +139,7 @@ type Host struct {
 
 	mu        sync.Mutex
 	factories map[string]Factory
+	zips      map[string][]byte
 	functions map[string]*function
 	mappings  map[string]*mapping
 	closed    bool
@@ -149,10 +175,20 @@ func New(opts Options) (*Host, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.InitTimeout <= 0 {
+		opts.InitTimeout = DefaultInitTimeout
+	}
+	if opts.MaxUnpackedBytes <= 0 {
+		opts.MaxUnpackedBytes = DefaultMaxUnpackedBytes
+	}
+	if opts.Emulator == nil {
+		opts.Emulator = func(arch string) (string, error) { return exec.LookPath(qemuName(arch)) }
+	}
 	return &Host{
 		opts:      opts,
 		sink:      &sink{w: opts.Logs},
 		factories: map[string]Factory{},
+		zips:      map[string][]byte{},
 		functions: map[string]*function{},
 		mappings:  map[string]*mapping{},
 		flights:   map[*flight]struct{}{},
@@ -164,6 +200,7 @@ func New(opts Options) (*Host, error) {
 func (h *Host) Register(name string, f Factory) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	delete(h.zips, name)
 	h.factories[name] = f
 }
 
@@ -197,6 +234,7 @@ type function struct {
 	cfg     Config
 	spec    Function
 	handler Handler
+	proc    *procFunction // the zip function's processes; nil in-process
 	created time.Time
 	logs    io.Writer // the sink, and the function's log stream if any
 }
@@ -209,8 +247,9 @@ func (h *Host) CreateFunction(_ context.Context, f Function) (string, error) {
 		return "", fmt.Errorf("lambda: function %s already exists", f.Name)
 	}
 	factory, ok := h.factories[f.Name]
-	if !ok {
-		return "", fmt.Errorf("lambda: no Go handler is registered for function %s", f.Name)
+	zip, isZip := h.zips[f.Name]
+	if !ok && !isZip {
+		return "", fmt.Errorf("lambda: no Go handler is registered for function %s, and no zip: register an in-process handler (Host.Register) or the function's provided.al2023 zip (Host.RegisterZip)", f.Name)
 	}
 	logs := io.Writer(h.sink)
 	if h.opts.LogStream != nil {
@@ -232,6 +271,17 @@ func (h *Host) CreateFunction(_ context.Context, f Function) (string, error) {
 		MemoryMB:    f.MemoryMB,
 		LogGroup:    f.LogGroup,
 		Logs:        logs,
+	}
+	if isZip {
+		if h.closed {
+			return "", errClosed
+		}
+		proc, err := h.newProcFunction(cfg, f, zip)
+		if err != nil {
+			return "", err
+		}
+		h.functions[f.Name] = &function{cfg: cfg, spec: f, handler: proc.handle, proc: proc, created: h.opts.Clock.Now(), logs: logs}
+		return cfg.ARN, nil
 	}
 	handler, err := factory(cfg)
 	if err != nil {
@@ -337,9 +387,13 @@ func (h *Host) Close(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		h.killProcesses()
 		return nil
 	case <-ctx.Done():
 	}
+	// A process, unlike a goroutine, can be stopped: kill them, so that
+	// no function outlives the host.
+	h.killProcesses()
 	err := &AbandonedError{Err: ctx.Err()}
 	for _, m := range ms {
 		err.Pollers += int(m.active.Load())
@@ -404,6 +458,21 @@ func (e *AbandonedError) Error() string {
 }
 
 func (e *AbandonedError) Unwrap() error { return e.Err }
+
+// killProcesses kills every zip function's processes.
+func (h *Host) killProcesses() {
+	h.mu.Lock()
+	var procs []*procFunction
+	for _, fn := range h.functions {
+		if fn.proc != nil {
+			procs = append(procs, fn.proc)
+		}
+	}
+	h.mu.Unlock()
+	for _, p := range procs {
+		p.close()
+	}
+}
 
 // track records a handler about to run; untrack, that it returned.
 func (h *Host) track(function, requestID string, started time.Time) *flight {

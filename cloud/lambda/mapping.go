@@ -215,6 +215,15 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	reqID := awsproto.NewRequestID()
 	clk := m.h.opts.Clock
 	m.invocations.Add(1)
+	// A zip function's execution environment starts (its init phase)
+	// before the invocation's timeout does, as on Lambda.
+	var (
+		prepared *sandbox
+		initErr  error
+	)
+	if fn.proc != nil {
+		prepared, initErr = fn.proc.acquire(context.Background())
+	}
 	fmt.Fprintf(m.fn.logs, "START RequestId: %s Version: $LATEST\n", reqID)
 	start := clk.Now()
 
@@ -224,6 +233,8 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	ctx, cancel := withTimeout(clk, timeout)
 	defer cancel()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: reqID, InvokedFunctionArn: fn.cfg.ARN})
+	notes := &reportNotes{}
+	ctx = withReportNotes(ctx, notes)
 	done := make(chan outcome, 1)
 	fl := m.h.track(fn.cfg.Name, reqID, start)
 	go func() {
@@ -233,7 +244,15 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 				done <- outcome{err: fmt.Errorf("panic: %v", p)}
 			}
 		}()
-		resp, err := fn.handler(ctx, events.SQSEvent{Records: batch})
+		if initErr != nil {
+			done <- outcome{err: initErr}
+			return
+		}
+		hctx := ctx
+		if prepared != nil {
+			hctx = withSandbox(ctx, prepared)
+		}
+		resp, err := fn.handler(hctx, events.SQSEvent{Records: batch})
 		done <- outcome{resp: resp, err: err}
 	}()
 	var out outcome
@@ -242,6 +261,9 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	case <-ctx.Done():
 		fl.timedOut.Store(true)
 		out = outcome{timeout: true, err: ctx.Err()}
+		if fn.proc != nil {
+			<-done // a process, unlike a goroutine, is killed at once: its REPORT then has its memory
+		}
 	}
 	if f := m.h.opts.Faults; f != nil && !out.timeout {
 		crash, hold := f.AfterHandler(fn.cfg.Name)
@@ -260,13 +282,13 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	if out.timeout {
 		fmt.Fprintf(m.fn.logs, "%s %s Task timed out after %.2f seconds\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, timeout.Seconds())
 	} else if out.err != nil {
-		b, _ := json.Marshal(map[string]string{"errorMessage": out.err.Error(), "errorType": fmt.Sprintf("%T", out.err)})
+		b, _ := json.Marshal(map[string]string{"errorMessage": errorMessage(out.err), "errorType": errorType(out.err)})
 		fmt.Fprintf(m.fn.logs, "%s %s ERROR Invoke Error %s\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, b)
 	}
 	fmt.Fprintf(m.fn.logs, "END RequestId: %s\n", reqID)
 	billed := (elapsed + time.Millisecond - 1) / time.Millisecond
-	fmt.Fprintf(m.fn.logs, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\n",
-		reqID, float64(elapsed.Microseconds())/1000, billed, fn.cfg.MemoryMB)
+	fmt.Fprintf(m.fn.logs, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB%s\n",
+		reqID, float64(elapsed.Microseconds())/1000, billed, fn.cfg.MemoryMB, notes.suffix())
 
 	keep, why := m.settle(batch, out)
 	if why == "" {
