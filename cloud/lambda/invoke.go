@@ -243,9 +243,15 @@ type panicError struct{ value any }
 
 func (p panicError) Error() string { return fmt.Sprint(p.value) }
 
-// errorType names an error's type as aws-lambda-go does in errorType: the
-// type's name without its package or pointer ("errorString").
+// errorType names an error's type as Lambda reports it: the type a
+// process function's runtime gave (a FunctionError), else as aws-lambda-go
+// names a Go handler's error: the type's name without its package or
+// pointer ("errorString").
 func errorType(err error) string {
+	var fe *FunctionError
+	if errors.As(err, &fe) {
+		return fe.Type
+	}
 	var v any = err
 	if p, ok := err.(panicError); ok {
 		v = p.value

@@ -459,12 +459,3 @@ func errorMessage(err error) string {
 	}
 	return err.Error()
 }
-
-// errorType is the errorType Lambda's logs give err.
-func errorType(err error) string {
-	var fe *FunctionError
-	if errors.As(err, &fe) {
-		return fe.Type
-	}
-	return fmt.Sprintf("%T", err)
-}
