@@ -90,6 +90,38 @@ type signature struct {
 // verify returns the service of the credential scope of a correctly signed
 // request by a known key over exactly body, or why it is refused.
 func (v verifier) verify(r *http.Request, body []byte) (string, *authFailure) {
+	sum := sha256.Sum256(body)
+	return v.verifyPayload(r, hex.EncodeToString(sum[:]), int64(len(body)), false)
+}
+
+// verifyS3 is verify for S3, which takes a signature over the headers and
+// the payload hash the request claims, without reading the body: the hash
+// of the body (X-Amz-Content-Sha256), checked by S3 as the body streams,
+// or one of the payload modes AWS allows S3 alone (UNSIGNED-PAYLOAD,
+// STREAMING-UNSIGNED-PAYLOAD-TRAILER: the signature still covers method,
+// path, query and signed headers). The signed streaming mode
+// (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) signs each chunk: those signatures
+// are not checked here, so it is refused rather than taken unchecked.
+func (v verifier) verifyS3(r *http.Request) (string, *authFailure) {
+	claimed := r.Header.Get(contentSHA256)
+	presigned := r.Header.Get("Authorization") == ""
+	switch {
+	case claimed == "" && presigned:
+		claimed = r.URL.Query().Get(contentSHA256)
+		if claimed == "" {
+			claimed = unsignedBody // what presigned S3 URLs sign
+		}
+	case claimed == "":
+		return "", refuse(authIncomplete, "Missing required header for this request: x-amz-content-sha256")
+	case strings.HasPrefix(claimed, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"):
+		return "", refuse(authSignature, "The request signs its body chunk by chunk (%s), which this endpoint does not verify: send the body with STREAMING-UNSIGNED-PAYLOAD-TRAILER, UNSIGNED-PAYLOAD or its signed SHA-256.", claimed)
+	}
+	return v.verifyPayload(r, claimed, r.ContentLength, true)
+}
+
+// verifyPayload checks r's signature over payload, the body's hash (or an
+// S3 payload mode, when s3 is set), and bodyLen as its Content-Length.
+func (v verifier) verifyPayload(r *http.Request, payload string, bodyLen int64, s3 bool) (string, *authFailure) {
 	sig, fail := parseSignature(r)
 	if fail != nil {
 		return "", fail
@@ -128,13 +160,13 @@ func (v verifier) verify(r *http.Request, body []byte) (string, *authFailure) {
 		return "", refuse(authSignature, "There were headers present in the request which were not signed: x-amz-target")
 	}
 
-	sum := sha256.Sum256(body)
-	payload := hex.EncodeToString(sum[:])
 	claimed := r.Header.Get(contentSHA256)
 	if sig.presigned && claimed == "" {
 		claimed = r.URL.Query().Get(contentSHA256)
 	}
 	switch {
+	case s3:
+		// The payload is the claim: S3 checks the body against it.
 	case claimed == "":
 	case claimed == unsignedBody || strings.HasPrefix(claimed, streamingBody):
 		return "", refuse(authSignature, "The request signature does not cover its body (%s): this API accepts only requests that sign the SHA-256 of their body.", claimed)
@@ -142,7 +174,7 @@ func (v verifier) verify(r *http.Request, body []byte) (string, *authFailure) {
 		return "", refuse(authSignature, "The provided 'x-amz-content-sha256' header does not match what was computed.")
 	}
 
-	want, err := v.expected(r, sig, secret, payload, len(body))
+	want, err := v.expected(r, sig, secret, payload, bodyLen)
 	if err != nil {
 		return "", refuse(authIncomplete, "The request signature cannot be computed: %v", err)
 	}
@@ -154,7 +186,7 @@ func (v verifier) verify(r *http.Request, body []byte) (string, *authFailure) {
 
 // expected signs a copy of r holding only what the client signed, and
 // returns the signature the client should have sent.
-func (v verifier) expected(r *http.Request, sig signature, secret, payload string, bodyLen int) (string, error) {
+func (v verifier) expected(r *http.Request, sig signature, secret, payload string, bodyLen int64) (string, error) {
 	u := *r.URL
 	if sig.presigned {
 		q := u.Query()
@@ -166,7 +198,7 @@ func (v verifier) expected(r *http.Request, sig signature, secret, payload strin
 		switch h {
 		case "host":
 		case "content-length":
-			c.ContentLength = int64(bodyLen)
+			c.ContentLength = bodyLen
 		default:
 			for _, val := range r.Header.Values(h) {
 				c.Header.Add(h, val)
@@ -292,6 +324,8 @@ const (
 	jsonDialect
 	// restDialect: Lambda's REST API: …Exception codes, 403.
 	restDialect
+	// s3Dialect: S3's codes, 403 but AuthorizationHeaderMalformed (400).
+	s3Dialect
 )
 
 // dialectOf returns the dialect of the service named in a credential scope.
@@ -301,21 +335,23 @@ func dialectOf(service string) authDialect {
 		return jsonDialect
 	case "lambda":
 		return restDialect
+	case "s3":
+		return s3Dialect
 	}
 	return queryDialect
 }
 
 // authError is f as the service with dialect d reports it.
 func authError(d authDialect, f *authFailure) *awsproto.Error {
-	codes := map[authKind][3]string{
-		authMissing:    {"MissingAuthenticationToken", "MissingAuthenticationTokenException", "MissingAuthenticationTokenException"},
-		authIncomplete: {"IncompleteSignature", "IncompleteSignatureException", "IncompleteSignatureException"},
-		authUnknownKey: {"InvalidClientTokenId", "UnrecognizedClientException", "UnrecognizedClientException"},
-		authSignature:  {"SignatureDoesNotMatch", "InvalidSignatureException", "InvalidSignatureException"},
+	codes := map[authKind][4]string{
+		authMissing:    {"MissingAuthenticationToken", "MissingAuthenticationTokenException", "MissingAuthenticationTokenException", "AccessDenied"},
+		authIncomplete: {"IncompleteSignature", "IncompleteSignatureException", "IncompleteSignatureException", "AuthorizationHeaderMalformed"},
+		authUnknownKey: {"InvalidClientTokenId", "UnrecognizedClientException", "UnrecognizedClientException", "InvalidAccessKeyId"},
+		authSignature:  {"SignatureDoesNotMatch", "InvalidSignatureException", "InvalidSignatureException", "SignatureDoesNotMatch"},
 	}
 	status := http.StatusForbidden
 	switch {
-	case d == jsonDialect, d == queryDialect && f.kind == authIncomplete:
+	case d == jsonDialect, (d == queryDialect || d == s3Dialect) && f.kind == authIncomplete:
 		status = http.StatusBadRequest
 	}
 	return &awsproto.Error{Status: status, Code: codes[f.kind][d], Message: f.message}

@@ -57,6 +57,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/cloud/logs"
 	"github.com/orderflow/orderflow/cloud/provision"
+	"github.com/orderflow/orderflow/cloud/s3"
 	"github.com/orderflow/orderflow/cloud/sns"
 	"github.com/orderflow/orderflow/cloud/sqs"
 	"github.com/orderflow/orderflow/internal/cfntemplate"
@@ -156,6 +157,8 @@ type Cloud struct {
 	DynamoDB *dynamodb.Service
 	SQS      *sqs.Service
 	SNS      *sns.Service
+	// S3 holds buckets and objects (cloud/s3).
+	S3 *s3.Service
 	// Logs is CloudWatch Logs: the functions' log groups.
 	Logs *logs.Service
 	// CloudFormation answers for the stacks Deploy deployed.
@@ -227,7 +230,7 @@ func Start(opts Options) (*Cloud, error) {
 	}
 
 	host, _, _ := net.SplitHostPort(opts.Addr)
-	services := []Service{c.DynamoDB, c.failDeletes(c.SQS), c.SNS, c.Logs, c.CloudFormation}
+	services := []Service{c.DynamoDB, c.failDeletes(c.SQS), c.SNS, c.Logs, c.CloudFormation, c.S3}
 	c.server = &http.Server{
 		// Handler: the edge, set below once every service exists.
 		ReadHeaderTimeout: 10 * time.Second,
@@ -534,6 +537,13 @@ func (c *Cloud) openServices() error {
 		return err
 	}
 	if c.DynamoDB, err = dynamodb.New(dynamodb.Options{Env: c.env, Now: o.Clock.Now, DB: c.db, Journal: c.journal}); err != nil {
+		return err
+	}
+	s3dir := ""
+	if o.DataDir != "" {
+		s3dir = filepath.Join(o.DataDir, "s3")
+	}
+	if c.S3, err = s3.New(s3.Options{Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal, Dir: s3dir}); err != nil {
 		return err
 	}
 	if c.Logs, err = logs.New(logs.Options{Env: c.env, Clock: o.Clock}); err != nil {
