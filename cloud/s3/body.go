@@ -183,6 +183,7 @@ type body struct {
 	alg     string // the checksum algorithm, "" if none
 	sum     hash.Hash
 	wantSum string // from a header, or "" to take the trailer's
+	implied bool   // no checksum was given: alg is S3's default, CRC64NVME
 	size    int64  // the decoded length the client declared, -1 if none
 	read    int64
 	limit   int64
@@ -257,9 +258,12 @@ func openBody(r *http.Request, limit int64) (*body, *awsproto.Error) {
 	if b.wantSum != "" && !validChecksum(b.alg, b.wantSum) {
 		return nil, awsproto.Errorf(http.StatusBadRequest, "InvalidRequest", "Value for %s header is invalid.", checksumHeader(b.alg))
 	}
-	if b.alg != "" {
-		b.sum = algorithms[b.alg]()
+	if b.alg == "" {
+		// S3 gives every object a checksum: CRC64NVME when the client
+		// sent none.
+		b.alg, b.implied = "CRC64NVME", true
 	}
+	b.sum = algorithms[b.alg]()
 	return b, nil
 }
 
@@ -304,7 +308,7 @@ func (b *body) check() *awsproto.Error {
 		return nil
 	}
 	want := b.wantSum
-	if b.chunked != nil && want == "" {
+	if b.chunked != nil && want == "" && !b.implied {
 		want = b.chunked.trailers.Get(checksumHeader(b.alg))
 		if want == "" {
 			return awsproto.Errorf(http.StatusBadRequest, "InvalidRequest", "The request announced the trailer %s but did not send it.", checksumHeader(b.alg))

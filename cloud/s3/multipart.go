@@ -125,12 +125,12 @@ func (s *Service) uploadPart(w http.ResponseWriter, r *http.Request, bucketName,
 	if e != nil {
 		return e
 	}
-	if u.checksumAlg != "" && body.alg != "" && body.alg != u.checksumAlg {
+	if u.checksumAlg != "" && !body.implied && body.alg != u.checksumAlg {
 		s.blobs.release(id)
 		return awsproto.Errorf(http.StatusBadRequest, "InvalidRequest", "Checksum Type mismatch occurred, expected checksum Type: %s, actual checksum Type: %s", strings.ToLower(u.checksumAlg), strings.ToLower(body.alg))
 	}
 	p := &part{blob: id, size: body.read, etag: body.etag(), checksum: body.checksum(), modified: s.clock.Now().UTC()}
-	if u.checksumAlg != "" && body.alg == "" {
+	if u.checksumAlg != "" && body.alg != u.checksumAlg {
 		// The part's checksum, computed here, for the object's.
 		f, err := s.blobs.open(id)
 		if err == nil {
@@ -153,8 +153,8 @@ func (s *Service) uploadPart(w http.ResponseWriter, r *http.Request, bucketName,
 		s.blobs.release(old.blob)
 	}
 	w.Header().Set("ETag", p.etag)
-	if body.alg != "" {
-		w.Header().Set(checksumHeader(body.alg), p.checksum)
+	if u.checksumAlg != "" {
+		w.Header().Set(checksumHeader(u.checksumAlg), p.checksum)
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
