@@ -190,7 +190,7 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, bucketN
 	}
 	var parts []*part
 	prev := 0
-	for i, rp := range req.Parts {
+	for _, rp := range req.Parts {
 		if rp.PartNumber <= prev {
 			s.mu.Unlock()
 			return awsproto.Errorf(http.StatusBadRequest, "InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.")
@@ -205,11 +205,13 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, bucketN
 			s.mu.Unlock()
 			return awsproto.Errorf(http.StatusBadRequest, "InvalidPart", "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
 		}
-		if i < len(req.Parts)-1 && p.size < minPartBytes {
-			s.mu.Unlock()
-			return awsproto.Errorf(http.StatusBadRequest, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size")
-		}
 		parts = append(parts, p)
+	}
+	for i, p := range parts[:len(parts)-1] {
+		if p.size < minPartBytes {
+			s.mu.Unlock()
+			return awsproto.Errorf(http.StatusBadRequest, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size (part %d is %d bytes; each part but the last must be at least 5 MiB)", req.Parts[i].PartNumber, p.size)
+		}
 	}
 	// Taken out of the uploads now: a second completion or an abort finds
 	// it gone while the parts are joined.

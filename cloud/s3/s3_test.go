@@ -232,23 +232,28 @@ func TestTheManagerUploadsALargeFileInParts(t *testing.T) {
 		data[i] = byte(i * 7 % 251)
 	}
 	up := manager.NewUploader(client, func(u *manager.Uploader) { u.PartSize = 5 << 20 })
-	res, err := up.Upload(ctx, &s3.PutObjectInput{Bucket: aws.String("big"), Key: aws.String("artefact.bin"), Body: bytes.NewReader(data)})
+	res, err := up.Upload(ctx, &s3.PutObjectInput{Bucket: aws.String("big"), Key: aws.String("artefact.bin"), Body: bytes.NewReader(data),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The multipart ETag: the MD5 of the parts' binary MD5s, then "-3".
-	var cat []byte
-	for off := 0; off < len(data); off += 5 << 20 {
-		sum := md5.Sum(data[off:min(off+5<<20, len(data))])
-		cat = append(cat, sum[:]...)
+	if res.UploadID == "" {
+		t.Fatalf("the manager made a single PUT, not a multipart upload")
 	}
-	sum := md5.Sum(cat)
+	// The multipart ETag: the MD5 of the parts' binary MD5s, then "-3";
+	// the composite CRC32: the CRC32 of the parts' binary CRC32s, "-3".
+	var md5s, crcs []byte
+	for off := 0; off < len(data); off += 5 << 20 {
+		p := data[off:min(off+5<<20, len(data))]
+		sum := md5.Sum(p)
+		md5s = append(md5s, sum[:]...)
+		crcs = binary.BigEndian.AppendUint32(crcs, crc32.ChecksumIEEE(p))
+	}
+	sum := md5.Sum(md5s)
 	if got, want := aws.ToString(res.ETag), `"`+hex.EncodeToString(sum[:])+`-3"`; got != want {
 		t.Errorf("multipart ETag = %s, want %s", got, want)
 	}
-	if res.UploadID == "" {
-		t.Errorf("the manager made a single PUT, not a multipart upload")
-	}
+	wantCRC := base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.ChecksumIEEE(crcs))) + "-3"
 	got, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("big"), Key: aws.String("artefact.bin"), ChecksumMode: types.ChecksumModeEnabled})
 	if err != nil {
 		t.Fatal(err)
@@ -258,8 +263,8 @@ func TestTheManagerUploadsALargeFileInParts(t *testing.T) {
 	if err != nil || !bytes.Equal(read, data) {
 		t.Fatalf("GetObject read %d bytes (%v), want the %d uploaded", len(read), err, len(data))
 	}
-	if aws.ToInt32(got.PartsCount) != 3 && got.ChecksumType == types.ChecksumTypeComposite {
-		t.Errorf("GetObject of a composite checksum object: parts count %d, want 3", aws.ToInt32(got.PartsCount))
+	if aws.ToString(got.ChecksumCRC32) != wantCRC || got.ChecksumType != types.ChecksumTypeComposite || aws.ToInt32(got.PartsCount) != 3 {
+		t.Errorf("GetObject CRC32 %q (%s), %d parts; want %q (COMPOSITE), 3 parts", aws.ToString(got.ChecksumCRC32), got.ChecksumType, aws.ToInt32(got.PartsCount), wantCRC)
 	}
 }
 
