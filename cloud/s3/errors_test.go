@@ -162,4 +162,3 @@ func checkAPIError(t *testing.T, err error, status int, code string) {
 		t.Errorf("err = %d %s (%v), want %d %s", re.HTTPStatusCode(), apiErr.ErrorCode(), err, status, code)
 	}
 }
-
