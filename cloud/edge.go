@@ -405,15 +405,21 @@ func signingName(r *http.Request) string {
 }
 
 // isS3 reports whether r is for S3: signed for it (the credential scope
-// names s3), or addressed to a bucket by a virtual-hosted-style name
-// (BUCKET.localhost). Nothing else is: S3's paths overlap every other
+// names s3), or unsigned and addressed to a bucket by a virtual-hosted-style
+// name (BUCKET.localhost). Nothing else is: S3's paths overlap every other
 // service's (any /NAME is a bucket), so only the request's own word routes
 // it there.
 func (e *edge) isS3(r *http.Request) bool {
 	if e.byName["s3"] == nil || r.Header.Get("X-Amz-Target") != "" {
 		return false
 	}
-	return signingName(r) == "s3" || s3.VirtualHostBucket(r.Host) != ""
+	switch signingName(r) {
+	case "s3":
+		return true
+	case "":
+		return s3.VirtualHostBucket(r.Host) != ""
+	}
+	return false // signed for another service, whatever its host
 }
 
 // serveS3 authenticates an S3 request over its headers and the payload hash
