@@ -44,13 +44,6 @@ var algorithms = map[string]func() hash.Hash{
 
 func checksumHeader(alg string) string { return "x-amz-checksum-" + strings.ToLower(alg) }
 
-// checksumOf returns the base64 checksum of b by alg.
-func checksumOf(alg string, b []byte) string {
-	h := algorithms[alg]()
-	h.Write(b)
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
-}
-
 // maxChunkLine bounds a line of an aws-chunked body (a chunk header or a
 // trailer): the longest a client sends is a trailer with its signature.
 const maxChunkLine = 4096

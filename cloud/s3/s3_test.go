@@ -19,7 +19,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -220,7 +221,7 @@ func listed(out *s3.ListObjectsV2Output) string {
 	return strings.Join(keys, " ") + " | " + strings.Join(prefixes, " ")
 }
 
-func TestTheManagerUploadsALargeFileInParts(t *testing.T) {
+func TestTheTransferManagerUploadsALargeFileInParts(t *testing.T) {
 	c, cfg := cloudtest.Start(t)
 	client, _ := newClient(t, c, cfg, true)
 	ctx := context.Background()
@@ -231,13 +232,16 @@ func TestTheManagerUploadsALargeFileInParts(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i * 7 % 251)
 	}
-	up := manager.NewUploader(client, func(u *manager.Uploader) { u.PartSize = 5 << 20 })
-	res, err := up.Upload(ctx, &s3.PutObjectInput{Bucket: aws.String("big"), Key: aws.String("artefact.bin"), Body: bytes.NewReader(data),
-		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+	up := transfermanager.New(client, func(o *transfermanager.Options) {
+		o.PartSizeBytes = 5 << 20
+		o.MultipartUploadThreshold = 5 << 20
+	})
+	res, err := up.UploadObject(ctx, &transfermanager.UploadObjectInput{Bucket: aws.String("big"), Key: aws.String("artefact.bin"), Body: bytes.NewReader(data),
+		ChecksumAlgorithm: tmtypes.ChecksumAlgorithmCrc32})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.UploadID == "" {
+	if aws.ToString(res.UploadID) == "" {
 		t.Fatalf("the manager made a single PUT, not a multipart upload")
 	}
 	// The multipart ETag: the MD5 of the parts' binary MD5s, then "-3";
