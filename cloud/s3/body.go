@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -40,6 +41,14 @@ var algorithms = map[string]func() hash.Hash{
 	"CRC64NVME": func() hash.Hash { return crc64.New(crc64NVME) },
 	"SHA1":      sha1.New,
 	"SHA256":    sha256.New,
+	"SHA512":    sha512.New,
+	"MD5":       md5.New,
+}
+
+// unsupportedAlgorithm is the refusal of a checksum algorithm S3 knows but
+// this one does not compute (the XXHASH family).
+func unsupportedAlgorithm() *awsproto.Error {
+	return awsproto.Errorf(http.StatusBadRequest, "InvalidRequest", "Checksum algorithm provided is unsupported here. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256, SHA512, MD5]")
 }
 
 func checksumHeader(alg string) string { return "x-amz-checksum-" + strings.ToLower(alg) }
@@ -221,6 +230,12 @@ func openBody(r *http.Request, limit int64) (*body, *awsproto.Error) {
 	}
 	// The checksum: named by a header carrying it, by the trailer the
 	// request announces, or by x-amz-sdk-checksum-algorithm.
+	for name := range r.Header {
+		alg, ok := strings.CutPrefix(strings.ToLower(name), "x-amz-checksum-")
+		if _, known := algorithms[strings.ToUpper(alg)]; ok && !known && alg != "mode" && alg != "algorithm" && alg != "type" {
+			return nil, unsupportedAlgorithm()
+		}
+	}
 	for alg := range algorithms {
 		if v := r.Header.Get(checksumHeader(alg)); v != "" {
 			if b.alg != "" {
@@ -243,7 +258,7 @@ func openBody(r *http.Request, limit int64) (*body, *awsproto.Error) {
 	if b.alg == "" {
 		if a := strings.ToUpper(r.Header.Get("X-Amz-Sdk-Checksum-Algorithm")); a != "" {
 			if _, ok := algorithms[a]; !ok {
-				return nil, awsproto.Errorf(http.StatusBadRequest, "InvalidRequest", "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+				return nil, unsupportedAlgorithm()
 			}
 			b.alg = a
 		}

@@ -66,7 +66,7 @@ func (s *Service) createUpload(w http.ResponseWriter, r *http.Request, bucketNam
 	}
 	alg := strings.ToUpper(r.Header.Get("X-Amz-Checksum-Algorithm"))
 	if _, ok := algorithms[alg]; alg != "" && !ok {
-		return awsproto.Errorf(http.StatusBadRequest, "InvalidRequest", "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+		return unsupportedAlgorithm()
 	}
 	ctype := strings.ToUpper(r.Header.Get("X-Amz-Checksum-Type"))
 	switch {
@@ -76,7 +76,7 @@ func (s *Service) createUpload(w http.ResponseWriter, r *http.Request, bucketNam
 		ctype = "COMPOSITE"
 	case ctype != "" && alg == "":
 		return awsproto.Errorf(http.StatusBadRequest, "InvalidRequest", "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")
-	case ctype == "COMPOSITE" && alg == "CRC64NVME", ctype == "FULL_OBJECT" && (alg == "SHA1" || alg == "SHA256"):
+	case ctype == "COMPOSITE" && alg == "CRC64NVME", ctype == "FULL_OBJECT" && (alg == "SHA1" || alg == "SHA256" || alg == "SHA512" || alg == "MD5"):
 		return awsproto.Errorf(http.StatusBadRequest, "InvalidRequest", "The %s checksum type cannot be used with the %s checksum algorithm.", strings.ToLower(ctype), strings.ToLower(alg))
 	case ctype != "" && ctype != "COMPOSITE" && ctype != "FULL_OBJECT":
 		return awsproto.Errorf(http.StatusBadRequest, "InvalidRequest", "Value for x-amz-checksum-type header is invalid.")
@@ -174,6 +174,8 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, bucketN
 			CRC64NVME  string `xml:"ChecksumCRC64NVME"`
 			SHA1       string `xml:"ChecksumSHA1"`
 			SHA256     string `xml:"ChecksumSHA256"`
+			SHA512     string `xml:"ChecksumSHA512"`
+			MD5        string `xml:"ChecksumMD5"`
 		} `xml:"Part"`
 	}
 	if err := xml.Unmarshal(raw, &req); err != nil || len(req.Parts) == 0 {
@@ -201,7 +203,7 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, bucketN
 			s.mu.Unlock()
 			return awsproto.Errorf(http.StatusBadRequest, "InvalidPart", "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
 		}
-		if given := map[string]string{"CRC32": rp.CRC32, "CRC32C": rp.CRC32C, "CRC64NVME": rp.CRC64NVME, "SHA1": rp.SHA1, "SHA256": rp.SHA256}[u.checksumAlg]; given != "" && given != p.checksum {
+		if given := map[string]string{"CRC32": rp.CRC32, "CRC32C": rp.CRC32C, "CRC64NVME": rp.CRC64NVME, "SHA1": rp.SHA1, "SHA256": rp.SHA256, "SHA512": rp.SHA512, "MD5": rp.MD5}[u.checksumAlg]; given != "" && given != p.checksum {
 			s.mu.Unlock()
 			return awsproto.Errorf(http.StatusBadRequest, "InvalidPart", "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
 		}
@@ -243,6 +245,8 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, bucketN
 		CRC64NVME    string   `xml:"ChecksumCRC64NVME,omitempty"`
 		SHA1         string   `xml:"ChecksumSHA1,omitempty"`
 		SHA256       string   `xml:"ChecksumSHA256,omitempty"`
+		SHA512       string   `xml:"ChecksumSHA512,omitempty"`
+		MD5          string   `xml:"ChecksumMD5,omitempty"`
 		ChecksumType string   `xml:"ChecksumType,omitempty"`
 	}{Xmlns: xmlns, Location: s.env.BaseURL() + "/" + bucketName + "/" + key, Bucket: bucketName, Key: key, ETag: o.etag, ChecksumType: o.checksumType}
 	switch o.checksumAlg {
@@ -256,6 +260,10 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, bucketN
 		doc.SHA1 = o.checksum
 	case "SHA256":
 		doc.SHA256 = o.checksum
+	case "SHA512":
+		doc.SHA512 = o.checksum
+	case "MD5":
+		doc.MD5 = o.checksum
 	}
 	writeXML(w, http.StatusOK, doc)
 	return nil

@@ -2,12 +2,15 @@ package s3_test
 
 import (
 	"context"
+	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"net/http"
@@ -19,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/orderflow/orderflow/cloud"
 	"github.com/orderflow/orderflow/cloud/cloudtest"
@@ -211,6 +215,57 @@ func TestUnderRequireAuthS3TakesTheBodyModesAWSAllows(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode != 403 || code(t, string(b)) != "AccessDenied" {
 			t.Errorf("GET = %d %s, want 403 AccessDenied", res.StatusCode, b)
+		}
+	})
+}
+
+func TestEveryChecksumAlgorithmIsComputedAsAWSDoes(t *testing.T) {
+	c, cfg := cloudtest.Start(t)
+	client, _ := newClient(t, c, cfg, true)
+	ctx := context.Background()
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("algs")}); err != nil {
+		t.Fatal(err)
+	}
+	body := "every algorithm"
+	sum := func(h hash.Hash) string { h.Write([]byte(body)); return base64.StdEncoding.EncodeToString(h.Sum(nil)) }
+	want := map[types.ChecksumAlgorithm]string{
+		types.ChecksumAlgorithmCrc32:     sum(crc32.NewIEEE()),
+		types.ChecksumAlgorithmCrc32c:    sum(crc32.New(crc32.MakeTable(crc32.Castagnoli))),
+		types.ChecksumAlgorithmCrc64nvme: crc64NVME([]byte(body)),
+		types.ChecksumAlgorithmSha1:      sum(sha1.New()),
+		types.ChecksumAlgorithmSha256:    sum(sha256.New()),
+	}
+	for alg, w := range want {
+		t.Run(string(alg)+" sent by the SDK", func(t *testing.T) {
+			if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("algs"), Key: aws.String(string(alg)), Body: strings.NewReader(body), ChecksumAlgorithm: alg}); err != nil {
+				t.Fatal(err)
+			}
+			head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("algs"), Key: aws.String(string(alg)), ChecksumMode: types.ChecksumModeEnabled})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[types.ChecksumAlgorithm]*string{types.ChecksumAlgorithmCrc32: head.ChecksumCRC32, types.ChecksumAlgorithmCrc32c: head.ChecksumCRC32C,
+				types.ChecksumAlgorithmCrc64nvme: head.ChecksumCRC64NVME, types.ChecksumAlgorithmSha1: head.ChecksumSHA1, types.ChecksumAlgorithmSha256: head.ChecksumSHA256}[alg]
+			if aws.ToString(got) != w {
+				t.Errorf("HeadObject %s = %q, want %q", alg, aws.ToString(got), w)
+			}
+		})
+	}
+	t.Run("SHA512 in a header", func(t *testing.T) {
+		w := sum(sha512.New())
+		status, doc, h := send(t, c, "k", "s", "PUT", "/algs/sha512", body, "UNSIGNED-PAYLOAD", map[string]string{"x-amz-checksum-sha512": w})
+		if status != 200 || h.Get("x-amz-checksum-sha512") != w {
+			t.Errorf("PUT = %d %s, SHA512 %q; want 200, %q", status, doc, h.Get("x-amz-checksum-sha512"), w)
+		}
+		status, doc, _ = send(t, c, "k", "s", "PUT", "/algs/sha512", body, "UNSIGNED-PAYLOAD", map[string]string{"x-amz-checksum-sha512": sum(sha512.New384())})
+		if status != 400 || code(t, doc) != "InvalidRequest" {
+			t.Errorf("PUT with a SHA512 of the wrong size = %d %s, want 400 InvalidRequest", status, doc)
+		}
+	})
+	t.Run("an algorithm not computed here is refused, not ignored", func(t *testing.T) {
+		status, doc, _ := send(t, c, "k", "s", "PUT", "/algs/xx", body, "UNSIGNED-PAYLOAD", map[string]string{"x-amz-checksum-xxhash64": "AAAAAAAAAAA="})
+		if status != 400 || code(t, doc) != "InvalidRequest" {
+			t.Errorf("PUT with an XXHASH64 = %d %s, want 400 InvalidRequest", status, doc)
 		}
 	})
 }
