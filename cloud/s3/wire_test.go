@@ -204,6 +204,30 @@ func TestUnderRequireAuthS3TakesTheBodyModesAWSAllows(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a presigned GET is accepted until it expires, and not for another key", func(t *testing.T) {
+		ps, err := s3.NewPresignClient(client).PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("authed"), Key: aws.String("sdk")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.Get(ps.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || string(b) != "signed sha256" {
+			t.Errorf("presigned GET = %d %q, want 200 %q", res.StatusCode, b, "signed sha256")
+		}
+		res, err = http.Get(strings.Replace(ps.URL, "/authed/sdk", "/authed/raw", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 403 || code(t, string(b)) != "SignatureDoesNotMatch" {
+			t.Errorf("presigned GET of another key = %d %s, want 403 SignatureDoesNotMatch", res.StatusCode, b)
+		}
+	})
 	t.Run("an unsigned request to a virtual-hosted bucket is AccessDenied", func(t *testing.T) {
 		req, _ := http.NewRequest("GET", c.URL()+"/raw", nil)
 		req.Host = "authed.localhost"
