@@ -1,5 +1,5 @@
-// Package cloud is orderflow's embedded cloud: AWS-compatible DynamoDB, SQS
-// and SNS APIs behind one edge endpoint, started in-process or served on a
+// Package cloud is orderflow's embedded cloud: AWS-compatible DynamoDB, SQS,
+// SNS and S3 APIs behind one edge endpoint, started in-process or served on a
 // port, for unmodified AWS clients (the SDKs, the AWS CLI) to use as if it
 // were AWS. Beside them the edge serves CloudWatch Logs, the CloudFormation
 // API's read side and the function host's Lambda API; Deploy provisions a
