@@ -130,6 +130,11 @@ type Options struct {
 	// sqs.DefaultMaxQueueBytes and sqs.DefaultMaxQueuedBytes; negative: no
 	// ceiling. A data file holding more starts anyway, losing nothing.
 	MaxQueueBytes, MaxQueuedBytes int64
+	// MaxS3MemoryBytes bounds the S3 object bytes held in memory when
+	// there is no data directory (with one they are files): past it puts
+	// are refused with 507 InsufficientStorage until objects are deleted.
+	// Default s3.DefaultMaxMemoryBytes.
+	MaxS3MemoryBytes int64
 }
 
 func (o *Options) applyDefaults() {
@@ -543,7 +548,7 @@ func (c *Cloud) openServices() error {
 	if o.DataDir != "" {
 		s3dir = filepath.Join(o.DataDir, "s3")
 	}
-	if c.S3, err = s3.New(s3.Options{Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal, Dir: s3dir}); err != nil {
+	if c.S3, err = s3.New(s3.Options{Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal, Dir: s3dir, MaxMemoryBytes: o.MaxS3MemoryBytes}); err != nil {
 		return err
 	}
 	if c.Logs, err = logs.New(logs.Options{Env: c.env, Clock: o.Clock}); err != nil {

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -21,14 +19,8 @@ import (
 )
 
 func TestInMemoryObjectsStayUnderTheCeiling(t *testing.T) {
-	svc, err := clouds3.New(clouds3.Options{MaxMemoryBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(svc)
-	defer srv.Close()
-	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true, RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	c, cfg := cloudtest.Start(t, func(o *cloud.Options) { o.MaxS3MemoryBytes = 1 << 20 })
+	client, _ := newClient(t, c, cfg, true)
 	ctx := context.Background()
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("mem")}); err != nil {
 		t.Fatal(err)
@@ -36,7 +28,7 @@ func TestInMemoryObjectsStayUnderTheCeiling(t *testing.T) {
 	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("mem"), Key: aws.String("fits"), Body: bytes.NewReader(make([]byte, 600<<10))}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("mem"), Key: aws.String("over"), Body: bytes.NewReader(make([]byte, 600<<10+1))})
+	_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("mem"), Key: aws.String("over"), Body: bytes.NewReader(make([]byte, 600<<10+1))})
 	checkAPIError(t, err, 507, "InsufficientStorage")
 	// Deleting frees the room.
 	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("mem"), Key: aws.String("fits")}); err != nil {
