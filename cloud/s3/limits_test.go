@@ -3,6 +3,8 @@ package s3_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -95,5 +97,32 @@ func TestOtherServicesKeepTheirRequestsOnBucketLikeHosts(t *testing.T) {
 	}
 	if got := c.Calls()["s3:CreateBucket"]; got != 1 {
 		t.Errorf("s3:CreateBucket counted %d times, want 1", got)
+	}
+}
+
+func TestTheCloudOpensObjectsInProcess(t *testing.T) {
+	c, cfg := cloudtest.Start(t)
+	client, _ := newClient(t, c, cfg, true)
+	ctx := context.Background()
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("code")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("code"), Key: aws.String("fn.zip"), Body: strings.NewReader("zip bytes")}); err != nil {
+		t.Fatal(err)
+	}
+	f, info, err := c.S3.Open("code", "fn.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(f)
+	f.Close()
+	if string(b) != "zip bytes" || info.Size != 9 || info.ETag != md5ETag([]byte("zip bytes")) {
+		t.Errorf("Open = %q, %+v", b, info)
+	}
+	if _, _, err := c.S3.Open("code", "missing.zip"); !errors.Is(err, clouds3.ErrNoSuchKey) {
+		t.Errorf("Open of a missing key: %v, want ErrNoSuchKey", err)
+	}
+	if _, _, err := c.S3.Open("nowhere", "fn.zip"); !errors.Is(err, clouds3.ErrNoSuchBucket) {
+		t.Errorf("Open in a missing bucket: %v, want ErrNoSuchBucket", err)
 	}
 }

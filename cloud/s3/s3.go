@@ -25,6 +25,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -432,4 +433,40 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// ErrNoSuchBucket and ErrNoSuchKey are Open's errors for what does not
+// exist.
+var (
+	ErrNoSuchBucket = errors.New("s3: no such bucket")
+	ErrNoSuchKey    = errors.New("s3: no such key")
+)
+
+// ObjectInfo describes a stored object.
+type ObjectInfo struct {
+	Size        int64
+	ETag        string // quoted, as S3 sends it
+	ContentType string
+	Modified    time.Time
+}
+
+// Open returns an object's bytes, for the cloud's own use in-process (the
+// function host reading a function's zip from Code.S3Bucket/S3Key) without
+// a round trip through the API. The caller closes it.
+func (s *Service) Open(bucketName, key string) (io.ReadSeekCloser, ObjectInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.buckets[bucketName]
+	if !ok {
+		return nil, ObjectInfo{}, fmt.Errorf("%w: %s", ErrNoSuchBucket, bucketName)
+	}
+	o, ok := b.objects[key]
+	if !ok {
+		return nil, ObjectInfo{}, fmt.Errorf("%w: s3://%s/%s", ErrNoSuchKey, bucketName, key)
+	}
+	f, err := s.blobs.open(o.blob)
+	if err != nil {
+		return nil, ObjectInfo{}, err
+	}
+	return f, ObjectInfo{Size: o.size, ETag: o.etag, ContentType: o.contentType, Modified: o.modified}, nil
 }
