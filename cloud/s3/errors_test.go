@@ -72,6 +72,11 @@ func TestErrorsAreAWSs(t *testing.T) {
 				CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraintEuWest1}})
 			return err
 		}, 400, "IllegalLocationConstraintException"},
+		{"a location constraint of us-east-1, which is written by leaving it out", func() error {
+			_, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("explicit"),
+				CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraint("us-east-1")}})
+			return err
+		}, 400, "InvalidLocationConstraint"},
 		{"a key over 1024 bytes", func() error {
 			_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("full"), Key: aws.String(strings.Repeat("k", 1025)), Body: strings.NewReader("x")})
 			return err

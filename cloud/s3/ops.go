@@ -73,6 +73,9 @@ func (s *Service) createBucket(w http.ResponseWriter, r *http.Request, name stri
 	switch {
 	case cfg.LocationConstraint == "" && region != "us-east-1":
 		return awsproto.Errorf(http.StatusBadRequest, "IllegalLocationConstraintException", "The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.")
+	case cfg.LocationConstraint == "us-east-1":
+		// us-east-1 is the constraint left out, never written.
+		return awsproto.Errorf(http.StatusBadRequest, "InvalidLocationConstraint", "The specified location-constraint is not valid")
 	case cfg.LocationConstraint != "" && (cfg.LocationConstraint != region || region == "us-east-1"):
 		return awsproto.Errorf(http.StatusBadRequest, "IllegalLocationConstraintException", "The %s location constraint is incompatible for the region specific endpoint this request was sent to.", cfg.LocationConstraint)
 	}
