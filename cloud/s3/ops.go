@@ -614,3 +614,65 @@ func (s *Service) listObjects(w http.ResponseWriter, r *http.Request, bucketName
 	writeXML(w, http.StatusOK, doc)
 	return nil
 }
+
+// copyObject copies an object within the endpoint: the copy shares the
+// source's bytes (content-addressed), with its metadata copied or, with
+// x-amz-metadata-directive: REPLACE, the request's.
+func (s *Service) copyObject(w http.ResponseWriter, r *http.Request, bucketName, key string) *awsproto.Error {
+	if e := checkKey(key); e != nil {
+		return e
+	}
+	src, err := url.PathUnescape(r.Header.Get("X-Amz-Copy-Source"))
+	if err != nil {
+		return awsproto.Errorf(http.StatusBadRequest, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+	}
+	src, _, _ = strings.Cut(strings.TrimPrefix(src, "/"), "?versionId=")
+	srcBucket, srcKey, ok := strings.Cut(src, "/")
+	if !ok || srcBucket == "" || srcKey == "" {
+		return awsproto.Errorf(http.StatusBadRequest, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+	}
+	directive := strings.ToUpper(r.Header.Get("X-Amz-Metadata-Directive"))
+	if directive != "" && directive != "COPY" && directive != "REPLACE" {
+		return awsproto.Errorf(http.StatusBadRequest, "InvalidArgument", "Unknown metadata directive.")
+	}
+	if e := s.writable(); e != nil {
+		return e
+	}
+	s.mu.Lock()
+	sb, e := s.bucketLocked(srcBucket)
+	if e != nil {
+		s.mu.Unlock()
+		return e
+	}
+	so, ok := sb.objects[srcKey]
+	if !ok {
+		s.mu.Unlock()
+		return noSuchKey()
+	}
+	if srcBucket == bucketName && srcKey == key && directive != "REPLACE" {
+		s.mu.Unlock()
+		return awsproto.Errorf(http.StatusBadRequest, "InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+	}
+	o := *so
+	o.key, o.modified = key, s.clock.Now().UTC().Truncate(time.Second)
+	s.blobs.ref(o.blob) // the copy's reference, taken before the source can go
+	s.mu.Unlock()
+	if directive == "REPLACE" {
+		ct, meta, e := objectHeaders(r)
+		if e != nil {
+			s.blobs.release(o.blob)
+			return e
+		}
+		o.contentType, o.meta = ct, meta
+	}
+	if e := s.store(bucketName, &o); e != nil {
+		return e
+	}
+	writeXML(w, http.StatusOK, struct {
+		XMLName      xml.Name `xml:"CopyObjectResult"`
+		Xmlns        string   `xml:"xmlns,attr"`
+		LastModified string   `xml:"LastModified"`
+		ETag         string   `xml:"ETag"`
+	}{Xmlns: xmlns, LastModified: o.modified.Format(timeFormat), ETag: o.etag})
+	return nil
+}

@@ -304,6 +304,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = s.getObject(w, r, b, k, op == "HeadObject")
 	case "DeleteObject":
 		err = s.deleteObject(w, b, k)
+	case "CopyObject":
+		err = s.copyObject(w, r, b, k)
 	case "CreateMultipartUpload":
 		err = s.createUpload(w, r, b, k)
 	case "UploadPart":

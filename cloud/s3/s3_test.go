@@ -337,3 +337,50 @@ func TestAChecksumTheClientSendsIsVerifiedStoredAndReturned(t *testing.T) {
 		t.Errorf("HeadObject of the refused object: %v, want NotFound", err)
 	}
 }
+
+func TestCopyObjectSharesTheBytesAndChoosesTheMetadata(t *testing.T) {
+	c, cfg := cloudtest.Start(t)
+	client, _ := newClient(t, c, cfg, true)
+	ctx := context.Background()
+	for _, b := range []string{"src", "dst"} {
+		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("src"), Key: aws.String("a b/c"), Body: strings.NewReader("copied"),
+		ContentType: aws.String("text/plain"), Metadata: map[string]string{"m": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("dst"), Key: aws.String("copy"), CopySource: aws.String("src/a%20b/c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(cp.CopyObjectResult.ETag); got != md5ETag([]byte("copied")) {
+		t.Errorf("CopyObject ETag = %s", got)
+	}
+	// The source goes; the copy stays.
+	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("src"), Key: aws.String("a b/c")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("dst"), Key: aws.String("copy")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(got.Body)
+	got.Body.Close()
+	if string(b) != "copied" || got.Metadata["m"] != "1" || aws.ToString(got.ContentType) != "text/plain" {
+		t.Errorf("the copy = %q, %v, %q", b, got.Metadata, aws.ToString(got.ContentType))
+	}
+	if _, err := client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("dst"), Key: aws.String("copy"), CopySource: aws.String("dst/copy"),
+		MetadataDirective: types.MetadataDirectiveReplace, Metadata: map[string]string{"m": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("dst"), Key: aws.String("copy")})
+	if err != nil || head.Metadata["m"] != "2" {
+		t.Errorf("after a REPLACE copy onto itself, metadata = %v (%v), want m=2", head.Metadata, err)
+	}
+	_, err = client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("dst"), Key: aws.String("copy"), CopySource: aws.String("dst/copy")})
+	checkAPIError(t, err, 400, "InvalidRequest")
+	_, err = client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("dst"), Key: aws.String("x"), CopySource: aws.String("src/gone")})
+	checkAPIError(t, err, 404, "NoSuchKey")
+}
