@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -125,4 +126,17 @@ func TestTheCloudOpensObjectsInProcess(t *testing.T) {
 	if _, _, err := c.S3.Open("nowhere", "fn.zip"); !errors.Is(err, clouds3.ErrNoSuchBucket) {
 		t.Errorf("Open in a missing bucket: %v, want ErrNoSuchBucket", err)
 	}
+}
+
+func TestBucketsStopAtAWSsQuota(t *testing.T) {
+	c, cfg := cloudtest.Start(t)
+	client, _ := newClient(t, c, cfg, true)
+	ctx := context.Background()
+	for i := range clouds3.MaxBuckets {
+		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(fmt.Sprintf("b-%05d", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("one-too-many")})
+	checkAPIError(t, err, 400, "TooManyBuckets")
 }

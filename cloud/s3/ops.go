@@ -94,6 +94,10 @@ func (s *Service) createBucket(w http.ResponseWriter, r *http.Request, name stri
 		}
 		return awsproto.Errorf(http.StatusConflict, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.")
 	}
+	if len(s.buckets) >= MaxBuckets {
+		s.mu.Unlock()
+		return awsproto.Errorf(http.StatusBadRequest, "TooManyBuckets", "You have attempted to create more buckets than allowed (%d).", MaxBuckets)
+	}
 	b := &bucket{name: name, created: s.clock.Now().UTC().Truncate(time.Millisecond), objects: map[string]*object{}}
 	s.buckets[name] = b
 	if e := s.commitUnlock(s.bucketRecord(b)); e != nil {

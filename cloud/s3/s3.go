@@ -51,6 +51,8 @@ const (
 	// DefaultMaxMemoryBytes is the default ceiling on object bytes held in
 	// memory without a data directory.
 	DefaultMaxMemoryBytes = 256 << 20
+	// MaxBuckets is the most buckets an account has: AWS's default quota.
+	MaxBuckets = 10000
 	// maxKeyBytes is AWS's limit on a key's length in UTF-8.
 	maxKeyBytes = 1024
 	// minPartBytes is the least size of a part but the last.
