@@ -70,3 +70,43 @@ func TestTheAWSCLICopiesAndListsS3Objects(t *testing.T) {
 		})
 	}
 }
+
+func TestTheAWSCLICopiesToS3UnderRequireAuth(t *testing.T) {
+	for _, a := range clis(t) {
+		t.Run(a.name, func(t *testing.T) {
+			c, _ := cloudtest.Start(t, func(o *cloud.Options) { o.Credentials = map[string]string{"AKIDS3CLI": "s3-cli-secret"} })
+			dir := t.TempDir()
+			big := filepath.Join(dir, "big.bin")
+			if err := os.WriteFile(big, bytes.Repeat([]byte("x"), 9<<20), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			run := func(secret string, args ...string) (string, error) {
+				cmd := exec.Command(a.path, append([]string{"--endpoint-url", c.URL()}, args...)...)
+				env := cleanEnv(t, c)
+				for i, kv := range env {
+					switch {
+					case strings.HasPrefix(kv, "AWS_ACCESS_KEY_ID="):
+						env[i] = "AWS_ACCESS_KEY_ID=AKIDS3CLI"
+					case strings.HasPrefix(kv, "AWS_SECRET_ACCESS_KEY="):
+						env[i] = "AWS_SECRET_ACCESS_KEY=" + secret
+					}
+				}
+				cmd.Env = append(env, "AWS_MAX_ATTEMPTS=1")
+				out, err := cmd.CombinedOutput()
+				return string(out), err
+			}
+			for _, args := range [][]string{
+				{"s3", "mb", "s3://signed"},
+				{"s3", "cp", big, "s3://signed/big.bin"},
+				{"s3", "ls", "s3://signed"},
+			} {
+				if out, err := run("s3-cli-secret", args...); err != nil {
+					t.Fatalf("%s with the right key: %v\n%s", strings.Join(args[:2], " "), err, out)
+				}
+			}
+			if out, err := run("wrong", "s3", "ls", "s3://signed"); err == nil || !strings.Contains(out, "SignatureDoesNotMatch") {
+				t.Errorf("a wrong secret: %v\n%s", err, out)
+			}
+		})
+	}
+}
