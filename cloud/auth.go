@@ -99,10 +99,10 @@ func (v verifier) verify(r *http.Request, body []byte) (string, *authFailure) {
 // of the body (X-Amz-Content-Sha256), checked by S3 as the body streams,
 // or one of the payload modes AWS allows S3 alone (UNSIGNED-PAYLOAD,
 // STREAMING-UNSIGNED-PAYLOAD-TRAILER: the signature still covers method,
-// path, query and signed headers). The signed streaming mode
-// (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) signs each chunk: those signatures
-// are not checked here, so it is refused rather than taken unchecked.
-func (v verifier) verifyS3(r *http.Request) (string, *authFailure) {
+// path, query and signed headers). A body signed chunk by chunk
+// (STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]) gets the verifier of its
+// chunks' signatures, which S3 applies as it decodes them.
+func (v verifier) verifyS3(r *http.Request) (string, *chunkVerifier, *authFailure) {
 	claimed := r.Header.Get(contentSHA256)
 	presigned := r.Header.Get("Authorization") == ""
 	switch {
@@ -112,11 +112,58 @@ func (v verifier) verifyS3(r *http.Request) (string, *authFailure) {
 			claimed = unsignedBody // what presigned S3 URLs sign
 		}
 	case claimed == "":
-		return "", refuse(authIncomplete, "Missing required header for this request: x-amz-content-sha256")
-	case strings.HasPrefix(claimed, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"):
-		return "", refuse(authSignature, "The request signs its body chunk by chunk (%s), which this endpoint does not verify: send the body with STREAMING-UNSIGNED-PAYLOAD-TRAILER, UNSIGNED-PAYLOAD or its signed SHA-256.", claimed)
+		return "", nil, refuse(authIncomplete, "Missing required header for this request: x-amz-content-sha256")
 	}
-	return v.verifyPayload(r, claimed, r.ContentLength, true)
+	service, fail := v.verifyPayload(r, claimed, r.ContentLength, true)
+	if fail != nil || !strings.HasPrefix(claimed, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") {
+		return service, nil, fail
+	}
+	if presigned {
+		return "", nil, refuse(authIncomplete, "A presigned request cannot sign its body chunk by chunk (%s).", claimed)
+	}
+	sig, _ := parseSignature(r) // verified above
+	secret := v.keys[sig.key]
+	key := hmacSHA256([]byte("AWS4"+secret), sig.date)
+	for _, part := range []string{sig.region, sig.service, "aws4_request"} {
+		key = hmacSHA256(key, part)
+	}
+	return service, &chunkVerifier{key: key, amzDate: sig.signedAt.Format(amzDateFormat),
+		scope: strings.Join([]string{sig.date, sig.region, sig.service, "aws4_request"}, "/"), prev: sig.signature}, nil
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(data))
+	return h.Sum(nil)
+}
+
+// emptySHA256 is the hex SHA-256 of nothing: a chunk's headers, which S3's
+// chunks do not have.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// chunkVerifier checks the signatures of an aws-chunked body signed chunk
+// by chunk: each signs the previous one (the first, the request's
+// signature), the time and scope, and its data's SHA-256; the trailer
+// signature signs the trailers the same way. It implements s3.ChunkSignatures.
+type chunkVerifier struct {
+	key            []byte
+	amzDate, scope string
+	prev           string
+}
+
+func (c *chunkVerifier) Chunk(dataSHA256 []byte, signature string) bool {
+	return c.check("AWS4-HMAC-SHA256-PAYLOAD\n"+c.amzDate+"\n"+c.scope+"\n"+c.prev+"\n"+emptySHA256+"\n"+hex.EncodeToString(dataSHA256), signature)
+}
+
+func (c *chunkVerifier) Trailer(trailers []byte, signature string) bool {
+	sum := sha256.Sum256(trailers)
+	return c.check("AWS4-HMAC-SHA256-TRAILER\n"+c.amzDate+"\n"+c.scope+"\n"+c.prev+"\n"+hex.EncodeToString(sum[:]), signature)
+}
+
+func (c *chunkVerifier) check(stringToSign, signature string) bool {
+	want := hex.EncodeToString(hmacSHA256(c.key, stringToSign))
+	c.prev = want
+	return hmac.Equal([]byte(want), []byte(signature))
 }
 
 // verifyPayload checks r's signature over payload, the body's hash (or an

@@ -425,17 +425,20 @@ func (e *edge) isS3(r *http.Request) bool {
 // serveS3 authenticates an S3 request over its headers and the payload hash
 // it claims, without reading its body: S3 bodies stream to storage, over
 // the edge's MaxRequestBytes, and S3 checks them itself as they stream
-// (cloud/s3).
+// (cloud/s3), the signatures of a body signed chunk by chunk included.
 func (e *edge) serveS3(w http.ResponseWriter, r *http.Request) {
 	svc := e.byName["s3"]
 	if e.auth != nil {
-		scoped, refused := e.auth.verifyS3(r)
+		scoped, chunks, refused := e.auth.verifyS3(r)
 		if refused == nil && scoped != "s3" {
 			refused = refuse(authSignature, "Credential should be scoped to correct service: 's3'. ")
 		}
 		if refused != nil {
 			e.fail(w, r, authError(s3Dialect, refused))
 			return
+		}
+		if chunks != nil {
+			r = r.WithContext(s3.WithChunkSignatures(r.Context(), chunks))
 		}
 	}
 	e.count(svc, s3.Operation(r))

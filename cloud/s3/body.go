@@ -3,6 +3,7 @@ package s3
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -70,13 +71,40 @@ type chunkedReader struct {
 	done     bool
 	trailers http.Header
 	err      error
+	// With sigs, every chunk's signature is checked (and the trailers',
+	// when signedTrailer): sig is the current chunk's, h hashes its data.
+	sigs          ChunkSignatures
+	signedTrailer bool
+	sig           string
+	h             hash.Hash
 }
 
-func newChunkedReader(r io.Reader) *chunkedReader {
-	return &chunkedReader{r: bufio.NewReaderSize(r, 64<<10), trailers: http.Header{}}
+func newChunkedReader(r io.Reader, sigs ChunkSignatures, signedTrailer bool) *chunkedReader {
+	return &chunkedReader{r: bufio.NewReaderSize(r, 64<<10), trailers: http.Header{}, sigs: sigs, signedTrailer: signedTrailer, h: sha256.New()}
 }
 
-var errChunked = errors.New("the aws-chunked body is malformed")
+// ChunkSignatures checks the signatures of an aws-chunked body signed
+// chunk by chunk, in order: each chunk's, over the SHA-256 of its data,
+// then the trailers' (the "name:value\n" lines). The edge, which knows the
+// keys, gives it to S3 in the request's context (WithChunkSignatures);
+// without one, chunk signatures are not checked (no credentials are).
+type ChunkSignatures interface {
+	Chunk(dataSHA256 []byte, signature string) bool
+	Trailer(trailers []byte, signature string) bool
+}
+
+type chunkSigsKey struct{}
+
+// WithChunkSignatures returns ctx carrying the verifier of a request's
+// chunk signatures.
+func WithChunkSignatures(ctx context.Context, v ChunkSignatures) context.Context {
+	return context.WithValue(ctx, chunkSigsKey{}, v)
+}
+
+var (
+	errChunked        = errors.New("the aws-chunked body is malformed")
+	errChunkSignature = errors.New("a chunk signature of the aws-chunked body does not match")
+)
 
 func (c *chunkedReader) line() (string, error) {
 	var b []byte
@@ -115,6 +143,9 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 	}
 	n, err := c.r.Read(p[:min(int64(len(p)), c.left)])
 	c.left -= int64(n)
+	if c.sigs != nil {
+		c.h.Write(p[:n])
+	}
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
@@ -129,6 +160,10 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 			c.err = fmt.Errorf("%w: a chunk does not end with CRLF", errChunked)
 			return n, c.err
 		}
+		if c.sigs != nil && !c.sigs.Chunk(c.h.Sum(nil), c.sig) {
+			c.err = errChunkSignature
+			return n, c.err
+		}
 	}
 	return n, nil
 }
@@ -139,15 +174,28 @@ func (c *chunkedReader) next() error {
 	if err != nil {
 		return err
 	}
-	sizeHex, _, _ := strings.Cut(l, ";")
+	sizeHex, ext, _ := strings.Cut(l, ";")
 	size, err := strconv.ParseInt(strings.TrimSpace(sizeHex), 16, 64)
 	if err != nil || size < 0 || size > maxChunkSize {
 		return fmt.Errorf("%w: chunk size %q", errChunked, sizeHex)
+	}
+	if c.sigs != nil {
+		sig, ok := strings.CutPrefix(ext, "chunk-signature=")
+		if !ok || sig == "" {
+			return fmt.Errorf("%w: a chunk has no chunk-signature", errChunked)
+		}
+		c.sig = sig
+		c.h.Reset()
 	}
 	if size > 0 {
 		c.left = size
 		return nil
 	}
+	if c.sigs != nil && !c.sigs.Chunk(c.h.Sum(nil), c.sig) {
+		return errChunkSignature
+	}
+	var signed []byte
+	trailerSig := ""
 	for n := 0; ; n++ {
 		l, err := c.line()
 		if err == io.ErrUnexpectedEOF && n > 0 {
@@ -166,7 +214,15 @@ func (c *chunkedReader) next() error {
 		if !ok {
 			return fmt.Errorf("%w: trailer %q", errChunked, l)
 		}
+		if strings.EqualFold(strings.TrimSpace(name), "x-amz-trailer-signature") {
+			trailerSig = strings.TrimSpace(value)
+			continue
+		}
+		signed = append(signed, l+"\n"...)
 		c.trailers.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	if c.sigs != nil && c.signedTrailer && (trailerSig == "" || !c.sigs.Trailer(signed, trailerSig)) {
+		return errChunkSignature
 	}
 	c.done = true
 	return nil
@@ -208,7 +264,11 @@ func openBody(r *http.Request, limit int64) (*body, *awsproto.Error) {
 			return nil, awsproto.Errorf(http.StatusLengthRequired, "MissingContentLength", "You must provide the Content-Length HTTP header (x-amz-decoded-content-length for an aws-chunked body).")
 		}
 		b.size = n
-		b.chunked = newChunkedReader(b.r)
+		sigs, _ := r.Context().Value(chunkSigsKey{}).(ChunkSignatures)
+		if mode == streamingUnsignedTrailer {
+			sigs = nil
+		}
+		b.chunked = newChunkedReader(b.r, sigs, mode == streamingSignedTrailer)
 		b.r = b.chunked
 	default:
 		if len(mode) != 64 {
@@ -348,6 +408,8 @@ func readError(err error, limit int64) *awsproto.Error {
 	switch {
 	case errors.Is(err, errTooLarge):
 		return awsproto.Errorf(http.StatusBadRequest, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size (%d bytes here).", limit)
+	case errors.Is(err, errChunkSignature):
+		return awsproto.Errorf(http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method. (%v)", err)
 	case errors.Is(err, errChunked):
 		return awsproto.Errorf(http.StatusBadRequest, "InvalidChunkSizeError", "%v", err)
 	case errors.Is(err, errMemoryFull):

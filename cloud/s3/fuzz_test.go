@@ -14,7 +14,7 @@ func FuzzChunkedReader(f *testing.F) {
 	f.Add("ffffffffffffffff\r\n")
 	f.Add("0\r\n")
 	f.Fuzz(func(t *testing.T, in string) {
-		c := newChunkedReader(strings.NewReader(in))
+		c := newChunkedReader(strings.NewReader(in), nil, false)
 		n, _ := io.Copy(io.Discard, io.LimitReader(c, int64(len(in))+1))
 		if n > int64(len(in)) {
 			t.Fatalf("decoded %d bytes out of %d", n, len(in))

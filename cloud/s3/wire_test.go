@@ -194,7 +194,7 @@ func TestUnderRequireAuthS3TakesTheBodyModesAWSAllows(t *testing.T) {
 			map[string]string{"Content-Encoding": "aws-chunked", "X-Amz-Decoded-Content-Length": strconv.Itoa(len(data)), "X-Amz-Trailer": "x-amz-checksum-crc32"}, 200, ""},
 		{"a wrong secret is SignatureDoesNotMatch", "AKIDS3TEST", "wrong", data, "UNSIGNED-PAYLOAD", nil, 403, "SignatureDoesNotMatch"},
 		{"an unknown key is InvalidAccessKeyId", "AKIDNOBODY", "s3-secret", data, "UNSIGNED-PAYLOAD", nil, 403, "InvalidAccessKeyId"},
-		{"a chunk-signed body, whose chunk signatures are not verified here, is refused", "AKIDS3TEST", "s3-secret", awsChunked(data, 10, true), "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+		{"a chunk-signed body with signatures that do not hold is refused", "AKIDS3TEST", "s3-secret", awsChunked(data, 10, true), "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
 			map[string]string{"Content-Encoding": "aws-chunked", "X-Amz-Decoded-Content-Length": strconv.Itoa(len(data))}, 403, "SignatureDoesNotMatch"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,6 +204,21 @@ func TestUnderRequireAuthS3TakesTheBodyModesAWSAllows(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a chunk-signed body is accepted with the chunk signatures AWS's signer makes, and refused tampered", func(t *testing.T) {
+		for _, tamper := range []bool{false, true} {
+			status, doc := sendChunkSigned(t, c, "AKIDS3TEST", "s3-secret", "/authed/chunk-signed", data, 10, tamper)
+			switch {
+			case !tamper && status != 200:
+				t.Errorf("PUT = %d %s, want 200", status, doc)
+			case tamper && (status != 403 || code(t, doc) != "SignatureDoesNotMatch"):
+				t.Errorf("PUT with a chunk changed after signing = %d %s, want 403 SignatureDoesNotMatch", status, doc)
+			}
+		}
+		got, err := readObject(t, client, "authed", "chunk-signed")
+		if err != nil || got != data {
+			t.Errorf("the chunk-signed object = %q (%v), want %q", got, err, data)
+		}
+	})
 	t.Run("a presigned GET is accepted until it expires, and not for another key", func(t *testing.T) {
 		ps, err := s3.NewPresignClient(client).PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("authed"), Key: aws.String("sdk")})
 		if err != nil {
@@ -292,4 +307,62 @@ func TestEveryChecksumAlgorithmIsComputedAsAWSDoes(t *testing.T) {
 			t.Errorf("PUT with an XXHASH64 = %d %s, want 400 InvalidRequest", status, doc)
 		}
 	})
+}
+
+// sendChunkSigned PUTs data as STREAMING-AWS4-HMAC-SHA256-PAYLOAD, its
+// chunks signed by aws-sdk-go-v2's own stream signer, with one byte of the
+// first chunk changed after signing if tamper.
+func sendChunkSigned(t *testing.T, c *cloud.Cloud, key, secret, path, data string, chunk int, tamper bool) (int, string) {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	creds := aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}
+	const mode = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+	encodedLen := len(awsChunked(data, chunk, true))
+	req, err := http.NewRequest("PUT", c.URL()+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(encodedLen)
+	req.Header.Set("Content-Encoding", "aws-chunked")
+	req.Header.Set("X-Amz-Decoded-Content-Length", strconv.Itoa(len(data)))
+	req.Header.Set("X-Amz-Content-Sha256", mode)
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	if err := signer.SignHTTP(ctx, creds, req, mode, "s3", c.Region(), now); err != nil {
+		t.Fatal(err)
+	}
+	auth := req.Header.Get("Authorization")
+	seed, err := hex.DecodeString(auth[strings.LastIndex(auth, "Signature=")+len("Signature="):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := v4.NewStreamSigner(creds, "s3", c.Region(), seed)
+	var b strings.Builder
+	rest := data
+	for first := true; ; first = false {
+		part := rest[:min(chunk, len(rest))]
+		rest = rest[len(part):]
+		sig, err := ss.GetSignature(ctx, nil, []byte(part), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tamper && first {
+			part = "X" + part[1:]
+		}
+		fmt.Fprintf(&b, "%x;chunk-signature=%s\r\n%s\r\n", len(part), hex.EncodeToString(sig), part)
+		if part == "" {
+			break
+		}
+	}
+	if b.Len() != encodedLen {
+		t.Fatalf("encoded %d bytes, declared %d", b.Len(), encodedLen)
+	}
+	req.Body = io.NopCloser(strings.NewReader(b.String()))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	doc, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(doc)
 }
