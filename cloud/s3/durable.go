@@ -6,13 +6,17 @@ package s3
 //	buckets/<name>            creation time
 //	objects/<bucket>\x00<key> the object's metadata: its blob, size, ETag,
 //	                          time, content type, metadata, checksum
+//	uploads/<id>              a multipart upload in progress: bucket, key,
+//	                          headers, checksum algorithm and type, start
+//	parts/<id>\x00<number>    one of its parts: blob, size, ETag, checksum
 //
-// The object bytes are files (blobs.go), durable before the record that
-// names them is appended. Multipart uploads in progress are not kept.
+// The bytes (objects' and parts') are files (blobs.go), durable before the
+// record that names them is appended.
 
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"go.etcd.io/bbolt"
@@ -26,7 +30,45 @@ var (
 	rootBucket    = []byte("s3")
 	bucketsBucket = []byte("buckets")
 	objectsBucket = []byte("objects")
+	uploadsBucket = []byte("uploads")
+	partsBucket   = []byte("parts")
 )
+
+func partKey(id string, n int) []byte { return []byte(fmt.Sprintf("%s\x00%05d", id, n)) }
+
+func (s *Service) uploadRecord(u *upload) journal.Op {
+	e := journal.NewEncoder(256)
+	e.Str(u.bucket)
+	e.Str(u.key)
+	e.Str(u.contentType)
+	e.StrMap(u.meta)
+	e.Str(u.checksumAlg)
+	e.Str(u.checksumType)
+	e.Time(u.initiated)
+	return journal.Put(journal.Path(rootBucket, uploadsBucket), []byte(u.id), e.Bytes())
+}
+
+func (s *Service) partRecord(u *upload, n int, p *part) journal.Op {
+	e := journal.NewEncoder(128)
+	e.Str(p.blob)
+	e.Uint(uint64(p.size))
+	e.Str(p.etag)
+	e.Str(p.checksum)
+	e.Time(p.modified)
+	return journal.Put(journal.Path(rootBucket, partsBucket), partKey(u.id, n), e.Bytes())
+}
+
+// uploadRecordsGone are the ops that delete u's records (none in memory).
+func (s *Service) uploadRecordsGone(u *upload) []journal.Op {
+	if s.j == nil {
+		return nil
+	}
+	ops := []journal.Op{journal.Delete(journal.Path(rootBucket, uploadsBucket), []byte(u.id))}
+	for n := range u.parts {
+		ops = append(ops, journal.Delete(journal.Path(rootBucket, partsBucket), partKey(u.id, n)))
+	}
+	return ops
+}
 
 // ErrDataFile is the error of New when the data file holds S3 data this
 // service cannot use.
@@ -78,7 +120,7 @@ func (s *Service) load(db *bbolt.DB) error {
 						return err
 					}
 				}
-				for _, b := range [][]byte{bucketsBucket, objectsBucket} {
+				for _, b := range [][]byte{bucketsBucket, objectsBucket, uploadsBucket, partsBucket} {
 					if _, err := root.CreateBucket(b); err != nil {
 						return err
 					}
@@ -91,8 +133,8 @@ func (s *Service) load(db *bbolt.DB) error {
 			if r, a := string(root.Get([]byte("region"))), string(root.Get([]byte("account"))); r != s.env.Region || a != s.env.AccountID {
 				return fmt.Errorf("%w: written for region %q and account %q, opened for %q and %q", ErrDataFile, r, a, s.env.Region, s.env.AccountID)
 			}
-			bb, ob := root.Bucket(bucketsBucket), root.Bucket(objectsBucket)
-			if bb == nil || ob == nil {
+			bb, ob, ub, pb := root.Bucket(bucketsBucket), root.Bucket(objectsBucket), root.Bucket(uploadsBucket), root.Bucket(partsBucket)
+			if bb == nil || ob == nil || ub == nil || pb == nil {
 				return fmt.Errorf("%w: a bucket is missing", ErrDataFile)
 			}
 			if err := bb.ForEach(func(k, v []byte) error {
@@ -106,7 +148,7 @@ func (s *Service) load(db *bbolt.DB) error {
 			}); err != nil {
 				return err
 			}
-			return ob.ForEach(func(k, v []byte) error {
+			if err := ob.ForEach(func(k, v []byte) error {
 				bucketName, key, ok := strings.Cut(string(k), "\x00")
 				b := s.buckets[bucketName]
 				if !ok || b == nil {
@@ -120,6 +162,36 @@ func (s *Service) load(db *bbolt.DB) error {
 				}
 				b.objects[key] = o
 				s.blobs.ref(o.blob)
+				return nil
+			}); err != nil {
+				return err
+			}
+			if err := ub.ForEach(func(k, v []byte) error {
+				d := journal.NewDecoder(v)
+				u := &upload{id: string(k), bucket: d.Str(), key: d.Str(), contentType: d.Str(), meta: d.StrMap(), checksumAlg: d.Str(),
+					checksumType: d.Str(), initiated: d.Time(), parts: map[int]*part{}}
+				if err := d.Err(); err != nil || s.buckets[u.bucket] == nil {
+					return fmt.Errorf("%w: upload %s: %v", ErrDataFile, k, err)
+				}
+				s.uploads[u.id] = u
+				return nil
+			}); err != nil {
+				return err
+			}
+			return pb.ForEach(func(k, v []byte) error {
+				id, num, _ := strings.Cut(string(k), "\x00")
+				u := s.uploads[id]
+				n, err := strconv.Atoi(num)
+				if u == nil || err != nil {
+					return fmt.Errorf("%w: part %q has no upload", ErrDataFile, k)
+				}
+				d := journal.NewDecoder(v)
+				p := &part{blob: d.Str(), size: int64(d.Uint()), etag: d.Str(), checksum: d.Str(), modified: d.Time()}
+				if err := d.Err(); err != nil {
+					return fmt.Errorf("%w: part %q: %v", ErrDataFile, k, err)
+				}
+				u.parts[n] = p
+				s.blobs.ref(p.blob)
 				return nil
 			})
 		})

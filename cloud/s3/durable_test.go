@@ -73,7 +73,7 @@ func TestObjectsSurviveARestartOnADataDirectory(t *testing.T) {
 	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("kept"), Key: aws.String("b")}); err != nil {
 		t.Fatal(err)
 	}
-	// A completed multipart object is kept; one in progress is not.
+	// A completed multipart object is kept, and so is one in progress.
 	big := bytes.Repeat([]byte{7}, 5<<20+3)
 	up, err := client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("kept"), Key: aws.String("mp")})
 	if err != nil {
@@ -96,7 +96,7 @@ func TestObjectsSurviveARestartOnADataDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("kept"), Key: aws.String("pending"), UploadId: pending.UploadId, PartNumber: aws.Int32(1), Body: bytes.NewReader([]byte("lost"))}); err != nil {
+	if _, err := client.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("kept"), Key: aws.String("pending"), UploadId: pending.UploadId, PartNumber: aws.Int32(1), Body: bytes.NewReader([]byte("kept part"))}); err != nil {
 		t.Fatal(err)
 	}
 	closeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -106,7 +106,6 @@ func TestObjectsSurviveARestartOnADataDirectory(t *testing.T) {
 	}
 
 	c, client = start()
-	defer c.Close(closeCtx)
 	for k, want := range map[string]string{"a": "second a", "c": "c", "mp": string(big)} {
 		if got, err := readObject(t, client, "kept", k); err != nil || got != want {
 			t.Errorf("after a restart, %s = %d bytes (%v), want %d", k, len(got), err, len(want))
@@ -124,13 +123,41 @@ func TestObjectsSurviveARestartOnADataDirectory(t *testing.T) {
 	if err != nil || aws.ToString(mp.ETag) != aws.ToString(done.ETag) {
 		t.Errorf("after a restart, mp's ETag = %v (%v), want %s", aws.ToString(mp.ETag), err, aws.ToString(done.ETag))
 	}
-	_, err = client.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("kept"), Key: aws.String("pending"), UploadId: pending.UploadId, PartNumber: aws.Int32(2), Body: bytes.NewReader([]byte("x"))})
-	checkAPIError(t, err, 404, "NoSuchUpload")
-	// Only the bytes of a, c and mp are on disk: the replaced, the deleted
-	// and the forgotten upload's part are gone.
-	if got := blobFiles(t, dir); got != 3 {
-		t.Errorf("%d object files on disk, want 3", got)
+	if got := blobFiles(t, dir); got != 4 {
+		t.Errorf("%d object files on disk, want 4: a, c, mp and the pending upload's part", got)
 	}
+	listed, err := client.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("kept"), Key: aws.String("pending"), UploadId: pending.UploadId})
+	if err != nil || len(listed.Parts) != 1 || aws.ToInt64(listed.Parts[0].Size) != 9 {
+		t.Fatalf("after a restart, the upload in progress lists %v (%v), want its one part of 9 bytes", listed, err)
+	}
+	if _, err := client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("kept"), Key: aws.String("pending"), UploadId: pending.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: listed.Parts[0].ETag}}}}); err != nil {
+		t.Fatalf("completing the upload after a restart: %v", err)
+	}
+	if got, err := readObject(t, client, "kept", "pending"); err != nil || got != "kept part" {
+		t.Errorf("the upload completed after a restart = %q (%v)", got, err)
+	}
+	// The object's bytes replace the part's: the replaced a, the deleted b
+	// and the part are gone.
+	if got := blobFiles(t, dir); got != 4 {
+		t.Errorf("%d object files on disk, want 4: a, c, mp and pending", got)
+	}
+	abandoned, err := client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("kept"), Key: aws.String("abandoned")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String("kept"), Key: aws.String("abandoned"), UploadId: abandoned.UploadId}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(closeCtx); err != nil {
+		t.Fatal(err)
+	}
+	c, client = start()
+	defer c.Close(closeCtx)
+	_, err = client.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("kept"), Key: aws.String("abandoned"), UploadId: abandoned.UploadId})
+	checkAPIError(t, err, 404, "NoSuchUpload")
+	_, err = client.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("kept"), Key: aws.String("pending"), UploadId: pending.UploadId})
+	checkAPIError(t, err, 404, "NoSuchUpload")
 }
 
 // serveS3 is the crash test's child: S3 alone on the data file in c.Dir.

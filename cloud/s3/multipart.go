@@ -94,8 +94,14 @@ func (s *Service) createUpload(w http.ResponseWriter, r *http.Request, bucketNam
 		s.mu.Unlock()
 		return awsproto.Errorf(http.StatusServiceUnavailable, "SlowDown", "%d multipart uploads are in progress, as many as this endpoint keeps: complete or abort some.", maxUploads)
 	}
+	if e := s.writable(); e != nil {
+		s.mu.Unlock()
+		return e
+	}
 	s.uploads[u.id] = u
-	s.mu.Unlock()
+	if e := s.commitUnlock(s.uploadRecord(u)); e != nil {
+		return e
+	}
 	if alg != "" {
 		w.Header().Set("x-amz-checksum-algorithm", alg)
 		w.Header().Set("x-amz-checksum-type", ctype)
@@ -148,7 +154,9 @@ func (s *Service) uploadPart(w http.ResponseWriter, r *http.Request, bucketName,
 	}
 	old := u.parts[n]
 	u.parts[n] = p
-	s.mu.Unlock()
+	if e := s.commitUnlock(s.partRecord(u, n, p)); e != nil {
+		return e
+	}
 	if old != nil {
 		s.blobs.release(old.blob)
 	}
@@ -222,11 +230,14 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, bucketN
 
 	o, e := s.join(u, parts)
 	if e != nil {
-		u.release(s.blobs)
+		s.forget(u)
 		return e
 	}
+	// The object and the upload's end are one commit: after a crash
+	// either the upload is still there to complete, or the object is.
+	e = s.store(bucketName, o, s.uploadRecordsGone(u)...)
 	u.release(s.blobs)
-	if e := s.store(bucketName, o); e != nil {
+	if e != nil {
 		return e
 	}
 	if o.checksumAlg != "" {
@@ -329,7 +340,9 @@ func (s *Service) abortUpload(w http.ResponseWriter, r *http.Request, bucketName
 		return e
 	}
 	delete(s.uploads, u.id)
-	s.mu.Unlock()
+	if e := s.commitUnlock(s.uploadRecordsGone(u)...); e != nil {
+		return e
+	}
 	u.release(s.blobs)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -364,4 +377,15 @@ func (s *Service) listParts(w http.ResponseWriter, r *http.Request, bucketName, 
 		Parts       []partDoc `xml:"Part"`
 	}{Xmlns: xmlns, Bucket: bucketName, Key: key, UploadID: u.id, Parts: docs})
 	return nil
+}
+
+// forget drops an upload whose completion failed: its records go (without
+// waiting: a crash before only brings the upload back) and its parts.
+func (s *Service) forget(u *upload) {
+	if s.j != nil {
+		s.mu.Lock()
+		s.j.Append(s.uploadRecordsGone(u)...)
+		s.mu.Unlock()
+	}
+	u.release(s.blobs)
 }

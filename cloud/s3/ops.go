@@ -161,7 +161,11 @@ func (s *Service) deleteBucket(w http.ResponseWriter, name string) *awsproto.Err
 			aborted = append(aborted, u)
 		}
 	}
-	if e := s.commitUnlock(s.deleteBucketRecord(name)); e != nil {
+	ops := []journal.Op{s.deleteBucketRecord(name)}
+	for _, u := range aborted {
+		ops = append(ops, s.uploadRecordsGone(u)...)
+	}
+	if e := s.commitUnlock(ops...); e != nil {
 		return e
 	}
 	for _, u := range aborted {
@@ -274,17 +278,21 @@ func (s *Service) putObject(w http.ResponseWriter, r *http.Request, bucketName, 
 
 // store records o in its bucket, replacing what the key held; o's blob
 // reference passes to the bucket, or is released if the bucket is gone.
-func (s *Service) store(bucketName string, o *object) *awsproto.Error {
+// The extra ops are committed with it (a completed upload's records going).
+func (s *Service) store(bucketName string, o *object, extra ...journal.Op) *awsproto.Error {
 	s.mu.Lock()
 	b, e := s.bucketLocked(bucketName)
 	if e != nil {
+		if s.j != nil && len(extra) > 0 {
+			s.j.Append(extra...)
+		}
 		s.mu.Unlock()
 		s.blobs.release(o.blob)
 		return e
 	}
 	old := b.objects[o.key]
 	b.objects[o.key] = o
-	if e := s.commitUnlock(s.objectRecord(bucketName, o)); e != nil {
+	if e := s.commitUnlock(append([]journal.Op{s.objectRecord(bucketName, o)}, extra...)...); e != nil {
 		return e
 	}
 	if old != nil {

@@ -10,10 +10,9 @@
 // renamed into place before the journal records the object that names
 // them), and the metadata (buckets, objects' keys, sizes, ETags, checksums,
 // headers) goes through the cloud's shared journal like every other
-// service's state. In memory, bytes are kept in memory under a ceiling
-// (Options.MaxMemoryBytes), as SQS bounds its queues. Multipart uploads in
-// progress are kept in memory only: a restart forgets them (and deletes
-// their parts), as if they had been aborted; completed objects are durable.
+// service's state, multipart uploads in progress and their parts included.
+// In memory, bytes are kept in memory under a ceiling
+// (Options.MaxMemoryBytes), as SQS bounds its queues.
 //
 // Requests are streamed: a body is read once, straight into storage,
 // checked as it goes (Content-MD5, X-Amz-Content-Sha256, x-amz-checksum-*,
