@@ -90,6 +90,85 @@ type signature struct {
 // verify returns the service of the credential scope of a correctly signed
 // request by a known key over exactly body, or why it is refused.
 func (v verifier) verify(r *http.Request, body []byte) (string, *authFailure) {
+	sum := sha256.Sum256(body)
+	return v.verifyPayload(r, hex.EncodeToString(sum[:]), int64(len(body)), false)
+}
+
+// verifyS3 is verify for S3, which takes a signature over the headers and
+// the payload hash the request claims, without reading the body: the hash
+// of the body (X-Amz-Content-Sha256), checked by S3 as the body streams,
+// or one of the payload modes AWS allows S3 alone (UNSIGNED-PAYLOAD,
+// STREAMING-UNSIGNED-PAYLOAD-TRAILER: the signature still covers method,
+// path, query and signed headers). A body signed chunk by chunk
+// (STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]) gets the verifier of its
+// chunks' signatures, which S3 applies as it decodes them.
+func (v verifier) verifyS3(r *http.Request) (string, *chunkVerifier, *authFailure) {
+	claimed := r.Header.Get(contentSHA256)
+	presigned := r.Header.Get("Authorization") == ""
+	switch {
+	case claimed == "" && presigned:
+		claimed = r.URL.Query().Get(contentSHA256)
+		if claimed == "" {
+			claimed = unsignedBody // what presigned S3 URLs sign
+		}
+	case claimed == "":
+		return "", nil, refuse(authIncomplete, "Missing required header for this request: x-amz-content-sha256")
+	}
+	service, fail := v.verifyPayload(r, claimed, r.ContentLength, true)
+	if fail != nil || !strings.HasPrefix(claimed, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") {
+		return service, nil, fail
+	}
+	if presigned {
+		return "", nil, refuse(authIncomplete, "A presigned request cannot sign its body chunk by chunk (%s).", claimed)
+	}
+	sig, _ := parseSignature(r) // verified above
+	secret := v.keys[sig.key]
+	key := hmacSHA256([]byte("AWS4"+secret), sig.date)
+	for _, part := range []string{sig.region, sig.service, "aws4_request"} {
+		key = hmacSHA256(key, part)
+	}
+	return service, &chunkVerifier{key: key, amzDate: sig.signedAt.Format(amzDateFormat),
+		scope: strings.Join([]string{sig.date, sig.region, sig.service, "aws4_request"}, "/"), prev: sig.signature}, nil
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(data))
+	return h.Sum(nil)
+}
+
+// emptySHA256 is the hex SHA-256 of nothing: a chunk's headers, which S3's
+// chunks do not have.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// chunkVerifier checks the signatures of an aws-chunked body signed chunk
+// by chunk: each signs the previous one (the first, the request's
+// signature), the time and scope, and its data's SHA-256; the trailer
+// signature signs the trailers the same way. It implements s3.ChunkSignatures.
+type chunkVerifier struct {
+	key            []byte
+	amzDate, scope string
+	prev           string
+}
+
+func (c *chunkVerifier) Chunk(dataSHA256 []byte, signature string) bool {
+	return c.check("AWS4-HMAC-SHA256-PAYLOAD\n"+c.amzDate+"\n"+c.scope+"\n"+c.prev+"\n"+emptySHA256+"\n"+hex.EncodeToString(dataSHA256), signature)
+}
+
+func (c *chunkVerifier) Trailer(trailers []byte, signature string) bool {
+	sum := sha256.Sum256(trailers)
+	return c.check("AWS4-HMAC-SHA256-TRAILER\n"+c.amzDate+"\n"+c.scope+"\n"+c.prev+"\n"+hex.EncodeToString(sum[:]), signature)
+}
+
+func (c *chunkVerifier) check(stringToSign, signature string) bool {
+	want := hex.EncodeToString(hmacSHA256(c.key, stringToSign))
+	c.prev = want
+	return hmac.Equal([]byte(want), []byte(signature))
+}
+
+// verifyPayload checks r's signature over payload, the body's hash (or an
+// S3 payload mode, when s3 is set), and bodyLen as its Content-Length.
+func (v verifier) verifyPayload(r *http.Request, payload string, bodyLen int64, s3 bool) (string, *authFailure) {
 	sig, fail := parseSignature(r)
 	if fail != nil {
 		return "", fail
@@ -128,13 +207,13 @@ func (v verifier) verify(r *http.Request, body []byte) (string, *authFailure) {
 		return "", refuse(authSignature, "There were headers present in the request which were not signed: x-amz-target")
 	}
 
-	sum := sha256.Sum256(body)
-	payload := hex.EncodeToString(sum[:])
 	claimed := r.Header.Get(contentSHA256)
 	if sig.presigned && claimed == "" {
 		claimed = r.URL.Query().Get(contentSHA256)
 	}
 	switch {
+	case s3:
+		// The payload is the claim: S3 checks the body against it.
 	case claimed == "":
 	case claimed == unsignedBody || strings.HasPrefix(claimed, streamingBody):
 		return "", refuse(authSignature, "The request signature does not cover its body (%s): this API accepts only requests that sign the SHA-256 of their body.", claimed)
@@ -142,7 +221,7 @@ func (v verifier) verify(r *http.Request, body []byte) (string, *authFailure) {
 		return "", refuse(authSignature, "The provided 'x-amz-content-sha256' header does not match what was computed.")
 	}
 
-	want, err := v.expected(r, sig, secret, payload, len(body))
+	want, err := v.expected(r, sig, secret, payload, bodyLen)
 	if err != nil {
 		return "", refuse(authIncomplete, "The request signature cannot be computed: %v", err)
 	}
@@ -154,7 +233,7 @@ func (v verifier) verify(r *http.Request, body []byte) (string, *authFailure) {
 
 // expected signs a copy of r holding only what the client signed, and
 // returns the signature the client should have sent.
-func (v verifier) expected(r *http.Request, sig signature, secret, payload string, bodyLen int) (string, error) {
+func (v verifier) expected(r *http.Request, sig signature, secret, payload string, bodyLen int64) (string, error) {
 	u := *r.URL
 	if sig.presigned {
 		q := u.Query()
@@ -166,7 +245,7 @@ func (v verifier) expected(r *http.Request, sig signature, secret, payload strin
 		switch h {
 		case "host":
 		case "content-length":
-			c.ContentLength = int64(bodyLen)
+			c.ContentLength = bodyLen
 		default:
 			for _, val := range r.Header.Values(h) {
 				c.Header.Add(h, val)
@@ -292,6 +371,8 @@ const (
 	jsonDialect
 	// restDialect: Lambda's REST API: …Exception codes, 403.
 	restDialect
+	// s3Dialect: S3's codes, 403 but AuthorizationHeaderMalformed (400).
+	s3Dialect
 )
 
 // dialectOf returns the dialect of the service named in a credential scope.
@@ -301,21 +382,23 @@ func dialectOf(service string) authDialect {
 		return jsonDialect
 	case "lambda":
 		return restDialect
+	case "s3":
+		return s3Dialect
 	}
 	return queryDialect
 }
 
 // authError is f as the service with dialect d reports it.
 func authError(d authDialect, f *authFailure) *awsproto.Error {
-	codes := map[authKind][3]string{
-		authMissing:    {"MissingAuthenticationToken", "MissingAuthenticationTokenException", "MissingAuthenticationTokenException"},
-		authIncomplete: {"IncompleteSignature", "IncompleteSignatureException", "IncompleteSignatureException"},
-		authUnknownKey: {"InvalidClientTokenId", "UnrecognizedClientException", "UnrecognizedClientException"},
-		authSignature:  {"SignatureDoesNotMatch", "InvalidSignatureException", "InvalidSignatureException"},
+	codes := map[authKind][4]string{
+		authMissing:    {"MissingAuthenticationToken", "MissingAuthenticationTokenException", "MissingAuthenticationTokenException", "AccessDenied"},
+		authIncomplete: {"IncompleteSignature", "IncompleteSignatureException", "IncompleteSignatureException", "AuthorizationHeaderMalformed"},
+		authUnknownKey: {"InvalidClientTokenId", "UnrecognizedClientException", "UnrecognizedClientException", "InvalidAccessKeyId"},
+		authSignature:  {"SignatureDoesNotMatch", "InvalidSignatureException", "InvalidSignatureException", "SignatureDoesNotMatch"},
 	}
 	status := http.StatusForbidden
 	switch {
-	case d == jsonDialect, d == queryDialect && f.kind == authIncomplete:
+	case d == jsonDialect, (d == queryDialect || d == s3Dialect) && f.kind == authIncomplete:
 		status = http.StatusBadRequest
 	}
 	return &awsproto.Error{Status: status, Code: codes[f.kind][d], Message: f.message}

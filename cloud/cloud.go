@@ -1,5 +1,5 @@
-// Package cloud is orderflow's embedded cloud: AWS-compatible DynamoDB, SQS
-// and SNS APIs behind one edge endpoint, started in-process or served on a
+// Package cloud is orderflow's embedded cloud: AWS-compatible DynamoDB, SQS,
+// SNS and S3 APIs behind one edge endpoint, started in-process or served on a
 // port, for unmodified AWS clients (the SDKs, the AWS CLI) to use as if it
 // were AWS. Beside them the edge serves CloudWatch Logs, the CloudFormation
 // API's read side, STS's GetCallerIdentity and the function host's Lambda
@@ -58,6 +58,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/cloud/logs"
 	"github.com/orderflow/orderflow/cloud/provision"
+	"github.com/orderflow/orderflow/cloud/s3"
 	"github.com/orderflow/orderflow/cloud/sns"
 	"github.com/orderflow/orderflow/cloud/sqs"
 	"github.com/orderflow/orderflow/cloud/sts"
@@ -131,6 +132,11 @@ type Options struct {
 	// sqs.DefaultMaxQueueBytes and sqs.DefaultMaxQueuedBytes; negative: no
 	// ceiling. A data file holding more starts anyway, losing nothing.
 	MaxQueueBytes, MaxQueuedBytes int64
+	// MaxS3MemoryBytes bounds the S3 object bytes held in memory when
+	// there is no data directory (with one they are files): past it puts
+	// are refused with 507 InsufficientStorage until objects are deleted.
+	// Default s3.DefaultMaxMemoryBytes.
+	MaxS3MemoryBytes int64
 }
 
 func (o *Options) applyDefaults() {
@@ -158,6 +164,8 @@ type Cloud struct {
 	DynamoDB *dynamodb.Service
 	SQS      *sqs.Service
 	SNS      *sns.Service
+	// S3 holds buckets and objects (cloud/s3).
+	S3 *s3.Service
 	// Logs is CloudWatch Logs: the functions' log groups.
 	Logs *logs.Service
 	// CloudFormation answers for the stacks Deploy deployed.
@@ -231,7 +239,7 @@ func Start(opts Options) (*Cloud, error) {
 	}
 
 	host, _, _ := net.SplitHostPort(opts.Addr)
-	services := []Service{c.DynamoDB, c.failDeletes(c.SQS), c.SNS, c.Logs, c.CloudFormation, c.STS}
+	services := []Service{c.DynamoDB, c.failDeletes(c.SQS), c.SNS, c.Logs, c.CloudFormation, c.STS, c.S3}
 	c.server = &http.Server{
 		// Handler: the edge, set below once every service exists.
 		ReadHeaderTimeout: 10 * time.Second,
@@ -541,6 +549,13 @@ func (c *Cloud) openServices() error {
 		return err
 	}
 	if c.DynamoDB, err = dynamodb.New(dynamodb.Options{Env: c.env, Now: o.Clock.Now, DB: c.db, Journal: c.journal}); err != nil {
+		return err
+	}
+	s3dir := ""
+	if o.DataDir != "" {
+		s3dir = filepath.Join(o.DataDir, "s3")
+	}
+	if c.S3, err = s3.New(s3.Options{Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal, Dir: s3dir, MaxMemoryBytes: o.MaxS3MemoryBytes}); err != nil {
 		return err
 	}
 	if c.Logs, err = logs.New(logs.Options{Env: c.env, Clock: o.Clock}); err != nil {

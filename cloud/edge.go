@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
+	"github.com/orderflow/orderflow/cloud/s3"
 )
 
 // Service is one AWS API behind the edge.
@@ -195,6 +196,11 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if ps, ok := e.byPath[r.URL.Path]; ok && r.Method == http.MethodGet && r.Header.Get("X-Amz-Target") == "" && !r.URL.Query().Has("Action") {
 		ps.ServePath(w, r)
+		return
+	}
+
+	if e.isS3(r) {
+		e.serveS3(w, r)
 		return
 	}
 
@@ -409,9 +415,54 @@ func signingName(r *http.Request) string {
 	return parts[3]
 }
 
+// isS3 reports whether r is for S3: signed for it (the credential scope
+// names s3), or unsigned and addressed to a bucket by a virtual-hosted-style
+// name (BUCKET.localhost). Nothing else is: S3's paths overlap every other
+// service's (any /NAME is a bucket), so only the request's own word routes
+// it there.
+func (e *edge) isS3(r *http.Request) bool {
+	if e.byName["s3"] == nil || r.Header.Get("X-Amz-Target") != "" {
+		return false
+	}
+	switch signingName(r) {
+	case "s3":
+		return true
+	case "":
+		return s3.VirtualHostBucket(r.Host) != ""
+	}
+	return false // signed for another service, whatever its host
+}
+
+// serveS3 authenticates an S3 request over its headers and the payload hash
+// it claims, without reading its body: S3 bodies stream to storage, over
+// the edge's MaxRequestBytes, and S3 checks them itself as they stream
+// (cloud/s3), the signatures of a body signed chunk by chunk included.
+func (e *edge) serveS3(w http.ResponseWriter, r *http.Request) {
+	svc := e.byName["s3"]
+	if e.auth != nil {
+		scoped, chunks, refused := e.auth.verifyS3(r)
+		if refused == nil && scoped != "s3" {
+			refused = refuse(authSignature, "Credential should be scoped to correct service: 's3'. ")
+		}
+		if refused != nil {
+			e.fail(w, r, authError(s3Dialect, refused))
+			return
+		}
+		if chunks != nil {
+			r = r.WithContext(s3.WithChunkSignatures(r.Context(), chunks))
+		}
+	}
+	e.count(svc, s3.Operation(r))
+	svc.ServeHTTP(w, r)
+}
+
 // fail writes an edge error in the protocol the request used.
 func (e *edge) fail(w http.ResponseWriter, r *http.Request, err *awsproto.Error) {
 	e.log.Debug("edge refused a request", "method", r.Method, "path", r.URL.Path, "host", r.Host, "code", err.Code, "error", err.Message)
+	if e.isS3(r) {
+		s3.WriteError(w, r, err)
+		return
+	}
 	if target := r.Header.Get("X-Amz-Target"); target != "" || strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json") {
 		// SQS's JSON protocol also names the Query code in a header.
 		awsproto.JSONProtocol{QueryCompatible: strings.HasPrefix(target, "AmazonSQS.")}.WriteError(w, err)
