@@ -59,7 +59,6 @@ import (
 	"github.com/orderflow/orderflow/cloud/provision"
 	"github.com/orderflow/orderflow/cloud/sns"
 	"github.com/orderflow/orderflow/cloud/sqs"
-	"github.com/orderflow/orderflow/internal/cfntemplate"
 	"github.com/orderflow/orderflow/internal/ownbody"
 )
 
@@ -435,20 +434,7 @@ func loopbackClient(maxConns int) *awshttp.BuildableClient {
 // outputs. Functions the template declares must have Go handlers registered
 // with c.Lambda first.
 func (c *Cloud) Deploy(ctx context.Context, template []byte, stackName string, params map[string]string) (*provision.Stack, error) {
-	tpl, err := cfntemplate.Parse(template)
-	if err != nil {
-		return nil, err
-	}
-	st, err := provision.Provision(ctx, tpl, provision.Options{
-		Parameters: params,
-		Pseudo:     provision.Pseudo{Region: c.opts.Region, AccountID: c.opts.AccountID, StackName: stackName},
-		Providers:  provision.AWS(c.Config(), c.Lambda, &c.Records),
-	})
-	if err != nil {
-		return st, err
-	}
-	c.CloudFormation.Record(cloudformation.Stack{Name: stackName, Description: tpl.Description, Template: string(template), Created: c.opts.Clock.Now(), Deployed: st})
-	return st, nil
+	return c.CloudFormation.Deploy(ctx, template, stackName, params)
 }
 
 // Close stops the function host's pollers, then stops accepting requests
@@ -539,7 +525,8 @@ func (c *Cloud) openServices() error {
 	if c.Logs, err = logs.New(logs.Options{Env: c.env, Clock: o.Clock}); err != nil {
 		return err
 	}
-	c.CloudFormation, err = cloudformation.New(cloudformation.Options{})
+	c.CloudFormation, err = cloudformation.New(cloudformation.Options{Region: o.Region, AccountID: o.AccountID, Now: o.Clock.Now,
+		Providers: func() map[string]provision.Provider { return provision.AWS(c.Config(), c.Lambda, &c.Records) }})
 	return err
 }
 
@@ -548,6 +535,10 @@ func (c *Cloud) openServices() error {
 // deliver into SQS.
 func (c *Cloud) closeServices(ctx context.Context) error {
 	var errs []error
+	if c.CloudFormation != nil {
+		// Stack operations first: they call the other services.
+		errs = append(errs, c.CloudFormation.Close(ctx))
+	}
 	if c.SNS != nil {
 		errs = append(errs, c.SNS.Shutdown(ctx))
 	}

@@ -203,10 +203,12 @@ func (sqsQueue) Properties() []string {
 	return props
 }
 
-func (p sqsQueue) Create(ctx context.Context, req Request) (Physical, error) {
+// queueAttributes reads a queue's name and CreateQueue attributes from its
+// properties.
+func queueAttributes(req Request) (string, map[string]string, error) {
 	name, err := req.Properties.String("QueueName")
 	if err != nil {
-		return Physical{}, err
+		return "", nil, err
 	}
 	if name == "" {
 		name = physicalName(req, 80)
@@ -215,7 +217,7 @@ func (p sqsQueue) Create(ctx context.Context, req Request) (Physical, error) {
 	for prop, attr := range sqsAttributes {
 		if _, ok := req.Properties[prop]; ok {
 			if attrs[attr], err = req.Properties.String(prop); err != nil {
-				return Physical{}, err
+				return "", nil, err
 			}
 		}
 	}
@@ -223,32 +225,53 @@ func (p sqsQueue) Create(ctx context.Context, req Request) (Physical, error) {
 		if err == nil {
 			err = errors.New("FIFO queues are not supported by the embedded cloud")
 		}
-		return Physical{}, err
+		return "", nil, err
 	}
 	for _, k := range []string{"RedrivePolicy", "RedriveAllowPolicy"} {
 		j, err := req.Properties.JSON(k)
 		if err != nil {
-			return Physical{}, err
+			return "", nil, err
 		}
 		if j != "" {
 			attrs[k] = j
 		}
+	}
+	return name, attrs, nil
+}
+
+func (p sqsQueue) Create(ctx context.Context, req Request) (Physical, error) {
+	name, attrs, err := queueAttributes(req)
+	if err != nil {
+		return Physical{}, err
 	}
 	tags, err := tagMap(req.Properties)
 	if err != nil {
 		return Physical{}, err
 	}
 	out, err := p.client.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs, Tags: tags})
+	var exists *sqstypes.QueueNameExists
+	if req.Adopt && errors.As(err, &exists) {
+		// A durable cloud restarted with other parameters: bring the queue
+		// it kept to the template's attributes.
+		var got *awssqs.GetQueueUrlOutput
+		if got, err = p.client.GetQueueUrl(ctx, &awssqs.GetQueueUrlInput{QueueName: aws.String(name)}); err == nil {
+			out = &awssqs.CreateQueueOutput{QueueUrl: got.QueueUrl}
+			_, err = p.client.SetQueueAttributes(ctx, &awssqs.SetQueueAttributesInput{QueueUrl: got.QueueUrl, Attributes: attrs})
+		}
+	}
 	if err != nil {
 		return Physical{}, err
 	}
+	return p.physical(ctx, name, aws.ToString(out.QueueUrl))
+}
+
+func (p sqsQueue) physical(ctx context.Context, name, url string) (Physical, error) {
 	got, err := p.client.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{
-		QueueUrl: out.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+		QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
 	})
 	if err != nil {
 		return Physical{}, err
 	}
-	url := aws.ToString(out.QueueUrl)
 	return Physical{Ref: url, Attrs: map[string]any{"Arn": got.Attributes["QueueArn"], "QueueName": name, "QueueUrl": url}}, nil
 }
 
