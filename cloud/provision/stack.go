@@ -100,11 +100,11 @@ type Options struct {
 // Stack is a provisioned template.
 type Stack struct {
 	Pseudo     Pseudo
-	Parameters map[string]string   // resolved parameter values
-	Resources  map[string]Physical // by logical id; resources whose Condition is false are absent
-	Types      map[string]string   // resource types by logical id
-	Order      []string            // the order the resources were created in
-	Outputs    map[string]string   // resolved outputs (lists joined with commas)
+	Parameters map[string]string     // resolved parameter values
+	Resources  map[string]Physical   // by logical id; resources whose Condition is false are absent
+	Types      map[string]string     // resource types by logical id
+	Order      []string              // the order the resources were created in
+	Outputs    map[string]string     // resolved outputs (lists joined with commas)
 	Props      map[string]Properties // each resource's resolved properties, by logical id
 	Policies   map[string]string     // each resource's DeletionPolicy ("" is Delete)
 }

@@ -147,7 +147,9 @@ func (p snsTopic) Delete(ctx context.Context, _ Request, phys Physical) error {
 	return err
 }
 
-func (snsSubscription) Replacing() []string { return []string{"TopicArn", "Protocol", "Endpoint", "Region"} }
+func (snsSubscription) Replacing() []string {
+	return []string{"TopicArn", "Protocol", "Endpoint", "Region"}
+}
 
 func (p snsSubscription) Update(ctx context.Context, req Request, old Physical, oldProps Properties) (Physical, error) {
 	for _, k := range []string{"RawMessageDelivery", "FilterPolicyScope", "FilterPolicy", "RedrivePolicy", "DeliveryPolicy"} {
@@ -182,7 +184,9 @@ func (p snsSubscription) Delete(ctx context.Context, _ Request, phys Physical) e
 
 // ---- DynamoDB
 
-func (dynamoTable) Replacing() []string { return []string{"TableName", "KeySchema", "LocalSecondaryIndexes"} }
+func (dynamoTable) Replacing() []string {
+	return []string{"TableName", "KeySchema", "LocalSecondaryIndexes"}
+}
 
 func (p dynamoTable) Update(ctx context.Context, req Request, old Physical, oldProps Properties) (Physical, error) {
 	for _, k := range []string{"GlobalSecondaryIndexes", "AttributeDefinitions"} {
