@@ -46,7 +46,9 @@ func TestTheAWSCLIDeploysTheTemplateThroughAChangeSet(t *testing.T) {
 func cliDeploys(t *testing.T, a cli) {
 	c, _ := cloudtest.Start(t)
 	c.Lambda.Register("ProcessOrderFunction", func(lambda.Config) (lambda.Handler, error) {
-		return func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) { return events.SQSEventResponse{}, nil }, nil
+		return func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+			return events.SQSEventResponse{}, nil
+		}, nil
 	})
 	deploy := func(params ...string) (int, string) {
 		args := []string{"cloudformation", "deploy", "--template-file", "../../deploy/template.yaml", "--stack-name", "shop", "--capabilities", "CAPABILITY_IAM"}

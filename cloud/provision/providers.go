@@ -409,64 +409,73 @@ func (p lambdaFunction) Create(ctx context.Context, req Request) (Physical, erro
 	if p.functions == nil {
 		return Physical{}, errors.New("the embedded cloud has no function host")
 	}
-	props := req.Properties
-	f := lambda.Function{Environment: map[string]string{}}
-	var err error
-	if f.Name, err = props.String("FunctionName"); err != nil {
-		return Physical{}, err
-	}
-	if f.Name == "" {
-		f.Name = physicalName(req, 64)
-	}
-	if f.Runtime, err = props.String("Runtime"); err != nil {
-		return Physical{}, err
-	}
-	if f.Handler, err = props.String("Handler"); err != nil {
-		return Physical{}, err
-	}
-	if f.Role, err = props.String("Role"); err != nil {
-		return Physical{}, err
-	}
-	if f.MemoryMB, err = props.Int("MemorySize", 128); err != nil {
-		return Physical{}, err
-	}
-	if f.TimeoutSec, err = props.Int("Timeout", 3); err != nil {
-		return Physical{}, err
-	}
-	if f.TimeoutSec < 1 || f.TimeoutSec > 900 {
-		return Physical{}, fmt.Errorf("Timeout %d is outside 1–900 seconds", f.TimeoutSec)
-	}
-	archs, err := props.List("Architectures")
+	f, err := functionSpec(req)
 	if err != nil {
 		return Physical{}, err
-	}
-	for _, a := range archs {
-		f.Architectures = append(f.Architectures, fmt.Sprint(a))
-	}
-	if env, err := props.Map("Environment"); err != nil {
-		return Physical{}, err
-	} else if vars, err := env.Map("Variables"); err != nil {
-		return Physical{}, err
-	} else {
-		for k := range vars {
-			if f.Environment[k], err = vars.String(k); err != nil {
-				return Physical{}, err
-			}
-		}
-	}
-	if lc, err := props.Map("LoggingConfig"); err != nil {
-		return Physical{}, err
-	} else if f.LogGroup, err = lc.String("LogGroup"); err != nil {
-		return Physical{}, err
-	}
-	if f.LogGroup == "" {
-		f.LogGroup = "/aws/lambda/" + f.Name
 	}
 	arn, err := p.functions.CreateFunction(ctx, f)
 	if err != nil {
 		return Physical{}, err
 	}
 	return Physical{Ref: f.Name, Attrs: map[string]any{"Arn": arn}}, nil
+}
+
+// functionSpec reads a function's properties.
+func functionSpec(req Request) (lambda.Function, error) {
+	props := req.Properties
+	f := lambda.Function{Environment: map[string]string{}}
+	var err error
+	if f.Name, err = props.String("FunctionName"); err != nil {
+		return lambda.Function{}, err
+	}
+	if f.Name == "" {
+		f.Name = physicalName(req, 64)
+	}
+	if f.Runtime, err = props.String("Runtime"); err != nil {
+		return lambda.Function{}, err
+	}
+	if f.Handler, err = props.String("Handler"); err != nil {
+		return lambda.Function{}, err
+	}
+	if f.Role, err = props.String("Role"); err != nil {
+		return lambda.Function{}, err
+	}
+	if f.MemoryMB, err = props.Int("MemorySize", 128); err != nil {
+		return lambda.Function{}, err
+	}
+	if f.TimeoutSec, err = props.Int("Timeout", 3); err != nil {
+		return lambda.Function{}, err
+	}
+	if f.TimeoutSec < 1 || f.TimeoutSec > 900 {
+		return lambda.Function{}, fmt.Errorf("Timeout %d is outside 1–900 seconds", f.TimeoutSec)
+	}
+	archs, err := props.List("Architectures")
+	if err != nil {
+		return lambda.Function{}, err
+	}
+	for _, a := range archs {
+		f.Architectures = append(f.Architectures, fmt.Sprint(a))
+	}
+	if env, err := props.Map("Environment"); err != nil {
+		return lambda.Function{}, err
+	} else if vars, err := env.Map("Variables"); err != nil {
+		return lambda.Function{}, err
+	} else {
+		for k := range vars {
+			if f.Environment[k], err = vars.String(k); err != nil {
+				return lambda.Function{}, err
+			}
+		}
+	}
+	if lc, err := props.Map("LoggingConfig"); err != nil {
+		return lambda.Function{}, err
+	} else if f.LogGroup, err = lc.String("LogGroup"); err != nil {
+		return lambda.Function{}, err
+	}
+	if f.LogGroup == "" {
+		f.LogGroup = "/aws/lambda/" + f.Name
+	}
+	return f, nil
 }
 
 type eventSourceMapping struct{ functions Functions }
@@ -480,40 +489,8 @@ func (p eventSourceMapping) Create(ctx context.Context, req Request) (Physical, 
 	if p.functions == nil {
 		return Physical{}, errors.New("the embedded cloud has no function host")
 	}
-	props := req.Properties
-	var m lambda.EventSourceMapping
-	var err error
-	if m.EventSourceArn, err = props.String("EventSourceArn"); err != nil {
-		return Physical{}, err
-	}
-	if !strings.HasPrefix(m.EventSourceArn, "arn:") || !strings.Contains(m.EventSourceArn, ":sqs:") {
-		return Physical{}, fmt.Errorf("EventSourceArn %q is not an SQS queue; only SQS event sources are supported", m.EventSourceArn)
-	}
-	if m.FunctionName, err = props.String("FunctionName"); err != nil {
-		return Physical{}, err
-	}
-	if m.Enabled, err = props.Bool("Enabled", true); err != nil {
-		return Physical{}, err
-	}
-	if m.BatchSize, err = props.Int("BatchSize", 10); err != nil {
-		return Physical{}, err
-	}
-	if m.MaximumBatchingWindow, err = props.Int("MaximumBatchingWindowInSeconds", 0); err != nil {
-		return Physical{}, err
-	}
-	types, err := props.List("FunctionResponseTypes")
+	m, err := mappingSpec(req)
 	if err != nil {
-		return Physical{}, err
-	}
-	for _, t := range types {
-		if t != "ReportBatchItemFailures" {
-			return Physical{}, fmt.Errorf("FunctionResponseTypes value %v is not ReportBatchItemFailures", t)
-		}
-		m.ReportBatchItemFailure = true
-	}
-	if sc, err := props.Map("ScalingConfig"); err != nil {
-		return Physical{}, err
-	} else if m.MaximumConcurrency, err = sc.Int("MaximumConcurrency", 0); err != nil {
 		return Physical{}, err
 	}
 	id, err := p.functions.CreateEventSourceMapping(ctx, m)
@@ -521,6 +498,47 @@ func (p eventSourceMapping) Create(ctx context.Context, req Request) (Physical, 
 		return Physical{}, err
 	}
 	return Physical{Ref: id, Attrs: map[string]any{"Id": id}}, nil
+}
+
+// mappingSpec reads an event source mapping's properties.
+func mappingSpec(req Request) (lambda.EventSourceMapping, error) {
+	props := req.Properties
+	var m lambda.EventSourceMapping
+	var err error
+	if m.EventSourceArn, err = props.String("EventSourceArn"); err != nil {
+		return lambda.EventSourceMapping{}, err
+	}
+	if !strings.HasPrefix(m.EventSourceArn, "arn:") || !strings.Contains(m.EventSourceArn, ":sqs:") {
+		return lambda.EventSourceMapping{}, fmt.Errorf("EventSourceArn %q is not an SQS queue; only SQS event sources are supported", m.EventSourceArn)
+	}
+	if m.FunctionName, err = props.String("FunctionName"); err != nil {
+		return lambda.EventSourceMapping{}, err
+	}
+	if m.Enabled, err = props.Bool("Enabled", true); err != nil {
+		return lambda.EventSourceMapping{}, err
+	}
+	if m.BatchSize, err = props.Int("BatchSize", 10); err != nil {
+		return lambda.EventSourceMapping{}, err
+	}
+	if m.MaximumBatchingWindow, err = props.Int("MaximumBatchingWindowInSeconds", 0); err != nil {
+		return lambda.EventSourceMapping{}, err
+	}
+	types, err := props.List("FunctionResponseTypes")
+	if err != nil {
+		return lambda.EventSourceMapping{}, err
+	}
+	for _, t := range types {
+		if t != "ReportBatchItemFailures" {
+			return lambda.EventSourceMapping{}, fmt.Errorf("FunctionResponseTypes value %v is not ReportBatchItemFailures", t)
+		}
+		m.ReportBatchItemFailure = true
+	}
+	if sc, err := props.Map("ScalingConfig"); err != nil {
+		return lambda.EventSourceMapping{}, err
+	} else if m.MaximumConcurrency, err = sc.Int("MaximumConcurrency", 0); err != nil {
+		return lambda.EventSourceMapping{}, err
+	}
+	return m, nil
 }
 
 // ---- Recorded: IAM roles, log groups, alarms

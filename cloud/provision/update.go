@@ -12,11 +12,14 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/orderflow/orderflow/cloud/lambda"
 )
 
 // The updates and deletions the providers support. A provider that is not
-// an Updater (Lambda's) replaces its resource on any change; one that is not
-// a Deleter cannot be deleted (DELETE_FAILED, saying so).
+// an Updater replaces its resource on any change; one that is not a Deleter
+// cannot be deleted (DELETE_FAILED, saying so). Lambda's need a
+// FunctionChanger host.
 var (
 	_ Updater = sqsQueue{}
 	_ Deleter = sqsQueue{}
@@ -268,4 +271,88 @@ func (p alarm) Update(ctx context.Context, req Request, _ Physical, _ Properties
 func (p alarm) Delete(_ context.Context, req Request, _ Physical) error {
 	p.records.remove(req.LogicalID, req.Type)
 	return nil
+}
+
+// ---- Lambda
+
+// FunctionChanger is a function host that can also change and delete what
+// it created. Without it, a function or mapping whose properties change is
+// replaced — which fails, the name being taken — and one cannot be deleted:
+// the host says so in the resource's event.
+type FunctionChanger interface {
+	UpdateFunction(ctx context.Context, f lambda.Function) error
+	DeleteFunction(ctx context.Context, name string) error
+	UpdateEventSourceMapping(ctx context.Context, id string, m lambda.EventSourceMapping) error
+	DeleteEventSourceMapping(ctx context.Context, id string) error
+}
+
+var (
+	_ Updater = lambdaFunction{}
+	_ Deleter = lambdaFunction{}
+	_ Updater = eventSourceMapping{}
+	_ Deleter = eventSourceMapping{}
+)
+
+func (p lambdaFunction) changer() (FunctionChanger, error) {
+	if c, ok := p.functions.(FunctionChanger); ok {
+		return c, nil
+	}
+	return nil, errors.New("the embedded cloud's function host cannot change or delete functions yet")
+}
+
+func (lambdaFunction) Replacing() []string { return []string{"FunctionName"} }
+
+func (p lambdaFunction) Update(ctx context.Context, req Request, old Physical, _ Properties) (Physical, error) {
+	c, err := p.changer()
+	if err != nil {
+		return Physical{}, err
+	}
+	f, err := functionSpec(req)
+	if err != nil {
+		return Physical{}, err
+	}
+	if err := c.UpdateFunction(ctx, f); err != nil {
+		return Physical{}, err
+	}
+	return old, nil
+}
+
+func (p lambdaFunction) Delete(ctx context.Context, _ Request, phys Physical) error {
+	c, err := p.changer()
+	if err != nil {
+		return err
+	}
+	return c.DeleteFunction(ctx, phys.Ref)
+}
+
+func (p eventSourceMapping) changer() (FunctionChanger, error) {
+	if c, ok := p.functions.(FunctionChanger); ok {
+		return c, nil
+	}
+	return nil, errors.New("the embedded cloud's function host cannot change or delete event source mappings yet")
+}
+
+func (eventSourceMapping) Replacing() []string { return []string{"EventSourceArn"} }
+
+func (p eventSourceMapping) Update(ctx context.Context, req Request, old Physical, _ Properties) (Physical, error) {
+	c, err := p.changer()
+	if err != nil {
+		return Physical{}, err
+	}
+	m, err := mappingSpec(req)
+	if err != nil {
+		return Physical{}, err
+	}
+	if err := c.UpdateEventSourceMapping(ctx, old.Ref, m); err != nil {
+		return Physical{}, err
+	}
+	return old, nil
+}
+
+func (p eventSourceMapping) Delete(ctx context.Context, _ Request, phys Physical) error {
+	c, err := p.changer()
+	if err != nil {
+		return err
+	}
+	return c.DeleteEventSourceMapping(ctx, phys.Ref)
 }
