@@ -292,9 +292,6 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	awsproto.WriteXML(w, envelope{XMLName: xml.Name{Local: action + "Response"}, Xmlns: xmlns, Result: result, Metadata: metadata{reqID}})
 }
 
-// empty is the result of an action that returns nothing.
-type empty struct{}
-
 func (s *Service) answer(action string, f awsproto.Form) (any, *awsproto.Error) {
 	switch action {
 	case "CreateStack":
