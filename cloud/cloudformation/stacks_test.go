@@ -509,6 +509,35 @@ func TestBadRequestsAreValidationErrors(t *testing.T) {
 			}
 		})
 	}
+	for _, tc := range []struct {
+		what string
+		in   awscfn.CreateChangeSetInput
+		want string
+	}{
+		{"a change set name with a dot", awscfn.CreateChangeSetInput{StackName: aws.String("ok"), ChangeSetName: aws.String("v1.2"), ChangeSetType: cfntypes.ChangeSetTypeCreate, TemplateBody: aws.String(queuesTemplate)},
+			"ValidationError: 1 validation error detected: Value 'v1.2' at 'changeSetName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*"},
+		{"an update of a stack that is not there", awscfn.CreateChangeSetInput{StackName: aws.String("ghost"), ChangeSetName: aws.String("c"), TemplateBody: aws.String(queuesTemplate)},
+			"ValidationError: Stack [ghost] does not exist"},
+		{"a change set type that does not exist", awscfn.CreateChangeSetInput{StackName: aws.String("ok"), ChangeSetName: aws.String("c"), ChangeSetType: "DESTROY", TemplateBody: aws.String(queuesTemplate)},
+			"ValidationError: 1 validation error detected: Value 'DESTROY' at 'changeSetType' failed to satisfy constraint: Member must satisfy enum value set: [IMPORT, UPDATE, CREATE]"},
+		{"IAM resources without capabilities", awscfn.CreateChangeSetInput{StackName: aws.String("ok"), ChangeSetName: aws.String("c"), ChangeSetType: cfntypes.ChangeSetTypeCreate, TemplateBody: aws.String(queuesTemplate)},
+			"InsufficientCapabilitiesException: Requires capabilities : [CAPABILITY_IAM]"},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			_, err := e.cfn.CreateChangeSet(ctx, &tc.in)
+			if got := code(err); got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+	_, err := e.cfn.DescribeStackEvents(ctx, &awscfn.DescribeStackEventsInput{StackName: aws.String("ghost")})
+	if got, want := code(err), "ValidationError: Stack with id ghost does not exist"; got != want {
+		t.Errorf("DescribeStackEvents(ghost): got %q, want %q", got, want)
+	}
+	_, err = e.cfn.DescribeChangeSet(ctx, &awscfn.DescribeChangeSetInput{ChangeSetName: aws.String("arn:aws:cloudformation:us-east-1:000000000000:changeSet/c/x")})
+	if got, want := code(err), "ChangeSetNotFound: ChangeSet [arn:aws:cloudformation:us-east-1:000000000000:changeSet/c/x] does not exist"; got != want {
+		t.Errorf("DescribeChangeSet of an unknown ARN: got %q, want %q", got, want)
+	}
 	if out, err := e.cfn.ListStacks(ctx, &awscfn.ListStacksInput{}); err != nil || len(out.StackSummaries) != 0 {
 		t.Errorf("refused requests left stacks: %+v, %v", out, err)
 	}
