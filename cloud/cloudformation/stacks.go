@@ -266,6 +266,13 @@ func (s *Service) provisionOptions(name, uuid string, params map[string]string, 
 
 // newStack registers a stack about to be created.
 func (s *Service) newStack(req request, status string) *stack {
+	st := s.stackFor(req, status)
+	s.stacks = append(s.stacks, st)
+	return st
+}
+
+// stackFor makes a stack about to be created, unregistered.
+func (s *Service) stackFor(req request, status string) *stack {
 	uuid := strings.ToLower(awsproto.NewRequestID())
 	st := &stack{
 		name: req.name, uuid: uuid,
@@ -274,7 +281,6 @@ func (s *Service) newStack(req request, status string) *stack {
 		created:  s.opts.Now(),
 		resState: map[string]resourceState{},
 	}
-	s.stacks = append(s.stacks, st)
 	return st
 }
 
@@ -469,19 +475,20 @@ func (s *Service) Deploy(ctx context.Context, template []byte, name string, para
 		return nil, fmt.Errorf("cloudformation: stack %s is in %s state and can not be updated", name, st.status)
 	}
 	if st == nil || !st.updatable() {
-		if st != nil && st.status != "REVIEW_IN_PROGRESS" {
-			// A failed create: its resources are rolled back already.
+		if st != nil {
+			// A failed create (what it made is adopted again) or a stack
+			// waiting for its first change set: replaced.
 			st.status = "DELETE_COMPLETE"
-			st = nil
 		}
-		if st == nil {
-			st = s.newStack(req, "CREATE_IN_PROGRESS")
-		}
+		// The stack is registered once created, not before: up's callers
+		// take a stack that DescribeStacks finds for a deployed pipeline.
+		st = s.stackFor(req, "CREATE_IN_PROGRESS")
 		s.mu.Unlock()
-		if err := s.create(ctx, st, req, false, true); err != nil {
-			return s.snapshot(st), err
-		}
-		return s.snapshot(st), nil
+		err := s.create(ctx, st, req, false, true)
+		s.mu.Lock()
+		s.stacks = append(s.stacks, st)
+		s.mu.Unlock()
+		return s.snapshot(st), err
 	}
 	s.mu.Unlock()
 	if err := s.update(ctx, st, req); err != nil {
