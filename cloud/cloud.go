@@ -2,8 +2,8 @@
 // and SNS APIs behind one edge endpoint, started in-process or served on a
 // port, for unmodified AWS clients (the SDKs, the AWS CLI) to use as if it
 // were AWS. Beside them the edge serves CloudWatch Logs, the CloudFormation
-// API's read side and the function host's Lambda API; Deploy provisions a
-// template into the cloud, and the function host (Cloud.Lambda) runs the
+// API (stacks, change sets, events) and the function host's Lambda API;
+// Deploy creates or updates a stack from a template, and the function host (Cloud.Lambda) runs the
 // Go handlers registered with it. It never imports the order code.
 //
 // By default any credentials are accepted: requests are not
@@ -157,7 +157,8 @@ type Cloud struct {
 	SNS      *sns.Service
 	// Logs is CloudWatch Logs: the functions' log groups.
 	Logs *logs.Service
-	// CloudFormation answers for the stacks Deploy deployed.
+	// CloudFormation is the CloudFormation API: the stacks Deploy and
+	// its callers created.
 	CloudFormation *cloudformation.Service
 	// Lambda is the function host: register Go handlers here before
 	// deploying a template whose functions they implement.
@@ -428,11 +429,12 @@ func loopbackClient(maxConns int) *awshttp.BuildableClient {
 	})
 }
 
-// Deploy provisions a CloudFormation template into the cloud, as
-// CloudFormation would: parameters (overridden by params), rules,
-// conditions, resources in dependency order through the public APIs, and
-// outputs. Functions the template declares must have Go handlers registered
-// with c.Lambda first.
+// Deploy creates the stack stackName from a CloudFormation template, or
+// updates it if it exists, as CloudFormation would: parameters (overridden
+// by params), rules, conditions, resources in dependency order through the
+// public APIs, and outputs. Named resources a durable cloud kept from an
+// earlier run are adopted and brought to the template. Functions the
+// template declares must have Go handlers registered with c.Lambda first.
 func (c *Cloud) Deploy(ctx context.Context, template []byte, stackName string, params map[string]string) (*provision.Stack, error) {
 	return c.CloudFormation.Deploy(ctx, template, stackName, params)
 }
