@@ -387,10 +387,42 @@ func (p snsSubscription) Create(ctx context.Context, req Request) (Physical, err
 		TopicArn: aws.String(vals[0]), Protocol: aws.String(vals[1]), Endpoint: aws.String(vals[2]),
 		Attributes: attrs, ReturnSubscriptionArn: true,
 	})
+	if err != nil && req.Adopt && strings.Contains(err.Error(), "Subscription already exists with different attributes") {
+		// A durable cloud restarted with other parameters: bring the
+		// subscription it kept to the template's attributes.
+		return p.adopt(ctx, vals, attrs)
+	}
 	if err != nil {
 		return Physical{}, err
 	}
 	return Physical{Ref: aws.ToString(out.SubscriptionArn)}, nil
+}
+
+func (p snsSubscription) adopt(ctx context.Context, vals [3]string, attrs map[string]string) (Physical, error) {
+	pages := awssns.NewListSubscriptionsByTopicPaginator(p.client, &awssns.ListSubscriptionsByTopicInput{TopicArn: aws.String(vals[0])})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return Physical{}, err
+		}
+		for _, sub := range page.Subscriptions {
+			if aws.ToString(sub.Protocol) != vals[1] || aws.ToString(sub.Endpoint) != vals[2] {
+				continue
+			}
+			if _, ok := attrs["RawMessageDelivery"]; !ok {
+				attrs["RawMessageDelivery"] = "false"
+			}
+			for k, v := range attrs {
+				if _, err := p.client.SetSubscriptionAttributes(ctx, &awssns.SetSubscriptionAttributesInput{
+					SubscriptionArn: sub.SubscriptionArn, AttributeName: aws.String(k), AttributeValue: aws.String(v),
+				}); err != nil {
+					return Physical{}, fmt.Errorf("set %s of %s: %w", k, aws.ToString(sub.SubscriptionArn), err)
+				}
+			}
+			return Physical{Ref: aws.ToString(sub.SubscriptionArn)}, nil
+		}
+	}
+	return Physical{}, fmt.Errorf("SNS says a subscription of %s to %s exists, but does not list it", vals[2], vals[0])
 }
 
 // ---- Lambda

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awscfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -20,7 +21,7 @@ func TestUpWithAChangedParameterOnADataDirectoryUpdatesTheStack(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	upUntilInterrupted(t, "--data-dir", dir)
-	upUntilInterrupted(t, "--data-dir", dir, "--param", "MaxReceiveCount=5", "--param", "QueueVisibilityTimeoutSeconds=120")
+	upUntilInterrupted(t, "--data-dir", dir, "--param", "MaxReceiveCount=5", "--param", "QueueVisibilityTimeoutSeconds=120", "--param", "RawMessageDelivery=false")
 
 	c, err := cloud.Start(cloud.Options{Addr: "127.0.0.1:0", DataDir: dir})
 	if err != nil {
@@ -46,6 +47,17 @@ func TestUpWithAChangedParameterOnADataDirectoryUpdatesTheStack(t *testing.T) {
 	}
 	if got := out.Attributes["VisibilityTimeout"]; got != "120" {
 		t.Errorf("VisibilityTimeout = %s, want 120", got)
+	}
+	subs, err := sns.NewFromConfig(c.Config()).ListSubscriptions(ctx, &sns.ListSubscriptionsInput{})
+	if err != nil || len(subs.Subscriptions) != 1 {
+		t.Fatalf("subscriptions = %+v, %v; want the one", subs, err)
+	}
+	attrs, err := sns.NewFromConfig(c.Config()).GetSubscriptionAttributes(ctx, &sns.GetSubscriptionAttributesInput{SubscriptionArn: subs.Subscriptions[0].SubscriptionArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := attrs.Attributes["RawMessageDelivery"]; got != "false" {
+		t.Errorf("RawMessageDelivery = %s, want false", got)
 	}
 	// Nothing was left of the stack in the cloud started only to look.
 	if _, err := awscfn.NewFromConfig(c.Config()).DescribeStacks(ctx, &awscfn.DescribeStacksInput{StackName: aws.String("orderflow")}); err == nil {
