@@ -568,3 +568,62 @@ func TestValidateTemplateListsParametersAndCapabilities(t *testing.T) {
 		t.Errorf("a bad template: %q", got)
 	}
 }
+
+const tableTemplate = `
+Parameters:
+  Key: {Type: String, Default: id}
+  Name: {Type: String, Default: orders}
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !Ref Name
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: !Ref Key, AttributeType: S}]
+      KeySchema: [{AttributeName: !Ref Key, KeyType: HASH}]
+`
+
+func TestReplacingATableShowsInTheChangeSetAndANamedOneIsRefused(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	ctx := context.Background()
+	id, _ := create(t, e, "data", tableTemplate)
+
+	_, err := e.cfn.CreateChangeSet(ctx, &awscfn.CreateChangeSetInput{StackName: aws.String("data"), ChangeSetName: aws.String("rekey"),
+		UsePreviousTemplate: aws.Bool(true), Parameters: params("Key", "orderId")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := changes(t, e, "data", "rekey")
+	if len(cs.Changes) != 1 || cs.Changes[0].ResourceChange.Replacement != cfntypes.ReplacementTrue {
+		t.Fatalf("a new key schema: %+v, want the table replaced", cs.Changes)
+	}
+	if _, err := e.cfn.ExecuteChangeSet(ctx, &awscfn.ExecuteChangeSetInput{StackName: aws.String("data"), ChangeSetName: aws.String("rekey")}); err != nil {
+		t.Fatal(err)
+	}
+	st := settle(t, e, id)
+	if st.StackStatus != cfntypes.StackStatusUpdateRollbackComplete {
+		t.Fatalf("status = %s, want UPDATE_ROLLBACK_COMPLETE", st.StackStatus)
+	}
+	_, evs := events(t, e, id)
+	want := "CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename orders and update the stack again."
+	found := false
+	for _, ev := range evs {
+		found = found || (ev.ResourceStatus == cfntypes.ResourceStatusUpdateFailed && aws.ToString(ev.ResourceStatusReason) == want)
+	}
+	if !found {
+		t.Errorf("no UPDATE_FAILED event says %q", want)
+	}
+
+	st = update(t, e, id, tableTemplate, params("Key", "orderId", "Name", "orders2")...)
+	if st.StackStatus != cfntypes.StackStatusUpdateComplete {
+		t.Fatalf("renamed and rekeyed: %s (%s)", st.StackStatus, aws.ToString(st.StackStatusReason))
+	}
+	out, err := e.ddb.DescribeTable(ctx, &awsddb.DescribeTableInput{TableName: aws.String("orders2")})
+	if err != nil || aws.ToString(out.Table.KeySchema[0].AttributeName) != "orderId" {
+		t.Fatalf("orders2: %v", err)
+	}
+	if _, err := e.ddb.DescribeTable(ctx, &awsddb.DescribeTableInput{TableName: aws.String("orders")}); err == nil {
+		t.Error("the replaced table orders is still there")
+	}
+}

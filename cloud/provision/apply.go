@@ -139,6 +139,8 @@ func Apply(ctx context.Context, tpl *cfntemplate.Template, opts Options, prev *S
 				if err == nil {
 					a.steps = append(a.steps, step{kind: updated, name: name, typ: r.Type, old: old, oldProps: oldProps})
 				}
+			} else if custom := keptName(oldProps, req.Properties); custom != "" {
+				err = fmt.Errorf("CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename %s and update the stack again.", custom)
 			} else {
 				emit(Event{LogicalID: name, Type: r.Type, PhysicalID: old.Ref, Status: "UPDATE_IN_PROGRESS", Reason: ReasonReplacing})
 				phys, err = p.Create(ctx, req)
@@ -168,6 +170,20 @@ func Apply(ctx context.Context, tpl *cfntemplate.Template, opts Options, prev *S
 		return a, err
 	}
 	return a, nil
+}
+
+// nameProperties are the properties that give a resource a custom name.
+var nameProperties = []string{"QueueName", "TopicName", "TableName", "FunctionName", "RoleName", "LogGroupName", "AlarmName"}
+
+// keptName returns the custom name a resource keeps across a change, if
+// any: a replacement would need a second resource of that name.
+func keptName(old, new Properties) string {
+	for _, k := range nameProperties {
+		if v, ok := new[k].(string); ok && v != "" && reflect.DeepEqual(old[k], new[k]) {
+			return v
+		}
+	}
+	return ""
 }
 
 // replaces reports whether changing from old to new properties changes one
