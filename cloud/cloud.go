@@ -2,9 +2,9 @@
 // SNS and S3 APIs behind one edge endpoint, started in-process or served on a
 // port, for unmodified AWS clients (the SDKs, the AWS CLI) to use as if it
 // were AWS. Beside them the edge serves CloudWatch Logs, the CloudFormation
-// API's read side, STS's GetCallerIdentity and the function host's Lambda
-// API (reading functions and mappings, and Invoke); Deploy provisions a
-// template into the cloud, and the function host (Cloud.Lambda) runs the
+// API (stacks, change sets, events), STS's GetCallerIdentity and the
+// function host's Lambda API (functions, mappings, Invoke); Deploy creates
+// or updates a stack from a template, and the function host (Cloud.Lambda) runs the
 // Go handlers registered with it. It never imports the order code.
 //
 // By default any credentials are accepted: requests are not
@@ -62,7 +62,6 @@ import (
 	"github.com/orderflow/orderflow/cloud/sns"
 	"github.com/orderflow/orderflow/cloud/sqs"
 	"github.com/orderflow/orderflow/cloud/sts"
-	"github.com/orderflow/orderflow/internal/cfntemplate"
 	"github.com/orderflow/orderflow/internal/ownbody"
 )
 
@@ -168,7 +167,8 @@ type Cloud struct {
 	S3 *s3.Service
 	// Logs is CloudWatch Logs: the functions' log groups.
 	Logs *logs.Service
-	// CloudFormation answers for the stacks Deploy deployed.
+	// CloudFormation is the CloudFormation API: the stacks Deploy and
+	// its callers created.
 	CloudFormation *cloudformation.Service
 	// STS answers GetCallerIdentity: the caller is the account's root.
 	STS *sts.Service
@@ -444,26 +444,14 @@ func loopbackClient(maxConns int) *awshttp.BuildableClient {
 	})
 }
 
-// Deploy provisions a CloudFormation template into the cloud, as
-// CloudFormation would: parameters (overridden by params), rules,
-// conditions, resources in dependency order through the public APIs, and
-// outputs. Functions the template declares must have Go handlers registered
-// with c.Lambda first.
+// Deploy creates the stack stackName from a CloudFormation template, or
+// updates it if it exists, as CloudFormation would: parameters (overridden
+// by params), rules, conditions, resources in dependency order through the
+// public APIs, and outputs. Named resources a durable cloud kept from an
+// earlier run are adopted and brought to the template. Functions the
+// template declares must have Go handlers registered with c.Lambda first.
 func (c *Cloud) Deploy(ctx context.Context, template []byte, stackName string, params map[string]string) (*provision.Stack, error) {
-	tpl, err := cfntemplate.Parse(template)
-	if err != nil {
-		return nil, err
-	}
-	st, err := provision.Provision(ctx, tpl, provision.Options{
-		Parameters: params,
-		Pseudo:     provision.Pseudo{Region: c.opts.Region, AccountID: c.opts.AccountID, StackName: stackName},
-		Providers:  provision.AWS(c.Config(), c.Lambda, &c.Records),
-	})
-	if err != nil {
-		return st, err
-	}
-	c.CloudFormation.Record(cloudformation.Stack{Name: stackName, Description: tpl.Description, Template: string(template), Created: c.opts.Clock.Now(), Deployed: st})
-	return st, nil
+	return c.CloudFormation.Deploy(ctx, template, stackName, params)
 }
 
 // Close stops the function host's pollers, then stops accepting requests
@@ -564,7 +552,8 @@ func (c *Cloud) openServices() error {
 	if c.STS, err = sts.New(sts.Options{Env: c.env}); err != nil {
 		return err
 	}
-	c.CloudFormation, err = cloudformation.New(cloudformation.Options{})
+	c.CloudFormation, err = cloudformation.New(cloudformation.Options{Region: o.Region, AccountID: o.AccountID, Now: o.Clock.Now,
+		Providers: func() map[string]provision.Provider { return provision.AWS(c.Config(), c.Lambda, &c.Records) }})
 	return err
 }
 
@@ -573,6 +562,10 @@ func (c *Cloud) openServices() error {
 // deliver into SQS.
 func (c *Cloud) closeServices(ctx context.Context) error {
 	var errs []error
+	if c.CloudFormation != nil {
+		// Stack operations first: they call the other services.
+		errs = append(errs, c.CloudFormation.Close(ctx))
+	}
 	if c.SNS != nil {
 		errs = append(errs, c.SNS.Shutdown(ctx))
 	}

@@ -17,6 +17,9 @@ type evaluator struct {
 	tpl   *cfntemplate.Template
 	stack *Stack
 	conds map[string]bool
+	// unknown names the resources a plan has not created yet (or will
+	// replace): their Ref and attributes resolve to placeholders.
+	unknown map[string]bool
 }
 
 // conditions evaluates every condition of the template.
@@ -304,6 +307,9 @@ func (e *evaluator) getAtt(res, attr string) (any, error) {
 			return nil, fmt.Errorf("Fn::GetAtt %s.%s: the resource is not created", res, attr)
 		}
 		return nil, fmt.Errorf("Fn::GetAtt %s.%s: no resource has that name", res, attr)
+	}
+	if e.unknown[res] {
+		return placeholder(res + "." + attr), nil
 	}
 	v, ok := r.Attrs[attr]
 	if !ok {

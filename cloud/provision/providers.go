@@ -203,10 +203,12 @@ func (sqsQueue) Properties() []string {
 	return props
 }
 
-func (p sqsQueue) Create(ctx context.Context, req Request) (Physical, error) {
+// queueAttributes reads a queue's name and CreateQueue attributes from its
+// properties.
+func queueAttributes(req Request) (string, map[string]string, error) {
 	name, err := req.Properties.String("QueueName")
 	if err != nil {
-		return Physical{}, err
+		return "", nil, err
 	}
 	if name == "" {
 		name = physicalName(req, 80)
@@ -215,7 +217,7 @@ func (p sqsQueue) Create(ctx context.Context, req Request) (Physical, error) {
 	for prop, attr := range sqsAttributes {
 		if _, ok := req.Properties[prop]; ok {
 			if attrs[attr], err = req.Properties.String(prop); err != nil {
-				return Physical{}, err
+				return "", nil, err
 			}
 		}
 	}
@@ -223,32 +225,53 @@ func (p sqsQueue) Create(ctx context.Context, req Request) (Physical, error) {
 		if err == nil {
 			err = errors.New("FIFO queues are not supported by the embedded cloud")
 		}
-		return Physical{}, err
+		return "", nil, err
 	}
 	for _, k := range []string{"RedrivePolicy", "RedriveAllowPolicy"} {
 		j, err := req.Properties.JSON(k)
 		if err != nil {
-			return Physical{}, err
+			return "", nil, err
 		}
 		if j != "" {
 			attrs[k] = j
 		}
+	}
+	return name, attrs, nil
+}
+
+func (p sqsQueue) Create(ctx context.Context, req Request) (Physical, error) {
+	name, attrs, err := queueAttributes(req)
+	if err != nil {
+		return Physical{}, err
 	}
 	tags, err := tagMap(req.Properties)
 	if err != nil {
 		return Physical{}, err
 	}
 	out, err := p.client.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs, Tags: tags})
+	var exists *sqstypes.QueueNameExists
+	if req.Adopt && errors.As(err, &exists) {
+		// A durable cloud restarted with other parameters: bring the queue
+		// it kept to the template's attributes.
+		var got *awssqs.GetQueueUrlOutput
+		if got, err = p.client.GetQueueUrl(ctx, &awssqs.GetQueueUrlInput{QueueName: aws.String(name)}); err == nil {
+			out = &awssqs.CreateQueueOutput{QueueUrl: got.QueueUrl}
+			_, err = p.client.SetQueueAttributes(ctx, &awssqs.SetQueueAttributesInput{QueueUrl: got.QueueUrl, Attributes: attrs})
+		}
+	}
 	if err != nil {
 		return Physical{}, err
 	}
+	return p.physical(ctx, name, aws.ToString(out.QueueUrl))
+}
+
+func (p sqsQueue) physical(ctx context.Context, name, url string) (Physical, error) {
 	got, err := p.client.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{
-		QueueUrl: out.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+		QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
 	})
 	if err != nil {
 		return Physical{}, err
 	}
-	url := aws.ToString(out.QueueUrl)
 	return Physical{Ref: url, Attrs: map[string]any{"Arn": got.Attributes["QueueArn"], "QueueName": name, "QueueUrl": url}}, nil
 }
 
@@ -364,10 +387,42 @@ func (p snsSubscription) Create(ctx context.Context, req Request) (Physical, err
 		TopicArn: aws.String(vals[0]), Protocol: aws.String(vals[1]), Endpoint: aws.String(vals[2]),
 		Attributes: attrs, ReturnSubscriptionArn: true,
 	})
+	if err != nil && req.Adopt && strings.Contains(err.Error(), "Subscription already exists with different attributes") {
+		// A durable cloud restarted with other parameters: bring the
+		// subscription it kept to the template's attributes.
+		return p.adopt(ctx, vals, attrs)
+	}
 	if err != nil {
 		return Physical{}, err
 	}
 	return Physical{Ref: aws.ToString(out.SubscriptionArn)}, nil
+}
+
+func (p snsSubscription) adopt(ctx context.Context, vals [3]string, attrs map[string]string) (Physical, error) {
+	pages := awssns.NewListSubscriptionsByTopicPaginator(p.client, &awssns.ListSubscriptionsByTopicInput{TopicArn: aws.String(vals[0])})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return Physical{}, err
+		}
+		for _, sub := range page.Subscriptions {
+			if aws.ToString(sub.Protocol) != vals[1] || aws.ToString(sub.Endpoint) != vals[2] {
+				continue
+			}
+			if _, ok := attrs["RawMessageDelivery"]; !ok {
+				attrs["RawMessageDelivery"] = "false"
+			}
+			for k, v := range attrs {
+				if _, err := p.client.SetSubscriptionAttributes(ctx, &awssns.SetSubscriptionAttributesInput{
+					SubscriptionArn: sub.SubscriptionArn, AttributeName: aws.String(k), AttributeValue: aws.String(v),
+				}); err != nil {
+					return Physical{}, fmt.Errorf("set %s of %s: %w", k, aws.ToString(sub.SubscriptionArn), err)
+				}
+			}
+			return Physical{Ref: aws.ToString(sub.SubscriptionArn)}, nil
+		}
+	}
+	return Physical{}, fmt.Errorf("SNS says a subscription of %s to %s exists, but does not list it", vals[2], vals[0])
 }
 
 // ---- Lambda
@@ -386,64 +441,73 @@ func (p lambdaFunction) Create(ctx context.Context, req Request) (Physical, erro
 	if p.functions == nil {
 		return Physical{}, errors.New("the embedded cloud has no function host")
 	}
-	props := req.Properties
-	f := lambda.Function{Environment: map[string]string{}}
-	var err error
-	if f.Name, err = props.String("FunctionName"); err != nil {
-		return Physical{}, err
-	}
-	if f.Name == "" {
-		f.Name = physicalName(req, 64)
-	}
-	if f.Runtime, err = props.String("Runtime"); err != nil {
-		return Physical{}, err
-	}
-	if f.Handler, err = props.String("Handler"); err != nil {
-		return Physical{}, err
-	}
-	if f.Role, err = props.String("Role"); err != nil {
-		return Physical{}, err
-	}
-	if f.MemoryMB, err = props.Int("MemorySize", 128); err != nil {
-		return Physical{}, err
-	}
-	if f.TimeoutSec, err = props.Int("Timeout", 3); err != nil {
-		return Physical{}, err
-	}
-	if f.TimeoutSec < 1 || f.TimeoutSec > 900 {
-		return Physical{}, fmt.Errorf("Timeout %d is outside 1–900 seconds", f.TimeoutSec)
-	}
-	archs, err := props.List("Architectures")
+	f, err := functionSpec(req)
 	if err != nil {
 		return Physical{}, err
-	}
-	for _, a := range archs {
-		f.Architectures = append(f.Architectures, fmt.Sprint(a))
-	}
-	if env, err := props.Map("Environment"); err != nil {
-		return Physical{}, err
-	} else if vars, err := env.Map("Variables"); err != nil {
-		return Physical{}, err
-	} else {
-		for k := range vars {
-			if f.Environment[k], err = vars.String(k); err != nil {
-				return Physical{}, err
-			}
-		}
-	}
-	if lc, err := props.Map("LoggingConfig"); err != nil {
-		return Physical{}, err
-	} else if f.LogGroup, err = lc.String("LogGroup"); err != nil {
-		return Physical{}, err
-	}
-	if f.LogGroup == "" {
-		f.LogGroup = "/aws/lambda/" + f.Name
 	}
 	arn, err := p.functions.CreateFunction(ctx, f)
 	if err != nil {
 		return Physical{}, err
 	}
 	return Physical{Ref: f.Name, Attrs: map[string]any{"Arn": arn}}, nil
+}
+
+// functionSpec reads a function's properties.
+func functionSpec(req Request) (lambda.Function, error) {
+	props := req.Properties
+	f := lambda.Function{Environment: map[string]string{}}
+	var err error
+	if f.Name, err = props.String("FunctionName"); err != nil {
+		return lambda.Function{}, err
+	}
+	if f.Name == "" {
+		f.Name = physicalName(req, 64)
+	}
+	if f.Runtime, err = props.String("Runtime"); err != nil {
+		return lambda.Function{}, err
+	}
+	if f.Handler, err = props.String("Handler"); err != nil {
+		return lambda.Function{}, err
+	}
+	if f.Role, err = props.String("Role"); err != nil {
+		return lambda.Function{}, err
+	}
+	if f.MemoryMB, err = props.Int("MemorySize", 128); err != nil {
+		return lambda.Function{}, err
+	}
+	if f.TimeoutSec, err = props.Int("Timeout", 3); err != nil {
+		return lambda.Function{}, err
+	}
+	if f.TimeoutSec < 1 || f.TimeoutSec > 900 {
+		return lambda.Function{}, fmt.Errorf("Timeout %d is outside 1–900 seconds", f.TimeoutSec)
+	}
+	archs, err := props.List("Architectures")
+	if err != nil {
+		return lambda.Function{}, err
+	}
+	for _, a := range archs {
+		f.Architectures = append(f.Architectures, fmt.Sprint(a))
+	}
+	if env, err := props.Map("Environment"); err != nil {
+		return lambda.Function{}, err
+	} else if vars, err := env.Map("Variables"); err != nil {
+		return lambda.Function{}, err
+	} else {
+		for k := range vars {
+			if f.Environment[k], err = vars.String(k); err != nil {
+				return lambda.Function{}, err
+			}
+		}
+	}
+	if lc, err := props.Map("LoggingConfig"); err != nil {
+		return lambda.Function{}, err
+	} else if f.LogGroup, err = lc.String("LogGroup"); err != nil {
+		return lambda.Function{}, err
+	}
+	if f.LogGroup == "" {
+		f.LogGroup = "/aws/lambda/" + f.Name
+	}
+	return f, nil
 }
 
 type eventSourceMapping struct{ functions Functions }
@@ -457,40 +521,8 @@ func (p eventSourceMapping) Create(ctx context.Context, req Request) (Physical, 
 	if p.functions == nil {
 		return Physical{}, errors.New("the embedded cloud has no function host")
 	}
-	props := req.Properties
-	var m lambda.EventSourceMapping
-	var err error
-	if m.EventSourceArn, err = props.String("EventSourceArn"); err != nil {
-		return Physical{}, err
-	}
-	if !strings.HasPrefix(m.EventSourceArn, "arn:") || !strings.Contains(m.EventSourceArn, ":sqs:") {
-		return Physical{}, fmt.Errorf("EventSourceArn %q is not an SQS queue; only SQS event sources are supported", m.EventSourceArn)
-	}
-	if m.FunctionName, err = props.String("FunctionName"); err != nil {
-		return Physical{}, err
-	}
-	if m.Enabled, err = props.Bool("Enabled", true); err != nil {
-		return Physical{}, err
-	}
-	if m.BatchSize, err = props.Int("BatchSize", 10); err != nil {
-		return Physical{}, err
-	}
-	if m.MaximumBatchingWindow, err = props.Int("MaximumBatchingWindowInSeconds", 0); err != nil {
-		return Physical{}, err
-	}
-	types, err := props.List("FunctionResponseTypes")
+	m, err := mappingSpec(req)
 	if err != nil {
-		return Physical{}, err
-	}
-	for _, t := range types {
-		if t != "ReportBatchItemFailures" {
-			return Physical{}, fmt.Errorf("FunctionResponseTypes value %v is not ReportBatchItemFailures", t)
-		}
-		m.ReportBatchItemFailure = true
-	}
-	if sc, err := props.Map("ScalingConfig"); err != nil {
-		return Physical{}, err
-	} else if m.MaximumConcurrency, err = sc.Int("MaximumConcurrency", 0); err != nil {
 		return Physical{}, err
 	}
 	id, err := p.functions.CreateEventSourceMapping(ctx, m)
@@ -498,6 +530,47 @@ func (p eventSourceMapping) Create(ctx context.Context, req Request) (Physical, 
 		return Physical{}, err
 	}
 	return Physical{Ref: id, Attrs: map[string]any{"Id": id}}, nil
+}
+
+// mappingSpec reads an event source mapping's properties.
+func mappingSpec(req Request) (lambda.EventSourceMapping, error) {
+	props := req.Properties
+	var m lambda.EventSourceMapping
+	var err error
+	if m.EventSourceArn, err = props.String("EventSourceArn"); err != nil {
+		return lambda.EventSourceMapping{}, err
+	}
+	if !strings.HasPrefix(m.EventSourceArn, "arn:") || !strings.Contains(m.EventSourceArn, ":sqs:") {
+		return lambda.EventSourceMapping{}, fmt.Errorf("EventSourceArn %q is not an SQS queue; only SQS event sources are supported", m.EventSourceArn)
+	}
+	if m.FunctionName, err = props.String("FunctionName"); err != nil {
+		return lambda.EventSourceMapping{}, err
+	}
+	if m.Enabled, err = props.Bool("Enabled", true); err != nil {
+		return lambda.EventSourceMapping{}, err
+	}
+	if m.BatchSize, err = props.Int("BatchSize", 10); err != nil {
+		return lambda.EventSourceMapping{}, err
+	}
+	if m.MaximumBatchingWindow, err = props.Int("MaximumBatchingWindowInSeconds", 0); err != nil {
+		return lambda.EventSourceMapping{}, err
+	}
+	types, err := props.List("FunctionResponseTypes")
+	if err != nil {
+		return lambda.EventSourceMapping{}, err
+	}
+	for _, t := range types {
+		if t != "ReportBatchItemFailures" {
+			return lambda.EventSourceMapping{}, fmt.Errorf("FunctionResponseTypes value %v is not ReportBatchItemFailures", t)
+		}
+		m.ReportBatchItemFailure = true
+	}
+	if sc, err := props.Map("ScalingConfig"); err != nil {
+		return lambda.EventSourceMapping{}, err
+	} else if m.MaximumConcurrency, err = sc.Int("MaximumConcurrency", 0); err != nil {
+		return lambda.EventSourceMapping{}, err
+	}
+	return m, nil
 }
 
 // ---- Recorded: IAM roles, log groups, alarms

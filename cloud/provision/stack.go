@@ -27,6 +27,7 @@ type Pseudo struct {
 	Partition string // AWS::Partition; default "aws"
 	URLSuffix string // AWS::URLSuffix; default "amazonaws.com"
 	StackName string // AWS::StackName; default "orderflow"
+	StackUUID string // the last part of AWS::StackId; default all zeros
 }
 
 func (p *Pseudo) applyDefaults() {
@@ -41,11 +42,18 @@ func (p *Pseudo) applyDefaults() {
 	if p.StackName == "" {
 		p.StackName = "orderflow"
 	}
+	if p.StackUUID == "" {
+		p.StackUUID = "00000000-0000-4000-8000-000000000000"
+	}
 }
 
 // StackID is the stack's ARN, the value of AWS::StackId.
 func (p Pseudo) StackID() string {
-	return fmt.Sprintf("arn:%s:cloudformation:%s:%s:stack/%s/00000000-0000-4000-8000-000000000000", p.Partition, p.Region, p.AccountID, p.StackName)
+	id := p.StackUUID
+	if id == "" {
+		id = "00000000-0000-4000-8000-000000000000"
+	}
+	return fmt.Sprintf("arn:%s:cloudformation:%s:%s:stack/%s/%s", p.Partition, p.Region, p.AccountID, p.StackName, id)
 }
 
 // Physical is a created resource as the template sees it: what Ref returns
@@ -61,6 +69,10 @@ type Request struct {
 	Type       string
 	Properties Properties // resolved: no intrinsic functions left
 	Stack      Pseudo
+	// Adopt asks the provider to take over a named resource that already
+	// exists (a durable cloud restarted) and bring it to Properties,
+	// instead of failing as CloudFormation does.
+	Adopt bool
 }
 
 // Provider creates the resources of one type.
@@ -80,47 +92,66 @@ type Options struct {
 	Pseudo Pseudo
 	// Providers create resources, by resource type (AWS::SQS::Queue).
 	Providers map[string]Provider
+	// Adopt takes over named resources that already exist (see
+	// Request.Adopt); CloudFormation's API never does.
+	Adopt bool
 }
 
 // Stack is a provisioned template.
 type Stack struct {
 	Pseudo     Pseudo
-	Parameters map[string]string   // resolved parameter values
-	Resources  map[string]Physical // by logical id; resources whose Condition is false are absent
-	Types      map[string]string   // resource types by logical id
-	Order      []string            // the order the resources were created in
-	Outputs    map[string]string   // resolved outputs (lists joined with commas)
+	Parameters map[string]string     // resolved parameter values
+	Resources  map[string]Physical   // by logical id; resources whose Condition is false are absent
+	Types      map[string]string     // resource types by logical id
+	Order      []string              // the order the resources were created in
+	Outputs    map[string]string     // resolved outputs (lists joined with commas)
+	Props      map[string]Properties // each resource's resolved properties, by logical id
+	Policies   map[string]string     // each resource's DeletionPolicy ("" is Delete)
 }
 
 // Provision validates tpl and opts completely — parameters, rules,
 // conditions, every resource's type and properties, the dependency graph —
 // before creating anything, then creates the resources in dependency order
 // and computes the outputs. Errors name the resource or parameter at fault.
+// What it created before an error stays (Apply rolls back instead).
 func Provision(ctx context.Context, tpl *cfntemplate.Template, opts Options) (*Stack, error) {
+	a, err := Apply(ctx, tpl, opts, nil, nil)
+	if a == nil {
+		return nil, err
+	}
+	return a.Stack, err
+}
+
+// prepare resolves parameters, conditions and rules, checks every active
+// resource's type and properties and orders them: everything that can be
+// known before a resource is touched.
+func prepare(tpl *cfntemplate.Template, opts *Options) (*evaluator, map[string]cfntemplate.Resource, []string, error) {
 	opts.Pseudo.applyDefaults()
 	st := &Stack{
 		Pseudo:    opts.Pseudo,
 		Resources: map[string]Physical{},
 		Types:     map[string]string{},
 		Outputs:   map[string]string{},
+		Props:     map[string]Properties{},
+		Policies:  map[string]string{},
 	}
 	ev := &evaluator{tpl: tpl, stack: st}
 	var err error
 	if st.Parameters, err = resolveParameters(tpl, opts.Parameters); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if err := ev.conditions(); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if err := ev.rules(); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	active := map[string]cfntemplate.Resource{}
 	for name, r := range tpl.Resources {
 		if r.Condition != "" {
 			on, err := ev.condition(r.Condition)
 			if err != nil {
-				return nil, fmt.Errorf("provision: resource %s: %w", name, err)
+				return nil, nil, nil, fmt.Errorf("provision: resource %s: %w", name, err)
 			}
 			if !on {
 				continue
@@ -128,55 +159,53 @@ func Provision(ctx context.Context, tpl *cfntemplate.Template, opts Options) (*S
 		}
 		p, ok := opts.Providers[r.Type]
 		if !ok {
-			return nil, fmt.Errorf("provision: resource %s: type %s is not supported by the embedded cloud", name, r.Type)
+			return nil, nil, nil, fmt.Errorf("provision: resource %s: type %s is not supported by the embedded cloud", name, r.Type)
 		}
 		known := p.Properties()
 		for prop := range r.Properties {
 			if !slices.Contains(known, prop) {
-				return nil, fmt.Errorf("provision: resource %s (%s): property %s is not supported by the embedded cloud", name, r.Type, prop)
+				return nil, nil, nil, fmt.Errorf("provision: resource %s (%s): property %s is not supported by the embedded cloud", name, r.Type, prop)
 			}
+		}
+		switch r.DeletionPolicy {
+		case "", "Delete", "Retain", "RetainExceptOnCreate":
+		default:
+			return nil, nil, nil, fmt.Errorf("provision: resource %s: DeletionPolicy %s is not Delete, Retain or RetainExceptOnCreate", name, r.DeletionPolicy)
 		}
 		active[name] = r
 		st.Types[name] = r.Type
+		st.Policies[name] = r.DeletionPolicy
 	}
 	order, err := dependencyOrder(tpl, active)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	for _, name := range order {
-		r := active[name]
-		props, err := ev.resolve(r.Properties)
-		if err != nil {
-			return nil, fmt.Errorf("provision: resource %s (%s): %w", name, r.Type, err)
-		}
-		m, _ := props.(map[string]any)
-		phys, err := opts.Providers[r.Type].Create(ctx, Request{LogicalID: name, Type: r.Type, Properties: Properties(m), Stack: st.Pseudo})
-		if err != nil {
-			return st, fmt.Errorf("provision: create resource %s (%s): %w", name, r.Type, err)
-		}
-		st.Resources[name] = phys
-		st.Order = append(st.Order, name)
-	}
-	for name, o := range tpl.Outputs {
+	return ev, active, order, nil
+}
+
+// outputs resolves the template's outputs into ev's stack.
+func (ev *evaluator) outputs() error {
+	st := ev.stack
+	for name, o := range ev.tpl.Outputs {
 		if o.Condition != "" {
 			if on, err := ev.condition(o.Condition); err != nil || !on {
 				if err != nil {
-					return st, fmt.Errorf("provision: output %s: %w", name, err)
+					return fmt.Errorf("provision: output %s: %w", name, err)
 				}
 				continue
 			}
 		}
 		v, err := ev.resolve(o.Value)
 		if err != nil {
-			return st, fmt.Errorf("provision: output %s: %w", name, err)
+			return fmt.Errorf("provision: output %s: %w", name, err)
 		}
 		s, err := scalarString(v)
 		if err != nil {
-			return st, fmt.Errorf("provision: output %s: %w", name, err)
+			return fmt.Errorf("provision: output %s: %w", name, err)
 		}
 		st.Outputs[name] = s
 	}
-	return st, nil
+	return nil
 }
 
 // resolveParameters applies overrides to defaults and checks every
