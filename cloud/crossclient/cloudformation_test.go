@@ -15,9 +15,9 @@ import (
 	"github.com/orderflow/orderflow/cloud/lambda"
 )
 
-// run runs the CLI against the cloud and returns its exit code and
+// exitAndOutput runs the CLI against the cloud and returns its exit code and
 // combined output, for the commands (deploy) that print text.
-func (a cli) run(t *testing.T, c *cloud.Cloud, args ...string) (int, string) {
+func (a cli) exitAndOutput(t *testing.T, c *cloud.Cloud, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -60,7 +60,7 @@ func cliDeploys(t *testing.T, a cli) {
 		if len(params) > 0 {
 			args = append(args, append([]string{"--parameter-overrides"}, params...)...)
 		}
-		return a.run(t, c, args...)
+		return a.exitAndOutput(t, c, args...)
 	}
 	maxReceives := func() string {
 		url := a.run(t, c, "sqs", "get-queue-url", "--queue-name", "OrderQueue")["QueueUrl"].(string)
@@ -101,7 +101,7 @@ func cliDeploys(t *testing.T, a cli) {
 		t.Errorf("deploying the same again:\n%s", out)
 	}
 	dropEmpty()
-	if code, out := a.run(t, c, "cloudformation", "deploy", "--template-file", "../../deploy/template.yaml", "--stack-name", "shop",
+	if code, out := a.exitAndOutput(t, c, "cloudformation", "deploy", "--template-file", "../../deploy/template.yaml", "--stack-name", "shop",
 		"--capabilities", "CAPABILITY_IAM", "--no-fail-on-empty-changeset", "--parameter-overrides", "MaxReceiveCount=4"); code != 0 || !strings.Contains(out, "No changes to deploy. Stack shop is up to date") {
 		t.Errorf("deploying the same again with --no-fail-on-empty-changeset exited %d:\n%s", code, out)
 	}
@@ -117,7 +117,7 @@ func cliDeploys(t *testing.T, a cli) {
 	if got := maxReceives(); !strings.Contains(got, `"maxReceiveCount":6`) {
 		t.Errorf("RedrivePolicy = %s, want maxReceiveCount 6", got)
 	}
-	if code, out := a.run(t, c, "cloudformation", "deploy", "--template-file", "../../deploy/template.yaml", "--stack-name", "bad_name", "--capabilities", "CAPABILITY_IAM"); code == 0 || !strings.Contains(out, "ValidationError") {
+	if code, out := a.exitAndOutput(t, c, "cloudformation", "deploy", "--template-file", "../../deploy/template.yaml", "--stack-name", "bad_name", "--capabilities", "CAPABILITY_IAM"); code == 0 || !strings.Contains(out, "ValidationError") {
 		t.Errorf("deploying a stack named bad_name exited %d:\n%s", code, out)
 	}
 }
