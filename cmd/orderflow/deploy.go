@@ -489,26 +489,35 @@ func terminal(s cfntypes.StackStatus) bool {
 func followStack(ctx context.Context, e *env, c *awscfn.Client, stackID string, since time.Time) (*cfntypes.Stack, error) {
 	seen := map[string]bool{}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	for pause := 500 * time.Millisecond; ; pause = min(pause+500*time.Millisecond, 3*time.Second) {
+	printNew := func() error {
 		events, err := stackEvents(ctx, c, stackID, since)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, ev := range events {
 			if seen[aws.ToString(ev.EventId)] {
 				continue
 			}
 			seen[aws.ToString(ev.EventId)] = true
-			reason := aws.ToString(ev.ResourceStatusReason)
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", aws.ToTime(ev.Timestamp).Local().Format("15:04:05"), ev.ResourceStatus,
-				aws.ToString(ev.LogicalResourceId), aws.ToString(ev.ResourceType), reason)
+				aws.ToString(ev.LogicalResourceId), aws.ToString(ev.ResourceType), aws.ToString(ev.ResourceStatusReason))
 		}
-		tw.Flush()
+		return tw.Flush()
+	}
+	for pause := 500 * time.Millisecond; ; pause = min(pause+500*time.Millisecond, 3*time.Second) {
+		if err := printNew(); err != nil {
+			return nil, err
+		}
 		out, err := c.DescribeStacks(ctx, &awscfn.DescribeStacksInput{StackName: aws.String(stackID)})
 		if err != nil {
 			return nil, err
 		}
 		if len(out.Stacks) == 1 && terminal(out.Stacks[0].StackStatus) {
+			// The events up to the settled status, which came after
+			// the last look.
+			if err := printNew(); err != nil {
+				return nil, err
+			}
 			return &out.Stacks[0], nil
 		}
 		select {

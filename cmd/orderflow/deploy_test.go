@@ -246,3 +246,41 @@ func TestDeployCallsOutAChangeSetThatReplacesOrRemovesTheTable(t *testing.T) {
 		}
 	}
 }
+
+// Against the embedded cloud, deploy gets as far as a change set on up's
+// stack, and the update fails because the function host cannot yet change
+// a function's code: deploy says which resource failed, why, and where
+// the rollback left the stack, in one sentence, and exits 1. (When the
+// host can, this becomes the end-to-end test of a local deploy.)
+func TestDeployToTheEmbeddedCloudSaysWhyTheUpdateRolledBack(t *testing.T) {
+	slowtest.Skip(t, "builds the function and deploys it to an embedded cloud")
+	getenv := deployEnv(t)
+	l, err := startLocal(context.Background(), localOptions{addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	src, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runWith(t, getenv, "", "deploy", "--endpoint", l.Cloud.URL(), "--source", src, "--yes")
+	want := "orderflow: stack orderflow failed: ProcessOrderFunction (AWS::Lambda::Function) UPDATE_FAILED: the embedded cloud's function host cannot change or delete functions yet; " +
+		"the rollback left it UPDATE_ROLLBACK_COMPLETE: fix the cause and deploy again\n"
+	if code != 1 || errOut != want {
+		t.Fatalf("exit %d, stderr %q; want exit 1 and %q\nstdout:\n%s", code, errOut, want, out)
+	}
+	for _, w := range []string{
+		"Uploaded s3://orderflow-artifacts-000000000000-us-east-1/orderflow/ProcessOrderFunction-",
+		"  Modify  ProcessOrderFunction  AWS::Lambda::Function  False\n",
+		"UPDATE_FAILED ",
+		"UPDATE_ROLLBACK_COMPLETE ",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "Try it") {
+		t.Errorf("a failed deploy prints what a successful one would:\n%s", out)
+	}
+}
