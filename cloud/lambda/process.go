@@ -93,10 +93,11 @@ type procFunction struct {
 	argv     []string
 	emulated string // how the architecture is emulated, "" when native
 
-	mu     sync.Mutex
-	idle   []*sandbox
-	all    map[*sandbox]struct{}
-	closed bool
+	mu      sync.Mutex
+	idle    []*sandbox
+	all     map[*sandbox]struct{}
+	closed  bool
+	dirGone bool // a retired function's code, removed
 }
 
 // newProcFunction unpacks the zip and checks that the host can run it.
@@ -238,10 +239,39 @@ func (p *procFunction) release(s *sandbox) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
+		delete(p.all, s)
 		go s.kill()
+		p.removeDirIfDone()
 		return
 	}
 	p.idle = append(p.idle, s)
+}
+
+// retire drains the function, as an update or a delete does: it starts no
+// sandbox again and kills the idle ones at once; a busy one finishes its
+// invocation and is killed when released (Host.Close kills any left).
+func (p *procFunction) retire() {
+	p.mu.Lock()
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	for _, s := range idle {
+		delete(p.all, s)
+	}
+	p.removeDirIfDone()
+	p.mu.Unlock()
+	for _, s := range idle {
+		s.kill()
+	}
+}
+
+// removeDirIfDone removes a retired function's code once no sandbox runs
+// it. p.mu is held.
+func (p *procFunction) removeDirIfDone() {
+	if p.closed && len(p.all) == 0 && !p.dirGone {
+		os.RemoveAll(p.dir)
+		p.dirGone = true
+	}
 }
 
 // discard kills a sandbox that timed out or crashed; the next invocation
@@ -250,6 +280,7 @@ func (p *procFunction) discard(s *sandbox) {
 	s.kill()
 	p.mu.Lock()
 	delete(p.all, s)
+	p.removeDirIfDone()
 	p.mu.Unlock()
 }
 
