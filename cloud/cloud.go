@@ -554,7 +554,9 @@ func (c *Cloud) openServices() error {
 		return err
 	}
 	c.CloudFormation, err = cloudformation.New(cloudformation.Options{Region: o.Region, AccountID: o.AccountID, Now: o.Clock.Now,
-		Providers: func() map[string]provision.Provider { return provision.AWSWithCode(c.Config(), c.Lambda, &c.Records, s3Code{c.S3}) }})
+		Providers: func() map[string]provision.Provider {
+			return provision.AWSWithCode(c.Config(), c.Lambda, &c.Records, s3Code{c.S3})
+		}})
 	return err
 }
 

@@ -27,9 +27,9 @@ const defaultPollers = 5
 
 // mapping is one SQS event source mapping.
 type mapping struct {
-	id  string
-	h   *Host
-	q   QueueInfo
+	id string
+	h  *Host
+	q  QueueInfo
 	// fn and cfg change in place (UpdateFunction, UpdateEventSourceMapping):
 	// a poller reads them afresh for each batch.
 	fnp  atomic.Pointer[function]

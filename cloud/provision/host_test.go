@@ -72,7 +72,9 @@ func TestTheRealHostChangesAndDeletesFunctionsAndMappingsInPlace(t *testing.T) {
 	var timeouts []int
 	host.Register("fn", func(cfg lambda.Config) (lambda.Handler, error) {
 		timeouts = append(timeouts, cfg.TimeoutSec)
-		return func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) { return events.SQSEventResponse{}, nil }, nil
+		return func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+			return events.SQSEventResponse{}, nil
+		}, nil
 	})
 	opts := provision.Options{Providers: provision.AWS(awsConfig(), host, &provision.Records{})}
 	tpl := parse(t, functionTemplate)
