@@ -3,6 +3,7 @@ package lambda
 import (
 	"context"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -92,4 +93,38 @@ func TestAnInvocationInFlightFinishesOnTheCodeItStartedOn(t *testing.T) {
 		t.Errorf("the invocation in flight when its function was deleted failed: %v", err)
 	}
 	waitFor(t, "the drained process to be killed", func() bool { return len(old.pids()) == 0 })
+}
+
+// Without an emulator for the declared architecture, a bootstrap built for
+// this machine (what orderflow deploy builds then) runs, and says so.
+func TestABuildForThisMachineRunsWhereTheDeclaredArchitectureCannot(t *testing.T) {
+	slowtest.Skip(t, "runs functions as child processes")
+	other := "arm64"
+	if hostArch() == "arm64" {
+		other = "x86_64"
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	elfBody, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	h := newTestHost(t, logs, func(o *Options) { o.Emulator = func(string) (string, error) { return "", exec.ErrNotFound } })
+	h.RegisterZip("Native", makeZip(t, zipEntry{"bootstrap", 0o755, string(elfBody)}))
+	_, err = h.CreateFunction(context.Background(), Function{Name: "Native", Runtime: "provided.al2023", Architectures: []string{other}, MemoryMB: 128, TimeoutSec: 5,
+		Environment: map[string]string{"FAKE_RUNTIME": "loop"}})
+	if err != nil {
+		t.Fatalf("CreateFunction: %v", err)
+	}
+	_, notes, err := invokeOnce(h.functions["Native"].proc, "req-native", "a", 5*time.Second)
+	if err != nil {
+		t.Fatalf("invoke: %v\nlogs:\n%s", err, logs)
+	}
+	want := "\tEmulation: none, built for " + hostArch() + ", not the declared " + other + " (no " + qemuName(other) + " here)"
+	if got := notes.suffix(); !strings.HasSuffix(got, want) {
+		t.Errorf("REPORT suffix = %q, want it to end %q", got, want)
+	}
 }

@@ -128,11 +128,19 @@ func (h *Host) newProcFunction(cfg Config, spec Function, zip []byte) (*procFunc
 		return fail(err)
 	}
 	bootstrap := filepath.Join(dir, "bootstrap")
-	if built := elfArch(bootstrap); built != "" && built != arch {
-		return fail(fmt.Errorf("its bootstrap is built for %s but its Architectures says %s: build it for %s, or declare %s", built, arch, arch, built))
-	}
 	p := &procFunction{h: h, cfg: cfg, spec: spec, dir: dir, argv: []string{bootstrap}, all: map[*sandbox]struct{}{}}
-	if host := hostArch(); arch != host {
+	host := hostArch()
+	if built := elfArch(bootstrap); built != "" && built != arch {
+		// A build for this machine, where nothing could run one for the
+		// declared architecture, is what orderflow deploy makes without
+		// qemu-user: it runs natively, and its REPORT lines say so.
+		if _, err := h.opts.Emulator(arch); built != host || err == nil {
+			return fail(fmt.Errorf("its bootstrap is built for %s but its Architectures says %s: build it for %s, or declare %s", built, arch, arch, built))
+		}
+		p.emulated = fmt.Sprintf("none, built for %s, not the declared %s (no %s here)", host, arch, qemuName(arch))
+		return p, nil
+	}
+	if arch != host {
 		emu, err := h.opts.Emulator(arch)
 		if err != nil || emu == "" {
 			return fail(fmt.Errorf("it is built for %s and this host is %s, with no %s on PATH to emulate it: install qemu-user-static (apt-get install qemu-user-static), or build the function for %s",
