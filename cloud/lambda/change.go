@@ -3,6 +3,7 @@ package lambda
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // This file changes and deletes what CreateFunction and
@@ -50,10 +51,7 @@ func (h *Host) UpdateFunction(_ context.Context, f Function) error {
 			m.fnp.Store(fn)
 		}
 	}
-	if old.proc != nil {
-		old.proc.retire()
-		h.retired = append(h.retired, old.proc)
-	}
+	h.retire(old)
 	return nil
 }
 
@@ -73,10 +71,7 @@ func (h *Host) DeleteFunction(_ context.Context, name string) error {
 			m.stop()
 		}
 	}
-	if old.proc != nil {
-		old.proc.retire()
-		h.retired = append(h.retired, old.proc)
-	}
+	h.retire(old)
 	return nil
 }
 
@@ -138,4 +133,14 @@ func (h *Host) DeleteEventSourceMapping(_ context.Context, id string) error {
 	delete(h.mappings, id)
 	h.deleted = append(h.deleted, mp)
 	return nil
+}
+
+// retire drains fn's processes, if it has any; h.mu is held. Close kills
+// what still runs; the list forgets those already drained.
+func (h *Host) retire(fn *function) {
+	h.retired = slices.DeleteFunc(h.retired, (*procFunction).drained)
+	if fn.proc != nil {
+		fn.proc.retire()
+		h.retired = append(h.retired, fn.proc)
+	}
 }

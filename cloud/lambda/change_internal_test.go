@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -35,6 +36,9 @@ func TestUpdatingAZipFunctionDrainsItsProcessesAndSwitchesCode(t *testing.T) {
 	waitFor(t, "the old process to be killed", func() bool { return !alive(oldPids[0]) })
 	if _, err := os.Stat(old.dir); !os.IsNotExist(err) {
 		t.Errorf("the old code's directory %s is still there (%v)", old.dir, err)
+	}
+	if _, _, err := invokeOnce(old, "req-late", "a", 5*time.Second); !errors.Is(err, errRetired) {
+		t.Errorf("an invocation that reaches the old code after the update = %v, want %v", err, errRetired)
 	}
 	cur := h.functions["SwapFunction"].proc
 	if cur == nil || cur == old {

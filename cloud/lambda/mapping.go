@@ -238,7 +238,7 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 			break
 		}
 		prepared, initErr = fn.proc.acquire(context.Background())
-		if !errors.Is(initErr, errClosed) || m.fn() == fn {
+		if !errors.Is(initErr, errRetired) || m.fn() == fn {
 			break
 		}
 		fn = m.fn()

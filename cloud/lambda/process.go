@@ -97,6 +97,7 @@ type procFunction struct {
 	idle    []*sandbox
 	all     map[*sandbox]struct{}
 	closed  bool
+	retired bool // closed by an update or a delete, not by Host.Close
 	dirGone bool // a retired function's code, removed
 }
 
@@ -237,7 +238,7 @@ func (p *procFunction) acquire(ctx context.Context) (*sandbox, error) {
 	}
 	if p.closed {
 		p.mu.Unlock()
-		return nil, errClosed
+		return nil, p.closedError()
 	}
 	p.mu.Unlock()
 	return p.start(ctx)
@@ -260,7 +261,7 @@ func (p *procFunction) release(s *sandbox) {
 // invocation and is killed when released (Host.Close kills any left).
 func (p *procFunction) retire() {
 	p.mu.Lock()
-	p.closed = true
+	p.closed, p.retired = true, true
 	idle := p.idle
 	p.idle = nil
 	for _, s := range idle {
@@ -271,6 +272,25 @@ func (p *procFunction) retire() {
 	for _, s := range idle {
 		s.kill()
 	}
+}
+
+// errRetired refuses an invocation that reached a function just as an
+// update or a delete replaced it.
+var errRetired = errors.New("lambda: the function was updated or deleted as the invocation began: invoke it again")
+
+// closedError is why a closed function starts nothing; p.mu is held.
+func (p *procFunction) closedError() error {
+	if p.retired {
+		return errRetired
+	}
+	return errClosed
+}
+
+// drained says a retired function has no sandbox left.
+func (p *procFunction) drained() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dirGone
 }
 
 // removeDirIfDone removes a retired function's code once no sandbox runs
@@ -375,9 +395,10 @@ func (p *procFunction) start(ctx context.Context) (*sandbox, error) {
 	}()
 	p.mu.Lock()
 	if p.closed {
+		err := p.closedError()
 		p.mu.Unlock()
 		s.kill()
-		return nil, errClosed
+		return nil, err
 	}
 	p.all[s] = struct{}{}
 	p.mu.Unlock()
