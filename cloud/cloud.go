@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -553,8 +554,34 @@ func (c *Cloud) openServices() error {
 		return err
 	}
 	c.CloudFormation, err = cloudformation.New(cloudformation.Options{Region: o.Region, AccountID: o.AccountID, Now: o.Clock.Now,
-		Providers: func() map[string]provision.Provider { return provision.AWS(c.Config(), c.Lambda, &c.Records) }})
+		Providers: func() map[string]provision.Provider {
+			return provision.AWSWithCode(c.Config(), c.Lambda, &c.Records, s3Code{c.S3})
+		}})
 	return err
+}
+
+// s3Code reads functions' zips from the embedded S3, in-process.
+type s3Code struct{ s3 *s3.Service }
+
+var _ provision.CodeSource = s3Code{}
+
+func (c s3Code) Object(_ context.Context, bucket, key string) ([]byte, error) {
+	f, info, err := c.s3.Open(bucket, key)
+	if errors.Is(err, s3.ErrNoSuchBucket) || errors.Is(err, s3.ErrNoSuchKey) {
+		return nil, fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if info.Size > lambda.DefaultMaxUnpackedBytes {
+		return nil, fmt.Errorf("s3://%s/%s is %d bytes, more than Lambda's %d MiB for a function's code", bucket, key, info.Size, lambda.DefaultMaxUnpackedBytes>>20)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, lambda.DefaultMaxUnpackedBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+	}
+	return b, nil
 }
 
 // closeServices closes what openServices opened, then the data file. SNS

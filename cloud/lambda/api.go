@@ -736,16 +736,16 @@ func (m *mapping) json() mappingJSON {
 	modified := m.modified
 	m.mu.Unlock()
 	j := mappingJSON{
-		UUID: m.id, EventSourceArn: m.q.ARN, FunctionArn: m.fn.cfg.ARN, BatchSize: m.cfg.BatchSize,
-		MaximumBatchingWindowInSeconds: m.cfg.MaximumBatchingWindow, FunctionResponseTypes: []string{},
+		UUID: m.id, EventSourceArn: m.q.ARN, FunctionArn: m.fn().cfg.ARN, BatchSize: m.cfg().BatchSize,
+		MaximumBatchingWindowInSeconds: m.cfg().MaximumBatchingWindow, FunctionResponseTypes: []string{},
 		State: m.state().State, StateTransitionReason: "USER_INITIATED",
 		LastModified: float64(modified.UnixMilli()) / 1000, LastProcessingResult: *m.result.Load(),
 	}
-	if m.cfg.ReportBatchItemFailure {
+	if m.cfg().ReportBatchItemFailure {
 		j.FunctionResponseTypes = []string{"ReportBatchItemFailures"}
 	}
-	if m.cfg.MaximumConcurrency > 0 {
-		j.ScalingConfig = &struct{ MaximumConcurrency int }{m.cfg.MaximumConcurrency}
+	if m.cfg().MaximumConcurrency > 0 {
+		j.ScalingConfig = &struct{ MaximumConcurrency int }{m.cfg().MaximumConcurrency}
 	}
 	return j
 }
@@ -772,7 +772,7 @@ func (a *API) listMappings(w http.ResponseWriter, r *http.Request) {
 	a.h.mu.Lock()
 	var all []*mapping
 	for _, m := range a.h.mappings {
-		if (fnFilter == "" || m.fn.cfg.Name == fnFilter) && (srcFilter == "" || m.q.ARN == srcFilter) {
+		if (fnFilter == "" || m.fn().cfg.Name == fnFilter) && (srcFilter == "" || m.q.ARN == srcFilter) {
 			all = append(all, m)
 		}
 	}

@@ -129,6 +129,10 @@ type Faults interface {
 	AfterHandler(function string) (crash bool, hold time.Duration)
 }
 
+// ErrNoCode marks a function the host has no code for: no zip given, and
+// nothing registered under its name.
+var ErrNoCode = errors.New("lambda: no Go handler is registered")
+
 // errClosed refuses work once Close has begun.
 var errClosed = errors.New("lambda: the host is closed")
 
@@ -143,6 +147,11 @@ type Host struct {
 	functions map[string]*function
 	mappings  map[string]*mapping
 	closed    bool
+	// retired are the processes of functions updated or deleted, drained
+	// but perhaps still running an invocation; deleted are the mappings
+	// deleted, whose last batches may still settle. Close waits for both.
+	retired []*procFunction
+	deleted []*mapping
 
 	// Handlers run in goroutines of their own, which outlive their
 	// invocation when the function times out; Close waits for them.
@@ -216,6 +225,9 @@ type Function struct {
 	Environment   map[string]string
 	Role          string
 	LogGroup      string
+	// Zip, if set, is the function's code: a provided.al2023 zip, which
+	// the host runs in place of what is registered under Name.
+	Zip []byte
 }
 
 // EventSourceMapping is an SQS event source mapping as the host runs it: the
@@ -239,30 +251,47 @@ type function struct {
 	logs    io.Writer // the sink, and the function's log stream if any
 }
 
-// CreateFunction creates the function f from its registered Go code.
+// CreateFunction creates the function f: from f.Zip when it is set, else
+// from the Go code or the zip registered under its name.
 func (h *Host) CreateFunction(_ context.Context, f Function) (string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, dup := h.functions[f.Name]; dup {
 		return "", fmt.Errorf("lambda: function %s already exists", f.Name)
 	}
+	fn, err := h.build(f, nil)
+	if err != nil {
+		return "", err
+	}
+	h.functions[f.Name] = fn
+	return fn.cfg.ARN, nil
+}
+
+// build makes the function f, writing to logs (a new log stream when nil).
+// h.mu is held.
+func (h *Host) build(f Function, logs io.Writer) (*function, error) {
 	factory, ok := h.factories[f.Name]
 	zip, isZip := h.zips[f.Name]
+	if f.Zip != nil {
+		zip, isZip = f.Zip, true
+	}
 	if !ok && !isZip {
-		return "", fmt.Errorf("lambda: no Go handler is registered for function %s, and no zip: register an in-process handler (Host.Register) or the function's provided.al2023 zip (Host.RegisterZip)", f.Name)
+		return nil, fmt.Errorf("%w for function %s, and no zip: register an in-process handler (Host.Register) or the function's provided.al2023 zip (Host.RegisterZip)", ErrNoCode, f.Name)
 	}
-	logs := io.Writer(h.sink)
-	if h.opts.LogStream != nil {
-		group := f.LogGroup
-		if group == "" {
-			group = "/aws/lambda/" + f.Name
+	if logs == nil {
+		logs = h.sink
+		if h.opts.LogStream != nil {
+			group := f.LogGroup
+			if group == "" {
+				group = "/aws/lambda/" + f.Name
+			}
+			// Lambda names a stream after the day, the version and the instance.
+			stream := h.opts.Clock.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + strings.ReplaceAll(awsproto.NewRequestID(), "-", "")
+			logs = &sink{w: io.MultiWriter(h.sink, h.opts.LogStream(group, stream))}
 		}
-		// Lambda names a stream after the day, the version and the instance.
-		stream := h.opts.Clock.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + strings.ReplaceAll(awsproto.NewRequestID(), "-", "")
-		logs = &sink{w: io.MultiWriter(h.sink, h.opts.LogStream(group, stream))}
+		// Invoke with LogType Tail reads an invocation's lines as they pass.
+		logs = newTap(logs)
 	}
-	// Invoke with LogType Tail reads an invocation's lines as they pass.
-	logs = newTap(logs)
 	cfg := Config{
 		Name:        f.Name,
 		ARN:         fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", h.opts.Region, h.opts.AccountID, f.Name),
@@ -272,23 +301,22 @@ func (h *Host) CreateFunction(_ context.Context, f Function) (string, error) {
 		LogGroup:    f.LogGroup,
 		Logs:        logs,
 	}
+	f.Zip = nil // the unpacked copy is what runs
 	if isZip {
 		if h.closed {
-			return "", errClosed
+			return nil, errClosed
 		}
 		proc, err := h.newProcFunction(cfg, f, zip)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		h.functions[f.Name] = &function{cfg: cfg, spec: f, handler: proc.handle, proc: proc, created: h.opts.Clock.Now(), logs: logs}
-		return cfg.ARN, nil
+		return &function{cfg: cfg, spec: f, handler: proc.handle, proc: proc, created: h.opts.Clock.Now(), logs: logs}, nil
 	}
 	handler, err := factory(cfg)
 	if err != nil {
-		return "", fmt.Errorf("lambda: build function %s: %w", f.Name, err)
+		return nil, fmt.Errorf("lambda: build function %s: %w", f.Name, err)
 	}
-	h.functions[f.Name] = &function{cfg: cfg, spec: f, handler: handler, created: h.opts.Clock.Now(), logs: logs}
-	return cfg.ARN, nil
+	return &function{cfg: cfg, spec: f, handler: handler, created: h.opts.Clock.Now(), logs: logs}, nil
 }
 
 // CreateEventSourceMapping validates m as AWS does and starts its pollers.
@@ -303,27 +331,15 @@ func (h *Host) CreateEventSourceMapping(ctx context.Context, m EventSourceMappin
 	if !ok {
 		return "", fmt.Errorf("lambda: function %s does not exist", m.FunctionName)
 	}
-	switch {
-	case m.BatchSize < 1 || m.BatchSize > 10000:
-		return "", fmt.Errorf("lambda: BatchSize %d is outside 1–10000", m.BatchSize)
-	case m.BatchSize > 10 && m.MaximumBatchingWindow < 1:
-		return "", fmt.Errorf("lambda: a BatchSize of %d needs a MaximumBatchingWindowInSeconds of at least 1", m.BatchSize)
-	case m.MaximumBatchingWindow < 0 || m.MaximumBatchingWindow > 300:
-		return "", fmt.Errorf("lambda: MaximumBatchingWindowInSeconds %d is outside 0–300", m.MaximumBatchingWindow)
-	case m.MaximumConcurrency != 0 && (m.MaximumConcurrency < 2 || m.MaximumConcurrency > 1000):
-		return "", fmt.Errorf("lambda: MaximumConcurrency %d is outside 2–1000", m.MaximumConcurrency)
+	if err := m.validate(); err != nil {
+		return "", err
 	}
 	q, err := h.opts.Queues.Lookup(ctx, m.EventSourceArn)
 	if err != nil {
 		return "", fmt.Errorf("lambda: event source %s: %w", m.EventSourceArn, err)
 	}
-	if fn.cfg.TimeoutSec > q.VisibilityTimeoutSec {
-		return "", fmt.Errorf("lambda: InvalidParameterValueException: Queue visibility timeout: %d seconds is less than Function timeout: %d seconds",
-			q.VisibilityTimeoutSec, fn.cfg.TimeoutSec)
-	}
-	if rec := 6*fn.cfg.TimeoutSec + m.MaximumBatchingWindow; q.VisibilityTimeoutSec < rec {
-		h.opts.Logger.Warn("queue visibility timeout is below AWS's recommendation of 6 × function timeout + batching window",
-			"queue", m.EventSourceArn, "visibilityTimeout", q.VisibilityTimeoutSec, "recommended", rec, "function", fn.cfg.Name)
+	if err := h.checkTimeouts(fn, q, m); err != nil {
+		return "", err
 	}
 	mp := newMapping(h, fn, q, m)
 	h.mu.Lock()
@@ -336,6 +352,35 @@ func (h *Host) CreateEventSourceMapping(ctx context.Context, m EventSourceMappin
 		mp.start()
 	}
 	return mp.id, nil
+}
+
+// validate checks m's numbers as AWS does.
+func (m EventSourceMapping) validate() error {
+	switch {
+	case m.BatchSize < 1 || m.BatchSize > 10000:
+		return fmt.Errorf("lambda: BatchSize %d is outside 1–10000", m.BatchSize)
+	case m.BatchSize > 10 && m.MaximumBatchingWindow < 1:
+		return fmt.Errorf("lambda: a BatchSize of %d needs a MaximumBatchingWindowInSeconds of at least 1", m.BatchSize)
+	case m.MaximumBatchingWindow < 0 || m.MaximumBatchingWindow > 300:
+		return fmt.Errorf("lambda: MaximumBatchingWindowInSeconds %d is outside 0–300", m.MaximumBatchingWindow)
+	case m.MaximumConcurrency != 0 && (m.MaximumConcurrency < 2 || m.MaximumConcurrency > 1000):
+		return fmt.Errorf("lambda: MaximumConcurrency %d is outside 2–1000", m.MaximumConcurrency)
+	}
+	return nil
+}
+
+// checkTimeouts refuses a function whose timeout exceeds the queue's
+// visibility timeout, as AWS does, and warns below its recommendation.
+func (h *Host) checkTimeouts(fn *function, q QueueInfo, m EventSourceMapping) error {
+	if fn.cfg.TimeoutSec > q.VisibilityTimeoutSec {
+		return fmt.Errorf("lambda: InvalidParameterValueException: Queue visibility timeout: %d seconds is less than Function timeout: %d seconds",
+			q.VisibilityTimeoutSec, fn.cfg.TimeoutSec)
+	}
+	if rec := 6*fn.cfg.TimeoutSec + m.MaximumBatchingWindow; q.VisibilityTimeoutSec < rec {
+		h.opts.Logger.Warn("queue visibility timeout is below AWS's recommendation of 6 × function timeout + batching window",
+			"queue", m.EventSourceArn, "visibilityTimeout", q.VisibilityTimeoutSec, "recommended", rec, "function", fn.cfg.Name)
+	}
+	return nil
 }
 
 // functionName accepts a function's name or ARN, as Lambda does.
@@ -371,6 +416,7 @@ func (h *Host) Close(ctx context.Context) error {
 	for _, m := range h.mappings {
 		ms = append(ms, m)
 	}
+	ms = append(ms, h.deleted...)
 	h.mu.Unlock()
 	for _, m := range ms {
 		m.stop()
@@ -462,7 +508,7 @@ func (e *AbandonedError) Unwrap() error { return e.Err }
 // killProcesses kills every zip function's processes.
 func (h *Host) killProcesses() {
 	h.mu.Lock()
-	var procs []*procFunction
+	procs := slices.Clone(h.retired)
 	for _, fn := range h.functions {
 		if fn.proc != nil {
 			procs = append(procs, fn.proc)

@@ -32,6 +32,9 @@ const maxAsyncInFlight = 64
 // have.
 var ErrFunctionNotFound = errors.New("lambda: function not found")
 
+// ErrMappingNotFound marks an event source mapping that does not exist.
+var ErrMappingNotFound = errors.New("lambda: event source mapping not found")
+
 // ErrTooManyInvocations is InvokeAsync's error when maxAsyncInFlight
 // asynchronous invocations are already running.
 var ErrTooManyInvocations = errors.New("lambda: too many asynchronous invocations are running")

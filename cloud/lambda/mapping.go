@@ -27,11 +27,13 @@ const defaultPollers = 5
 
 // mapping is one SQS event source mapping.
 type mapping struct {
-	id  string
-	h   *Host
-	fn  *function
-	q   QueueInfo
-	cfg EventSourceMapping
+	id string
+	h  *Host
+	q  QueueInfo
+	// fn and cfg change in place (UpdateFunction, UpdateEventSourceMapping):
+	// a poller reads them afresh for each batch.
+	fnp  atomic.Pointer[function]
+	cfgp atomic.Pointer[EventSourceMapping]
 
 	mu       sync.Mutex // guards cancel, modified
 	cancel   context.CancelFunc
@@ -66,16 +68,24 @@ type MappingState struct {
 }
 
 func newMapping(h *Host, fn *function, q QueueInfo, cfg EventSourceMapping) *mapping {
-	m := &mapping{id: awsproto.NewRequestID(), h: h, fn: fn, q: q, cfg: cfg, modified: h.opts.Clock.Now()}
+	m := &mapping{id: awsproto.NewRequestID(), h: h, q: q, modified: h.opts.Clock.Now()}
+	m.fnp.Store(fn)
+	m.cfgp.Store(&cfg)
 	m.setResult("No records processed")
 	return m
 }
 
 func (m *mapping) setResult(s string) { m.result.Store(&s) }
 
+// fn is the function the mapping invokes now.
+func (m *mapping) fn() *function { return m.fnp.Load() }
+
+// cfg is the mapping's configuration now.
+func (m *mapping) cfg() EventSourceMapping { return *m.cfgp.Load() }
+
 func (m *mapping) pollers() int {
-	if m.cfg.MaximumConcurrency > 0 {
-		return m.cfg.MaximumConcurrency
+	if m.cfg().MaximumConcurrency > 0 {
+		return m.cfg().MaximumConcurrency
 	}
 	return defaultPollers
 }
@@ -135,8 +145,8 @@ func (m *mapping) state() MappingState {
 		st = "Enabled"
 	}
 	return MappingState{
-		UUID: m.id, FunctionName: m.fn.cfg.Name, EventSourceArn: m.q.ARN, State: st,
-		BatchSize: m.cfg.BatchSize, MaximumBatchingWindow: m.cfg.MaximumBatchingWindow, MaximumConcurrency: m.cfg.MaximumConcurrency,
+		UUID: m.id, FunctionName: m.fn().cfg.Name, EventSourceArn: m.q.ARN, State: st,
+		BatchSize: m.cfg().BatchSize, MaximumBatchingWindow: m.cfg().MaximumBatchingWindow, MaximumConcurrency: m.cfg().MaximumConcurrency,
 		Invocations: m.invocations.Load(), FailedInvocations: m.failedInvocations.Load(),
 		Received: m.received.Load(), Deleted: m.deleted.Load(), Retried: m.retried.Load(),
 		Pollers: int(m.active.Load()),
@@ -158,7 +168,7 @@ func (m *mapping) poll(ctx context.Context) {
 // gather long-polls for a first record, then keeps receiving until the batch
 // is full, the batching window has passed, or the payload limit is near.
 func (m *mapping) gather(ctx context.Context) []events.SQSMessage {
-	per := min(10, m.cfg.BatchSize)
+	per := min(10, m.cfg().BatchSize)
 	batch, err := m.h.opts.Queues.Receive(ctx, m.q, per, 20*time.Second)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -167,13 +177,13 @@ func (m *mapping) gather(ctx context.Context) []events.SQSMessage {
 		}
 		return nil
 	}
-	if len(batch) == 0 || m.cfg.MaximumBatchingWindow == 0 {
+	if len(batch) == 0 || m.cfg().MaximumBatchingWindow == 0 {
 		return batch
 	}
 	clk := m.h.opts.Clock
-	deadline := clk.Now().Add(time.Duration(m.cfg.MaximumBatchingWindow) * time.Second)
+	deadline := clk.Now().Add(time.Duration(m.cfg().MaximumBatchingWindow) * time.Second)
 	size := payloadBytes(batch)
-	for len(batch) < m.cfg.BatchSize && size+maxMessageBytes <= maxPayloadBytes {
+	for len(batch) < m.cfg().BatchSize && size+maxMessageBytes <= maxPayloadBytes {
 		left := deadline.Sub(clk.Now())
 		if left <= 0 || ctx.Err() != nil {
 			break // the window is over, or the host is closing: invoke what we have
@@ -184,7 +194,7 @@ func (m *mapping) gather(ctx context.Context) []events.SQSMessage {
 		// wait would apply) ends the batch at most a second late, and only
 		// when the queue is empty.
 		wait := min((left+time.Second-1)/time.Second*time.Second, 20*time.Second)
-		more, err := m.h.opts.Queues.Receive(ctx, m.q, min(10, m.cfg.BatchSize-len(batch)), wait)
+		more, err := m.h.opts.Queues.Receive(ctx, m.q, min(10, m.cfg().BatchSize-len(batch)), wait)
 		if err != nil {
 			break // invoke what we have; the rest stays in the queue
 		}
@@ -211,7 +221,7 @@ type outcome struct {
 
 // invoke runs the function on a batch and settles the batch with the queue.
 func (m *mapping) invoke(batch []events.SQSMessage) {
-	fn := m.fn
+	fn := m.fn()
 	reqID := awsproto.NewRequestID()
 	clk := m.h.opts.Clock
 	m.invocations.Add(1)
@@ -221,10 +231,19 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 		prepared *sandbox
 		initErr  error
 	)
-	if fn.proc != nil {
+	// An update retires the function's processes: a batch that took the
+	// old function just before then runs on the new one.
+	for range 3 {
+		if fn.proc == nil {
+			break
+		}
 		prepared, initErr = fn.proc.acquire(context.Background())
+		if !errors.Is(initErr, errRetired) || m.fn() == fn {
+			break
+		}
+		fn = m.fn()
 	}
-	fmt.Fprintf(m.fn.logs, "START RequestId: %s Version: $LATEST\n", reqID)
+	fmt.Fprintf(fn.logs, "START RequestId: %s Version: $LATEST\n", reqID)
 	start := clk.Now()
 
 	timeout := time.Duration(fn.cfg.TimeoutSec) * time.Second
@@ -280,14 +299,14 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	}
 	elapsed := clk.Now().Sub(start)
 	if out.timeout {
-		fmt.Fprintf(m.fn.logs, "%s %s Task timed out after %.2f seconds\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, timeout.Seconds())
+		fmt.Fprintf(fn.logs, "%s %s Task timed out after %.2f seconds\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, timeout.Seconds())
 	} else if out.err != nil {
 		b, _ := json.Marshal(map[string]string{"errorMessage": errorMessage(out.err), "errorType": errorType(out.err)})
-		fmt.Fprintf(m.fn.logs, "%s %s ERROR Invoke Error %s\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, b)
+		fmt.Fprintf(fn.logs, "%s %s ERROR Invoke Error %s\n", clk.Now().UTC().Format(time.RFC3339Nano), reqID, b)
 	}
-	fmt.Fprintf(m.fn.logs, "END RequestId: %s\n", reqID)
+	fmt.Fprintf(fn.logs, "END RequestId: %s\n", reqID)
 	billed := (elapsed + time.Millisecond - 1) / time.Millisecond
-	fmt.Fprintf(m.fn.logs, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB%s\n",
+	fmt.Fprintf(fn.logs, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB%s\n",
 		reqID, float64(elapsed.Microseconds())/1000, billed, fn.cfg.MemoryMB, notes.suffix())
 
 	keep, why := m.settle(batch, out)
@@ -334,7 +353,7 @@ func (m *mapping) settle(batch []events.SQSMessage, out outcome) (keep map[strin
 		return all(), "the function timed out"
 	case out.err != nil:
 		return all(), "the function failed: " + out.err.Error()
-	case !m.cfg.ReportBatchItemFailure:
+	case !m.cfg().ReportBatchItemFailure:
 		return nil, ""
 	}
 	inBatch := all()

@@ -93,10 +93,12 @@ type procFunction struct {
 	argv     []string
 	emulated string // how the architecture is emulated, "" when native
 
-	mu     sync.Mutex
-	idle   []*sandbox
-	all    map[*sandbox]struct{}
-	closed bool
+	mu      sync.Mutex
+	idle    []*sandbox
+	all     map[*sandbox]struct{}
+	closed  bool
+	retired bool // closed by an update or a delete, not by Host.Close
+	dirGone bool // a retired function's code, removed
 }
 
 // newProcFunction unpacks the zip and checks that the host can run it.
@@ -127,11 +129,19 @@ func (h *Host) newProcFunction(cfg Config, spec Function, zip []byte) (*procFunc
 		return fail(err)
 	}
 	bootstrap := filepath.Join(dir, "bootstrap")
-	if built := elfArch(bootstrap); built != "" && built != arch {
-		return fail(fmt.Errorf("its bootstrap is built for %s but its Architectures says %s: build it for %s, or declare %s", built, arch, arch, built))
-	}
 	p := &procFunction{h: h, cfg: cfg, spec: spec, dir: dir, argv: []string{bootstrap}, all: map[*sandbox]struct{}{}}
-	if host := hostArch(); arch != host {
+	host := hostArch()
+	if built := elfArch(bootstrap); built != "" && built != arch {
+		// A build for this machine, where nothing could run one for the
+		// declared architecture, is what orderflow deploy makes without
+		// qemu-user: it runs natively, and its REPORT lines say so.
+		if _, err := h.opts.Emulator(arch); built != host || err == nil {
+			return fail(fmt.Errorf("its bootstrap is built for %s but its Architectures says %s: build it for %s, or declare %s", built, arch, arch, built))
+		}
+		p.emulated = fmt.Sprintf("none, built for %s, not the declared %s (no %s here)", host, arch, qemuName(arch))
+		return p, nil
+	}
+	if arch != host {
 		emu, err := h.opts.Emulator(arch)
 		if err != nil || emu == "" {
 			return fail(fmt.Errorf("it is built for %s and this host is %s, with no %s on PATH to emulate it: install qemu-user-static (apt-get install qemu-user-static), or build the function for %s",
@@ -228,7 +238,7 @@ func (p *procFunction) acquire(ctx context.Context) (*sandbox, error) {
 	}
 	if p.closed {
 		p.mu.Unlock()
-		return nil, errClosed
+		return nil, p.closedError()
 	}
 	p.mu.Unlock()
 	return p.start(ctx)
@@ -238,10 +248,58 @@ func (p *procFunction) release(s *sandbox) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
+		delete(p.all, s)
 		go s.kill()
+		p.removeDirIfDone()
 		return
 	}
 	p.idle = append(p.idle, s)
+}
+
+// retire drains the function, as an update or a delete does: it starts no
+// sandbox again and kills the idle ones at once; a busy one finishes its
+// invocation and is killed when released (Host.Close kills any left).
+func (p *procFunction) retire() {
+	p.mu.Lock()
+	p.closed, p.retired = true, true
+	idle := p.idle
+	p.idle = nil
+	for _, s := range idle {
+		delete(p.all, s)
+	}
+	p.removeDirIfDone()
+	p.mu.Unlock()
+	for _, s := range idle {
+		s.kill()
+	}
+}
+
+// errRetired refuses an invocation that reached a function just as an
+// update or a delete replaced it.
+var errRetired = errors.New("lambda: the function was updated or deleted as the invocation began: invoke it again")
+
+// closedError is why a closed function starts nothing; p.mu is held.
+func (p *procFunction) closedError() error {
+	if p.retired {
+		return errRetired
+	}
+	return errClosed
+}
+
+// drained says a retired function has no sandbox left.
+func (p *procFunction) drained() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dirGone
+}
+
+// removeDirIfDone removes a retired function's code once no sandbox runs
+// it. p.mu is held.
+func (p *procFunction) removeDirIfDone() {
+	if p.closed && len(p.all) == 0 && !p.dirGone {
+		os.RemoveAll(p.dir)
+		p.dirGone = true
+	}
 }
 
 // discard kills a sandbox that timed out or crashed; the next invocation
@@ -250,6 +308,7 @@ func (p *procFunction) discard(s *sandbox) {
 	s.kill()
 	p.mu.Lock()
 	delete(p.all, s)
+	p.removeDirIfDone()
 	p.mu.Unlock()
 }
 
@@ -336,9 +395,10 @@ func (p *procFunction) start(ctx context.Context) (*sandbox, error) {
 	}()
 	p.mu.Lock()
 	if p.closed {
+		err := p.closedError()
 		p.mu.Unlock()
 		s.kill()
-		return nil, errClosed
+		return nil, err
 	}
 	p.all[s] = struct{}{}
 	p.mu.Unlock()

@@ -430,6 +430,9 @@ func TestBadArtefactsAreRefusedWhenTheFunctionIsCreated(t *testing.T) {
 					o.MaxUnpackedBytes = 1 << 20
 				}
 				o.Emulator = func(string) (string, error) { return "", exec.ErrNotFound }
+				if strings.Contains(tc.name, "built for another") { // refused even where it could be emulated
+					o.Emulator = func(string) (string, error) { return "/usr/bin/qemu-user-of-the-test", nil }
+				}
 			})
 			rt := cmp.Or(tc.runtime, "provided.al2023")
 			var archs []string

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"sync"
@@ -45,6 +46,22 @@ type Record struct {
 // IAM roles, log groups and CloudWatch alarms are validated and recorded in
 // records.
 func AWS(cfg aws.Config, functions Functions, records *Records) map[string]Provider {
+	return AWSWithCode(cfg, functions, records, nil)
+}
+
+// CodeSource reads a function's zip from where Code.S3Bucket and S3Key name
+// it: in the embedded cloud, its own S3.
+type CodeSource interface {
+	// Object returns the object's bytes, or an error wrapping
+	// fs.ErrNotExist when the bucket or the key does not exist.
+	Object(ctx context.Context, bucket, key string) ([]byte, error)
+}
+
+// AWSWithCode is AWS whose functions run the zip their Code.S3Bucket and
+// S3Key name when code holds it, and otherwise the Go handler registered
+// under the function's name (a template deployed to AWS names a bucket the
+// embedded cloud need not have). code may be nil: registered handlers only.
+func AWSWithCode(cfg aws.Config, functions Functions, records *Records, code CodeSource) map[string]Provider {
 	sqsClient := awssqs.NewFromConfig(cfg)
 	arn := func(req Request, service, resource string) string {
 		region := req.Stack.Region
@@ -59,7 +76,7 @@ func AWS(cfg aws.Config, functions Functions, records *Records) map[string]Provi
 		"AWS::SQS::QueuePolicy":           sqsQueuePolicy{client: sqsClient},
 		"AWS::SNS::Topic":                 snsTopic{client: awssns.NewFromConfig(cfg)},
 		"AWS::SNS::Subscription":          snsSubscription{client: awssns.NewFromConfig(cfg)},
-		"AWS::Lambda::Function":           lambdaFunction{functions: functions, arn: arn},
+		"AWS::Lambda::Function":           lambdaFunction{functions: functions, arn: arn, code: code},
 		"AWS::Lambda::EventSourceMapping": eventSourceMapping{functions: functions},
 		"AWS::IAM::Role":                  iamRole{records: records, arn: arn},
 		"AWS::Logs::LogGroup":             logGroup{records: records, arn: arn},
@@ -430,6 +447,7 @@ func (p snsSubscription) adopt(ctx context.Context, vals [3]string, attrs map[st
 type lambdaFunction struct {
 	functions Functions
 	arn       func(Request, string, string) string
+	code      CodeSource
 }
 
 func (lambdaFunction) Properties() []string {
@@ -441,15 +459,69 @@ func (p lambdaFunction) Create(ctx context.Context, req Request) (Physical, erro
 	if p.functions == nil {
 		return Physical{}, errors.New("the embedded cloud has no function host")
 	}
-	f, err := functionSpec(req)
+	f, err := p.spec(ctx, req)
 	if err != nil {
 		return Physical{}, err
 	}
 	arn, err := p.functions.CreateFunction(ctx, f)
 	if err != nil {
-		return Physical{}, err
+		return Physical{}, codeError(req, err)
 	}
 	return Physical{Ref: f.Name, Attrs: map[string]any{"Arn": arn}}, nil
+}
+
+// spec reads the function's properties and, when its Code names an S3
+// object that the code source holds, the zip.
+func (p lambdaFunction) spec(ctx context.Context, req Request) (lambda.Function, error) {
+	f, err := functionSpec(req)
+	if err != nil {
+		return lambda.Function{}, err
+	}
+	bucket, key, err := s3Code(req)
+	if err != nil || p.code == nil || bucket == "" || key == "" {
+		return f, err
+	}
+	zip, err := p.code.Object(ctx, bucket, key)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return f, nil // the Go handler registered under the name, if any
+	case err != nil:
+		return lambda.Function{}, fmt.Errorf("read the function's code s3://%s/%s: %w", bucket, key, err)
+	}
+	f.Zip = zip
+	return f, nil
+}
+
+// s3Code reads Code.S3Bucket and Code.S3Key.
+func s3Code(req Request) (bucket, key string, err error) {
+	code, err := req.Properties.Map("Code")
+	if err != nil {
+		return "", "", err
+	}
+	if bucket, err = code.String("S3Bucket"); err != nil {
+		return "", "", err
+	}
+	if key, err = code.String("S3Key"); err != nil {
+		return "", "", err
+	}
+	return bucket, key, nil
+}
+
+// codeError says, for a function the host has no code for, which object
+// its Code names and how to give it code.
+func codeError(req Request, err error) error {
+	if !errors.Is(err, lambda.ErrNoCode) {
+		return err
+	}
+	bucket, key, _ := s3Code(req)
+	name, _ := req.Properties.String("FunctionName")
+	if name == "" {
+		name = req.LogicalID
+	}
+	if bucket == "" || key == "" {
+		return fmt.Errorf("the function %s has no code the embedded cloud can run: its Code names no S3 object, and no in-process handler is registered under its name", name)
+	}
+	return fmt.Errorf("the function %s's code s3://%s/%s does not exist in the embedded cloud's S3, and no in-process handler is registered under its name: upload the zip there first (orderflow deploy does)", name, bucket, key)
 }
 
 // functionSpec reads a function's properties.

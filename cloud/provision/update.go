@@ -287,10 +287,11 @@ type FunctionChanger interface {
 }
 
 var (
-	_ Updater = lambdaFunction{}
-	_ Deleter = lambdaFunction{}
-	_ Updater = eventSourceMapping{}
-	_ Deleter = eventSourceMapping{}
+	_ FunctionChanger = (*lambda.Host)(nil)
+	_ Updater         = lambdaFunction{}
+	_ Deleter         = lambdaFunction{}
+	_ Updater         = eventSourceMapping{}
+	_ Deleter         = eventSourceMapping{}
 )
 
 func (p lambdaFunction) changer() (FunctionChanger, error) {
@@ -307,12 +308,12 @@ func (p lambdaFunction) Update(ctx context.Context, req Request, old Physical, _
 	if err != nil {
 		return Physical{}, err
 	}
-	f, err := functionSpec(req)
+	f, err := p.spec(ctx, req)
 	if err != nil {
 		return Physical{}, err
 	}
 	if err := c.UpdateFunction(ctx, f); err != nil {
-		return Physical{}, err
+		return Physical{}, codeError(req, err)
 	}
 	return old, nil
 }
