@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,25 +24,8 @@ import (
 	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/internal/poll"
 	"github.com/orderflow/orderflow/internal/slowtest"
+	"github.com/orderflow/orderflow/internal/syncbuf"
 )
-
-// lockedBuffer is a log sink read while the function host writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // buildBootstrapZip builds cmd/bootstrap for goarch as `make zip` does and
 // packages it.
@@ -109,7 +91,7 @@ func TestTheZippedBootstrapStoresAnOrderWhenTheMappingDrivesIt(t *testing.T) {
 }
 
 func runZipOrder(t *testing.T, goarch, arch string, emulated bool) {
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	c, cfg := cloudtest.Start(t, func(o *cloud.Options) { o.FunctionLogs = logs })
 	ctx := context.Background()
 	ddb := awsddb.NewFromConfig(cfg)

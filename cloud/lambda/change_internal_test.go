@@ -12,11 +12,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/orderflow/orderflow/internal/slowtest"
+	"github.com/orderflow/orderflow/internal/syncbuf"
 )
 
 func TestUpdatingAZipFunctionDrainsItsProcessesAndSwitchesCode(t *testing.T) {
 	slowtest.Skip(t, "runs functions as child processes")
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	h := newTestHost(t, logs, nil)
 	old := fakeFunction(t, h, "SwapFunction", "loop")
 	if _, _, err := invokeOnce(old, "req-1", "a", 5*time.Second); err != nil {
@@ -81,7 +82,7 @@ func TestUpdatingAZipFunctionDrainsItsProcessesAndSwitchesCode(t *testing.T) {
 
 func TestAnInvocationInFlightFinishesOnTheCodeItStartedOn(t *testing.T) {
 	slowtest.Skip(t, "runs functions as child processes")
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	h := newTestHost(t, logs, nil)
 	old := fakeFunction(t, h, "BusyFunction", "loop")
 	done := make(chan error, 1)
@@ -115,7 +116,7 @@ func TestABuildForThisMachineRunsWhereTheDeclaredArchitectureCannot(t *testing.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	h := newTestHost(t, logs, func(o *Options) { o.Emulator = func(string) (string, error) { return "", exec.ErrNotFound } })
 	h.RegisterZip("Native", makeZip(t, zipEntry{"bootstrap", 0o755, string(elfBody)}))
 	_, err = h.CreateFunction(context.Background(), Function{Name: "Native", Runtime: "provided.al2023", Architectures: []string{other}, MemoryMB: 128, TimeoutSec: 5,

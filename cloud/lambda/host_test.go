@@ -1,7 +1,6 @@
 package lambda_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/internal/syncbuf"
 )
 
 const queueARN = "arn:aws:sqs:us-east-1:000000000000:OrderQueue"
@@ -139,30 +139,12 @@ func (q *fakeQueue) deletedIDs() []string {
 	return ids
 }
 
-// syncBuffer is a log sink tests can read while the host writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type setup struct {
 	host    *lambda.Host
 	mapping string // its UUID
 	clock   *clock.Fake
 	queue   *fakeQueue
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 	invoked chan events.SQSEvent
 }
 
@@ -174,7 +156,7 @@ type setup struct {
 func start(t *testing.T, timeoutSec int, esm lambda.EventSourceMapping, handler lambda.Handler, opts ...func(*lambda.Options)) *setup {
 	t.Helper()
 	clk := clock.NewFake(t0)
-	s := &setup{clock: clk, queue: newFakeQueue(60, clk), logs: &syncBuffer{}, invoked: make(chan events.SQSEvent, 100)}
+	s := &setup{clock: clk, queue: newFakeQueue(60, clk), logs: &syncbuf.Buffer{}, invoked: make(chan events.SQSEvent, 100)}
 	o := lambda.Options{Queues: s.queue, Logs: s.logs, Clock: clk}
 	for _, f := range opts {
 		f(&o)
@@ -564,7 +546,7 @@ func TestCloseEndsABatchingWindowAndInvokesWhatItGathered(t *testing.T) {
 func TestAPollerThatCannotReceiveWaitsASecondBeforeTryingAgain(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		var warn syncBuffer
+		var warn syncbuf.Buffer
 		s := start(t, 3, lambda.EventSourceMapping{MaximumConcurrency: 2}, ok, func(o *lambda.Options) { o.Logger = slogTo(&warn) })
 		synctest.Wait() // both pollers are in a long poll
 		s.queue.fail(errors.New("AWS.SimpleQueueService.NonExistentQueue"))
@@ -694,7 +676,7 @@ func TestCloseReportsTheHandlersItHadToAbandon(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		var reqID atomic.Value
-		var warn syncBuffer
+		var warn syncbuf.Buffer
 		s := start(t, 1, lambda.EventSourceMapping{}, func(ctx context.Context, _ events.SQSEvent) (events.SQSEventResponse, error) {
 			lc, _ := lambdacontext.FromContext(ctx)
 			reqID.Store(lc.AwsRequestID)
@@ -819,7 +801,7 @@ func TestMappingsAreValidatedAsAWSDoes(t *testing.T) {
 
 func TestAShortVisibilityTimeoutIsWarnedAbout(t *testing.T) {
 	t.Parallel()
-	var warn syncBuffer
+	var warn syncbuf.Buffer
 	h, err := lambda.New(lambda.Options{Queues: newFakeQueue(30, clock.NewFake(t0)), Logger: slogTo(&warn)})
 	if err != nil {
 		t.Fatal(err)
@@ -836,4 +818,4 @@ func TestAShortVisibilityTimeoutIsWarnedAbout(t *testing.T) {
 	}
 }
 
-func slogTo(w *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+func slogTo(w *syncbuf.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }

@@ -14,14 +14,15 @@ import (
 
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/internal/syncbuf"
 )
 
 // invokeHost is a host with one function, "fn", of the given timeout and
 // behaviour, and no event source mapping. It must run in a synctest bubble.
-func invokeHost(t *testing.T, timeoutSec int, handler lambda.Handler) (*lambda.Host, *clock.Fake, *syncBuffer) {
+func invokeHost(t *testing.T, timeoutSec int, handler lambda.Handler) (*lambda.Host, *clock.Fake, *syncbuf.Buffer) {
 	t.Helper()
 	clk := clock.NewFake(t0)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	h, err := lambda.New(lambda.Options{Queues: newFakeQueue(60, clk), Logs: logs, Clock: clk})
 	if err != nil {
 		t.Fatal(err)

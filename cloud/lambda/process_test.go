@@ -26,6 +26,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/internal/poll"
 	"github.com/orderflow/orderflow/internal/slowtest"
+	"github.com/orderflow/orderflow/internal/syncbuf"
 )
 
 // The tests' bootstraps are this test binary: a zip's bootstrap is a shell
@@ -125,24 +126,6 @@ func fakeRuntime(api, mode string) int {
 		}
 		post("invocation/"+id+"/response", `{"batchItemFailures":[{"itemIdentifier":"m2"}]}`)
 	}
-}
-
-// syncBuffer is a log sink tests read while functions write to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitFor polls cond for up to 10 s.
@@ -247,7 +230,7 @@ func alive(pid int) bool {
 func TestAZipFunctionAnswersThroughTheRuntimeAPIWithLambdasEnvironment(t *testing.T) {
 	slowtest.Skip(t, "runs functions as child processes")
 	t.Setenv("AMBIENT_SECRET", "leaked")
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	h := newTestHost(t, logs, nil)
 	p := fakeFunction(t, h, "EnvFunction", "loop")
 
@@ -291,7 +274,7 @@ func TestAZipFunctionAnswersThroughTheRuntimeAPIWithLambdasEnvironment(t *testin
 
 func TestTheDeadlineHeaderIsTheInvocationsDeadline(t *testing.T) {
 	slowtest.Skip(t, "runs functions as child processes")
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	h := newTestHost(t, logs, nil)
 	p := fakeFunction(t, h, "DeadlineFunction", "loop")
 	before := time.Now().Add(4 * time.Second).UnixMilli()
@@ -309,7 +292,7 @@ func TestTheDeadlineHeaderIsTheInvocationsDeadline(t *testing.T) {
 
 func TestAWarmEnvironmentIsReused(t *testing.T) {
 	slowtest.Skip(t, "runs functions as child processes")
-	h := newTestHost(t, &syncBuffer{}, nil)
+	h := newTestHost(t, &syncbuf.Buffer{}, nil)
 	p := fakeFunction(t, h, "WarmFunction", "loop")
 	_, cold, err := invokeOnce(p, "req-1", "a", 5*time.Second)
 	if err != nil {
@@ -339,7 +322,7 @@ func TestAWarmEnvironmentIsReused(t *testing.T) {
 
 func TestConcurrentInvocationsRunInEnvironmentsOfTheirOwn(t *testing.T) {
 	slowtest.Skip(t, "runs functions as child processes")
-	h := newTestHost(t, &syncBuffer{}, nil)
+	h := newTestHost(t, &syncbuf.Buffer{}, nil)
 	p := fakeFunction(t, h, "ConcurrentFunction", "loop")
 	const n = 3
 	round := func() {
@@ -476,7 +459,7 @@ func TestBadBootstrapsFailTheirInvocationClearly(t *testing.T) {
 			wantLog:     `post invocation/REQ/response: 413 {"errorMessage":"the response is larger than 6291456 bytes","errorType":"RequestEntityTooLarge"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &syncbuf.Buffer{}
 			h := newTestHost(t, logs, func(o *Options) { o.InitTimeout = 500 * time.Millisecond })
 			p := fakeFunction(t, h, "Bad", tc.mode)
 			var before []int
@@ -512,7 +495,7 @@ func TestBadBootstrapsFailTheirInvocationClearly(t *testing.T) {
 
 func TestTheRuntimeAPIRefusesAnAnswerForAnotherRequest(t *testing.T) {
 	slowtest.Skip(t, "runs functions as child processes")
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	h := newTestHost(t, logs, nil)
 	p := fakeFunction(t, h, "BadID", "loop")
 	if _, _, err := invokeOnce(p, "req-1", "badid", 5*time.Second); err != nil {
@@ -524,7 +507,7 @@ func TestTheRuntimeAPIRefusesAnAnswerForAnotherRequest(t *testing.T) {
 
 func TestATimedOutInvocationKillsTheProcessGroupAndTheNextStartsAFreshOne(t *testing.T) {
 	slowtest.Skip(t, "runs functions as child processes")
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	h := newTestHost(t, logs, nil)
 	p := fakeFunction(t, h, "Hangs", "loop")
 	if _, _, err := invokeOnce(p, "req-1", "a", 5*time.Second); err != nil {
@@ -552,7 +535,7 @@ func TestATimedOutInvocationKillsTheProcessGroupAndTheNextStartsAFreshOne(t *tes
 	}
 }
 
-func childPid(t *testing.T, logs *syncBuffer) int {
+func childPid(t *testing.T, logs *syncbuf.Buffer) int {
 	t.Helper()
 	waitFor(t, "the child's pid", func() bool { return strings.Contains(logs.String(), "child pid ") })
 	s := logs.String()
@@ -566,7 +549,7 @@ func childPid(t *testing.T, logs *syncBuffer) int {
 
 func TestCloseLeavesNoProcessBehind(t *testing.T) {
 	slowtest.Skip(t, "runs functions as child processes")
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	h := newTestHost(t, logs, nil)
 	p := fakeFunction(t, h, "Closing", "loop")
 	var wg sync.WaitGroup
@@ -696,7 +679,7 @@ func (q *chanQueue) deletedBodies() []string {
 func TestTheMappingReportsAZipFunctionsCrashAndTimeoutAsLambdaDoes(t *testing.T) {
 	slowtest.Skip(t, "runs functions as child processes")
 	q := &chanQueue{batches: make(chan []events.SQSMessage)}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	h := newTestHost(t, logs, func(o *Options) { o.Queues = q })
 	h.RegisterZip("Mapped", fakeZip(t))
 	if _, err := h.CreateFunction(context.Background(), Function{Name: "Mapped", Runtime: "provided.al2", TimeoutSec: 1, MemoryMB: 256,
@@ -730,10 +713,10 @@ func TestTheMappingReportsAZipFunctionsCrashAndTimeoutAsLambdaDoes(t *testing.T)
 
 // mappedFunction creates function name from the fake runtime in mode, with
 // a timeout of 1 s, driven by a mapping of q.
-func mappedFunction(t *testing.T, mode string) (*chanQueue, *syncBuffer) {
+func mappedFunction(t *testing.T, mode string) (*chanQueue, *syncbuf.Buffer) {
 	t.Helper()
 	q := &chanQueue{batches: make(chan []events.SQSMessage)}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	h := newTestHost(t, logs, func(o *Options) { o.Queues = q })
 	h.RegisterZip("Mapped", fakeZip(t))
 	if _, err := h.CreateFunction(context.Background(), Function{Name: "Mapped", Runtime: "provided.al2023", TimeoutSec: 1, MemoryMB: 128,

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/cloud/provision"
 	"github.com/orderflow/orderflow/internal/slowtest"
+	"github.com/orderflow/orderflow/internal/syncbuf"
 )
 
 // idleQueues is a queue API with queues that never hold a message.
@@ -32,25 +32,7 @@ func (idleQueues) Receive(ctx context.Context, _ lambda.QueueInfo, _ int, _ time
 
 func (idleQueues) Delete(context.Context, lambda.QueueInfo, []events.SQSMessage) error { return nil }
 
-// lockedBuffer is a log sink the host writes while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newHost(t *testing.T, logs *lockedBuffer) *lambda.Host {
+func newHost(t *testing.T, logs *syncbuf.Buffer) *lambda.Host {
 	t.Helper()
 	h, err := lambda.New(lambda.Options{Queues: idleQueues{}, Logs: logs})
 	if err != nil {
@@ -68,7 +50,7 @@ func newHost(t *testing.T, logs *lockedBuffer) *lambda.Host {
 
 func TestTheRealHostChangesAndDeletesFunctionsAndMappingsInPlace(t *testing.T) {
 	ctx := context.Background()
-	host := newHost(t, &lockedBuffer{})
+	host := newHost(t, &syncbuf.Buffer{})
 	var timeouts []int
 	host.Register("fn", func(cfg lambda.Config) (lambda.Handler, error) {
 		timeouts = append(timeouts, cfg.TimeoutSec)
@@ -151,7 +133,7 @@ Resources:
 func TestAFunctionRunsTheZipItsCodeNamesOrElseItsRegisteredHandler(t *testing.T) {
 	slowtest.Skip(t, "runs a function as a child process")
 	ctx := context.Background()
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	host := newHost(t, logs)
 	host.Register("fn", func(cfg lambda.Config) (lambda.Handler, error) {
 		return func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
@@ -203,7 +185,7 @@ func TestAFunctionRunsTheZipItsCodeNamesOrElseItsRegisteredHandler(t *testing.T)
 
 func TestAFunctionWithNoCodeAnywhereNamesTheObjectAndTheFix(t *testing.T) {
 	ctx := context.Background()
-	host := newHost(t, &lockedBuffer{})
+	host := newHost(t, &syncbuf.Buffer{})
 	opts := provision.Options{Providers: provision.AWSWithCode(awsConfig(), host, &provision.Records{}, objects{})}
 	_, err := provision.Apply(ctx, parse(t, codeTemplate), opts, nil, nil)
 	want := "the function fn's code s3://artifacts/missing.zip does not exist in the embedded cloud's S3, and no in-process handler is registered under its name: upload the zip there first (orderflow deploy does)"

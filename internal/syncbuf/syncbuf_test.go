@@ -1,0 +1,25 @@
+package syncbuf
+
+import (
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Writers and a reader at once lose nothing (run with -race).
+func TestConcurrentWritesAreAllKept(t *testing.T) {
+	var b Buffer
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 100 {
+				b.Write([]byte("line\n"))
+				_ = b.String()
+			}
+		})
+	}
+	wg.Wait()
+	if n := strings.Count(b.String(), "line\n"); n != 400 {
+		t.Fatalf("%d lines kept, want 400", n)
+	}
+}
