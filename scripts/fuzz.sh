@@ -25,10 +25,22 @@ for t in "${targets[@]}"; do
 	# A short minimisation keeps a bounded run bounded. A passing run shows
 	# its last lines; a failing one all of them (the failing input, or why
 	# a worker stopped).
-	if out=$(go test -run='^$' -fuzz="^$1\$" -fuzztime="$time" -fuzzminimizetime=5s "$2" 2>&1); then
-		printf '%s\n' "$out" | tail -3
-	else
+	for attempt in 1 2; do
+		if out=$(go test -run='^$' -fuzz="^$1\$" -fuzztime="$time" -fuzzminimizetime=5s "$2" 2>&1); then
+			printf '%s\n' "$out" | tail -3
+			break
+		fi
+		# Go's fuzzing coordinator sometimes ends a run that found
+		# nothing with "context deadline exceeded" as the fuzz time runs
+		# out (no failing input is written then): run such a target once
+		# more. A failing input, or the same end twice, fails.
+		if [ "$attempt" = 1 ] && printf '%s\n' "$out" | grep -q 'context deadline exceeded' &&
+			! printf '%s\n' "$out" | grep -q 'Failing input written'; then
+			printf '%s\n' "$out" | tail -4
+			echo "fuzz: $1 ended with the fuzzing engine's deadline error and no failing input; running it once more"
+			continue
+		fi
 		printf '%s\n' "$out"
 		exit 1
-	fi
+	done
 done
