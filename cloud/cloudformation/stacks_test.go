@@ -3,6 +3,7 @@ package cloudformation_test
 import (
 	"context"
 	"errors"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -274,8 +275,12 @@ func TestAFailedCreateRollsBackAndSaysWhy(t *testing.T) {
 	}
 	for _, ev := range evs {
 		if ev.ResourceStatus == cfntypes.ResourceStatusCreateFailed {
-			if r := aws.ToString(ev.ResourceStatusReason); !strings.Contains(r, "InvalidAttributeValue") || !strings.Contains(r, "VisibilityTimeout") {
-				t.Errorf("CREATE_FAILED reason = %q, want SQS's InvalidAttributeValue on VisibilityTimeout", r)
+			// As CloudFormation words a handler's failure: the service's
+			// message, then service, status, request id and code; never
+			// the SDK's chain ("operation error SQS: CreateQueue, …").
+			r := aws.ToString(ev.ResourceStatusReason)
+			if !regexp.MustCompile(`^Resource handler returned message: "[^"]*VisibilityTimeout[^"]*" \(Service: SQS, Status Code: 400, Request ID: [0-9a-f-]{36}, Error Code: InvalidAttributeValue\)$`).MatchString(r) {
+				t.Errorf("CREATE_FAILED reason = %q, want SQS's InvalidAttributeValue on VisibilityTimeout as a resource handler's message", r)
 			}
 		}
 	}
