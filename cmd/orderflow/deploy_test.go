@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -374,4 +376,67 @@ func redriveMaxReceiveCount(t *testing.T, cfg aws.Config) int {
 	}
 	n, _ := p.MaxReceiveCount.Int64()
 	return int(n)
+}
+
+// The artefact bucket must be in the stack's region. S3 tells where a
+// bucket is in x-amz-bucket-region: on a 200 when asked in its region or
+// through a global endpoint, and on the 301 it answers when asked in
+// another (aws-sdk-go-v2: "StatusCode: 301 … api error MovedPermanently").
+// Either way deploy refuses in one sentence, before uploading anything; a
+// missing bucket is created in the stack's region.
+func TestDeployRefusesAnArtefactBucketInAnotherRegion(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		status      int
+		region      string
+		wantErr     string
+		wantCreated string
+	}{
+		{"a 301 naming another region", http.StatusMovedPermanently, "eu-west-1", "bucket art is in eu-west-1, not in us-west-2 where the stack is: Lambda reads code only from a bucket in its own region; give --bucket a bucket in us-west-2", ""},
+		{"a 200 naming another region", http.StatusOK, "eu-west-1", "bucket art is in eu-west-1, not in us-west-2 where the stack is: Lambda reads code only from a bucket in its own region; give --bucket a bucket in us-west-2", ""},
+		{"a 200 in the stack's region", http.StatusOK, "us-west-2", "", ""},
+		{"a missing bucket", http.StatusNotFound, "", "", "<LocationConstraint>us-west-2</LocationConstraint>"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var created, writes strings.Builder
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/art" {
+					t.Errorf("%s %s: not the bucket", r.Method, r.URL.Path)
+				}
+				switch r.Method {
+				case http.MethodHead:
+					if c.region != "" {
+						w.Header().Set("X-Amz-Bucket-Region", c.region)
+					}
+					w.WriteHeader(c.status)
+				case http.MethodPut:
+					b, _ := io.ReadAll(r.Body)
+					created.Write(b)
+				default:
+					writes.WriteString(r.Method + " ")
+					w.WriteHeader(http.StatusMethodNotAllowed)
+				}
+			}))
+			defer srv.Close()
+			cfg := sdkConfig(srv.URL)
+			cfg.Region = "us-west-2"
+			tg := &target{cfg: cfg, endpoint: srv.URL, stack: "orderflow"}
+			var out strings.Builder
+			e := &env{getenv: func(string) string { return "" }, stdin: strings.NewReader(""), stdout: &out, stderr: io.Discard}
+			s3c := awss3.NewFromConfig(cfg, func(o *awss3.Options) { o.UsePathStyle = true })
+			err := ensureBucket(context.Background(), e, tg, s3c, "art", "us-west-2")
+			if got := fmt.Sprint(err); (c.wantErr == "" && err != nil) || (c.wantErr != "" && got != c.wantErr) {
+				t.Errorf("error %q, want %q", got, c.wantErr)
+			}
+			if !strings.Contains(created.String(), c.wantCreated) || (c.wantCreated == "") != (created.Len() == 0) {
+				t.Errorf("CreateBucket body %q, want one holding %q", created.String(), c.wantCreated)
+			}
+			if c.wantCreated != "" && out.String() != "Created the artefact bucket art in us-west-2.\n" {
+				t.Errorf("stdout %q", out.String())
+			}
+			if writes.Len() != 0 {
+				t.Errorf("unexpected calls: %s", writes.String())
+			}
+		})
+	}
 }
