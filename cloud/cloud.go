@@ -557,7 +557,7 @@ func (c *Cloud) openServices() error {
 		Providers: func() map[string]provision.Provider {
 			return provision.AWSWithCode(c.Config(), c.Lambda, &c.Records, s3Code{c.S3})
 		},
-		TemplateObject: s3Code{c.S3}.template})
+		TemplateObject: s3Code{c.S3}.template, DB: c.db, Journal: c.journal})
 	return err
 }
 
@@ -590,10 +590,11 @@ func (c s3Code) Object(_ context.Context, bucket, key string) ([]byte, error) {
 func (c s3Code) template(_ context.Context, bucket, key string, limit int64) ([]byte, error) {
 	f, _, err := c.s3.Open(bucket, key)
 	switch {
+	// S3's own sentences, which CloudFormation's message quotes.
 	case errors.Is(err, s3.ErrNoSuchBucket):
-		return nil, fmt.Errorf("The specified bucket does not exist (bucket %s)", bucket)
+		return nil, errors.New("The specified bucket does not exist (bucket " + bucket + ")")
 	case errors.Is(err, s3.ErrNoSuchKey):
-		return nil, fmt.Errorf("The specified key does not exist (s3://%s/%s)", bucket, key)
+		return nil, errors.New("The specified key does not exist (s3://" + bucket + "/" + key + ")")
 	case err != nil:
 		return nil, err
 	}

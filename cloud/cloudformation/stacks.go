@@ -44,6 +44,7 @@ type stack struct {
 	resState     map[string]resourceState
 	events       []event
 	changeSets   []*changeSet
+	restored     bool // read from the data file and not resumed (see Resume)
 }
 
 type resourceState struct {
@@ -132,9 +133,8 @@ const MaxTemplateURLBytes = 1 << 20
 // templateAt reads the template a TemplateURL names. The URL names an S3
 // object in any of the forms S3 has (https://BUCKET.s3.REGION.amazonaws.com/KEY,
 // https://s3.REGION.amazonaws.com/BUCKET/KEY, …) or, path-style, on this
-// cloud's own endpoint (http://127.0.0.1:4566/BUCKET/KEY, as the AWS CLI
-// writes it with --endpoint-url); it is read from the embedded S3, never
-// fetched.
+// cloud's own endpoint (http://127.0.0.1:4566/BUCKET/KEY); it is read from
+// the embedded S3, never fetched.
 func (s *Service) templateAt(raw string) ([]byte, *awsproto.Error) {
 	bad := validationError("TemplateURL must be a supported URL.")
 	if len(raw) > 1024 {
@@ -346,6 +346,9 @@ func (s *Service) stackFor(req request, status string) *stack {
 func (s *Service) setStatus(st *stack, status, reason string) {
 	st.status, st.reason = status, reason
 	s.addEvent(st, eventFor(st, status, reason))
+	if settled(status) {
+		s.persist(st)
+	}
 }
 
 func (s *Service) addEvent(st *stack, e provision.Event) {
@@ -409,6 +412,7 @@ func (s *Service) create(ctx context.Context, st *stack, req request, rollback, 
 	}
 	s.setStatus(st, "ROLLBACK_COMPLETE", "")
 	st.reason = reason + " Rollback requested by user."
+	s.persist(st)
 	return err
 }
 
@@ -450,6 +454,7 @@ func (s *Service) update(ctx context.Context, st *stack, req request) error {
 	s.setStatus(st, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "")
 	s.setStatus(st, "UPDATE_ROLLBACK_COMPLETE", "")
 	st.reason = reason
+	s.persist(st)
 	return err
 }
 
@@ -513,9 +518,9 @@ func (s *Service) Close(ctx context.Context) error {
 }
 
 // Deploy creates the stack name from template, or updates it if it exists,
-// and waits for the outcome. Named resources that already exist are
-// adopted (a durable cloud restarted: the stack is not kept, its resources
-// are), so a restart with other parameters updates them. It is
+// and waits for the outcome. A stack the data directory kept and Resume
+// did not resume is made again, and named resources that already exist
+// are adopted, so a restart with other parameters updates them. It is
 // `orderflow up`'s path; the API's callers use CreateStack and change sets.
 func (s *Service) Deploy(ctx context.Context, template []byte, name string, params map[string]string) (*provision.Stack, error) {
 	if err := checkStackName(name); err != nil {
@@ -532,11 +537,13 @@ func (s *Service) Deploy(ctx context.Context, template []byte, name string, para
 		s.mu.Unlock()
 		return nil, fmt.Errorf("cloudformation: stack %s is in %s state and can not be updated", name, st.status)
 	}
-	if st == nil || !st.updatable() {
+	if st == nil || !st.updatable() || st.restored {
 		if st != nil {
-			// A failed create (what it made is adopted again) or a stack
-			// waiting for its first change set: replaced.
+			// A failed create (what it made is adopted again), a stack
+			// waiting for its first change set, or one a restarted cloud
+			// kept and did not resume: replaced.
 			st.status = "DELETE_COMPLETE"
+			s.persist(st)
 		}
 		// The stack is registered once created, not before: up's callers
 		// take a stack that DescribeStacks finds for a deployed pipeline.
