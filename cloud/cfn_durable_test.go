@@ -3,6 +3,7 @@ package cloud_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
+	"go.etcd.io/bbolt"
 
 	"github.com/orderflow/orderflow/cloud"
 	"github.com/orderflow/orderflow/cloud/cloudformation"
@@ -187,4 +189,49 @@ func sameParams(a, b []cfntypes.Parameter) bool {
 func isCode(err error, code string) bool {
 	var api smithy.APIError
 	return errors.As(err, &api) && api.ErrorCode() == code
+}
+
+// A stack record the service cannot read stops the cloud from starting,
+// naming the stack, rather than starting without the stack.
+func TestADamagedStackRecordIsRefusedByName(t *testing.T) {
+	dir := t.TempDir()
+	c := startIn(t, dir)
+	cfn := awscfn.NewFromConfig(c.Config())
+	out, err := cfn.CreateStack(context.Background(), &awscfn.CreateStackInput{StackName: aws.String("kept"),
+		TemplateBody: aws.String("Resources:\n  Q: {Type: AWS::SQS::Queue, Properties: {QueueName: kept}}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "stack kept created", func() bool {
+		d, err := cfn.DescribeStacks(context.Background(), &awscfn.DescribeStacksInput{StackName: aws.String("kept")})
+		return err == nil && d.Stacks[0].StackStatus == cfntypes.StackStatusCreateComplete
+	})
+	closeCloud(t, c)
+
+	for _, tc := range []struct{ name, record, want string }{
+		{"not JSON", "{not json", "cloudformation: unusable data in the data file: stack " + aws.ToString(out.StackId) + ": invalid character"},
+		{"a template that does not parse", `{"Name":"kept","ID":"` + aws.ToString(out.StackId) + `","Template":"Resources: [","Status":"CREATE_COMPLETE"}`, "cloudformation: unusable data in the data file: stack " + aws.ToString(out.StackId) + ": its template: "},
+		{"another stack's record", `{"Name":"kept","ID":"arn:aws:cloudformation:us-east-1:000000000000:stack/other/1","Status":"CREATE_COMPLETE"}`, "cloudformation: unusable data in the data file: stack " + aws.ToString(out.StackId)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := bbolt.Open(filepath.Join(dir, "cloud.db"), 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Update(func(tx *bbolt.Tx) error {
+				return tx.Bucket([]byte("cloudformation")).Bucket([]byte("stacks")).Put([]byte(aws.ToString(out.StackId)), []byte(tc.record))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			c, err := cloud.Start(cloud.Options{Addr: "127.0.0.1:0", DataDir: dir})
+			if err == nil {
+				closeCloud(t, c)
+				t.Fatal("a cloud started on a damaged stack record")
+			}
+			if !strings.Contains(err.Error(), tc.want) || !errors.Is(err, cloudformation.ErrDataFile) {
+				t.Errorf("start: %v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
 }
