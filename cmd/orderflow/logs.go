@@ -26,10 +26,13 @@ func logsCommand(e *env, tf *targetFlags) *cobra.Command {
 		Short: "Print ProcessOrderFunction's log lines (CloudWatch Logs, locally and on AWS)",
 		Long: `logs prints the function's log lines from its log group: Lambda's START, END
 and REPORT lines and the function's own JSON line per record. Locally they come
-from the embedded cloud's CloudWatch Logs; on AWS from CloudWatch Logs.`,
+from the embedded cloud's CloudWatch Logs; on AWS from CloudWatch Logs.
+--follow starts at the end, as tail -f does, and prints new lines until
+interrupted; with --since it prints that far back first.`,
 		Example: `  orderflow logs
   orderflow logs --since 10m --filter failed
-  orderflow logs --follow`,
+  orderflow logs --follow
+  orderflow logs --since 10m --follow --filter O1234`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if since <= 0 {
@@ -42,7 +45,10 @@ from the embedded cloud's CloudWatch Logs; on AWS from CloudWatch Logs.`,
 			}
 			client := awslogs.NewFromConfig(t.cfg)
 			start := time.Now().Add(-since).UnixMilli()
-			seen := map[string]bool{}
+			if follow && !cmd.Flags().Changed("since") {
+				start = time.Now().UnixMilli() // the tail, as tail -f
+			}
+			seen := map[string]int64{}
 			for {
 				n, last, err := printLogs(ctx, e, client, res.LogGroup, filter, start, seen)
 				var noGroup *logstypes.ResourceNotFoundException
@@ -69,6 +75,11 @@ from the embedded cloud's CloudWatch Logs; on AWS from CloudWatch Logs.`,
 				}
 				if last > 0 {
 					start = last // events at the same millisecond are de-duplicated by id
+					for id, ts := range seen {
+						if ts < start {
+							delete(seen, id) // no longer asked for: the map stays small
+						}
+					}
 				}
 				select {
 				case <-ctx.Done():
@@ -79,14 +90,14 @@ from the embedded cloud's CloudWatch Logs; on AWS from CloudWatch Logs.`,
 		},
 	}
 	cmd.Flags().BoolVar(&follow, "follow", false, "keep printing new lines until interrupted")
-	cmd.Flags().DurationVar(&since, "since", time.Hour, "print lines from this far back")
+	cmd.Flags().DurationVar(&since, "since", time.Hour, "print lines from this far back (with --follow, default: from now on)")
 	cmd.Flags().StringVar(&filter, "filter", "", "a CloudWatch Logs filter pattern (terms the line must contain)")
 	return cmd
 }
 
 // printLogs prints the events of group since start (ms) not yet seen, and
 // returns how many it printed and the newest event's timestamp.
-func printLogs(ctx context.Context, e *env, client *awslogs.Client, group, filter string, start int64, seen map[string]bool) (int, int64, error) {
+func printLogs(ctx context.Context, e *env, client *awslogs.Client, group, filter string, start int64, seen map[string]int64) (int, int64, error) {
 	in := &awslogs.FilterLogEventsInput{LogGroupName: aws.String(group), StartTime: aws.Int64(start)}
 	if filter != "" {
 		in.FilterPattern = aws.String(filter)
@@ -100,10 +111,10 @@ func printLogs(ctx context.Context, e *env, client *awslogs.Client, group, filte
 		}
 		for _, ev := range out.Events {
 			id := aws.ToString(ev.EventId)
-			if seen[id] {
+			if _, ok := seen[id]; ok {
 				continue
 			}
-			seen[id] = true
+			seen[id] = aws.ToInt64(ev.Timestamp)
 			fmt.Fprintln(e.stdout, strings.TrimRight(aws.ToString(ev.Message), "\n"))
 			printed++
 			last = max(last, aws.ToInt64(ev.Timestamp))
