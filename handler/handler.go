@@ -273,7 +273,10 @@ func (h *Handler) logRecord(ctx context.Context, rec *events.SQSMessage, out out
 		slog.Float64("durationMs", float64(d.Microseconds())/1000),
 	)
 	if out.body.Order.OrderID != "" {
-		attrs = append(attrs, slog.String("status", string(out.body.Order.Status)), slog.String("timestamp", out.body.Order.TimestampString()))
+		// The event's version is what the table keeps of the event that
+		// won: orderflow trace matches the two.
+		attrs = append(attrs, slog.String("status", string(out.body.Order.Status)), slog.String("timestamp", out.body.Order.TimestampString()),
+			slog.String("version", out.body.Order.Version()))
 	}
 	if out.body.SNSMessageID != "" {
 		attrs = append(attrs, slog.String("snsMessageId", out.body.SNSMessageID))

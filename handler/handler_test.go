@@ -144,6 +144,9 @@ func TestTheSeedOrderInAnSNSEnvelopeIsStored(t *testing.T) {
 			t.Errorf("log %s = %v, want %v", k, lines[0][k], v)
 		}
 	}
+	if lines[0]["version"] != seedOrder.Version() {
+		t.Errorf("log version = %v, want the event's version %s", lines[0]["version"], seedOrder.Version())
+	}
 	if _, ok := lines[0]["durationMs"].(float64); !ok {
 		t.Errorf("log line has no numeric durationMs: %v", lines[0])
 	}

@@ -98,7 +98,7 @@ no AWS account, no Docker.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	var tf targetFlags
-	ops := []*cobra.Command{publishCommand(e, &tf), ordersCommand(e, &tf), dlqCommand(e, &tf), statusCommand(e, &tf), logsCommand(e, &tf), invokeCommand(e, &tf), deployCommand(e, &tf), destroyCommand(e, &tf)}
+	ops := []*cobra.Command{publishCommand(e, &tf), ordersCommand(e, &tf), dlqCommand(e, &tf), statusCommand(e, &tf), logsCommand(e, &tf), invokeCommand(e, &tf), traceCommand(e, &tf), deployCommand(e, &tf), destroyCommand(e, &tf)}
 	for _, c := range ops {
 		tf.register(c)
 	}
