@@ -1,13 +1,20 @@
 package lambda
 
+import "path/filepath"
+
 // Execution says how the host runs a function.
 type Execution struct {
 	// Zip is true when the function's bootstrap runs as child processes
 	// speaking the Runtime API; false for an in-process Go handler.
 	Zip bool
 	// Emulation says how a zip function's architecture is run, in the
-	// words of its REPORT lines' Emulation field: "" when natively.
+	// words of its REPORT lines' Emulation field: "" when natively as
+	// declared. A build for this machine that runs here in place of the
+	// declared architecture says so too.
 	Emulation string
+	// Emulator is the name of the program that emulates the function's
+	// architecture (qemu-aarch64-static, say); "" when it runs natively.
+	Emulator string
 }
 
 // Execution says how the host runs the function name; false when there is
@@ -22,5 +29,9 @@ func (h *Host) Execution(name string) (Execution, bool) {
 	if fn.proc == nil {
 		return Execution{}, true
 	}
-	return Execution{Zip: true, Emulation: fn.proc.emulated}, true
+	x := Execution{Zip: true, Emulation: fn.proc.emulated}
+	if len(fn.proc.argv) > 1 {
+		x.Emulator = filepath.Base(fn.proc.argv[0])
+	}
+	return x, true
 }

@@ -36,7 +36,7 @@ func TestExecutionSaysHowAFunctionRuns(t *testing.T) {
 	}{
 		{"InProcess", Execution{}, true},
 		{"Native", Execution{Zip: true}, true},
-		{"Emulated", Execution{Zip: true, Emulation: other + " on " + hostArch() + " (qemu-" + other + "-fake)"}, true},
+		{"Emulated", Execution{Zip: true, Emulation: other + " on " + hostArch() + " (qemu-" + other + "-fake)", Emulator: "qemu-" + other + "-fake"}, true},
 		{"arn:aws:lambda:us-east-1:000000000000:function:Native", Execution{Zip: true}, true},
 		{"Missing", Execution{}, false},
 	} {

@@ -125,11 +125,8 @@ func modeText(f benchFlags, fn lambda.Execution) string {
 		state = "durable"
 	}
 	code := "ProcessOrderFunction in-process"
-	switch {
-	case fn.Zip && fn.Emulation == "":
-		code = "ProcessOrderFunction from its zip, as child processes, natively"
-	case fn.Zip:
-		code = "ProcessOrderFunction from its zip, as child processes, emulated: " + fn.Emulation
+	if fn.Zip {
+		code = "ProcessOrderFunction from its zip, as child processes, " + howItRuns(fn)
 	}
 	return fmt.Sprintf("%s, batches of %d, %d s window, at most %d concurrent invocations; %d publishers, %s; %s; %s",
 		delivery, f.batchSize, f.window, f.concurrency, f.publishers, rate, state, code)

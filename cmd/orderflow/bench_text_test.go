@@ -24,8 +24,11 @@ func TestBenchSaysItsModeInWords(t *testing.T) {
 			lambda.Execution{Zip: true},
 			"SNS envelopes, batches of 25, 0 s window, at most 3 concurrent invocations; 8 publishers, 4500 orders/s in all; durable; ProcessOrderFunction from its zip, as child processes, natively"},
 		{benchFlags{batchSize: 10, window: 1, concurrency: 10, publishers: 4},
-			lambda.Execution{Zip: true, Emulation: "arm64 on x86_64 (qemu-aarch64-static)"},
+			lambda.Execution{Zip: true, Emulation: "arm64 on x86_64 (qemu-aarch64-static)", Emulator: "qemu-aarch64-static"},
 			"raw delivery, batches of 10, 1 s window, at most 10 concurrent invocations; 4 publishers, as fast as they go; in memory; ProcessOrderFunction from its zip, as child processes, emulated: arm64 on x86_64 (qemu-aarch64-static)"},
+		{benchFlags{batchSize: 10, window: 1, concurrency: 10, publishers: 4},
+			lambda.Execution{Zip: true, Emulation: "none, built for x86_64, not the declared arm64 (no qemu-aarch64-static here)"},
+			"raw delivery, batches of 10, 1 s window, at most 10 concurrent invocations; 4 publishers, as fast as they go; in memory; ProcessOrderFunction from its zip, as child processes, natively, built for x86_64, not the declared arm64 (no qemu-aarch64-static here)"},
 	} {
 		if got := modeText(tc.f, tc.fn); got != tc.want {
 			t.Errorf("modeText(%+v) = %q, want %q", tc.f, got, tc.want)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -81,21 +82,28 @@ func codeSentence(l *local.Pipeline, from string) string {
 	if !x.Zip {
 		return name + " runs its Go code in-process (--from-zip runs its deployment zip as child processes instead)."
 	}
-	how := "natively"
-	if x.Emulation != "" {
-		how = "emulation: " + x.Emulation
-	}
-	return fmt.Sprintf("%s runs its deployment zip s3://%s/%s (%s) as child processes speaking the Lambda Runtime API, %s.", name, l.CodeBucket, l.CodeKey, from, how)
+	return fmt.Sprintf("%s runs its deployment zip s3://%s/%s (%s) as child processes speaking the Lambda Runtime API, %s.", name, l.CodeBucket, l.CodeKey, from, howItRuns(x))
 }
 
-// executionMode is how a function runs, for bench's mode: "in-process",
-// "zip, native" or "zip, emulated: …".
-func executionMode(x lambda.Execution) string {
+// howItRuns says how a zip function's processes run: "natively",
+// "natively, built for x86_64, not the declared arm64 (…)" where nothing
+// here runs the declared architecture, or "emulated: arm64 on x86_64
+// (qemu-aarch64-static)".
+func howItRuns(x lambda.Execution) string {
 	switch {
-	case !x.Zip:
-		return "in-process"
-	case x.Emulation == "":
-		return "zip, native"
+	case x.Emulator != "":
+		return "emulated: " + x.Emulation
+	case x.Emulation != "":
+		return "natively, " + strings.TrimPrefix(x.Emulation, "none, ")
 	}
-	return "zip, emulated: " + x.Emulation
+	return "natively"
+}
+
+// executionMode is how a function runs, for bench's JSON mode:
+// "in-process", or "zip, " and how its processes run.
+func executionMode(x lambda.Execution) string {
+	if !x.Zip {
+		return "in-process"
+	}
+	return "zip, " + howItRuns(x)
 }

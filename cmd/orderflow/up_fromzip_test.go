@@ -3,6 +3,7 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"os"
@@ -33,9 +34,9 @@ func wantExecution() string {
 	case runtime.GOARCH == "arm64":
 		return "natively."
 	case hasProgram("qemu-aarch64-static"):
-		return "emulation: arm64 on x86_64 (qemu-aarch64-static)."
+		return "emulated: arm64 on x86_64 (qemu-aarch64-static)."
 	}
-	return "emulation: none, built for x86_64, not the declared arm64 (no qemu-aarch64-static here)."
+	return "natively, built for x86_64, not the declared arm64 (no qemu-aarch64-static here)."
 }
 
 func hasProgram(name string) bool {
@@ -59,7 +60,7 @@ func TestUpFromZipRunsTheFunctionsZipAsChildProcesses(t *testing.T) {
 	u := runUpWithin(t, 3*time.Minute, "--from-zip", "--data-dir", dir)
 	out := u.stdout.String()
 	arch := "arm64" // the template's, natively or emulated
-	if strings.HasPrefix(wantExecution(), "emulation: none") {
+	if strings.HasPrefix(wantExecution(), "natively, built for") {
 		arch = runtime.GOARCH // nothing here runs arm64
 	}
 	if !strings.HasPrefix(out, "Building ProcessOrderFunction for linux/"+arch) {
@@ -74,7 +75,7 @@ func TestUpFromZipRunsTheFunctionsZipAsChildProcesses(t *testing.T) {
 	publishSeed(t, cfg)
 	poll.Until(t, 60*time.Second, "the seed order stored", func() bool { return storedOrder(t, cfg) != nil })
 	poll.Until(t, 10*time.Second, "a REPORT line of the zip runtime", func() bool { return zipReport.MatchString(u.stdout.String()) })
-	if e := wantExecution(); strings.HasPrefix(e, "emulation: ") && !strings.Contains(u.stdout.String(), "\tEmulation: "+strings.TrimSuffix(strings.TrimPrefix(e, "emulation: "), ".")+"\n") {
+	if e := wantExecution(); strings.HasPrefix(e, "emulated: ") && !strings.Contains(u.stdout.String(), "\tEmulation: "+strings.TrimSuffix(strings.TrimPrefix(e, "emulated: "), ".")+"\n") {
 		t.Errorf("the REPORT lines do not say the banner's %s:\n%s", e, u.stdout.String())
 	}
 	u.stop(t)
@@ -235,31 +236,50 @@ func TestUpFromZipSaysWhatItNeedsToBuild(t *testing.T) {
 
 // bench --from-zip runs the same benchmark with the function's zip as
 // child processes: every order is stored, the mode line says how the zip
-// ran, and the CPU and memory figures include the function's processes.
+// ran, and the CPU and memory figures include the function's processes. It
+// runs as this machine runs it (emulated where qemu-user is installed) and
+// as it runs where no qemu-user is (a build for this machine, natively).
 func TestBenchFromZipStoresEveryOrderThroughTheZip(t *testing.T) {
 	slowtest.Skip(t, "builds the function and runs it as child processes")
 	noAmbientAWS(t)
-	code, stdout, stderr := runCLI(t, "", "", "bench", "--from-zip", "--orders", "40", "--window", "0")
-	if code != 0 {
-		t.Fatalf("bench --from-zip: exit %d, stderr %s", code, stderr)
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
 	}
-	how := "natively"
-	if e := wantExecution(); e != "natively." {
-		how = strings.TrimSuffix(strings.Replace(e, "emulation: ", "emulated: ", 1), ".")
+	noQemu := t.TempDir() // a PATH with the go command only
+	if err := os.Symlink(goCmd, filepath.Join(noQemu, "go")); err != nil {
+		t.Fatal(err)
 	}
-	for _, w := range []string{
-		"; in memory; ProcessOrderFunction from its zip, as child processes, " + how + ")\n",
-		" s per 1,000 orders (this process and the function's processes)\n",
-		"  dynamodb:PutItem                40\n",
+	for _, tc := range []struct {
+		name, path, how, arch string
+	}{
+		{"as this machine runs it", os.Getenv("PATH"), strings.TrimSuffix(wantExecution(), "."), ""},
+		{"where no qemu-user is installed", noQemu, "natively, built for x86_64, not the declared arm64 (no qemu-aarch64-static here)", runtime.GOARCH},
 	} {
-		if !strings.Contains(stdout, w) {
-			t.Errorf("stdout lacks %q:\n%s", w, stdout)
-		}
-	}
-	if !regexp.MustCompile(`peak RSS +\d+ MiB \(this process's peak plus the peaks of the function's \d+ process(es)?\)\n`).MatchString(stdout) {
-		t.Errorf("the peak RSS line does not say it counts the function's processes:\n%s", stdout)
-	}
-	if !strings.HasPrefix(stderr, "Building ProcessOrderFunction for linux/") {
-		t.Errorf("stderr does not start with the build's line:\n%s", stderr)
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.arch == "arm64" {
+				tc.how = "natively"
+			}
+			t.Setenv("PATH", tc.path)
+			code, stdout, stderr := runCLI(t, "", "", "bench", "--from-zip", "--orders", "40", "--window", "0")
+			if code != 0 {
+				t.Fatalf("bench --from-zip: exit %d, stderr %s", code, stderr)
+			}
+			for _, w := range []string{
+				"; in memory; ProcessOrderFunction from its zip, as child processes, " + tc.how + ")\n",
+				" s per 1,000 orders (this process and the function's processes)\n",
+				"  dynamodb:PutItem                40\n",
+			} {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout)
+				}
+			}
+			if !regexp.MustCompile(`peak RSS +\d+ MiB \(this process's peak plus the peaks of the function's \d+ process(es)?\)\n`).MatchString(stdout) {
+				t.Errorf("the peak RSS line does not say it counts the function's processes:\n%s", stdout)
+			}
+			if want := "Building ProcessOrderFunction for linux/" + cmp.Or(tc.arch, "arm64"); !strings.HasPrefix(stderr, want) {
+				t.Errorf("stderr does not start with %q:\n%s", want, stderr)
+			}
+		})
 	}
 }
