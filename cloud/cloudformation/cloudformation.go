@@ -51,6 +51,10 @@ type Options struct {
 	Providers func() map[string]provision.Provider
 	// Timeout bounds one stack operation; default 10 minutes.
 	Timeout time.Duration
+	// TemplateObject reads at most limit bytes of the S3 object a
+	// TemplateURL names; without it, TemplateURL is refused. Nothing is
+	// fetched over the network: the URL only names a bucket and a key.
+	TemplateObject func(ctx context.Context, bucket, key string, limit int64) ([]byte, error)
 }
 
 // New returns a service with no stacks.
@@ -567,7 +571,7 @@ func (s *Service) validateTemplate(action string, f awsproto.Form) (any, *awspro
 		}
 	} else {
 		var err *awsproto.Error
-		if tpl, err = parseTemplate(f.Get("TemplateBody"), f.Get("TemplateURL")); err != nil {
+		if tpl, _, err = s.parseTemplate(f.Get("TemplateBody"), f.Get("TemplateURL")); err != nil {
 			return nil, err
 		}
 	}

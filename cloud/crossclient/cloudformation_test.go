@@ -107,8 +107,16 @@ func cliDeploys(t *testing.T, a cli) {
 	}
 	dropEmpty()
 
-	if code, out := deploy("MaxReceiveCount=6"); code != 0 || !strings.Contains(out, "Successfully created/updated stack - shop") {
+	// The update goes by TemplateURL: with --s3-bucket, the CLI uploads
+	// the template and names it by a path-style URL on --endpoint-url.
+	a.run(t, c, "s3api", "create-bucket", "--bucket", "templates")
+	if code, out := a.exitAndOutput(t, c, "cloudformation", "deploy", "--template-file", "../../deploy/template.yaml", "--stack-name", "shop",
+		"--capabilities", "CAPABILITY_IAM", "--s3-bucket", "templates", "--parameter-overrides", "MaxReceiveCount=6"); code != 0 ||
+		!strings.Contains(out, "Successfully created/updated stack - shop") || !strings.Contains(out, "Uploading to ") {
 		t.Fatalf("the update exited %d:\n%s", code, out)
+	}
+	if objs, _ := a.run(t, c, "s3api", "list-objects-v2", "--bucket", "templates")["Contents"].([]any); len(objs) != 1 {
+		t.Errorf("objects in the template bucket after deploy --s3-bucket: %v, want the template", objs)
 	}
 	st = a.run(t, c, "cloudformation", "describe-stacks", "--stack-name", "shop")["Stacks"].([]any)[0].(map[string]any)
 	if st["StackStatus"] != "UPDATE_COMPLETE" {
