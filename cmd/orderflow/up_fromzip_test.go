@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/orderflow/orderflow/internal/lambdazip"
 	"github.com/orderflow/orderflow/internal/poll"
@@ -85,7 +84,7 @@ func TestUpFromZipRunsTheFunctionsZipAsChildProcesses(t *testing.T) {
 	if want := "\nProcessOrderFunction runs its Go code in-process (--from-zip runs its deployment zip as child processes instead).\n"; !strings.Contains(u.stdout.String(), want) {
 		t.Errorf("a restart without --from-zip: the banner lacks %q:\n%s", want, u.stdout.String())
 	}
-	publishOrder(t, cfgFor(u), "O5678")
+	publishSeedAs(t, cfgFor(u), "O5678")
 	poll.Until(t, 30*time.Second, "O5678 stored in-process", func() bool {
 		return strings.Contains(u.stdout.String(), `"orderId":"O5678"`) && strings.Contains(u.stdout.String(), "REPORT RequestId:")
 	})
@@ -104,7 +103,7 @@ func TestUpFromZipRunsTheFunctionsZipAsChildProcesses(t *testing.T) {
 	if want := "\nProcessOrderFunction runs its deployment zip s3://orderflow-artifacts-000000000000-us-east-1/" + lambdazip.Key(other) + " (" + file + ") as child processes speaking the Lambda Runtime API, " + wantExecution() + "\n"; !strings.Contains(u.stdout.String(), want) {
 		t.Errorf("a restart with --zip: the banner lacks %q:\n%s", want, u.stdout.String())
 	}
-	publishOrder(t, cfgFor(u), "O9012")
+	publishSeedAs(t, cfgFor(u), "O9012")
 	poll.Until(t, 60*time.Second, "O9012 stored by the other zip", func() bool {
 		return strings.Contains(u.stdout.String(), `"orderId":"O9012"`) && zipReport.MatchString(u.stdout.String())
 	})
@@ -112,14 +111,10 @@ func TestUpFromZipRunsTheFunctionsZipAsChildProcesses(t *testing.T) {
 
 func cfgFor(u *upInProcess) aws.Config { return sdkConfig(u.endpoint) }
 
-// publishOrder publishes the seed order under another id.
-func publishOrder(t *testing.T, cfg aws.Config, id string) {
+// publishSeedAs publishes the seed order under another id.
+func publishSeedAs(t *testing.T, cfg aws.Config, id string) {
 	t.Helper()
-	_, err := awssns.NewFromConfig(cfg).Publish(context.Background(), &awssns.PublishInput{
-		TopicArn: aws.String("arn:aws:sns:us-east-1:000000000000:OrderTopic"), Message: aws.String(strings.Replace(string(seedOrder), "O1234", id, 1))})
-	if err != nil {
-		t.Fatalf("publish %s: %v", id, err)
-	}
+	publishOrder(t, cfg, strings.Replace(string(seedOrder), "O1234", id, 1))
 }
 
 // builtZip is the function's zip as up --from-zip builds it.
