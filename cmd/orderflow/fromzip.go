@@ -28,7 +28,7 @@ type zipFlags struct {
 
 func (z *zipFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&z.fromZip, "from-zip", false, "run ProcessOrderFunction from its deployment zip, built from this clone as orderflow deploy builds it, as child processes speaking the Lambda Runtime API (default: its Go code, in-process)")
-	cmd.Flags().StringVar(&z.file, "zip", "", "like --from-zip, with this deployment `zip` (make zip builds dist/ProcessOrderFunction.zip) instead of a build")
+	cmd.Flags().StringVar(&z.file, "zip", "", "like --from-zip, with the deployment zip `FILE` (make zip builds dist/ProcessOrderFunction.zip) instead of a build")
 }
 
 // artefact is the function's zip, nil to run it in-process, and what it
