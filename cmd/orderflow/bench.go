@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 
+	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/internal/cost"
 	"github.com/orderflow/orderflow/internal/human"
 	"github.com/orderflow/orderflow/internal/ordergen"
@@ -34,6 +35,7 @@ type benchFlags struct {
 	timeout                                                    time.Duration
 	cpuProfile                                                 string
 	dataDir                                                    string
+	zip                                                        zipFlags
 }
 
 func benchCommand(e *env) *cobra.Command {
@@ -48,11 +50,22 @@ until every order is stored, and prints: orders stored per second, the
 publish-to-stored latency's p50/p95/p99, CPU seconds per 1,000 orders (the
 whole process: publishers, cloud and function), peak RSS, every AWS API call
 by service and action, and what the same calls would cost on AWS per million
-orders (price table in internal/cost).`,
+orders (price table in internal/cost).
+
+--from-zip runs the function from its deployment zip, built as orderflow
+deploy builds it, as child processes speaking the Lambda Runtime API (as
+orderflow up --from-zip does; --zip FILE for a zip built before): the mode
+line says so, and whether the zip runs natively or emulated. CPU and peak
+RSS then count the function's processes too: CPU adds what the live ones
+used (read from /proc/PID/stat) and what ended ones used (reaped, so in
+getrusage's RUSAGE_CHILDREN); peak RSS adds each live process's peak
+(VmHWM) to this process's, so it is an upper bound of the peak of the
+whole.`,
 		Example: `  orderflow bench
   orderflow bench --orders 50000 --envelope --batch-size 10 --window 0 --concurrency 20
   orderflow bench --rate 1000 --json
-  orderflow bench --data-dir $(mktemp -d)`,
+  orderflow bench --data-dir $(mktemp -d)
+  orderflow bench --from-zip --orders 5000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBench(cmd.Context(), e, f)
@@ -70,6 +83,7 @@ orders (price table in internal/cost).`,
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up after this long")
 	fl.BoolVar(&f.asJSON, "json", false, "print the summary as JSON only")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
+	f.zip.register(cmd)
 	fl.StringVar(&f.dataDir, "data-dir", "", "run the cloud durable, on a data file in this new or empty directory (made if missing; a non-empty one is refused); default in memory")
 	return cmd
 }
@@ -83,17 +97,21 @@ type benchResult struct {
 	LatencyMs       map[string]float64 `json:"publishToStoredMs"`
 	CPUSecondsPer1k float64            `json:"cpuSecondsPer1000Orders"`
 	PeakRSSMiB      float64            `json:"peakRssMiB"`
-	Invocations     int64              `json:"invocations"`
-	Calls           map[string]int64   `json:"apiCalls"`
-	Cost            cost.Bill          `json:"awsCostPerMillionOrders"`
-	NaiveCost       float64            `json:"naiveDesignCostPerMillionOrders"`
-	Commits         map[string]float64 `json:"dataFileCommits,omitempty"`
+	// ChildProcesses counts the function's processes at the end, whose
+	// CPU and peak RSS the figures include.
+	ChildProcesses int                `json:"childProcesses,omitempty"`
+	Invocations    int64              `json:"invocations"`
+	Calls          map[string]int64   `json:"apiCalls"`
+	Cost           cost.Bill          `json:"awsCostPerMillionOrders"`
+	NaiveCost      float64            `json:"naiveDesignCostPerMillionOrders"`
+	Commits        map[string]float64 `json:"dataFileCommits,omitempty"`
 	// ModeText says Mode in words, for the table.
 	ModeText string `json:"-"`
 }
 
-// modeText says how a run was set up, in the words of its flags.
-func modeText(f benchFlags) string {
+// modeText says how a run was set up, in the words of its flags, and how
+// the function ran.
+func modeText(f benchFlags, fn lambda.Execution) string {
 	delivery := "raw delivery"
 	if f.envelope {
 		delivery = "SNS envelopes"
@@ -106,8 +124,12 @@ func modeText(f benchFlags) string {
 	if f.dataDir != "" {
 		state = "durable"
 	}
-	return fmt.Sprintf("%s, batches of %d, %d s window, at most %d concurrent invocations; %d publishers, %s; %s",
-		delivery, f.batchSize, f.window, f.concurrency, f.publishers, rate, state)
+	code := "ProcessOrderFunction in-process"
+	if fn.Zip {
+		code = "ProcessOrderFunction from its zip, as child processes, " + howItRuns(fn)
+	}
+	return fmt.Sprintf("%s, batches of %d, %d s window, at most %d concurrent invocations; %d publishers, %s; %s; %s",
+		delivery, f.batchSize, f.window, f.concurrency, f.publishers, rate, state, code)
 }
 
 func runBench(ctx context.Context, e *env, f benchFlags) error {
@@ -125,15 +147,23 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 		"MaximumConcurrency": strconv.Itoa(f.concurrency), "RawMessageDelivery": strconv.FormatBool(!f.envelope),
 		"FunctionMemoryMB": strconv.Itoa(f.memory),
 	}
+	// The build's line goes to stderr: stdout is the results (--json).
+	zip, _, err := f.zip.artefact(ctx, e.stderr, "orderflow bench")
+	if err != nil {
+		return err
+	}
 	b, err := generate(ctx, ordergen.Options{Count: f.orders, Seed: uint64(time.Now().UnixNano())})
 	if err != nil {
 		return err
 	}
-	l, err := startLocal(ctx, localOptions{addr: "127.0.0.1:0", params: params, functionLogs: rec, dataDir: f.dataDir, getenv: e.getenv})
+	l, err := startLocal(ctx, localOptions{addr: "127.0.0.1:0", params: params, functionLogs: rec, dataDir: f.dataDir, getenv: e.getenv, functionZip: zip})
 	if err != nil {
 		return err
 	}
 	defer l.Close()
+	fnName := l.Output("ProcessOrderFunctionName")
+	fnExec, _ := l.Cloud.Lambda.Execution(fnName)
+	children := func() []int { return l.Cloud.Lambda.FunctionPids(fnName) }
 	// On stderr, beside the results: where to watch the run from
 	// (orderflow status --endpoint URL).
 	fmt.Fprintf(e.stderr, "orderflow bench: embedded cloud at %s\n", l.Cloud.URL())
@@ -158,7 +188,7 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	cpu0, wall0 := cpuSeconds(), time.Now()
+	cpu0, wall0 := cpuSeconds(children()), time.Now()
 	var (
 		wg      sync.WaitGroup
 		next    atomic.Int64
@@ -208,7 +238,11 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 		}
 	}
 	elapsed := time.Since(wall0)
-	cpu := cpuSeconds() - cpu0
+	// Measured while the function's processes still run: their figures
+	// are read from /proc, before Close kills them.
+	pids := children()
+	cpu := cpuSeconds(pids) - cpu0
+	peak := peakRSSMiB(pids)
 	wg.Wait()
 	if prog != nil {
 		prog.done()
@@ -217,14 +251,16 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 	sns, sqs := cost.FromCalls(calls)
 	invocations, gbs := rec.billing()
 	res := benchResult{
-		Orders:          f.orders,
-		ModeText:        modeText(f),
-		Mode:            map[string]any{"raw": !f.envelope, "batchSize": f.batchSize, "windowSeconds": f.window, "concurrency": f.concurrency, "publishers": f.publishers, "rate": f.rate, "durable": f.dataDir != ""},
+		Orders:   f.orders,
+		ModeText: modeText(f, fnExec),
+		Mode: map[string]any{"raw": !f.envelope, "batchSize": f.batchSize, "windowSeconds": f.window, "concurrency": f.concurrency, "publishers": f.publishers, "rate": f.rate, "durable": f.dataDir != "",
+			"function": executionMode(fnExec)},
 		Seconds:         round3(elapsed.Seconds()),
 		OrdersPerSecond: round3(float64(f.orders) / elapsed.Seconds()),
 		LatencyMs:       rec.percentiles(),
 		CPUSecondsPer1k: round3(cpu / float64(f.orders) * 1000),
-		PeakRSSMiB:      round3(peakRSSMiB()),
+		PeakRSSMiB:      round3(peak),
+		ChildProcesses:  len(pids),
 		Invocations:     invocations,
 		Calls:           calls,
 		Cost: cost.ListPrices.PerMillion(cost.Usage{
@@ -293,8 +329,13 @@ func printBench(e *env, r benchResult) {
 	fmt.Fprintf(w, "orders\t%d (%s)\n", r.Orders, r.ModeText)
 	fmt.Fprintf(w, "throughput\t%.0f orders/s stored (%.2fs)\n", r.OrdersPerSecond, r.Seconds)
 	fmt.Fprintf(w, "publish→stored\tp50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", r.LatencyMs["p50"], r.LatencyMs["p95"], r.LatencyMs["p99"])
-	fmt.Fprintf(w, "CPU\t%.3f s per 1,000 orders (whole process)\n", r.CPUSecondsPer1k)
-	fmt.Fprintf(w, "peak RSS\t%.0f MiB\n", r.PeakRSSMiB)
+	if r.ChildProcesses > 0 {
+		fmt.Fprintf(w, "CPU\t%.3f s per 1,000 orders (this process and the function's processes)\n", r.CPUSecondsPer1k)
+		fmt.Fprintf(w, "peak RSS\t%.0f MiB (this process's peak plus the peaks of the function's %s)\n", r.PeakRSSMiB, human.Count(int64(r.ChildProcesses), "process", "processes"))
+	} else {
+		fmt.Fprintf(w, "CPU\t%.3f s per 1,000 orders (whole process)\n", r.CPUSecondsPer1k)
+		fmt.Fprintf(w, "peak RSS\t%.0f MiB\n", r.PeakRSSMiB)
+	}
 	if r.Commits != nil {
 		fmt.Fprintf(w, "data file\t%.0f commits, %.1f records each, %.2f ms each\n", r.Commits["commits"], r.Commits["recordsPerCommit"], r.Commits["msPerCommit"])
 	}
@@ -314,21 +355,88 @@ func printBench(e *env, r benchResult) {
 	w.Flush()
 }
 
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
+// cpuSeconds is the CPU time of this process and of its child processes:
+// those that ended and were reaped (exec.Cmd.Wait: the function host's
+// sandboxes, and deploy's go build, which a difference of two readings
+// cancels), from getrusage's RUSAGE_CHILDREN, and the live ones listed in
+// pids, from /proc/PID/stat, which RUSAGE_CHILDREN does not count until
+// they are reaped.
+func cpuSeconds(pids []int) float64 {
 	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
+	total := 0.0
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			total += tv(ru.Utime) + tv(ru.Stime)
+		}
+	}
+	for _, pid := range pids {
+		total += procCPUSeconds(pid)
+	}
+	return total
 }
 
-func peakRSSMiB() float64 {
+// userHZ is the unit of /proc/PID/stat's times: USER_HZ, 100 on Linux
+// whatever the kernel's tick (the kernel converts).
+const userHZ = 100
+
+// procCPUSeconds is a live process's CPU time from /proc/PID/stat: its own
+// user and system time and its reaped children's (fields 14 to 17); 0 when
+// it is gone or there is no /proc.
+func procCPUSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// the fields after it start after the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(string(b[i+1:])) // fields[0] is field 3, state
+	if len(fields) < 15 {
+		return 0
+	}
+	ticks := 0.0
+	for _, f := range fields[11:15] { // utime, stime, cutime, cstime
+		v, _ := strconv.ParseFloat(f, 64)
+		ticks += v
+	}
+	return ticks / userHZ
+}
+
+// peakRSSMiB is this process's peak resident set plus that of each live
+// process in pids (VmHWM in /proc/PID/status): an upper bound of the
+// peak of the whole, whose parts need not peak at once. Ended children are
+// left out: RUSAGE_CHILDREN's peak is of the largest reaped child, go build
+// among them.
+func peakRSSMiB(pids []int) float64 {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
 	}
-	return float64(ru.Maxrss) / 1024 // kilobytes on Linux
+	kib := float64(ru.Maxrss) // kilobytes on Linux
+	for _, pid := range pids {
+		kib += procPeakKiB(pid)
+	}
+	return kib / 1024
+}
+
+// procPeakKiB is a live process's peak resident set, VmHWM in
+// /proc/PID/status; 0 when it is gone or there is no /proc.
+func procPeakKiB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // storeRecorder reads the function host's lines: when each order was

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -112,7 +110,7 @@ func runDeploy(ctx context.Context, e *env, t *target, f deployFlags, params map
 			return usageError{fmt.Errorf("--param %s: deploy/template.yaml has no such parameter (it has %s)", name, strings.Join(slices.Sorted(maps.Keys(tmpl.Parameters)), ", "))}
 		}
 	}
-	src, err := sourceDir(f.source)
+	src, err := sourceDir(f.source, "orderflow deploy", "give --source DIR")
 	if err != nil {
 		return err
 	}
@@ -124,18 +122,17 @@ func runDeploy(ctx context.Context, e *env, t *target, f deployFlags, params map
 	}
 	account, region := aws.ToString(id.Account), t.cfg.Region
 
-	arch, note := buildArch(t, tmpl)
+	arch, note := buildArch(t.endpoint == "", tmpl)
 	fmt.Fprintf(e.stdout, "Building ProcessOrderFunction for linux/%s%s …\n", arch, note)
-	zip, err := buildFunction(ctx, src, arch)
+	zip, err := buildFunction(ctx, src, arch, "orderflow deploy")
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(zip)
-	key := "orderflow/ProcessOrderFunction-" + hex.EncodeToString(sum[:])[:12] + ".zip"
+	key := lambdazip.Key(zip)
 
 	bucket := f.bucket
 	if bucket == "" {
-		bucket = fmt.Sprintf("orderflow-artifacts-%s-%s", account, region)
+		bucket = lambdazip.Bucket(account, region)
 	}
 	s3c := awss3.NewFromConfig(t.cfg, func(o *awss3.Options) { o.UsePathStyle = t.endpoint != "" })
 	if err := ensureBucket(ctx, e, t, s3c, bucket, region); err != nil {
@@ -243,8 +240,9 @@ func runDeploy(ctx context.Context, e *env, t *target, f deployFlags, params map
 }
 
 // sourceDir is the root of the orderflow source tree to build from: dir, or
-// the directory holding the current one.
-func sourceDir(dir string) (string, error) {
+// the directory holding the current one. cmd names the command that
+// builds, and instead the other way to give it code, for the error.
+func sourceDir(dir, cmd, instead string) (string, error) {
 	start := dir
 	if start == "" {
 		wd, err := os.Getwd()
@@ -262,20 +260,21 @@ func sourceDir(dir string) (string, error) {
 			break
 		}
 	}
-	return "", fmt.Errorf("orderflow deploy builds the function from its source, and %s is not in the orderflow source tree: run it in your clone, or give --source DIR", start)
+	return "", fmt.Errorf("%s builds the function from its source, and %s is not in the orderflow source tree: run it in your clone, or %s", cmd, start, instead)
 }
 
 // buildArch is the architecture to build for: the template's (arm64) for
-// AWS, and for another endpoint too when this machine can run it there
-// (natively or with qemu-user), else the host's, with a note saying so.
-func buildArch(t *target, tmpl *cfntemplate.Template) (arch, note string) {
+// AWS, and for another endpoint (the embedded cloud) too when this machine
+// can run it there (natively or with qemu-user), else the host's, with a
+// note saying so.
+func buildArch(forAWS bool, tmpl *cfntemplate.Template) (arch, note string) {
 	want := "arm64"
 	if fn, ok := tmpl.Resources["ProcessOrderFunction"]; ok {
 		if list, ok := fn.Properties["Architectures"].([]any); ok && len(list) == 1 && list[0] == "x86_64" {
 			want = "amd64"
 		}
 	}
-	if t.endpoint == "" || want == runtime.GOARCH {
+	if forAWS || want == runtime.GOARCH {
 		return want, ""
 	}
 	qemu := map[string]string{"arm64": "qemu-aarch64-static", "amd64": "qemu-x86_64-static"}[want]
@@ -286,20 +285,21 @@ func buildArch(t *target, tmpl *cfntemplate.Template) (arch, note string) {
 }
 
 // buildFunction builds cmd/bootstrap for linux/arch as make bootstrap does,
-// and returns its reproducible zip.
-func buildFunction(ctx context.Context, src, arch string) ([]byte, error) {
+// and returns its reproducible zip. cmd names the command that builds,
+// for the errors.
+func buildFunction(ctx context.Context, src, arch, cmd string) ([]byte, error) {
 	dir, err := os.MkdirTemp("", "orderflow-deploy-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "bootstrap")
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/bootstrap")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+arch, "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
+	build := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/bootstrap")
+	build.Dir = src
+	build.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+arch, "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
 	if errors.Is(err, exec.ErrNotFound) {
-		return nil, errors.New("orderflow deploy builds the function with the go command, which is not on PATH: install Go 1.26")
+		return nil, fmt.Errorf("%s builds the function with the go command, which is not on PATH: install Go 1.26", cmd)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("could not build ProcessOrderFunction (go build ./cmd/bootstrap in %s): %s", src, strings.TrimSpace(lastLines(string(out), 5)))

@@ -33,6 +33,8 @@ type localOptions struct {
 	getenv func(string) string
 	// beforeDeploy: see local.Options.BeforeDeploy.
 	beforeDeploy func(*cloud.Cloud)
+	// functionZip: see local.Options.FunctionZip.
+	functionZip []byte
 }
 
 // startLocal starts the pipeline on an embedded cloud, with the garbage
@@ -41,5 +43,5 @@ func startLocal(ctx context.Context, o localOptions) (*local.Pipeline, error) {
 	gctune.Start(ctx, o.getenv)
 	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, AllowedHosts: o.allowedHosts, DataDir: o.dataDir, Recover: o.recover, Wrap: o.wrap,
 		MaxConnections: o.limits.maxConns, MaxBodyBuffer: int64(o.limits.bodyMiB) << 20,
-		MaxQueueBytes: o.maxQueueBytes, MaxQueuedBytes: o.maxQueuedBytes, BeforeDeploy: o.beforeDeploy})
+		MaxQueueBytes: o.maxQueueBytes, MaxQueuedBytes: o.maxQueuedBytes, BeforeDeploy: o.beforeDeploy, FunctionZip: o.functionZip})
 }

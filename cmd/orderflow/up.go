@@ -45,6 +45,7 @@ func upCommand(e *env) *cobra.Command {
 		queuedMiB  int64
 		quiet      bool
 		logFile    string
+		zf         zipFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -75,7 +76,20 @@ warns when it listens beyond loopback without it. In every mode the
 endpoint refuses what a web page can make a browser send, and Host names
 other than its own (--allow-host adds one). GET ` + cloud.HealthPath + ` answers
 {"status":"ok"} (200) while the cloud serves and 503 once it no longer
-does, without credentials: scripts and CI can poll it.`,
+does, without credentials: scripts and CI can poll it.
+
+ProcessOrderFunction runs its Go code in-process, which starts at once.
+--from-zip runs instead what orderflow deploy ships to AWS: up builds the
+function from this clone as deploy does (linux/arm64, the template's
+architecture, under qemu-aarch64-static when it is installed; else this
+machine's), puts the zip in the embedded S3 where deploy would
+(orderflow-artifacts-ACCOUNT-REGION, under a key carrying its digest) and
+deploys the stack naming it: the function's bootstrap runs as child
+processes speaking the Lambda Runtime API, and its REPORT lines carry Max
+Memory Used. --zip FILE runs a zip built before (make zip) instead of
+building one. With --data-dir, each start deploys the code it is given:
+start again with --from-zip after a change to run the new build, or
+without it to run the Go code in-process again.`,
 		Example: `  orderflow up
   orderflow up --addr 127.0.0.1:4600 --param BatchSize=5 --param RawMessageDelivery=true
   orderflow up --fault dynamodb-writes=0.1 --fault duplicate-deliveries=0.05
@@ -84,6 +98,8 @@ does, without credentials: scripts and CI can poll it.`,
   orderflow up --data-dir ./orderflow-data
   orderflow up --data-dir ./orderflow-data --recover
   orderflow up --log-file up.log &     # in the background: the function's logs go to up.log
+  orderflow up --from-zip              # the function's deployment zip, as child processes
+  orderflow up --zip dist/ProcessOrderFunction.zip
 
   # then, from another terminal (up prints what to export):
   curl -fsS http://127.0.0.1:4566/_orderflow/health    # {"status":"ok"} once it serves
@@ -132,6 +148,13 @@ does, without credentials: scripts and CI can poll it.`,
 			if queueMiB < 1 || queuedMiB < 1 || queueMiB > 1<<20 || queuedMiB > 1<<20 {
 				return usageError{fmt.Errorf("--max-queue-mib %d and --max-queued-mib %d must each be from 1 to %d", queueMiB, queuedMiB, 1<<20)}
 			}
+			if (zf.fromZip || zf.file != "") && (overrides["CodeS3Bucket"] != "" || overrides["CodeS3Key"] != "") {
+				return usageError{errors.New("--from-zip and --zip name the function's code themselves: leave out --param CodeS3Bucket and CodeS3Key")}
+			}
+			zip, from, err := zf.artefact(cmd.Context(), e.stdout, "orderflow up")
+			if err != nil {
+				return err
+			}
 			resuming := dataDir != "" && hasState(dataDir)
 			var resumed string
 			logs, closeLogs, err := functionLogSink(e, quiet, logFile)
@@ -140,7 +163,7 @@ does, without credentials: scripts and CI can poll it.`,
 			}
 			defer closeLogs()
 			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: logs, getenv: e.getenv, faults: f, credentials: keys, allowedHosts: hosts, dataDir: dataDir, recover: recoverDir, limits: lim,
-				maxQueueBytes: queueMiB << 20, maxQueuedBytes: queuedMiB << 20,
+				maxQueueBytes: queueMiB << 20, maxQueuedBytes: queuedMiB << 20, functionZip: zip,
 				beforeDeploy: func(c *cloud.Cloud) {
 					if resuming {
 						resumed = resumedSummary(c)
@@ -152,7 +175,7 @@ does, without credentials: scripts and CI can poll it.`,
 			if rec := l.Cloud.Recovery(); rec.Damaged() {
 				fmt.Fprintf(e.stdout, "orderflow: recovered %s, accepting the loss: %s.\n\n", dataDir, rec)
 			}
-			printResources(e, l, keys, bannerOptions{resumed: resumed, quiet: quiet, logFile: logFile})
+			printResources(e, l, keys, bannerOptions{resumed: resumed, quiet: quiet, logFile: logFile, codeFrom: from})
 			watchDataFile(e, l.Cloud)
 			if held := l.Cloud.SQS.Engine().QueuedBytes(); held > queuedMiB<<20 {
 				fmt.Fprintf(e.stderr, "orderflow: the queues in %s hold %d MiB of messages, over --max-queued-mib %d: all of them are kept, and sends are refused until the queues are drained below it.\n", dataDir, held>>20, queuedMiB)
@@ -191,6 +214,7 @@ does, without credentials: scripts and CI can poll it.`,
 	cmd.Flags().StringArrayVar(&creds, "credential", nil, "with --require-auth: a key to accept, as ACCESS_KEY_ID:SECRET_ACCESS_KEY (repeatable)")
 	cmd.Flags().StringArrayVar(&hosts, "allow-host", nil, "a Host `name` the endpoint answers to beyond loopback names and the --addr host (repeatable); on 0.0.0.0, the only names it answers to besides those")
 	lim.register(cmd)
+	zf.register(cmd)
 	return cmd
 }
 
@@ -232,6 +256,9 @@ type bannerOptions struct {
 	resumed string
 	quiet   bool
 	logFile string
+	// codeFrom says what the function's zip was built from (or its
+	// file), when it runs from one.
+	codeFrom string
 }
 
 // printResources prints up's banner: where the cloud is, what it resumed
@@ -264,6 +291,7 @@ func printResources(e *env, l *local.Pipeline, keys map[string]string, o bannerO
 	for _, r := range rows {
 		fmt.Fprintf(w, "  %-14s %s\n", r[0], r[1])
 	}
+	fmt.Fprintf(w, "\n%s\n", codeSentence(l, o.codeFrom))
 	region := l.Cloud.Region()
 	accepted, keyLine := "any credentials are accepted", ""
 	if len(keys) > 0 {

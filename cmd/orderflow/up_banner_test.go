@@ -33,12 +33,19 @@ var bannerEndpoint = regexp.MustCompile(`embedded cloud at (http://\S+) `)
 
 func runUp(t *testing.T, args ...string) *upInProcess {
 	t.Helper()
+	return runUpWithin(t, 20*time.Second, args...)
+}
+
+// runUpWithin is runUp for an up that takes longer than usual to print its
+// banner (one that builds the function first, say).
+func runUpWithin(t *testing.T, within time.Duration, args ...string) *upInProcess {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	u := &upInProcess{cancel: cancel, code: make(chan int, 1)}
 	go func() {
 		u.code <- run(ctx, append([]string{"up", "--addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, strings.NewReader(""), &u.stdout, &u.stderr)
 	}()
-	if !poll.Within(20*time.Second, func() bool {
+	if !poll.Within(within, func() bool {
 		select {
 		case c := <-u.code:
 			t.Fatalf("up exited with %d before its banner: %s%s", c, u.stdout.String(), u.stderr.String())
@@ -46,7 +53,7 @@ func runUp(t *testing.T, args ...string) *upInProcess {
 		}
 		return strings.Contains(u.stdout.String(), "to stop.")
 	}) {
-		t.Fatalf("up printed no banner within 20 s:\n%s%s", u.stdout.String(), u.stderr.String())
+		t.Fatalf("up printed no banner within %s:\n%s%s", within, u.stdout.String(), u.stderr.String())
 	}
 	m := bannerEndpoint.FindStringSubmatch(u.stdout.String())
 	if m == nil {

@@ -1,20 +1,29 @@
 // Package local runs the whole pipeline on one machine: it starts an
 // embedded cloud, registers ProcessOrderFunction's Go code with its function
-// host, and deploys deploy/template.yaml into it. The CLI, the reliability
+// host (or puts its deployment zip in the cloud's S3, for the zip to run as
+// child processes), and deploys deploy/template.yaml into it. The CLI, the reliability
 // suite and the benchmarks start the pipeline through it.
 package local
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/orderflow/orderflow/cloud"
 	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/cloud/provision"
 	"github.com/orderflow/orderflow/deploy"
+	"github.com/orderflow/orderflow/internal/lambdazip"
 	"github.com/orderflow/orderflow/internal/processorder"
 )
 
@@ -57,16 +66,34 @@ type Options struct {
 	// before the pipeline is deployed into it: what it sees of a data
 	// directory's state, no function has touched yet.
 	BeforeDeploy func(*cloud.Cloud)
+	// FunctionZip, if set, is ProcessOrderFunction's deployment zip (what
+	// orderflow deploy builds): it is put in the embedded S3, in the
+	// bucket and under the key orderflow deploy would use
+	// (lambdazip.Bucket, lambdazip.Key), and the stack's CodeS3Bucket and
+	// CodeS3Key name it, so the function runs its bootstrap as child
+	// processes. Unset, the function runs its Go code in-process.
+	FunctionZip []byte
 }
 
 // Pipeline is the pipeline deployed on an embedded cloud.
 type Pipeline struct {
 	Cloud *cloud.Cloud
 	Stack *provision.Stack
+	// CodeBucket and CodeKey name the function's zip in the embedded S3
+	// when it runs from one (Options.FunctionZip); empty otherwise.
+	CodeBucket, CodeKey string
 }
+
+// ErrCodeParams is returned by Start when Options.FunctionZip and a
+// CodeS3Bucket or CodeS3Key parameter are both given: the zip names the
+// code itself.
+var ErrCodeParams = errors.New("a function zip and the CodeS3Bucket or CodeS3Key parameter go apart: the zip's place names the code")
 
 // Start starts the cloud and deploys the pipeline into it.
 func Start(ctx context.Context, o Options) (*Pipeline, error) {
+	if o.FunctionZip != nil && (o.Params["CodeS3Bucket"] != "" || o.Params["CodeS3Key"] != "") {
+		return nil, ErrCodeParams
+	}
 	c, err := cloud.Start(cloud.Options{Addr: o.Addr, FunctionLogs: o.FunctionLogs, Logger: o.Logger, Credentials: o.Credentials, AllowedHosts: o.AllowedHosts, DataDir: o.DataDir, Recover: o.Recover,
 		MaxConnections: o.MaxConnections, MaxBodyBuffer: o.MaxBodyBuffer,
 		MaxQueueBytes: o.MaxQueueBytes, MaxQueuedBytes: o.MaxQueuedBytes})
@@ -78,6 +105,25 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		o.BeforeDeploy(c)
 	}
 	cfg := c.Config()
+	fail := func(err error) (*Pipeline, error) {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c.Close(closeCtx)
+		return nil, err
+	}
+	params := o.Params
+	var bucket, key string
+	if o.FunctionZip != nil {
+		bucket, key = lambdazip.Bucket(c.AccountID(), c.Region()), lambdazip.Key(o.FunctionZip)
+		if err := putCode(ctx, cfg, bucket, key, o.FunctionZip); err != nil {
+			return fail(err)
+		}
+		params = maps.Clone(o.Params)
+		if params == nil {
+			params = map[string]string{}
+		}
+		params["CodeS3Bucket"], params["CodeS3Key"] = bucket, key
+	}
 	name := o.Params["FunctionName"]
 	if name == "" {
 		name = "ProcessOrderFunction"
@@ -98,14 +144,28 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 	if err := c.CloudFormation.Resume(ctx, StackName); err != nil && o.Logger != nil {
 		o.Logger.Warn("a stack the data directory kept could not be made whole again; its resources are as they were", "err", err)
 	}
-	stack, err := c.Deploy(ctx, deploy.TemplateYAML, StackName, o.Params)
+	stack, err := c.Deploy(ctx, deploy.TemplateYAML, StackName, params)
 	if err != nil {
-		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		c.Close(closeCtx)
-		return nil, fmt.Errorf("deploy deploy/template.yaml: %w", err)
+		return fail(fmt.Errorf("deploy deploy/template.yaml: %w", err))
 	}
-	return &Pipeline{Cloud: c, Stack: stack}, nil
+	return &Pipeline{Cloud: c, Stack: stack, CodeBucket: bucket, CodeKey: key}, nil
+}
+
+// putCode puts a function's zip in the embedded S3 through its API,
+// creating the bucket if missing (a data directory keeps it, and the zips
+// of earlier starts, across restarts).
+func putCode(ctx context.Context, cfg aws.Config, bucket, key string, zip []byte) error {
+	c := awss3.NewFromConfig(cfg, func(o *awss3.Options) { o.UsePathStyle = true })
+	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(bucket)})
+	var owned *s3types.BucketAlreadyOwnedByYou
+	if err != nil && !errors.As(err, &owned) {
+		return fmt.Errorf("create the artefact bucket %s in the embedded S3: %w", bucket, err)
+	}
+	if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+		Body: bytes.NewReader(zip), ContentType: aws.String("application/zip")}); err != nil {
+		return fmt.Errorf("put the function's zip in the embedded S3 as s3://%s/%s: %w", bucket, key, err)
+	}
+	return nil
 }
 
 // Close shuts the cloud down, letting invocations in flight finish.
