@@ -547,7 +547,7 @@ func (c *Cloud) openServices() error {
 	if c.S3, err = s3.New(s3.Options{Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal, Dir: s3dir, MaxMemoryBytes: o.MaxS3MemoryBytes}); err != nil {
 		return err
 	}
-	if c.Logs, err = logs.New(logs.Options{Env: c.env, Clock: o.Clock}); err != nil {
+	if c.Logs, err = logs.New(logs.Options{Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal}); err != nil {
 		return err
 	}
 	if c.STS, err = sts.New(sts.Options{Env: c.env}); err != nil {

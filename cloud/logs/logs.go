@@ -5,6 +5,8 @@
 // tail` and operators' tools read a local function's logs as on AWS.
 //
 // Memory is bounded: a group keeps its newest MaxEventsPerGroup events.
+// Under a data directory the groups, streams and events are kept in the
+// data file (durable.go) and outlive restarts.
 // Filter patterns support plain terms (all must appear), "quoted phrases",
 // and ?term alternatives (any must appear); JSON and metric patterns are
 // refused with InvalidParameterException.
@@ -21,9 +23,12 @@ import (
 	"strings"
 	"sync"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/clock"
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 // MaxEventsPerGroup bounds a group's memory: older events are dropped.
@@ -37,6 +42,8 @@ type Service struct {
 	region  string
 	account string
 
+	j       *journal.Journal // nil: in memory only
+
 	mu     sync.Mutex
 	groups map[string]*group
 	seq    int64
@@ -48,6 +55,7 @@ type group struct {
 	retention int
 	streams   map[string]*stream
 	events    []event // in ingestion order
+	dropped   []int64 // ids of events dropped from memory, not yet deleted from the data file
 }
 
 type stream struct {
@@ -71,6 +79,10 @@ type Options struct {
 	awsenv.Env
 	// Clock stamps ingestion and creation times; default clock.Real().
 	Clock clock.Clock
+	// DB and Journal, when set, keep the logs in the data file: New reads
+	// what it holds, and changes are written through the journal.
+	DB      *bbolt.DB
+	Journal *journal.Journal
 }
 
 // New returns a service with no log groups. Options documents the
@@ -80,7 +92,13 @@ func New(opts Options) (*Service, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real()
 	}
-	return &Service{clock: opts.Clock, region: opts.Region, account: opts.AccountID, groups: map[string]*group{}}, nil
+	s := &Service{clock: opts.Clock, region: opts.Region, account: opts.AccountID, groups: map[string]*group{}, j: opts.Journal}
+	if opts.DB != nil {
+		if err := s.load(opts.DB); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Name is the SigV4 signing name.
@@ -94,32 +112,50 @@ func (s *Service) Actions() []string { return nil }
 
 func (s *Service) now() int64 { return s.clock.Now().UnixMilli() }
 
-// groupLocked returns the group, creating it if create is set.
-func (s *Service) groupLocked(name string, create bool) *group {
+// groupLocked returns the group, creating it if create is set; ops gets
+// the records of what it created.
+func (s *Service) groupLocked(name string, create bool, ops *[]journal.Op) *group {
 	g, ok := s.groups[name]
 	if !ok && create {
 		g = &group{name: name, created: s.now(), streams: map[string]*stream{}}
 		s.groups[name] = g
+		if s.j != nil {
+			*ops = append(*ops, s.groupRecord(g))
+		}
 	}
 	return g
 }
 
-func (g *group) streamLocked(name string, now int64) *stream {
+func (s *Service) streamLocked(g *group, name string, now int64, ops *[]journal.Op) *stream {
 	st, ok := g.streams[name]
 	if !ok {
 		st = &stream{name: name, created: now}
 		g.streams[name] = st
+		if s.j != nil {
+			*ops = append(*ops, s.streamRecord(g.name, st))
+		}
 	}
 	return st
 }
 
-// appendLocked adds an event, dropping the oldest beyond the bound.
-func (s *Service) appendLocked(g *group, streamName string, ts int64, msg string) {
+// appendLocked adds an event, dropping the oldest beyond the bound; ops
+// gets the records of the change.
+func (s *Service) appendLocked(g *group, streamName string, ts int64, msg string, ops *[]journal.Op) {
 	now := s.now()
-	st := g.streamLocked(streamName, now)
+	st := s.streamLocked(g, streamName, now, ops)
 	s.seq++
-	g.events = append(g.events, event{id: s.seq, ts: ts, ingest: now, stream: streamName, msg: msg})
+	ev := event{id: s.seq, ts: ts, ingest: now, stream: streamName, msg: msg}
+	g.events = append(g.events, ev)
+	if s.j != nil {
+		*ops = append(*ops, s.eventRecord(g.name, ev))
+	}
 	if over := len(g.events) - MaxEventsPerGroup; over > 0 {
+		if s.j != nil {
+			for _, d := range g.events[:over] {
+				g.dropped = append(g.dropped, d.id)
+			}
+			*ops = append(*ops, s.dropOps(g)...)
+		}
 		g.events = slices.Delete(g.events, 0, over)
 	}
 	if st.first == 0 || ts < st.first {
@@ -132,7 +168,9 @@ func (s *Service) appendLocked(g *group, streamName string, ts int64, msg string
 // of the group (both created if need be), stamped with the clock.
 func (s *Service) Writer(group, stream string) io.Writer {
 	s.mu.Lock()
-	s.groupLocked(group, true).streamLocked(stream, s.now())
+	var ops []journal.Op
+	s.streamLocked(s.groupLocked(group, true, &ops), stream, s.now(), &ops)
+	s.record(ops...) // the cloud's own lines: not waited for
 	s.mu.Unlock()
 	return &lineWriter{s: s, group: group, stream: stream}
 }
@@ -156,8 +194,10 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		line := string(w.partial[:i])
 		w.partial = w.partial[i+1:]
 		w.s.mu.Lock()
-		g := w.s.groupLocked(w.group, true)
-		w.s.appendLocked(g, w.stream, w.s.now(), line)
+		var ops []journal.Op
+		g := w.s.groupLocked(w.group, true, &ops)
+		w.s.appendLocked(g, w.stream, w.s.now(), line, &ops)
+		w.s.record(ops...) // the cloud's own lines: not waited for
 		w.s.mu.Unlock()
 	}
 	return len(p), nil
@@ -275,33 +315,63 @@ func (s *Service) createLogGroup(in request) (any, *awsproto.Error) {
 	if in.LogGroupName == "" {
 		return nil, invalid("logGroupName is required")
 	}
+	if err := s.writable(); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.groups[in.LogGroupName] != nil {
+		s.mu.Unlock()
 		return nil, awsproto.Errorf(http.StatusBadRequest, "ResourceAlreadyExistsException", "The specified log group already exists")
 	}
-	s.groupLocked(in.LogGroupName, true)
+	var ops []journal.Op
+	s.groupLocked(in.LogGroupName, true, &ops)
+	t := s.record(ops...)
+	s.mu.Unlock()
+	if err := durable(t); err != nil {
+		return nil, err
+	}
 	return struct{}{}, nil
 }
 
 func (s *Service) deleteLogGroup(in request) (any, *awsproto.Error) {
+	if err := s.writable(); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.groups[in.LogGroupName] == nil {
+		s.mu.Unlock()
 		return nil, notFound("log group")
 	}
 	delete(s.groups, in.LogGroupName)
+	name := []byte(in.LogGroupName)
+	t := s.record(journal.DeleteBucket(journal.Path(rootBucket, eventsBucket), name), journal.DeleteBucket(journal.Path(rootBucket, streamsBucket), name),
+		journal.Delete(journal.Path(rootBucket, groupsBucket), name))
+	s.mu.Unlock()
+	if err := durable(t); err != nil {
+		return nil, err
+	}
 	return struct{}{}, nil
 }
 
 func (s *Service) putRetentionPolicy(in request) (any, *awsproto.Error) {
+	if err := s.writable(); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	g := s.groups[in.LogGroupName]
 	if g == nil {
+		s.mu.Unlock()
 		return nil, notFound("log group")
 	}
 	g.retention = in.RetentionInDays
+	var t journal.Ticket
+	if s.j != nil {
+		t = s.record(s.groupRecord(g))
+	}
+	s.mu.Unlock()
+	if err := durable(t); err != nil {
+		return nil, err
+	}
 	return struct{}{}, nil
 }
 
@@ -351,19 +421,30 @@ func (s *Service) describeLogGroups(in request) (any, *awsproto.Error) {
 }
 
 func (s *Service) createLogStream(in request) (any, *awsproto.Error) {
+	if err := s.writable(); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	g := s.groups[in.LogGroupName]
 	if g == nil {
+		s.mu.Unlock()
 		return nil, notFound("log group")
 	}
 	if in.LogStreamName == "" || strings.ContainsAny(in.LogStreamName, ":*") {
+		s.mu.Unlock()
 		return nil, invalid("logStreamName %q is not valid", in.LogStreamName)
 	}
 	if g.streams[in.LogStreamName] != nil {
+		s.mu.Unlock()
 		return nil, awsproto.Errorf(http.StatusBadRequest, "ResourceAlreadyExistsException", "The specified log stream already exists")
 	}
-	g.streamLocked(in.LogStreamName, s.now())
+	var ops []journal.Op
+	s.streamLocked(g, in.LogStreamName, s.now(), &ops)
+	t := s.record(ops...)
+	s.mu.Unlock()
+	if err := durable(t); err != nil {
+		return nil, err
+	}
 	return struct{}{}, nil
 }
 
@@ -426,24 +507,35 @@ func (s *Service) putLogEvents(in request) (any, *awsproto.Error) {
 	if len(in.LogEvents) == 0 || len(in.LogEvents) > 10000 {
 		return nil, invalid("logEvents must hold 1 to 10000 events")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.groups[in.LogGroupName]
-	if g == nil {
-		return nil, notFound("log group")
-	}
-	if g.streams[in.LogStreamName] == nil {
-		return nil, notFound("log stream")
-	}
 	for i := 1; i < len(in.LogEvents); i++ {
 		if in.LogEvents[i].Timestamp < in.LogEvents[i-1].Timestamp {
 			return nil, invalid("Log events in a single PutLogEvents request must be in chronological order.")
 		}
 	}
-	for _, e := range in.LogEvents {
-		s.appendLocked(g, in.LogStreamName, e.Timestamp, e.Message)
+	if err := s.writable(); err != nil {
+		return nil, err
 	}
-	return map[string]string{"nextSequenceToken": strconv.FormatInt(s.seq, 10)}, nil
+	s.mu.Lock()
+	g := s.groups[in.LogGroupName]
+	if g == nil {
+		s.mu.Unlock()
+		return nil, notFound("log group")
+	}
+	if g.streams[in.LogStreamName] == nil {
+		s.mu.Unlock()
+		return nil, notFound("log stream")
+	}
+	var ops []journal.Op
+	for _, e := range in.LogEvents {
+		s.appendLocked(g, in.LogStreamName, e.Timestamp, e.Message, &ops)
+	}
+	t := s.record(ops...)
+	seq := s.seq
+	s.mu.Unlock()
+	if err := durable(t); err != nil {
+		return nil, err
+	}
+	return map[string]string{"nextSequenceToken": strconv.FormatInt(seq, 10)}, nil
 }
 
 // inRange reports whether an event lies in [start, end).
