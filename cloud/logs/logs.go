@@ -42,7 +42,7 @@ type Service struct {
 	region  string
 	account string
 
-	j       *journal.Journal // nil: in memory only
+	j *journal.Journal // nil: in memory only
 
 	mu     sync.Mutex
 	groups map[string]*group
