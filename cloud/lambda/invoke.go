@@ -158,7 +158,7 @@ func (h *Host) runWithID(fn *function, payload []byte, reqID string, tail bool) 
 		defer t.remove(tb)
 	}
 	clk := h.opts.Clock
-	fmt.Fprintf(fn.logs, "START RequestId: %s Version: $LATEST\n", reqID)
+	fmt.Fprintf(fn.logs, "START RequestId: %s Version: %s\n", reqID, fn.cfg.Version)
 	start := clk.Now()
 	timeout := time.Duration(fn.cfg.TimeoutSec) * time.Second
 	ctx, cancel := withTimeout(clk, timeout)

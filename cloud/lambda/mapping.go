@@ -243,7 +243,7 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 		}
 		fn = m.fn()
 	}
-	fmt.Fprintf(fn.logs, "START RequestId: %s Version: $LATEST\n", reqID)
+	fmt.Fprintf(fn.logs, "START RequestId: %s Version: %s\n", reqID, fn.cfg.Version)
 	start := clk.Now()
 
 	timeout := time.Duration(fn.cfg.TimeoutSec) * time.Second

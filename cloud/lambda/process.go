@@ -345,7 +345,7 @@ func (p *procFunction) env(runtimeAPI string) []string {
 		"AWS_EXECUTION_ENV=AWS_Lambda_"+p.spec.Runtime,
 		"AWS_LAMBDA_RUNTIME_API="+runtimeAPI,
 		"AWS_LAMBDA_FUNCTION_NAME="+p.cfg.Name,
-		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		"AWS_LAMBDA_FUNCTION_VERSION="+p.cfg.Version,
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(p.cfg.MemoryMB),
 		"AWS_LAMBDA_LOG_GROUP_NAME="+group,
 		"AWS_REGION="+o.Region,
