@@ -114,7 +114,9 @@ func jsonProblem(err error) string {
 	var syntax *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr):
-		return fmt.Sprintf("the value of %s is a JSON %s, not the %s Lambda takes", cmp.Or(typeErr.Field, "the body"), typeErr.Value, jsonType(typeErr.Type.Kind().String()))
+		// The request's embedded structs are no part of its fields' names.
+		field := strings.NewReplacer("configurationJSON.", "", "codeJSON.", "").Replace(typeErr.Field)
+		return fmt.Sprintf("the value of %s is a JSON %s, not the %s Lambda takes", cmp.Or(field, "the body"), typeErr.Value, jsonType(typeErr.Type.Kind().String()))
 	case errors.As(err, &b64):
 		return fmt.Sprintf("a blob (ZipFile) is not valid base64: %v", b64)
 	case errors.As(err, &syntax):
