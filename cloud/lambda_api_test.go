@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -636,4 +637,36 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// Under --require-auth the edge reads a body whole to check its signature:
+// one over its limit is refused there, with Lambda's error code.
+func TestACodeUploadOverTheLimitIsRefusedWithLambdasCodeUnderRequireAuth(t *testing.T) {
+	t.Parallel()
+	_, cfg, _ := apiCloud(t, func(o *cloud.Options) { o.Credentials = map[string]string{"AKIDLOCAL": "s3cr3t"} })
+	signed := cfg.Copy()
+	signed.Credentials = credentials.NewStaticCredentialsProvider("AKIDLOCAL", "s3cr3t", "")
+	signed.RetryMaxAttempts = 1
+	_, err := awslambda.NewFromConfig(signed).CreateFunction(context.Background(), &awslambda.CreateFunctionInput{
+		FunctionName: aws.String("big"), Role: aws.String(testRole), Runtime: lambdatypes.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
+		Code: &lambdatypes.FunctionCode{ZipFile: make([]byte, 20<<20)},
+	})
+	if code, msg := apiError(t, err); code != "RequestEntityTooLargeException" || msg != "the request body cannot be read: http: request body too large" {
+		t.Errorf("a 20 MiB zip: got %s %q", code, msg)
+	}
+}
+
+// A zip within Lambda's 50 MB but over the edge's limit on a request is
+// refused with the way round it.
+func TestAZipOverTheEdgesLimitIsRefusedWithTheWayThroughS3(t *testing.T) {
+	t.Parallel()
+	_, _, client := apiCloud(t)
+	_, err := client.CreateFunction(context.Background(), &awslambda.CreateFunctionInput{
+		FunctionName: aws.String("big"), Role: aws.String(testRole), Runtime: lambdatypes.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
+		Code: &lambdatypes.FunctionCode{ZipFile: make([]byte, 20<<20)},
+	}, func(o *awslambda.Options) { o.RetryMaxAttempts = 1 })
+	if code, msg := apiError(t, err); code != "RequestEntityTooLargeException" ||
+		msg != "Request must be smaller than 16777216 bytes for the CreateFunction operation on the embedded cloud: upload the zip to S3 and give Code.S3Bucket and Code.S3Key instead" {
+		t.Errorf("a 20 MiB zip: got %s %q", code, msg)
+	}
 }

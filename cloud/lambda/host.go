@@ -10,6 +10,13 @@
 // killed with its process group on a timeout or a crash; a bootstrap built
 // for another architecture runs under qemu-user. Close kills them all.
 //
+// Lambda's API (API: api.go and api_*.go) reads and invokes functions, and
+// creates, updates and deletes zip functions (the zip in the request or in
+// the embedded S3, Options.Code), their published versions (versions.go:
+// each a function of its own, running the code and configuration it was
+// published with while $LATEST changes), their aliases and their SQS event
+// source mappings.
+//
 // A mapping long-polls its queue through the SQS API, gathers a batch (up to
 // BatchSize records, or whatever arrived within the batching window),
 // invokes the function with the function's timeout as the context deadline,
