@@ -269,8 +269,10 @@ func Start(opts Options) (*Cloud, error) {
 		// A zip function's process signs its SDK calls as the cloud's own
 		// clients do, so the cloud accepts them whatever its keys.
 		Credentials: lambda.Credentials{AccessKeyID: c.self.AccessKeyID, SecretAccessKey: c.self.SecretAccessKey},
-		// Lambda's API reads Code.S3Bucket/S3Key as the provisioner does.
+		// Lambda's API reads Code.S3Bucket/S3Key as the provisioner does,
+		// and keeps the functions it creates in the data file.
 		Code: s3Code{c.S3},
+		DB:   c.db, Journal: c.journal,
 	})
 	if err != nil {
 		ln.Close()

@@ -670,3 +670,81 @@ func TestAZipOverTheEdgesLimitIsRefusedWithTheWayThroughS3(t *testing.T) {
 		t.Errorf("a 20 MiB zip: got %s %q", code, msg)
 	}
 }
+
+// What Lambda's API creates is kept in the data directory: after a
+// restart the functions run the code they ran, versions and aliases
+// still name it, version numbers go on, and mappings poll again.
+func TestFunctionsCreatedThroughTheAPIOutliveARestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx := context.Background()
+	start := func(logs io.Writer) (*cloud.Cloud, *awslambda.Client, *awssqs.Client) {
+		t.Helper()
+		c, err := cloud.Start(cloud.Options{Addr: "127.0.0.1:0", DataDir: dir, FunctionLogs: logs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, awslambda.NewFromConfig(c.Config()), awssqs.NewFromConfig(c.Config())
+	}
+	c, client, sqsc := start(io.Discard)
+	fn := aws.String("echo")
+	q, err := sqsc.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String("jobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createZipFunction(t, client, "echo", runtimeZip(t, "v1"), func(in *awslambda.CreateFunctionInput) {
+		in.Publish = true
+		in.Environment = &lambdatypes.Environment{Variables: map[string]string{"GREETING": "kept"}}
+	})
+	if _, err := client.UpdateFunctionCode(ctx, &awslambda.UpdateFunctionCodeInput{FunctionName: fn, ZipFile: runtimeZip(t, "v2"), Publish: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CreateAlias(ctx, &awslambda.CreateAliasInput{FunctionName: fn, Name: aws.String("live"), FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := client.CreateEventSourceMapping(ctx, &awslambda.CreateEventSourceMappingInput{FunctionName: fn, EventSourceArn: aws.String("arn:aws:sqs:us-east-1:000000000000:jobs"), BatchSize: aws.Int32(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createZipFunction(t, client, "gone", runtimeZip(t, "g"))
+	if _, err := client.DeleteFunction(ctx, &awslambda.DeleteFunctionInput{FunctionName: aws.String("gone")}); err != nil {
+		t.Fatal(err)
+	}
+	closeCloud(t, c)
+
+	logs := &syncbuf.Buffer{}
+	c, client, sqsc = start(logs)
+	defer closeCloud(t, c)
+	list, err := client.ListFunctions(ctx, &awslambda.ListFunctionsInput{})
+	if err != nil || len(list.Functions) != 1 || aws.ToString(list.Functions[0].FunctionName) != "echo" {
+		t.Fatalf("after the restart ListFunctions = %+v, %v; want echo alone", list, err)
+	}
+	if a, _ := invokeAnswer(t, client, "echo", "", `{}`); a.Code != "v2" || a.Greeting != "kept" {
+		t.Errorf("after the restart $LATEST answered %+v, want v2 with GREETING kept", a)
+	}
+	if a, executed := invokeAnswer(t, client, "echo:live", "", `{}`); a.Code != "v1" || executed != "1" {
+		t.Errorf("after the restart the alias live answered %+v, executed %s; want v1, 1", a, executed)
+	}
+	again, err := client.PublishVersion(ctx, &awslambda.PublishVersionInput{FunctionName: fn})
+	if err != nil || aws.ToString(again.Version) != "2" {
+		t.Errorf("publishing the unchanged function after the restart: %v, Version %s; want 2", err, aws.ToString(again.Version))
+	}
+	if _, err := client.DeleteFunction(ctx, &awslambda.DeleteFunctionInput{FunctionName: fn, Qualifier: aws.String("2")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.UpdateFunctionConfiguration(ctx, &awslambda.UpdateFunctionConfigurationInput{FunctionName: fn, Timeout: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	v3, err := client.PublishVersion(ctx, &awslambda.PublishVersionInput{FunctionName: fn})
+	if err != nil || aws.ToString(v3.Version) != "3" {
+		t.Errorf("publishing after the restart: %v, Version %s; want 3 (numbers are not reused)", err, aws.ToString(v3.Version))
+	}
+	got, err := client.GetEventSourceMapping(ctx, &awslambda.GetEventSourceMappingInput{UUID: m.UUID})
+	if err != nil || aws.ToInt32(got.BatchSize) != 3 || aws.ToString(got.State) != "Enabled" {
+		t.Fatalf("after the restart the mapping is %+v, %v", got, err)
+	}
+	if _, err := sqsc.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String("after-restart")}); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "the restored mapping delivers", func() bool { return strings.Contains(logs.String(), `"body":"after-restart"`) })
+}

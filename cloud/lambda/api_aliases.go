@@ -86,6 +86,8 @@ func (a *API) aliasFailed(w http.ResponseWriter, fn *function, name, version str
 }
 
 func (a *API) createAlias(w http.ResponseWriter, r *http.Request, params []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	var in aliasInput
 	if !a.decode(w, r, "CreateAlias", 1<<20, &in) {
 		return
@@ -117,10 +119,16 @@ func (a *API) createAlias(w http.ResponseWriter, r *http.Request, params []strin
 		a.aliasFailed(w, fn, *in.Name, *in.FunctionVersion, err)
 		return
 	}
+	if err := a.h.saveAlias(fn.cfg.Name, al.Name, &al); err != nil {
+		a.notDurable(w, err)
+		return
+	}
 	a.reply(w, http.StatusCreated, a.aliasJSON(fn, al))
 }
 
 func (a *API) updateAlias(w http.ResponseWriter, r *http.Request, params []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	var in aliasInput
 	if !a.decode(w, r, "UpdateAlias", 1<<20, &in) {
 		return
@@ -147,6 +155,10 @@ func (a *API) updateAlias(w http.ResponseWriter, r *http.Request, params []strin
 	al, err := a.h.putAlias(fn.cfg.Name, cur, false, aws.ToString(in.RevisionId))
 	if err != nil {
 		a.aliasFailed(w, fn, params[1], cur.FunctionVersion, err)
+		return
+	}
+	if err := a.h.saveAlias(fn.cfg.Name, al.Name, &al); err != nil {
+		a.notDurable(w, err)
 		return
 	}
 	a.reply(w, http.StatusOK, a.aliasJSON(fn, al))
@@ -181,12 +193,18 @@ func (a *API) listAliases(w http.ResponseWriter, r *http.Request, params []strin
 }
 
 func (a *API) deleteAlias(w http.ResponseWriter, r *http.Request, params []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	fn, ok := a.aliasFunction(w, r, params[0])
 	if !ok {
 		return
 	}
 	if err := a.h.deleteAlias(fn.cfg.Name, params[1]); err != nil {
 		a.aliasFailed(w, fn, params[1], "", err)
+		return
+	}
+	if err := a.h.saveAlias(fn.cfg.Name, params[1], nil); err != nil {
+		a.notDurable(w, err)
 		return
 	}
 	w.Header().Set("X-Amzn-Requestid", awsproto.NewRequestID())

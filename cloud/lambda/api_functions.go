@@ -372,7 +372,7 @@ func (a *API) createFunction(w http.ResponseWriter, r *http.Request, _ []string)
 		a.fail(w, *invalidParameter("FunctionName %s is of another region or account than this endpoint's (%s, %s).", *in.FunctionName, a.h.opts.Region, a.h.opts.AccountID))
 		return
 	}
-	spec := Function{Name: ref.name, TimeoutSec: 3, MemoryMB: 128, Architectures: []string{"x86_64"}}
+	spec := Function{Name: ref.name, TimeoutSec: 3, MemoryMB: 128, Architectures: []string{"x86_64"}, api: true}
 	if bad := in.configurationJSON.apply(&spec); bad != nil {
 		a.fail(w, *bad)
 		return
@@ -406,6 +406,16 @@ func (a *API) answerUpdated(w http.ResponseWriter, r *http.Request, name string,
 			return
 		}
 		key += ":" + version
+	}
+	if err := a.h.saveFunction(name); err != nil {
+		a.notDurable(w, err)
+		return
+	}
+	if key != name {
+		if err := a.h.saveFunction(key); err != nil {
+			a.notDurable(w, err)
+			return
+		}
 	}
 	a.h.mu.Lock()
 	fn, ok := a.h.functions[key]
@@ -539,9 +549,32 @@ func (a *API) deleteFunction(w http.ResponseWriter, r *http.Request, params []st
 			return
 		}
 	}
+	var versions, aliases []string
+	if ref.qualifier == "" {
+		a.h.mu.Lock()
+		for _, v := range a.h.versionsOf(fn.cfg.Name) {
+			versions = append(versions, v.cfg.Version)
+		}
+		a.h.mu.Unlock()
+		for _, al := range a.h.listAliases(fn.cfg.Name) {
+			aliases = append(aliases, al.Name)
+		}
+	}
 	if err := a.h.DeleteFunction(r.Context(), fn.key); err != nil {
 		a.buildFailed(w, err)
 		return
+	}
+	if fn.spec.api {
+		var err error
+		if ref.qualifier == "" {
+			err = a.h.forgetFunction(fn.cfg.Name, versions, aliases)
+		} else {
+			err = a.h.persist(del(versionsBkt, fn.key))
+		}
+		if err != nil {
+			a.notDurable(w, err)
+			return
+		}
 	}
 	w.Header().Set("X-Amzn-Requestid", awsproto.NewRequestID())
 	w.WriteHeader(http.StatusNoContent)
@@ -593,4 +626,11 @@ func (a *API) listVersions(w http.ResponseWriter, r *http.Request, params []stri
 		}
 	}
 	a.reply(w, http.StatusOK, map[string]any{"Versions": out})
+}
+
+// notDurable answers a change made that could not be written to the data
+// file: the client cannot know whether a restart keeps it, as after AWS's
+// 5xx.
+func (a *API) notDurable(w http.ResponseWriter, err error) {
+	a.fail(w, apiError{http.StatusServiceUnavailable, "ServiceException", strings.TrimPrefix(err.Error(), "lambda: ") + "; the change may not survive a restart"})
 }

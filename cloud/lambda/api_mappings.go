@@ -88,6 +88,8 @@ func (a *API) mappingFailed(w http.ResponseWriter, err error) {
 
 // createMapping is CreateEventSourceMapping.
 func (a *API) createMapping(w http.ResponseWriter, r *http.Request, _ []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	var in mappingInput
 	if !a.decode(w, r, "CreateEventSourceMapping", 1<<20, &in) {
 		return
@@ -117,12 +119,18 @@ func (a *API) createMapping(w http.ResponseWriter, r *http.Request, _ []string) 
 		a.mappingFailed(w, ErrMappingNotFound)
 		return
 	}
+	if err := a.h.saveMapping(mp, false); err != nil {
+		a.notDurable(w, err)
+		return
+	}
 	a.reply(w, http.StatusAccepted, mp.json())
 }
 
 // updateMapping is UpdateEventSourceMapping: what the request gives
 // changes, the rest stays; the queue cannot change.
 func (a *API) updateMapping(w http.ResponseWriter, r *http.Request, params []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	var in mappingInput
 	if !a.decode(w, r, "UpdateEventSourceMapping", 1<<20, &in) {
 		return
@@ -145,12 +153,18 @@ func (a *API) updateMapping(w http.ResponseWriter, r *http.Request, params []str
 		a.mappingFailed(w, err)
 		return
 	}
+	if err := a.h.saveMapping(mp, false); err != nil {
+		a.notDurable(w, err)
+		return
+	}
 	a.reply(w, http.StatusAccepted, mp.json())
 }
 
 // deleteMapping is DeleteEventSourceMapping: its answer is the mapping,
 // Deleting.
 func (a *API) deleteMapping(w http.ResponseWriter, r *http.Request, params []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	mp, ok := a.mapping(params[0])
 	if !ok {
 		a.mappingFailed(w, ErrMappingNotFound)
@@ -159,6 +173,10 @@ func (a *API) deleteMapping(w http.ResponseWriter, r *http.Request, params []str
 	j := mp.json()
 	if err := a.h.DeleteEventSourceMapping(r.Context(), params[0]); err != nil {
 		a.mappingFailed(w, err)
+		return
+	}
+	if err := a.h.saveMapping(mp, true); err != nil {
+		a.notDurable(w, err)
 		return
 	}
 	j.State = "Deleting"

@@ -59,10 +59,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"go.etcd.io/bbolt"
 
 	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/clock"
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 // Handler is a function of aws-lambda-go's SQS shape.
@@ -130,6 +132,11 @@ type Options struct {
 	// an error when there is none. Default: qemu-aarch64-static (for
 	// arm64) or qemu-x86_64-static looked up on PATH.
 	Emulator func(arch string) (string, error)
+	// DB and Journal, if set, keep what Lambda's API creates (functions,
+	// versions, aliases, mappings) in the cloud's data file, and New
+	// restores it (durable.go).
+	DB      *bbolt.DB
+	Journal *journal.Journal
 	// Code reads a function's zip from S3 for Lambda's API
 	// (CreateFunction and UpdateFunctionCode with Code.S3Bucket/S3Key).
 	// Default: none, and such calls are refused.
@@ -219,7 +226,7 @@ func New(opts Options) (*Host, error) {
 	if opts.Emulator == nil {
 		opts.Emulator = func(arch string) (string, error) { return exec.LookPath(qemuName(arch)) }
 	}
-	return &Host{
+	h := &Host{
 		opts:      opts,
 		sink:      &sink{w: opts.Logs},
 		factories: map[string]Factory{},
@@ -229,7 +236,14 @@ func New(opts Options) (*Host, error) {
 		versions:  map[string]int{},
 		aliases:   map[string]map[string]*Alias{},
 		flights:   map[*flight]struct{}{},
-	}, nil
+	}
+	if opts.DB != nil {
+		if err := h.restore(); err != nil {
+			h.Close(context.Background())
+			return nil, err
+		}
+	}
+	return h, nil
 }
 
 // Register binds a function name to the Go code that implements it. A
@@ -254,6 +268,9 @@ type Function struct {
 	Role          string
 	LogGroup      string
 	Description   string
+	// api marks a function Lambda's API created, which the API keeps in
+	// the data file (durable.go); the stacks' functions are their stacks'.
+	api bool
 	// Zip, if set, is the function's code: a provided.al2023 zip, which
 	// the host runs in place of what is registered under Name.
 	Zip []byte
@@ -373,6 +390,12 @@ func (h *Host) build(f Function, logs io.Writer, version string) (*function, err
 
 // CreateEventSourceMapping validates m as AWS does and starts its pollers.
 func (h *Host) CreateEventSourceMapping(ctx context.Context, m EventSourceMapping) (string, error) {
+	return h.createMapping(ctx, m, "")
+}
+
+// createMapping is CreateEventSourceMapping, keeping the id given (a
+// mapping restored from the data file) or making one ("").
+func (h *Host) createMapping(ctx context.Context, m EventSourceMapping, id string) (string, error) {
 	h.mu.Lock()
 	fn, ok := h.functions[functionName(m.FunctionName)]
 	closed := h.closed
@@ -394,6 +417,9 @@ func (h *Host) CreateEventSourceMapping(ctx context.Context, m EventSourceMappin
 		return "", err
 	}
 	mp := newMapping(h, fn, q, m)
+	if id != "" {
+		mp.id = id
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
