@@ -26,9 +26,11 @@ import (
 // source mappings. Every other operation of Lambda's API answers in
 // Lambda's JSON error shape, saying it is not implemented here.
 //
-// The host keeps what the API creates in memory only: a cloud restarted
-// from its data directory has the functions its stacks create, not those
-// created through this API.
+// With a data file (Options.DB, Options.Journal) the functions the API
+// creates are kept there, with their versions, aliases and mappings, and
+// come back when the cloud restarts (durable.go). Changes the API makes to
+// a stack's functions are not kept: after a restart, a stack's functions
+// are what its template makes them.
 func (h *Host) API() *API { return &API{h: h} }
 
 // API is the host's Lambda API for the edge.

@@ -313,6 +313,9 @@ func (a *API) checkZip(w http.ResponseWriter, b []byte) ([]byte, bool) {
 // buildFailed answers a function the host could not build.
 func (a *API) buildFailed(w http.ResponseWriter, err error) {
 	msg := strings.TrimPrefix(err.Error(), "lambda: ")
+	if _, why, ok := strings.Cut(msg, ErrBadArtefact.Error()+": "); ok {
+		msg = "The function's zip cannot run: " + why
+	}
 	switch {
 	case errors.Is(err, errClosed):
 		a.fail(w, apiError{http.StatusServiceUnavailable, "ServiceException", "The embedded Lambda is shutting down."})
