@@ -274,6 +274,17 @@ func TestAPublishedVersionKeepsItsCodeWhenLatestChanges(t *testing.T) {
 	if want := []string{"$LATEST=" + v2sha, "1=" + v1sha, "2=" + v2sha}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("ListVersionsByFunction = %v, want %v", got, want)
 	}
+	all, err := client.ListFunctions(ctx, &awslambda.ListFunctionsInput{FunctionVersion: lambdatypes.FunctionVersionAll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	for _, f := range all.Functions {
+		got = append(got, aws.ToString(f.FunctionArn))
+	}
+	if want := []string{"arn:aws:lambda:us-east-1:000000000000:function:echo", "arn:aws:lambda:us-east-1:000000000000:function:echo:1", "arn:aws:lambda:us-east-1:000000000000:function:echo:2"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ListFunctions FunctionVersion=ALL = %v, want %v", got, want)
+	}
 	// Deleting version 1 leaves version 2; its number is not reused.
 	if _, err := client.DeleteFunction(ctx, &awslambda.DeleteFunctionInput{FunctionName: fn, Qualifier: aws.String("1")}); err != nil {
 		t.Fatal(err)

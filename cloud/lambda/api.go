@@ -381,16 +381,25 @@ func (a *API) function(name string) (*function, bool) {
 	return fn, ok
 }
 
-func (a *API) listFunctions(w http.ResponseWriter, _ *http.Request) {
+// listFunctions is ListFunctions: each function's $LATEST, and with
+// FunctionVersion=ALL its published versions too.
+func (a *API) listFunctions(w http.ResponseWriter, r *http.Request) {
+	all := r.URL.Query().Get("FunctionVersion")
+	if all != "" && all != "ALL" {
+		a.fail(w, *validation(all, "functionVersion", "Member must satisfy enum value set: [ALL]"))
+		return
+	}
 	a.h.mu.Lock()
 	out := []functionJSON{}
 	for key, fn := range a.h.functions {
-		if !strings.Contains(key, ":") { // versions are listed by ListVersionsByFunction
+		if all != "" || !strings.Contains(key, ":") {
 			out = append(out, a.functionJSON(fn))
 		}
 	}
 	a.h.mu.Unlock()
-	slices.SortFunc(out, func(x, y functionJSON) int { return strings.Compare(x.FunctionName, y.FunctionName) })
+	slices.SortFunc(out, func(x, y functionJSON) int {
+		return cmp.Or(strings.Compare(x.FunctionName, y.FunctionName), versionOrder(x.Version)-versionOrder(y.Version))
+	})
 	a.reply(w, http.StatusOK, map[string]any{"Functions": out})
 }
 
@@ -534,6 +543,15 @@ func (a *API) resolveName(w http.ResponseWriter, name, qualifier string, latest 
 		return notFound()
 	}
 	return fn, version, true
+}
+
+// versionOrder sorts $LATEST before the published versions, in order.
+func versionOrder(v string) int {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // isVersion reports whether a qualifier is a version number.

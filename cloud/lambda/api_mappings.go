@@ -119,6 +119,7 @@ func (a *API) createMapping(w http.ResponseWriter, r *http.Request, _ []string) 
 		a.mappingFailed(w, ErrMappingNotFound)
 		return
 	}
+	mp.api.Store(true)
 	if err := a.h.saveMapping(mp, false); err != nil {
 		a.notDurable(w, err)
 		return

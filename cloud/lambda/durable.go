@@ -196,11 +196,11 @@ func (h *Host) saveAlias(name, alias string, a *Alias) error {
 	return h.persist(put(aliasesBkt, name+":"+alias, aliasValue(*a)))
 }
 
-// saveMapping records the mapping id as it is now, or its deletion (gone),
-// if Lambda's API made the function it invokes.
+// saveMapping records the mapping as it is now, or its deletion (gone),
+// if Lambda's API made it and the function it invokes.
 func (h *Host) saveMapping(mp *mapping, gone bool) error {
 	fn := mp.fn()
-	if !fn.spec.api {
+	if !mp.api.Load() || !fn.spec.api {
 		return nil
 	}
 	if gone {
@@ -311,7 +311,11 @@ func (h *Host) restore() error {
 		}
 		if _, err := h.createMapping(context.Background(), m, r.key); err != nil {
 			warn("event source mapping", r.key, err)
+			continue
 		}
+		h.mu.Lock()
+		h.mappings[r.key].api.Store(true)
+		h.mu.Unlock()
 	}
 	return nil
 }

@@ -30,6 +30,9 @@ type mapping struct {
 	id string
 	h  *Host
 	q  QueueInfo
+	// api marks a mapping Lambda's API created, which the data file keeps
+	// (durable.go); a stack's mappings are its stack's.
+	api atomic.Bool
 	// fn and cfg change in place (UpdateFunction, UpdateEventSourceMapping):
 	// a poller reads them afresh for each batch.
 	fnp  atomic.Pointer[function]
