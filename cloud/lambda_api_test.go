@@ -1,6 +1,7 @@
 package cloud_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -9,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +28,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/cloudtest"
 	"github.com/orderflow/orderflow/internal/lambdazip"
 	"github.com/orderflow/orderflow/internal/poll"
+	"github.com/orderflow/orderflow/internal/slowtest"
 	"github.com/orderflow/orderflow/internal/syncbuf"
 	"github.com/orderflow/orderflow/internal/testruntime"
 )
@@ -758,4 +762,90 @@ func TestFunctionsCreatedThroughTheAPIOutliveARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll.Until(t, 10*time.Second, "the restored mapping delivers", func() bool { return strings.Contains(logs.String(), `"body":"after-restart"`) })
+}
+
+// lambdaCrashChildEnv, when set to a directory, makes the test binary a
+// child that starts a cloud on it, creates the function echo through
+// Lambda's API (published, with the alias live), says "ready" once every
+// call has answered, and waits to be killed.
+const lambdaCrashChildEnv = "ORDERFLOW_CLOUD_LAMBDA_API_CHILD"
+
+func createFunctionUntilKilled(dir string) int {
+	c, err := cloud.Start(cloud.Options{Addr: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx := context.Background()
+	client := awslambda.NewFromConfig(c.Config())
+	zip, err := testruntime.Zip("before-the-crash")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if _, err := client.CreateFunction(ctx, &awslambda.CreateFunctionInput{
+		FunctionName: aws.String("echo"), Role: aws.String(testRole), Runtime: lambdatypes.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
+		Code: &lambdatypes.FunctionCode{ZipFile: zip}, Publish: true,
+	}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if _, err := client.CreateAlias(ctx, &awslambda.CreateAliasInput{FunctionName: aws.String("echo"), Name: aws.String("live"), FunctionVersion: aws.String("1")}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("ready")
+	select {}
+}
+
+// A function is durable once CreateFunction has answered: a kill -9 right
+// after loses none of it.
+func TestAFunctionCreatedThroughTheAPISurvivesAKill(t *testing.T) {
+	t.Parallel()
+	slowtest.Skip(t, "kills a child process running a cloud")
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), lambdaCrashChildEnv+"="+dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan bool, 1)
+	go func() {
+		lines := bufio.NewScanner(out)
+		ok := false
+		for lines.Scan() {
+			if lines.Text() == "ready" {
+				ok = true
+				break
+			}
+		}
+		ready <- ok
+		for lines.Scan() {
+		}
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			cmd.Wait()
+			t.Fatal("the child ended before creating the function")
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("the child did not create the function within 30 s")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+
+	c := startIn(t, dir)
+	defer closeCloud(t, c)
+	client := awslambda.NewFromConfig(c.Config())
+	if a, executed := invokeAnswer(t, client, "echo:live", "", `{"after":"kill"}`); a.Code != "before-the-crash" || executed != "1" {
+		t.Errorf("after the kill, echo:live answered %+v, executed %s", a, executed)
+	}
 }

@@ -229,6 +229,9 @@ const crashChildEnv = "ORDERFLOW_CLOUD_SNS_RETRY_CHILD"
 func TestMain(m *testing.M) {
 	// A zip function's bootstrap in lambda_api_test.go is this binary.
 	testruntime.Main()
+	if dir := os.Getenv(lambdaCrashChildEnv); dir != "" {
+		os.Exit(createFunctionUntilKilled(dir))
+	}
 	if spec := os.Getenv(crashChildEnv); spec != "" {
 		os.Exit(publishUntilKilled(spec))
 	}
