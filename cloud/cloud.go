@@ -560,7 +560,8 @@ func (c *Cloud) openServices() error {
 	c.CloudFormation, err = cloudformation.New(cloudformation.Options{Region: o.Region, AccountID: o.AccountID, Now: o.Clock.Now,
 		Providers: func() map[string]provision.Provider {
 			return provision.AWSWithCode(c.Config(), c.Lambda, &c.Records, s3Code{c.S3})
-		}})
+		},
+		TemplateObject: s3Code{c.S3}.template, DB: c.db, Journal: c.journal})
 	return err
 }
 
@@ -589,6 +590,23 @@ func (c s3Code) Object(_ context.Context, bucket, key string) ([]byte, error) {
 		return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
 	}
 	return b, nil
+}
+
+// template reads at most limit bytes of a template a TemplateURL names,
+// saying a missing bucket or key as S3 does.
+func (c s3Code) template(_ context.Context, bucket, key string, limit int64) ([]byte, error) {
+	f, _, err := c.s3.Open(bucket, key)
+	switch {
+	// S3's own sentences, which CloudFormation's message quotes.
+	case errors.Is(err, s3.ErrNoSuchBucket):
+		return nil, errors.New("The specified bucket does not exist (bucket " + bucket + ")")
+	case errors.Is(err, s3.ErrNoSuchKey):
+		return nil, errors.New("The specified key does not exist (s3://" + bucket + "/" + key + ")")
+	case err != nil:
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit))
 }
 
 // closeServices closes what openServices opened, then the data file. SNS

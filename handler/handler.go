@@ -241,6 +241,10 @@ func (h *Handler) deadLetter(ctx context.Context, rec *events.SQSMessage, body B
 	return outcome{result: ResultInvalid, body: body, code: inv.Code, err: inv}
 }
 
+// maxLoggedOrderID bounds the order id an invalid body gives a log line:
+// the body is anyone's, up to SQS's 256 KiB.
+const maxLoggedOrderID = 256
+
 func (h *Handler) logRecord(ctx context.Context, rec *events.SQSMessage, out outcome, d time.Duration) {
 	level, msg := slog.LevelInfo, "order "+string(out.result)
 	switch out.result {
@@ -252,11 +256,18 @@ func (h *Handler) logRecord(ctx context.Context, rec *events.SQSMessage, out out
 	if !h.log.Enabled(ctx, level) {
 		return
 	}
+	// An invalid or failed record's line carries the order id too
+	// whenever one can be read from the body, so that an order's story
+	// (orderflow trace, logs --filter) finds it.
+	orderID := out.body.Order.OrderID
+	if orderID == "" {
+		orderID = truncate(OrderIDOf(rec.Body), maxLoggedOrderID)
+	}
 	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs,
 		slog.String("outcome", string(out.result)),
 		slog.String("messageId", rec.MessageId),
-		slog.String("orderId", out.body.Order.OrderID),
+		slog.String("orderId", orderID),
 		slog.String("userId", out.body.Order.UserID),
 		slog.String("receiveCount", rec.Attributes["ApproximateReceiveCount"]),
 		slog.Float64("durationMs", float64(d.Microseconds())/1000),

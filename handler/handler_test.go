@@ -202,7 +202,7 @@ func TestAPoisonRecordIsDeadLetteredWithItsReasonAndNotReportedAsFailed(t *testi
 	for _, l := range logLines(t, &logs) {
 		if l["outcome"] == "invalid" {
 			warned++
-			if l["level"] != "WARN" || l["errorCode"] != "InvalidOrder" || l["error"] != wantReason {
+			if l["level"] != "WARN" || l["errorCode"] != "InvalidOrder" || l["error"] != wantReason || l["orderId"] != "O-bad" {
 				t.Errorf("invalid record log line = %v", l)
 			}
 		}
@@ -385,6 +385,31 @@ func TestAnEventStampedFarAheadIsDeadLetteredWithTheClocksHumaneReason(t *testin
 		}
 		if len(r.deadLetters) != 1 || r.deadLetters[0].Reason != c.want {
 			t.Fatalf("%s: dead letters = %+v\nwant one with the reason %q", c.ts, r.deadLetters, c.want)
+		}
+	}
+}
+
+// Every record's log line carries the order id its body has, valid or not,
+// raw or in an SNS envelope, bounded in length; a body without one (or
+// with a number there) logs an empty one.
+func TestEveryRecordsLogLineCarriesTheOrderIDItsBodyHas(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 1000)
+	for _, tc := range []struct{ body, want string }{
+		{rawOrder("O-ok", "2025-05-03T12:00:00Z", orderflow.StatusNew), "O-ok"},
+		{`{"orderId":"BAD-7-000001","quantity":0}`, "BAD-7-000001"},
+		{`{"Type":"Notification","MessageId":"m","Message":"{\"orderId\":\"BAD-8\",\"quantity\":\"lots\"}"}`, "BAD-8"},
+		{`{"orderId":"` + long + `"}`, long[:256] + "…"},
+		{`{"orderId":7}`, ""},
+		{`not json`, ""},
+	} {
+		r := newRecorder()
+		var logs bytes.Buffer
+		ev, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{record("m1", tc.body)}})
+		invoke(t, newHandler(t, r, &logs), ev)
+		lines := logLines(t, &logs)
+		if len(lines) != 1 || lines[0]["orderId"] != tc.want {
+			t.Errorf("%.60s: log lines %v, want one with orderId %q", tc.body, lines, tc.want)
 		}
 	}
 }

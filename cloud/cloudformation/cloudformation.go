@@ -7,8 +7,10 @@
 // Operations run in the background as on AWS: callers poll. Creating,
 // updating and deleting resources is the provisioner's job
 // (cloud/provision); this package keeps the stacks, their history and
-// their change sets. Stacks live in memory: a restarted durable cloud
-// keeps the resources, and Deploy adopts them.
+// their change sets. Under a data directory the stacks are kept
+// (durable.go): a restarted cloud has them as their last operations left
+// them, and Resume recreates what lives only in memory (functions and their
+// mappings).
 package cloudformation
 
 import (
@@ -21,8 +23,11 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/awsproto"
+	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/provision"
 	"github.com/orderflow/orderflow/internal/cfntemplate"
 )
@@ -51,6 +56,14 @@ type Options struct {
 	Providers func() map[string]provision.Provider
 	// Timeout bounds one stack operation; default 10 minutes.
 	Timeout time.Duration
+	// TemplateObject reads at most limit bytes of the S3 object a
+	// TemplateURL names; without it, TemplateURL is refused. Nothing is
+	// fetched over the network: the URL only names a bucket and a key.
+	TemplateObject func(ctx context.Context, bucket, key string, limit int64) ([]byte, error)
+	// DB and Journal, when set, keep the stacks in the data file (see
+	// durable.go): New reads those it holds, and Resume makes them whole.
+	DB      *bbolt.DB
+	Journal *journal.Journal
 }
 
 // New returns a service with no stacks.
@@ -67,7 +80,14 @@ func New(o Options) (*Service, error) {
 		return nil, fmt.Errorf("cloudformation: Timeout %v is negative", o.Timeout)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{opts: o, ctx: ctx, cancel: cancel}, nil
+	s := &Service{opts: o, ctx: ctx, cancel: cancel}
+	if o.DB != nil {
+		if err := s.load(o.DB); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Name is the SigV4 signing name.
@@ -567,7 +587,7 @@ func (s *Service) validateTemplate(action string, f awsproto.Form) (any, *awspro
 		}
 	} else {
 		var err *awsproto.Error
-		if tpl, err = parseTemplate(f.Get("TemplateBody"), f.Get("TemplateURL")); err != nil {
+		if tpl, _, err = s.parseTemplate(f.Get("TemplateBody"), f.Get("TemplateURL")); err != nil {
 			return nil, err
 		}
 	}

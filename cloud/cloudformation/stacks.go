@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -43,6 +44,7 @@ type stack struct {
 	resState     map[string]resourceState
 	events       []event
 	changeSets   []*changeSet
+	restored     bool // read from the data file and not resumed (see Resume)
 }
 
 type resourceState struct {
@@ -105,15 +107,71 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// parseTemplate reads a template as CloudFormation's API receives it.
-func parseTemplate(body, url string) (*cfntemplate.Template, *awsproto.Error) {
+// parseTemplate reads a template as CloudFormation's API receives it: as
+// TemplateBody, or from the S3 object TemplateURL names. It returns the
+// template's text too (GetTemplate gives it back).
+func (s *Service) parseTemplate(body, templateURL string) (*cfntemplate.Template, string, *awsproto.Error) {
+	if templateURL != "" {
+		if body != "" {
+			return nil, "", validationError("Specify exactly one of TemplateBody or TemplateUrl.")
+		}
+		b, err := s.templateAt(templateURL)
+		if err != nil {
+			return nil, "", err
+		}
+		body = string(b)
+	} else if len(body) > MaxTemplateBody {
+		return nil, "", validationError("1 validation error detected: Value at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to %d", MaxTemplateBody)
+	}
+	tpl, err := parseTemplateBody(body)
+	return tpl, body, err
+}
+
+// MaxTemplateURLBytes is the largest template CloudFormation reads from S3.
+const MaxTemplateURLBytes = 1 << 20
+
+// templateAt reads the template a TemplateURL names. The URL names an S3
+// object in any of the forms S3 has (https://BUCKET.s3.REGION.amazonaws.com/KEY,
+// https://s3.REGION.amazonaws.com/BUCKET/KEY, …) or, path-style, on this
+// cloud's own endpoint (http://127.0.0.1:4566/BUCKET/KEY); it is read from
+// the embedded S3, never fetched.
+func (s *Service) templateAt(raw string) ([]byte, *awsproto.Error) {
+	bad := validationError("TemplateURL must be a supported URL.")
+	if len(raw) > 1024 {
+		return nil, validationError("1 validation error detected: Value at 'templateURL' failed to satisfy constraint: Member must have length less than or equal to 1024")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return nil, bad
+	}
+	bucket, key := "", strings.TrimPrefix(u.Path, "/")
+	host := strings.ToLower(u.Hostname())
+	if name, rest, ok := strings.Cut(host, ".s3"); ok && name != "" && strings.HasSuffix(rest, ".amazonaws.com") {
+		bucket = name // virtual-hosted style
+	} else {
+		bucket, key, _ = strings.Cut(key, "/")
+	}
+	if bucket == "" || key == "" {
+		return nil, bad
+	}
+	if s.opts.TemplateObject == nil {
+		return nil, validationError("TemplateURL cannot be read here (this cloud has no S3): send the template as TemplateBody")
+	}
+	b, err := s.opts.TemplateObject(s.ctx, bucket, key, MaxTemplateURLBytes+1)
+	if err != nil {
+		return nil, validationError("S3 error: %v", err)
+	}
+	if len(b) > MaxTemplateURLBytes {
+		return nil, validationError("Template file referenced by %s exceeds the maximum size of %d bytes", raw, MaxTemplateURLBytes)
+	}
+	return b, nil
+}
+
+// parseTemplateBody parses a template's text.
+func parseTemplateBody(body string) (*cfntemplate.Template, *awsproto.Error) {
 	switch {
-	case url != "":
-		return nil, validationError("TemplateURL is not supported by the embedded cloud yet: send the template as TemplateBody (the AWS CLI's --template-body file://template.yaml)")
 	case body == "":
 		return nil, validationError("Either Template URL or Template Body must be specified.")
-	case len(body) > MaxTemplateBody:
-		return nil, validationError("1 validation error detected: Value at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to %d", MaxTemplateBody)
 	}
 	tpl, err := cfntemplate.Parse([]byte(body))
 	if err != nil {
@@ -187,11 +245,11 @@ func (s *Service) readRequest(f awsproto.Form, prev *stack) (request, *awsproto.
 		}
 		req.template, req.tpl = prev.template, prev.tpl
 	} else {
-		tpl, err := parseTemplate(f.Get("TemplateBody"), f.Get("TemplateURL"))
+		tpl, body, err := s.parseTemplate(f.Get("TemplateBody"), f.Get("TemplateURL"))
 		if err != nil {
 			return req, err
 		}
-		req.template, req.tpl = f.Get("TemplateBody"), tpl
+		req.template, req.tpl = body, tpl
 	}
 	for _, p := range f.Structs("Parameters.member") {
 		key := p.Get("ParameterKey")
@@ -288,6 +346,9 @@ func (s *Service) stackFor(req request, status string) *stack {
 func (s *Service) setStatus(st *stack, status, reason string) {
 	st.status, st.reason = status, reason
 	s.addEvent(st, eventFor(st, status, reason))
+	if settled(status) {
+		s.persist(st)
+	}
 }
 
 func (s *Service) addEvent(st *stack, e provision.Event) {
@@ -351,6 +412,7 @@ func (s *Service) create(ctx context.Context, st *stack, req request, rollback, 
 	}
 	s.setStatus(st, "ROLLBACK_COMPLETE", "")
 	st.reason = reason + " Rollback requested by user."
+	s.persist(st)
 	return err
 }
 
@@ -392,6 +454,7 @@ func (s *Service) update(ctx context.Context, st *stack, req request) error {
 	s.setStatus(st, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "")
 	s.setStatus(st, "UPDATE_ROLLBACK_COMPLETE", "")
 	st.reason = reason
+	s.persist(st)
 	return err
 }
 
@@ -455,9 +518,9 @@ func (s *Service) Close(ctx context.Context) error {
 }
 
 // Deploy creates the stack name from template, or updates it if it exists,
-// and waits for the outcome. Named resources that already exist are
-// adopted (a durable cloud restarted: the stack is not kept, its resources
-// are), so a restart with other parameters updates them. It is
+// and waits for the outcome. A stack the data directory kept and Resume
+// did not resume is made again, and named resources that already exist
+// are adopted, so a restart with other parameters updates them. It is
 // `orderflow up`'s path; the API's callers use CreateStack and change sets.
 func (s *Service) Deploy(ctx context.Context, template []byte, name string, params map[string]string) (*provision.Stack, error) {
 	if err := checkStackName(name); err != nil {
@@ -474,11 +537,13 @@ func (s *Service) Deploy(ctx context.Context, template []byte, name string, para
 		s.mu.Unlock()
 		return nil, fmt.Errorf("cloudformation: stack %s is in %s state and can not be updated", name, st.status)
 	}
-	if st == nil || !st.updatable() {
+	if st == nil || !st.updatable() || st.restored {
 		if st != nil {
-			// A failed create (what it made is adopted again) or a stack
-			// waiting for its first change set: replaced.
+			// A failed create (what it made is adopted again), a stack
+			// waiting for its first change set, or one a restarted cloud
+			// kept and did not resume: replaced.
 			st.status = "DELETE_COMPLETE"
+			s.persist(st)
 		}
 		// The stack is registered once created, not before: up's callers
 		// take a stack that DescribeStacks finds for a deployed pipeline.

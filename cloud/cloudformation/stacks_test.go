@@ -3,6 +3,7 @@ package cloudformation_test
 import (
 	"context"
 	"errors"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -274,8 +275,12 @@ func TestAFailedCreateRollsBackAndSaysWhy(t *testing.T) {
 	}
 	for _, ev := range evs {
 		if ev.ResourceStatus == cfntypes.ResourceStatusCreateFailed {
-			if r := aws.ToString(ev.ResourceStatusReason); !strings.Contains(r, "InvalidAttributeValue") || !strings.Contains(r, "VisibilityTimeout") {
-				t.Errorf("CREATE_FAILED reason = %q, want SQS's InvalidAttributeValue on VisibilityTimeout", r)
+			// As CloudFormation words a handler's failure: the service's
+			// message, then service, status, request id and code; never
+			// the SDK's chain ("operation error SQS: CreateQueue, …").
+			r := aws.ToString(ev.ResourceStatusReason)
+			if !regexp.MustCompile(`^Resource handler returned message: "[^"]*VisibilityTimeout[^"]*" \(Service: SQS, Status Code: 400, Request ID: [0-9a-f-]{36}, Error Code: InvalidAttributeValue\)$`).MatchString(r) {
+				t.Errorf("CREATE_FAILED reason = %q, want SQS's InvalidAttributeValue on VisibilityTimeout as a resource handler's message", r)
 			}
 		}
 	}
@@ -493,7 +498,9 @@ func TestBadRequestsAreValidationErrors(t *testing.T) {
 		{"a name of 129 characters", awscfn.CreateStackInput{StackName: aws.String("a" + strings.Repeat("b", 128)), TemplateBody: aws.String(queuesTemplate)}, "ValidationError", "length less than or equal to 128"},
 		{"a name with a slash", awscfn.CreateStackInput{StackName: aws.String("a/../b"), TemplateBody: aws.String(queuesTemplate)}, "ValidationError", namePattern},
 		{"no template", awscfn.CreateStackInput{StackName: aws.String("ok")}, "ValidationError", "Either Template URL or Template Body must be specified."},
-		{"a template URL", awscfn.CreateStackInput{StackName: aws.String("ok"), TemplateURL: aws.String("https://s3.amazonaws.com/b/t.yaml")}, "ValidationError", "TemplateURL is not supported by the embedded cloud yet"},
+		{"a template URL", awscfn.CreateStackInput{StackName: aws.String("ok"), TemplateURL: aws.String("https://s3.amazonaws.com/b/t.yaml")}, "ValidationError", "S3 error: The specified bucket does not exist (bucket b)"},
+		{"a template URL that is not one", awscfn.CreateStackInput{StackName: aws.String("ok"), TemplateURL: aws.String("ftp://s3.amazonaws.com/b/t.yaml")}, "ValidationError", "TemplateURL must be a supported URL."},
+		{"a template URL and a body", awscfn.CreateStackInput{StackName: aws.String("ok"), TemplateURL: aws.String("https://s3.amazonaws.com/b/t.yaml"), TemplateBody: aws.String(queuesTemplate)}, "ValidationError", "Specify exactly one of TemplateBody or TemplateUrl."},
 		{"a template that is not YAML", awscfn.CreateStackInput{StackName: aws.String("ok"), TemplateBody: aws.String("{{{")}, "ValidationError", "Template format error"},
 		{"a template over 51,200 bytes", awscfn.CreateStackInput{StackName: aws.String("ok"), TemplateBody: aws.String(queuesTemplate + "#" + strings.Repeat("x", 51200))}, "ValidationError", "less than or equal to 51200"},
 		{"an unknown parameter", awscfn.CreateStackInput{StackName: aws.String("ok"), TemplateBody: aws.String(queuesTemplate), Parameters: params("Nope", "1"), Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam}}, "ValidationError", "Parameters: [Nope] do not exist in the template"},

@@ -110,6 +110,16 @@ func cliDeploys(t *testing.T, a cli) {
 	if code, out := deploy("MaxReceiveCount=6"); code != 0 || !strings.Contains(out, "Successfully created/updated stack - shop") {
 		t.Fatalf("the update exited %d:\n%s", code, out)
 	}
+	// A template named by TemplateURL, uploaded with aws s3 cp. (This CLI's
+	// deploy --s3-bucket uploads to AWS's S3 whatever --endpoint-url says.)
+	a.run(t, c, "s3api", "create-bucket", "--bucket", "templates")
+	if code, out := a.exitAndOutput(t, c, "s3", "cp", "../../deploy/template.yaml", "s3://templates/orderflow/template.yaml"); code != 0 {
+		t.Fatalf("s3 cp exited %d:\n%s", code, out)
+	}
+	v = a.run(t, c, "cloudformation", "validate-template", "--template-url", c.URL()+"/templates/orderflow/template.yaml")
+	if caps, _ := v["Capabilities"].([]any); len(caps) != 1 || caps[0] != "CAPABILITY_IAM" || v["Parameters"] == nil {
+		t.Errorf("validate-template --template-url = %v", v)
+	}
 	st = a.run(t, c, "cloudformation", "describe-stacks", "--stack-name", "shop")["Stacks"].([]any)[0].(map[string]any)
 	if st["StackStatus"] != "UPDATE_COMPLETE" {
 		t.Errorf("after the update: %v", st["StackStatus"])

@@ -124,7 +124,7 @@ func Apply(ctx context.Context, tpl *cfntemplate.Template, opts Options, prev *S
 			emit(Event{LogicalID: name, Type: r.Type, Status: "CREATE_IN_PROGRESS"})
 			phys, err = p.Create(ctx, req)
 			if err != nil {
-				emit(Event{LogicalID: name, Type: r.Type, Status: "CREATE_FAILED", Reason: err.Error()})
+				emit(Event{LogicalID: name, Type: r.Type, Status: "CREATE_FAILED", Reason: reason(err)})
 				return a, fmt.Errorf("provision: create resource %s (%s): %w", name, r.Type, err)
 			}
 			a.steps = append(a.steps, step{kind: created, name: name, typ: r.Type, policy: r.DeletionPolicy})
@@ -150,7 +150,7 @@ func Apply(ctx context.Context, tpl *cfntemplate.Template, opts Options, prev *S
 				}
 			}
 			if err != nil {
-				emit(Event{LogicalID: name, Type: r.Type, PhysicalID: old.Ref, Status: "UPDATE_FAILED", Reason: err.Error()})
+				emit(Event{LogicalID: name, Type: r.Type, PhysicalID: old.Ref, Status: "UPDATE_FAILED", Reason: reason(err)})
 				return a, fmt.Errorf("provision: update resource %s (%s): %w", name, r.Type, err)
 			}
 			emit(Event{LogicalID: name, Type: r.Type, PhysicalID: phys.Ref, Status: "UPDATE_COMPLETE"})
@@ -230,7 +230,7 @@ func (a *Applied) Rollback(ctx context.Context) error {
 			a.emit(Event{LogicalID: s.name, Type: s.typ, PhysicalID: cur.Ref, Status: "UPDATE_IN_PROGRESS"})
 			req := Request{LogicalID: s.name, Type: s.typ, Properties: s.oldProps, Stack: a.Stack.Pseudo}
 			if _, err := a.providers[s.typ].(Updater).Update(ctx, req, cur, a.Stack.Props[s.name]); err != nil {
-				a.emit(Event{LogicalID: s.name, Type: s.typ, PhysicalID: cur.Ref, Status: "UPDATE_FAILED", Reason: err.Error()})
+				a.emit(Event{LogicalID: s.name, Type: s.typ, PhysicalID: cur.Ref, Status: "UPDATE_FAILED", Reason: reason(err)})
 				errs = append(errs, fmt.Errorf("provision: roll back resource %s: %w", s.name, err))
 				continue
 			}
@@ -269,7 +269,7 @@ func deleteOne(ctx context.Context, providers map[string]Provider, pseudo Pseudo
 		err = d.Delete(ctx, Request{LogicalID: s.name, Type: s.typ, Properties: s.props, Stack: pseudo}, s.phys)
 	}
 	if err != nil {
-		emit(Event{LogicalID: s.name, Type: s.typ, PhysicalID: s.phys.Ref, Status: "DELETE_FAILED", Reason: err.Error()})
+		emit(Event{LogicalID: s.name, Type: s.typ, PhysicalID: s.phys.Ref, Status: "DELETE_FAILED", Reason: reason(err)})
 		return fmt.Errorf("provision: delete resource %s (%s): %w", s.name, s.typ, err)
 	}
 	emit(Event{LogicalID: s.name, Type: s.typ, PhysicalID: s.phys.Ref, Status: "DELETE_COMPLETE"})

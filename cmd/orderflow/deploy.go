@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awscfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -322,11 +323,23 @@ func lastLines(s string, n int) string {
 // region, creating it if missing.
 func ensureBucket(ctx context.Context, e *env, t *target, c *awss3.Client, bucket, region string) error {
 	head, err := c.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(bucket)})
+	elsewhere := func(r string) error {
+		return fmt.Errorf("bucket %s is in %s, not in %s where the stack is: Lambda reads code only from a bucket in its own region; give --bucket a bucket in %s", bucket, r, region, region)
+	}
 	if err == nil {
 		if r := aws.ToString(head.BucketRegion); r != "" && r != region {
-			return fmt.Errorf("bucket %s is in %s, not in %s where the stack is: Lambda reads code only from a bucket in its own region; give --bucket a bucket in %s", bucket, r, region, region)
+			return elsewhere(r)
 		}
 		return nil
+	}
+	// Asked in the wrong region, S3 answers 301 (or 400) with the
+	// bucket's region in x-amz-bucket-region, whether or not this
+	// account may use the bucket.
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		if r := re.Response.Header.Get("X-Amz-Bucket-Region"); r != "" && r != region {
+			return elsewhere(r)
+		}
 	}
 	var api smithy.APIError
 	if !errors.As(err, &api) || (api.ErrorCode() != "NotFound" && api.ErrorCode() != "NoSuchBucket") {

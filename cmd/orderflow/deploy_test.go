@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +20,11 @@ import (
 	awscfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/orderflow/orderflow/internal/poll"
 	"github.com/orderflow/orderflow/internal/slowtest"
@@ -287,6 +294,38 @@ func TestDeployToTheEmbeddedCloudRunsTheZip(t *testing.T) {
 		return regexp.MustCompile(`REPORT RequestId: \S+\tDuration: [0-9.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: \d+ MB`).MatchString(logs.String())
 	})
 
+	// A parameter changes: the change set shows the queue modified in
+	// place, and the queue's redrive policy follows.
+	code, out, errOut = runWith(t, getenv, "", "deploy", "--endpoint", url, "--source", src, "--yes", "--param", "MaxReceiveCount=5")
+	if code != 0 || errOut != "" || !strings.Contains(out, "  Modify  OrderQueue  AWS::SQS::Queue  False\n") ||
+		strings.Contains(out, "ProcessOrderFunction  AWS::Lambda::Function") || !strings.Contains(out, "\nStack orderflow is UPDATE_COMPLETE at "+url+".\n") {
+		t.Fatalf("deploy --param MaxReceiveCount=5: exit %d, stderr %q\nstdout:\n%s", code, errOut, out)
+	}
+	if got := redriveMaxReceiveCount(t, cfg); got != 5 {
+		t.Errorf("OrderQueue's maxReceiveCount = %d after deploy --param MaxReceiveCount=5", got)
+	}
+
+	// An update that fails (the renamed queue's name is the DLQ's) rolls
+	// back: the failing resource and the service's reason on stdout, one
+	// sentence with the rollback's outcome on stderr, exit 1, and the
+	// pipeline as it was.
+	code, out, errOut = runWith(t, getenv, "", "deploy", "--endpoint", url, "--source", src, "--yes", "--param", "QueueName=OrderDLQ")
+	failed := regexp.MustCompile(`UPDATE_FAILED +OrderQueue +AWS::SQS::Queue +Resource handler returned message: "A queue already exists with the same name and a different value for attribute \w+" \(Service: SQS, Status Code: 400, Request ID: [0-9a-f-]+, Error Code: QueueAlreadyExists\)\n`)
+	if code != 1 || !failed.MatchString(out) || !strings.Contains(out, "UPDATE_ROLLBACK_COMPLETE ") || strings.Contains(out, "is UPDATE_COMPLETE") ||
+		!strings.HasPrefix(errOut, "orderflow: stack orderflow failed: OrderQueue (AWS::SQS::Queue) UPDATE_FAILED: Resource handler returned message: \"A queue already exists") ||
+		!strings.HasSuffix(errOut, "; the rollback left it UPDATE_ROLLBACK_COMPLETE: fix the cause and deploy again\n") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("a failing update: exit %d, stderr %q\nstdout:\n%s", code, errOut, out)
+	}
+	if got := stackParameter(t, cfg, "QueueName"); got != "OrderQueue" {
+		t.Errorf("QueueName = %q after the rolled-back update, want OrderQueue", got)
+	}
+	if got := redriveMaxReceiveCount(t, cfg); got != 5 {
+		t.Errorf("OrderQueue's maxReceiveCount = %d after the rolled-back update, want the 5 it had", got)
+	}
+	second := strings.Replace(string(seedOrder), `"O1234"`, `"O1235"`, 1)
+	publishOrder(t, cfg, second)
+	poll.Until(t, 60*time.Second, "order O1235, published after the rollback, stored by the deployed function", func() bool { return storedOrderID(t, cfg, "O1235") })
+
 	code, out, errOut = runWith(t, getenv, "", "destroy", "--endpoint", url, "--yes")
 	if code != 0 || !strings.Contains(out, "Stack orderflow is deleted from "+url+".\n") ||
 		!strings.Contains(out, "Kept, as the template's DeletionPolicy says: OrdersTable (AWS::DynamoDB::Table") {
@@ -294,5 +333,110 @@ func TestDeployToTheEmbeddedCloudRunsTheZip(t *testing.T) {
 	}
 	if storedOrder(t, cfg) == nil {
 		t.Error("the seed order is gone from Orders after destroy, although its DeletionPolicy is Retain")
+	}
+}
+
+// publishOrder publishes msg to OrderTopic.
+func publishOrder(t *testing.T, cfg aws.Config, msg string) {
+	t.Helper()
+	if _, err := awssns.NewFromConfig(cfg).Publish(context.Background(), &awssns.PublishInput{
+		TopicArn: aws.String("arn:aws:sns:us-east-1:000000000000:OrderTopic"), Message: aws.String(msg)}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+}
+
+// storedOrderID says whether Orders holds the order id.
+func storedOrderID(t *testing.T, cfg aws.Config, id string) bool {
+	t.Helper()
+	out, err := awsddb.NewFromConfig(cfg).GetItem(context.Background(), &awsddb.GetItemInput{TableName: aws.String("Orders"),
+		Key: map[string]ddbtypes.AttributeValue{"orderId": &ddbtypes.AttributeValueMemberS{Value: id}}})
+	if err != nil {
+		t.Fatalf("GetItem %s: %v", id, err)
+	}
+	return out.Item != nil
+}
+
+// redriveMaxReceiveCount reads OrderQueue's redrive policy's
+// maxReceiveCount.
+func redriveMaxReceiveCount(t *testing.T, cfg aws.Config) int {
+	t.Helper()
+	c := awssqs.NewFromConfig(cfg)
+	u, err := c.GetQueueUrl(context.Background(), &awssqs.GetQueueUrlInput{QueueName: aws.String("OrderQueue")})
+	if err != nil {
+		t.Fatalf("GetQueueUrl: %v", err)
+	}
+	a, err := c.GetQueueAttributes(context.Background(), &awssqs.GetQueueAttributesInput{QueueUrl: u.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameRedrivePolicy}})
+	if err != nil {
+		t.Fatalf("GetQueueAttributes: %v", err)
+	}
+	var p struct{ MaxReceiveCount json.Number }
+	if err := json.Unmarshal([]byte(a.Attributes["RedrivePolicy"]), &p); err != nil {
+		t.Fatalf("RedrivePolicy %q: %v", a.Attributes["RedrivePolicy"], err)
+	}
+	n, _ := p.MaxReceiveCount.Int64()
+	return int(n)
+}
+
+// The artefact bucket must be in the stack's region. S3 tells where a
+// bucket is in x-amz-bucket-region: on a 200 when asked in its region or
+// through a global endpoint, and on the 301 it answers when asked in
+// another (aws-sdk-go-v2: "StatusCode: 301 … api error MovedPermanently").
+// Either way deploy refuses in one sentence, before uploading anything; a
+// missing bucket is created in the stack's region.
+func TestDeployRefusesAnArtefactBucketInAnotherRegion(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		status      int
+		region      string
+		wantErr     string
+		wantCreated string
+	}{
+		{"a 301 naming another region", http.StatusMovedPermanently, "eu-west-1", "bucket art is in eu-west-1, not in us-west-2 where the stack is: Lambda reads code only from a bucket in its own region; give --bucket a bucket in us-west-2", ""},
+		{"a 200 naming another region", http.StatusOK, "eu-west-1", "bucket art is in eu-west-1, not in us-west-2 where the stack is: Lambda reads code only from a bucket in its own region; give --bucket a bucket in us-west-2", ""},
+		{"a 200 in the stack's region", http.StatusOK, "us-west-2", "", ""},
+		{"a missing bucket", http.StatusNotFound, "", "", "<LocationConstraint>us-west-2</LocationConstraint>"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var created, writes strings.Builder
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/art" {
+					t.Errorf("%s %s: not the bucket", r.Method, r.URL.Path)
+				}
+				switch r.Method {
+				case http.MethodHead:
+					if c.region != "" {
+						w.Header().Set("X-Amz-Bucket-Region", c.region)
+					}
+					w.WriteHeader(c.status)
+				case http.MethodPut:
+					b, _ := io.ReadAll(r.Body)
+					created.Write(b)
+				default:
+					writes.WriteString(r.Method + " ")
+					w.WriteHeader(http.StatusMethodNotAllowed)
+				}
+			}))
+			defer srv.Close()
+			cfg := sdkConfig(srv.URL)
+			cfg.Region = "us-west-2"
+			tg := &target{cfg: cfg, endpoint: srv.URL, stack: "orderflow"}
+			var out strings.Builder
+			e := &env{getenv: func(string) string { return "" }, stdin: strings.NewReader(""), stdout: &out, stderr: io.Discard}
+			s3c := awss3.NewFromConfig(cfg, func(o *awss3.Options) { o.UsePathStyle = true })
+			err := ensureBucket(context.Background(), e, tg, s3c, "art", "us-west-2")
+			if got := fmt.Sprint(err); (c.wantErr == "" && err != nil) || (c.wantErr != "" && got != c.wantErr) {
+				t.Errorf("error %q, want %q", got, c.wantErr)
+			}
+			if !strings.Contains(created.String(), c.wantCreated) || (c.wantCreated == "") != (created.Len() == 0) {
+				t.Errorf("CreateBucket body %q, want one holding %q", created.String(), c.wantCreated)
+			}
+			if c.wantCreated != "" && out.String() != "Created the artefact bucket art in us-west-2.\n" {
+				t.Errorf("stdout %q", out.String())
+			}
+			if writes.Len() != 0 {
+				t.Errorf("unexpected calls: %s", writes.String())
+			}
+		})
 	}
 }

@@ -190,3 +190,22 @@ func TestEveryTargetGivesTheTransportARequestBodyOfItsOwn(t *testing.T) {
 		}
 	}
 }
+
+// deploy, destroy and invoke with --aws and no credentials say so in one
+// sentence, before they build, upload or ask anything.
+func TestDeployAndDestroyWithoutCredentialsFailInOneSentence(t *testing.T) {
+	want := "orderflow: no AWS credentials were found; set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws configure`\n"
+	for _, args := range [][]string{
+		{"deploy", "--aws", "--region", "us-east-1", "--yes"},
+		{"destroy", "--aws", "--region", "us-east-1", "--yes"},
+		{"invoke", "--aws", "--region", "us-east-1", "--event", "../../handler/testdata/sqs-raw-seed.json"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			getenv := emptyEnvironment(t, closedPort(t))
+			code, stdout, stderr := runCaptured(t, args, getenv)
+			if code != 1 || stdout != "" || stderr != want {
+				t.Errorf("exit %d, stdout %q\nstderr %q\nwant   %q", code, stdout, stderr, want)
+			}
+		})
+	}
+}

@@ -59,8 +59,16 @@ func TestUpWithAChangedParameterOnADataDirectoryUpdatesTheStack(t *testing.T) {
 	if got := attrs.Attributes["RawMessageDelivery"]; got != "false" {
 		t.Errorf("RawMessageDelivery = %s, want false", got)
 	}
-	// Nothing was left of the stack in the cloud started only to look.
-	if _, err := awscfn.NewFromConfig(c.Config()).DescribeStacks(ctx, &awscfn.DescribeStacksInput{StackName: aws.String("orderflow")}); err == nil {
-		t.Error("a cloud that deployed nothing describes a stack")
+	// The data directory keeps the stack as the second up left it.
+	st, err := awscfn.NewFromConfig(c.Config()).DescribeStacks(ctx, &awscfn.DescribeStacksInput{StackName: aws.String("orderflow")})
+	if err != nil {
+		t.Fatalf("the stack up deployed is not kept: %v", err)
+	}
+	params := map[string]string{}
+	for _, p := range st.Stacks[0].Parameters {
+		params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+	}
+	if !strings.HasSuffix(string(st.Stacks[0].StackStatus), "_COMPLETE") || params["MaxReceiveCount"] != "5" || params["RawMessageDelivery"] != "false" {
+		t.Errorf("the kept stack is %s with parameters %v, want a completed one with MaxReceiveCount 5", st.Stacks[0].StackStatus, params)
 	}
 }

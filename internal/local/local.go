@@ -93,6 +93,11 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		}
 		return handle, nil
 	})
+	// The other stacks a data directory kept get their functions back;
+	// this one is deployed again below, with this run's parameters.
+	if err := c.CloudFormation.Resume(ctx, StackName); err != nil && o.Logger != nil {
+		o.Logger.Warn("a stack the data directory kept could not be made whole again; its resources are as they were", "err", err)
+	}
 	stack, err := c.Deploy(ctx, deploy.TemplateYAML, StackName, o.Params)
 	if err != nil {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

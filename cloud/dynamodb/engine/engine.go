@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,7 +135,15 @@ func (e *Engine) Serve(w http.ResponseWriter, op string, body []byte) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/x-amz-json-1.0")
+	setCRC32(h, out)
 	w.Write(out)
+}
+
+// setCRC32 sets X-Amz-Crc32, the CRC-32 (IEEE) of the body, which DynamoDB
+// sends with every answer. The SDKs check it: aws-sdk-go-v2 logs a warning
+// at every call whose answer lacks it or does not match it.
+func setCRC32(h http.Header, body []byte) {
+	h.Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
 }
 
 // Do runs operation op (PutItem) on its JSON input and returns the JSON
@@ -171,8 +181,10 @@ func writeError(w http.ResponseWriter, err error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/x-amz-json-1.0")
 	h.Set("X-Amzn-ErrorType", e.code)
+	body := appendErrorBody(nil, e)
+	setCRC32(h, body)
 	w.WriteHeader(e.status)
-	w.Write(appendErrorBody(nil, e))
+	w.Write(body)
 }
 
 // decode reads a request body into in. Every string of a request must be
