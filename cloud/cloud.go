@@ -269,6 +269,10 @@ func Start(opts Options) (*Cloud, error) {
 		// A zip function's process signs its SDK calls as the cloud's own
 		// clients do, so the cloud accepts them whatever its keys.
 		Credentials: lambda.Credentials{AccessKeyID: c.self.AccessKeyID, SecretAccessKey: c.self.SecretAccessKey},
+		// Lambda's API reads Code.S3Bucket/S3Key as the provisioner does,
+		// and keeps the functions it creates in the data file.
+		Code: s3Code{c.S3},
+		DB:   c.db, Journal: c.journal,
 	})
 	if err != nil {
 		ln.Close()
@@ -564,7 +568,10 @@ func (c *Cloud) openServices() error {
 // s3Code reads functions' zips from the embedded S3, in-process.
 type s3Code struct{ s3 *s3.Service }
 
-var _ provision.CodeSource = s3Code{}
+var (
+	_ provision.CodeSource = s3Code{}
+	_ lambda.CodeSource    = s3Code{}
+)
 
 func (c s3Code) Object(_ context.Context, bucket, key string) ([]byte, error) {
 	f, info, err := c.s3.Open(bucket, key)

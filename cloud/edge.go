@@ -209,7 +209,11 @@ func (e *edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if e.auth != nil {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
-			e.fail(w, r, awsproto.Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "the request body cannot be read: %v", err))
+			code := "RequestEntityTooLarge"
+			if _, ok := e.prefixRoute(r); ok {
+				code = "RequestEntityTooLargeException" // Lambda's name for it
+			}
+			e.fail(w, r, awsproto.Errorf(http.StatusRequestEntityTooLarge, code, "the request body cannot be read: %v", err))
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))

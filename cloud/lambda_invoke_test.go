@@ -245,7 +245,7 @@ func TestEveryLambdaOperationAnswersJSONTheSDKParses(t *testing.T) {
 	}
 
 	notImplemented := func(op string) string {
-		return "The embedded Lambda does not implement " + op + " yet; it answers ListFunctions, GetFunction, GetFunctionConfiguration, Invoke, PublishVersion, ListVersionsByFunction, the event source mappings' List, Get and Update, and empty lists of aliases and layers."
+		return "The embedded Lambda does not implement " + op + " yet; it answers the functions' Create, Get, List, Update (code and configuration), Delete and Invoke, their versions and aliases, SQS event source mappings, and empty lists of layers."
 	}
 	tests := []struct {
 		name          string
@@ -272,18 +272,22 @@ func TestEveryLambdaOperationAnswersJSONTheSDKParses(t *testing.T) {
 			_, err := client.GetFunction(ctx, &awslambda.GetFunctionInput{FunctionName: aws.String("*")})
 			return err
 		}, "ValidationException", "1 validation error detected: Value '*' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"},
-		{"UpdateFunctionCode", func() error {
+		{"UpdateFunctionCode with bytes that are not a zip", func() error {
 			_, err := client.UpdateFunctionCode(ctx, &awslambda.UpdateFunctionCodeInput{FunctionName: fn, ZipFile: []byte("PK")})
 			return err
-		}, "NotImplemented", notImplemented("UpdateFunctionCode")},
-		{"CreateAlias", func() error {
+		}, "InvalidParameterValueException", "Could not unzip uploaded file. Please check your file, then try to upload again."},
+		{"CreateAlias of a version never published", func() error {
 			_, err := client.CreateAlias(ctx, &awslambda.CreateAliasInput{FunctionName: fn, Name: aws.String("live"), FunctionVersion: aws.String("1")})
 			return err
-		}, "NotImplemented", notImplemented("CreateAlias")},
-		{"CreateFunction", func() error {
+		}, "ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:000000000000:function:worker:1"},
+		{"CreateFunction without a runtime", func() error {
 			_, err := client.CreateFunction(ctx, &awslambda.CreateFunctionInput{FunctionName: aws.String("f"), Role: aws.String("arn:aws:iam::000000000000:role/r"), Code: &lambdatypes.FunctionCode{ZipFile: []byte("PK")}})
 			return err
-		}, "NotImplemented", notImplemented("CreateFunction")},
+		}, "InvalidParameterValueException", "Runtime and Handler are mandatory parameters for functions created with deployment packages."},
+		{"DeleteEventSourceMapping of none", func() error {
+			_, err := client.DeleteEventSourceMapping(ctx, &awslambda.DeleteEventSourceMappingInput{UUID: aws.String("a1b2c3d4-0000-0000-0000-000000000000")})
+			return err
+		}, "ResourceNotFoundException", "The resource you requested does not exist."},
 		{"PublishLayerVersion", func() error {
 			_, err := client.PublishLayerVersion(ctx, &awslambda.PublishLayerVersionInput{LayerName: aws.String("l"), Content: &lambdatypes.LayerVersionContentInput{ZipFile: []byte("PK")}})
 			return err

@@ -20,6 +20,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/sns"
 	"github.com/orderflow/orderflow/internal/slowtest"
+	"github.com/orderflow/orderflow/internal/testruntime"
 )
 
 // deliveryFixture is a topic with one raw SQS subscription, made through the
@@ -226,6 +227,11 @@ func settledStats(c *cloud.Cloud, subARN string) sns.SubscriptionStats {
 const crashChildEnv = "ORDERFLOW_CLOUD_SNS_RETRY_CHILD"
 
 func TestMain(m *testing.M) {
+	// A zip function's bootstrap in lambda_api_test.go is this binary.
+	testruntime.Main()
+	if dir := os.Getenv(lambdaCrashChildEnv); dir != "" {
+		os.Exit(createFunctionUntilKilled(dir))
+	}
 	if spec := os.Getenv(crashChildEnv); spec != "" {
 		os.Exit(publishUntilKilled(spec))
 	}

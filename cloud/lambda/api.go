@@ -17,29 +17,29 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/orderflow/orderflow/cloud/awsproto"
 )
 
-// API returns the Lambda API (REST JSON) over the host: reading functions
-// and event source mappings, enabling or disabling a mapping, and invoking
-// a function. Every other operation of Lambda's API answers in Lambda's
-// JSON error shape, saying it is not implemented here.
-func (h *Host) API() *API { return &API{h: h, published: map[string]string{}} }
-
-// API is the host's Lambda API for the edge. It keeps the functions'
-// published versions: one API per host.
+// API returns the Lambda API (REST JSON) over the host: functions created,
+// updated and deleted from a zip (given in the request or in the embedded
+// S3), their published versions and aliases, invocations, and SQS event
+// source mappings. Every other operation of Lambda's API answers in
+// Lambda's JSON error shape, saying it is not implemented here.
 //
-// A function's code and configuration cannot change here (the API has no
-// UpdateFunctionCode or UpdateFunctionConfiguration yet), so, as Lambda
-// publishes no new version of an unchanged function, each function has at
-// most one published version, 1, the same as $LATEST.
+// With a data file (Options.DB, Options.Journal) the functions the API
+// creates are kept there, with their versions, aliases and mappings, and
+// come back when the cloud restarts (durable.go). Changes the API makes to
+// a stack's functions are not kept: after a restart, a stack's functions
+// are what its template makes them.
+func (h *Host) API() *API { return &API{h: h} }
+
+// API is the host's Lambda API for the edge.
 type API struct {
 	h *Host
 
-	mu        sync.Mutex
-	published map[string]string // function name → its version 1's description
+	// mu serialises the API's changes: each reads a function's spec,
+	// changes it and builds it again, so two at once could lose one.
+	mu sync.Mutex
 }
 
 // Name is the SigV4 signing name.
@@ -214,19 +214,28 @@ PUT /2026-07-09/resource-policy/{ResourceArn} PutResourcePolicy
 
 // implemented maps the operations served here to their handlers.
 var implemented = map[string]func(a *API, w http.ResponseWriter, r *http.Request, params []string){
-	"ListFunctions":            func(a *API, w http.ResponseWriter, r *http.Request, _ []string) { a.listFunctions(w, r) },
-	"GetFunction":              func(a *API, w http.ResponseWriter, r *http.Request, p []string) { a.getFunction(w, r, p[0], false) },
-	"GetFunctionConfiguration": func(a *API, w http.ResponseWriter, r *http.Request, p []string) { a.getFunction(w, r, p[0], true) },
-	"ListEventSourceMappings":  func(a *API, w http.ResponseWriter, r *http.Request, _ []string) { a.listMappings(w, r) },
-	"GetEventSourceMapping":    func(a *API, w http.ResponseWriter, _ *http.Request, p []string) { a.getMapping(w, p[0]) },
-	"UpdateEventSourceMapping": func(a *API, w http.ResponseWriter, r *http.Request, p []string) { a.updateMapping(w, r, p[0]) },
-	"Invoke":                   (*API).invoke,
-	"InvokeAsync":              (*API).invokeAsync,
-	"ListVersionsByFunction":   (*API).listVersions,
-	"PublishVersion":           (*API).publishVersion,
-	"ListAliases":              (*API).listAliases,
-	"GetAlias":                 (*API).getAlias,
-	"GetFunctionConcurrency":   (*API).getConcurrency,
+	"ListFunctions":               func(a *API, w http.ResponseWriter, r *http.Request, _ []string) { a.listFunctions(w, r) },
+	"GetFunction":                 func(a *API, w http.ResponseWriter, r *http.Request, p []string) { a.getFunction(w, r, p[0], false) },
+	"GetFunctionConfiguration":    func(a *API, w http.ResponseWriter, r *http.Request, p []string) { a.getFunction(w, r, p[0], true) },
+	"ListEventSourceMappings":     func(a *API, w http.ResponseWriter, r *http.Request, _ []string) { a.listMappings(w, r) },
+	"GetEventSourceMapping":       func(a *API, w http.ResponseWriter, _ *http.Request, p []string) { a.getMapping(w, p[0]) },
+	"UpdateEventSourceMapping":    (*API).updateMapping,
+	"Invoke":                      (*API).invoke,
+	"InvokeAsync":                 (*API).invokeAsync,
+	"ListVersionsByFunction":      (*API).listVersions,
+	"PublishVersion":              (*API).publishVersion,
+	"ListAliases":                 (*API).listAliases,
+	"GetAlias":                    (*API).getAlias,
+	"CreateAlias":                 (*API).createAlias,
+	"UpdateAlias":                 (*API).updateAlias,
+	"DeleteAlias":                 (*API).deleteAlias,
+	"CreateFunction":              (*API).createFunction,
+	"UpdateFunctionCode":          (*API).updateCode,
+	"UpdateFunctionConfiguration": (*API).updateConfiguration,
+	"DeleteFunction":              (*API).deleteFunction,
+	"CreateEventSourceMapping":    (*API).createMapping,
+	"DeleteEventSourceMapping":    (*API).deleteMapping,
+	"GetFunctionConcurrency":      (*API).getConcurrency,
 	"ListLayers": func(a *API, w http.ResponseWriter, _ *http.Request, _ []string) {
 		a.reply(w, http.StatusOK, map[string]any{"Layers": []any{}})
 	},
@@ -303,7 +312,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, apiError{http.StatusNotFound, "UnknownOperationException", fmt.Sprintf("Lambda has no operation %s %s", r.Method, r.URL.Path)})
 	case rt.serve == nil:
 		a.fail(w, apiError{http.StatusNotImplemented, "NotImplemented",
-			fmt.Sprintf("The embedded Lambda does not implement %s yet; it answers ListFunctions, GetFunction, GetFunctionConfiguration, Invoke, PublishVersion, ListVersionsByFunction, the event source mappings' List, Get and Update, and empty lists of aliases and layers.", rt.op)})
+			fmt.Sprintf("The embedded Lambda does not implement %s yet; it answers the functions' Create, Get, List, Update (code and configuration), Delete and Invoke, their versions and aliases, SQS event source mappings, and empty lists of layers.", rt.op)})
 	default:
 		rt.serve(a, w, r, params)
 	}
@@ -320,63 +329,92 @@ type functionJSON struct {
 	Timeout       int
 	MemorySize    int
 	Architectures []string `json:",omitempty"`
-	Environment   struct {
-		Variables map[string]string
-	}
+	CodeSha256    string
+	CodeSize      int
+	RevisionId    string
+	Environment   *environmentJSON `json:",omitempty"`
 	LoggingConfig struct {
 		LogGroup  string
 		LogFormat string
 	}
-	State        string
-	PackageType  string
-	LastModified string
-	Version      string
+	TracingConfig    struct{ Mode string }
+	EphemeralStorage struct{ Size int }
+	State            string
+	LastUpdateStatus string
+	PackageType      string
+	LastModified     string
+	Version          string
 }
 
+type environmentJSON struct {
+	Variables map[string]string
+}
+
+// functionJSON is fn's configuration: its $LATEST's or a version's.
 func (a *API) functionJSON(fn *function) functionJSON {
 	f := functionJSON{
-		FunctionName: fn.cfg.Name, FunctionArn: fn.cfg.ARN, Runtime: fn.spec.Runtime, Handler: fn.spec.Handler,
+		FunctionName: fn.cfg.Name, FunctionArn: fn.cfg.ARN, Description: fn.spec.Description, Runtime: fn.spec.Runtime, Handler: fn.spec.Handler,
 		Role: fn.spec.Role, Timeout: fn.cfg.TimeoutSec, MemorySize: fn.cfg.MemoryMB, Architectures: fn.spec.Architectures,
-		State: "Active", PackageType: "Zip", Version: "$LATEST", LastModified: fn.created.UTC().Format("2006-01-02T15:04:05.000+0000"),
+		CodeSha256: fn.sha256, CodeSize: len(fn.code), RevisionId: fn.revision,
+		State: "Active", LastUpdateStatus: "Successful", PackageType: "Zip", Version: fn.cfg.Version, LastModified: lastModified(fn.modified),
 	}
-	f.Environment.Variables = fn.cfg.Environment
-	f.LoggingConfig.LogGroup, f.LoggingConfig.LogFormat = fn.cfg.LogGroup, "Text"
+	if len(f.Architectures) == 0 {
+		f.Architectures = []string{"x86_64"}
+	}
+	if fn.cfg.Environment != nil {
+		f.Environment = &environmentJSON{Variables: fn.cfg.Environment}
+	}
+	f.LoggingConfig.LogGroup, f.LoggingConfig.LogFormat = cmp.Or(fn.cfg.LogGroup, "/aws/lambda/"+fn.cfg.Name), "Text"
+	f.TracingConfig.Mode, f.EphemeralStorage.Size = "PassThrough", 512
 	return f
 }
 
+// function returns the function (its $LATEST) by name or ARN.
 func (a *API) function(name string) (*function, bool) {
 	a.h.mu.Lock()
 	defer a.h.mu.Unlock()
-	fn, ok := a.h.functions[functionName(name)]
+	name = functionName(name)
+	if strings.Contains(name, ":") {
+		return nil, false
+	}
+	fn, ok := a.h.functions[name]
 	return fn, ok
 }
 
-func (a *API) listFunctions(w http.ResponseWriter, _ *http.Request) {
+// listFunctions is ListFunctions: each function's $LATEST, and with
+// FunctionVersion=ALL its published versions too.
+func (a *API) listFunctions(w http.ResponseWriter, r *http.Request) {
+	all := r.URL.Query().Get("FunctionVersion")
+	if all != "" && all != "ALL" {
+		a.fail(w, *validation(all, "functionVersion", "Member must satisfy enum value set: [ALL]"))
+		return
+	}
 	a.h.mu.Lock()
-	var out []functionJSON
-	for _, fn := range a.h.functions {
-		out = append(out, a.functionJSON(fn))
+	out := []functionJSON{}
+	for key, fn := range a.h.functions {
+		if all != "" || !strings.Contains(key, ":") {
+			out = append(out, a.functionJSON(fn))
+		}
 	}
 	a.h.mu.Unlock()
-	slices.SortFunc(out, func(x, y functionJSON) int { return strings.Compare(x.FunctionName, y.FunctionName) })
-	if out == nil {
-		out = []functionJSON{}
-	}
+	slices.SortFunc(out, func(x, y functionJSON) int {
+		return cmp.Or(strings.Compare(x.FunctionName, y.FunctionName), versionOrder(x.Version)-versionOrder(y.Version))
+	})
 	a.reply(w, http.StatusOK, map[string]any{"Functions": out})
 }
 
 func (a *API) getFunction(w http.ResponseWriter, r *http.Request, name string, configOnly bool) {
-	fn, version, ok := a.resolve(w, r, name, false)
+	fn, _, ok := a.resolve(w, r, name, false)
 	if !ok {
 		return
 	}
 	if configOnly {
-		a.reply(w, http.StatusOK, a.versionJSON(fn, version))
+		a.reply(w, http.StatusOK, a.functionJSON(fn))
 		return
 	}
 	a.reply(w, http.StatusOK, map[string]any{
-		"Configuration": a.versionJSON(fn, version),
-		"Code":          map[string]string{"RepositoryType": "S3", "Location": "embedded:" + fn.cfg.Name},
+		"Configuration": a.functionJSON(fn),
+		"Code":          map[string]string{"RepositoryType": "S3", "Location": "embedded:" + fn.key},
 	})
 }
 
@@ -449,14 +487,20 @@ func parseFunctionRef(s, qualifier string) (functionRef, *apiError) {
 	return ref, nil
 }
 
-// resolve finds the function a request names, or answers why not: a
-// FunctionName Lambda would refuse, a function of another region or
-// account, a qualifier other than $LATEST (the host keeps no versions or
-// aliases), or a function that does not exist. latest says how Lambda's
-// not-found message names an unqualified function: with ":$LATEST"
-// (Invoke) or without (GetFunction).
+// resolve finds the function version a request names, or answers why
+// not: a FunctionName Lambda would refuse, a function of another region or
+// account, a version or alias that does not exist, or a function that does
+// not exist. A qualifier is $LATEST, a published version or an alias (which
+// resolves to its version). latest says how Lambda's not-found message
+// names an unqualified function: with ":$LATEST" (Invoke) or without
+// (GetFunction). It returns the function and its version.
 func (a *API) resolve(w http.ResponseWriter, r *http.Request, name string, latest bool) (*function, string, bool) {
-	ref, bad := parseFunctionRef(name, r.URL.Query().Get("Qualifier"))
+	return a.resolveName(w, name, r.URL.Query().Get("Qualifier"), latest)
+}
+
+// resolveName is resolve of a FunctionName and Qualifier.
+func (a *API) resolveName(w http.ResponseWriter, name, qualifier string, latest bool) (*function, string, bool) {
+	ref, bad := parseFunctionRef(name, qualifier)
 	if bad != nil {
 		a.fail(w, *bad)
 		return nil, "", false
@@ -473,70 +517,47 @@ func (a *API) resolve(w http.ResponseWriter, r *http.Request, name string, lates
 	case latest:
 		arn += ":$LATEST"
 	}
-	version := cmp.Or(ref.qualifier, "$LATEST")
-	fn, ok := a.function(ref.name)
-	if !ok || (ref.account != "" && ref.account != account) || (version != "$LATEST" && !(version == "1" && a.isPublished(ref.name))) {
+	notFound := func() (*function, string, bool) {
 		a.fail(w, apiError{http.StatusNotFound, "ResourceNotFoundException", "Function not found: " + arn})
 		return nil, "", false
+	}
+	if ref.account != "" && ref.account != account {
+		return notFound()
+	}
+	version := cmp.Or(ref.qualifier, "$LATEST")
+	if version != "$LATEST" && !isVersion(version) {
+		al, err := a.h.alias(ref.name, version)
+		if err != nil {
+			return notFound()
+		}
+		version = al.FunctionVersion
+	}
+	key := ref.name
+	if version != "$LATEST" {
+		key += ":" + version
+	}
+	a.h.mu.Lock()
+	fn, ok := a.h.functions[key]
+	a.h.mu.Unlock()
+	if !ok {
+		return notFound()
 	}
 	return fn, version, true
 }
 
-func (a *API) isPublished(name string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	_, ok := a.published[name]
-	return ok
+// versionOrder sorts $LATEST before the published versions, in order.
+func versionOrder(v string) int {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
-// versionJSON is the configuration of a function's version ("$LATEST" or
-// "1").
-func (a *API) versionJSON(fn *function, version string) functionJSON {
-	f := a.functionJSON(fn)
-	if version != "$LATEST" {
-		a.mu.Lock()
-		f.Description = a.published[fn.cfg.Name]
-		a.mu.Unlock()
-		f.Version, f.FunctionArn = version, f.FunctionArn+":"+version
-	}
-	return f
-}
-
-// publishVersion is PublishVersion: version 1, the first time, and the
-// same version 1 again after, since nothing about the function can have
-// changed.
-func (a *API) publishVersion(w http.ResponseWriter, r *http.Request, params []string) {
-	fn, version, ok := a.resolve(w, r, params[0], false)
-	if !ok {
-		return
-	}
-	if version != "$LATEST" {
-		a.fail(w, apiError{http.StatusBadRequest, "InvalidParameterValueException", "Version can only be published from $LATEST."})
-		return
-	}
-	var in struct {
-		CodeSha256  *string
-		Description *string
-		RevisionId  *string
-	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil && !errors.Is(err, io.EOF) {
-		a.fail(w, apiError{http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: " + err.Error()})
-		return
-	}
-	if in.CodeSha256 != nil || in.RevisionId != nil {
-		a.fail(w, apiError{http.StatusBadRequest, "InvalidParameterValueException", "The embedded Lambda keeps no code hash or revision id to compare CodeSha256 or RevisionId with: publish without them."})
-		return
-	}
-	if in.Description != nil && len(*in.Description) > 256 {
-		a.fail(w, apiError{http.StatusBadRequest, "ValidationException", fmt.Sprintf("1 validation error detected: Value '%s' at 'description' failed to satisfy constraint: Member must have length less than or equal to 256", *in.Description)})
-		return
-	}
-	a.mu.Lock()
-	if _, done := a.published[fn.cfg.Name]; !done {
-		a.published[fn.cfg.Name] = aws.ToString(in.Description)
-	}
-	a.mu.Unlock()
-	a.reply(w, http.StatusCreated, a.versionJSON(fn, "1"))
+// isVersion reports whether a qualifier is a version number.
+func isVersion(q string) bool {
+	_, err := strconv.ParseUint(q, 10, 32)
+	return err == nil
 }
 
 // maxAsyncPayloadBytes is the largest payload of an asynchronous (Event)
@@ -579,7 +600,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request, params []string) {
 	case "Event":
 		a.startAsync(w, fn, payload, http.StatusAccepted, nil)
 	default:
-		res, err := a.h.Invoke(r.Context(), fn.cfg.Name, payload)
+		res, err := a.h.Invoke(r.Context(), fn.key, payload)
 		if err != nil {
 			a.invokeFailed(w, fn, err)
 			return
@@ -614,7 +635,7 @@ func (a *API) invokeAsync(w http.ResponseWriter, r *http.Request, params []strin
 }
 
 func (a *API) startAsync(w http.ResponseWriter, fn *function, payload []byte, status int, body any) {
-	reqID, err := a.h.InvokeAsync(fn.cfg.Name, payload)
+	reqID, err := a.h.InvokeAsync(fn.key, payload)
 	if err != nil {
 		a.invokeFailed(w, fn, err)
 		return
@@ -635,7 +656,7 @@ func (a *API) startAsync(w http.ResponseWriter, fn *function, payload []byte, st
 func (a *API) invokeFailed(w http.ResponseWriter, fn *function, err error) {
 	switch {
 	case errors.Is(err, ErrFunctionNotFound):
-		a.fail(w, apiError{http.StatusNotFound, "ResourceNotFoundException", "Function not found: " + fn.cfg.ARN + ":$LATEST"})
+		a.fail(w, apiError{http.StatusNotFound, "ResourceNotFoundException", "Function not found: " + fn.cfg.ARN + map[bool]string{true: ":$LATEST"}[fn.cfg.Version == "$LATEST"]})
 	case errors.Is(err, ErrTooManyInvocations):
 		a.fail(w, apiError{http.StatusTooManyRequests, "TooManyRequestsException", fmt.Sprintf("Rate Exceeded: %d asynchronous invocations are already running; retry when they have finished.", maxAsyncInFlight)})
 	case errors.Is(err, errClosed):
@@ -670,36 +691,6 @@ func (a *API) payload(w http.ResponseWriter, r *http.Request, limit int) ([]byte
 		return nil, false
 	}
 	return b, true
-}
-
-// listVersions is ListVersionsByFunction: $LATEST, and 1 once published.
-func (a *API) listVersions(w http.ResponseWriter, r *http.Request, params []string) {
-	fn, _, ok := a.resolve(w, r, params[0], false)
-	if !ok {
-		return
-	}
-	versions := []functionJSON{a.versionJSON(fn, "$LATEST")}
-	if a.isPublished(fn.cfg.Name) {
-		versions = append(versions, a.versionJSON(fn, "1"))
-	}
-	a.reply(w, http.StatusOK, map[string]any{"Versions": versions})
-}
-
-// listAliases is ListAliases: the host keeps no aliases.
-func (a *API) listAliases(w http.ResponseWriter, r *http.Request, params []string) {
-	if _, _, ok := a.resolve(w, r, params[0], false); !ok {
-		return
-	}
-	a.reply(w, http.StatusOK, map[string]any{"Aliases": []any{}})
-}
-
-// getAlias is GetAlias: no alias exists.
-func (a *API) getAlias(w http.ResponseWriter, r *http.Request, params []string) {
-	fn, _, ok := a.resolve(w, r, params[0], false)
-	if !ok {
-		return
-	}
-	a.fail(w, apiError{http.StatusNotFound, "ResourceNotFoundException", fmt.Sprintf("Cannot find alias arn: %s:%s", fn.cfg.ARN, params[1])})
 }
 
 // getConcurrency is GetFunctionConcurrency: no function reserves any.
@@ -805,37 +796,4 @@ func (a *API) getMapping(w http.ResponseWriter, id string) {
 		return
 	}
 	a.reply(w, http.StatusOK, m.json())
-}
-
-// updateMapping enables or disables a mapping; other changes are refused
-// rather than ignored.
-func (a *API) updateMapping(w http.ResponseWriter, r *http.Request, id string) {
-	m, ok := a.mapping(id)
-	if !ok {
-		a.fail(w, apiError{http.StatusNotFound, "ResourceNotFoundException", "The resource you requested does not exist."})
-		return
-	}
-	var in map[string]json.RawMessage
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil {
-		a.fail(w, apiError{http.StatusBadRequest, "InvalidParameterValueException", "the request body is not JSON: " + err.Error()})
-		return
-	}
-	for k := range in {
-		if k != "Enabled" && k != "UUID" {
-			a.fail(w, apiError{http.StatusBadRequest, "InvalidParameterValueException", fmt.Sprintf("the embedded Lambda can change only Enabled, not %s", k)})
-			return
-		}
-	}
-	if raw, ok := in["Enabled"]; ok {
-		var on bool
-		if err := json.Unmarshal(raw, &on); err != nil {
-			a.fail(w, apiError{http.StatusBadRequest, "InvalidParameterValueException", "Enabled must be true or false"})
-			return
-		}
-		if err := m.setEnabled(on); err != nil {
-			a.fail(w, apiError{http.StatusConflict, "ResourceConflictException", err.Error()})
-			return
-		}
-	}
-	a.reply(w, http.StatusAccepted, m.json())
 }

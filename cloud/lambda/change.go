@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // This file changes and deletes what CreateFunction and
@@ -40,7 +41,7 @@ func (h *Host) UpdateFunction(_ context.Context, f Function) error {
 				m.q.VisibilityTimeoutSec, f.TimeoutSec)
 		}
 	}
-	fn, err := h.build(f, old.logs)
+	fn, err := h.build(f, old.logs, "")
 	if err != nil {
 		return err
 	}
@@ -55,8 +56,9 @@ func (h *Host) UpdateFunction(_ context.Context, f Function) error {
 	return nil
 }
 
-// DeleteFunction deletes the function name (or ARN) and stops the pollers
-// of the mappings that invoke it.
+// DeleteFunction deletes the function name (or ARN), with its published
+// versions and aliases, and stops the pollers of the mappings that invoke
+// them. A name NAME:VERSION deletes that version alone.
 func (h *Host) DeleteFunction(_ context.Context, name string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -65,13 +67,26 @@ func (h *Host) DeleteFunction(_ context.Context, name string) error {
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrFunctionNotFound, name)
 	}
-	delete(h.functions, name)
-	for _, m := range h.mappings {
-		if m.fn() == old {
-			m.stop()
+	gone := []*function{old}
+	if !strings.Contains(name, ":") {
+		// The function goes with its versions and aliases, as on AWS.
+		for key, fn := range h.functions {
+			if strings.HasPrefix(key, name+":") {
+				gone = append(gone, fn)
+			}
 		}
+		delete(h.versions, name)
+		delete(h.aliases, name)
 	}
-	h.retire(old)
+	for _, fn := range gone {
+		delete(h.functions, fn.key)
+		for _, m := range h.mappings {
+			if m.fn() == fn {
+				m.stop()
+			}
+		}
+		h.retire(fn)
+	}
 	return nil
 }
 

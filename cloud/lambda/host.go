@@ -10,6 +10,13 @@
 // killed with its process group on a timeout or a crash; a bootstrap built
 // for another architecture runs under qemu-user. Close kills them all.
 //
+// Lambda's API (API: api.go and api_*.go) reads and invokes functions, and
+// creates, updates and deletes zip functions (the zip in the request or in
+// the embedded S3, Options.Code), their published versions (versions.go:
+// each a function of its own, running the code and configuration it was
+// published with while $LATEST changes), their aliases and their SQS event
+// source mappings.
+//
 // A mapping long-polls its queue through the SQS API, gathers a batch (up to
 // BatchSize records, or whatever arrived within the batching window),
 // invokes the function with the function's timeout as the context deadline,
@@ -38,6 +45,8 @@ package lambda
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -50,10 +59,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"go.etcd.io/bbolt"
 
 	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/awsproto"
 	"github.com/orderflow/orderflow/cloud/clock"
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 // Handler is a function of aws-lambda-go's SQS shape.
@@ -63,7 +74,10 @@ type Handler func(ctx context.Context, ev events.SQSEvent) (events.SQSEventRespo
 // factory to build the function's handler from (as a bootstrap reads its
 // environment on AWS).
 type Config struct {
-	Name        string
+	Name string
+	// Version is the version this is of the function: "$LATEST", or a
+	// number once published (PublishVersion), whose ARN is qualified.
+	Version     string
 	ARN         string
 	Environment map[string]string
 	TimeoutSec  int
@@ -118,6 +132,20 @@ type Options struct {
 	// an error when there is none. Default: qemu-aarch64-static (for
 	// arm64) or qemu-x86_64-static looked up on PATH.
 	Emulator func(arch string) (string, error)
+	// DB and Journal, if set, keep what Lambda's API creates (functions,
+	// versions, aliases, mappings) in the cloud's data file, and New
+	// restores it (durable.go).
+	DB      *bbolt.DB
+	Journal *journal.Journal
+	// Code reads a function's zip from S3 for Lambda's API
+	// (CreateFunction and UpdateFunctionCode with Code.S3Bucket/S3Key).
+	// Default: none, and such calls are refused.
+	Code CodeSource
+}
+
+// CodeSource reads a function's zip from a bucket: the embedded S3.
+type CodeSource interface {
+	Object(ctx context.Context, bucket, key string) ([]byte, error)
 }
 
 // Faults injects failures around an invocation.
@@ -146,7 +174,12 @@ type Host struct {
 	zips      map[string][]byte
 	functions map[string]*function
 	mappings  map[string]*mapping
-	closed    bool
+	// versions is the last version number published of each function
+	// (numbers are never reused while it exists); aliases, each
+	// function's aliases by name (versions.go).
+	versions map[string]int
+	aliases  map[string]map[string]*Alias
+	closed   bool
 	// retired are the processes of functions updated or deleted, drained
 	// but perhaps still running an invocation; deleted are the mappings
 	// deleted, whose last batches may still settle. Close waits for both.
@@ -193,15 +226,24 @@ func New(opts Options) (*Host, error) {
 	if opts.Emulator == nil {
 		opts.Emulator = func(arch string) (string, error) { return exec.LookPath(qemuName(arch)) }
 	}
-	return &Host{
+	h := &Host{
 		opts:      opts,
 		sink:      &sink{w: opts.Logs},
 		factories: map[string]Factory{},
 		zips:      map[string][]byte{},
 		functions: map[string]*function{},
 		mappings:  map[string]*mapping{},
+		versions:  map[string]int{},
+		aliases:   map[string]map[string]*Alias{},
 		flights:   map[*flight]struct{}{},
-	}, nil
+	}
+	if opts.DB != nil {
+		if err := h.restore(); err != nil {
+			h.Close(context.Background())
+			return nil, err
+		}
+	}
+	return h, nil
 }
 
 // Register binds a function name to the Go code that implements it. A
@@ -225,6 +267,10 @@ type Function struct {
 	Environment   map[string]string
 	Role          string
 	LogGroup      string
+	Description   string
+	// api marks a function Lambda's API created, which the API keeps in
+	// the data file (durable.go); the stacks' functions are their stacks'.
+	api bool
 	// Zip, if set, is the function's code: a provided.al2023 zip, which
 	// the host runs in place of what is registered under Name.
 	Zip []byte
@@ -243,12 +289,21 @@ type EventSourceMapping struct {
 }
 
 type function struct {
+	key     string // its name in Host.functions: NAME, or NAME:VERSION
 	cfg     Config
 	spec    Function
 	handler Handler
 	proc    *procFunction // the zip function's processes; nil in-process
 	created time.Time
 	logs    io.Writer // the sink, and the function's log stream if any
+
+	// What Lambda's API reports of it: the zip it runs (nil in-process),
+	// its CodeSha256 (base64 of the zip's SHA-256), when it was last
+	// built, and its revision, new with each change.
+	code     []byte
+	sha256   string
+	modified time.Time
+	revision string
 }
 
 // CreateFunction creates the function f: from f.Zip when it is set, else
@@ -257,9 +312,9 @@ func (h *Host) CreateFunction(_ context.Context, f Function) (string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, dup := h.functions[f.Name]; dup {
-		return "", fmt.Errorf("lambda: function %s already exists", f.Name)
+		return "", fmt.Errorf("%w: %s", ErrFunctionExists, f.Name)
 	}
-	fn, err := h.build(f, nil)
+	fn, err := h.build(f, nil, "")
 	if err != nil {
 		return "", err
 	}
@@ -267,9 +322,12 @@ func (h *Host) CreateFunction(_ context.Context, f Function) (string, error) {
 	return fn.cfg.ARN, nil
 }
 
-// build makes the function f, writing to logs (a new log stream when nil).
-// h.mu is held.
-func (h *Host) build(f Function, logs io.Writer) (*function, error) {
+// ErrFunctionExists is CreateFunction's error for a name already taken.
+var ErrFunctionExists = errors.New("lambda: function already exists")
+
+// build makes the function f, writing to logs (a new log stream when nil),
+// as its $LATEST (version "") or as a published version. h.mu is held.
+func (h *Host) build(f Function, logs io.Writer, version string) (*function, error) {
 	factory, ok := h.factories[f.Name]
 	zip, isZip := h.zips[f.Name]
 	if f.Zip != nil {
@@ -286,15 +344,20 @@ func (h *Host) build(f Function, logs io.Writer) (*function, error) {
 				group = "/aws/lambda/" + f.Name
 			}
 			// Lambda names a stream after the day, the version and the instance.
-			stream := h.opts.Clock.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + strings.ReplaceAll(awsproto.NewRequestID(), "-", "")
+			stream := h.opts.Clock.Now().UTC().Format("2006/01/02") + "/[" + cmp.Or(version, "$LATEST") + "]" + strings.ReplaceAll(awsproto.NewRequestID(), "-", "")
 			logs = &sink{w: io.MultiWriter(h.sink, h.opts.LogStream(group, stream))}
 		}
 		// Invoke with LogType Tail reads an invocation's lines as they pass.
 		logs = newTap(logs)
 	}
+	key, arn := f.Name, fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", h.opts.Region, h.opts.AccountID, f.Name)
+	if version != "" {
+		key, arn = key+":"+version, arn+":"+version
+	}
 	cfg := Config{
 		Name:        f.Name,
-		ARN:         fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", h.opts.Region, h.opts.AccountID, f.Name),
+		Version:     cmp.Or(version, "$LATEST"),
+		ARN:         arn,
 		Environment: f.Environment,
 		TimeoutSec:  f.TimeoutSec,
 		MemoryMB:    f.MemoryMB,
@@ -302,6 +365,8 @@ func (h *Host) build(f Function, logs io.Writer) (*function, error) {
 		Logs:        logs,
 	}
 	f.Zip = nil // the unpacked copy is what runs
+	now := h.opts.Clock.Now()
+	fn := &function{key: key, cfg: cfg, spec: f, created: now, modified: now, logs: logs, revision: awsproto.NewRequestID()}
 	if isZip {
 		if h.closed {
 			return nil, errClosed
@@ -310,17 +375,27 @@ func (h *Host) build(f Function, logs io.Writer) (*function, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &function{cfg: cfg, spec: f, handler: proc.handle, proc: proc, created: h.opts.Clock.Now(), logs: logs}, nil
+		fn.handler, fn.proc, fn.code = proc.handle, proc, zip
+	} else {
+		handler, err := factory(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("lambda: build function %s: %w", f.Name, err)
+		}
+		fn.handler = handler
 	}
-	handler, err := factory(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("lambda: build function %s: %w", f.Name, err)
-	}
-	return &function{cfg: cfg, spec: f, handler: handler, created: h.opts.Clock.Now(), logs: logs}, nil
+	sum := sha256.Sum256(fn.code)
+	fn.sha256 = base64.StdEncoding.EncodeToString(sum[:])
+	return fn, nil
 }
 
 // CreateEventSourceMapping validates m as AWS does and starts its pollers.
 func (h *Host) CreateEventSourceMapping(ctx context.Context, m EventSourceMapping) (string, error) {
+	return h.createMapping(ctx, m, "")
+}
+
+// createMapping is CreateEventSourceMapping, keeping the id given (a
+// mapping restored from the data file) or making one ("").
+func (h *Host) createMapping(ctx context.Context, m EventSourceMapping, id string) (string, error) {
 	h.mu.Lock()
 	fn, ok := h.functions[functionName(m.FunctionName)]
 	closed := h.closed
@@ -342,6 +417,9 @@ func (h *Host) CreateEventSourceMapping(ctx context.Context, m EventSourceMappin
 		return "", err
 	}
 	mp := newMapping(h, fn, q, m)
+	if id != "" {
+		mp.id = id
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {

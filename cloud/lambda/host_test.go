@@ -746,8 +746,9 @@ func TestAClosedHostStartsNoPollers(t *testing.T) {
 		if err := s.host.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if code := s.setEnabled(t, true); code != http.StatusConflict {
-			t.Errorf("enabling a mapping of a closed host answered %d, want %d", code, http.StatusConflict)
+		// The host is shutting down: a ServiceException, which SDKs retry.
+		if code := s.setEnabled(t, true); code != http.StatusServiceUnavailable {
+			t.Errorf("enabling a mapping of a closed host answered %d, want %d", code, http.StatusServiceUnavailable)
 		}
 		s.queue.push("m1")
 		s.noInvocation(t, "after Close")

@@ -72,9 +72,11 @@ func (h *Host) HasFunction(name string) bool {
 // ctx's error if ctx ends first (the function goes on, and the host's Close
 // waits for it).
 //
-// A host's functions are Go handlers of the SQS shape: the payload is
-// decoded into an events.SQSEvent as aws-lambda-go decodes it (unknown
-// fields ignored), and the response encoded back to JSON.
+// A zip function's process gets the payload as it is and its response is
+// returned as it is. An in-process function is a Go handler of the SQS
+// shape: the payload is decoded into an events.SQSEvent as aws-lambda-go
+// decodes it (unknown fields ignored), and the response encoded back to
+// JSON.
 func (h *Host) Invoke(ctx context.Context, name string, payload []byte) (InvokeResult, error) {
 	fn, err := h.begin(name)
 	if err != nil {
@@ -158,7 +160,7 @@ func (h *Host) runWithID(fn *function, payload []byte, reqID string, tail bool) 
 		defer t.remove(tb)
 	}
 	clk := h.opts.Clock
-	fmt.Fprintf(fn.logs, "START RequestId: %s Version: $LATEST\n", reqID)
+	fmt.Fprintf(fn.logs, "START RequestId: %s Version: %s\n", reqID, fn.cfg.Version)
 	start := clk.Now()
 	timeout := time.Duration(fn.cfg.TimeoutSec) * time.Second
 	ctx, cancel := withTimeout(clk, timeout)
@@ -178,7 +180,7 @@ func (h *Host) runWithID(fn *function, payload []byte, reqID string, tail bool) 
 				done <- result{err: panicError{p}}
 			}
 		}()
-		out, err := invokeHandler(ctx, fn.handler, payload)
+		out, err := invokeHandler(ctx, fn, payload)
 		done <- result{out, err}
 	}()
 	var r result
@@ -220,9 +222,15 @@ func (h *Host) runWithID(fn *function, payload []byte, reqID string, tail bool) 
 	return res
 }
 
-// invokeHandler decodes the payload as aws-lambda-go does for a handler of
-// the SQS shape, calls it and encodes its response.
-func invokeHandler(ctx context.Context, handler Handler, payload []byte) ([]byte, error) {
+// invokeHandler runs fn on payload. A zip function's process gets the
+// payload and answers as it likes, as on Lambda; an in-process handler, of
+// the SQS shape, gets the payload decoded as aws-lambda-go decodes it, and
+// its response is encoded.
+func invokeHandler(ctx context.Context, fn *function, payload []byte) ([]byte, error) {
+	if fn.proc != nil {
+		return fn.proc.invoke(ctx, payload)
+	}
+	handler := fn.handler
 	var ev events.SQSEvent
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return nil, err

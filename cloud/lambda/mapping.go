@@ -30,6 +30,9 @@ type mapping struct {
 	id string
 	h  *Host
 	q  QueueInfo
+	// api marks a mapping Lambda's API created, which the data file keeps
+	// (durable.go); a stack's mappings are its stack's.
+	api atomic.Bool
 	// fn and cfg change in place (UpdateFunction, UpdateEventSourceMapping):
 	// a poller reads them afresh for each batch.
 	fnp  atomic.Pointer[function]
@@ -243,7 +246,7 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 		}
 		fn = m.fn()
 	}
-	fmt.Fprintf(fn.logs, "START RequestId: %s Version: $LATEST\n", reqID)
+	fmt.Fprintf(fn.logs, "START RequestId: %s Version: %s\n", reqID, fn.cfg.Version)
 	start := clk.Now()
 
 	timeout := time.Duration(fn.cfg.TimeoutSec) * time.Second

@@ -160,6 +160,20 @@ func (p *procFunction) handle(ctx context.Context, ev events.SQSEvent) (events.S
 	if err != nil {
 		return resp, fmt.Errorf("lambda: encode the event: %w", err)
 	}
+	body, err := p.invoke(ctx, payload)
+	if err != nil {
+		return resp, err
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return resp, &FunctionError{Type: "Runtime.InvalidResponse", Message: fmt.Sprintf("the function's response is not an SQS batch response: %v", err)}
+	}
+	return resp, nil
+}
+
+// invoke runs one event in a sandbox and returns the function's response
+// as it gave it: what Lambda's Invoke returns, whatever the event's shape.
+func (p *procFunction) invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	var err error
 	inv := &invocation{id: awsproto.NewRequestID(), arn: p.cfg.ARN, payload: payload, result: make(chan invokeResult, 1)}
 	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
 		inv.id = lc.AwsRequestID
@@ -172,7 +186,7 @@ func (p *procFunction) handle(ctx context.Context, ev events.SQSEvent) (events.S
 	s, _ := ctx.Value(sandboxKey{}).(*sandbox)
 	if s == nil {
 		if s, err = p.acquire(ctx); err != nil {
-			return resp, err
+			return nil, err
 		}
 	}
 	if s.initDur > 0 && notes != nil {
@@ -192,7 +206,7 @@ func (p *procFunction) handle(ctx context.Context, ev events.SQSEvent) (events.S
 	case <-ctx.Done():
 		p.note(notes, s)
 		p.discard(s)
-		return resp, fmt.Errorf("lambda: function %s: %w", p.cfg.Name, ctx.Err())
+		return nil, fmt.Errorf("lambda: function %s: %w", p.cfg.Name, ctx.Err())
 	}
 	p.note(notes, s)
 	if s.dead() {
@@ -201,12 +215,9 @@ func (p *procFunction) handle(ctx context.Context, ev events.SQSEvent) (events.S
 		p.release(s)
 	}
 	if res.err != nil {
-		return resp, res.err
+		return nil, res.err
 	}
-	if err := json.Unmarshal(res.body, &resp); err != nil {
-		return resp, &FunctionError{Type: "Runtime.InvalidResponse", Message: fmt.Sprintf("the function's response is not an SQS batch response: %v", err)}
-	}
-	return resp, nil
+	return res.body, nil
 }
 
 // note records the sandbox's peak memory and emulation for the REPORT line.
@@ -345,7 +356,7 @@ func (p *procFunction) env(runtimeAPI string) []string {
 		"AWS_EXECUTION_ENV=AWS_Lambda_"+p.spec.Runtime,
 		"AWS_LAMBDA_RUNTIME_API="+runtimeAPI,
 		"AWS_LAMBDA_FUNCTION_NAME="+p.cfg.Name,
-		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		"AWS_LAMBDA_FUNCTION_VERSION="+p.cfg.Version,
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(p.cfg.MemoryMB),
 		"AWS_LAMBDA_LOG_GROUP_NAME="+group,
 		"AWS_REGION="+o.Region,
