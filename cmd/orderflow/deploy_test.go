@@ -151,6 +151,17 @@ func TestDeployCreatesUpdatesAndDestroysTheStackOnMoto(t *testing.T) {
 		t.Fatalf("the stack's CodeS3Key %q is not an uploaded zip: %v %v", key, obj, err)
 	}
 
+	// moto keeps no outputs for a stack a change set created: the
+	// operating commands read the stack's resources instead.
+	code, out, errOut = runWith(t, getenv, "", "trace", "--endpoint", url, "O1234")
+	if code != 0 || errOut != "" || out != "Order O1234: no event of it in /aws/lambda/ProcessOrderFunction; Orders holds nothing of it.\n" {
+		t.Errorf("trace on moto: exit %d, stderr %q\n%s", code, errOut, out)
+	}
+	code, out, errOut = runWith(t, getenv, "", "status", "--endpoint", url)
+	if code != 0 || errOut != "" || !strings.Contains(out, "OrderQueue  0 visible, 0 in flight, 0 delayed\n") {
+		t.Errorf("status on moto: exit %d, stderr %q\n%s", code, errOut, out)
+	}
+
 	// The same build again: nothing to change.
 	code, out, errOut = deploy("--yes")
 	if code != 0 || !strings.Contains(out, "is already there (the same build).\n") || !strings.Contains(out, "No changes: stack orderflow at "+url+" is up to date with this build ("+key+").\n") {

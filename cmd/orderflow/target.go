@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	awscfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
 	"github.com/spf13/cobra"
@@ -274,6 +276,13 @@ func (t *target) resources(ctx context.Context) (resources, error) {
 		DLQURL: o["OrderDLQUrl"], DLQArn: o["OrderDLQArn"], Table: o["OrdersTableName"],
 		Function: o["ProcessOrderFunctionName"], MappingID: o["OrderEventSourceMappingId"], LogGroup: o["ProcessOrderFunctionLogGroupName"],
 	}
+	if r.TopicArn == "" || r.QueueURL == "" || r.DLQURL == "" || r.DLQArn == "" || r.Table == "" {
+		// A stack may lack outputs (moto keeps none for a stack a change
+		// set created): its resources' physical ids say the same.
+		if err := t.fromResources(ctx, &r); err != nil {
+			return resources{}, err
+		}
+	}
 	if r.LogGroup == "" && r.Function != "" {
 		r.LogGroup = "/aws/lambda/" + r.Function
 	}
@@ -284,9 +293,45 @@ func (t *target) resources(ctx context.Context) (resources, error) {
 		}
 	}
 	if missing != nil {
-		return resources{}, fmt.Errorf("stack %s lacks the outputs %s; was it deployed from deploy/template.yaml?", t.stack, strings.Join(missing, ", "))
+		return resources{}, fmt.Errorf("stack %s lacks the outputs %s, and the resources that would give them; was it deployed from deploy/template.yaml?", t.stack, strings.Join(missing, ", "))
 	}
 	return r, nil
+}
+
+// fromResources fills what r lacks from the stack's resources, by the
+// template's logical ids, and the queues' ARNs from SQS.
+func (t *target) fromResources(ctx context.Context, r *resources) error {
+	out, err := awscfn.NewFromConfig(t.cfg).DescribeStackResources(ctx, &awscfn.DescribeStackResourcesInput{StackName: aws.String(t.stack)})
+	if err != nil {
+		return t.explain(fmt.Sprintf("read the resources of stack %s", t.stack), err)
+	}
+	phys := map[string]string{}
+	for _, res := range out.StackResources {
+		phys[aws.ToString(res.LogicalResourceId)] = aws.ToString(res.PhysicalResourceId)
+	}
+	for _, f := range []struct {
+		field *string
+		id    string
+	}{
+		{&r.TopicArn, "OrderTopic"}, {&r.QueueURL, "OrderQueue"}, {&r.DLQURL, "OrderDLQ"}, {&r.Table, "OrdersTable"},
+		{&r.Function, "ProcessOrderFunction"}, {&r.MappingID, "OrderEventSourceMapping"}, {&r.LogGroup, "ProcessOrderFunctionLogGroup"},
+	} {
+		if *f.field == "" {
+			*f.field = phys[f.id]
+		}
+	}
+	client := awssqs.NewFromConfig(t.cfg)
+	for _, q := range []struct{ url, arn *string }{{&r.QueueURL, &r.QueueArn}, {&r.DLQURL, &r.DLQArn}} {
+		if *q.arn != "" || *q.url == "" {
+			continue
+		}
+		a, err := client.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: q.url, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+		if err != nil {
+			return t.explain("read the ARN of queue "+*q.url, err)
+		}
+		*q.arn = a.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
+	}
+	return nil
 }
 
 // explain turns an SDK error into one plain sentence: what failed, the cause
