@@ -31,7 +31,9 @@ func TestAStackWithoutOutputsIsReadFromItsResources(t *testing.T) {
 		c.Close(ctx)
 	}()
 	c.Lambda.Register("ProcessOrderFunction", func(lambda.Config) (lambda.Handler, error) {
-		return func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) { return events.SQSEventResponse{}, nil }, nil
+		return func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+			return events.SQSEventResponse{}, nil
+		}, nil
 	})
 	tpl := string(deploy.TemplateYAML)
 	tpl = tpl[:strings.Index(tpl, "\nOutputs:")] + "\n"
