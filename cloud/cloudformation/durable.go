@@ -104,30 +104,12 @@ func (s *Service) persist(st *stack) {
 func (s *Service) load(db *bbolt.DB) error {
 	err := journal.Guard("cloudformation: load", func() error {
 		return db.Update(func(tx *bbolt.Tx) error {
-			root := tx.Bucket(rootBucket)
-			if root == nil {
-				var err error
-				if root, err = tx.CreateBucket(rootBucket); err != nil {
-					return err
-				}
-				for k, v := range map[string]string{"format": formatVersion, "region": s.opts.Region, "account": s.opts.AccountID} {
-					if err := root.Put([]byte(k), []byte(v)); err != nil {
-						return err
-					}
-				}
-				_, err = root.CreateBucket(stacksBucket)
+			root, fresh, err := journal.ServiceRoot(tx, rootBucket, journal.Identity{Format: formatVersion, Region: s.opts.Region, Account: s.opts.AccountID},
+				ErrDataFile, stacksBucket)
+			if err != nil || fresh {
 				return err
 			}
-			if v := root.Get([]byte("format")); string(v) != formatVersion {
-				return fmt.Errorf("%w: format version %q, want %q", ErrDataFile, v, formatVersion)
-			}
-			if r, a := string(root.Get([]byte("region"))), string(root.Get([]byte("account"))); r != s.opts.Region || a != s.opts.AccountID {
-				return fmt.Errorf("%w: written for region %q and account %q, opened for %q and %q", ErrDataFile, r, a, s.opts.Region, s.opts.AccountID)
-			}
 			sb := root.Bucket(stacksBucket)
-			if sb == nil {
-				return fmt.Errorf("%w: the stacks bucket is missing", ErrDataFile)
-			}
 			return sb.ForEach(func(k, v []byte) error {
 				st, err := stackFromRecord(v)
 				if err != nil || st.id != string(k) {

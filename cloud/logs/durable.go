@@ -118,34 +118,12 @@ func (s *Service) dropOps(g *group) []journal.Op {
 func (s *Service) load(db *bbolt.DB) error {
 	err := journal.Guard("logs: load", func() error {
 		return db.Update(func(tx *bbolt.Tx) error {
-			root := tx.Bucket(rootBucket)
-			if root == nil {
-				var err error
-				if root, err = tx.CreateBucket(rootBucket); err != nil {
-					return err
-				}
-				for k, v := range map[string]string{"format": formatVersion, "region": s.region, "account": s.account} {
-					if err := root.Put([]byte(k), []byte(v)); err != nil {
-						return err
-					}
-				}
-				for _, b := range [][]byte{groupsBucket, streamsBucket, eventsBucket} {
-					if _, err := root.CreateBucket(b); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			if v := root.Get([]byte("format")); string(v) != formatVersion {
-				return fmt.Errorf("%w: format version %q, want %q", ErrDataFile, v, formatVersion)
-			}
-			if r, a := string(root.Get([]byte("region"))), string(root.Get([]byte("account"))); r != s.region || a != s.account {
-				return fmt.Errorf("%w: written for region %q and account %q, opened for %q and %q", ErrDataFile, r, a, s.region, s.account)
+			root, fresh, err := journal.ServiceRoot(tx, rootBucket, journal.Identity{Format: formatVersion, Region: s.region, Account: s.account},
+				ErrDataFile, groupsBucket, streamsBucket, eventsBucket)
+			if err != nil || fresh {
+				return err
 			}
 			gb, sb, eb := root.Bucket(groupsBucket), root.Bucket(streamsBucket), root.Bucket(eventsBucket)
-			if gb == nil || sb == nil || eb == nil {
-				return fmt.Errorf("%w: a bucket is missing", ErrDataFile)
-			}
 			if err := gb.ForEach(func(k, v []byte) error {
 				d := journal.NewDecoder(v)
 				g := &group{name: string(k), created: d.Int(), retention: int(d.Int()), streams: map[string]*stream{}}

@@ -109,34 +109,12 @@ func (s *Service) deleteObjectRecord(bucketName, key string) journal.Op {
 func (s *Service) load(db *bbolt.DB) error {
 	err := journal.Guard("s3: load", func() error {
 		return db.Update(func(tx *bbolt.Tx) error {
-			root := tx.Bucket(rootBucket)
-			if root == nil {
-				var err error
-				if root, err = tx.CreateBucket(rootBucket); err != nil {
-					return err
-				}
-				for k, v := range map[string]string{"format": formatVersion, "region": s.env.Region, "account": s.env.AccountID} {
-					if err := root.Put([]byte(k), []byte(v)); err != nil {
-						return err
-					}
-				}
-				for _, b := range [][]byte{bucketsBucket, objectsBucket, uploadsBucket, partsBucket} {
-					if _, err := root.CreateBucket(b); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			if v := root.Get([]byte("format")); string(v) != formatVersion {
-				return fmt.Errorf("%w: format version %q, want %q", ErrDataFile, v, formatVersion)
-			}
-			if r, a := string(root.Get([]byte("region"))), string(root.Get([]byte("account"))); r != s.env.Region || a != s.env.AccountID {
-				return fmt.Errorf("%w: written for region %q and account %q, opened for %q and %q", ErrDataFile, r, a, s.env.Region, s.env.AccountID)
+			root, fresh, err := journal.ServiceRoot(tx, rootBucket, journal.Identity{Format: formatVersion, Region: s.env.Region, Account: s.env.AccountID},
+				ErrDataFile, bucketsBucket, objectsBucket, uploadsBucket, partsBucket)
+			if err != nil || fresh {
+				return err
 			}
 			bb, ob, ub, pb := root.Bucket(bucketsBucket), root.Bucket(objectsBucket), root.Bucket(uploadsBucket), root.Bucket(partsBucket)
-			if bb == nil || ob == nil || ub == nil || pb == nil {
-				return fmt.Errorf("%w: a bucket is missing", ErrDataFile)
-			}
 			if err := bb.ForEach(func(k, v []byte) error {
 				d := journal.NewDecoder(v)
 				b := &bucket{name: string(k), created: d.Time(), objects: map[string]*object{}}

@@ -1,0 +1,58 @@
+package journal_test
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/orderflow/orderflow/cloud/journal"
+)
+
+var errUnusable = errors.New("svc: unusable data in the data file")
+
+// A service's top-level bucket is made once with its identity and child
+// buckets; opened again it is checked, and what does not match is said.
+func TestServiceRootMakesThenChecksAServicesBucket(t *testing.T) {
+	db, err := bbolt.Open(filepath.Join(t.TempDir(), "d.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	id := journal.Identity{Format: "1", Region: "us-east-1", Account: "000000000000"}
+	root := func(id journal.Identity, children ...string) (bool, error) {
+		var fresh bool
+		err := db.Update(func(tx *bbolt.Tx) error {
+			var cs [][]byte
+			for _, c := range children {
+				cs = append(cs, []byte(c))
+			}
+			var err error
+			_, fresh, err = journal.ServiceRoot(tx, []byte("svc"), id, errUnusable, cs...)
+			return err
+		})
+		return fresh, err
+	}
+	if fresh, err := root(id, "a", "b"); !fresh || err != nil {
+		t.Fatalf("first: fresh %v, %v", fresh, err)
+	}
+	if fresh, err := root(id, "a", "b"); fresh || err != nil {
+		t.Fatalf("again: fresh %v, %v", fresh, err)
+	}
+	for _, tc := range []struct {
+		id       journal.Identity
+		children []string
+		want     string
+	}{
+		{journal.Identity{Format: "2", Region: id.Region, Account: id.Account}, nil, `format version "1", want "2"`},
+		{journal.Identity{Format: "1", Region: "eu-west-1", Account: id.Account}, nil, `written for region "us-east-1" and account "000000000000", opened for "eu-west-1" and "000000000000"`},
+		{id, []string{"a", "c"}, "the bucket c is missing"},
+	} {
+		_, err := root(tc.id, tc.children...)
+		if !errors.Is(err, errUnusable) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v %v: %v, want %q", tc.id, tc.children, err, tc.want)
+		}
+	}
+}
