@@ -1,8 +1,10 @@
 package handler
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/orderflow/orderflow"
 )
@@ -18,6 +20,9 @@ type Body struct {
 	// SNSMessageID is the SNS message id when the body was an SNS envelope,
 	// empty for a raw delivery.
 	SNSMessageID string
+	// PublishedAt is when SNS accepted the message (the envelope's
+	// Timestamp), zero for a raw delivery or an envelope without one.
+	PublishedAt time.Time
 }
 
 // snsEnvelope holds the members of an SNS notification that the function
@@ -28,6 +33,9 @@ type snsEnvelope struct {
 	MessageID string  `json:"MessageId"`
 	TopicArn  string  `json:"TopicArn"`
 	Message   *string `json:"Message"`
+	// Timestamp is taken as any JSON value: one that is not a time must
+	// not make a notification invalid, since only the metrics read it.
+	Timestamp json.RawMessage `json:"Timestamp"`
 }
 
 // DecodeBody turns an SQS message body into an order. The body is either an
@@ -59,7 +67,22 @@ func DecodeBody(body string) (Body, error) {
 		return Body{}, orderflow.Invalid(orderflow.CodeUnsupportedMessage, "SNS notification lacks its TopicArn or MessageId")
 	}
 	o, err := orderflow.Decode([]byte(*env.Message))
-	return Body{Order: o, SNSMessageID: env.MessageID}, err
+	return Body{Order: o, SNSMessageID: env.MessageID, PublishedAt: publishTime(env.Timestamp)}, err
+}
+
+// publishTime reads an envelope's Timestamp ("2025-05-03T12:00:00.123Z"),
+// zero if it is missing or not a time.
+func publishTime(raw json.RawMessage) time.Time {
+	// SNS's timestamps need no unescaping: a string with an escape in it
+	// is not one of them.
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' || bytes.IndexByte(raw, '\\') >= 0 {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(raw[1:len(raw)-1]))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 func truncate(s string, n int) string {
