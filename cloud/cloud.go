@@ -54,6 +54,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/cloudformation"
+	"github.com/orderflow/orderflow/cloud/cloudwatch"
 	"github.com/orderflow/orderflow/cloud/dynamodb"
 	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/lambda"
@@ -168,6 +169,9 @@ type Cloud struct {
 	S3 *s3.Service
 	// Logs is CloudWatch Logs: the functions' log groups.
 	Logs *logs.Service
+	// CloudWatch is the metrics API; log lines in the Embedded Metric
+	// Format become its metrics.
+	CloudWatch *cloudwatch.Service
 	// CloudFormation is the CloudFormation API: the stacks Deploy and
 	// its callers created.
 	CloudFormation *cloudformation.Service
@@ -240,7 +244,7 @@ func Start(opts Options) (*Cloud, error) {
 	}
 
 	host, _, _ := net.SplitHostPort(opts.Addr)
-	services := []Service{c.DynamoDB, c.failDeletes(c.SQS), c.SNS, c.Logs, c.CloudFormation, c.STS, c.S3}
+	services := []Service{c.DynamoDB, c.failDeletes(c.SQS), c.SNS, c.Logs, c.CloudFormation, c.STS, c.S3, c.CloudWatch}
 	c.server = &http.Server{
 		// Handler: the edge, set below once every service exists.
 		ReadHeaderTimeout: 10 * time.Second,
@@ -551,7 +555,10 @@ func (c *Cloud) openServices() error {
 	if c.S3, err = s3.New(s3.Options{Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal, Dir: s3dir, MaxMemoryBytes: o.MaxS3MemoryBytes}); err != nil {
 		return err
 	}
-	if c.Logs, err = logs.New(logs.Options{Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal}); err != nil {
+	if c.CloudWatch, err = cloudwatch.New(cloudwatch.Options{Clock: o.Clock}); err != nil {
+		return err
+	}
+	if c.Logs, err = logs.New(logs.Options{Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal, Metrics: func(m string) { c.CloudWatch.IngestEMF(m) }}); err != nil {
 		return err
 	}
 	if c.STS, err = sts.New(sts.Options{Env: c.env}); err != nil {
