@@ -2,9 +2,11 @@
 // PutMetricData, ListMetrics, GetMetricStatistics and GetMetricData, over
 // the protocols the clients on hand speak — Smithy RPC v2 CBOR (POST
 // /service/GraniteServiceVersion20100801/operation/NAME, what
-// aws-sdk-go-v2 and recent botocore send, query-compatible: the Query
-// error code rides in x-amzn-query-error) and the Query protocol
-// (Action=…, XML answers, what the AWS CLI v2 2.9 sends).
+// aws-sdk-go-v2 sends), the JSON protocol (X-Amz-Target
+// GraniteServiceVersion20100801.NAME, what recent botocore and the AWS CLI
+// v1 built on it send) — both query-compatible: the Query error code rides
+// in x-amzn-query-error, and gzip bodies are taken — and the Query
+// protocol (Action=…, XML answers, what the AWS CLI v2 2.9 sends).
 //
 // Metrics also come from CloudWatch Logs: every log line that is an
 // Embedded Metric Format document (IngestEMF) becomes datapoints, as on
@@ -94,8 +96,9 @@ func New(o Options) (*Service, error) {
 // Name is the SigV4 signing name.
 func (s *Service) Name() string { return "monitoring" }
 
-// TargetPrefix is empty: no client here speaks CloudWatch's JSON protocol.
-func (s *Service) TargetPrefix() string { return "" }
+// TargetPrefix is the JSON protocol's X-Amz-Target prefix (recent
+// botocore speaks it).
+func (s *Service) TargetPrefix() string { return "GraniteServiceVersion20100801" }
 
 // Actions are the Query actions answered.
 func (s *Service) Actions() []string { return slices.Sorted(mapKeys(operations)) }
@@ -163,7 +166,12 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := awsproto.NewRequestID()
 	w.Header().Set("X-Amzn-RequestId", reqID)
 	if op, ok := strings.CutPrefix(r.URL.Path, CBORPrefix); ok {
-		s.serveCBOR(w, r, op)
+		s.serveRPC(w, r, op, cborWire)
+		return
+	}
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		_, op, _ := strings.Cut(target, ".")
+		s.serveRPC(w, r, op, jsonWire)
 		return
 	}
 	fail := func(err *awsproto.Error) { awsproto.WriteQueryError(w, err, XMLNamespace, reqID) }
@@ -198,12 +206,28 @@ func tooLarge() *awsproto.Error {
 	return awsproto.Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request size exceeded the limit of %d bytes.", MaxRequestBytes)
 }
 
-func (s *Service) serveCBOR(w http.ResponseWriter, r *http.Request, name string) {
+// rpc is one of the two RPC protocols: how a body is read and how
+// answers and errors are written.
+type rpc struct {
+	decode     func([]byte) (map[string]any, error)
+	write      func(http.ResponseWriter, any)
+	writeError func(http.ResponseWriter, *awsproto.Error)
+	name       string
+}
+
+var (
+	cborWire = rpc{decodeCBOR, writeCBOR, writeCBORError, "RPC v2 CBOR"}
+	jsonWire = rpc{decodeJSON, writeJSON, writeJSONError, "JSON"}
+)
+
+// serveRPC answers the RPC v2 CBOR or the JSON protocol.
+func (s *Service) serveRPC(w http.ResponseWriter, r *http.Request, name string, p rpc) {
+	writeCBORError, writeCBOR := p.writeError, p.write
 	op, ok := operations[name]
 	switch {
 	case r.Method != http.MethodPost:
 		w.Header().Set("Allow", http.MethodPost)
-		writeCBORError(w, awsproto.Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "the RPC v2 CBOR protocol takes POST, not %s", r.Method))
+		writeCBORError(w, awsproto.Errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "the %s protocol takes POST, not %s", p.name, r.Method))
 		return
 	case !ok:
 		writeCBORError(w, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException", "the embedded cloud's CloudWatch answers %s, not %q", strings.Join(s.Actions(), ", "), name))
@@ -236,9 +260,9 @@ func (s *Service) serveCBOR(w http.ResponseWriter, r *http.Request, name string)
 	}
 	var in request
 	if len(body) > 0 {
-		tree, err := decodeCBOR(body)
+		tree, err := p.decode(body)
 		if err != nil {
-			writeCBORError(w, awsproto.Errorf(http.StatusBadRequest, "SerializationException", "the request body is not a CBOR map: %v", err))
+			writeCBORError(w, awsproto.Errorf(http.StatusBadRequest, "SerializationException", "the request body is not a %s map: %v", p.name, err))
 			return
 		}
 		if e := decodeTree(tree, &in); e != nil {

@@ -3,6 +3,7 @@ package cloudwatch
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -202,3 +203,46 @@ func writeXMLValue(b *bytes.Buffer, v any) {
 		b.WriteString(x.UTC().Format("2006-01-02T15:04:05.000Z"))
 	}
 }
+
+func decodeJSON(body []byte) (map[string]any, error) {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errors.New("the body is null")
+	}
+	return m, nil
+}
+
+// toJSON turns an answer into what encoding/json writes: times as epoch
+// seconds, as the JSON protocol sends timestamps.
+func toJSON(v any) any {
+	switch x := v.(type) {
+	case obj:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = toJSON(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = toJSON(e)
+		}
+		return l
+	case time.Time:
+		return json.Number(strconv.FormatFloat(float64(x.UnixMilli())/1000, 'f', -1, 64))
+	}
+	return v
+}
+
+func writeJSON(w http.ResponseWriter, out any) { awsproto.WriteJSON(w, toJSON(out)) }
+
+// jsonErrors writes JSON-protocol errors: query-compatible, as the RPC v2
+// CBOR errors are.
+var jsonErrors = awsproto.JSONProtocol{Namespace: "com.amazonaws.cloudwatch", QueryCompatible: true}
+
+func writeJSONError(w http.ResponseWriter, e *awsproto.Error) { jsonErrors.WriteError(w, e) }
