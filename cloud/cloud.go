@@ -269,6 +269,7 @@ func Start(opts Options) (*Cloud, error) {
 		Logs:      opts.FunctionLogs,
 		Logger:    opts.Logger,
 		LogStream: c.Logs.Writer,
+		Invoked:   c.lambdaInvoked,
 		Faults:    hostFaults{c.faults},
 		// A zip function's process signs its SDK calls as the cloud's own
 		// clients do, so the cloud accepts them whatever its keys.
@@ -296,6 +297,7 @@ func Start(opts Options) (*Cloud, error) {
 		c.done <- err
 	}()
 	c.SNS.Start()
+	c.sampleQueues() // AWS/SQS's depth metrics (metrics.go)
 	if c.journal != nil {
 		c.journal.Observe(func(stalled error) {
 			if stalled != nil {

@@ -11,14 +11,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
 
+	"github.com/orderflow/orderflow/cloud"
+	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/cloudtest"
+	"github.com/orderflow/orderflow/cloud/lambda"
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 func dim(name, value string) cwtypes.Dimension {
@@ -222,5 +228,73 @@ func TestCloudWatchThroughTheSDK(t *testing.T) {
 				t.Errorf("%s: status %d, x-amzn-query-error %q; want 400 with a code", name, resp.StatusCode, resp.Header.Get("X-Amzn-Query-Error"))
 			}
 		}
+	})
+}
+
+// TestTheCloudPublishesLambdaAndSQSMetrics: the function host's
+// invocations and the queues' depths are metrics under AWS's namespaces,
+// read through the same API as the function's own.
+func TestTheCloudPublishesLambdaAndSQSMetrics(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	c, cfg := cloudtest.Start(t, func(o *cloud.Options) { o.Clock = clk })
+	ctx := context.Background()
+	sq := sqs.NewFromConfig(cfg)
+	urls := map[string]*string{}
+	for _, name := range []string{"work", "idle"} {
+		q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{"VisibilityTimeout": "60"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		urls[name] = q.QueueUrl
+	}
+	c.Lambda.Register("worker", func(lambda.Config) (lambda.Handler, error) {
+		return func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			if ev.Records[0].Body == "fail" {
+				return events.SQSEventResponse{}, errors.New("failed on purpose")
+			}
+			return events.SQSEventResponse{}, nil
+		}, nil
+	})
+	if _, err := c.Lambda.CreateFunction(ctx, lambda.Function{Name: "worker", TimeoutSec: 5, MemoryMB: 128}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Lambda.CreateEventSourceMapping(ctx, lambda.EventSourceMapping{FunctionName: "worker", EventSourceArn: "arn:aws:sqs:us-east-1:000000000000:work",
+		BatchSize: 1, Enabled: true, MaximumConcurrency: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct{ queue, body string }{{"work", "ok"}, {"work", "fail"}, {"idle", "a"}, {"idle", "b"}} {
+		if _, err := sq.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: urls[m.queue], MessageBody: aws.String(m.body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cw := cloudwatch.NewFromConfig(cfg)
+	read := func(ns, name, dimName, dimValue string) (sum, maximum, count float64) {
+		t.Helper()
+		out, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String(ns), MetricName: aws.String(name),
+			Dimensions: []cwtypes.Dimension{dim(dimName, dimValue)}, StartTime: aws.Time(clk.Now().Add(-time.Hour)), EndTime: aws.Time(clk.Now().Add(time.Hour)),
+			Period: aws.Int32(3600), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum, cwtypes.StatisticMaximum, cwtypes.StatisticSampleCount}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range out.Datapoints {
+			sum += *d.Sum
+			maximum = max(maximum, *d.Maximum)
+			count += *d.SampleCount
+		}
+		return sum, maximum, count
+	}
+	poll.Until(t, 20*time.Second, "two invocations of worker counted", func() bool { n, _, _ := read("AWS/Lambda", "Invocations", "FunctionName", "worker"); return n == 2 })
+	if errs, _, _ := read("AWS/Lambda", "Errors", "FunctionName", "worker"); errs != 1 {
+		t.Errorf("AWS/Lambda Errors = %v, want 1, the failed invocation", errs)
+	}
+	// The fake clock stands still, so each invocation took 0 ms.
+	if sum, _, n := read("AWS/Lambda", "Duration", "FunctionName", "worker"); n != 2 || sum != 0 {
+		t.Errorf("AWS/Lambda Duration = %v ms over %v samples, want 0 over 2", sum, n)
+	}
+	// The queues are sampled once a minute: at the start (none) and now.
+	clk.Advance(time.Minute)
+	poll.Until(t, 10*time.Second, "idle's two messages sampled", func() bool {
+		_, n, _ := read("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "idle")
+		return n == 2
 	})
 }
