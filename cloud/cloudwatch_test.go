@@ -291,10 +291,14 @@ func TestTheCloudPublishesLambdaAndSQSMetrics(t *testing.T) {
 	if sum, _, n := read("AWS/Lambda", "Duration", "FunctionName", "worker"); n != 2 || sum != 0 {
 		t.Errorf("AWS/Lambda Duration = %v ms over %v samples, want 0 over 2", sum, n)
 	}
-	// The queues are sampled once a minute: at the start (none) and now.
+	// The queues are sampled once a minute: at the start (none) and now,
+	// when idle's messages have waited a minute.
 	clk.Advance(time.Minute)
 	poll.Until(t, 10*time.Second, "idle's two messages sampled", func() bool {
 		_, n, _ := read("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "idle")
 		return n == 2
 	})
+	if _, age, _ := read("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", "idle"); age != 60 {
+		t.Errorf("AWS/SQS ApproximateAgeOfOldestMessage(idle) = %v s, want 60", age)
+	}
 }

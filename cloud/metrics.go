@@ -11,10 +11,9 @@ import (
 // in, so that the template's dashboard and alarms read the same names on
 // both targets: AWS/Lambda Invocations, Errors and Duration per function
 // (from the function host, as each invocation ends) and AWS/SQS
-// ApproximateNumberOfMessagesVisible and ApproximateNumberOfMessagesNotVisible
-// per queue (sampled once a minute, as SQS reports them). SQS's
-// ApproximateAgeOfOldestMessage and SNS's NumberOfMessagesPublished are
-// not published: the engines keep no such figure.
+// ApproximateNumberOfMessagesVisible, ApproximateNumberOfMessagesNotVisible
+// and ApproximateAgeOfOldestMessage per queue (sampled once a minute, as
+// SQS reports them). SNS's NumberOfMessagesPublished is not published.
 
 // sqsSampleEvery is how often the queues' depths are sampled: AWS/SQS's
 // one-minute metrics.
@@ -55,6 +54,9 @@ func (c *Cloud) sampleQueues() {
 		}
 		if n, err := strconv.ParseFloat(attrs["ApproximateNumberOfMessagesNotVisible"], 64); err == nil {
 			c.CloudWatch.Put("AWS/SQS", "ApproximateNumberOfMessagesNotVisible", "Count", dims, now, n)
+		}
+		if age, err := eng.OldestMessageAge(name); err == nil {
+			c.CloudWatch.Put("AWS/SQS", "ApproximateAgeOfOldestMessage", "Seconds", dims, now, float64(age/time.Second))
 		}
 	}
 	c.opts.Clock.AfterFunc(sqsSampleEvery, c.sampleQueues)
