@@ -1,7 +1,8 @@
 // Package cloud is orderflow's embedded cloud: AWS-compatible DynamoDB, SQS,
 // SNS and S3 APIs behind one edge endpoint, started in-process or served on a
 // port, for unmodified AWS clients (the SDKs, the AWS CLI) to use as if it
-// were AWS. Beside them the edge serves CloudWatch Logs, the CloudFormation
+// were AWS. Beside them the edge serves CloudWatch Logs (whose Embedded
+// Metric Format lines become metrics), the CloudWatch metrics API, the CloudFormation
 // API (stacks, change sets, events), STS's GetCallerIdentity and the
 // function host's Lambda API (functions, mappings, Invoke); Deploy creates
 // or updates a stack from a template, and the function host (Cloud.Lambda) runs the
