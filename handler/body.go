@@ -33,9 +33,10 @@ type snsEnvelope struct {
 	MessageID string  `json:"MessageId"`
 	TopicArn  string  `json:"TopicArn"`
 	Message   *string `json:"Message"`
-	// Timestamp is taken as any JSON value: one that is not a time must
-	// not make a notification invalid, since only the metrics read it.
-	Timestamp json.RawMessage `json:"Timestamp"`
+	// Timestamp is when SNS accepted the message. Any JSON value is
+	// taken: one that is not a time must not make a notification invalid,
+	// since only the metrics read it.
+	Timestamp publishTime `json:"Timestamp"`
 }
 
 // DecodeBody turns an SQS message body into an order. The body is either an
@@ -67,22 +68,24 @@ func DecodeBody(body string) (Body, error) {
 		return Body{}, orderflow.Invalid(orderflow.CodeUnsupportedMessage, "SNS notification lacks its TopicArn or MessageId")
 	}
 	o, err := orderflow.Decode([]byte(*env.Message))
-	return Body{Order: o, SNSMessageID: env.MessageID, PublishedAt: publishTime(env.Timestamp)}, err
+	return Body{Order: o, SNSMessageID: env.MessageID, PublishedAt: time.Time(env.Timestamp)}, err
 }
 
-// publishTime reads an envelope's Timestamp ("2025-05-03T12:00:00.123Z"),
+// publishTime is an envelope's Timestamp ("2025-05-03T12:00:00.123Z"),
 // zero if it is missing or not a time.
-func publishTime(raw json.RawMessage) time.Time {
+type publishTime time.Time
+
+// UnmarshalJSON never fails: a Timestamp that is not a time is no time.
+func (t *publishTime) UnmarshalJSON(b []byte) error {
 	// SNS's timestamps need no unescaping: a string with an escape in it
 	// is not one of them.
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' || bytes.IndexByte(raw, '\\') >= 0 {
-		return time.Time{}
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' || bytes.IndexByte(b, '\\') >= 0 {
+		return nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, string(raw[1:len(raw)-1]))
-	if err != nil {
-		return time.Time{}
+	if v, err := time.Parse(time.RFC3339Nano, string(b[1:len(b)-1])); err == nil {
+		*t = publishTime(v)
 	}
-	return t
+	return nil
 }
 
 func truncate(s string, n int) string {
