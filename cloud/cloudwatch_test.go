@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
@@ -300,5 +301,20 @@ func TestTheCloudPublishesLambdaAndSQSMetrics(t *testing.T) {
 	})
 	if _, age, _ := read("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", "idle"); age != 60 {
 		t.Errorf("AWS/SQS ApproximateAgeOfOldestMessage(idle) = %v s, want 60", age)
+	}
+}
+
+func TestCloudWatchChecksSignatures(t *testing.T) {
+	_, cfg := cloudtest.Start(t, func(o *cloud.Options) { o.Credentials = map[string]string{"AKIDCW": "secret"} })
+	ctx := context.Background()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider("AKIDCW", "secret", "")
+	if _, err := cloudwatch.NewFromConfig(cfg).ListMetrics(ctx, &cloudwatch.ListMetricsInput{}); err != nil {
+		t.Fatalf("ListMetrics with the cloud's key: %v", err)
+	}
+	cfg.Credentials = credentials.NewStaticCredentialsProvider("AKIDCW", "wrong", "")
+	_, err := cloudwatch.NewFromConfig(cfg).ListMetrics(ctx, &cloudwatch.ListMetricsInput{})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "SignatureDoesNotMatch" {
+		t.Errorf("ListMetrics with a wrong secret = %v, want SignatureDoesNotMatch", err)
 	}
 }

@@ -202,6 +202,19 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeQuery(w, action, out, reqID)
 }
 
+// WriteError writes an error the edge raised (authentication, a refused
+// origin) in the protocol the request speaks.
+func (s *Service) WriteError(w http.ResponseWriter, r *http.Request, err *awsproto.Error) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, CBORPrefix):
+		writeCBORError(w, err)
+	case r.Header.Get("X-Amz-Target") != "":
+		writeJSONError(w, err)
+	default:
+		awsproto.WriteQueryError(w, err, XMLNamespace, awsproto.NewRequestID())
+	}
+}
+
 func tooLarge() *awsproto.Error {
 	return awsproto.Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request size exceeded the limit of %d bytes.", MaxRequestBytes)
 }
