@@ -2,9 +2,11 @@ package cloud_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strings"
@@ -317,4 +319,65 @@ func TestCloudWatchChecksSignatures(t *testing.T) {
 	if !errors.As(err, &ae) || ae.ErrorCode() != "SignatureDoesNotMatch" {
 		t.Errorf("ListMetrics with a wrong secret = %v, want SignatureDoesNotMatch", err)
 	}
+}
+
+func TestCloudWatchRefusesHostileRequests(t *testing.T) {
+	c, _ := cloudtest.Start(t)
+	do := func(method, path string, header map[string]string, body []byte) (int, http.Header, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, c.URL()+path, bytes.NewReader(body))
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	t.Run("a Query value that is not a number", func(t *testing.T) {
+		status, _, body := do(http.MethodPost, "/", form, []byte("Action=PutMetricData&Version=2010-08-01&Namespace=shop&MetricData.member.1.MetricName=M&MetricData.member.1.Value=lots"))
+		if status != 400 || !strings.Contains(body, "<Code>InvalidParameterValue</Code>") || !strings.Contains(body, "&#34;lots&#34; is not a number") {
+			t.Errorf("status %d, body %s; want 400 InvalidParameterValue naming the value", status, body)
+		}
+	})
+	t.Run("a Query NaN", func(t *testing.T) {
+		status, _, body := do(http.MethodPost, "/", form, []byte("Action=PutMetricData&Version=2010-08-01&Namespace=shop&MetricData.member.1.MetricName=M&MetricData.member.1.Value=NaN"))
+		if status != 400 || !strings.Contains(body, "The value NaN for parameter MetricData.member.1.Value is invalid.") {
+			t.Errorf("status %d, body %s", status, body)
+		}
+	})
+	t.Run("PutMetricData by GET, which a web page can make a browser send", func(t *testing.T) {
+		status, _, body := do(http.MethodGet, "/?Action=PutMetricData&Namespace=shop&MetricData.member.1.MetricName=M&MetricData.member.1.Value=1", nil, nil)
+		if status != http.StatusMethodNotAllowed {
+			t.Errorf("status %d, body %s; want 405", status, body)
+		}
+	})
+	t.Run("a list index past any CloudWatch list", func(t *testing.T) {
+		status, _, body := do(http.MethodPost, "/", form, []byte("Action=PutMetricData&Version=2010-08-01&Namespace=shop&MetricData.member.99999999.MetricName=M&MetricData.member.99999999.Value=1"))
+		if status != 400 || !strings.Contains(body, "The parameter MetricData is required.") {
+			t.Errorf("status %d, body %s; want MetricData missing (the index is ignored)", status, body)
+		}
+	})
+	t.Run("a gzip bomb inflates no further than 1 MB", func(t *testing.T) {
+		var z bytes.Buffer
+		zw := gzip.NewWriter(&z)
+		zw.Write(bytes.Repeat([]byte{0}, 64<<20))
+		zw.Close()
+		status, h, _ := do(http.MethodPost, "/service/GraniteServiceVersion20100801/operation/PutMetricData",
+			map[string]string{"Content-Type": "application/cbor", "Content-Encoding": "gzip", "Smithy-Protocol": "rpc-v2-cbor"}, z.Bytes())
+		if status != http.StatusRequestEntityTooLarge || h.Get("X-Amzn-Query-Error") != "RequestEntityTooLarge;Sender" {
+			t.Errorf("status %d, x-amzn-query-error %q; want 413 RequestEntityTooLarge", status, h.Get("X-Amzn-Query-Error"))
+		}
+	})
+	t.Run("an unknown CBOR operation", func(t *testing.T) {
+		status, h, _ := do(http.MethodPost, "/service/GraniteServiceVersion20100801/operation/DeleteEverything",
+			map[string]string{"Content-Type": "application/cbor", "Smithy-Protocol": "rpc-v2-cbor"}, nil)
+		if status != 400 || h.Get("X-Amzn-Query-Error") != "UnknownOperationException;Sender" {
+			t.Errorf("status %d, x-amzn-query-error %q", status, h.Get("X-Amzn-Query-Error"))
+		}
+	})
 }
