@@ -163,10 +163,14 @@ func TestCloudWatchThroughTheSDK(t *testing.T) {
 				put(datum(func(d *cwtypes.MetricDatum) { d.Dimensions = dims }))},
 			{"1001 datums", "InvalidParameterValue", "The collection MetricData must not have a size greater than 1000.",
 				put(&cloudwatch.PutMetricDataInput{Namespace: aws.String("shop"), MetricData: many})},
-			{"a value and a statistic set", "InvalidParameterCombination", "The parameters MetricData.member.1.Value, MetricData.member.1.StatisticValues and MetricData.member.1.Values are mutually exclusive and you have specified more than one.",
+			{"a value and a statistic set", "InvalidParameterCombination", "The parameters MetricData.member.1.Value and MetricData.member.1.StatisticValues are mutually exclusive and you have specified both.",
 				put(datum(func(d *cwtypes.MetricDatum) {
 					d.StatisticValues = &cwtypes.StatisticSet{SampleCount: aws.Float64(1), Sum: aws.Float64(1), Minimum: aws.Float64(1), Maximum: aws.Float64(1)}
 				}))},
+			{"a value and values", "InvalidParameterValue", "The parameters MetricData.member.1.Value and MetricData.member.1.Values are mutually exclusive and you have specified both.",
+				put(datum(func(d *cwtypes.MetricDatum) { d.Values = []float64{1, 10} }))},
+			{"neither a value nor a statistic set", "InvalidParameterCombination", "At least one of the parameters MetricData.member.1.Value, MetricData.member.1.StatisticValues or MetricData.member.1.Values must be specified.",
+				put(datum(func(d *cwtypes.MetricDatum) { d.Value = nil }))},
 			{"Values and Counts of different sizes", "InvalidParameterValue", "The parameters MetricData.member.1.Values and MetricData.member.1.Counts must be of the same size.",
 				put(datum(func(d *cwtypes.MetricDatum) { d.Value, d.Values, d.Counts = nil, []float64{1, 2}, []float64{1} }))},
 			{"an AWS/ namespace", "InvalidParameterValue", "The value AWS/Lambda for parameter Namespace is invalid.",
@@ -183,7 +187,7 @@ func TestCloudWatchThroughTheSDK(t *testing.T) {
 				stats(func(in *cloudwatch.GetMetricStatisticsInput) {
 					in.Statistics, in.ExtendedStatistics = nil, []string{"p99"}
 				})},
-			{"no statistic", "InvalidParameterCombination", "Must specify either Statistics or ExtendedStatistics, but not both.",
+			{"no statistic", "InvalidParameterCombination", "Must specify either Statistics or ExtendedStatistics",
 				stats(func(in *cloudwatch.GetMetricStatisticsInput) { in.Statistics = nil })},
 			{"a period of 7 seconds", "InvalidParameterValue", "The parameter Period must be 1, 5, 10, 30 or a multiple of 60.",
 				stats(func(in *cloudwatch.GetMetricStatisticsInput) { in.Period = aws.Int32(7) })},

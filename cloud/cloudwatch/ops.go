@@ -152,17 +152,16 @@ func (s *Service) putMetricData(in *request) (any, *awsproto.Error) {
 				return nil, badValue(p+".StorageResolution", float64(*d.StorageResolution))
 			}
 		}
-		given := 0
-		for _, has := range []bool{d.Value != nil, d.StatisticValues != nil, len(d.Values) > 0} {
-			if has {
-				given++
-			}
-		}
-		switch {
-		case given == 0:
+		const both = "The parameters %[1]s.%[2]s and %[1]s.%[3]s are mutually exclusive and you have specified both."
+		switch hasValue, hasStats, hasValues := d.Value != nil, d.StatisticValues != nil, len(d.Values) > 0; {
+		case hasValue && hasStats:
+			return nil, invalidCombination(both, p, "Value", "StatisticValues")
+		case hasValue && hasValues:
+			return nil, invalidValue(both, p, "Value", "Values")
+		case hasStats && hasValues:
+			return nil, invalidCombination(both, p, "StatisticValues", "Values")
+		case !hasValue && !hasStats && !hasValues:
 			return nil, invalidCombination("At least one of the parameters %[1]s.Value, %[1]s.StatisticValues or %[1]s.Values must be specified.", p)
-		case given > 1:
-			return nil, invalidCombination("The parameters %[1]s.Value, %[1]s.StatisticValues and %[1]s.Values are mutually exclusive and you have specified more than one.", p)
 		}
 		m := Metric{Namespace: in.Namespace, MetricName: d.MetricName, Dimensions: dims}
 		add := func(agg bucket) { ds = append(ds, datum{metric: m, unit: d.Unit, at: at, highRes: highRes, agg: agg}) }
@@ -328,7 +327,7 @@ func (s *Service) getMetricStatistics(in *request) (any, *awsproto.Error) {
 	}
 	switch {
 	case len(in.Statistics) == 0 && len(in.ExtendedStatistics) == 0:
-		return nil, invalidCombination("Must specify either Statistics or ExtendedStatistics, but not both.")
+		return nil, invalidCombination("Must specify either Statistics or ExtendedStatistics")
 	case len(in.ExtendedStatistics) > 0:
 		return nil, invalidValue("The parameter ExtendedStatistics (%s) is valid on AWS, but the embedded cloud keeps no distributions: ask for Statistics instead.", strings.Join(in.ExtendedStatistics, ", "))
 	case len(in.Statistics) > maxStatisticsAtOnce:
