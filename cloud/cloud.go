@@ -1,7 +1,8 @@
 // Package cloud is orderflow's embedded cloud: AWS-compatible DynamoDB, SQS,
 // SNS and S3 APIs behind one edge endpoint, started in-process or served on a
 // port, for unmodified AWS clients (the SDKs, the AWS CLI) to use as if it
-// were AWS. Beside them the edge serves CloudWatch Logs, the CloudFormation
+// were AWS. Beside them the edge serves CloudWatch Logs (whose Embedded
+// Metric Format lines become metrics), the CloudWatch metrics API, the CloudFormation
 // API (stacks, change sets, events), STS's GetCallerIdentity and the
 // function host's Lambda API (functions, mappings, Invoke); Deploy creates
 // or updates a stack from a template, and the function host (Cloud.Lambda) runs the
@@ -54,6 +55,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/cloudformation"
+	"github.com/orderflow/orderflow/cloud/cloudwatch"
 	"github.com/orderflow/orderflow/cloud/dynamodb"
 	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/lambda"
@@ -168,6 +170,9 @@ type Cloud struct {
 	S3 *s3.Service
 	// Logs is CloudWatch Logs: the functions' log groups.
 	Logs *logs.Service
+	// CloudWatch is the metrics API; log lines in the Embedded Metric
+	// Format become its metrics.
+	CloudWatch *cloudwatch.Service
 	// CloudFormation is the CloudFormation API: the stacks Deploy and
 	// its callers created.
 	CloudFormation *cloudformation.Service
@@ -240,7 +245,7 @@ func Start(opts Options) (*Cloud, error) {
 	}
 
 	host, _, _ := net.SplitHostPort(opts.Addr)
-	services := []Service{c.DynamoDB, c.failDeletes(c.SQS), c.SNS, c.Logs, c.CloudFormation, c.STS, c.S3}
+	services := []Service{c.DynamoDB, c.failDeletes(c.SQS), c.SNS, c.Logs, c.CloudFormation, c.STS, c.S3, c.CloudWatch}
 	c.server = &http.Server{
 		// Handler: the edge, set below once every service exists.
 		ReadHeaderTimeout: 10 * time.Second,
@@ -265,6 +270,7 @@ func Start(opts Options) (*Cloud, error) {
 		Logs:      opts.FunctionLogs,
 		Logger:    opts.Logger,
 		LogStream: c.Logs.Writer,
+		Invoked:   c.lambdaInvoked,
 		Faults:    hostFaults{c.faults},
 		// A zip function's process signs its SDK calls as the cloud's own
 		// clients do, so the cloud accepts them whatever its keys.
@@ -292,6 +298,7 @@ func Start(opts Options) (*Cloud, error) {
 		c.done <- err
 	}()
 	c.SNS.Start()
+	c.sampleQueues() // AWS/SQS's depth metrics (metrics.go)
 	if c.journal != nil {
 		c.journal.Observe(func(stalled error) {
 			if stalled != nil {
@@ -551,7 +558,10 @@ func (c *Cloud) openServices() error {
 	if c.S3, err = s3.New(s3.Options{Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal, Dir: s3dir, MaxMemoryBytes: o.MaxS3MemoryBytes}); err != nil {
 		return err
 	}
-	if c.Logs, err = logs.New(logs.Options{Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal}); err != nil {
+	if c.CloudWatch, err = cloudwatch.New(cloudwatch.Options{Clock: o.Clock}); err != nil {
+		return err
+	}
+	if c.Logs, err = logs.New(logs.Options{Env: c.env, Clock: o.Clock, DB: c.db, Journal: c.journal, Metrics: func(m string) { c.CloudWatch.IngestEMF(m) }}); err != nil {
 		return err
 	}
 	if c.STS, err = sts.New(sts.Options{Env: c.env}); err != nil {

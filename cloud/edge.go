@@ -467,6 +467,10 @@ func (e *edge) fail(w http.ResponseWriter, r *http.Request, err *awsproto.Error)
 		s3.WriteError(w, r, err)
 		return
 	}
+	if ew := e.errorWriterOf(r); ew != nil {
+		ew.WriteError(w, r, err)
+		return
+	}
 	if target := r.Header.Get("X-Amz-Target"); target != "" || strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json") {
 		// SQS's JSON protocol also names the Query code in a header.
 		awsproto.JSONProtocol{QueryCompatible: strings.HasPrefix(target, "AmazonSQS.")}.WriteError(w, err)
@@ -477,6 +481,26 @@ func (e *edge) fail(w http.ResponseWriter, r *http.Request, err *awsproto.Error)
 		return
 	}
 	awsproto.WriteQueryError(w, err, "", awsproto.NewRequestID())
+}
+
+// errorWriter is a service that writes the edge's errors itself, in the
+// protocol of the request (CloudWatch's RPC v2 CBOR).
+type errorWriter interface {
+	WriteError(w http.ResponseWriter, r *http.Request, err *awsproto.Error)
+}
+
+// errorWriterOf returns the service a request's target or path prefix
+// names, if it writes its own errors.
+func (e *edge) errorWriterOf(r *http.Request) errorWriter {
+	var s Service
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		prefix, _, _ := strings.Cut(target, ".")
+		s = e.byTarget[prefix]
+	} else if p, ok := e.prefixRoute(r); ok {
+		s = p.service
+	}
+	ew, _ := s.(errorWriter)
+	return ew
 }
 
 // writeRESTError writes err as the REST JSON services (Lambda) do: the code

@@ -114,8 +114,8 @@ func TestTheTemplateProvisionsWithItsDefaults(t *testing.T) {
 		recorded = append(recorded, r.LogicalID)
 	}
 	slices.Sort(recorded)
-	if strings.Join(recorded, ",") != "OrderDLQAlarm,ProcessOrderFunctionLogGroup,ProcessOrderFunctionRole" {
-		t.Errorf("recorded = %v, want the log group, the role and the alarm", recorded)
+	if strings.Join(recorded, ",") != "OrderDLQAlarm,OrderQueueAgeAlarm,PipelineDashboard,ProcessOrderFunctionErrorsAlarm,ProcessOrderFunctionLogGroup,ProcessOrderFunctionRole" {
+		t.Errorf("recorded = %v, want the log group, the role, the three alarms and the dashboard", recorded)
 	}
 	for _, out := range []string{"OrderTopicArn", "OrderQueueUrl", "OrderDLQUrl", "ProcessOrderFunctionArn"} {
 		if st.Outputs[out] == "" {
@@ -225,5 +225,71 @@ func TestTheResolvedRoleGrantsNoWildcards(t *testing.T) {
 	}
 	if statements != 4 {
 		t.Errorf("the role has %d statements, want 4", statements)
+	}
+}
+
+// TestTheDashboardShowsThePipeline reads the dashboard as provisioned
+// (names substituted) and checks it graphs each stage: published, the
+// queue's depth and oldest message, the function's invocations, errors and
+// duration, the records by outcome (the function's EMF metrics), the
+// orders' age and the dead letters.
+func TestTheDashboardShowsThePipeline(t *testing.T) {
+	t.Parallel()
+	c, st, err := deployStack(t, map[string]string{"FunctionName": "orders-fn", "QueueName": "q1", "DeadLetterQueueName": "dlq1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	for _, r := range c.Records.All() {
+		if r.LogicalID == "PipelineDashboard" {
+			body, _ = r.Properties["DashboardBody"].(string)
+		}
+	}
+	var doc struct {
+		Widgets []struct {
+			Properties struct {
+				Metrics [][]any
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatalf("DashboardBody is not JSON: %v\n%s", err, body)
+	}
+	var got []string
+	for _, w := range doc.Widgets {
+		for _, m := range w.Properties.Metrics {
+			var parts []string
+			for _, f := range m {
+				if s, ok := f.(string); ok {
+					parts = append(parts, s)
+				}
+			}
+			got = append(got, strings.Join(parts, " "))
+		}
+	}
+	for _, want := range []string{
+		"AWS/SNS NumberOfMessagesPublished TopicName OrderTopic",
+		"AWS/SQS ApproximateNumberOfMessagesVisible QueueName q1",
+		"AWS/SQS ApproximateNumberOfMessagesNotVisible QueueName q1",
+		"AWS/SQS ApproximateAgeOfOldestMessage QueueName q1",
+		"AWS/Lambda Invocations FunctionName orders-fn",
+		"AWS/Lambda Errors FunctionName orders-fn",
+		"AWS/Lambda Duration FunctionName orders-fn",
+		"orderflow Stored FunctionName orders-fn",
+		"orderflow Duplicate FunctionName orders-fn",
+		"orderflow Stale FunctionName orders-fn",
+		"orderflow Invalid FunctionName orders-fn",
+		"orderflow Failed FunctionName orders-fn",
+		"orderflow ProcessingDuration FunctionName orders-fn",
+		"orderflow EventAge FunctionName orders-fn",
+		"orderflow PublishAge FunctionName orders-fn",
+		"AWS/SQS ApproximateNumberOfMessagesVisible QueueName dlq1",
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("the dashboard has no %q; it has:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	if st.Outputs["PipelineDashboardName"] != "orderflow-pipeline" {
+		t.Errorf("PipelineDashboardName = %q, want orderflow-pipeline", st.Outputs["PipelineDashboardName"])
 	}
 }

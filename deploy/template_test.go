@@ -322,6 +322,33 @@ func TestAnAlarmWatchesTheDLQ(t *testing.T) {
 	}
 }
 
+func TestAlarmsWatchTheOldestMessageAndFunctionErrors(t *testing.T) {
+	t.Parallel()
+	tpl := load(t)
+	for _, tc := range []struct {
+		id, namespace, metric, statistic string
+		dimension                        map[string]any
+		threshold                        float64
+	}{
+		{"OrderQueueAgeAlarm", "AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum",
+			map[string]any{"Name": "QueueName", "Value": getAtt("OrderQueue", "QueueName")}, 300},
+		{"ProcessOrderFunctionErrorsAlarm", "AWS/Lambda", "Errors", "Sum",
+			map[string]any{"Name": "FunctionName", "Value": ref("ProcessOrderFunction")}, 0},
+	} {
+		p := resource(t, tpl, tc.id, "AWS::CloudWatch::Alarm").Properties
+		dims, _ := p["Dimensions"].([]any)
+		if p["Namespace"] != tc.namespace || p["MetricName"] != tc.metric || p["Statistic"] != tc.statistic ||
+			!reflect.DeepEqual(dims, []any{tc.dimension}) || p["ComparisonOperator"] != "GreaterThanThreshold" ||
+			number(t, tpl, p["Threshold"]) != tc.threshold || p["TreatMissingData"] != "notBreaching" {
+			t.Errorf("%s = %v, want %s %s (%s) > %v", tc.id, p, tc.namespace, tc.metric, tc.statistic, tc.threshold)
+		}
+		// Notified like the DLQ alarm.
+		if !reflect.DeepEqual(p["AlarmActions"], resource(t, tpl, "OrderDLQAlarm", "AWS::CloudWatch::Alarm").Properties["AlarmActions"]) {
+			t.Errorf("%s AlarmActions = %v, want the DLQ alarm's", tc.id, p["AlarmActions"])
+		}
+	}
+}
+
 // TestEveryReferenceResolves checks that each Ref, GetAtt and ${} in Sub
 // names a parameter, a resource or a pseudo parameter, and each Condition
 // exists: mistakes CloudFormation would only report at deploy time.

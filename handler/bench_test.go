@@ -17,7 +17,13 @@ import (
 // BenchmarkHandleBatch measures a whole invocation of 10 enveloped records
 // with an instant store: decoding, validation, the concurrency, the partial
 // batch response and one JSON log line per record. ns/record is the figure.
-func BenchmarkHandleBatch(b *testing.B) {
+func BenchmarkHandleBatch(b *testing.B) { benchmarkHandleBatch(b, nil) }
+
+// BenchmarkHandleBatchMetrics is BenchmarkHandleBatch with the metrics on:
+// one Embedded Metric Format line per invocation besides the log lines.
+func BenchmarkHandleBatchMetrics(b *testing.B) { benchmarkHandleBatch(b, io.Discard) }
+
+func benchmarkHandleBatch(b *testing.B, metrics io.Writer) {
 	payload := fixture(&testing.T{}, "sqs-sns-seed.json")
 	var one events.SQSEvent
 	if err := json.Unmarshal(payload, &one); err != nil {
@@ -31,7 +37,7 @@ func BenchmarkHandleBatch(b *testing.B) {
 		return orderflow.OutcomeStored, nil
 	}}
 	dlq := &mock.DeadLetterQueue{SendDeadLetterFn: func(context.Context, orderflow.DeadLetter) error { return nil }}
-	h, err := handler.New(handler.Options{Store: store, DeadLetters: dlq, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	h, err := handler.New(handler.Options{Store: store, DeadLetters: dlq, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Metrics: metrics})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 package handler
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/orderflow/orderflow"
 )
@@ -18,6 +20,9 @@ type Body struct {
 	// SNSMessageID is the SNS message id when the body was an SNS envelope,
 	// empty for a raw delivery.
 	SNSMessageID string
+	// PublishedAt is when SNS accepted the message (the envelope's
+	// Timestamp), zero for a raw delivery or an envelope without one.
+	PublishedAt time.Time
 }
 
 // snsEnvelope holds the members of an SNS notification that the function
@@ -28,6 +33,10 @@ type snsEnvelope struct {
 	MessageID string  `json:"MessageId"`
 	TopicArn  string  `json:"TopicArn"`
 	Message   *string `json:"Message"`
+	// Timestamp is when SNS accepted the message. Any JSON value is
+	// taken: one that is not a time must not make a notification invalid,
+	// since only the metrics read it.
+	Timestamp publishTime `json:"Timestamp"`
 }
 
 // DecodeBody turns an SQS message body into an order. The body is either an
@@ -59,7 +68,24 @@ func DecodeBody(body string) (Body, error) {
 		return Body{}, orderflow.Invalid(orderflow.CodeUnsupportedMessage, "SNS notification lacks its TopicArn or MessageId")
 	}
 	o, err := orderflow.Decode([]byte(*env.Message))
-	return Body{Order: o, SNSMessageID: env.MessageID}, err
+	return Body{Order: o, SNSMessageID: env.MessageID, PublishedAt: time.Time(env.Timestamp)}, err
+}
+
+// publishTime is an envelope's Timestamp ("2025-05-03T12:00:00.123Z"),
+// zero if it is missing or not a time.
+type publishTime time.Time
+
+// UnmarshalJSON never fails: a Timestamp that is not a time is no time.
+func (t *publishTime) UnmarshalJSON(b []byte) error {
+	// SNS's timestamps need no unescaping: a string with an escape in it
+	// is not one of them.
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' || bytes.IndexByte(b, '\\') >= 0 {
+		return nil
+	}
+	if v, err := time.Parse(time.RFC3339Nano, string(b[1:len(b)-1])); err == nil {
+		*t = publishTime(v)
+	}
+	return nil
 }
 
 func truncate(s string, n int) string {

@@ -116,6 +116,11 @@ type Options struct {
 	// (the template's LoggingConfig.LogGroup, or /aws/lambda/NAME): the
 	// function's lines go there as well as to Logs.
 	LogStream func(group, stream string) io.Writer
+	// Invoked, if set, is told of every invocation once it ends, for
+	// Lambda's built-in metrics (Invocations, Errors, Duration): the
+	// function's name, how long it ran and whether it failed (an error, a
+	// timeout, a crash; not a partial batch response). It must not block.
+	Invoked func(function string, elapsed time.Duration, failed bool)
 
 	// Credentials are the keys a zip function's process gets in
 	// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, so that its SDK calls

@@ -216,6 +216,9 @@ func (h *Host) runWithID(fn *function, payload []byte, reqID string, tail bool) 
 	billed := (elapsed + time.Millisecond - 1) / time.Millisecond
 	fmt.Fprintf(fn.logs, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\n",
 		reqID, float64(elapsed.Microseconds())/1000, billed, fn.cfg.MemoryMB)
+	if f := h.opts.Invoked; f != nil {
+		f(fn.cfg.Name, elapsed, res.FunctionError != "")
+	}
 	if tb != nil {
 		res.LogTail = tb.bytes()
 	}

@@ -311,6 +311,9 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	billed := (elapsed + time.Millisecond - 1) / time.Millisecond
 	fmt.Fprintf(fn.logs, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB%s\n",
 		reqID, float64(elapsed.Microseconds())/1000, billed, fn.cfg.MemoryMB, notes.suffix())
+	if f := m.h.opts.Invoked; f != nil {
+		f(fn.cfg.Name, elapsed, out.err != nil || out.timeout)
+	}
 
 	keep, why := m.settle(batch, out)
 	if why == "" {

@@ -42,7 +42,8 @@ type Service struct {
 	region  string
 	account string
 
-	j *journal.Journal // nil: in memory only
+	j       *journal.Journal     // nil: in memory only
+	metrics func(message string) // nil: no metrics from EMF lines
 
 	mu     sync.Mutex
 	groups map[string]*group
@@ -83,6 +84,11 @@ type Options struct {
 	// what it holds, and changes are written through the journal.
 	DB      *bbolt.DB
 	Journal *journal.Journal
+	// Metrics, when set, receives each stored event that may be an
+	// Embedded Metric Format document (a JSON object with an "_aws"
+	// member), as CloudWatch Logs hands those to CloudWatch to become
+	// metrics. Other events cost one cheap check.
+	Metrics func(message string)
 }
 
 // New returns a service with no log groups. Options documents the
@@ -92,7 +98,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real()
 	}
-	s := &Service{clock: opts.Clock, region: opts.Region, account: opts.AccountID, groups: map[string]*group{}, j: opts.Journal}
+	s := &Service{clock: opts.Clock, region: opts.Region, account: opts.AccountID, groups: map[string]*group{}, j: opts.Journal, metrics: opts.Metrics}
 	if opts.DB != nil {
 		if err := s.load(opts.DB); err != nil {
 			return nil, err
@@ -199,6 +205,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		w.s.appendLocked(g, w.stream, w.s.now(), line, &ops)
 		w.s.record(ops...) // the cloud's own lines: not waited for
 		w.s.mu.Unlock()
+		w.s.extract(line)
 	}
 	return len(p), nil
 }
@@ -535,7 +542,18 @@ func (s *Service) putLogEvents(in request) (any, *awsproto.Error) {
 	if err := durable(t); err != nil {
 		return nil, err
 	}
+	for _, e := range in.LogEvents {
+		s.extract(e.Message)
+	}
 	return map[string]string{"nextSequenceToken": strconv.FormatInt(seq, 10)}, nil
+}
+
+// extract hands an event that may be an EMF document to Options.Metrics.
+// The check is cheap: a JSON object whose text names "_aws".
+func (s *Service) extract(msg string) {
+	if s.metrics != nil && len(msg) > 8 && msg[0] == '{' && strings.Contains(msg, `"_aws"`) {
+		s.metrics(msg)
+	}
 }
 
 // inRange reports whether an event lies in [start, end).

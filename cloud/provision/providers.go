@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -81,6 +82,7 @@ func AWSWithCode(cfg aws.Config, functions Functions, records *Records, code Cod
 		"AWS::IAM::Role":                  iamRole{records: records, arn: arn},
 		"AWS::Logs::LogGroup":             logGroup{records: records, arn: arn},
 		"AWS::CloudWatch::Alarm":          alarm{records: records, arn: arn},
+		"AWS::CloudWatch::Dashboard":      dashboard{records: records},
 	}
 }
 
@@ -780,6 +782,120 @@ func (p alarm) Create(_ context.Context, req Request) (Physical, error) {
 	}
 	p.records.add(Record{LogicalID: req.LogicalID, Type: req.Type, Properties: req.Properties})
 	return Physical{Ref: name, Attrs: map[string]any{"Arn": p.arn(req, "cloudwatch", "alarm:"+name)}}, nil
+}
+
+type dashboard struct {
+	records *Records
+}
+
+func (dashboard) Properties() []string { return []string{"DashboardName", "DashboardBody"} }
+
+// dashboardName is CloudWatch's rule for a dashboard's name.
+var dashboardName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+
+// dashboardWidgetTypes are the widget types CloudWatch draws.
+var dashboardWidgetTypes = []string{"metric", "text", "log", "alarm", "explorer", "custom"}
+
+// Create validates the dashboard's name and body as PutDashboard does
+// (a JSON object with a widgets array, each widget of a known type
+// inside the 24-column grid, a metric widget's metrics arrays of
+// namespace, name and dimension pairs) and records it.
+func (p dashboard) Create(_ context.Context, req Request) (Physical, error) {
+	name, err := req.Properties.String("DashboardName")
+	if err != nil {
+		return Physical{}, err
+	}
+	if name == "" {
+		name = physicalName(req, 255)
+	}
+	if !dashboardName.MatchString(name) {
+		return Physical{}, fmt.Errorf("DashboardName %q must be 1 to 255 letters, digits, dashes and underscores", name)
+	}
+	body, err := req.Properties.String("DashboardBody")
+	if err != nil {
+		return Physical{}, err
+	}
+	if err := checkDashboard(body); err != nil {
+		return Physical{}, fmt.Errorf("DashboardBody: %w", err)
+	}
+	p.records.add(Record{LogicalID: req.LogicalID, Type: req.Type, Properties: req.Properties})
+	return Physical{Ref: name}, nil
+}
+
+func checkDashboard(body string) error {
+	if body == "" {
+		return errors.New("it is required")
+	}
+	var doc struct {
+		Widgets []struct {
+			Type                string
+			X, Y, Width, Height *float64
+			Properties          map[string]any
+		}
+	}
+	dec := json.NewDecoder(strings.NewReader(body))
+	if err := dec.Decode(&doc); err != nil {
+		return fmt.Errorf("not a JSON object with a widgets array: %w", err)
+	}
+	if doc.Widgets == nil {
+		return errors.New("the dashboard body must have a widgets array")
+	}
+	for i, w := range doc.Widgets {
+		if !slices.Contains(dashboardWidgetTypes, w.Type) {
+			return fmt.Errorf("widgets[%d]: type %q is not one of %s", i, w.Type, strings.Join(dashboardWidgetTypes, ", "))
+		}
+		width, height, x := 6.0, 6.0, 0.0
+		if w.Width != nil {
+			width = *w.Width
+		}
+		if w.Height != nil {
+			height = *w.Height
+		}
+		if w.X != nil {
+			x = *w.X
+		}
+		if width < 1 || width > 24 || height < 1 || height > 1000 || x < 0 || x+width > 24 || (w.Y != nil && *w.Y < 0) {
+			return fmt.Errorf("widgets[%d] does not fit the grid: width 1-24, height 1-1000, x+width at most 24", i)
+		}
+		if w.Type != "metric" {
+			continue
+		}
+		metrics, _ := w.Properties["metrics"].([]any)
+		if len(metrics) == 0 {
+			return fmt.Errorf("widgets[%d]: a metric widget needs properties.metrics", i)
+		}
+		for j, m := range metrics {
+			if err := checkDashboardMetric(m); err != nil {
+				return fmt.Errorf("widgets[%d].properties.metrics[%d]: %w", i, j, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkDashboardMetric checks one metric of a widget: [namespace, name,
+// dimension name, value, …] with "." repeating the previous metric's
+// field, an optional rendering object last; or [{"expression": …}].
+func checkDashboardMetric(m any) error {
+	arr, ok := m.([]any)
+	if !ok || len(arr) == 0 {
+		return errors.New("a metric must be a non-empty array")
+	}
+	if _, last := arr[len(arr)-1].(map[string]any); last {
+		arr = arr[:len(arr)-1]
+	}
+	if len(arr) == 0 {
+		return nil // an expression: only its options object
+	}
+	for _, f := range arr {
+		if s, ok := f.(string); !ok || s == "" {
+			return fmt.Errorf("%v is not a namespace, metric name or dimension", f)
+		}
+	}
+	if len(arr) < 2 || len(arr)%2 != 0 {
+		return errors.New("a metric is a namespace, a name and dimension name/value pairs")
+	}
+	return nil
 }
 
 // tagMap reads a Tags property ([{Key, Value}]) as a map.

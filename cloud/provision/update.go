@@ -37,6 +37,8 @@ var (
 	_ Deleter = logGroup{}
 	_ Updater = alarm{}
 	_ Deleter = alarm{}
+	_ Updater = dashboard{}
+	_ Deleter = dashboard{}
 )
 
 // ---- SQS
@@ -269,6 +271,18 @@ func (p alarm) Update(ctx context.Context, req Request, _ Physical, _ Properties
 }
 
 func (p alarm) Delete(_ context.Context, req Request, _ Physical) error {
+	p.records.remove(req.LogicalID, req.Type)
+	return nil
+}
+
+func (dashboard) Replacing() []string { return []string{"DashboardName"} }
+
+func (p dashboard) Update(ctx context.Context, req Request, _ Physical, _ Properties) (Physical, error) {
+	p.records.remove(req.LogicalID, req.Type)
+	return p.Create(ctx, req)
+}
+
+func (p dashboard) Delete(_ context.Context, req Request, _ Physical) error {
 	p.records.remove(req.LogicalID, req.Type)
 	return nil
 }

@@ -129,7 +129,13 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 		name = "ProcessOrderFunction"
 	}
 	c.Lambda.Register(name, func(fc lambda.Config) (lambda.Handler, error) {
-		h, err := processorder.New(cfg, func(k string) string { return fc.Environment[k] }, fc.Logs)
+		getenv := func(k string) string {
+			if k == "AWS_LAMBDA_FUNCTION_NAME" && fc.Environment[k] == "" {
+				return fc.Name // what Lambda sets in the function's environment
+			}
+			return fc.Environment[k]
+		}
+		h, err := processorder.New(cfg, getenv, fc.Logs)
 		if err != nil {
 			return nil, err
 		}

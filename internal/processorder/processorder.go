@@ -8,6 +8,7 @@
 //	DLQ_URL       URL of the dead-letter queue for invalid input (required)
 //	LOG_LEVEL     debug, info, warn or error (default info)
 //	CONCURRENCY   records of a batch processed at once (default 8)
+//	AWS_LAMBDA_FUNCTION_NAME  the metrics' FunctionName dimension (set by Lambda)
 package processorder
 
 import (
@@ -57,6 +58,10 @@ func New(cfg aws.Config, getenv func(string) string, stdout io.Writer) (*handler
 		DeadLetters: sqs.New(awssqs.NewFromConfig(cfg, sqs.BoundedRetries), dlqURL),
 		Logger:      logger,
 		Concurrency: concurrency,
+		// The metrics go to stdout as EMF lines, which CloudWatch Logs
+		// turns into metrics (on AWS and in the embedded cloud).
+		Metrics:      stdout,
+		FunctionName: getenv("AWS_LAMBDA_FUNCTION_NAME"),
 	})
 }
 

@@ -29,6 +29,7 @@ func TestTheBootstrapWiresTheFunctionFromItsEnvironment(t *testing.T) {
 	var logs bytes.Buffer
 	h, err := New(cfg, env(map[string]string{
 		"ORDERS_TABLE": "MyOrders", "DLQ_URL": "http://dlq", "LOG_LEVEL": "debug",
+		"AWS_LAMBDA_FUNCTION_NAME": "orders-fn",
 	}), &logs)
 	if err != nil {
 		t.Fatal(err)
@@ -44,9 +45,12 @@ func TestTheBootstrapWiresTheFunctionFromItsEnvironment(t *testing.T) {
 	if string(out) != `{"batchItemFailures":null}` {
 		t.Errorf("response = %s, want no failures", out)
 	}
-	var line map[string]any
-	if err := json.Unmarshal(bytes.TrimSpace(logs.Bytes()), &line); err != nil || line["outcome"] != "stored" {
-		t.Errorf("log = %s (%v), want one JSON line with outcome stored", logs.String(), err)
+	// The record's log line, then the invocation's metrics (EMF), both on stdout.
+	lines := bytes.Split(bytes.TrimSpace(logs.Bytes()), []byte("\n"))
+	var line, metrics map[string]any
+	if len(lines) != 2 || json.Unmarshal(lines[0], &line) != nil || line["outcome"] != "stored" ||
+		json.Unmarshal(lines[1], &metrics) != nil || metrics["_aws"] == nil || metrics["Stored"] != 1.0 || metrics["FunctionName"] != "orders-fn" {
+		t.Errorf("log = %s, want a JSON line with outcome stored, then an EMF line with Stored 1 and FunctionName orders-fn", logs.String())
 	}
 }
 
