@@ -44,6 +44,9 @@
     if (!s) { s = el("p", {id: "error", class: "status err", role: "alert"}); main.prepend(s); }
     s.textContent = e.message;
   }
+  // put replaces parent's children with kids, leaving out the null ones.
+  function put(parent, ...kids) { parent.replaceChildren(...kids.filter(k => k != null)); }
+  function plural(n, noun) { return n === 1 ? "1 " + noun : n + " " + noun + "s"; }
   function clearError() { const s = document.getElementById("error"); if (s) s.remove(); }
   function storyLink(id) { return el("a", {href: "#/order/" + encodeURIComponent(id), class: "story", text: id}); }
   function ago(iso) {
@@ -83,7 +86,7 @@
       const dt = (series[i].t - series[i - 1].t) / 1000;
       if (dt > 0) pts.push([series[i].t, Math.max(0, (series[i][key] - series[i - 1][key]) / dt)]);
     }
-    const w = 300, h = 60, maxV = Math.max(1, ...pts.map(p => p[1]));
+    const w = 300, h = 60, peak = Math.max(0, ...pts.map(p => p[1])), maxV = Math.max(1, peak);
     const t0 = series.length ? series[0].t : 0, t1 = series.length ? series[series.length - 1].t : 1;
     const ns = "http://www.w3.org/2000/svg";
     const svg = document.createElementNS(ns, "svg");
@@ -93,7 +96,8 @@
     pl.setAttribute("points", pts.map(p => `${((p[0] - t0) / Math.max(1, t1 - t0) * w).toFixed(1)},${(h - 2 - p[1] / maxV * (h - 4)).toFixed(1)}`).join(" "));
     svg.append(pl);
     const now = pts.length ? pts[pts.length - 1][1] : 0;
-    return el("div", {class: "chart"}, el("div", {}, el("strong", {text: title}), " ", el("span", {class: "muted", text: `${now.toFixed(1)}/s now, peak ${maxV.toFixed(1)}/s`})), svg);
+    const note = pts.length ? `${now.toFixed(1)}/s now, peak ${peak.toFixed(1)}/s` : "collecting: a rate needs two readings";
+    return el("div", {class: "chart"}, el("div", {}, el("strong", {text: title}), " ", el("span", {class: "muted", text: note})), svg);
   }
   function pipeline() {
     main.replaceChildren(el("h1", {text: "Pipeline"}), el("div", {id: "pipeline"}, el("p", {text: "Reading…"})));
@@ -118,7 +122,7 @@
       const notes = [];
       if (v.catchingUp) notes.push(el("p", {class: "muted", text: "Still reading the function's log lines: the counts are catching up."}));
       for (const e of v.errors || []) notes.push(el("p", {class: "status err", text: e}));
-      document.getElementById("pipeline").replaceChildren(flow, charts, ...notes,
+      put(document.getElementById("pipeline"), flow, charts, ...notes,
         el("p", {class: "muted", id: "updated", text: "Updated " + new Date(v.at).toLocaleTimeString() + "; the charts show rates over the last minutes this page was open."}));
     });
   }
@@ -152,7 +156,7 @@
         el("td", {}, m.orderId ? storyLink(m.orderId) : "-"),
         el("td", {text: m.code}), el("td", {text: m.reason}), el("td", {text: String(m.receiveCount)}), el("td", {text: ago(m.sentAt)}),
         el("td", {}, el("details", {}, el("summary", {text: m.messageId}), el("pre", {text: m.body})))));
-      let summary = `${d.listed} dead letters listed`;
+      let summary = `${plural(d.listed, "dead letter")} listed`;
       if (d.listed !== d.visible) summary += ` of about ${d.visible} visible`;
       if (d.inFlight) summary += `; ${d.inFlight} in flight (being read elsewhere)`;
       list.replaceChildren(el("p", {id: "dlq-summary", text: summary + "."}),
@@ -214,7 +218,7 @@
       clearError();
       const rows = page.orders.map(o => el("tr", {}, el("td", {}, storyLink(o.orderId)), el("td", {text: o.userId}), el("td", {text: o.itemName}),
         el("td", {text: String(o.quantity)}), el("td", {text: o.status}), el("td", {text: o.timestamp})));
-      out.replaceChildren(el("p", {text: (user ? `User ${user}'s orders, newest first` : "Orders") + `: ${page.orders.length} on this page.`}),
+      put(out, el("p", {text: (user ? `User ${user}'s orders, newest first` : "Orders") + `: ${page.orders.length} on this page.`}),
         el("table", {id: "orders-table"}, el("thead", {}, el("tr", {}, ...["Order", "User", "Item", "Qty", "Status", "Timestamp"].map(h => el("th", {text: h})))), el("tbody", {}, ...rows)),
         page.next ? el("p", {}, el("button", {type: "button", id: "next-page", onclick: () => listOrders(user, page.next), text: "Next page"})) : null);
     } catch (e) { showError(e); }
@@ -231,9 +235,9 @@
         el("td", {text: ev.timestamp || "-"}), el("td", {text: String(ev.receiveCount)}), el("td", {text: ev.messageId || "-"}),
         el("td", {text: ev.durationMs.toFixed(1) + " ms"}), el("td", {text: ev.won ? "← in Orders now" : (ev.errorCode ? ev.errorCode + ": " : "") + (ev.error || "")})));
       const item = s.item ? `Orders holds status ${s.item.status} of ${s.item.timestamp} (user ${s.item.userId}, ${s.item.quantity} × ${s.item.itemName}).` : "Orders holds nothing of it.";
-      const dls = s.deadLetters.map(d => el("li", {}, `message ${d.messageId} since ${d.sentAt}, after ${d.receiveCount} receives: ${d.code}: ${d.reason}`));
-      document.getElementById("story").replaceChildren(
-        el("p", {id: "story-summary", text: `${s.events.length} events seen by the function; ${s.deadLetters.length} in OrderDLQ. ${item}`}),
+      const dls = s.deadLetters.map(d => el("li", {}, `message ${d.messageId} since ${d.sentAt}, after ${plural(d.receiveCount, "receive")}: ${d.code}: ${d.reason}`));
+      put(document.getElementById("story"),
+        el("p", {id: "story-summary", text: `${plural(s.events.length, "event")} seen by the function; ${s.deadLetters.length} in OrderDLQ. ${item}`}),
         el("table", {id: "story-table"}, el("thead", {}, el("tr", {}, ...["Time (UTC)", "Outcome", "Status", "Event time", "Receives", "Message", "Duration", "Note"].map(h => el("th", {text: h})))), el("tbody", {}, ...rows)),
         dls.length ? el("div", {}, el("h2", {text: "In OrderDLQ now"}), el("ul", {id: "story-dlq"}, ...dls)) : null,
         s.dlqNotRead ? el("p", {class: "muted", text: "Not all dead letters were read: " + s.dlqNotRead + "."}) : null);
