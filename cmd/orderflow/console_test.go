@@ -9,8 +9,12 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/orderflow/orderflow/internal/local"
 )
@@ -287,4 +291,178 @@ func waitJob(t *testing.T, f *consoleFixture) consoleJob {
 	}
 	t.Fatal("the console's job did not end in 60 s")
 	return consoleJob{}
+}
+
+// up prints the console's address in its banner, on a loopback listener of
+// its own (the cloud's endpoint keeps refusing browsers), and the console
+// there reads up's pipeline; --console-addr off serves none, and a
+// --console-addr beyond loopback is refused before anything starts.
+func TestUpServesTheConsoleOnALoopbackPortOfItsOwn(t *testing.T) {
+	u := runUp(t, "--quiet")
+	m := regexp.MustCompile(`\n  Console +(http://127\.0\.0\.1:(\d+)/)\n`).FindStringSubmatch(u.stdout.String())
+	if m == nil {
+		t.Fatalf("the banner names no console:\n%s", u.stdout.String())
+	}
+	if strings.HasPrefix(u.endpoint+"/", m[1]) {
+		t.Fatalf("the console %s is on the cloud's endpoint %s", m[1], u.endpoint)
+	}
+	resp, err := http.Get(m[1] + "api/pipeline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v pipelineView
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || v.Where != u.endpoint || v.Topology.Table != "Orders" || len(v.Errors) > 0 {
+		t.Errorf("the console's pipeline: %v %+v", err, v)
+	}
+	off := runUp(t, "--quiet", "--console-addr", "off")
+	if strings.Contains(off.stdout.String(), "Console") {
+		t.Errorf("up --console-addr off names a console:\n%s", off.stdout.String())
+	}
+	var out, errOut strings.Builder
+	code := run(context.Background(), []string{"up", "--addr", "127.0.0.1:0", "--console-addr", "0.0.0.0:0"}, func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+	if want := "orderflow: --console-addr 0.0.0.0:0 is beyond this machine's loopback; the console has no login, so it listens on loopback only (e.g. 127.0.0.1:4600), or give off\n"; code != 2 || !strings.HasPrefix(errOut.String(), want) || out.Len() > 0 {
+		t.Errorf("up --console-addr 0.0.0.0:0: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+}
+
+// orderflow console serves a target named like the other commands' and
+// prints its address; it refuses an --addr beyond loopback.
+func TestConsoleCommandServesATargetUntilInterrupted(t *testing.T) {
+	f := startConsoleFixture(t)
+	getenv := emptyEnvironment(t, closedPort(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncWriter
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"console", "--endpoint", f.cloud}, getenv, strings.NewReader(""), &out, &errOut)
+	}()
+	re := regexp.MustCompile(`^Console for ` + regexp.QuoteMeta(f.cloud) + ` \(stack orderflow\) at (http://127\.0\.0\.1:\d+/)\nPress Ctrl-C to stop\.\n$`)
+	var url string
+	deadline := time.Now().Add(20 * time.Second)
+	for url == "" && time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			url = m[1]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if url == "" {
+		cancel()
+		t.Fatalf("console printed %q, %q", out.String(), errOut.String())
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET %s: %d", url, resp.StatusCode)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("console exited %d: %s", code, errOut.String())
+	}
+	code, stdout, stderr := runCaptured(t, []string{"console", "--endpoint", f.cloud, "--addr", "0.0.0.0:4600"}, getenv)
+	if want := "orderflow: --addr 0.0.0.0:4600 is beyond this machine's loopback; the console has no login, so it listens on loopback only (e.g. 127.0.0.1:4600)\n"; code != 2 || !strings.HasPrefix(stderr, want) || stdout != "" {
+		t.Errorf("console --addr 0.0.0.0:4600: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// syncWriter is a strings.Builder safe to read while a command writes it.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// Against AWS the page says so on every screen, and a change needs the
+// stack's name typed, not a mere yes. (The target here is the local cloud
+// dressed as AWS: what differs is only the console's knowledge of it.)
+func TestAgainstAWSTheConsoleSaysSoAndWantsTheStacksName(t *testing.T) {
+	f := startConsoleFixture(t)
+	awsTarget := *f.c.t
+	awsTarget.endpoint = ""
+	c := newConsole(consoleOptions{target: &awsTarget, res: f.c.res})
+	srv, err := c.listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	g := &consoleFixture{l: f.l, c: c, srv: srv, url: srv.URL}
+	_, page := g.do(t, "GET", "/", "", nil)
+	if !strings.Contains(page, `<div class="aws-banner" role="alert" id="aws-banner">AWS: this console acts on AWS (us-east-1), stack orderflow.`) {
+		t.Errorf("the page has no AWS banner:\n%s", page)
+	}
+	if _, local := f.do(t, "GET", "/", "", nil); strings.Contains(local, "aws-banner") {
+		t.Error("a local console's page has the AWS banner")
+	}
+	publishOrder(t, f.l.Cloud.Config(), `{"orderId":"BAD-2","quantity":"lots"}`)
+	waitDLQ(t, f, 1)
+	code, body := g.do(t, "POST", "/api/dlq/purge", `{"confirm":"yes"}`, g.ownHeaders())
+	if code != http.StatusPreconditionFailed || !strings.Contains(body, "not confirmed: this is AWS; type the stack's name (orderflow) to confirm") {
+		t.Errorf("a purge on AWS confirmed with yes: %d %s", code, body)
+	}
+	if d := dlqDepth(t, f); d != 1 {
+		t.Fatalf("OrderDLQ holds %d after the unconfirmed purge, want 1", d)
+	}
+	if code, body := g.do(t, "POST", "/api/dlq/purge", `{"confirm":"orderflow"}`, g.ownHeaders()); code != 200 {
+		t.Fatalf("a purge confirmed with the stack's name: %d %s", code, body)
+	}
+	if j := waitJob(t, g); j.Outcome != "Purged OrderDLQ (1 message)." {
+		t.Errorf("the purge ended %+v", j)
+	}
+}
+
+// countingClient counts the requests a console sends to its target.
+type countingClient struct {
+	next aws.HTTPClient
+	n    atomic.Int64
+}
+
+func (c *countingClient) Do(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.Do(r)
+}
+
+// Nothing is read from the target while no page asks: the console only
+// answers; a page's reading is shared by the pages that ask within the
+// same second.
+func TestTheConsoleReadsTheTargetOnlyWhenAPageAsks(t *testing.T) {
+	f := startConsoleFixture(t)
+	counting := &countingClient{next: http.DefaultClient}
+	tg := *f.c.t
+	tg.cfg = f.c.t.cfg.Copy()
+	tg.cfg.HTTPClient = counting
+	c := newConsole(consoleOptions{target: &tg, res: f.c.res})
+	srv, err := c.listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	g := &consoleFixture{c: c, srv: srv, url: srv.URL}
+	g.do(t, "GET", "/", "", nil)
+	time.Sleep(3 * time.Second)
+	if n := counting.n.Load(); n != 0 {
+		t.Fatalf("the console sent %d requests to the target with no page asking", n)
+	}
+	g.do(t, "GET", "/api/pipeline", "", nil)
+	first := counting.n.Load()
+	if first == 0 {
+		t.Fatal("the pipeline was answered without reading the target")
+	}
+	g.do(t, "GET", "/api/pipeline", "", nil)
+	if n := counting.n.Load(); n != first {
+		t.Errorf("a second page within the second read the target again: %d requests, then %d", first, n)
+	}
 }

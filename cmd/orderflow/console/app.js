@@ -107,7 +107,7 @@
       const o = v.outcomes, tp = v.topology;
       const topic = tp.Topic.slice(tp.Topic.lastIndexOf(":") + 1);
       const flow = el("div", {class: "flow"},
-        node("topic", topic, [fig("published", "published (settled + waiting)", v.published)]),
+        node("topic", topic, [fig("published", "events delivered (settled + waiting)", v.published)]),
         el("span", {class: "arrow", "aria-hidden": "true", text: "→"}),
         node("queue", tp.Queue, [fig("queue-visible", "visible", v.queue.visible), fig("queue-inflight", "in flight", v.queue.inFlight), fig("queue-delayed", "delayed", v.queue.delayed)]),
         el("span", {class: "arrow", "aria-hidden": "true", text: "→"}),
