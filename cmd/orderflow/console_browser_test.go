@@ -301,3 +301,52 @@ func compareStory(t *testing.T, ctx context.Context, cli func(...string) string,
 		}
 	}
 }
+
+// Against AWS the page shows its banner on every screen, and a purge asks
+// for the stack's name: a wrong name changes nothing, the right one purges.
+// (The local cloud dressed as AWS: only the console's knowledge differs.)
+func TestTheConsoleOnAWSInABrowserAsksForTheStacksName(t *testing.T) {
+	slowtest.Skip(t, "drives chromium")
+	ctx := browser(t)
+	dir := screenshots(t)
+	f := startConsoleFixture(t)
+	awsTarget := *f.c.t
+	awsTarget.endpoint = ""
+	c := newConsole(consoleOptions{target: &awsTarget, res: f.c.res})
+	srv, err := c.listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	publishOrder(t, f.l.Cloud.Config(), `{"orderId":"BAD-3","quantity":"lots"}`)
+	waitDLQ(t, f, 1)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"#/dlq")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, 30*time.Second, "#dlq-summary", "1 dead letter listed.")
+	if got := textOf(t, ctx, "#aws-banner"); !strings.HasPrefix(got, "AWS: this console acts on AWS (us-east-1), stack orderflow.") {
+		t.Errorf("the AWS banner says %q", got)
+	}
+	purgeWith := func(name string) {
+		t.Helper()
+		click(t, ctx, "#purge")
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#confirm-input")), chromedp.SendKeys(chromedp.CSS("#confirm-input"), name)); err != nil {
+			t.Fatal(err)
+		}
+		if name == "wrong" {
+			shoot(t, ctx, dir, "9-aws-purge-confirm")
+		}
+		click(t, ctx, "#confirm-ok")
+	}
+	purgeWith("wrong")
+	time.Sleep(time.Second)
+	if got := textOf(t, ctx, "#error"); got != "Not confirmed: the stack's name is orderflow; nothing was changed." {
+		t.Errorf("after a wrong name the page says %q", got)
+	}
+	if d := dlqDepth(t, f); d != 1 || textOf(t, ctx, "#job-outcome") != "" {
+		t.Fatalf("a purge confirmed with a wrong name: OrderDLQ holds %d, the page says %q", d, textOf(t, ctx, "#job-outcome"))
+	}
+	purgeWith("orderflow")
+	waitText(t, ctx, 30*time.Second, "#job-outcome", "Purged OrderDLQ (1 message).")
+	shoot(t, ctx, dir, "10-aws-purged")
+}

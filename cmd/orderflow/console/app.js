@@ -64,7 +64,10 @@
     return new Promise(resolve => {
       d.addEventListener("close", () => {
         if (d.returnValue !== "ok") return resolve(null);
-        if (onAWS && input.value !== stack) return resolve(null);
+        if (onAWS && input.value !== stack) {
+          showError(new Error(`Not confirmed: the stack's name is ${stack}; nothing was changed.`));
+          return resolve(null);
+        }
         resolve(onAWS ? input.value : "yes");
       }, {once: true});
       d.returnValue = "";
