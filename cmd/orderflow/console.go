@@ -497,13 +497,15 @@ func (c *console) startJob(w http.ResponseWriter, kind string, total int, run fu
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		outcome, err := run(ctx, j.prog)
+		c.mu.Lock()
+		c.last = nil // the next figures are fresh
+		c.mu.Unlock()
 		c.jobMu.Lock()
 		defer c.jobMu.Unlock()
 		j.Over, j.Outcome = true, outcome
 		if err != nil {
 			j.Error = err.Error()
 		}
-		c.last = nil // the next figures are fresh
 	}()
 	writeAPIJSON(w, c.jobView())
 }

@@ -131,6 +131,18 @@ func TestTheConsoleRefusesChangesFromAnywhereButItsOwnPage(t *testing.T) {
 	if d := dlqDepth(t, f); d != 1 {
 		t.Fatalf("OrderDLQ holds %d messages after the refused purges, want 1", d)
 	}
+	t.Run("a body over 64 KiB is refused", func(t *testing.T) {
+		code, body := f.do(t, "POST", "/api/dlq/redrive", `{"mode":"selected","confirm":"yes","ids":["`+strings.Repeat("x", 1<<20)+`"]}`, f.ownHeaders())
+		if code != http.StatusBadRequest || !strings.Contains(body, "the request's body is not a change: http: request body too large") {
+			t.Errorf("got %d %q, want 400 body too large", code, body)
+		}
+	})
+	t.Run("a redrive of an unknown mode is refused", func(t *testing.T) {
+		code, body := f.do(t, "POST", "/api/dlq/redrive", `{"mode":"everything","confirm":"yes"}`, f.ownHeaders())
+		if code != http.StatusBadRequest || !strings.Contains(body, `a redrive's mode is \"all\", \"transient\" or \"selected\"`) {
+			t.Errorf("got %d %q, want 400 naming the modes", code, body)
+		}
+	})
 	t.Run("a change without its confirmation is refused", func(t *testing.T) {
 		code, body := f.do(t, "POST", "/api/dlq/purge", `{}`, f.ownHeaders())
 		if code != http.StatusPreconditionFailed || !strings.Contains(body, `not confirmed: the request must carry \"confirm\":\"yes\"`) {
@@ -464,5 +476,36 @@ func TestTheConsoleReadsTheTargetOnlyWhenAPageAsks(t *testing.T) {
 	g.do(t, "GET", "/api/pipeline", "", nil)
 	if n := counting.n.Load(); n != first {
 		t.Errorf("a second page within the second read the target again: %d requests, then %d", first, n)
+	}
+}
+
+// Redrive from the page moves only what was asked: only the transient
+// failures (none of two invalid orders), then one selected message.
+func TestTheConsoleRedrivesOnlyTransientOrSelectedMessages(t *testing.T) {
+	f := startConsoleFixture(t)
+	cfg := f.l.Cloud.Config()
+	publishOrder(t, cfg, `{"orderId":"BAD-A","quantity":"lots"}`)
+	publishOrder(t, cfg, `{"orderId":"BAD-B","quantity":"lots"}`)
+	waitDLQ(t, f, 2)
+	if code, body := f.do(t, "POST", "/api/dlq/redrive", `{"mode":"transient","confirm":"yes"}`, f.ownHeaders()); code != 200 {
+		t.Fatalf("redrive transient: %d %s", code, body)
+	}
+	if j := waitJob(t, f); j.Outcome != "Moved 0 messages from OrderDLQ to OrderQueue; 2 left in OrderDLQ." {
+		t.Errorf("redrive transient ended %+v", j)
+	}
+	_, body := f.do(t, "GET", "/api/dlq", "", nil)
+	var l dlqListing
+	if err := json.Unmarshal([]byte(body), &l); err != nil || len(l.Messages) != 2 {
+		t.Fatalf("the DLQ listing: %v %s", err, body)
+	}
+	pick := l.Messages[0].MessageID
+	if code, body := f.do(t, "POST", "/api/dlq/redrive", `{"mode":"selected","confirm":"yes","ids":["`+pick+`"]}`, f.ownHeaders()); code != 200 {
+		t.Fatalf("redrive selected: %d %s", code, body)
+	}
+	if j := waitJob(t, f); j.Outcome != "Moved 1 message from OrderDLQ to OrderQueue; 1 left in OrderDLQ." || j.Done != 1 {
+		t.Errorf("redrive selected ended %+v", j)
+	}
+	if code, body := f.do(t, "POST", "/api/dlq/redrive", `{"mode":"selected","confirm":"yes"}`, f.ownHeaders()); code != http.StatusBadRequest || !strings.Contains(body, "select the messages to redrive") {
+		t.Errorf("redrive selected without ids: %d %s", code, body)
 	}
 }
