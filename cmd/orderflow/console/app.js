@@ -89,6 +89,7 @@
       const dt = (series[i].t - series[i - 1].t) / 1000;
       if (dt > 0) pts.push([series[i].t, Math.max(0, (series[i][key] - series[i - 1][key]) / dt)]);
     }
+    if (pts.length === 1 && series.length) pts.unshift([series[0].t, pts[0][1]]); // one rate: a level line
     const w = 300, h = 60, peak = Math.max(0, ...pts.map(p => p[1])), maxV = Math.max(1, peak);
     const t0 = series.length ? series[0].t : 0, t1 = series.length ? series[series.length - 1].t : 1;
     const ns = "http://www.w3.org/2000/svg";
