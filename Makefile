@@ -38,7 +38,7 @@ install:
 	*) echo "$$bin is not on your PATH: add it (export PATH=\"\$$PATH:$$bin\") to run orderflow by name.";; \
 	esac
 
-## deps: the clients the cross-client tests drive, installed if missing: the AWS CLI v2 (Debian's awscli, apt-get as root or with sudo) and the AWS SDK for JavaScript v3 (npm ci); needs the network
+## deps: the clients the cross-client tests drive, installed if missing: the AWS CLI v2 (Debian's awscli, apt-get as root or with sudo), the AWS SDK for JavaScript v3 (npm ci), and chromium for the web console's browser tests (Debian's chromium, apt-get); needs the network
 deps:
 	@scripts/deps.sh
 

@@ -6,7 +6,9 @@
 #    with npm ci (Node.js and npm must be installed);
 #  - qemu-user-static (Debian's package: qemu-aarch64-static), with apt-get,
 #    so that the function host runs the arm64 bootstrap shipped to AWS on a
-#    machine of another architecture (not needed on an arm64 machine).
+#    machine of another architecture (not needed on an arm64 machine);
+#  - chromium (Debian's package), with apt-get, which the web console's
+#    browser tests drive through the DevTools protocol (chromedp).
 # Both need the network (Debian's mirrors, the npm registry). Without them the
 # cross-client tests skip on a developer's machine, saying what is missing,
 # and fail in CI (CI=true). Exits non-zero when it could not install one.
@@ -51,6 +53,17 @@ elif as_root true; then
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user-static >/dev/null
 else
 	echo "deps: cannot install qemu-user-static without root: run sudo make deps, or apt-get install qemu-user-static as root" >&2
+	failed=1
+fi
+
+if command -v chromium >/dev/null 2>&1; then
+	echo "deps: chromium is installed ($(command -v chromium))"
+elif as_root true; then
+	echo "deps: installing chromium (Debian package, apt-get), for the web console's browser tests"
+	as_root apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+else
+	echo "deps: cannot install chromium without root: run sudo make deps, or apt-get install chromium as root" >&2
 	failed=1
 fi
 

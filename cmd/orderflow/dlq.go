@@ -521,6 +521,16 @@ const moveVisibility = 60
 // messages (the visible count when it began, so that messages returning
 // meanwhile are not moved twice) or when two receives bring nothing new.
 func moveTransient(ctx context.Context, client *awssqs.Client, from, to string, want int, prog *progress) (moved, kept int, err error) {
+	return moveMatching(ctx, client, from, to, want, prog, func(m sqstypes.Message) bool {
+		_, invalid := sqs.FromAttributes(aws.ToString(m.Body), m.MessageAttributes)
+		return !invalid
+	})
+}
+
+// moveMatching moves the messages of the queue at from for which move
+// reports true to the queue at to, as moveTransient does; the others are
+// made visible again and counted as kept.
+func moveMatching(ctx context.Context, client *awssqs.Client, from, to string, want int, prog *progress, move func(sqstypes.Message) bool) (moved, kept int, err error) {
 	var release []sqstypes.ChangeMessageVisibilityBatchRequestEntry
 	handled := map[string]int{} // message id → its entry in release, or -1 once moved
 	defer func() {
@@ -552,7 +562,7 @@ func moveTransient(ctx context.Context, client *awssqs.Client, from, to string, 
 				continue
 			}
 			empty = 0
-			if _, invalid := sqs.FromAttributes(aws.ToString(m.Body), m.MessageAttributes); invalid {
+			if !move(m) {
 				handled[id] = len(release)
 				release = append(release, sqstypes.ChangeMessageVisibilityBatchRequestEntry{
 					Id: aws.String(strconv.Itoa(len(release))), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0,

@@ -8,6 +8,8 @@
 //	orderflow status   queue depths, table size, the event source mapping
 //	orderflow logs     the function's log lines
 //	orderflow invoke   invoke the function once with an event (Lambda's Invoke API)
+//	orderflow trace    an order's story
+//	orderflow console  the web console, for any target
 //	orderflow bench    measure the whole pipeline on an embedded cloud
 //	orderflow deploy   build the function, upload it, create or update the stack
 //	orderflow destroy  delete the stack
@@ -98,7 +100,7 @@ no AWS account, no Docker.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	var tf targetFlags
-	ops := []*cobra.Command{publishCommand(e, &tf), ordersCommand(e, &tf), dlqCommand(e, &tf), statusCommand(e, &tf), logsCommand(e, &tf), invokeCommand(e, &tf), traceCommand(e, &tf), deployCommand(e, &tf), destroyCommand(e, &tf)}
+	ops := []*cobra.Command{publishCommand(e, &tf), ordersCommand(e, &tf), dlqCommand(e, &tf), statusCommand(e, &tf), logsCommand(e, &tf), invokeCommand(e, &tf), traceCommand(e, &tf), consoleCommand(e, &tf), deployCommand(e, &tf), destroyCommand(e, &tf)}
 	for _, c := range ops {
 		tf.register(c)
 	}

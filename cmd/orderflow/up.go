@@ -46,6 +46,7 @@ func upCommand(e *env) *cobra.Command {
 		quiet      bool
 		logFile    string
 		zf         zipFlags
+		consoleAt  string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -142,6 +143,9 @@ without it to run the Go code in-process again.`,
 					"orderflow: WARNING: anyone who can reach it can read, change and delete every queue, message, topic and table, with any credentials.\n"+
 					"orderflow: WARNING: start it with --require-auth --credential KEY:SECRET, or listen on 127.0.0.1.\n", addr)
 			}
+			if consoleAt != "off" && beyondLoopback(consoleAt) {
+				return usageError{fmt.Errorf("--console-addr %s is beyond this machine's loopback; the console has no login, so it listens on loopback only (e.g. 127.0.0.1:4600), or give off", consoleAt)}
+			}
 			if err := lim.check(); err != nil {
 				return usageError{err}
 			}
@@ -175,7 +179,15 @@ without it to run the Go code in-process again.`,
 			if rec := l.Cloud.Recovery(); rec.Damaged() {
 				fmt.Fprintf(e.stdout, "orderflow: recovered %s, accepting the loss: %s.\n\n", dataDir, rec)
 			}
-			printResources(e, l, keys, bannerOptions{resumed: resumed, quiet: quiet, logFile: logFile, codeFrom: from})
+			con, err := upConsole(cmd.Context(), l, consoleAt)
+			if err != nil {
+				l.Close()
+				return err
+			}
+			if con != nil {
+				defer con.Close()
+			}
+			printResources(e, l, keys, bannerOptions{resumed: resumed, quiet: quiet, logFile: logFile, codeFrom: from, console: con})
 			watchDataFile(e, l.Cloud)
 			if held := l.Cloud.SQS.Engine().QueuedBytes(); held > queuedMiB<<20 {
 				fmt.Fprintf(e.stderr, "orderflow: the queues in %s hold %d MiB of messages, over --max-queued-mib %d: all of them are kept, and sends are refused until the queues are drained below it.\n", dataDir, held>>20, queuedMiB)
@@ -212,6 +224,7 @@ without it to run the Go code in-process again.`,
 	cmd.Flags().Int64Var(&queuedMiB, "max-queued-mib", sqs.DefaultMaxQueuedBytes>>20, "the most all SQS queues hold together, in MiB, counted likewise")
 	cmd.Flags().BoolVar(&auth, "require-auth", false, "accept only requests signed (SigV4) with a --credential key; by default any credentials are accepted")
 	cmd.Flags().StringArrayVar(&creds, "credential", nil, "with --require-auth: a key to accept, as ACCESS_KEY_ID:SECRET_ACCESS_KEY (repeatable)")
+	cmd.Flags().StringVar(&consoleAt, "console-addr", "127.0.0.1:0", "the loopback address of the web console, a listener of its own (port 0: any free port; off: no console)")
 	cmd.Flags().StringArrayVar(&hosts, "allow-host", nil, "a Host `name` the endpoint answers to beyond loopback names and the --addr host (repeatable); on 0.0.0.0, the only names it answers to besides those")
 	lim.register(cmd)
 	zf.register(cmd)
@@ -259,6 +272,8 @@ type bannerOptions struct {
 	// codeFrom says what the function's zip was built from (or its
 	// file), when it runs from one.
 	codeFrom string
+	// console is the web console, when up serves one.
+	console *consoleServer
 }
 
 // printResources prints up's banner: where the cloud is, what it resumed
@@ -287,6 +302,9 @@ func printResources(e *env, l *local.Pipeline, keys map[string]string, o bannerO
 		{"Orders table", l.Output("OrdersTableName")},
 		{"Function", l.Output("ProcessOrderFunctionName") + " (event source mapping " + l.Output("OrderEventSourceMappingId") + ")"},
 		{"Health", url + cloud.HealthPath},
+	}
+	if o.console != nil {
+		rows = append(rows, [2]string{"Console", o.console.URL})
 	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "  %-14s %s\n", r[0], r[1])
@@ -465,4 +483,28 @@ func damageAdvice(dir string, err error) error {
 	}
 	return fmt.Errorf("%s; nothing was changed: keep the directory as it is and rerun with --recover "+
 		"(orderflow up --data-dir %s --recover) to start from what can be read, keeping the damaged files beside them and saying what was lost", what, dir)
+}
+
+// upConsole serves the web console for up's cloud on a loopback listener
+// of its own, apart from the cloud's endpoint: that one refuses what
+// browsers send (its Origin guard), and may listen beyond loopback, while
+// the console is a page of its own origin, on loopback only. addr "off"
+// serves none.
+func upConsole(ctx context.Context, l *local.Pipeline, addr string) (*consoleServer, error) {
+	if addr == "off" {
+		return nil, nil
+	}
+	if beyondLoopback(addr) {
+		return nil, usageError{fmt.Errorf("--console-addr %s is beyond this machine's loopback; the console has no login, so it listens on loopback only (e.g. 127.0.0.1:4600), or give off", addr)}
+	}
+	t := &target{cfg: l.Cloud.Config(), endpoint: l.Cloud.URL(), stack: stackName}
+	res, err := t.resources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := newConsole(consoleOptions{target: t, res: res}).listen(addr)
+	if err != nil {
+		return nil, fmt.Errorf("the console cannot listen on %s (%v); choose another --console-addr, or off", addr, rootCause(err))
+	}
+	return srv, nil
 }
