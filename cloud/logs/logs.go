@@ -220,15 +220,16 @@ func invalid(format string, args ...any) *awsproto.Error {
 
 // handlers are the operations the service answers.
 var handlers = map[string]func(*Service, request) (any, *awsproto.Error){
-	"CreateLogGroup":     (*Service).createLogGroup,
-	"DeleteLogGroup":     (*Service).deleteLogGroup,
-	"DescribeLogGroups":  (*Service).describeLogGroups,
-	"PutRetentionPolicy": (*Service).putRetentionPolicy,
-	"CreateLogStream":    (*Service).createLogStream,
-	"DescribeLogStreams": (*Service).describeLogStreams,
-	"PutLogEvents":       (*Service).putLogEvents,
-	"GetLogEvents":       (*Service).getLogEvents,
-	"FilterLogEvents":    (*Service).filterLogEvents,
+	"CreateLogGroup":        (*Service).createLogGroup,
+	"DeleteLogGroup":        (*Service).deleteLogGroup,
+	"DescribeLogGroups":     (*Service).describeLogGroups,
+	"PutRetentionPolicy":    (*Service).putRetentionPolicy,
+	"DeleteRetentionPolicy": (*Service).deleteRetentionPolicy,
+	"CreateLogStream":       (*Service).createLogStream,
+	"DescribeLogStreams":    (*Service).describeLogStreams,
+	"PutLogEvents":          (*Service).putLogEvents,
+	"GetLogEvents":          (*Service).getLogEvents,
+	"FilterLogEvents":       (*Service).filterLogEvents,
 }
 
 // Operations lists the operations the service answers.
@@ -360,17 +361,28 @@ func (s *Service) deleteLogGroup(in request) (any, *awsproto.Error) {
 	return struct{}{}, nil
 }
 
+// retentions are the retentions CloudWatch Logs offers, in days.
+var retentions = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
 func (s *Service) putRetentionPolicy(in request) (any, *awsproto.Error) {
+	if !slices.Contains(retentions, in.RetentionInDays) {
+		return nil, invalid("1 validation error detected: Value '%d' at 'retentionInDays' failed to satisfy constraint: Member must satisfy enum value set: %v", in.RetentionInDays, retentions)
+	}
+	return s.setRetention(in.LogGroupName, in.RetentionInDays)
+}
+
+// setRetention sets a group's retention (0: for ever).
+func (s *Service) setRetention(name string, days int) (any, *awsproto.Error) {
 	if err := s.writable(); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	g := s.groups[in.LogGroupName]
+	g := s.groups[name]
 	if g == nil {
 		s.mu.Unlock()
 		return nil, notFound("log group")
 	}
-	g.retention = in.RetentionInDays
+	g.retention = days
 	var t journal.Ticket
 	if s.j != nil {
 		t = s.record(s.groupRecord(g))
@@ -380,6 +392,12 @@ func (s *Service) putRetentionPolicy(in request) (any, *awsproto.Error) {
 		return nil, err
 	}
 	return struct{}{}, nil
+}
+
+// deleteRetentionPolicy makes a group keep its events for ever, as AWS
+// says it (no retentionInDays in DescribeLogGroups).
+func (s *Service) deleteRetentionPolicy(in request) (any, *awsproto.Error) {
+	return s.setRetention(in.LogGroupName, 0)
 }
 
 func (s *Service) describeLogGroups(in request) (any, *awsproto.Error) {

@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awslogs "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	logstypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
@@ -80,7 +82,7 @@ func AWSWithCode(cfg aws.Config, functions Functions, records *Records, code Cod
 		"AWS::Lambda::Function":           lambdaFunction{functions: functions, arn: arn, code: code},
 		"AWS::Lambda::EventSourceMapping": eventSourceMapping{functions: functions},
 		"AWS::IAM::Role":                  iamRole{records: records, arn: arn},
-		"AWS::Logs::LogGroup":             logGroup{records: records, arn: arn},
+		"AWS::Logs::LogGroup":             logGroup{records: records, arn: arn, client: awslogs.NewFromConfig(cfg)},
 		"AWS::CloudWatch::Alarm":          alarm{records: records, arn: arn},
 		"AWS::CloudWatch::Dashboard":      dashboard{records: records},
 	}
@@ -727,16 +729,19 @@ func checkPolicy(doc string) error {
 	return nil
 }
 
+// logGroup makes the group in the embedded CloudWatch Logs, with its
+// retention, so that DescribeLogGroups reports what the template set.
 type logGroup struct {
 	records *Records
 	arn     func(Request, string, string) string
+	client  *awslogs.Client
 }
 
 func (logGroup) Properties() []string {
 	return []string{"LogGroupName", "RetentionInDays", "KmsKeyId", "Tags", "LogGroupClass"}
 }
 
-func (p logGroup) Create(_ context.Context, req Request) (Physical, error) {
+func (p logGroup) Create(ctx context.Context, req Request) (Physical, error) {
 	name, err := req.Properties.String("LogGroupName")
 	if err != nil {
 		return Physical{}, err
@@ -751,6 +756,21 @@ func (p logGroup) Create(_ context.Context, req Request) (Physical, error) {
 	valid := []int{0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 	if !slices.Contains(valid, days) {
 		return Physical{}, fmt.Errorf("RetentionInDays %d is not a retention CloudWatch Logs offers", days)
+	}
+	// A group that exists is taken over: the function host makes its
+	// function's group when it first writes, and a data directory keeps
+	// groups across restarts.
+	var exists *logstypes.ResourceAlreadyExistsException
+	if _, err := p.client.CreateLogGroup(ctx, &awslogs.CreateLogGroupInput{LogGroupName: aws.String(name)}); err != nil && !errors.As(err, &exists) {
+		return Physical{}, err
+	}
+	if days > 0 {
+		_, err = p.client.PutRetentionPolicy(ctx, &awslogs.PutRetentionPolicyInput{LogGroupName: aws.String(name), RetentionInDays: aws.Int32(int32(days))})
+	} else {
+		_, err = p.client.DeleteRetentionPolicy(ctx, &awslogs.DeleteRetentionPolicyInput{LogGroupName: aws.String(name)})
+	}
+	if err != nil {
+		return Physical{}, err
 	}
 	p.records.add(Record{LogicalID: req.LogicalID, Type: req.Type, Properties: req.Properties})
 	return Physical{Ref: name, Attrs: map[string]any{"Arn": p.arn(req, "logs", "log-group:"+name+":*")}}, nil

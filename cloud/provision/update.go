@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awslogs "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	logstypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
@@ -258,8 +260,12 @@ func (p logGroup) Update(ctx context.Context, req Request, _ Physical, _ Propert
 	return p.Create(ctx, req)
 }
 
-func (p logGroup) Delete(_ context.Context, req Request, _ Physical) error {
+func (p logGroup) Delete(ctx context.Context, req Request, phys Physical) error {
 	p.records.remove(req.LogicalID, req.Type)
+	var gone *logstypes.ResourceNotFoundException
+	if _, err := p.client.DeleteLogGroup(ctx, &awslogs.DeleteLogGroupInput{LogGroupName: aws.String(phys.Ref)}); err != nil && !errors.As(err, &gone) {
+		return err
+	}
 	return nil
 }
 

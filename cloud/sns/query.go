@@ -383,6 +383,11 @@ func (s *Service) qPublish(ctx context.Context, f awsproto.Form) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A Subject given empty is refused, as AWS does; an absent one is
+	// fine.
+	if f.Has("Subject") && f.Get("Subject") == "" {
+		return nil, invalidParameter("Subject")
+	}
 	id, err := s.Publish(ctx, PublishInput{
 		TopicARN:         topicARN,
 		Message:          f.Get("Message"),

@@ -991,3 +991,25 @@ func TestPublishingWhileSubscriptionsChangeIsSafe(t *testing.T) {
 		}
 	})
 }
+
+// A Subject given empty is refused with InvalidParameter, as AWS does
+// (LocalStack's AWS-validated test_publish_with_empty_subject); an absent
+// one is fine, and nothing is delivered for the refused publish.
+func TestAnEmptySubjectIsRefused(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := b.newEnv(t)
+		topic := e.createTopic(t, "subj", nil)
+		e.subscribe(t, topic, "q", nil)
+		_, err := e.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("m"), Subject: aws.String("")})
+		var api smithy.APIError
+		if !errors.As(err, &api) || api.ErrorCode() != "InvalidParameter" || api.ErrorMessage() != "Invalid parameter: Subject" {
+			t.Fatalf("Publish with an empty Subject: %v, want InvalidParameter: Invalid parameter: Subject", err)
+		}
+		if _, err := e.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("m")}); err != nil {
+			t.Fatalf("Publish without a Subject: %v", err)
+		}
+		if n := len(e.queues.to(queueARN("q"))); n != 1 {
+			t.Errorf("%d deliveries, want the one accepted publish's", n)
+		}
+	})
+}
