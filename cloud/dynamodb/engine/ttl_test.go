@@ -257,3 +257,143 @@ func TestTimeToLive(t *testing.T) {
 	})
 }
 
+
+func TestTimeToLiveDisabledSweepsNothing(t *testing.T) {
+	eachClockedBackend(t, func(t *testing.T, env *clocked) {
+		c := env.c
+		ttlTable(t, c, "never")
+		ttlTable(t, c, "was")
+		if _, err := enableTTL(c, "was", "expires", true); err != nil {
+			t.Fatal(err)
+		}
+		_, err := enableTTL(c, "was", "other", false)
+		if got, want := apiErr(err), "ValidationException: TimeToLive is active on a different AttributeName: current AttributeName is expires"; got != want {
+			t.Errorf("disable on another attribute: got %q, want %q", got, want)
+		}
+		if _, err := enableTTL(c, "was", "expires", false); err != nil {
+			t.Fatalf("disable: %v", err)
+		}
+		_, err = enableTTL(c, "was", "expires", false)
+		if got, want := apiErr(err), "ValidationException: TimeToLive is already disabled"; got != want {
+			t.Errorf("disable twice: got %q, want %q", got, want)
+		}
+		if got, want := describeTTL(t, c, "was"), "DISABLED "; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+		old := secs(env.clk.Now(), -time.Minute)
+		for _, table := range []string{"never", "was"} {
+			if err := put(c, table, av{"pk": s("a"), "expires": n(old)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		env.sweep(t) // the timer armed while TTL was on
+		for _, table := range []string{"never", "was"} {
+			if got, want := scanKeys(t, c, table), `[{expires=N:`+old+` pk=S:"a"}]`; got != want {
+				t.Errorf("%s: got %s, want %s", table, got, want)
+			}
+		}
+		if p := env.clk.Pending(); p != 0 {
+			t.Errorf("with no table on TTL the sweeper stays armed (%d timers)", p)
+		}
+	})
+}
+
+func TestTimeToLiveSurvivesARestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cloud.db")
+	clk := clock.NewFake(ttlStart)
+	env := openClocked(t, path, clk)
+	ttlTable(t, env.c, "sessions")
+	if _, err := enableTTL(env.c, "sessions", "expires", true); err != nil {
+		t.Fatal(err)
+	}
+	soon := secs(clk.Now(), 30*time.Second)
+	if err := put(env.c, "sessions", av{"pk": s("a"), "expires": n(soon)}); err != nil {
+		t.Fatal(err)
+	}
+	env.restart(t)
+	if got, want := describeTTL(t, env.c, "sessions"), "ENABLED expires"; got != want {
+		t.Errorf("after a restart: got %q, want %q", got, want)
+	}
+	env.sweepAt(t, clk.Now().Add(time.Minute))
+	if got := scanKeys(t, env.c, "sessions"); got != "[]" {
+		t.Errorf("an item that expired after a restart was kept: %s", got)
+	}
+	env.restart(t)
+	if got := scanKeys(t, env.c, "sessions"); got != "[]" {
+		t.Errorf("the swept item came back after a restart: %s", got)
+	}
+}
+
+func TestTimeToLiveSweepLooksOnlyAtExpiredItems(t *testing.T) {
+	clk := clock.NewFake(ttlStart)
+	e, err := engine.Open(engine.Options{Clock: clk, TTLSweepInterval: sweepEvery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	env := &clocked{clk: clk, e: e, c: newClient(t, e)}
+	ttlTable(t, env.c, "plain")
+	ttlTable(t, env.c, "expiring")
+	if _, err := enableTTL(env.c, "expiring", "expires", true); err != nil {
+		t.Fatal(err)
+	}
+	past, future := secs(clk.Now(), -time.Minute), secs(clk.Now(), time.Hour)
+	const items = 2000
+	for i := range items {
+		k := strconv.Itoa(i)
+		if err := put(env.c, "plain", av{"pk": s(k), "expires": n(past)}); err != nil {
+			t.Fatal(err)
+		}
+		exp := future
+		if i%500 == 0 {
+			exp = past
+		}
+		if err := put(env.c, "expiring", av{"pk": s(k), "expires": n(exp)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env.sweep(t)
+	if got, want := e.TTLVisited(), uint64(items/500); got != want {
+		t.Errorf("the sweep looked at %d items, want %d (the expired ones only)", got, want)
+	}
+	out, err := env.c.Scan(ctx, &awsddb.ScanInput{TableName: aws.String("expiring"), Select: types.SelectCount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.Count, int32(items-items/500); got != want {
+		t.Errorf("expiring holds %d items, want %d", got, want)
+	}
+	env.sweep(t)
+	if got, want := e.TTLVisited(), uint64(items/500); got != want {
+		t.Errorf("a second sweep with nothing due looked at %d items in all, want %d", got, want)
+	}
+}
+
+// TestTimeToLiveValidation sends what the SDK would refuse to send.
+func TestTimeToLiveValidation(t *testing.T) {
+	e := engine.New()
+	if _, err := e.Do("CreateTable", []byte(`{"TableName":"tbl","BillingMode":"PAY_PER_REQUEST","AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ op, body, want string }{
+		{"UpdateTimeToLive", `{"TableName":"tbl"}`, "ValidationException: 1 validation error detected: Value null at 'timeToLiveSpecification' failed to satisfy constraint: Member must not be null"},
+		{"UpdateTimeToLive", `{"TableName":"tbl","TimeToLiveSpecification":{"AttributeName":"x"}}`, "ValidationException: 1 validation error detected: Value null at 'timeToLiveSpecification.enabled' failed to satisfy constraint: Member must not be null"},
+		{"UpdateTimeToLive", `{"TableName":"tbl","TimeToLiveSpecification":{"Enabled":true}}`, "ValidationException: 1 validation error detected: Value null at 'timeToLiveSpecification.attributeName' failed to satisfy constraint: Member must not be null"},
+		{"UpdateTimeToLive", `{"TableName":"tbl","TimeToLiveSpecification":{"Enabled":true,"AttributeName":""}}`, "ValidationException: 1 validation error detected: Value '' at 'timeToLiveSpecification.attributeName' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+		{"UpdateTimeToLive", `{"TableName":"no-such-table","TimeToLiveSpecification":{"Enabled":true}}`, "ValidationException: 1 validation error detected: Value null at 'timeToLiveSpecification.attributeName' failed to satisfy constraint: Member must not be null"},
+		{"UpdateTimeToLive", `{"TableName":"no-such-table","TimeToLiveSpecification":{"Enabled":true,"AttributeName":"x"}}`, "ResourceNotFoundException: Requested resource not found"},
+		{"UpdateTimeToLive", `{"TableName":"ab","TimeToLiveSpecification":{"Enabled":true,"AttributeName":"x"}}`, "ValidationException: 1 validation error detected: Value 'ab' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 3 and 255"},
+		{"UpdateTimeToLive", `{"TableName":"tbl","TimeToLiveSpecification":{"Enabled":"yes","AttributeName":"x"}}`, "SerializationException"},
+		{"DescribeTimeToLive", `{"TableName":"no-such-table"}`, "ResourceNotFoundException: Requested resource not found: Table: no-such-table not found"},
+		{"DescribeTimeToLive", `{}`, "ValidationException: 1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null"},
+	} {
+		_, err := e.Do(tc.op, []byte(tc.body))
+		got := "no error"
+		if err != nil {
+			got = err.Error()
+		}
+		if !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s %s:\n got %s\nwant %s", tc.op, tc.body, got, tc.want)
+		}
+	}
+}
