@@ -68,9 +68,9 @@ type Engine struct {
 	sweepMu      sync.Mutex
 	sweepTimer   clock.Timer
 	sweepStopped bool
-	sweepRun     sync.Mutex    // held while a sweep runs
-	ttlSweeps    atomic.Uint64 // sweeps done
-	ttlVisited   atomic.Uint64 // expiry entries a sweep looked at
+	sweeping     sync.WaitGroup // the sweep under way
+	ttlSweeps    atomic.Uint64  // sweeps done
+	ttlVisited   atomic.Uint64  // expiry entries a sweep looked at
 }
 
 // New returns an empty in-memory engine with the default options, for

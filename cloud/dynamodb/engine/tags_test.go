@@ -116,7 +116,6 @@ func TestTags(t *testing.T) {
 	})
 }
 
-
 func describePITR(t *testing.T, c *awsddb.Client, table string) string {
 	t.Helper()
 	out, err := c.DescribeContinuousBackups(ctx, &awsddb.DescribeContinuousBackupsInput{TableName: aws.String(table)})

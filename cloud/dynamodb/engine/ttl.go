@@ -218,16 +218,16 @@ func (e *Engine) scheduleSweep() {
 }
 
 func (e *Engine) runSweep() {
-	e.sweepRun.Lock()
 	e.sweepMu.Lock()
 	e.sweepTimer = nil
-	stopped := e.sweepStopped
-	e.sweepMu.Unlock()
-	more := false
-	if !stopped {
-		more = e.sweep(e.opts.Clock.Now().Unix())
+	if e.sweepStopped {
+		e.sweepMu.Unlock()
+		return
 	}
-	e.sweepRun.Unlock()
+	e.sweeping.Add(1) // under sweepMu: stopSweeper waits for it
+	e.sweepMu.Unlock()
+	more := e.sweep(e.opts.Clock.Now().Unix())
+	e.sweeping.Done()
 	if more {
 		e.scheduleSweep()
 	}
@@ -242,8 +242,7 @@ func (e *Engine) stopSweeper() {
 		e.sweepTimer = nil
 	}
 	e.sweepMu.Unlock()
-	e.sweepRun.Lock()
-	e.sweepRun.Unlock() //nolint:staticcheck // waits for a sweep under way
+	e.sweeping.Wait()
 }
 
 // sweep deletes the items of every TTL table whose TTL second is before

@@ -257,7 +257,6 @@ func TestTimeToLive(t *testing.T) {
 	})
 }
 
-
 func TestTimeToLiveDisabledSweepsNothing(t *testing.T) {
 	eachClockedBackend(t, func(t *testing.T, env *clocked) {
 		c := env.c
