@@ -10,11 +10,12 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/orderflow/orderflow/cloud/journal"
 )
 
-// DynamoDB's tag limits.
+// DynamoDB's tag limits; lengths count Unicode characters.
 const (
 	maxTags        = 50
 	maxTagKeyLen   = 128
@@ -57,11 +58,11 @@ func (t *table) tagDefs() []tagDef {
 func checkTags(tags []tagDef) error {
 	for i, tg := range tags {
 		switch {
-		case len(tg.Key) < 1:
+		case tg.Key == "":
 			return errf("1 validation error detected: Value '%s' at 'tags.%d.member.key' failed to satisfy constraint: Member must have length greater than or equal to 1", tg.Key, i+1)
-		case len(tg.Key) > maxTagKeyLen:
+		case utf8.RuneCountInString(tg.Key) > maxTagKeyLen:
 			return errf("1 validation error detected: Value '%s' at 'tags.%d.member.key' failed to satisfy constraint: Member must have length less than or equal to %d", tg.Key, i+1, maxTagKeyLen)
-		case len(tg.Value) > maxTagValueLen:
+		case utf8.RuneCountInString(tg.Value) > maxTagValueLen:
 			return errf("1 validation error detected: Value '%s' at 'tags.%d.member.value' failed to satisfy constraint: Member must have length less than or equal to %d", tg.Value, i+1, maxTagValueLen)
 		case strings.HasPrefix(strings.ToLower(tg.Key), "aws:"):
 			return errf("One or more parameter values were invalid: tag key %s uses the prefix aws:, which is reserved for AWS use", tg.Key)

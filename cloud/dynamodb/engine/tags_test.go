@@ -73,8 +73,9 @@ func TestTags(t *testing.T) {
 		}{
 			{"a 51st tag", &awsddb.TagResourceInput{ResourceArn: aws.String(arn), Tags: many}, "ValidationException: One or more parameter values were invalid: a resource can have at most 50 tags"},
 			{"the aws: prefix", &awsddb.TagResourceInput{ResourceArn: aws.String(arn), Tags: []types.Tag{tag("AWS:x", "v")}}, "ValidationException: One or more parameter values were invalid: tag key AWS:x uses the prefix aws:, which is reserved for AWS use"},
-			{"a 129-byte key", &awsddb.TagResourceInput{ResourceArn: aws.String(arn), Tags: []types.Tag{tag(strings.Repeat("k", 129), "v")}}, "ValidationException: 1 validation error detected: Value '" + strings.Repeat("k", 129) + "' at 'tags.1.member.key' failed to satisfy constraint: Member must have length less than or equal to 128"},
-			{"a 257-byte value", &awsddb.TagResourceInput{ResourceArn: aws.String(arn), Tags: []types.Tag{tag("k", strings.Repeat("v", 257))}}, "ValidationException: 1 validation error detected: Value '" + strings.Repeat("v", 257) + "' at 'tags.1.member.value' failed to satisfy constraint: Member must have length less than or equal to 256"},
+			{"a 129-character key", &awsddb.TagResourceInput{ResourceArn: aws.String(arn), Tags: []types.Tag{tag(strings.Repeat("k", 129), "v")}}, "ValidationException: 1 validation error detected: Value '" + strings.Repeat("k", 129) + "' at 'tags.1.member.key' failed to satisfy constraint: Member must have length less than or equal to 128"},
+			{"128 characters of 3 bytes each", &awsddb.TagResourceInput{ResourceArn: aws.String(arn), Tags: []types.Tag{tag(strings.Repeat("€", 128), strings.Repeat("€", 256))}}, "no error"},
+			{"a 257-character value", &awsddb.TagResourceInput{ResourceArn: aws.String(arn), Tags: []types.Tag{tag("k", strings.Repeat("v", 257))}}, "ValidationException: 1 validation error detected: Value '" + strings.Repeat("v", 257) + "' at 'tags.1.member.value' failed to satisfy constraint: Member must have length less than or equal to 256"},
 			{"no tags", &awsddb.TagResourceInput{ResourceArn: aws.String(arn), Tags: []types.Tag{}}, "ValidationException: Atleast one Tag needs to be provided as Input."},
 			{"a missing table", &awsddb.TagResourceInput{ResourceArn: aws.String(missing), Tags: []types.Tag{tag("a", "b")}}, "ResourceNotFoundException: Requested resource not found: ResourcArn: " + missing + " not found"},
 			{"another account", &awsddb.TagResourceInput{ResourceArn: aws.String("arn:aws:dynamodb:us-east-1:111111111111:table/orders"), Tags: []types.Tag{tag("a", "b")}}, "ResourceNotFoundException: Requested resource not found: ResourcArn: arn:aws:dynamodb:us-east-1:111111111111:table/orders not found"},
@@ -85,6 +86,9 @@ func TestTags(t *testing.T) {
 			if got := apiErr(err); got != tc.want {
 				t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
 			}
+		}
+		if _, err := c.UntagResource(ctx, &awsddb.UntagResourceInput{ResourceArn: aws.String(arn), TagKeys: []string{strings.Repeat("€", 128)}}); err != nil {
+			t.Fatal(err)
 		}
 		if got, want := listTags(t, c, arn), "env=dev team=orders"; got != want {
 			t.Errorf("refused TagResources changed the tags: got %q, want %q", got, want)
