@@ -548,7 +548,7 @@ func (c *Cloud) openServices() error {
 	}); err != nil {
 		return err
 	}
-	if c.DynamoDB, err = dynamodb.New(dynamodb.Options{Env: c.env, Now: o.Clock.Now, DB: c.db, Journal: c.journal}); err != nil {
+	if c.DynamoDB, err = dynamodb.New(dynamodb.Options{Env: c.env, Now: o.Clock.Now, Clock: o.Clock, DB: c.db, Journal: c.journal}); err != nil {
 		return err
 	}
 	s3dir := ""

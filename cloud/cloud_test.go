@@ -89,7 +89,7 @@ func TestListTablesPagesThroughTheTablesInNameOrder(t *testing.T) {
 
 func TestAnOperationTheCloudLacksGetsAnAWSShapedError(t *testing.T) {
 	_, cfg := cloudtest.Start(t)
-	_, err := awsddb.NewFromConfig(cfg).DescribeTimeToLive(context.Background(), &awsddb.DescribeTimeToLiveInput{TableName: aws.String("x")})
+	_, err := awsddb.NewFromConfig(cfg).ListBackups(context.Background(), &awsddb.ListBackupsInput{})
 	var api smithy.APIError
 	if !errors.As(err, &api) || api.ErrorCode() != "UnknownOperationException" {
 		t.Errorf("error = %v, want UnknownOperationException", err)

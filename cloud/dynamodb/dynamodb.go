@@ -11,6 +11,7 @@ import (
 
 	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/awsproto"
+	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/dynamodb/engine"
 	"github.com/orderflow/orderflow/cloud/journal"
 )
@@ -31,8 +32,14 @@ type Options struct {
 	// Env gives the region and account in table ARNs; its zero fields take
 	// awsenv's defaults.
 	awsenv.Env
-	// Now is the clock for table creation times. Default time.Now.
+	// Now is the clock for table creation times. Default Clock.Now.
 	Now func() time.Time
+	// Clock drives Time to Live: when an item has expired, and the
+	// sweeper that deletes expired items. Default the machine's clock.
+	Clock clock.Clock
+	// TTLSweepInterval is how often expired items are looked for.
+	// Default engine.DefaultTTLSweepInterval (one second).
+	TTLSweepInterval time.Duration
 	// DB is the data file the service keeps its tables in: every write is
 	// in it (or in its write-ahead log) before it is answered, and Open
 	// loads what it holds. The service uses only the top-level bucket
@@ -60,7 +67,8 @@ var _ http.Handler = (*Service)(nil)
 // opts.DB holds and records every write there from then on. Close it
 // before closing the DB.
 func New(opts Options) (*Service, error) {
-	e, err := engine.Open(engine.Options{Env: opts.Env, Now: opts.Now, DB: opts.DB, Journal: opts.Journal})
+	e, err := engine.Open(engine.Options{Env: opts.Env, Now: opts.Now, Clock: opts.Clock,
+		TTLSweepInterval: opts.TTLSweepInterval, DB: opts.DB, Journal: opts.Journal})
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,16 @@
 // in name order, and are recorded whole. Different tables never wait for
 // each other.
 //
+// Time to Live (ttl.go). A table with TTL enabled keeps an expiry index
+// of its items whose TTL attribute is a Number (epoch seconds); a sweeper
+// on the engine's clock (Options.Clock, every Options.TTLSweepInterval)
+// deletes the items whose second has passed, unless it is more than five
+// years past, as AWS does, through the same journaled path as DeleteItem.
+// It runs only while some table has TTL enabled, and looks only at expired
+// entries. Tags and point-in-time recovery settings (tags.go) are kept
+// with the table's definition and reported, with no other effect. A table
+// ARN is accepted wherever a table name is.
+//
 // What it refuses, with a ValidationException rather than silently
 // ignoring: the legacy parameters (Expected, AttributeUpdates,
 // KeyConditions, QueryFilter, ScanFilter, ConditionalOperator), streams,

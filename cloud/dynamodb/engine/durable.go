@@ -71,6 +71,9 @@ type tableDef struct {
 	Billing    string
 	Throughput *throughputDef `json:",omitempty"`
 	Indexes    []indexDef     `json:",omitempty"`
+	TTL        string         `json:",omitempty"` // the TTL attribute; "" when disabled
+	Tags       []tagDef       `json:",omitempty"`
+	PITR       *pitrDef       `json:",omitempty"`
 }
 
 type throughputDef struct{ Read, Write int64 }
@@ -127,7 +130,8 @@ func (k keySchema) def() (keySchemaElement, *keySchemaElement) {
 
 // encodeDef encodes t's definition. Callers hold t.mu or own t.
 func (t *table) encodeDef() []byte {
-	d := tableDef{Name: t.name, ID: t.id, Seq: t.seq, Created: t.created.UnixNano(), Billing: t.billing, Throughput: defOfThroughput(t.provision)}
+	d := tableDef{Name: t.name, ID: t.id, Seq: t.seq, Created: t.created.UnixNano(), Billing: t.billing, Throughput: defOfThroughput(t.provision),
+		TTL: t.ttlAttr, Tags: t.tagDefs(), PITR: t.pitr}
 	for _, a := range t.attrDefs {
 		d.AttrDefs = append(d.AttrDefs, attributeDefinition{a.name, a.typ})
 	}
@@ -173,6 +177,11 @@ func decodeDef(b []byte) (*table, error) {
 		}
 		t.indexes = append(t.indexes, ix)
 	}
+	for _, tg := range d.Tags {
+		t.setTag(tg.Key, tg.Value)
+	}
+	t.pitr = d.PITR
+	t.ttlAttr = d.TTL // the expiry index is built once the items are in
 	return t, nil
 }
 
@@ -328,6 +337,14 @@ func Open(o Options) (*Engine, error) {
 		}
 		err = e.initFile()
 	}
+	if err == nil {
+		for _, t := range e.tables {
+			if t.ttlOn.Load() {
+				e.scheduleSweep()
+				break
+			}
+		}
+	}
 	if err != nil {
 		if o.Journal == nil {
 			j.Close()
@@ -342,6 +359,7 @@ func Open(o Options) (*Engine, error) {
 // close the DB. An engine abandoned without Close loses nothing it
 // acknowledged.
 func (e *Engine) Close() error {
+	e.stopSweeper()
 	if e.j == nil || e.closed.Swap(true) {
 		return nil
 	}
@@ -401,6 +419,9 @@ func (e *Engine) load(tx *bbolt.Tx) error {
 			return fmt.Errorf("%w: table %q has no items bucket", ErrDataFile, name)
 		}
 		if err := t.loadItems(b); err != nil {
+			return fmt.Errorf("%w: table %q: %w", ErrDataFile, name, err)
+		}
+		if err := t.setTTL(t.ttlAttr); err != nil {
 			return fmt.Errorf("%w: table %q: %w", ErrDataFile, name, err)
 		}
 		t.arn = e.tableARN(t.name)

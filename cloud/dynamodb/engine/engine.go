@@ -20,6 +20,7 @@ import (
 
 	"github.com/orderflow/orderflow/cloud/awsenv"
 	"github.com/orderflow/orderflow/cloud/awsproto"
+	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/journal"
 )
 
@@ -32,8 +33,14 @@ type Options struct {
 	// Env gives the region and account in ARNs; its zero fields take
 	// awsenv's defaults.
 	awsenv.Env
-	// Now is the clock for creation times. Default time.Now.
+	// Clock drives Time to Live: the sweeper's schedule and what "expired"
+	// means. Default the machine's clock.
+	Clock clock.Clock
+	// Now is the clock for creation times. Default Clock.Now.
 	Now func() time.Time
+	// TTLSweepInterval is how often the items of tables with Time to Live
+	// enabled are checked for expiry. Default DefaultTTLSweepInterval.
+	TTLSweepInterval time.Duration
 	// DB is the data file the engine keeps its tables in (durable.go);
 	// Open loads them from it. The caller opens and closes it. Nil keeps
 	// state in memory.
@@ -56,6 +63,14 @@ type Engine struct {
 	j          *journal.Journal // nil in memory
 	ownJournal bool             // j was made by Open and is closed by Close
 	closed     atomic.Bool
+
+	// The TTL sweeper (ttl.go): armed while a table has TTL enabled.
+	sweepMu      sync.Mutex
+	sweepTimer   clock.Timer
+	sweepStopped bool
+	sweeping     sync.WaitGroup // the sweep under way
+	ttlSweeps    atomic.Uint64  // sweeps done
+	ttlVisited   atomic.Uint64  // expiry entries a sweep looked at
 }
 
 // New returns an empty in-memory engine with the default options, for
@@ -67,8 +82,14 @@ func New() *Engine { return newEngine(Options{}) }
 // o.DB and o.Journal are for Open.
 func newEngine(o Options) *Engine {
 	o.Env = o.Env.WithDefaults()
+	if o.Clock == nil {
+		o.Clock = clock.Real()
+	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = o.Clock.Now
+	}
+	if o.TTLSweepInterval <= 0 {
+		o.TTLSweepInterval = DefaultTTLSweepInterval
 	}
 	return &Engine{opts: o, tables: map[string]*table{}}
 }
@@ -92,6 +113,14 @@ var operations = map[string]operation{
 	"BatchGetItem":       (*Engine).batchGetItem,
 	"TransactWriteItems": (*Engine).transactWriteItems,
 	"TransactGetItems":   (*Engine).transactGetItems,
+
+	"UpdateTimeToLive":          (*Engine).updateTimeToLive,
+	"DescribeTimeToLive":        (*Engine).describeTimeToLive,
+	"TagResource":               (*Engine).tagResource,
+	"UntagResource":             (*Engine).untagResource,
+	"ListTagsOfResource":        (*Engine).listTagsOfResource,
+	"DescribeContinuousBackups": (*Engine).describeContinuousBackups,
+	"UpdateContinuousBackups":   (*Engine).updateContinuousBackups,
 }
 
 // Operations lists the operations the engine answers, sorted.
@@ -204,10 +233,12 @@ func decode(body []byte, in any) error {
 	return nil
 }
 
-// table returns the table called name.
+// table returns the table a TableName parameter names (a name or a table
+// ARN), after validating the parameter.
 func (e *Engine) table(name string) (*table, error) {
-	if name == "" {
-		return nil, errf("1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null")
+	name, err := e.resolveTableName(name)
+	if err != nil {
+		return nil, err
 	}
 	e.mu.RLock()
 	t := e.tables[name]

@@ -293,9 +293,12 @@ func TestMalformedRequestsAreAWSErrorsNotPanics(t *testing.T) {
 			code         string
 		}{
 			{"DynamoDB_20120810.PutItem", "{not json", 400, "SerializationException"},
-			{"DynamoDB_20120810.PutItem", `{"TableName":"T","Item":{"a":{"S":"x","N":"1"}}}`, 400, "ResourceNotFoundException"},
+			{"DynamoDB_20120810.PutItem", `{"TableName":"TTT","Item":{"a":{"S":"x","N":"1"}}}`, 400, "ResourceNotFoundException"},
+			// A name too short to be a table's is refused before any lookup.
+			{"DynamoDB_20120810.PutItem", `{"TableName":"T","Item":{"a":{"S":"x","N":"1"}}}`, 400, "ValidationException"},
 			{"DynamoDB_20120810.Frobnicate", "{}", 400, "UnknownOperationException"},
-			{"DynamoDB_20120810.Query", `{"TableName":"T"}`, 400, "ResourceNotFoundException"},
+			{"DynamoDB_20120810.Query", `{"TableName":"TTT"}`, 400, "ResourceNotFoundException"},
+			{"DynamoDB_20120810.Query", `{"TableName":"T"}`, 400, "ValidationException"},
 		} {
 			req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(tt.body))
 			req.Header.Set("X-Amz-Target", tt.target)

@@ -46,7 +46,7 @@ type (
 		LocalSecondaryIndexes  []indexSpec
 		StreamSpecification    json.RawMessage
 		SSESpecification       json.RawMessage
-		Tags                   json.RawMessage
+		Tags                   []tagDef
 		TableClass             string
 		DeletionProtection     *bool `json:"DeletionProtectionEnabled"`
 	}
@@ -242,7 +242,13 @@ func (e *Engine) createTable(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTags(in.Tags); err != nil {
+		return nil, err
+	}
 	t := newTable()
+	for _, tg := range in.Tags {
+		t.setTag(tg.Key, tg.Value)
+	}
 	t.name = in.TableName
 	if t.keys, err = parseKeySchema(in.KeySchema, defs, "keySchema"); err != nil {
 		return nil, err
@@ -403,9 +409,11 @@ func (e *Engine) describeTable(body []byte) ([]byte, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if err := checkTableName(in.TableName, "tableName"); err != nil {
+	name, err := e.resolveTableName(in.TableName)
+	if err != nil {
 		return nil, err
 	}
+	in.TableName = name
 	e.mu.RLock()
 	t := e.tables[in.TableName]
 	e.mu.RUnlock()
@@ -424,9 +432,11 @@ func (e *Engine) deleteTable(body []byte) ([]byte, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if err := checkTableName(in.TableName, "tableName"); err != nil {
+	name, err := e.resolveTableName(in.TableName)
+	if err != nil {
 		return nil, err
 	}
+	in.TableName = name
 	if e.closed.Load() {
 		return nil, errClosed
 	}
@@ -442,8 +452,8 @@ func (e *Engine) deleteTable(body []byte) ([]byte, error) {
 	d := t.describeLocked("DELETING")
 	t.dropped = true
 	delete(e.tables, in.TableName)
-	name := []byte(t.name)
-	t.record(journal.Delete(tablesPath, name), journal.DeleteBucket(itemsPath, name))
+	key := []byte(t.name)
+	t.record(journal.Delete(tablesPath, key), journal.DeleteBucket(itemsPath, key))
 	tk := flush([]*table{t})
 	t.mu.Unlock()
 	e.mu.Unlock()
@@ -481,9 +491,11 @@ func (e *Engine) updateTable(body []byte) ([]byte, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if err := checkTableName(in.TableName, "tableName"); err != nil {
+	name, err := e.resolveTableName(in.TableName)
+	if err != nil {
 		return nil, err
 	}
+	in.TableName = name
 	for name, raw := range map[string]json.RawMessage{"StreamSpecification": in.StreamSpecification, "ReplicaUpdates": in.ReplicaUpdates, "SSESpecification": in.SSESpecification} {
 		if len(raw) > 0 && string(raw) != "null" {
 			return nil, errf("the embedded DynamoDB does not support %s in UpdateTable", name)

@@ -25,6 +25,8 @@ type record struct {
 	data    []byte
 	size    int32 // the item's size as DynamoDB counts it
 	hashLen int32 // the length of key's partition (hash) part
+	hasExp  bool  // the record is in the table's expiry index, at exp
+	exp     int64
 }
 
 // indexEntry orders a record in a secondary index: key is the index's
@@ -80,6 +82,16 @@ type table struct {
 	indexes []*index // in creation order: GSIs and LSIs
 	bytes   int64
 	dropped bool // deleted: a writer that waited for mu finds it gone
+
+	// Time to Live (ttl.go): ttlAttr is "" when disabled; expiry indexes
+	// the items whose ttlAttr is a Number; ttlOn mirrors ttlAttr != "" for
+	// the sweeper, which reads it without mu.
+	ttlAttr string
+	expiry  *btree.BTreeG[expiryEntry]
+	ttlOn   atomic.Bool
+	// Tags and point-in-time recovery (tags.go): reported, no effect.
+	tags map[string]string
+	pitr *pitrDef
 
 	// Durability (durable.go); j is nil in memory.
 	j       *journal.Journal
@@ -261,6 +273,8 @@ func (t *table) store(pk string, old *record, oldItem, newItem item, size int) {
 		t.insert(pk, data, newItem, size)
 		return
 	}
+	t.untrackExpiry(old)
+	t.trackExpiry(old, newItem)
 	for _, ix := range t.indexes {
 		ok, _ := ix.indexKey(oldItem, pk)
 		nk, _ := ix.indexKey(newItem, pk)
@@ -284,6 +298,7 @@ func (t *table) insert(pk string, data []byte, it item, size int) {
 	hashLen := len(appendKeyValue(nil, t.keys.hash.typ, it[t.keys.hash.name]))
 	rec := &record{key: pk, data: data, size: int32(size), hashLen: int32(hashLen)}
 	t.primary.ReplaceOrInsert(rec)
+	t.trackExpiry(rec, it)
 	t.bytes += int64(size)
 	for _, ix := range t.indexes {
 		if k, _ := ix.indexKey(it, pk); k != "" {
@@ -298,6 +313,7 @@ func (t *table) insert(pk string, data []byte, it item, size int) {
 func (t *table) remove(old *record, oldItem item) {
 	t.record(journal.Delete(t.itemsPath(), []byte(old.key)))
 	t.primary.Delete(old)
+	t.untrackExpiry(old)
 	t.bytes -= int64(old.size)
 	for _, ix := range t.indexes {
 		if k, _ := ix.indexKey(oldItem, old.key); k != "" {
