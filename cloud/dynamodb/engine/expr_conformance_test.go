@@ -1,0 +1,106 @@
+package engine_test
+
+import (
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/orderflow/orderflow/cloud/dynamodb/engine"
+)
+
+// codeMessage renders err as "Code: message", or "ok" for nil.
+func codeMessage(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	code, msg := apiMessage(err)
+	return code + ": " + msg
+}
+
+func ss(v ...string) types.AttributeValue { return &types.AttributeValueMemberSS{Value: v} }
+func ns(v ...string) types.AttributeValue { return &types.AttributeValueMemberNS{Value: v} }
+func m(v av) types.AttributeValue         { return &types.AttributeValueMemberM{Value: v} }
+func l(v ...types.AttributeValue) types.AttributeValue {
+	return &types.AttributeValueMemberL{Value: v}
+}
+
+func getAll(t *testing.T, c *awsddb.Client, table, pk string) string {
+	t.Helper()
+	out, err := c.GetItem(ctx, &awsddb.GetItemInput{TableName: aws.String(table), Key: av{"pk": s(pk)}, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return renderItem(out.Item)
+}
+
+// TestUpdateNestedAddDelete: ADD and DELETE on nested paths, written with
+// name placeholders or plainly, change the nested attribute as DynamoDB
+// does, and a path whose parent is missing or not a map is refused.
+func TestUpdateNestedAddDelete(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *engine.Engine) {
+		c := newClient(t, e)
+		simpleTable(t, c, "docs")
+		err := put(c, "docs", av{
+			"pk":    s("1"),
+			"stats": m(av{"daily": m(av{"count": n("1"), "big": n("12345678901234567890123456789012345678")}), "tags": ss("a", "b"), "nums": ns("1", "2"), "name": s("x")}),
+			"list":  l(m(av{"n": n("5")})),
+			"top":   s("scalar"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		update := func(expr string, names map[string]string, values av) string {
+			_, err := c.UpdateItem(ctx, &awsddb.UpdateItemInput{
+				TableName: aws.String("docs"), Key: av{"pk": s("1")},
+				UpdateExpression: aws.String(expr), ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+			})
+			return codeMessage(err)
+		}
+		steps := []struct {
+			expr   string
+			names  map[string]string
+			values av
+			want   string
+		}{
+			{"ADD #a.#b.#c :one", map[string]string{"#a": "stats", "#b": "daily", "#c": "count"}, av{":one": n("1")}, "ok"},
+			{"ADD stats.daily.#c :v", map[string]string{"#c": "count"}, av{":v": n("0.5")}, "ok"},
+			{"ADD stats.daily.fresh :v", nil, av{":v": n("-3")}, "ok"},
+			{"ADD stats.daily.big :v", nil, av{":v": n("1")}, "ok"},
+			{"ADD #a.#t :s", map[string]string{"#a": "stats", "#t": "tags"}, av{":s": ss("c", "a")}, "ok"},
+			{"DELETE #a.#b :s", map[string]string{"#a": "stats", "#b": "tags"}, av{":s": ss("a", "zz")}, "ok"},
+			{"DELETE #a.#b :s", map[string]string{"#a": "stats", "#b": "nums"}, av{":s": ns("1", "2.0")}, "ok"},
+			{"DELETE stats.gone :s", nil, av{":s": ss("a")}, "ok"},
+			{"ADD #l[0].#n :v SET #o = :w", map[string]string{"#l": "list", "#n": "n", "#o": "other"}, av{":v": n("10"), ":w": s("w")}, "ok"},
+			// The errors DynamoDB answers.
+			{"ADD #a.#b.#c :one", map[string]string{"#a": "missing", "#b": "daily", "#c": "count"}, av{":one": n("1")},
+				"ValidationException: The document path provided in the update expression is invalid for update"},
+			{"ADD stats.nope.count :one", nil, av{":one": n("1")},
+				"ValidationException: The document path provided in the update expression is invalid for update"},
+			{"ADD top.count :one", nil, av{":one": n("1")},
+				"ValidationException: The document path provided in the update expression is invalid for update"},
+			{"DELETE top.x :s", nil, av{":s": ss("a")},
+				"ValidationException: The document path provided in the update expression is invalid for update"},
+			{"ADD stats.#n :one", map[string]string{"#n": "name"}, av{":one": n("1")},
+				"ValidationException: An operand in the update expression has an incorrect data type"},
+			{"ADD stats.daily.#c :s", map[string]string{"#c": "count"}, av{":s": s("text")},
+				"ValidationException: Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: STRING"},
+			{"SET #s = :m ADD #s.#d.#c :one", map[string]string{"#s": "stats", "#d": "daily", "#c": "count"}, av{":m": m(av{}), ":one": n("1")},
+				"ValidationException: Invalid UpdateExpression: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [stats], path two: [stats, daily, count]"},
+			{"ADD stats.daily.fresh :one DELETE stats.daily.fresh :s", nil, av{":one": n("1"), ":s": ns("1")},
+				"ValidationException: Invalid UpdateExpression: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [stats, daily, fresh], path two: [stats, daily, fresh]"},
+			{"DELETE stats.tags :n", nil, av{":n": n("1")},
+				"ValidationException: Invalid UpdateExpression: Incorrect operand type for operator or function; operator: DELETE, operand type: NUMBER"},
+		}
+		for _, st := range steps {
+			if got := update(st.expr, st.names, st.values); got != st.want {
+				t.Errorf("%s: got %q, want %q", st.expr, got, st.want)
+			}
+		}
+		want := `{list=L:[M:{n=N:15}] other=S:"w" pk=S:"1" stats=M:{daily=M:{big=N:12345678901234567890123456789012345679 count=N:2.5 fresh=N:-3} name=S:"x" tags=SS:b|c} top=S:"scalar"}`
+		if got := getAll(t, c, "docs", "1"); got != want {
+			t.Errorf("item after the updates:\n got %s\nwant %s", got, want)
+		}
+	})
+}
