@@ -44,6 +44,44 @@ func placeholders(expr string) (names, values []string) {
 	return names, values
 }
 
+// reservedWordIn returns the first attribute name of expr, as written,
+// that is one of DynamoDB's reserved words, anywhere in a document path
+// (status, a.status, a[0].status): DynamoDB refuses them, and the caller
+// writes #placeholders instead. Function names (size(…)), the operators
+// and clause keywords of the grammar, placeholders and list indexes are
+// not attribute names.
+func reservedWordIn(expr string) string {
+	for i := 0; i < len(expr); i++ {
+		c := expr[i]
+		if !isNameByte(c) {
+			continue
+		}
+		j := i
+		for j < len(expr) && isNameByte(expr[j]) {
+			j++
+		}
+		word := expr[i:j]
+		prev := byte(' ')
+		if i > 0 {
+			prev = expr[i-1]
+		}
+		k := j
+		for k < len(expr) && (expr[k] == ' ' || expr[k] == '\t' || expr[k] == '\n' || expr[k] == '\r') {
+			k++
+		}
+		call := k < len(expr) && expr[k] == '('
+		switch {
+		case prev == '#' || prev == ':', c >= '0' && c <= '9', call:
+		case language.LookupIdent(word) != language.IDENT:
+			// AND, OR, NOT, BETWEEN, IN, SET, REMOVE, ADD, DELETE
+		case language.IsReservedWord(strings.ToUpper(word)):
+			return word
+		}
+		i = j - 1
+	}
+	return ""
+}
+
 func isNameByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
@@ -56,6 +94,11 @@ func (a exprAttrs) check(exprs ...labeled) error {
 	for _, e := range exprs {
 		if len(e.text) > maxExpressionBytes {
 			return errf("Invalid %s: Expression size has exceeded the maximum allowed size; expression size: %d", e.label, len(e.text))
+		}
+	}
+	for _, e := range exprs {
+		if w := reservedWordIn(e.text); w != "" {
+			return errf("Invalid %s: Attribute name is a reserved keyword; reserved keyword: %s", e.label, w)
 		}
 	}
 	if err := a.checkPlaceholders(); err != nil {

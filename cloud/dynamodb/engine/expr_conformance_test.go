@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -76,9 +77,9 @@ func TestUpdateNestedAddDelete(t *testing.T) {
 			// The errors DynamoDB answers.
 			{"ADD #a.#b.#c :one", map[string]string{"#a": "missing", "#b": "daily", "#c": "count"}, av{":one": n("1")},
 				"ValidationException: The document path provided in the update expression is invalid for update"},
-			{"ADD stats.nope.count :one", nil, av{":one": n("1")},
+			{"ADD stats.nope.hits :one", nil, av{":one": n("1")},
 				"ValidationException: The document path provided in the update expression is invalid for update"},
-			{"ADD top.count :one", nil, av{":one": n("1")},
+			{"ADD top.hits :one", nil, av{":one": n("1")},
 				"ValidationException: The document path provided in the update expression is invalid for update"},
 			{"DELETE top.x :s", nil, av{":s": ss("a")},
 				"ValidationException: The document path provided in the update expression is invalid for update"},
@@ -101,6 +102,95 @@ func TestUpdateNestedAddDelete(t *testing.T) {
 		want := `{list=L:[M:{n=N:15}] other=S:"w" pk=S:"1" stats=M:{daily=M:{big=N:12345678901234567890123456789012345679 count=N:2.5 fresh=N:-3} name=S:"x" tags=SS:b|c} top=S:"scalar"}`
 		if got := getAll(t, c, "docs", "1"); got != want {
 			t.Errorf("item after the updates:\n got %s\nwant %s", got, want)
+		}
+	})
+}
+
+// TestPathPlaceholdersAndReservedWords: a name placeholder used only inside
+// a document path counts as used in every kind of expression, and a
+// reserved word written as an attribute name, alone or inside a path, is
+// refused with DynamoDB's message naming it as written; function names,
+// operators and clause keywords are not attribute names.
+func TestPathPlaceholdersAndReservedWords(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *engine.Engine) {
+		c := newClient(t, e)
+		simpleTable(t, c, "docs")
+		if err := put(c, "docs", av{"pk": s("1"), "stats": m(av{"status": s("on")}), "l": l(m(av{"status": s("on")}))}); err != nil {
+			t.Fatal(err)
+		}
+		key := av{"pk": s("1")}
+		inPath := map[string]string{"#b": "status"}
+		calls := []struct {
+			name string
+			call func() error
+			want string
+		}{
+			{"SET on a nested path", func() error {
+				_, err := c.UpdateItem(ctx, &awsddb.UpdateItemInput{TableName: aws.String("docs"), Key: key,
+					UpdateExpression: aws.String("SET stats.#b = :v, l[0].#b = :v"), ExpressionAttributeNames: inPath, ExpressionAttributeValues: av{":v": s("off")}})
+				return err
+			}, "ok"},
+			{"a condition on a nested path", func() error {
+				_, err := c.UpdateItem(ctx, &awsddb.UpdateItemInput{TableName: aws.String("docs"), Key: key,
+					UpdateExpression: aws.String("SET stats.#b = :v"), ConditionExpression: aws.String("attribute_exists(#a.#b) and size(#a.#b) > :n"),
+					ExpressionAttributeNames: map[string]string{"#a": "stats", "#b": "status"}, ExpressionAttributeValues: av{":v": s("on"), ":n": n("0")}})
+				return err
+			}, "ok"},
+			{"a projection of a nested path", func() error {
+				out, err := c.GetItem(ctx, &awsddb.GetItemInput{TableName: aws.String("docs"), Key: key, ProjectionExpression: aws.String("stats.#b"), ExpressionAttributeNames: inPath})
+				if err == nil && renderItem(out.Item) != `{stats=M:{status=S:"on"}}` {
+					return fmt.Errorf("projected %s", renderItem(out.Item))
+				}
+				return err
+			}, "ok"},
+			{"a filter on a nested path", func() error {
+				out, err := c.Scan(ctx, &awsddb.ScanInput{TableName: aws.String("docs"), FilterExpression: aws.String("l[0].#b = :s"), ExpressionAttributeNames: inPath, ExpressionAttributeValues: av{":s": s("off")}})
+				if err == nil && out.Count != 1 {
+					return fmt.Errorf("filtered %d items", out.Count)
+				}
+				return err
+			}, "ok"},
+			{"a transaction's condition check on a nested path", func() error {
+				_, err := c.TransactWriteItems(ctx, &awsddb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{ConditionCheck: &types.ConditionCheck{
+					TableName: aws.String("docs"), Key: key, ConditionExpression: aws.String("#a.#b = :s"),
+					ExpressionAttributeNames: map[string]string{"#a": "stats", "#b": "status"}, ExpressionAttributeValues: av{":s": s("on")}}}}})
+				return err
+			}, "ok"},
+			{"a bare reserved word in a filter", func() error {
+				_, err := c.Scan(ctx, &awsddb.ScanInput{TableName: aws.String("docs"), FilterExpression: aws.String("status = :s"), ExpressionAttributeValues: av{":s": s("on")}})
+				return err
+			}, "ValidationException: Invalid FilterExpression: Attribute name is a reserved keyword; reserved keyword: status"},
+			{"a reserved word inside a path in a filter", func() error {
+				_, err := c.Scan(ctx, &awsddb.ScanInput{TableName: aws.String("docs"), FilterExpression: aws.String("stats.Status = :s"), ExpressionAttributeValues: av{":s": s("on")}})
+				return err
+			}, "ValidationException: Invalid FilterExpression: Attribute name is a reserved keyword; reserved keyword: Status"},
+			{"a reserved word in a query's filter", func() error {
+				_, err := c.Query(ctx, &awsddb.QueryInput{TableName: aws.String("docs"), KeyConditionExpression: aws.String("pk = :k"), FilterExpression: aws.String("#a.status = :s"),
+					ExpressionAttributeNames: map[string]string{"#a": "stats"}, ExpressionAttributeValues: av{":s": s("on"), ":k": s("1")}})
+				return err
+			}, "ValidationException: Invalid FilterExpression: Attribute name is a reserved keyword; reserved keyword: status"},
+			{"a reserved word in a condition", func() error {
+				_, err := c.DeleteItem(ctx, &awsddb.DeleteItemInput{TableName: aws.String("docs"), Key: key, ConditionExpression: aws.String("attribute_exists(name)")})
+				return err
+			}, "ValidationException: Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: name"},
+			{"a reserved word in a projection", func() error {
+				_, err := c.GetItem(ctx, &awsddb.GetItemInput{TableName: aws.String("docs"), Key: key, ProjectionExpression: aws.String("pk, l[0].status")})
+				return err
+			}, "ValidationException: Invalid ProjectionExpression: Attribute name is a reserved keyword; reserved keyword: status"},
+			{"a reserved word in an update", func() error {
+				_, err := c.UpdateItem(ctx, &awsddb.UpdateItemInput{TableName: aws.String("docs"), Key: key,
+					UpdateExpression: aws.String("SET hits = :v REMOVE data"), ExpressionAttributeValues: av{":v": n("1")}})
+				return err
+			}, "ValidationException: Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: data"},
+		}
+		for _, cl := range calls {
+			if got := codeMessage(cl.call()); got != cl.want {
+				t.Errorf("%s: got %q, want %q", cl.name, got, cl.want)
+			}
+		}
+		want := `{l=L:[M:{status=S:"off"}] pk=S:"1" stats=M:{status=S:"on"}}`
+		if got := getAll(t, c, "docs", "1"); got != want {
+			t.Errorf("item after the calls:\n got %s\nwant %s", got, want)
 		}
 	})
 }
