@@ -447,7 +447,7 @@ func nestedSetAction(act *language.ActionExpression) bool {
 // applyUpdate runs an update expression on a copy of old (or of key when
 // there is no old item) and returns the new item and the attributes the
 // expression wrote.
-func (e *Engine) applyUpdate(expr string, old, key item, a exprAttrs) (item, []string, error) {
+func (e *Engine) applyUpdate(expr string, old, key item, a exprAttrs) (item, [][]pathStep, error) {
 	base := old
 	if base == nil {
 		base = key
@@ -459,14 +459,17 @@ func (e *Engine) applyUpdate(expr string, old, key item, a exprAttrs) (item, []s
 	if err != nil {
 		return nil, nil, exprError("UpdateExpression", err)
 	}
-	var targets []string
-	var nested []*language.ActionExpression
+	var targets [][]pathStep
+	var nested, removed []*language.ActionExpression
 	var rest []language.Expression
 	written := map[string]bool{}
 	for _, act := range actions {
 		root := rootName(act.Left, a.names)
-		if root != "" {
-			targets = append(targets, root)
+		if p, err := documentPath(act.Left, a.names); err == nil {
+			targets = append(targets, p)
+		}
+		if _, ok := act.Left.(*language.Identifier); ok && act.Token.Type == language.REMOVE {
+			removed = append(removed, act)
 		}
 		if nestedSetAction(act) {
 			nested = append(nested, act)
@@ -509,6 +512,11 @@ func (e *Engine) applyUpdate(expr string, old, key item, a exprAttrs) (item, []s
 		if _, ok := next[name]; !ok && !written[name] {
 			next[name] = ov
 		}
+	}
+	// The interpreter forgets a removed top-level attribute without taking
+	// it out of the item it writes back.
+	for _, act := range removed {
+		delete(next, rootName(act.Left, a.names))
 	}
 	for _, act := range nested {
 		if err := applyNestedAction(act, next, a); err != nil {
@@ -819,14 +827,58 @@ func emptyValue(v *types.Item) bool {
 	return err != nil
 }
 
-// updatedAttributes returns the attributes among targets of it (for
-// UPDATED_OLD and UPDATED_NEW).
-func updatedAttributes(it item, targets []string) item {
+// updatedAttributes returns the parts of it at the document paths an
+// update wrote (for UPDATED_OLD and UPDATED_NEW): SET a.b returns a with b
+// alone in it, and a path it does not hold (an attribute the update
+// removed, for UPDATED_NEW) is left out.
+func updatedAttributes(it item, paths [][]pathStep) item {
 	out := item{}
-	for _, t := range targets {
-		if v, ok := it[t]; ok {
-			out[t] = v
+	for _, p := range paths {
+		v, ok := it[p[0].key]
+		if !ok {
+			continue
+		}
+		if len(p) == 1 {
+			out[p[0].key] = cloneValue(v)
+			continue
+		}
+		// Copy the path alone, merging with what earlier paths copied.
+		sub, ok := copyPath(v, p[1:], out[p[0].key])
+		if ok {
+			out[p[0].key] = sub
 		}
 	}
+	compactLists(out)
 	return out
+}
+
+// copyPath returns into (a copy of v's shape, or nil) with the value of v
+// at path added; false when v does not hold the path.
+func copyPath(v *types.Item, path []pathStep, into *types.Item) (*types.Item, bool) {
+	if len(path) == 0 {
+		return cloneValue(v), true
+	}
+	st := path[0]
+	c := child(v, st)
+	if c == nil {
+		return into, false
+	}
+	if st.list {
+		if into == nil || into.L == nil {
+			into = &types.Item{L: make([]*types.Item, len(v.L))}
+		}
+		sub, ok := copyPath(c, path[1:], into.L[st.index])
+		if ok {
+			into.L[st.index] = sub
+		}
+		return into, ok
+	}
+	if into == nil || into.M == nil {
+		into = &types.Item{M: item{}}
+	}
+	sub, ok := copyPath(c, path[1:], into.M[st.key])
+	if ok {
+		into.M[st.key] = sub
+	}
+	return into, ok
 }

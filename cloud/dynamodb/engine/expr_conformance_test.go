@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -191,6 +192,59 @@ func TestPathPlaceholdersAndReservedWords(t *testing.T) {
 		want := `{l=L:[M:{status=S:"off"}] pk=S:"1" stats=M:{status=S:"on"}}`
 		if got := getAll(t, c, "docs", "1"); got != want {
 			t.Errorf("item after the calls:\n got %s\nwant %s", got, want)
+		}
+	})
+}
+
+// TestUpdateRemoveAndUpdatedValues: REMOVE takes top-level attributes out
+// of the stored item, and ReturnValues UPDATED_NEW / UPDATED_OLD return
+// only the document paths the update wrote, as they are after / were
+// before it: a removed attribute is absent from UPDATED_NEW and present
+// in UPDATED_OLD, and SET a.b returns a with b alone.
+func TestUpdateRemoveAndUpdatedValues(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *engine.Engine) {
+		c := newClient(t, e)
+		simpleTable(t, c, "docs")
+		fresh := av{"pk": s("1"), "a": s("old"), "b": s("gone"), "m": m(av{"x": s("1"), "y": s("2"), "z": s("3")}), "l": l(s("l0"), s("l1"), s("l2"))}
+		cases := []struct {
+			expr      string
+			names     map[string]string
+			rv        types.ReturnValue
+			want, got string // the answer's Attributes, the stored item
+		}{
+			{"SET a = :v REMOVE b", nil, types.ReturnValueUpdatedNew,
+				`{a=S:"new"}`, `{a=S:"new" l=L:[S:"l0",S:"l1",S:"l2"] m=M:{x=S:"1" y=S:"2" z=S:"3"} pk=S:"1"}`},
+			{"SET a = :v REMOVE b", nil, types.ReturnValueUpdatedOld,
+				`{a=S:"old" b=S:"gone"}`, `{a=S:"new" l=L:[S:"l0",S:"l1",S:"l2"] m=M:{x=S:"1" y=S:"2" z=S:"3"} pk=S:"1"}`},
+			{"REMOVE #b", map[string]string{"#b": "b"}, types.ReturnValueUpdatedNew,
+				`<none>`, `{a=S:"old" l=L:[S:"l0",S:"l1",S:"l2"] m=M:{x=S:"1" y=S:"2" z=S:"3"} pk=S:"1"}`},
+			{"REMOVE m.x SET m.y = :v, l[2] = :v", nil, types.ReturnValueUpdatedNew,
+				`{l=L:[S:"new"] m=M:{y=S:"new"}}`, `{a=S:"old" b=S:"gone" l=L:[S:"l0",S:"l1",S:"new"] m=M:{y=S:"new" z=S:"3"} pk=S:"1"}`},
+			{"REMOVE m.x SET m.y = :v, l[2] = :v", nil, types.ReturnValueUpdatedOld,
+				`{l=L:[S:"l2"] m=M:{x=S:"1" y=S:"2"}}`, `{a=S:"old" b=S:"gone" l=L:[S:"l0",S:"l1",S:"new"] m=M:{y=S:"new" z=S:"3"} pk=S:"1"}`},
+			{"REMOVE a, m", nil, types.ReturnValueAllNew,
+				`{b=S:"gone" l=L:[S:"l0",S:"l1",S:"l2"] pk=S:"1"}`, `{b=S:"gone" l=L:[S:"l0",S:"l1",S:"l2"] pk=S:"1"}`},
+		}
+		for _, tc := range cases {
+			if err := put(c, "docs", fresh); err != nil {
+				t.Fatal(err)
+			}
+			var vals av
+			if strings.Contains(tc.expr, ":v") {
+				vals = av{":v": s("new")}
+			}
+			out, err := c.UpdateItem(ctx, &awsddb.UpdateItemInput{TableName: aws.String("docs"), Key: av{"pk": s("1")},
+				UpdateExpression: aws.String(tc.expr), ExpressionAttributeNames: tc.names, ExpressionAttributeValues: vals, ReturnValues: tc.rv})
+			if err != nil {
+				t.Errorf("%s %s: %v", tc.expr, tc.rv, err)
+				continue
+			}
+			if got := renderItem(out.Attributes); got != tc.want {
+				t.Errorf("%s %s returned %s, want %s", tc.expr, tc.rv, got, tc.want)
+			}
+			if got := getAll(t, c, "docs", "1"); got != tc.got {
+				t.Errorf("%s %s stored %s, want %s", tc.expr, tc.rv, got, tc.got)
+			}
 		}
 	})
 }

@@ -314,7 +314,7 @@ func (e *Engine) prepareUpdate(tableName string, key item, expr, cond string, a 
 
 type updateResult struct {
 	old, next item
-	targets   []string
+	targets   [][]pathStep
 	rec       *record
 	size      int
 }
