@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -247,4 +248,80 @@ func TestUpdateRemoveAndUpdatedValues(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTransactWriteClientRequestToken: the same token with the same
+// request replays the first answer without writing again; with another
+// request it is refused with IdempotentParameterMismatchException; a
+// token longer than 36 characters is refused.
+func TestTransactWriteClientRequestToken(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *engine.Engine) {
+		c := newClient(t, e)
+		simpleTable(t, c, "docs")
+		if err := put(c, "docs", av{"pk": s("1"), "hits": n("0")}); err != nil {
+			t.Fatal(err)
+		}
+		tx := func(token string, by string, cond string) error {
+			upd := &types.Update{TableName: aws.String("docs"), Key: av{"pk": s("1")},
+				UpdateExpression: aws.String("ADD hits :by"), ExpressionAttributeValues: av{":by": n(by)}}
+			if cond != "" {
+				upd.ConditionExpression = aws.String(cond)
+			}
+			_, err := c.TransactWriteItems(ctx, &awsddb.TransactWriteItemsInput{ClientRequestToken: aws.String(token),
+				TransactItems: []types.TransactWriteItem{{Update: upd}}})
+			return err
+		}
+		steps := []struct {
+			name, token, by, cond, want, hits string
+		}{
+			{"first request", "tok-1", "1", "", "ok", "1"},
+			{"the same request again", "tok-1", "1", "", "ok", "1"},
+			{"and again", "tok-1", "1", "", "ok", "1"},
+			{"another request with the token", "tok-1", "5", "", "IdempotentParameterMismatchException: The request uses the same client token as a previous, but non-identical request.", "1"},
+			{"the same request with another token", "tok-2", "1", "", "ok", "2"},
+			{"a cancelled transaction", "tok-3", "1", "attribute_not_exists(pk)", "TransactionCanceledException: Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed]", "2"},
+			{"a token of 37 characters", strings.Repeat("x", 37), "1", "", "ValidationException: 1 validation error detected: Value '" + strings.Repeat("x", 37) + "' at 'clientRequestToken' failed to satisfy constraint: Member must have length less than or equal to 36", "2"},
+			{"a token of 36 characters", strings.Repeat("y", 36), "1", "", "ok", "3"},
+		}
+		for _, st := range steps {
+			if got := codeMessage(tx(st.token, st.by, st.cond)); got != st.want {
+				t.Errorf("%s: got %q, want %q", st.name, got, st.want)
+			}
+			if got := getAll(t, c, "docs", "1"); got != `{hits=N:`+st.hits+` pk=S:"1"}` {
+				t.Errorf("%s: stored %s, want hits %s", st.name, got, st.hits)
+			}
+		}
+	})
+}
+
+// TestClientRequestTokenWindow: a token is remembered for 10 minutes after
+// its transaction completed, on the engine's clock; then the same request
+// runs again.
+func TestClientRequestTokenWindow(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	e, err := engine.Open(engine.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, e)
+	simpleTable(t, c, "docs")
+	tx := func() {
+		t.Helper()
+		_, err := c.TransactWriteItems(ctx, &awsddb.TransactWriteItemsInput{ClientRequestToken: aws.String("tok"),
+			TransactItems: []types.TransactWriteItem{{Update: &types.Update{TableName: aws.String("docs"), Key: av{"pk": s("1")},
+				UpdateExpression: aws.String("ADD hits :one"), ExpressionAttributeValues: av{":one": n("1")}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, st := range []struct {
+		advance time.Duration
+		hits    string
+	}{{0, "1"}, {5 * time.Minute, "1"}, {4*time.Minute + 59*time.Second, "1"}, {time.Second, "2"}, {9 * time.Minute, "2"}, {time.Minute, "3"}} {
+		now = now.Add(st.advance)
+		tx()
+		if got := getAll(t, c, "docs", "1"); got != `{hits=N:`+st.hits+` pk=S:"1"}` {
+			t.Errorf("after %v more: stored %s, want hits %s", st.advance, got, st.hits)
+		}
+	}
 }

@@ -227,7 +227,7 @@ type transactWriteInput struct {
 			UpdateExpression string
 		}
 	}
-	ClientRequestToken          string
+	ClientRequestToken          *string
 	ReturnConsumedCapacity      string
 	ReturnItemCollectionMetrics string
 }
@@ -263,6 +263,35 @@ func (e *Engine) transactWriteItems(body []byte) ([]byte, error) {
 	if len(in.TransactItems) > maxTransact {
 		return nil, errf("1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to %d", maxTransact)
 	}
+	if in.ClientRequestToken != nil {
+		return e.idempotentTransaction(body, &in)
+	}
+	return e.runTransaction(&in)
+}
+
+// idempotentTransaction runs a transaction that carries a client request
+// token: a replay within the token's window answers as the first request
+// did without writing.
+func (e *Engine) idempotentTransaction(body []byte, in *transactWriteInput) ([]byte, error) {
+	token := *in.ClientRequestToken
+	if err := checkToken(token); err != nil {
+		return nil, err
+	}
+	hash, err := requestHash(body)
+	if err != nil {
+		return nil, err
+	}
+	replay, err := e.tokens.begin(token, hash, e.opts.Now())
+	if err != nil || replay != nil {
+		return replay, err
+	}
+	resp, err := e.runTransaction(in)
+	e.tokens.finish(token, resp, err == nil, e.opts.Now())
+	return resp, err
+}
+
+// runTransaction validates and applies a decoded TransactWriteItems.
+func (e *Engine) runTransaction(in *transactWriteInput) ([]byte, error) {
 	ops := make([]*txOp, 0, len(in.TransactItems))
 	seen := map[string]bool{}
 	var tables []*table
