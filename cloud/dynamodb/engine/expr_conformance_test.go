@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -324,4 +326,88 @@ func TestClientRequestTokenWindow(t *testing.T) {
 			t.Errorf("after %v more: stored %s, want hits %s", st.advance, got, st.hits)
 		}
 	}
+}
+
+// renderMetrics writes ItemCollectionMetrics as key and size range.
+func renderMetrics(m *types.ItemCollectionMetrics) string {
+	if m == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%s %v", renderItem(m.ItemCollectionKey), m.SizeEstimateRangeGB)
+}
+
+func renderTableMetrics(m map[string][]types.ItemCollectionMetrics) string {
+	if m == nil {
+		return "none"
+	}
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		for _, x := range m[name] {
+			parts = append(parts, name+":"+renderMetrics(&x))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// TestReturnItemCollectionMetrics: with SIZE, writes to a table with a
+// local secondary index answer the item collection they changed and its
+// size estimate in GB; a table without one answers none, and a value
+// other than SIZE or NONE is refused.
+func TestReturnItemCollectionMetrics(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *engine.Engine) {
+		c := newClient(t, e)
+		if err := eventsTable(c, "Events", types.ScalarAttributeTypeS); err != nil {
+			t.Fatal(err)
+		}
+		if err := ordersTable(c, "Orders"); err != nil {
+			t.Fatal(err)
+		}
+		size := types.ReturnItemCollectionMetricsSize
+		var got []string
+		add := func(label string, err error, render func() string) {
+			if err != nil {
+				got = append(got, label+": "+codeMessage(err))
+				return
+			}
+			got = append(got, label+": "+render())
+		}
+		put, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Events"), Item: av{"pk": s("P"), "sk": s("a"), "rank": n("1")}, ReturnItemCollectionMetrics: size})
+		add("put", err, func() string { return renderMetrics(put.ItemCollectionMetrics) })
+		put, err = c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Events"), Item: av{"pk": s("P"), "sk": s("b")}, ReturnItemCollectionMetrics: types.ReturnItemCollectionMetricsNone})
+		add("put NONE", err, func() string { return renderMetrics(put.ItemCollectionMetrics) })
+		put, err = c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: av{"orderId": s("O1")}, ReturnItemCollectionMetrics: size})
+		add("put without a local index", err, func() string { return renderMetrics(put.ItemCollectionMetrics) })
+		_, err = c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Events"), Item: av{"pk": s("P"), "sk": s("c")}, ReturnItemCollectionMetrics: "BIG"})
+		add("put BIG", err, func() string { return "ok" })
+		upd, err := c.UpdateItem(ctx, &awsddb.UpdateItemInput{TableName: aws.String("Events"), Key: av{"pk": s("P"), "sk": s("a")},
+			UpdateExpression: aws.String("SET note = :n"), ExpressionAttributeValues: av{":n": s("x")}, ReturnValues: types.ReturnValueUpdatedNew, ReturnItemCollectionMetrics: size})
+		add("update", err, func() string { return renderItem(upd.Attributes) + " " + renderMetrics(upd.ItemCollectionMetrics) })
+		bw, err := c.BatchWriteItem(ctx, &awsddb.BatchWriteItemInput{ReturnItemCollectionMetrics: size, RequestItems: map[string][]types.WriteRequest{
+			"Events": {{PutRequest: &types.PutRequest{Item: av{"pk": s("Q"), "sk": s("a")}}}, {PutRequest: &types.PutRequest{Item: av{"pk": s("Q"), "sk": s("b")}}}, {DeleteRequest: &types.DeleteRequest{Key: av{"pk": s("P"), "sk": s("b")}}}},
+			"Orders": {{PutRequest: &types.PutRequest{Item: av{"orderId": s("O2")}}}},
+		}})
+		add("batch", err, func() string { return renderTableMetrics(bw.ItemCollectionMetrics) })
+		tw, err := c.TransactWriteItems(ctx, &awsddb.TransactWriteItemsInput{ReturnItemCollectionMetrics: size, TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: aws.String("Events"), Item: av{"pk": s("R"), "sk": s("a")}}},
+			{Delete: &types.Delete{TableName: aws.String("Events"), Key: av{"pk": s("Q"), "sk": s("a")}}},
+			{ConditionCheck: &types.ConditionCheck{TableName: aws.String("Events"), Key: av{"pk": s("P"), "sk": s("a")}, ConditionExpression: aws.String("attribute_exists(pk)")}},
+			{Put: &types.Put{TableName: aws.String("Orders"), Item: av{"orderId": s("O3")}}},
+		}})
+		add("transaction", err, func() string { return renderTableMetrics(tw.ItemCollectionMetrics) })
+		del, err := c.DeleteItem(ctx, &awsddb.DeleteItemInput{TableName: aws.String("Events"), Key: av{"pk": s("P"), "sk": s("a")}, ReturnItemCollectionMetrics: size})
+		add("delete", err, func() string { return renderMetrics(del.ItemCollectionMetrics) })
+		want := []string{
+			`put: {pk=S:"P"} [0 1]`,
+			`put NONE: none`,
+			`put without a local index: none`,
+			`put BIG: ValidationException: 1 validation error detected: Value 'BIG' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]`,
+			`update: {note=S:"x"} {pk=S:"P"} [0 1]`,
+			`batch: Events:{pk=S:"Q"} [0 1]; Events:{pk=S:"P"} [0 1]`,
+			`transaction: Events:{pk=S:"R"} [0 1]; Events:{pk=S:"Q"} [0 1]`,
+			`delete: {pk=S:"P"} [0 1]`,
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
 }

@@ -36,6 +36,9 @@ func (e *Engine) batchWriteItem(body []byte) ([]byte, error) {
 	if len(in.RequestItems) == 0 {
 		return nil, errf("1 validation error detected: Value null at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1")
 	}
+	if err := checkCollectionMetrics(in.ReturnItemCollectionMetrics); err != nil {
+		return nil, err
+	}
 	type write struct {
 		put *preparedPut
 		del *preparedDelete
@@ -110,7 +113,19 @@ func (e *Engine) batchWriteItem(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []byte(`{"UnprocessedItems":{}}`), nil
+	resp := []byte(`{"UnprocessedItems":{}}`)
+	if in.ReturnItemCollectionMetrics == "SIZE" {
+		var m tableMetrics
+		for _, w := range writes {
+			if w.put != nil {
+				m.add(w.put.t, w.put.item)
+			} else {
+				m.add(w.del.t, w.del.key)
+			}
+		}
+		resp = withMember(resp, "ItemCollectionMetrics", m.json())
+	}
+	return resp, nil
 }
 
 func sortedTableNames[V any](m map[string]V) []string {
@@ -242,6 +257,7 @@ type txOp struct {
 	put       *preparedPut
 	update    *preparedUpdate
 	del       bool
+	key       item // a Delete's key
 
 	// filled while checking, under the locks
 	old     *record
@@ -292,6 +308,9 @@ func (e *Engine) idempotentTransaction(body []byte, in *transactWriteInput) ([]b
 
 // runTransaction validates and applies a decoded TransactWriteItems.
 func (e *Engine) runTransaction(in *transactWriteInput) ([]byte, error) {
+	if err := checkCollectionMetrics(in.ReturnItemCollectionMetrics); err != nil {
+		return nil, err
+	}
 	ops := make([]*txOp, 0, len(in.TransactItems))
 	seen := map[string]bool{}
 	var tables []*table
@@ -365,7 +384,22 @@ func (e *Engine) runTransaction(in *transactWriteInput) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []byte("{}"), nil
+	resp := []byte("{}")
+	if in.ReturnItemCollectionMetrics == "SIZE" {
+		var m tableMetrics
+		for _, op := range ops {
+			switch {
+			case op.put != nil:
+				m.add(op.t, op.put.item)
+			case op.update != nil:
+				m.add(op.t, op.update.key)
+			case op.del:
+				m.add(op.t, op.key)
+			}
+		}
+		resp = withMember(resp, "ItemCollectionMetrics", m.json())
+	}
+	return resp, nil
 }
 
 func (e *Engine) prepareTxOp(ti struct {
@@ -422,7 +456,7 @@ func (e *Engine) prepareTxOp(ti struct {
 		if err != nil {
 			return nil, err
 		}
-		op.t, op.pk, op.del = d.t, d.pk, true
+		op.t, op.pk, op.del, op.key = d.t, d.pk, true, d.key
 	default:
 		c = &ti.Update.txCommon
 		if ti.Update.UpdateExpression == "" {
