@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -410,4 +411,36 @@ func TestReturnItemCollectionMetrics(t *testing.T) {
 			t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	})
+}
+
+// TestClientRequestTokenConcurrent: the same request sent at once with one
+// token writes once; each call succeeds or is told the transaction is in
+// progress (TransactionInProgressException), as AWS answers.
+func TestClientRequestTokenConcurrent(t *testing.T) {
+	e := engine.New()
+	c := newClient(t, e)
+	simpleTable(t, c, "docs")
+	const calls = 8
+	answers := make(chan string, calls)
+	var wg sync.WaitGroup
+	for range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.TransactWriteItems(ctx, &awsddb.TransactWriteItemsInput{ClientRequestToken: aws.String("same"),
+				TransactItems: []types.TransactWriteItem{{Update: &types.Update{TableName: aws.String("docs"), Key: av{"pk": s("1")},
+					UpdateExpression: aws.String("ADD hits :one"), ExpressionAttributeValues: av{":one": n("1")}}}}})
+			answers <- codeMessage(err)
+		}()
+	}
+	wg.Wait()
+	close(answers)
+	for a := range answers {
+		if a != "ok" && a != "TransactionInProgressException: Transaction from previous request is still in progress" {
+			t.Errorf("answer %q", a)
+		}
+	}
+	if got := getAll(t, c, "docs", "1"); got != `{hits=N:1 pk=S:"1"}` {
+		t.Errorf("stored %s, want hits 1", got)
+	}
 }
