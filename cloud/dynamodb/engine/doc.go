@@ -21,6 +21,17 @@
 // planned here (keycond.go), because a B-tree seek needs the partition and
 // the range bounds, and key numbers must compare as decimals. parity_test.go
 // runs the same scenarios against minidyn's server and this engine.
+// Where the interpreter differs from DynamoDB the engine does the work
+// itself (expr.go): ADD and DELETE on nested document paths (exact decimal
+// sums, set union and difference; the interpreter leaves the item
+// unchanged), REMOVE of a top-level attribute (the interpreter keeps it),
+// overlapping document paths refused, reserved words refused anywhere in a
+// path with DynamoDB's message, and UPDATED_OLD/UPDATED_NEW cut to the
+// paths an update wrote.
+//
+// Transactions' client request tokens (txtoken.go) are remembered in
+// memory for 10 minutes after the transaction completes, at most 10,000
+// of them (the oldest forgotten first); they do not survive a restart.
 //
 // Storage. github.com/google/btree (BTreeG): a widely used,
 // dependency-free generic B-tree with ordered range iteration in both

@@ -60,6 +60,8 @@ type Engine struct {
 	tables map[string]*table
 	seq    uint64 // for table ids
 
+	tokens txTokens // TransactWriteItems' client request tokens
+
 	j          *journal.Journal // nil in memory
 	ownJournal bool             // j was made by Open and is closed by Close
 	closed     atomic.Bool

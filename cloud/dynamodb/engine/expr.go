@@ -2,9 +2,12 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"maps"
+	"math/big"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/truora/minidyn/interpreter"
@@ -41,6 +44,44 @@ func placeholders(expr string) (names, values []string) {
 	return names, values
 }
 
+// reservedWordIn returns the first attribute name of expr, as written,
+// that is one of DynamoDB's reserved words, anywhere in a document path
+// (status, a.status, a[0].status): DynamoDB refuses them, and the caller
+// writes #placeholders instead. Function names (size(…)), the operators
+// and clause keywords of the grammar, placeholders and list indexes are
+// not attribute names.
+func reservedWordIn(expr string) string {
+	for i := 0; i < len(expr); i++ {
+		c := expr[i]
+		if !isNameByte(c) {
+			continue
+		}
+		j := i
+		for j < len(expr) && isNameByte(expr[j]) {
+			j++
+		}
+		word := expr[i:j]
+		prev := byte(' ')
+		if i > 0 {
+			prev = expr[i-1]
+		}
+		k := j
+		for k < len(expr) && (expr[k] == ' ' || expr[k] == '\t' || expr[k] == '\n' || expr[k] == '\r') {
+			k++
+		}
+		call := k < len(expr) && expr[k] == '('
+		switch {
+		case prev == '#' || prev == ':', c >= '0' && c <= '9', call:
+		case language.LookupIdent(word) != language.IDENT:
+			// AND, OR, NOT, BETWEEN, IN, SET, REMOVE, ADD, DELETE
+		case language.IsReservedWord(strings.ToUpper(word)):
+			return word
+		}
+		i = j - 1
+	}
+	return ""
+}
+
 func isNameByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
@@ -53,6 +94,11 @@ func (a exprAttrs) check(exprs ...labeled) error {
 	for _, e := range exprs {
 		if len(e.text) > maxExpressionBytes {
 			return errf("Invalid %s: Expression size has exceeded the maximum allowed size; expression size: %d", e.label, len(e.text))
+		}
+	}
+	for _, e := range exprs {
+		if w := reservedWordIn(e.text); w != "" {
+			return errf("Invalid %s: Attribute name is a reserved keyword; reserved keyword: %s", e.label, w)
 		}
 	}
 	if err := a.checkPlaceholders(); err != nil {
@@ -294,15 +340,14 @@ func attributesToGet(names []string, it item) item {
 	return out
 }
 
-// updateTargets returns the top-level attributes an update expression's
-// actions write, or an error when it does not parse.
-func updateTargets(expr string, names map[string]string) ([]string, error) {
+// parseUpdate parses an update expression into its actions.
+func parseUpdate(expr string) (*language.UpdateStatement, []*language.ActionExpression, error) {
 	p := language.NewUpdateParser(language.NewLexer(expr))
 	stmt := p.ParseUpdateExpression()
 	if len(p.Errors()) > 0 || stmt == nil || stmt.Expression == nil {
-		return nil, errors.New("Syntax error; " + strings.Join(p.Errors(), "; "))
+		return nil, nil, errors.New("Syntax error; " + strings.Join(p.Errors(), "; "))
 	}
-	var out []string
+	var out []*language.ActionExpression
 	var walk func(language.Expression)
 	walk = func(x language.Expression) {
 		switch n := x.(type) {
@@ -311,13 +356,64 @@ func updateTargets(expr string, names map[string]string) ([]string, error) {
 				walk(sub)
 			}
 		case *language.ActionExpression:
-			if root := rootName(n.Left, names); root != "" {
-				out = append(out, root)
-			}
+			out = append(out, n)
 		}
 	}
 	walk(stmt.Expression)
+	return stmt, out, nil
+}
+
+// updateTargets returns the top-level attributes an update expression's
+// actions write, or an error when it does not parse.
+func updateTargets(expr string, names map[string]string) ([]string, error) {
+	_, actions, err := parseUpdate(expr)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOverlap(actions, names); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, act := range actions {
+		if root := rootName(act.Left, names); root != "" {
+			out = append(out, root)
+		}
+	}
 	return out, nil
+}
+
+// checkOverlap refuses two actions on the same document path or on a path
+// and one inside it (SET a = :m ADD a.b :one), as DynamoDB does: the
+// result would depend on the order of the actions.
+func checkOverlap(actions []*language.ActionExpression, names map[string]string) error {
+	paths := make([][]pathStep, 0, len(actions))
+	for _, act := range actions {
+		p, err := documentPath(act.Left, names)
+		if err != nil {
+			continue
+		}
+		for _, q := range paths {
+			n := min(len(p), len(q))
+			if slices.Equal(p[:n], q[:n]) {
+				return fmt.Errorf("Invalid UpdateExpression: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: %s, path two: %s", renderPath(q), renderPath(p))
+			}
+		}
+		paths = append(paths, p)
+	}
+	return nil
+}
+
+// renderPath writes a document path as DynamoDB's errors do: [a, b, [0]].
+func renderPath(p []pathStep) string {
+	parts := make([]string, len(p))
+	for i, st := range p {
+		if st.list {
+			parts[i] = "[" + strconv.Itoa(st.index) + "]"
+		} else {
+			parts[i] = st.key
+		}
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 func rootName(x language.Expression, names map[string]string) string {
@@ -337,10 +433,21 @@ func rootName(x language.Expression, names map[string]string) string {
 	return ""
 }
 
+// nestedSetAction reports an ADD or DELETE action on a nested path
+// (a.b, #a.#b[0]): minidyn's interpreter parses them but leaves the item
+// unchanged, so the engine applies them itself (applyNestedAction).
+func nestedSetAction(act *language.ActionExpression) bool {
+	if act.Token.Type != language.ADD && act.Token.Type != language.DELETE {
+		return false
+	}
+	_, ok := act.Left.(*language.IndexExpression)
+	return ok
+}
+
 // applyUpdate runs an update expression on a copy of old (or of key when
 // there is no old item) and returns the new item and the attributes the
 // expression wrote.
-func (e *Engine) applyUpdate(expr string, old, key item, a exprAttrs) (item, []string, error) {
+func (e *Engine) applyUpdate(expr string, old, key item, a exprAttrs) (item, [][]pathStep, error) {
 	base := old
 	if base == nil {
 		base = key
@@ -348,23 +455,46 @@ func (e *Engine) applyUpdate(expr string, old, key item, a exprAttrs) (item, []s
 	if expr == "" {
 		return cloneItem(base), nil, nil
 	}
-	targets, err := updateTargets(expr, a.names)
+	stmt, actions, err := parseUpdate(expr)
 	if err != nil {
 		return nil, nil, exprError("UpdateExpression", err)
 	}
+	var targets [][]pathStep
+	var nested, removed []*language.ActionExpression
+	var rest []language.Expression
+	written := map[string]bool{}
+	for _, act := range actions {
+		root := rootName(act.Left, a.names)
+		if p, err := documentPath(act.Left, a.names); err == nil {
+			targets = append(targets, p)
+		}
+		if _, ok := act.Left.(*language.Identifier); ok && act.Token.Type == language.REMOVE {
+			removed = append(removed, act)
+		}
+		if nestedSetAction(act) {
+			nested = append(nested, act)
+			continue
+		}
+		rest = append(rest, act)
+		written[root] = true
+	}
 	next := cloneItem(base)
-	if err := interpret("UpdateExpression", func() error {
-		return e.lang.Update(interpreter.UpdateInput{Expression: expr, Item: next, Attributes: a.values, Aliases: a.names})
-	}); err != nil {
+	switch {
+	case len(nested) == 0:
+		err = interpret("UpdateExpression", func() error {
+			return e.lang.Update(interpreter.UpdateInput{Expression: expr, Item: next, Attributes: a.values, Aliases: a.names})
+		})
+	case len(rest) > 0:
+		err = interpret("UpdateExpression", func() error {
+			return evalActions(stmt, rest, next, a)
+		})
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	// The interpreter writes every attribute back through its own values,
 	// numbers as float64: an attribute the expression did not target keeps
 	// its stored value exactly (38-digit numbers included).
-	written := map[string]bool{}
-	for _, t := range targets {
-		written[t] = true
-	}
 	for name, v := range next {
 		if written[name] {
 			if emptyValue(v) {
@@ -383,7 +513,306 @@ func (e *Engine) applyUpdate(expr string, old, key item, a exprAttrs) (item, []s
 			next[name] = ov
 		}
 	}
+	// The interpreter forgets a removed top-level attribute without taking
+	// it out of the item it writes back.
+	for _, act := range removed {
+		delete(next, rootName(act.Left, a.names))
+	}
+	for _, act := range nested {
+		if err := applyNestedAction(act, next, a); err != nil {
+			return nil, nil, err
+		}
+	}
 	return next, targets, nil
+}
+
+// evalActions runs the actions of an update statement (a subset of its
+// own) on it through minidyn's evaluator, as interpreter.Update runs a
+// whole expression.
+func evalActions(stmt *language.UpdateStatement, actions []language.Expression, it item, a exprAttrs) error {
+	env := language.NewEnvironment()
+	env.Aliases = maps.Clone(a.names)
+	if env.Aliases == nil {
+		env.Aliases = map[string]string{}
+	}
+	if err := env.AddAttributes(maps.Clone(it)); err != nil {
+		return err
+	}
+	values := map[string]bool{}
+	for k := range a.values {
+		values[k] = true
+	}
+	if err := env.AddAttributes(a.values); err != nil {
+		return err
+	}
+	sub := &language.UpdateStatement{Token: stmt.Token, Expression: &language.UpdateExpression{Expressions: actions}}
+	if ue, ok := stmt.Expression.(*language.UpdateExpression); ok {
+		sub.Expression.(*language.UpdateExpression).Token = ue.Token
+	}
+	if res := language.EvalUpdate(sub, env); res.Type() == language.ObjectTypeError {
+		if e, ok := res.(*language.Error); ok {
+			return errors.New(e.Message)
+		}
+		return errors.New(res.Inspect())
+	}
+	env.Apply(it, a.names, values)
+	return nil
+}
+
+const (
+	msgInvalidDocumentPath = "The document path provided in the update expression is invalid for update"
+	msgOperandType         = "An operand in the update expression has an incorrect data type"
+)
+
+// pathStep is one step of a document path: a map key or a list index.
+type pathStep struct {
+	key   string
+	index int
+	list  bool
+}
+
+// documentPath resolves x (an identifier, or a chain of .key and [n]
+// steps on one) into its steps, names substituted.
+func documentPath(x language.Expression, names map[string]string) ([]pathStep, error) {
+	switch n := x.(type) {
+	case *language.Identifier:
+		name := n.Value
+		if real, ok := names[name]; ok {
+			name = real
+		}
+		return []pathStep{{key: name}}, nil
+	case *language.IndexExpression:
+		steps, err := documentPath(n.Left, names)
+		if err != nil {
+			return nil, err
+		}
+		id, ok := n.Index.(*language.Identifier)
+		if !ok {
+			return nil, errors.New(msgInvalidDocumentPath)
+		}
+		if n.Type == language.ObjectTypeList {
+			i, err := strconv.Atoi(id.Value)
+			if err != nil || i < 0 {
+				return nil, errors.New(msgInvalidDocumentPath)
+			}
+			return append(steps, pathStep{index: i, list: true}), nil
+		}
+		name := id.Value
+		if real, ok := names[name]; ok {
+			name = real
+		}
+		return append(steps, pathStep{key: name}), nil
+	}
+	return nil, errors.New(msgInvalidDocumentPath)
+}
+
+// applyNestedAction applies an ADD or DELETE on a nested path to it, as
+// DynamoDB does: the path's parent must exist and be a map (or a list for
+// an index); ADD adds a number or unites sets, creating the attribute when
+// it is missing; DELETE takes elements out of a set, removing it when it
+// becomes empty, and does nothing when the attribute is missing.
+func applyNestedAction(act *language.ActionExpression, it item, a exprAttrs) error {
+	op := act.Token.Type
+	ref, ok := act.Right.(*language.Identifier)
+	if !ok || !strings.HasPrefix(ref.Value, ":") {
+		return errf("Invalid UpdateExpression: Syntax error; the operand of %s must be an expression attribute value", op)
+	}
+	val, ok := a.values[ref.Value]
+	if !ok {
+		return errf("Invalid UpdateExpression: An expression attribute value used in expression is not defined; attribute value: %s", ref.Value)
+	}
+	typ, err := typeOf(val)
+	if err != nil {
+		return err
+	}
+	switch {
+	case op == language.ADD && typ != "N" && typ != "SS" && typ != "NS" && typ != "BS",
+		op == language.DELETE && typ != "SS" && typ != "NS" && typ != "BS":
+		return errf("Invalid UpdateExpression: Incorrect operand type for operator or function; operator: %s, operand type: %s", op, typeName(typ))
+	}
+	steps, err := documentPath(act.Left, a.names)
+	if err != nil {
+		return errf("%s", err.Error())
+	}
+	// Walk to the parent of the last step.
+	var parent *types.Item
+	if root, ok := it[steps[0].key]; ok {
+		parent = root
+	} else {
+		return errf("%s", msgInvalidDocumentPath)
+	}
+	for _, st := range steps[1 : len(steps)-1] {
+		parent = child(parent, st)
+		if parent == nil {
+			return errf("%s", msgInvalidDocumentPath)
+		}
+	}
+	last := steps[len(steps)-1]
+	switch {
+	case last.list && parent.L == nil, !last.list && parent.M == nil:
+		return errf("%s", msgInvalidDocumentPath)
+	}
+	cur := child(parent, last)
+	var out *types.Item
+	if cur == nil {
+		if op == language.DELETE {
+			return nil
+		}
+		out = cloneValue(val)
+	} else {
+		curTyp, _ := typeOf(cur)
+		if curTyp != typ {
+			return errf("%s", msgOperandType)
+		}
+		if out, err = combine(op, cur, val); err != nil {
+			return err
+		}
+	}
+	switch {
+	case last.list && last.index < len(parent.L):
+		if out == nil {
+			parent.L = slices.Delete(parent.L, last.index, last.index+1)
+		} else {
+			parent.L[last.index] = out
+		}
+	case last.list:
+		if out != nil {
+			parent.L = append(parent.L, out)
+		}
+	case out == nil:
+		delete(parent.M, last.key)
+	default:
+		parent.M[last.key] = out
+	}
+	return nil
+}
+
+// child returns the value at one step below v, or nil.
+func child(v *types.Item, st pathStep) *types.Item {
+	if st.list {
+		if v.L == nil || st.index >= len(v.L) {
+			return nil
+		}
+		return v.L[st.index]
+	}
+	if v.M == nil {
+		return nil
+	}
+	return v.M[st.key]
+}
+
+// combine computes cur ADD val or cur DELETE val (of the same type); nil
+// when DELETE leaves an empty set.
+func combine(op language.TokenType, cur, val *types.Item) (*types.Item, error) {
+	if cur.N != nil && val.N != nil {
+		sum, err := addNumbers(*cur.N, *val.N)
+		if err != nil {
+			return nil, errf("%s", err.Error())
+		}
+		return &types.Item{N: &sum}, nil
+	}
+	out := cloneValue(cur)
+	switch {
+	case cur.SS != nil:
+		out.SS = setOp(op, out.SS, val.SS, func(s *string) string { return *s })
+	case cur.NS != nil:
+		out.NS = setOp(op, out.NS, val.NS, func(s *string) string { return canonicalNumber(*s) })
+	case cur.BS != nil:
+		out.BS = setOp(op, out.BS, val.BS, func(b []byte) string { return string(b) })
+	}
+	if emptyValue(out) {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// setOp adds (ADD) or takes out (DELETE) the elements of b in a, elements
+// compared by key.
+func setOp[E any](op language.TokenType, a, b []E, key func(E) string) []E {
+	in := make(map[string]bool, len(b))
+	for _, e := range b {
+		in[key(e)] = true
+	}
+	if op == language.DELETE {
+		return slices.DeleteFunc(a, func(e E) bool { return in[key(e)] })
+	}
+	for _, e := range a {
+		delete(in, key(e))
+	}
+	for _, e := range b {
+		if in[key(e)] {
+			a = append(a, e)
+			delete(in, key(e))
+		}
+	}
+	return a
+}
+
+// canonicalNumber is a number's value as a comparable string.
+func canonicalNumber(s string) string {
+	d, err := parseNumber(s)
+	if err != nil {
+		return s
+	}
+	return string(appendNumberKey(nil, d))
+}
+
+// addNumbers adds two DynamoDB numbers exactly (decimal arithmetic), and
+// checks the sum against DynamoDB's limits.
+func addNumbers(x, y string) (string, error) {
+	var rx, ry big.Rat
+	if _, ok := rx.SetString(x); !ok {
+		return "", errNumberSyntax
+	}
+	if _, ok := ry.SetString(y); !ok {
+		return "", errNumberSyntax
+	}
+	sum := new(big.Rat).Add(&rx, &ry)
+	// Both operands are finite decimals: so is the sum, with at most as
+	// many fraction digits as the longer one.
+	scale := max(fractionDigits(x), fractionDigits(y))
+	s := sum.FloatString(scale)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	if s == "-0" {
+		s = "0"
+	}
+	if _, err := parseNumber(s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// fractionDigits is how many digits a decimal number has after its point,
+// its exponent applied.
+func fractionDigits(s string) int {
+	d, err := parseNumber(s)
+	if err != nil || d.digits == "" {
+		return 0
+	}
+	return max(len(d.digits)-d.exp, 0)
+}
+
+// typeName is DynamoDB's name for a data type in expression errors.
+func typeName(typ string) string {
+	switch typ {
+	case "S":
+		return "STRING"
+	case "N":
+		return "NUMBER"
+	case "B":
+		return "BINARY"
+	case "BOOL":
+		return "BOOLEAN"
+	case "NULL":
+		return "NULL"
+	case "M":
+		return "MAP"
+	case "L":
+		return "LIST"
+	}
+	return typ
 }
 
 // emptyValue reports a value with no data type set, or an empty set.
@@ -398,14 +827,58 @@ func emptyValue(v *types.Item) bool {
 	return err != nil
 }
 
-// updatedAttributes returns the attributes among targets of it (for
-// UPDATED_OLD and UPDATED_NEW).
-func updatedAttributes(it item, targets []string) item {
+// updatedAttributes returns the parts of it at the document paths an
+// update wrote (for UPDATED_OLD and UPDATED_NEW): SET a.b returns a with b
+// alone in it, and a path it does not hold (an attribute the update
+// removed, for UPDATED_NEW) is left out.
+func updatedAttributes(it item, paths [][]pathStep) item {
 	out := item{}
-	for _, t := range targets {
-		if v, ok := it[t]; ok {
-			out[t] = v
+	for _, p := range paths {
+		v, ok := it[p[0].key]
+		if !ok {
+			continue
+		}
+		if len(p) == 1 {
+			out[p[0].key] = cloneValue(v)
+			continue
+		}
+		// Copy the path alone, merging with what earlier paths copied.
+		sub, ok := copyPath(v, p[1:], out[p[0].key])
+		if ok {
+			out[p[0].key] = sub
 		}
 	}
+	compactLists(out)
 	return out
+}
+
+// copyPath returns into (a copy of v's shape, or nil) with the value of v
+// at path added; false when v does not hold the path.
+func copyPath(v *types.Item, path []pathStep, into *types.Item) (*types.Item, bool) {
+	if len(path) == 0 {
+		return cloneValue(v), true
+	}
+	st := path[0]
+	c := child(v, st)
+	if c == nil {
+		return into, false
+	}
+	if st.list {
+		if into == nil || into.L == nil {
+			into = &types.Item{L: make([]*types.Item, len(v.L))}
+		}
+		sub, ok := copyPath(c, path[1:], into.L[st.index])
+		if ok {
+			into.L[st.index] = sub
+		}
+		return into, ok
+	}
+	if into == nil || into.M == nil {
+		into = &types.Item{M: item{}}
+	}
+	sub, ok := copyPath(c, path[1:], into.M[st.key])
+	if ok {
+		into.M[st.key] = sub
+	}
+	return into, ok
 }

@@ -26,6 +26,9 @@ func FuzzRequests(f *testing.F) {
 		`{"TransactItems":[{"Put":{"TableName":"Orders","Item":{"orderId":{"S":"T"}}}},{"ConditionCheck":{"TableName":"Orders","Key":{"orderId":{"S":"B"}},"ConditionExpression":"attribute_exists(orderId)"}}]}`,
 		`{"TransactItems":[{"Get":{"TableName":"Orders","Key":{"orderId":{"S":"B"}}}}]}`,
 		`{"TableName":"Orders","GlobalSecondaryIndexUpdates":[{"Delete":{"IndexName":"UserOrders"}}]}`,
+		`{"TableName":"Orders","Key":{"orderId":{"S":"O1"}},"UpdateExpression":"SET m = :m ADD #m.#k[0] :n DELETE l[0].a :s REMOVE b","ExpressionAttributeNames":{"#m":"mm","#k":"k"},"ExpressionAttributeValues":{":m":{"M":{}},":n":{"N":"1e-3"},":s":{"SS":["x"]}},"ReturnValues":"UPDATED_NEW"}`,
+		`{"TableName":"Events","Item":{"pk":{"S":"P"},"sk":{"N":"2"}},"ReturnItemCollectionMetrics":"SIZE"}`,
+		`{"ClientRequestToken":"tok","ReturnItemCollectionMetrics":"SIZE","TransactItems":[{"Update":{"TableName":"Events","Key":{"pk":{"S":"P"},"sk":{"N":"1"}},"UpdateExpression":"ADD v.w :n","ExpressionAttributeValues":{":n":{"N":"1"}}}}]}`,
 	}
 	for i, s := range seeds {
 		f.Add(uint8(i), s)

@@ -36,6 +36,9 @@ func (e *Engine) batchWriteItem(body []byte) ([]byte, error) {
 	if len(in.RequestItems) == 0 {
 		return nil, errf("1 validation error detected: Value null at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1")
 	}
+	if err := checkCollectionMetrics(in.ReturnItemCollectionMetrics); err != nil {
+		return nil, err
+	}
 	type write struct {
 		put *preparedPut
 		del *preparedDelete
@@ -110,7 +113,19 @@ func (e *Engine) batchWriteItem(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []byte(`{"UnprocessedItems":{}}`), nil
+	resp := []byte(`{"UnprocessedItems":{}}`)
+	if in.ReturnItemCollectionMetrics == "SIZE" {
+		var m tableMetrics
+		for _, w := range writes {
+			if w.put != nil {
+				m.add(w.put.t, w.put.item)
+			} else {
+				m.add(w.del.t, w.del.key)
+			}
+		}
+		resp = withMember(resp, "ItemCollectionMetrics", m.json())
+	}
+	return resp, nil
 }
 
 func sortedTableNames[V any](m map[string]V) []string {
@@ -227,7 +242,7 @@ type transactWriteInput struct {
 			UpdateExpression string
 		}
 	}
-	ClientRequestToken          string
+	ClientRequestToken          *string
 	ReturnConsumedCapacity      string
 	ReturnItemCollectionMetrics string
 }
@@ -242,6 +257,7 @@ type txOp struct {
 	put       *preparedPut
 	update    *preparedUpdate
 	del       bool
+	key       item // a Delete's key
 
 	// filled while checking, under the locks
 	old     *record
@@ -262,6 +278,38 @@ func (e *Engine) transactWriteItems(body []byte) ([]byte, error) {
 	}
 	if len(in.TransactItems) > maxTransact {
 		return nil, errf("1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to %d", maxTransact)
+	}
+	if in.ClientRequestToken != nil {
+		return e.idempotentTransaction(body, &in)
+	}
+	return e.runTransaction(&in)
+}
+
+// idempotentTransaction runs a transaction that carries a client request
+// token: a replay within the token's window answers as the first request
+// did without writing.
+func (e *Engine) idempotentTransaction(body []byte, in *transactWriteInput) ([]byte, error) {
+	token := *in.ClientRequestToken
+	if err := checkToken(token); err != nil {
+		return nil, err
+	}
+	hash, err := requestHash(body)
+	if err != nil {
+		return nil, err
+	}
+	replay, err := e.tokens.begin(token, hash, e.opts.Now())
+	if err != nil || replay != nil {
+		return replay, err
+	}
+	resp, err := e.runTransaction(in)
+	e.tokens.finish(token, resp, err == nil, e.opts.Now())
+	return resp, err
+}
+
+// runTransaction validates and applies a decoded TransactWriteItems.
+func (e *Engine) runTransaction(in *transactWriteInput) ([]byte, error) {
+	if err := checkCollectionMetrics(in.ReturnItemCollectionMetrics); err != nil {
+		return nil, err
 	}
 	ops := make([]*txOp, 0, len(in.TransactItems))
 	seen := map[string]bool{}
@@ -336,7 +384,22 @@ func (e *Engine) transactWriteItems(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []byte("{}"), nil
+	resp := []byte("{}")
+	if in.ReturnItemCollectionMetrics == "SIZE" {
+		var m tableMetrics
+		for _, op := range ops {
+			switch {
+			case op.put != nil:
+				m.add(op.t, op.put.item)
+			case op.update != nil:
+				m.add(op.t, op.update.key)
+			case op.del:
+				m.add(op.t, op.key)
+			}
+		}
+		resp = withMember(resp, "ItemCollectionMetrics", m.json())
+	}
+	return resp, nil
 }
 
 func (e *Engine) prepareTxOp(ti struct {
@@ -393,7 +456,7 @@ func (e *Engine) prepareTxOp(ti struct {
 		if err != nil {
 			return nil, err
 		}
-		op.t, op.pk, op.del = d.t, d.pk, true
+		op.t, op.pk, op.del, op.key = d.t, d.pk, true, d.key
 	default:
 		c = &ti.Update.txCommon
 		if ti.Update.UpdateExpression == "" {

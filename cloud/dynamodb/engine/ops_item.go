@@ -108,6 +108,9 @@ func (e *Engine) putItem(body []byte) ([]byte, error) {
 	if err := checkReturnOnFailure(in.ReturnValuesOnConditionCheckFailure); err != nil {
 		return nil, err
 	}
+	if err := checkCollectionMetrics(in.ReturnItemCollectionMetrics); err != nil {
+		return nil, err
+	}
 	p, err := e.preparePut(in.TableName, in.Item, in.ConditionExpression, in.attrs())
 	if err != nil {
 		return nil, err
@@ -116,10 +119,20 @@ func (e *Engine) putItem(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	resp := []byte("{}")
 	if in.ReturnValues == "ALL_OLD" && oldItem != nil {
-		return attributesResponse(oldItem), nil
+		resp = attributesResponse(oldItem)
 	}
-	return []byte("{}"), nil
+	return in.withMetrics(resp, p.t, p.item), nil
+}
+
+// withMetrics adds the ItemCollectionMetrics asked for to a write's
+// response.
+func (w *writeCommon) withMetrics(resp []byte, t *table, it item) []byte {
+	if w.ReturnItemCollectionMetrics != "SIZE" {
+		return resp
+	}
+	return withMember(resp, "ItemCollectionMetrics", t.collectionMetrics(it))
 }
 
 // runPut checks the condition and writes, holding the table's lock from
@@ -249,6 +262,9 @@ func (e *Engine) updateItem(body []byte) ([]byte, error) {
 	if err := checkReturnOnFailure(in.ReturnValuesOnConditionCheckFailure); err != nil {
 		return nil, err
 	}
+	if err := checkCollectionMetrics(in.ReturnItemCollectionMetrics); err != nil {
+		return nil, err
+	}
 	u, err := e.prepareUpdate(in.TableName, in.Key, in.UpdateExpression, in.ConditionExpression, in.attrs())
 	if err != nil {
 		return nil, err
@@ -270,10 +286,11 @@ func (e *Engine) updateItem(body []byte) ([]byte, error) {
 	case "UPDATED_NEW":
 		out = updatedAttributes(res.next, res.targets)
 	}
-	if len(out) == 0 {
-		return []byte("{}"), nil
+	resp := []byte("{}")
+	if len(out) > 0 {
+		resp = attributesResponse(out)
 	}
-	return attributesResponse(out), nil
+	return in.withMetrics(resp, u.t, in.Key), nil
 }
 
 // preparedUpdate is a validated UpdateItem, to run under the lock.
@@ -314,7 +331,7 @@ func (e *Engine) prepareUpdate(tableName string, key item, expr, cond string, a 
 
 type updateResult struct {
 	old, next item
-	targets   []string
+	targets   [][]pathStep
 	rec       *record
 	size      int
 }
@@ -388,6 +405,9 @@ func (e *Engine) deleteItem(body []byte) ([]byte, error) {
 	if err := checkReturnOnFailure(in.ReturnValuesOnConditionCheckFailure); err != nil {
 		return nil, err
 	}
+	if err := checkCollectionMetrics(in.ReturnItemCollectionMetrics); err != nil {
+		return nil, err
+	}
 	d, err := e.prepareDelete(in.TableName, in.Key, in.ConditionExpression, in.attrs())
 	if err != nil {
 		return nil, err
@@ -396,15 +416,17 @@ func (e *Engine) deleteItem(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	resp := []byte("{}")
 	if in.ReturnValues == "ALL_OLD" && old != nil {
-		return attributesResponse(old), nil
+		resp = attributesResponse(old)
 	}
-	return []byte("{}"), nil
+	return in.withMetrics(resp, d.t, in.Key), nil
 }
 
 type preparedDelete struct {
 	t    *table
 	pk   string
+	key  item
 	cond string
 	a    exprAttrs
 }
@@ -421,7 +443,7 @@ func (e *Engine) prepareDelete(tableName string, key item, cond string, a exprAt
 	if err := a.check(labeled{"ConditionExpression", cond}); err != nil {
 		return nil, err
 	}
-	return &preparedDelete{t: t, pk: pk, cond: cond, a: a}, nil
+	return &preparedDelete{t: t, pk: pk, key: key, cond: cond, a: a}, nil
 }
 
 // checkCondition evaluates cond on the item at pk. Callers hold t.mu.
