@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"embed"
 	"encoding/base64"
 	"encoding/hex"
@@ -169,6 +170,15 @@ func (c *console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeAPIError(w, http.StatusForbidden, err.Error())
 			return
 		}
+	} else if strings.HasPrefix(r.URL.Path, "/api/") {
+		// Reads have effects too (listing the DLQ receives its messages,
+		// raising their receive counts; every read costs the target a
+		// call): a page elsewhere could make a browser send a plain GET
+		// (an <img>, a no-cors fetch), but not with the token header.
+		if err := c.ownPage(r); err != nil {
+			writeAPIError(w, http.StatusForbidden, err.Error())
+			return
+		}
 	}
 	switch p := r.URL.Path; {
 	case p == "/":
@@ -227,11 +237,24 @@ func (c *console) sameOrigin(r *http.Request) error {
 	if u, err := url.Parse(origin); err != nil || u.Scheme != "http" || u.Host != r.Host {
 		return fmt.Errorf("refused: Origin %s is not the console's own", origin)
 	}
-	if got := r.Header.Get("X-Orderflow-Token"); len(got) != len(c.token) || got != c.token {
-		return errors.New("refused: the X-Orderflow-Token header is missing or wrong; reload the console's page")
+	if err := c.ownPage(r); err != nil {
+		return err
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		return errors.New("refused: a change is sent as application/json")
+	}
+	return nil
+}
+
+// ownPage checks what every API request of the console's page carries:
+// no cross-site fetch metadata, and the per-process token (compared in
+// constant time).
+func (c *console) ownPage(r *http.Request) error {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		return fmt.Errorf("refused: a %s request; the console answers only its own page", site)
+	}
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Orderflow-Token")), []byte(c.token)) != 1 {
+		return errors.New("refused: the X-Orderflow-Token header is missing or wrong; reload the console's page")
 	}
 	return nil
 }

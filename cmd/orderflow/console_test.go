@@ -58,6 +58,10 @@ func (f *consoleFixture) do(t *testing.T, method, path, body string, header map[
 	if err != nil {
 		t.Fatal(err)
 	}
+	if header == nil {
+		// What the console's own page sends with every API call.
+		header = map[string]string{"X-Orderflow-Token": f.c.token, "Sec-Fetch-Site": "same-origin"}
+	}
 	for k, v := range header {
 		if k == "Host" {
 			req.Host = v
@@ -318,7 +322,12 @@ func TestUpServesTheConsoleOnALoopbackPortOfItsOwn(t *testing.T) {
 	if strings.HasPrefix(u.endpoint+"/", m[1]) {
 		t.Fatalf("the console %s is on the cloud's endpoint %s", m[1], u.endpoint)
 	}
-	resp, err := http.Get(m[1] + "api/pipeline")
+	req, err := http.NewRequest(http.MethodGet, m[1]+"api/pipeline", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Orderflow-Token", pageToken(t, m[1]))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,5 +516,46 @@ func TestTheConsoleRedrivesOnlyTransientOrSelectedMessages(t *testing.T) {
 	}
 	if code, body := f.do(t, "POST", "/api/dlq/redrive", `{"mode":"selected","confirm":"yes"}`, f.ownHeaders()); code != http.StatusBadRequest || !strings.Contains(body, "select the messages to redrive") {
 		t.Errorf("redrive selected without ids: %d %s", code, body)
+	}
+}
+
+// pageToken reads the token the console's page carries.
+func pageToken(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`<meta name="orderflow-token" content="([^"]+)"`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("the console's page carries no token:\n%s", b)
+	}
+	return string(m[1])
+}
+
+// A page elsewhere can make a browser send a plain GET to the console (an
+// <img>, a no-cors fetch) but not with the token header: the API refuses
+// it, and nothing is read from the target (listing the DLQ would receive
+// its messages).
+func TestTheConsolesAPIAnswersOnlyItsOwnPage(t *testing.T) {
+	f := startConsoleFixture(t)
+	for _, h := range []map[string]string{
+		{},
+		{"X-Orderflow-Token": "guess"},
+		{"X-Orderflow-Token": f.c.token, "Sec-Fetch-Site": "cross-site"},
+	} {
+		for _, path := range []string{"/api/dlq", "/api/pipeline", "/api/orders", "/api/trace/O1234", "/api/job"} {
+			if code, body := f.do(t, "GET", path, "", h); code != http.StatusForbidden || !strings.Contains(body, "refused") {
+				t.Errorf("GET %s with %v: %d %s", path, h, code, body)
+			}
+		}
+	}
+	if code, _ := f.do(t, "GET", "/api/pipeline", "", nil); code != http.StatusOK {
+		t.Errorf("GET /api/pipeline as the page sends it: %d", code)
+	}
+	if code, _ := f.do(t, "GET", "/", "", map[string]string{}); code != http.StatusOK {
+		t.Errorf("the page itself: %d", code)
 	}
 }

@@ -17,7 +17,7 @@
     return e;
   }
   async function get(path) {
-    const r = await fetch(path, {headers: {Accept: "application/json"}});
+    const r = await fetch(path, {headers: {Accept: "application/json", "X-Orderflow-Token": token}});
     const body = await r.json();
     if (!r.ok) throw new Error(body.error || r.statusText);
     return body;
