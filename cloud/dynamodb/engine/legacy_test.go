@@ -42,19 +42,21 @@ func cond(op types.ComparisonOperator, vs ...types.AttributeValue) types.Conditi
 	return types.Condition{ComparisonOperator: op, AttributeValueList: vs}
 }
 
-// legacyEvents creates the Events table with five items under pk "p".
+// legacyEvents creates the Events table: five items under pk "p", one
+// under "q", one under "r" with odd attribute names.
 func legacyEvents(t *testing.T, c *awsddb.Client) {
 	t.Helper()
 	if err := eventsTable(c, "Events", types.ScalarAttributeTypeS); err != nil {
 		t.Fatal(err)
 	}
 	for _, it := range []av{
-		{"pk": s("p"), "sk": s("a1"), "n": n("1"), "tags": &types.AttributeValueMemberSS{Value: []string{"red", "blue"}}, "note": s("first")},
-		{"pk": s("p"), "sk": s("a2"), "n": n("2"), "tags": &types.AttributeValueMemberSS{Value: []string{"red"}}},
-		{"pk": s("p"), "sk": s("b1"), "n": n("3"), "note": s("third")},
-		{"pk": s("p"), "sk": s("b2"), "n": n("4"), "note": s("fourth")},
-		{"pk": s("p"), "sk": s("c1"), "n": s("five")},
-		{"pk": s("q"), "sk": s("a1"), "n": n("9")},
+		{"pk": s("p"), "sk": s("a1"), "n": n("1"), "word": s("first"), "tags": &types.AttributeValueMemberSS{Value: []string{"red", "blue"}}, "note": s("x")},
+		{"pk": s("p"), "sk": s("a2"), "n": n("2"), "word": s("second"), "tags": &types.AttributeValueMemberSS{Value: []string{"red"}}},
+		{"pk": s("p"), "sk": s("b1"), "n": n("3"), "word": s("third"), "tags": &types.AttributeValueMemberSS{Value: []string{"green"}}, "note": s("y")},
+		{"pk": s("p"), "sk": s("b2"), "n": n("4"), "word": s("fourth"), "tags": &types.AttributeValueMemberSS{Value: []string{"green"}}, "note": s("z")},
+		{"pk": s("p"), "sk": s("c1"), "n": n("5"), "word": s("fifth"), "tags": &types.AttributeValueMemberSS{Value: []string{"red"}}},
+		{"pk": s("q"), "sk": s("a1"), "n": n("9"), "word": s("ninth"), "tags": &types.AttributeValueMemberSS{Value: []string{"red"}}},
+		{"pk": s("r"), "sk": s("x"), "n": n("0"), "word": s("zero"), "tags": &types.AttributeValueMemberSS{Value: []string{"red"}}, "a.b": s("dotted"), "size": n("7"), "#h": s("hash")},
 	} {
 		if err := put(c, "Events", it); err != nil {
 			t.Fatal(err)
@@ -102,7 +104,7 @@ func TestLegacyKeyConditions(t *testing.T) {
 		if err != nil {
 			t.Fatal(legacyMsg(err))
 		}
-		if got := renderItems(out.Items, false); got != renderItems([]av{{"sk": s("a2")}, {"sk": s("a1"), "note": s("first")}}, false) {
+		if got := renderItems(out.Items, false); got != renderItems([]av{{"sk": s("a2")}, {"sk": s("a1"), "note": s("x")}}, false) {
 			t.Errorf("AttributesToGet: got %s", got)
 		}
 		// On an index.
@@ -125,7 +127,7 @@ func TestLegacyAttributesToGet(t *testing.T) {
 		if err != nil {
 			t.Fatal(legacyMsg(err))
 		}
-		if r, want := renderItem(got.Item), renderItem(av{"note": s("first"), "n": n("1")}); r != want {
+		if r, want := renderItem(got.Item), renderItem(av{"note": s("x"), "n": n("1")}); r != want {
 			t.Errorf("GetItem: got %s, want %s", r, want)
 		}
 		sc, err := c.Scan(ctx, &awsddb.ScanInput{TableName: aws.String("Events"), AttributesToGet: []string{"note"},
@@ -133,7 +135,7 @@ func TestLegacyAttributesToGet(t *testing.T) {
 		if err != nil {
 			t.Fatal(legacyMsg(err))
 		}
-		if r, want := renderItems(sc.Items, true), renderItems([]av{{"note": s("first")}, {"note": s("third")}, {"note": s("fourth")}}, true); r != want {
+		if r, want := renderItems(sc.Items, true), renderItems([]av{{"note": s("x")}, {"note": s("y")}, {"note": s("z")}}, true); r != want {
 			t.Errorf("Scan: got %s, want %s", r, want)
 		}
 		bg, err := c.BatchGetItem(ctx, &awsddb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
@@ -145,4 +147,158 @@ func TestLegacyAttributesToGet(t *testing.T) {
 			t.Errorf("BatchGetItem: got %s, want %s", r, want)
 		}
 	})
+}
+
+// keysOf lists items as pk/sk, sorted.
+func keysOf(items []av) string {
+	var out []string
+	for _, it := range items {
+		pk, _ := it["pk"].(*types.AttributeValueMemberS)
+		sk, _ := it["sk"].(*types.AttributeValueMemberS)
+		if pk == nil || sk == nil {
+			out = append(out, "?")
+			continue
+		}
+		out = append(out, pk.Value+"/"+sk.Value)
+	}
+	sortStrings(out)
+	return strings.Join(out, " ")
+}
+
+func sortStrings(v []string) {
+	for i := 1; i < len(v); i++ {
+		for j := i; j > 0 && v[j] < v[j-1]; j-- {
+			v[j], v[j-1] = v[j-1], v[j]
+		}
+	}
+}
+
+func TestLegacyFilters(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *engine.Engine) {
+		c := newClient(t, e)
+		legacyEvents(t, c)
+		f := func(attr string, op types.ComparisonOperator, vs ...types.AttributeValue) map[string]types.Condition {
+			return map[string]types.Condition{attr: cond(op, vs...)}
+		}
+		cases := []struct {
+			name   string
+			filter map[string]types.Condition
+			op     types.ConditionalOperator
+			want   string
+		}{
+			{"EQ", f("n", types.ComparisonOperatorEq, n("3")), "", "p/b1"},
+			{"NE", f("n", types.ComparisonOperatorNe, n("3")), "", "p/a1 p/a2 p/b2 p/c1 q/a1 r/x"},
+			{"LE", f("n", types.ComparisonOperatorLe, n("2")), "", "p/a1 p/a2 r/x"},
+			{"LT", f("n", types.ComparisonOperatorLt, n("2")), "", "p/a1 r/x"},
+			{"GE", f("n", types.ComparisonOperatorGe, n("4")), "", "p/b2 p/c1 q/a1"},
+			{"GT", f("n", types.ComparisonOperatorGt, n("4")), "", "p/c1 q/a1"},
+			{"NOT_NULL", f("note", types.ComparisonOperatorNotNull), "", "p/a1 p/b1 p/b2"},
+			{"NULL", f("note", types.ComparisonOperatorNull), "", "p/a2 p/c1 q/a1 r/x"},
+			{"CONTAINS in a set", f("tags", types.ComparisonOperatorContains, s("blue")), "", "p/a1"},
+			{"CONTAINS in a string", f("word", types.ComparisonOperatorContains, s("ir")), "", "p/a1 p/b1"},
+			{"NOT_CONTAINS", f("tags", types.ComparisonOperatorNotContains, s("blue")), "", "p/a2 p/b1 p/b2 p/c1 q/a1 r/x"},
+			{"BEGINS_WITH", f("word", types.ComparisonOperatorBeginsWith, s("f")), "", "p/a1 p/b2 p/c1"},
+			{"IN", f("n", types.ComparisonOperatorIn, n("1"), n("4"), n("9")), "", "p/a1 p/b2 q/a1"},
+			{"BETWEEN", f("n", types.ComparisonOperatorBetween, n("2"), n("3")), "", "p/a2 p/b1"},
+			{"AND by default", map[string]types.Condition{"n": cond(types.ComparisonOperatorLe, n("3")), "note": cond(types.ComparisonOperatorNotNull)}, "", "p/a1 p/b1"},
+			{"AND", map[string]types.Condition{"n": cond(types.ComparisonOperatorLe, n("3")), "note": cond(types.ComparisonOperatorNotNull)}, types.ConditionalOperatorAnd, "p/a1 p/b1"},
+			{"OR", map[string]types.Condition{"n": cond(types.ComparisonOperatorEq, n("1")), "word": cond(types.ComparisonOperatorEq, s("third"))}, types.ConditionalOperatorOr, "p/a1 p/b1"},
+			// Names are names, never expression syntax.
+			{"a dotted name", f("a.b", types.ComparisonOperatorEq, s("dotted")), "", "r/x"},
+			{"a reserved word", f("size", types.ComparisonOperatorGt, n("6")), "", "r/x"},
+			{"a placeholder-like name", f("#h", types.ComparisonOperatorEq, s("hash")), "", "r/x"},
+		}
+		for _, tc := range cases {
+			out, err := c.Scan(ctx, &awsddb.ScanInput{TableName: aws.String("Events"), ScanFilter: tc.filter, ConditionalOperator: tc.op})
+			if err != nil {
+				t.Errorf("%s: %s", tc.name, legacyMsg(err))
+				continue
+			}
+			if got := keysOf(out.Items); got != tc.want {
+				t.Errorf("ScanFilter %s: got %q, want %q", tc.name, got, tc.want)
+			}
+		}
+		out, err := c.Query(ctx, &awsddb.QueryInput{TableName: aws.String("Events"),
+			KeyConditions:       map[string]types.Condition{"pk": cond(types.ComparisonOperatorEq, s("p"))},
+			QueryFilter:         map[string]types.Condition{"n": cond(types.ComparisonOperatorGt, n("3")), "word": cond(types.ComparisonOperatorBeginsWith, s("s"))},
+			ConditionalOperator: types.ConditionalOperatorOr,
+		})
+		if err != nil {
+			t.Fatal(legacyMsg(err))
+		}
+		if got := sks(out.Items); got != "a2 b2 c1" {
+			t.Errorf("QueryFilter with OR: got %q", got)
+		}
+		if aws.ToInt32(&out.ScannedCount) != 5 || out.Count != 3 {
+			t.Errorf("QueryFilter: Count %d ScannedCount %d, want 3 and 5", out.Count, out.ScannedCount)
+		}
+	})
+}
+
+func TestLegacyReadRefusals(t *testing.T) {
+	e := engine.New()
+	c := newClient(t, e)
+	legacyEvents(t, c)
+	pk := map[string]types.Condition{"pk": cond(types.ComparisonOperatorEq, s("p"))}
+	query := func(in awsddb.QueryInput) string {
+		in.TableName = aws.String("Events")
+		_, err := c.Query(ctx, &in)
+		return legacyMsg(err)
+	}
+	scan := func(in awsddb.ScanInput) string {
+		in.TableName = aws.String("Events")
+		_, err := c.Scan(ctx, &in)
+		return legacyMsg(err)
+	}
+	const mixed = "ValidationException: Can not use both expression and non-expression parameters in the same request: "
+	const invalid = "ValidationException: One or more parameter values were invalid: "
+	cases := []struct{ name, got, want string }{
+		{"KeyConditions with KeyConditionExpression",
+			query(awsddb.QueryInput{KeyConditions: pk, KeyConditionExpression: aws.String("pk = :p"), ExpressionAttributeValues: av{":p": s("p")}}),
+			mixed + "Non-expression parameters: {KeyConditions} Expression parameters: {KeyConditionExpression}"},
+		{"KeyConditions with FilterExpression",
+			query(awsddb.QueryInput{KeyConditions: pk, FilterExpression: aws.String("attribute_exists(n)")}),
+			mixed + "Non-expression parameters: {KeyConditions} Expression parameters: {FilterExpression}"},
+		{"QueryFilter with KeyConditionExpression",
+			query(awsddb.QueryInput{KeyConditionExpression: aws.String("pk = :p"), ExpressionAttributeValues: av{":p": s("p")}, QueryFilter: map[string]types.Condition{"n": cond(types.ComparisonOperatorNotNull)}}),
+			mixed + "Non-expression parameters: {QueryFilter} Expression parameters: {KeyConditionExpression}"},
+		{"ScanFilter with FilterExpression",
+			scan(awsddb.ScanInput{ScanFilter: map[string]types.Condition{"n": cond(types.ComparisonOperatorNotNull)}, FilterExpression: aws.String("attribute_exists(n)")}),
+			mixed + "Non-expression parameters: {ScanFilter} Expression parameters: {FilterExpression}"},
+		{"ConditionalOperator with FilterExpression",
+			scan(awsddb.ScanInput{ConditionalOperator: types.ConditionalOperatorOr, FilterExpression: aws.String("attribute_exists(n)")}),
+			mixed + "Non-expression parameters: {ConditionalOperator} Expression parameters: {FilterExpression}"},
+		{"KeyConditions with expression attribute values",
+			query(awsddb.QueryInput{KeyConditions: pk, ExpressionAttributeValues: av{":p": s("p")}}),
+			"ValidationException: ExpressionAttributeValues can only be specified when using expressions"},
+		{"ScanFilter with expression attribute names",
+			scan(awsddb.ScanInput{ScanFilter: map[string]types.Condition{"n": cond(types.ComparisonOperatorNotNull)}, ExpressionAttributeNames: map[string]string{"#n": "n"}}),
+			"ValidationException: ExpressionAttributeNames can only be specified when using expressions"},
+		{"EQ with no value", scan(awsddb.ScanInput{ScanFilter: map[string]types.Condition{"n": cond(types.ComparisonOperatorEq)}}),
+			invalid + "Invalid number of argument(s) for the EQ ComparisonOperator"},
+		{"LT with two values", scan(awsddb.ScanInput{ScanFilter: map[string]types.Condition{"n": cond(types.ComparisonOperatorLt, n("1"), n("2"))}}),
+			invalid + "Invalid number of argument(s) for the LT ComparisonOperator"},
+		{"NULL with a value", scan(awsddb.ScanInput{ScanFilter: map[string]types.Condition{"n": cond(types.ComparisonOperatorNull, n("1"))}}),
+			invalid + "Invalid number of argument(s) for the NULL ComparisonOperator"},
+		{"NOT_NULL with a value", scan(awsddb.ScanInput{ScanFilter: map[string]types.Condition{"n": cond(types.ComparisonOperatorNotNull, n("1"))}}),
+			invalid + "Invalid number of argument(s) for the NOT_NULL ComparisonOperator"},
+		{"IN with no value", scan(awsddb.ScanInput{ScanFilter: map[string]types.Condition{"n": cond(types.ComparisonOperatorIn)}}),
+			invalid + "Invalid number of argument(s) for the IN ComparisonOperator"},
+		{"BETWEEN with one value", query(awsddb.QueryInput{KeyConditions: map[string]types.Condition{"pk": pk["pk"], "sk": cond(types.ComparisonOperatorBetween, s("a"))}}),
+			invalid + "Invalid number of argument(s) for the BETWEEN ComparisonOperator"},
+		{"a key condition no index can answer", query(awsddb.QueryInput{KeyConditions: map[string]types.Condition{"pk": pk["pk"], "sk": cond(types.ComparisonOperatorContains, s("a"))}}),
+			"ValidationException: Attempted conditional constraint is not an indexable operation"},
+		{"an unknown ComparisonOperator", scan(awsddb.ScanInput{ScanFilter: map[string]types.Condition{"n": cond("LIKE", s("a"))}}),
+			"ValidationException: 1 validation error detected: Value 'LIKE' at 'scanFilter.n.member.comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [IN, NULL, BETWEEN, LT, NOT_CONTAINS, EQ, GT, NOT_NULL, NE, LE, BEGINS_WITH, GE, CONTAINS]"},
+		{"an unknown ConditionalOperator", scan(awsddb.ScanInput{ScanFilter: map[string]types.Condition{"n": cond(types.ComparisonOperatorNotNull)}, ConditionalOperator: "XOR"}),
+			"ValidationException: 1 validation error detected: Value 'XOR' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [AND, OR]"},
+		{"AttributesToGet with ProjectionExpression",
+			scan(awsddb.ScanInput{AttributesToGet: []string{"n"}, ProjectionExpression: aws.String("n")}),
+			mixed + "Non-expression parameters: {AttributesToGet} Expression parameters: {ProjectionExpression}"},
+	}
+	for _, tc := range cases {
+		if tc.got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, tc.got, tc.want)
+		}
+	}
 }
