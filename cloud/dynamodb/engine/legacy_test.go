@@ -302,3 +302,221 @@ func TestLegacyReadRefusals(t *testing.T) {
 		}
 	}
 }
+
+func exp(v types.AttributeValue) types.ExpectedAttributeValue {
+	return types.ExpectedAttributeValue{Value: v}
+}
+
+func TestLegacyExpected(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *engine.Engine) {
+		c := newClient(t, e)
+		if err := ordersTable(c, "Orders"); err != nil {
+			t.Fatal(err)
+		}
+		if err := put(c, "Orders", av{"orderId": s("O1"), "v": n("1"), "status": s("new")}); err != nil {
+			t.Fatal(err)
+		}
+		var tr transcript
+		putIf := func(what string, id string, ex map[string]types.ExpectedAttributeValue, op types.ConditionalOperator) {
+			_, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: av{"orderId": s(id), "v": n("2"), "status": s("new")}, Expected: ex, ConditionalOperator: op})
+			tr.add("put %s: %s", what, renderErrorOrOK(err))
+		}
+		putIf("Value matches", "O1", map[string]types.ExpectedAttributeValue{"v": exp(n("1"))}, "")
+		putIf("Value differs", "O1", map[string]types.ExpectedAttributeValue{"v": exp(n("1"))}, "")
+		putIf("Exists true and Value", "O1", map[string]types.ExpectedAttributeValue{"v": {Value: n("2"), Exists: aws.Bool(true)}}, "")
+		putIf("Exists false on a new item", "O2", map[string]types.ExpectedAttributeValue{"orderId": {Exists: aws.Bool(false)}}, "")
+		putIf("Exists false on an existing item", "O2", map[string]types.ExpectedAttributeValue{"orderId": {Exists: aws.Bool(false)}}, "")
+		putIf("GT", "O1", map[string]types.ExpectedAttributeValue{"v": {ComparisonOperator: types.ComparisonOperatorGt, AttributeValueList: []types.AttributeValue{n("1")}}}, "")
+		putIf("Value with a ComparisonOperator", "O1", map[string]types.ExpectedAttributeValue{"v": {ComparisonOperator: types.ComparisonOperatorNe, Value: n("2")}}, "")
+		putIf("IN", "O1", map[string]types.ExpectedAttributeValue{"status": {ComparisonOperator: types.ComparisonOperatorIn, AttributeValueList: []types.AttributeValue{s("paid"), s("new")}}}, "")
+		putIf("AND of a true and a false", "O1", map[string]types.ExpectedAttributeValue{"v": exp(n("2")), "missing": {ComparisonOperator: types.ComparisonOperatorNotNull}}, "")
+		putIf("OR of a true and a false", "O1", map[string]types.ExpectedAttributeValue{"v": exp(n("2")), "missing": {ComparisonOperator: types.ComparisonOperatorNotNull}}, types.ConditionalOperatorOr)
+		putIf("NULL", "O1", map[string]types.ExpectedAttributeValue{"missing": {ComparisonOperator: types.ComparisonOperatorNull}}, "")
+		putIf("an odd attribute name", "O1", map[string]types.ExpectedAttributeValue{":v) OR (attribute_exists(orderId": {ComparisonOperator: types.ComparisonOperatorNotNull}}, "")
+
+		del := func(what string, ex map[string]types.ExpectedAttributeValue) {
+			_, err := c.DeleteItem(ctx, &awsddb.DeleteItemInput{TableName: aws.String("Orders"), Key: av{"orderId": s("O2")}, Expected: ex})
+			tr.add("delete %s: %s", what, renderErrorOrOK(err))
+		}
+		del("Value differs", map[string]types.ExpectedAttributeValue{"v": exp(n("3"))})
+		del("BETWEEN", map[string]types.ExpectedAttributeValue{"v": {ComparisonOperator: types.ComparisonOperatorBetween, AttributeValueList: []types.AttributeValue{n("1"), n("3")}}})
+		g, err := c.GetItem(ctx, &awsddb.GetItemInput{TableName: aws.String("Orders"), Key: av{"orderId": s("O2")}})
+		tr.add("O2 after the delete: %s %d", renderErrorOrOK(err), len(g.Item))
+
+		want := `put Value matches: ok
+put Value differs: ConditionalCheckFailedException
+put Exists true and Value: ok
+put Exists false on a new item: ok
+put Exists false on an existing item: ConditionalCheckFailedException
+put GT: ok
+put Value with a ComparisonOperator: ConditionalCheckFailedException
+put IN: ok
+put AND of a true and a false: ConditionalCheckFailedException
+put OR of a true and a false: ok
+put NULL: ok
+put an odd attribute name: ConditionalCheckFailedException
+delete Value differs: ConditionalCheckFailedException
+delete BETWEEN: ok
+O2 after the delete: ok 0`
+		if got := tr.String(); got != want {
+			t.Errorf("got\n%s\nwant\n%s", got, want)
+		}
+	})
+}
+
+func renderErrorOrOK(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return "ConditionalCheckFailedException"
+	}
+	return legacyMsg(err)
+}
+
+func TestLegacyAttributeUpdates(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *engine.Engine) {
+		c := newClient(t, e)
+		if err := ordersTable(c, "Orders"); err != nil {
+			t.Fatal(err)
+		}
+		key := av{"orderId": s("O1")}
+		update := func(u map[string]types.AttributeValueUpdate, ex map[string]types.ExpectedAttributeValue) (av, error) {
+			out, err := c.UpdateItem(ctx, &awsddb.UpdateItemInput{TableName: aws.String("Orders"), Key: key, AttributeUpdates: u, Expected: ex, ReturnValues: types.ReturnValueAllNew})
+			if err != nil {
+				return nil, err
+			}
+			return out.Attributes, nil
+		}
+		ss := func(v ...string) types.AttributeValue { return &types.AttributeValueMemberSS{Value: v} }
+		list := func(v ...types.AttributeValue) types.AttributeValue { return &types.AttributeValueMemberL{Value: v} }
+		// Creates the item: PUT (the default action), ADD to nothing.
+		got, err := update(map[string]types.AttributeValueUpdate{
+			"status": {Value: s("new")},
+			"count":  {Action: types.AttributeActionAdd, Value: n("5")},
+			"tags":   {Action: types.AttributeActionAdd, Value: ss("a", "b")},
+			"log":    {Action: types.AttributeActionAdd, Value: list(s("created"))},
+			"a.b":    {Action: types.AttributeActionPut, Value: s("dotted")},
+		}, map[string]types.ExpectedAttributeValue{"orderId": {Exists: aws.Bool(false)}})
+		if err != nil {
+			t.Fatal(legacyMsg(err))
+		}
+		want := av{"orderId": s("O1"), "status": s("new"), "count": n("5"), "tags": ss("a", "b"), "log": list(s("created")), "a.b": s("dotted")}
+		if renderItem(got) != renderItem(want) {
+			t.Errorf("first update: got %s\nwant %s", renderItem(got), renderItem(want))
+		}
+		got, err = update(map[string]types.AttributeValueUpdate{
+			"status": {Action: types.AttributeActionPut, Value: s("paid")},
+			"count":  {Action: types.AttributeActionAdd, Value: n("-2")},
+			"tags":   {Action: types.AttributeActionDelete, Value: ss("a")},
+			"log":    {Action: types.AttributeActionAdd, Value: list(s("paid"))},
+			"a.b":    {Action: types.AttributeActionDelete},
+			"gone":   {Action: types.AttributeActionDelete},
+		}, map[string]types.ExpectedAttributeValue{"status": exp(s("new"))})
+		if err != nil {
+			t.Fatal(legacyMsg(err))
+		}
+		want = av{"orderId": s("O1"), "status": s("paid"), "count": n("3"), "tags": ss("b"), "log": list(s("created"), s("paid"))}
+		if renderItem(got) != renderItem(want) {
+			t.Errorf("second update: got %s\nwant %s", renderItem(got), renderItem(want))
+		}
+		// The guard now fails: nothing changes.
+		_, err = update(map[string]types.AttributeValueUpdate{"status": {Value: s("shipped")}}, map[string]types.ExpectedAttributeValue{"status": exp(s("new"))})
+		if r := renderErrorOrOK(err); r != "ConditionalCheckFailedException" {
+			t.Errorf("stale guard: %s", r)
+		}
+		// UPDATED_NEW names what AttributeUpdates changed.
+		out, err := c.UpdateItem(ctx, &awsddb.UpdateItemInput{TableName: aws.String("Orders"), Key: key,
+			AttributeUpdates: map[string]types.AttributeValueUpdate{"count": {Action: types.AttributeActionAdd, Value: n("1")}}, ReturnValues: types.ReturnValueUpdatedNew})
+		if err != nil || renderItem(out.Attributes) != renderItem(av{"count": n("4")}) {
+			t.Errorf("UPDATED_NEW: %s %s", legacyMsg(err), renderItem(out.Attributes))
+		}
+	})
+}
+
+func TestLegacyWriteRefusals(t *testing.T) {
+	c := newClient(t, engine.New())
+	if err := ordersTable(c, "Orders"); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(c, "Orders", av{"orderId": s("O1"), "v": n("1")}); err != nil {
+		t.Fatal(err)
+	}
+	key := av{"orderId": s("O1")}
+	putEx := func(ex map[string]types.ExpectedAttributeValue) string {
+		_, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: av{"orderId": s("O1"), "v": n("9")}, Expected: ex})
+		return legacyMsg(err)
+	}
+	upd := func(in awsddb.UpdateItemInput) string {
+		in.TableName, in.Key = aws.String("Orders"), key
+		_, err := c.UpdateItem(ctx, &in)
+		return legacyMsg(err)
+	}
+	const mixed = "ValidationException: Can not use both expression and non-expression parameters in the same request: "
+	const invalid = "ValidationException: One or more parameter values were invalid: "
+	const invalid1 = "ValidationException: 1 validation error detected: One or more parameter values were invalid: "
+	ex := map[string]types.ExpectedAttributeValue{"v": exp(n("1"))}
+	cases := []struct{ name, got, want string }{
+		{"Expected with ConditionExpression",
+			func() string {
+				_, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: key, Expected: ex, ConditionExpression: aws.String("attribute_exists(v)")})
+				return legacyMsg(err)
+			}(),
+			mixed + "Non-expression parameters: {Expected} Expression parameters: {ConditionExpression}"},
+		{"Expected on a delete with ConditionExpression",
+			func() string {
+				_, err := c.DeleteItem(ctx, &awsddb.DeleteItemInput{TableName: aws.String("Orders"), Key: key, Expected: ex, ConditionExpression: aws.String("attribute_exists(v)")})
+				return legacyMsg(err)
+			}(),
+			mixed + "Non-expression parameters: {Expected} Expression parameters: {ConditionExpression}"},
+		{"AttributeUpdates with UpdateExpression",
+			upd(awsddb.UpdateItemInput{AttributeUpdates: map[string]types.AttributeValueUpdate{"v": {Value: n("2")}}, UpdateExpression: aws.String("REMOVE w")}),
+			mixed + "Non-expression parameters: {AttributeUpdates} Expression parameters: {UpdateExpression}"},
+		{"Expected with UpdateExpression",
+			upd(awsddb.UpdateItemInput{Expected: ex, UpdateExpression: aws.String("REMOVE w")}),
+			mixed + "Non-expression parameters: {Expected} Expression parameters: {UpdateExpression}"},
+		{"Expected with expression attribute values",
+			func() string {
+				_, err := c.DeleteItem(ctx, &awsddb.DeleteItemInput{TableName: aws.String("Orders"), Key: key, Expected: ex, ExpressionAttributeValues: av{":v": n("1")}})
+				return legacyMsg(err)
+			}(),
+			"ValidationException: ExpressionAttributeValues can only be specified when using expressions"},
+		{"Exists false with a Value", putEx(map[string]types.ExpectedAttributeValue{"v": {Exists: aws.Bool(false), Value: n("1")}}),
+			invalid1 + "Value cannot be used when Exists is false for Attribute: v"},
+		{"Exists true with no Value", putEx(map[string]types.ExpectedAttributeValue{"v": {Exists: aws.Bool(true)}}),
+			invalid1 + "Value must be provided when Exists is true for Attribute: v"},
+		{"neither Exists nor Value", putEx(map[string]types.ExpectedAttributeValue{"v": {}}),
+			invalid1 + "Value must be provided when Exists is null for Attribute: v"},
+		{"Exists with a ComparisonOperator", putEx(map[string]types.ExpectedAttributeValue{"v": {Exists: aws.Bool(true), ComparisonOperator: types.ComparisonOperatorEq, AttributeValueList: []types.AttributeValue{n("1")}}}),
+			invalid1 + "Exists and ComparisonOperator cannot be used together for Attribute: v"},
+		{"AttributeValueList without a ComparisonOperator", putEx(map[string]types.ExpectedAttributeValue{"v": {AttributeValueList: []types.AttributeValue{n("1")}}}),
+			invalid + "AttributeValueList can only be used with a ComparisonOperator for Attribute: v"},
+		{"BETWEEN with one Value", putEx(map[string]types.ExpectedAttributeValue{"v": {ComparisonOperator: types.ComparisonOperatorBetween, Value: n("1")}}),
+			invalid + "Invalid number of argument(s) for the BETWEEN ComparisonOperator"},
+		{"NOT_NULL with a value", putEx(map[string]types.ExpectedAttributeValue{"v": {ComparisonOperator: types.ComparisonOperatorNotNull, AttributeValueList: []types.AttributeValue{n("1")}}}),
+			invalid + "Invalid number of argument(s) for the NOT_NULL ComparisonOperator"},
+		{"an unknown ConditionalOperator", func() string {
+			_, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Orders"), Item: key, Expected: ex, ConditionalOperator: "NAND"})
+			return legacyMsg(err)
+		}(), "ValidationException: 1 validation error detected: Value 'NAND' at 'conditionalOperator' failed to satisfy constraint: Member must satisfy enum value set: [AND, OR]"},
+		{"PUT with no Value", upd(awsddb.UpdateItemInput{AttributeUpdates: map[string]types.AttributeValueUpdate{"v": {Action: types.AttributeActionPut}}}),
+			invalid + "Only DELETE action is allowed when no attribute value is specified"},
+		{"ADD with no Value", upd(awsddb.UpdateItemInput{AttributeUpdates: map[string]types.AttributeValueUpdate{"v": {Action: types.AttributeActionAdd}}}),
+			invalid + "Only DELETE action is allowed when no attribute value is specified"},
+		{"an unknown Action", upd(awsddb.UpdateItemInput{AttributeUpdates: map[string]types.AttributeValueUpdate{"v": {Action: "MERGE", Value: n("1")}}}),
+			"ValidationException: 1 validation error detected: Value 'MERGE' at 'attributeUpdates.v.member.action' failed to satisfy constraint: Member must satisfy enum value set: [ADD, PUT, DELETE]"},
+		{"a key attribute", upd(awsddb.UpdateItemInput{AttributeUpdates: map[string]types.AttributeValueUpdate{"orderId": {Value: s("O9")}}}),
+			invalid + "Cannot update attribute orderId. This attribute is part of the key"},
+	}
+	for _, tc := range cases {
+		if tc.got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, tc.got, tc.want)
+		}
+	}
+	// Nothing refused was written.
+	g, err := c.GetItem(ctx, &awsddb.GetItemInput{TableName: aws.String("Orders"), Key: key})
+	if err != nil || renderItem(g.Item) != renderItem(av{"orderId": s("O1"), "v": n("1")}) {
+		t.Errorf("after the refusals: %s %s", legacyMsg(err), renderItem(g.Item))
+	}
+}
