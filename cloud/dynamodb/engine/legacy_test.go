@@ -520,3 +520,32 @@ func TestLegacyWriteRefusals(t *testing.T) {
 		t.Errorf("after the refusals: %s %s", legacyMsg(err), renderItem(g.Item))
 	}
 }
+
+// TestLegacyBeforeTableLookup: legacy parameters are validated before the
+// table is looked up, as DynamoDB does, and a filter of many conditions
+// is a client error, never a server one.
+func TestLegacyBeforeTableLookup(t *testing.T) {
+	c := newClient(t, engine.New())
+	_, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("Missing"), Item: av{"k": s("x")},
+		Expected: map[string]types.ExpectedAttributeValue{"v": {}}})
+	if got, want := legacyMsg(err), "ValidationException: 1 validation error detected: One or more parameter values were invalid: Value must be provided when Exists is null for Attribute: v"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	_, err = c.Query(ctx, &awsddb.QueryInput{TableName: aws.String("Missing"),
+		KeyConditions: map[string]types.Condition{"k": cond(types.ComparisonOperatorEq)}})
+	if got, want := legacyMsg(err), "ValidationException: One or more parameter values were invalid: Invalid number of argument(s) for the EQ ComparisonOperator"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	legacyEvents(t, c)
+	many := map[string]types.Condition{}
+	for i := range 500 {
+		many[strings.Repeat("x", 200)+string(rune('a'+i%26))+strings.Repeat("y", i)] = cond(types.ComparisonOperatorNotNull)
+	}
+	_, err = c.Scan(ctx, &awsddb.ScanInput{TableName: aws.String("Events"), ScanFilter: many})
+	var api smithy.APIError
+	if !errors.As(err, &api) || api.ErrorCode() != "ValidationException" {
+		t.Errorf("a huge ScanFilter: %s", legacyMsg(err))
+	} else {
+		t.Logf("a huge ScanFilter: %.200s", legacyMsg(err))
+	}
+}
