@@ -67,10 +67,14 @@
 // with the table's definition and reported, with no other effect. A table
 // ARN is accepted wherever a table name is.
 //
+// The legacy parameters (KeyConditions, QueryFilter, ScanFilter,
+// Expected, AttributeUpdates, ConditionalOperator, AttributesToGet) are
+// translated (legacy.go) into the expressions they stand for, with
+// generated placeholders, and run on the same paths; a request mixing
+// them with expression parameters is refused, as DynamoDB does.
+//
 // What it refuses, with a ValidationException rather than silently
-// ignoring: the legacy parameters (Expected, AttributeUpdates,
-// KeyConditions, QueryFilter, ScanFilter, ConditionalOperator), streams,
-// replicas and SSE settings. Unknown operations are an
+// ignoring: streams, replicas and SSE settings. Unknown operations are an
 // UnknownOperationException.
 //
 // Input limits, as AWS documents them, each a ValidationException: every

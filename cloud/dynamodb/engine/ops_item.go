@@ -1,33 +1,5 @@
 package engine
 
-import (
-	"encoding/json"
-)
-
-// legacy holds the pre-expression parameters the engine refuses with a
-// clear error rather than ignoring: ignoring a condition would write what
-// the caller meant to guard.
-type legacy struct {
-	Expected            json.RawMessage
-	ConditionalOperator string
-	AttributeUpdates    json.RawMessage
-	KeyConditions       json.RawMessage
-	QueryFilter         json.RawMessage
-	ScanFilter          json.RawMessage
-}
-
-func (l legacy) check() error {
-	for name, raw := range map[string]json.RawMessage{"Expected": l.Expected, "AttributeUpdates": l.AttributeUpdates, "KeyConditions": l.KeyConditions, "QueryFilter": l.QueryFilter, "ScanFilter": l.ScanFilter} {
-		if len(raw) > 0 && string(raw) != "null" {
-			return errf("the embedded DynamoDB does not support the legacy parameter %s: use expressions (ConditionExpression, UpdateExpression, KeyConditionExpression, FilterExpression)", name)
-		}
-	}
-	if l.ConditionalOperator != "" {
-		return errf("the embedded DynamoDB does not support the legacy parameter ConditionalOperator: use expressions")
-	}
-	return nil
-}
-
 type writeCommon struct {
 	TableName                           string
 	ConditionExpression                 string
@@ -97,7 +69,7 @@ func (e *Engine) putItem(body []byte) ([]byte, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if err := in.legacy.check(); err != nil {
+	if err := in.fromLegacy(nil); err != nil {
 		return nil, err
 	}
 	switch in.ReturnValues {
@@ -251,7 +223,7 @@ func (e *Engine) updateItem(body []byte) ([]byte, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if err := in.legacy.check(); err != nil {
+	if err := in.fromLegacy(&in.UpdateExpression); err != nil {
 		return nil, err
 	}
 	switch in.ReturnValues {
@@ -394,7 +366,7 @@ func (e *Engine) deleteItem(body []byte) ([]byte, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if err := in.legacy.check(); err != nil {
+	if err := in.fromLegacy(nil); err != nil {
 		return nil, err
 	}
 	switch in.ReturnValues {

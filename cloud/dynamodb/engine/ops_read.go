@@ -94,7 +94,7 @@ type readPlan struct {
 
 // validateRead checks a request that needs nothing but the table's schema.
 func (e *Engine) validateRead(in *readInput, scan bool) (readPlan, error) {
-	if err := in.legacy.check(); err != nil {
+	if err := in.fromLegacy(scan); err != nil {
 		return readPlan{}, err
 	}
 	t, err := e.table(in.TableName)
