@@ -1,7 +1,6 @@
 package cloud_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -11,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -804,43 +802,7 @@ func TestAFunctionCreatedThroughTheAPISurvivesAKill(t *testing.T) {
 	t.Parallel()
 	slowtest.Skip(t, "kills a child process running a cloud")
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), lambdaCrashChildEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan bool, 1)
-	go func() {
-		lines := bufio.NewScanner(out)
-		ok := false
-		for lines.Scan() {
-			if lines.Text() == "ready" {
-				ok = true
-				break
-			}
-		}
-		ready <- ok
-		for lines.Scan() {
-		}
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			cmd.Wait()
-			t.Fatal("the child ended before creating the function")
-		}
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatal("the child did not create the function within 30 s")
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
+	killWhenReady(t, lambdaCrashChildEnv+"="+dir, "created the function")
 
 	c := startIn(t, dir)
 	defer closeCloud(t, c)

@@ -1,11 +1,9 @@
 package cloud_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -284,43 +282,7 @@ func publishUntilKilled(spec string) int {
 // kills it (SIGKILL) once it has published msg.
 func crashAfterAFailingPublish(t *testing.T, dir string, at time.Time, msg string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %s", crashChildEnv, dir, at.Unix(), msg))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan bool, 1)
-	go func() {
-		lines := bufio.NewScanner(out)
-		ok := false
-		for lines.Scan() {
-			if lines.Text() == "ready" {
-				ok = true
-				break
-			}
-		}
-		ready <- ok
-		for lines.Scan() {
-		}
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			cmd.Wait()
-			t.Fatal("the child ended without publishing")
-		}
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatal("the child did not publish within 30 s")
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
+	killWhenReady(t, fmt.Sprintf("%s=%s %d %s", crashChildEnv, dir, at.Unix(), msg), "published")
 }
 
 func TestSNSDeliveryFailuresAreClassifiedAsAWSClassifiesThem(t *testing.T) {
