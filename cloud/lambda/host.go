@@ -437,9 +437,19 @@ func (h *Host) createMapping(ctx context.Context, m EventSourceMapping, id strin
 	return mp.id, nil
 }
 
-// validate checks m's numbers as AWS does.
+// maxFIFOBatchSize is the largest BatchSize of a mapping of a FIFO queue.
+const maxFIFOBatchSize = 10
+
+// validate checks m's numbers as AWS does. A FIFO queue (its name ends in
+// ".fifo") takes no batching window and batches of at most 10: AWS's
+// message for the first is documented, the second's is the host's.
 func (m EventSourceMapping) validate() error {
+	fifo := IsFIFOQueueARN(m.EventSourceArn)
 	switch {
+	case fifo && m.MaximumBatchingWindow != 0:
+		return errors.New("lambda: InvalidParameterValueException: Batching window is not supported for FIFO queues")
+	case fifo && m.BatchSize > maxFIFOBatchSize:
+		return fmt.Errorf("lambda: InvalidParameterValueException: BatchSize %d is above %d, the most for a FIFO queue", m.BatchSize, maxFIFOBatchSize)
 	case m.BatchSize < 1 || m.BatchSize > 10000:
 		return fmt.Errorf("lambda: BatchSize %d is outside 1–10000", m.BatchSize)
 	case m.BatchSize > 10 && m.MaximumBatchingWindow < 1:
