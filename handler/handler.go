@@ -14,6 +14,11 @@
 //     visibility timeout and, after maxReceiveCount receives, moves it to the
 //     dead-letter queue itself.
 //
+// A standard queue's records are processed concurrently, in any order. A
+// FIFO queue's are processed a message group at a time, in order; after a
+// group's first failed record the rest of the group is reported failed
+// without being processed, so that SQS delivers them again in order.
+//
 // The package depends on the small interfaces it declares (Store,
 // DeadLetterQueue), never on SDK clients.
 package handler

@@ -26,6 +26,16 @@
 // whole batch, whose messages return after the visibility timeout. Each
 // invocation writes Lambda's START, END and REPORT lines to the log sink.
 //
+// FIFO queues (names ending in ".fifo"): the queue hands out a message
+// group's messages in order and none of a group while one of its messages
+// is in flight, so concurrent batches never share a group; each batch is
+// one receive, invoked whole (no batching window, at most 10 records, as
+// AWS requires). Records carry MessageGroupId, MessageDeduplicationId and
+// SequenceNumber. A record the response lists keeps every later record
+// of its group in the queue with it, listed or not, so that none overtakes
+// it; the other groups' records are deleted. The group comes back, in
+// order, after the visibility timeout.
+//
 // Concurrency: a mapping runs MaximumConcurrency pollers (5 when it sets
 // none, AWS's starting number), each invoking its own batch, so no more than
 // MaximumConcurrency invocations run at once and a poller never receives

@@ -64,7 +64,7 @@ func (c clientQueues) Lookup(ctx context.Context, arn string) (QueueInfo, error)
 	}
 	attrs, err := c.api.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{
 		QueueUrl:       url.QueueUrl,
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameVisibilityTimeout, sqstypes.QueueAttributeNameFifoQueue},
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameVisibilityTimeout},
 	})
 	if err != nil {
 		return QueueInfo{}, err
@@ -73,8 +73,7 @@ func (c clientQueues) Lookup(ctx context.Context, arn string) (QueueInfo, error)
 	if err != nil {
 		return QueueInfo{}, fmt.Errorf("queue %s reports VisibilityTimeout %q", arn, attrs.Attributes["VisibilityTimeout"])
 	}
-	fifo := attrs.Attributes["FifoQueue"] == "true" || IsFIFOQueueARN(arn)
-	return QueueInfo{ARN: arn, URL: aws.ToString(url.QueueUrl), Region: parts[3], VisibilityTimeoutSec: vt, FIFO: fifo}, nil
+	return QueueInfo{ARN: arn, URL: aws.ToString(url.QueueUrl), Region: parts[3], VisibilityTimeoutSec: vt, FIFO: IsFIFOQueueARN(arn)}, nil
 }
 
 // RecordAttributes are the system attributes an SQS event source mapping
