@@ -86,6 +86,10 @@ type Queues interface {
 // Delivery is one message for one SQS queue.
 type Delivery struct {
 	QueueARN, TopicARN, Body string
+	// MessageGroupID and MessageDeduplicationID are the SQS message's:
+	// a FIFO topic sets both for a FIFO queue; a standard topic passes on
+	// a publish's MessageGroupId (fair queues).
+	MessageGroupID, MessageDeduplicationID string
 	// Attributes are SQS message attributes (used with raw delivery and for
 	// dead-lettering).
 	Attributes map[string]MessageAttribute
@@ -219,6 +223,9 @@ type Service struct {
 
 	timersMu sync.Mutex
 	timers   map[*retryTimer]struct{}
+	// chains holds, by subscription and group, the deliveries to FIFO
+	// queues waiting behind one that waits for a retry (fifo.go).
+	chains map[string]*chain
 	// recovered holds the retries loaded from the data file until Start
 	// arms them.
 	recovered []*job
@@ -253,6 +260,7 @@ func New(opts Options) (*Service, error) {
 		subs:    map[string]*subscription{},
 		stats:   map[string]*counters{},
 		timers:  map[*retryTimer]struct{}{},
+		chains:  map[string]*chain{},
 		idle:    make(chan struct{}),
 	}
 	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
@@ -325,10 +333,7 @@ func (s *Service) Start() {
 		s.log.Warn("sns: delivery retries are pending in the data file but no SQS is attached; they wait for the next start", "retries", len(jobs))
 		return
 	}
-	now := s.clock.Now()
-	for _, j := range jobs {
-		s.armLocked(max(j.due.Sub(now), time.Duration(0)), j)
-	}
+	s.arrangeRecovered(jobs, s.clock.Now())
 }
 
 // beginRun counts a delivery run under way, for Shutdown to wait for.

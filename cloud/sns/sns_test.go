@@ -735,10 +735,10 @@ func TestAWSErrorCodes(t *testing.T) {
 				_, err := e.client.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("no spaces")})
 				return err
 			}, new(*types.InvalidParameterException), "Topic Name"},
-			{"a FIFO topic is InvalidParameter", func() error {
-				_, err := e.client.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("o.fifo"), Attributes: map[string]string{"FifoTopic": "true"}})
+			{"a FIFO topic not named .fifo is InvalidParameter", func() error {
+				_, err := e.client.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String("o"), Attributes: map[string]string{"FifoTopic": "true"}})
 				return err
-			}, new(*types.InvalidParameterException), "FIFO topics are not supported"},
+			}, new(*types.InvalidParameterException), "Invalid parameter: Topic Name"},
 			{"an unknown topic attribute is InvalidParameter", func() error {
 				_, err := e.client.SetTopicAttributes(ctx, &awssns.SetTopicAttributesInput{TopicArn: aws.String(topic), AttributeName: aws.String("Colour"), AttributeValue: aws.String("x")})
 				return err
