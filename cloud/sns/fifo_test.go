@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/orderflow/orderflow/cloud/sns"
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 // fifoTopicAttrs are the attributes of a FIFO topic, with content-based
@@ -456,4 +457,118 @@ func TestAFailedDeliveryKeepsTheLaterMessagesOfItsGroupBehindIt(t *testing.T) {
 			t.Errorf("delivered = %v, want m4 at once once the group caught up", got)
 		}
 	})
+}
+
+func TestAFIFOTopicsDeduplicationWindowAndSequenceSurviveARestart(t *testing.T) {
+	q := &fakeQueues{}
+	n := newSNSNode(t, q)
+	topic := n.createTopic(t, "orders.fifo", fifoTopicAttrs(false))
+	n.subscribe(t, topic, "q.fifo", nil)
+	pub := func(dedup string) *awssns.PublishOutput {
+		t.Helper()
+		out, err := n.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("m"),
+			MessageGroupId: aws.String("g"), MessageDeduplicationId: aws.String(dedup)})
+		if err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		return out
+	}
+	first := pub("d1")
+	second := pub("d2")
+	n.restart(t, time.Minute, q)
+	out, err := n.client.GetTopicAttributes(ctx, &awssns.GetTopicAttributesInput{TopicArn: aws.String(topic)})
+	if err != nil {
+		t.Fatalf("GetTopicAttributes: %v", err)
+	}
+	if out.Attributes["FifoTopic"] != "true" || out.Attributes["ContentBasedDeduplication"] != "false" {
+		t.Errorf("after a restart the topic reports FifoTopic=%q ContentBasedDeduplication=%q", out.Attributes["FifoTopic"], out.Attributes["ContentBasedDeduplication"])
+	}
+	dup := pub("d1")
+	if *dup.MessageId != *first.MessageId || *dup.SequenceNumber != *first.SequenceNumber {
+		t.Errorf("a duplicate after the restart answered %s/%s, want %s/%s", *dup.MessageId, *dup.SequenceNumber, *first.MessageId, *first.SequenceNumber)
+	}
+	if got := len(q.to(queueARN("q.fifo"))); got != 2 {
+		t.Errorf("deliveries = %d, want 2: the duplicate is not delivered", got)
+	}
+	third := pub("d3")
+	if *third.SequenceNumber <= *second.SequenceNumber {
+		t.Errorf("sequence number after the restart %s, want above %s", *third.SequenceNumber, *second.SequenceNumber)
+	}
+	// Past the window (measured from the first publish), d1 is new again,
+	// and a later start forgets what has expired.
+	n.restart(t, sns.DeduplicationWindow, q)
+	if again := pub("d1"); *again.MessageId == *first.MessageId {
+		t.Errorf("d1 after the window answered with the first message's id")
+	}
+	if got := len(q.to(queueARN("q.fifo"))); got != 4 {
+		t.Errorf("deliveries = %d, want 4", got)
+	}
+}
+
+func TestAFIFOTopicDeletedAndCreatedAgainStartsAfresh(t *testing.T) {
+	q := &fakeQueues{}
+	n := newSNSNode(t, q)
+	topic := n.createTopic(t, "orders.fifo", fifoTopicAttrs(false))
+	n.subscribe(t, topic, "q.fifo", nil)
+	in := &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("m"), MessageGroupId: aws.String("g"), MessageDeduplicationId: aws.String("d1")}
+	first, err := n.client.Publish(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.client.DeleteTopic(ctx, &awssns.DeleteTopicInput{TopicArn: aws.String(topic)}); err != nil {
+		t.Fatal(err)
+	}
+	n.restart(t, 0, q)
+	n.createTopic(t, "orders.fifo", fifoTopicAttrs(false))
+	n.subscribe(t, topic, "q.fifo", nil)
+	again, err := n.client.Publish(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *again.MessageId == *first.MessageId {
+		t.Errorf("the new topic answered with the deleted topic's message")
+	}
+	if got := len(q.to(queueARN("q.fifo"))); got != 2 {
+		t.Errorf("deliveries = %d, want 2", got)
+	}
+}
+
+func TestDeliveriesHeldBehindARetryStayInOrderAcrossARestart(t *testing.T) {
+	failing := &fakeQueues{DeliverFunc: func(_ context.Context, d sns.Delivery) error {
+		if d.Body == "m1" {
+			return errors.New("throttled")
+		}
+		return nil
+	}}
+	n := newSNSNode(t, failing)
+	topic := n.createTopic(t, "orders.fifo", fifoTopicAttrs(true))
+	n.subscribe(t, topic, "q.fifo", map[string]string{"RawMessageDelivery": "true"})
+	for _, m := range []string{"m1", "m2", "m3"} {
+		if _, err := n.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String(m), MessageGroupId: aws.String("g")}); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+	}
+	if got := failing.to(queueARN("q.fifo")); len(got) != 0 {
+		t.Fatalf("delivered %d behind a failing m1", len(got))
+	}
+	if got := pendingRetries(t, n); got != 3 {
+		t.Fatalf("retry records = %d, want m1's retry and m2, m3 held behind it", got)
+	}
+	healthy := &fakeQueues{}
+	n.restart(t, 0, healthy)
+	n.clock.Advance(time.Second)
+	got := waitDelivered(t, healthy, queueARN("q.fifo"), 3)
+	var bodies []string
+	for _, d := range got {
+		bodies = append(bodies, d.Body)
+		if d.MessageGroupID != "g" || d.MessageDeduplicationID == "" {
+			t.Errorf("recovered delivery %q lost its ids: %+v", d.Body, d)
+		}
+	}
+	if !slices.Equal(bodies, []string{"m1", "m2", "m3"}) {
+		t.Errorf("delivered after the restart %v, want m1, m2, m3", bodies)
+	}
+	if !poll.Within(5*time.Second, func() bool { return pendingRetries(t, n) == 0 }) {
+		t.Error("the delivered records are still in the file")
+	}
 }
