@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/sns"
 	"github.com/orderflow/orderflow/internal/poll"
 )
@@ -570,5 +571,37 @@ func TestDeliveriesHeldBehindARetryStayInOrderAcrossARestart(t *testing.T) {
 	}
 	if !poll.Within(5*time.Second, func() bool { return pendingRetries(t, n) == 0 }) {
 		t.Error("the delivered records are still in the file")
+	}
+}
+
+func TestInMemoryDeliveriesHeldBehindAStoppedRetryCountAsLostOnClose(t *testing.T) {
+	q := &fakeQueues{DeliverFunc: func(_ context.Context, d sns.Delivery) error {
+		if d.Body == "m1" {
+			return errors.New("throttled")
+		}
+		return nil
+	}}
+	svc, err := sns.New(sns.Options{Queues: q, Clock: clock.NewFake(t1), Signer: testSigner(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := svc.CreateTopic(ctx, "orders.fifo", fifoTopicAttrs(true), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := svc.Subscribe(ctx, topic, "sqs", queueARN("q.fifo"), map[string]string{"RawMessageDelivery": "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"m1", "m2"} {
+		if _, err := svc.Publish(ctx, sns.PublishInput{TopicARN: topic, Message: m, MessageGroupID: "g"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := svc.Stats().Subscriptions[sub]; st.Failed != 2 || st.DeadLetterFailed != 2 || st.Delivered != 0 {
+		t.Errorf("stats = %+v, want m1 and m2 counted as failed and lost", st)
 	}
 }

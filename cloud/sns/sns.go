@@ -1,4 +1,4 @@
-// Package sns is the embedded cloud's Amazon SNS: standard topics,
+// Package sns is the embedded cloud's Amazon SNS: standard and FIFO topics,
 // subscriptions with protocol sqs, Publish and PublishBatch, filter policies,
 // raw delivery, subscription dead-letter queues, and notification envelopes
 // signed as AWS signs them, so that unmodified AWS clients work against it.
@@ -502,6 +502,17 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	s.timersMu.Lock()
 	timers := s.timers
 	s.timers = map[*retryTimer]struct{}{}
+	if s.j == nil {
+		// In memory, the deliveries held behind a stopped retry are lost
+		// with it; with a data file they stay there for the next start.
+		for _, c := range s.chains {
+			for _, j := range c.waiting {
+				j.counters.add(failed)
+				j.counters.add(deadLetterFailed)
+			}
+			c.waiting = nil
+		}
+	}
 	s.closed = true
 	s.closing.Store(true)
 	s.timersMu.Unlock()
