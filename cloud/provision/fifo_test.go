@@ -120,3 +120,38 @@ Resources:
 		}
 	}
 }
+
+func TestAFIFOTopicsDeduplicationSettingsChangeInPlace(t *testing.T) {
+	ctx := context.Background()
+	_, cfg := cloudtest.Start(t)
+	opts := provision.Options{Providers: provision.AWS(cfg, nil, &provision.Records{})}
+	const doc = `
+Parameters:
+  Dedup: {Type: String, Default: "true"}
+Resources:
+  Orders:
+    Type: AWS::SNS::Topic
+    Properties: {TopicName: orders.fifo, FifoTopic: true, ContentBasedDeduplication: !Ref Dedup, FifoThroughputScope: MessageGroup}
+`
+	first, err := provision.Apply(ctx, parse(t, doc), opts, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without := strings.Replace(doc, ", FifoThroughputScope: MessageGroup", "", 1)
+	opts.Parameters = map[string]string{"Dedup": "false"}
+	next, err := provision.Apply(ctx, parse(t, without), opts, first.Stack, nil)
+	if err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	if err := next.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out, err := awssns.NewFromConfig(cfg).GetTopicAttributes(ctx, &awssns.GetTopicAttributesInput{TopicArn: aws.String("arn:aws:sns:us-east-1:000000000000:orders.fifo")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Attributes["ContentBasedDeduplication"] != "false" || out.Attributes["FifoThroughputScope"] != "Topic" {
+		t.Errorf("after the update: ContentBasedDeduplication=%q FifoThroughputScope=%q, want false and Topic",
+			out.Attributes["ContentBasedDeduplication"], out.Attributes["FifoThroughputScope"])
+	}
+}
