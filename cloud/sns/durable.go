@@ -14,7 +14,7 @@ package sns
 //	subscriptions/<arn>       creation order, topic, protocol, endpoint, attributes
 //	retries/<id>              a delivery waiting for a retry: where, what, attempts, when;
 //	                          an id starting "g:" adds group and deduplication ids and order
-//	fifo/<topic arn>          a FIFO topic's last sequence number
+//	fifo/<topic arn>          the highest sequence number a FIFO topic has reserved
 //	dedup/<topic arn>\x00<key>  a FIFO topic's deduplication id in its window: message id,
 //	                          sequence number, expiry (key is the id, or group\x00id)
 //
@@ -399,7 +399,8 @@ func (s *Service) loadFIFO(root *bbolt.Bucket) error {
 			return nil
 		}
 		d := journal.NewDecoder(v)
-		t.pub.seq = d.Uint()
+		t.pub.seq = d.Uint() // the rest of the reserved block is skipped
+		t.pub.reserved = t.pub.seq
 		if err := d.Err(); err != nil {
 			return fmt.Errorf("%w: FIFO topic %s: %v", ErrDataFile, k, err)
 		}

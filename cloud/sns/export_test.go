@@ -19,7 +19,7 @@ func DumpForTest(s *Service) string {
 		if t.fifo {
 			now := s.clock.Now()
 			t.pub.mu.Lock()
-			fmt.Fprintf(&b, "  sequence %d\n", t.pub.seq)
+			fmt.Fprintf(&b, "  sequence reserved %d\n", t.pub.reserved)
 			for _, k := range slices.Sorted(maps.Keys(t.pub.dedup)) {
 				if e := t.pub.dedup[k]; now.Before(e.expires) {
 					fmt.Fprintf(&b, "  dedup %q %x\n", k, dedupValue(e))

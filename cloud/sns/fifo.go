@@ -42,11 +42,20 @@ var fifoID = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
 // firstSequenceNumber makes sequence numbers 20 digits long, as AWS's are.
 const firstSequenceNumber = 10000000000000000000
 
+// sequenceBlock is how many sequence numbers a FIFO topic on a data file
+// reserves at a time; a restart skips what was left of its block (AWS's
+// numbers are not consecutive either).
+const sequenceBlock = 1000
+
 // fifoState is a FIFO topic's publishing state; mu orders its publishes.
 type fifoState struct {
 	mu    sync.Mutex
 	gone  bool   // the topic was deleted
 	seq   uint64 // the last sequence number given (0: none yet)
+	// reserved, with a data file, is the highest sequence number the file
+	// allows: numbers are reserved a block at a time before they are
+	// given, so that a crash never makes a number given again.
+	reserved uint64
 	dedup map[string]dedupEntry
 	// order holds the deduplication keys by expiry, oldest first.
 	order []dedupExpiry
@@ -132,6 +141,12 @@ func (s *Service) publishFIFO(ctx context.Context, v topicView, ms []*message) (
 			m.id, m.sequenceNumber = e.messageID, e.sequenceNumber
 			continue // a duplicate: accepted, answered alike, not delivered
 		}
+		if s.j != nil && t.pub.seq >= t.pub.reserved {
+			t.pub.reserved = t.pub.seq + sequenceBlock
+			if err := durable(s.j.Append(put(fifoBucket, t.arn, fifoValue(t.pub.reserved)))); err != nil {
+				return nil, fmt.Errorf("sns: publish to %s: reserve sequence numbers: %w", t.arn, err)
+			}
+		}
 		t.pub.seq++
 		m.seq, m.sequenceNumber = t.pub.seq, sequenceNumber(t.pub.seq)
 		tickets = append(tickets, s.fanOut(ctx, m, v.subs, 0))
@@ -146,9 +161,6 @@ func (s *Service) publishFIFO(ctx context.Context, v topicView, ms []*message) (
 		}
 	}
 	if s.j != nil {
-		if len(ops) > 0 {
-			ops = append(ops, put(fifoBucket, t.arn, fifoValue(t.pub.seq)))
-		}
 		tickets = append(tickets, s.j.Append(ops...))
 	}
 	return tickets, nil
