@@ -49,14 +49,14 @@ const sequenceBlock = 1000
 
 // fifoState is a FIFO topic's publishing state; mu orders its publishes.
 type fifoState struct {
-	mu    sync.Mutex
-	gone  bool   // the topic was deleted
-	seq   uint64 // the last sequence number given (0: none yet)
+	mu   sync.Mutex
+	gone bool   // the topic was deleted
+	seq  uint64 // the last sequence number given (0: none yet)
 	// reserved, with a data file, is the highest sequence number the file
 	// allows: numbers are reserved a block at a time before they are
 	// given, so that a crash never makes a number given again.
 	reserved uint64
-	dedup map[string]dedupEntry
+	dedup    map[string]dedupEntry
 	// order holds the deduplication keys by expiry, oldest first.
 	order []dedupExpiry
 }
