@@ -605,3 +605,35 @@ func TestInMemoryDeliveriesHeldBehindAStoppedRetryCountAsLostOnClose(t *testing.
 		t.Errorf("stats = %+v, want m1 and m2 counted as failed and lost", st)
 	}
 }
+
+func TestAFIFODeliveryDeadLettersWithItsGroupAndDeduplicationIDs(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := b.newEnv(t)
+		e.queues.DeliverFunc = func(_ context.Context, d sns.Delivery) error {
+			if d.QueueARN == queueARN("q.fifo") {
+				return fmt.Errorf("%w: gone", sns.ErrQueueNotFound)
+			}
+			return nil
+		}
+		topic := e.createTopic(t, "orders.fifo", fifoTopicAttrs(false))
+		e.subscribe(t, topic, "q.fifo", map[string]string{"RedrivePolicy": `{"deadLetterTargetArn":"` + queueARN("dlq.fifo") + `"}`})
+		for _, m := range []string{"m1", "m2"} {
+			if _, err := e.client.Publish(ctx, &awssns.PublishInput{TopicArn: aws.String(topic), Message: aws.String(m),
+				MessageGroupId: aws.String("g"), MessageDeduplicationId: aws.String("MessageDeduplicationId-" + m)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := e.queues.to(queueARN("dlq.fifo"))
+		if len(got) != 2 {
+			t.Fatalf("dead-lettered %d, want 2", len(got))
+		}
+		for i, d := range got {
+			env := decodeEnvelope(t, d.Body)
+			want := fmt.Sprint("m", i+1)
+			if env["Message"] != want || d.MessageGroupID != "g" || d.MessageDeduplicationID != "MessageDeduplicationId-"+want {
+				t.Errorf("dead-letter %d = %q group %q deduplication id %q, want %s with group g and MessageDeduplicationId-%s",
+					i, env["Message"], d.MessageGroupID, d.MessageDeduplicationID, want, want)
+			}
+		}
+	})
+}
