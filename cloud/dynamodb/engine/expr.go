@@ -882,3 +882,46 @@ func copyPath(v *types.Item, path []pathStep, into *types.Item) (*types.Item, bo
 	}
 	return into, ok
 }
+
+// conditionRoots returns the top-level attribute of every document path a
+// condition or filter expression names, placeholders resolved; nil when
+// the expression does not parse (its evaluation reports that).
+func conditionRoots(expr string, names map[string]string) []string {
+	p := language.NewParser(language.NewLexer(expr))
+	cond := p.ParseConditionalExpression()
+	if len(p.Errors()) > 0 || cond == nil {
+		return nil
+	}
+	var out []string
+	var walk func(language.Expression)
+	walk = func(x language.Expression) {
+		switch n := x.(type) {
+		case *language.Identifier:
+			if !strings.HasPrefix(n.Value, ":") {
+				out = append(out, rootName(n, names))
+			}
+		case *language.IndexExpression:
+			walk(n.Left)
+		case *language.CallExpression:
+			for _, a := range n.Arguments {
+				walk(a)
+			}
+		case *language.InfixExpression:
+			walk(n.Left)
+			walk(n.Right)
+		case *language.PrefixExpression:
+			walk(n.Right)
+		case *language.BetweenExpression:
+			walk(n.Left)
+			walk(n.Range[0])
+			walk(n.Range[1])
+		case *language.InExpression:
+			walk(n.Left)
+			for _, r := range n.Range {
+				walk(r)
+			}
+		}
+	}
+	walk(cond.Expression)
+	return out
+}
