@@ -233,24 +233,15 @@ type labeled struct {
 }
 
 // match evaluates a condition or filter expression on it (an empty item
-// when there is none) through minidyn's interpreter.
+// when there is none): condition.go walks it, with minidyn's parser and
+// evaluator.
 func (e *Engine) match(label, expr string, it item, a exprAttrs) (bool, error) {
 	if it == nil {
 		it = item{}
 	}
-	typ := interpreter.ExpressionTypeConditional
-	if label == "FilterExpression" {
-		typ = interpreter.ExpressionTypeFilter
-	}
 	var ok bool
 	err := interpret(label, func() (err error) {
-		ok, err = e.lang.Match(interpreter.MatchInput{
-			Expression:     expr,
-			ExpressionType: typ,
-			Item:           it,
-			Attributes:     a.values,
-			Aliases:        a.names,
-		})
+		ok, err = evalCondition(label, expr, it, a)
 		return err
 	})
 	return ok, err

@@ -129,6 +129,9 @@ func (e *Engine) validateRead(in *readInput, scan bool) (readPlan, error) {
 	if err := r.a.check(exprs...); err != nil {
 		return readPlan{}, err
 	}
+	if err := checkCondition("FilterExpression", in.FilterExpression, r.a); err != nil {
+		return readPlan{}, err
+	}
 	if scan {
 		if r.segment, r.segments, err = checkSegment(in); err != nil {
 			return readPlan{}, err
