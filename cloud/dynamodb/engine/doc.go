@@ -36,9 +36,12 @@
 // bounds of two types) are refused before any item is read. A Query's
 // filter may not name a key attribute of what it queries.
 //
-// Transactions' client request tokens (txtoken.go) are remembered in
-// memory for 10 minutes after the transaction completes, at most 10,000
-// of them (the oldest forgotten first); they do not survive a restart.
+// Transactions' client request tokens (txtoken.go) are remembered for 10
+// minutes after the transaction completes, at most 10,000 of them (the
+// oldest forgotten first). On a data file each is journaled in its
+// transaction's own commit and loaded at start, so a replay after a
+// restart, kill -9 included, answers as before; records whose window has
+// ended are deleted.
 //
 // Storage. github.com/google/btree (BTreeG): a widely used,
 // dependency-free generic B-tree with ordered range iteration in both

@@ -55,11 +55,15 @@ var tokensPath = journal.Path(rootBucket, []byte("txtokens"))
 
 // tokenRecord is the journal op recording a completed token.
 func tokenRecord(token string, hash [sha256.Size]byte, at time.Time, resp []byte) journal.Op {
+	return journal.Put(tokensPath, []byte(token), encodeToken(hash, at, resp))
+}
+
+func encodeToken(hash [sha256.Size]byte, at time.Time, resp []byte) []byte {
 	enc := journal.NewEncoder(len(hash) + len(resp) + 16)
 	enc.Blob(hash[:])
 	enc.Int(at.UnixNano())
 	enc.Blob(resp)
-	return journal.Put(tokensPath, []byte(token), enc.Bytes())
+	return enc.Bytes()
 }
 
 // load reads the token records of tx as of now: it remembers those still
