@@ -93,8 +93,8 @@ func withMember(resp []byte, name string, value []byte) []byte {
 type tableMetrics struct {
 	locked bool // the caller holds the tables' locks
 	names  []string
-	by    map[string][][]byte
-	seen  map[string]bool
+	by     map[string][][]byte
+	seen   map[string]bool
 }
 
 func (m *tableMetrics) add(t *table, it item) {
