@@ -202,3 +202,38 @@ func mergeAV(a, b av) av {
 	}
 	return out
 }
+
+// TestLegacyOperandTypes: a legacy ComparisonOperator given a value of a
+// type it does not take is refused with DynamoDB's legacy wording, before
+// any item is read, not with the message of the expression it stands for;
+// so is a BETWEEN whose lower bound is above its upper bound.
+func TestLegacyOperandTypes(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *engine.Engine) {
+		c := newClient(t, e)
+		simpleTable(t, c, "legacy")
+		const invalid = "ValidationException: One or more parameter values were invalid: ComparisonOperator "
+		cases := []struct {
+			op   types.ComparisonOperator
+			vals []types.AttributeValue
+			want string
+		}{
+			{types.ComparisonOperatorLt, []types.AttributeValue{ss("a")}, invalid + "LT is not valid for SS AttributeValue type"},
+			{types.ComparisonOperatorGe, []types.AttributeValue{boolean(true)}, invalid + "GE is not valid for BOOL AttributeValue type"},
+			{types.ComparisonOperatorIn, []types.AttributeValue{s("a"), l()}, invalid + "IN is not valid for L AttributeValue type"},
+			{types.ComparisonOperatorContains, []types.AttributeValue{m(av{})}, invalid + "CONTAINS is not valid for M AttributeValue type"},
+			{types.ComparisonOperatorNotContains, []types.AttributeValue{ns("1")}, invalid + "NOT_CONTAINS is not valid for NS AttributeValue type"},
+			{types.ComparisonOperatorBeginsWith, []types.AttributeValue{n("1")}, invalid + "BEGINS_WITH is not valid for N AttributeValue type"},
+			{types.ComparisonOperatorBetween, []types.AttributeValue{l(), l()}, invalid + "BETWEEN is not valid for L AttributeValue type"},
+			{types.ComparisonOperatorBetween, []types.AttributeValue{n("10"), n("9")}, "ValidationException: The BETWEEN condition was provided a range where the lower bound is greater than the upper bound"},
+			{types.ComparisonOperatorBetween, []types.AttributeValue{n("9"), n("10")}, "ok"},
+			{types.ComparisonOperatorEq, []types.AttributeValue{m(av{})}, "ok"},
+			{types.ComparisonOperatorContains, []types.AttributeValue{n("1")}, "ok"},
+		}
+		for _, tc := range cases {
+			_, err := c.Scan(ctx, &awsddb.ScanInput{TableName: aws.String("legacy"), ScanFilter: map[string]types.Condition{"a": {ComparisonOperator: tc.op, AttributeValueList: tc.vals}}})
+			if got := codeMessage(err); got != tc.want {
+				t.Errorf("%s %v: got %s, want %s", tc.op, tc.vals, got, tc.want)
+			}
+		}
+	})
+}
