@@ -14,6 +14,11 @@
 //	kumo       github.com/sivchari/kumo v0.33.1 for SNS, SQS and DynamoDB (in
 //	           process), with orderflow's function host and handler polling
 //	           it through the SDK (SQS's JSON protocol)
+//	ceiling    an HTTP server that answers every request with a canned,
+//	           valid answer and keeps nothing (ceiling.go): the rate the
+//	           benchmark's own clients and Go's HTTP stack reach on this
+//	           machine. Every stack's rate is also printed as a fraction of
+//	           the ceiling's on the same workload.
 //
 // Workloads:
 //
@@ -122,10 +127,14 @@ func main() {
 	logrus.SetLevel(logrus.WarnLevel)
 	logrus.SetOutput(io.Discard)
 	results := map[string]any{}
-	rows := [][]string{}
+	type row struct {
+		workload, stack, unit string
+		value                 float64
+	}
+	rows := []row{}
 	add := func(workload, stack string, value float64, unit string) {
 		results[workload+"/"+stack] = value
-		rows = append(rows, []string{workload, stack, fmt.Sprintf("%.0f %s", value, unit)})
+		rows = append(rows, row{workload, stack, unit, value})
 	}
 	ctx := context.Background()
 
@@ -138,6 +147,8 @@ func main() {
 		{"orderflow (Publish)", func() (float64, error) { return runOrderflow(ctx, *orders, *pubs, !*envelope, false, *durable) }},
 		{"goaws+minidyn (Publish)", func() (float64, error) { return runGoaws(ctx, *orders, *pubs, !*envelope) }},
 		{"kumo (Publish)", func() (float64, error) { return runKumo(ctx, *orders, *pubs, !*envelope, false) }},
+		{"ceiling (Publish)", func() (float64, error) { return runCeilingPipeline(ctx, *orders, *pubs, false) }},
+		{"ceiling (PublishBatch)", func() (float64, error) { return runCeilingPipeline(ctx, *orders, *pubs, true) }},
 	}) {
 		rate, err := s.run()
 		if err != nil {
@@ -156,7 +167,7 @@ func main() {
 		peer     string
 	}{{"sqs-cycle", false, "goaws"}, {"sqs-cycle-json", true, "kumo"}} {
 		for _, workers := range pick(want[c.workload], []int{1, 8}) {
-			for _, stack := range []string{"orderflow", c.peer} {
+			for _, stack := range []string{"orderflow", c.peer, "ceiling"} {
 				rate, err := runCycle(ctx, stack, workers, *cycle, *durable, c.json)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "%s on %s: %v\n", c.workload, stack, err)
@@ -174,7 +185,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "-ddb-items: %q is not a number\n", f)
 			os.Exit(2)
 		}
-		for _, stack := range []string{"orderflow", "minidyn", "kumo"} {
+		for _, stack := range []string{"orderflow", "minidyn", "kumo", "ceiling"} {
 			rate, err := runPuts(ctx, stack, n, *ddbPuts)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "puts on %s: %v\n", stack, err)
@@ -184,15 +195,35 @@ func main() {
 		}
 	}
 
+	// Each stack as a fraction of the ceiling on the same workload (the
+	// pipeline: on the same publish requests).
+	ofCeiling := map[string]float64{}
+	for _, r := range rows {
+		key := r.workload + "/ceiling"
+		if strings.HasPrefix(r.workload, "pipeline") {
+			key = r.workload + "/ceiling (Publish)"
+			if strings.Contains(r.stack, "PublishBatch") {
+				key = r.workload + "/ceiling (PublishBatch)"
+			}
+		}
+		if c, ok := results[key].(float64); ok && c > 0 {
+			ofCeiling[r.workload+"/"+r.stack] = r.value / c
+			results[r.workload+"/"+r.stack+"/of-ceiling"] = r.value / c
+		}
+	}
 	if *asJSON {
 		b, _ := json.MarshalIndent(results, "", "  ")
 		fmt.Println(string(b))
 		return
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "WORKLOAD\tSTACK\tRESULT")
+	fmt.Fprintln(w, "WORKLOAD\tSTACK\tRESULT\tOF CEILING")
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s\t%s\t%s\n", r[0], r[1], r[2])
+		frac := "–"
+		if f, ok := ofCeiling[r.workload+"/"+r.stack]; ok {
+			frac = fmt.Sprintf("%.0f%%", 100*f)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%.0f %s\t%s\n", r.workload, r.stack, r.value, r.unit, frac)
 	}
 	w.Flush()
 	ratio := func(a, b string) {
@@ -529,6 +560,8 @@ func runCycle(ctx context.Context, stack string, workers int, d time.Duration, d
 		srv := kumo.NewServer()
 		defer srv.Close()
 		url = srv.URL
+	case "ceiling":
+		url = startCeiling().url
 	default:
 		p, stop, err := startOrderflow(ctx, local.Options{Addr: "127.0.0.1:0"}, durable)
 		if err != nil {
@@ -546,10 +579,7 @@ func runCycle(ctx context.Context, stack string, workers int, d time.Duration, d
 	if err != nil {
 		return 0, err
 	}
-	bodies := make([]string, 10)
-	for i := range bodies {
-		bodies[i] = fmt.Sprintf(`{"orderId":"O%d","userId":"U1","itemName":"Laptop","quantity":1,"status":"new","timestamp":"2025-05-03T12:00:00Z"}`, i)
-	}
+	bodies := cycleBodies
 	var (
 		done  atomic.Int64
 		wg    sync.WaitGroup
@@ -597,6 +627,11 @@ func runPuts(ctx context.Context, stack string, items, puts int) (float64, error
 		srv := kumo.NewServer()
 		defer srv.Close()
 		cfg = aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("b", "b", "")}
+	case "ceiling":
+		// No state: the table size means nothing, so nothing is loaded.
+		cfg = startCeiling().cfg
+		cfg.HTTPClient = nil
+		items = 0
 	default:
 		p, err := local.Start(ctx, local.Options{Addr: "127.0.0.1:0"})
 		if err != nil {
