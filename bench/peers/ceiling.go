@@ -17,10 +17,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
-	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/internal/ordergen"
@@ -43,16 +43,15 @@ import (
 // them; the pipeline's PublishBatch numbers its entries globally and the SDK
 // does not check them), and DynamoDB's answers carry X-Amz-Crc32.
 //
-// The pipeline on the ceiling runs the same client work per order as on a
-// peer: the publishers' Publish (or PublishBatch), the function host's
-// ReceiveMessage and DeleteMessageBatch through the SDK (ten orders a
-// receive) and the handler's conditional PutItem. So that the function
-// stores exactly the published orders, the ceiling keeps one counter: a
-// receive on the pipeline's queue hands out up to ten canned orders from
-// the orders published and not yet handed out, and waits (long polling) for
-// a publish when there are none. orderflow's own function host polls its
-// engine in process (no HTTP for receive and delete), so orderflow's
-// pipeline can in principle exceed this ceiling; the peers cannot.
+// The pipeline on the ceiling makes the two requests an order cannot do
+// without: the publishers' Publish (or PublishBatch, ten orders a request)
+// and the handler's conditional PutItem, through the same publishers,
+// function host and handler as on every stack. The host is fed in process
+// (as orderflow's own host polls its engine): a receive hands out canned
+// orders, up to ten, from the orders published and not yet handed out,
+// the one counter the ceiling keeps, and waits for a publish when there are
+// none. The peers' hosts also receive and delete over HTTP (a tenth of a
+// request an order at best), which the ceiling does not count.
 type ceiling struct {
 	srv  *http.Server
 	url  string
@@ -63,6 +62,8 @@ type ceiling struct {
 	pubB [11][]byte        // PublishBatch answers by count
 	ddb  map[string][]byte // DynamoDB operation → answer
 	crc  map[string]string // its X-Amz-Crc32
+
+	records [10]events.SQSMessage // the canned orders the function receives
 
 	// The pipeline's one counter: orders published, not yet received.
 	credits atomic.Int64
@@ -133,9 +134,6 @@ func newCeiling(url string) *ceiling {
 	for i, b := range cycleBodies {
 		sent[i] = entry{Id: strconv.Itoa(i), MessageId: msgs[i].MessageId, MD5OfMessageBody: md5hex(b)}
 	}
-	// CreateQueue (the cycle's) answers another queue than GetQueueUrl (the
-	// function host's lookup of the pipeline's queue): the cycle's receives
-	// always return ten messages, the pipeline's only the orders published.
 	cycleURL := url + "/" + account + "/CycleQueueCeiling"
 	c.jsn["CreateQueue"] = mj(map[string]string{"QueueUrl": cycleURL})
 	c.jsn["GetQueueUrl"] = mj(map[string]string{"QueueUrl": queueURL})
@@ -153,12 +151,10 @@ func newCeiling(url string) *ceiling {
 		c.del[1][n] = []byte(`<?xml version="1.0"?><DeleteMessageBatchResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><DeleteMessageBatchResult>` +
 			q.String() + `</DeleteMessageBatchResult><ResponseMetadata><RequestId>ceiling</RequestId></ResponseMetadata></DeleteMessageBatchResponse>`)
 	}
-	// One-message answers for a pipeline receive that has fewer than ten
-	// credits: the JSON of each message, joined per count below.
-	for n := 1; n <= 10; n++ {
-		c.jsn["ReceiveMessage/"+strconv.Itoa(n)] = mj(map[string]any{"Messages": msgs[:n]})
+	for i, m := range msgs {
+		c.records[i] = events.SQSMessage{MessageId: m.MessageId, ReceiptHandle: m.ReceiptHandle, Body: m.Body, Md5OfBody: m.MD5OfBody,
+			Attributes: m.Attributes, EventSource: "aws:sqs", EventSourceARN: queueARN, AWSRegion: "us-east-1"}
 	}
-	c.jsn["ReceiveMessage/0"] = []byte(`{}`)
 
 	// SQS, Query protocol (the bench's own Query client).
 	sqsQ := func(action, result string) []byte {
@@ -250,8 +246,6 @@ func (c *ceiling) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Amz-Crc32", c.crc[op])
 		case op == "DeleteMessageBatch":
 			out = c.del[0][min(bytes.Count(body, []byte(`"ReceiptHandle"`)), 10)]
-		case op == "ReceiveMessage" && bytes.Contains(body, []byte(ceilingQueue)):
-			out = c.jsn["ReceiveMessage/"+strconv.Itoa(c.take(r.Context(), bytes.Contains(body, []byte(`"WaitTimeSeconds"`))))]
 		default:
 			out = c.jsn[op]
 		}
@@ -332,20 +326,30 @@ func (c *ceiling) take(ctx context.Context, wait bool) int {
 	}
 }
 
+// ceilingQueues feeds the function host the orders published to the
+// ceiling, in process.
+type ceilingQueues struct{ c *ceiling }
+
+func (q ceilingQueues) Lookup(_ context.Context, arn string) (lambda.QueueInfo, error) {
+	return lambda.QueueInfo{ARN: arn, URL: q.c.url + "/000000000000/" + ceilingQueue, Region: "us-east-1", VisibilityTimeoutSec: 60}, nil
+}
+
+func (q ceilingQueues) Receive(ctx context.Context, _ lambda.QueueInfo, max int, wait time.Duration) ([]events.SQSMessage, error) {
+	n := min(q.c.take(ctx, wait > 0), max)
+	return append([]events.SQSMessage(nil), q.c.records[:n]...), nil
+}
+
+func (ceilingQueues) Delete(context.Context, lambda.QueueInfo, []events.SQSMessage) error { return nil }
+
 // runCeilingPipeline runs the pipeline against the ceiling: the same
-// publishers, function host and handler as on the peers.
+// publishers, function host and handler as on the other stacks.
 func runCeilingPipeline(ctx context.Context, n, publishers int, batch bool) (float64, error) {
 	c := startCeiling()
 	c.credits.Store(0)
-	sqsClient := awssqs.NewFromConfig(c.cfg)
-	q, err := sqsClient.GetQueueUrl(ctx, &awssqs.GetQueueUrlInput{QueueName: aws.String(ceilingQueue)})
-	if err != nil {
-		return 0, err
-	}
 	id := strconv.FormatInt(runs.Add(1), 10)
 	return runPeer(ctx, peer{
 		sns: awssns.NewFromConfig(c.cfg), ddbCfg: c.cfg, id: id,
-		queueARN: "arn:aws:sqs:us-east-1:000000000000:" + ceilingQueue, queueURL: aws.ToString(q.QueueUrl),
-		queues: lambda.ClientQueues(sqsClient),
+		queueARN: "arn:aws:sqs:us-east-1:000000000000:" + ceilingQueue, queueURL: c.url + "/000000000000/" + ceilingQueue,
+		queues: ceilingQueues{c},
 	}, n, publishers, true, batch)
 }

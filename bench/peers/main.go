@@ -50,6 +50,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -97,8 +98,20 @@ func main() {
 		asJSON   = flag.Bool("json", false, "print the results as JSON")
 		only     = flag.String("workloads", "pipeline,sqs-cycle,sqs-cycle-json,ddb-puts", "the workloads to run, comma-separated")
 		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
+		stacks   = flag.String("stacks", "orderflow,goaws,kumo,minidyn,ceiling", "the stacks to run, comma-separated: a first name (orderflow, goaws, kumo, minidyn, ceiling) or a whole one (\"orderflow (Publish)\"), to profile one alone")
 	)
 	flag.Parse()
+	on := map[string]bool{}
+	for _, s := range strings.Split(*stacks, ",") {
+		on[strings.TrimSpace(s)] = true
+	}
+	// stackOn says whether a stack ("kumo", "orderflow (Publish)",
+	// "goaws+minidyn (Publish)") is to run: its first name is listed.
+	stackOn := func(name string) bool {
+		first, _, _ := strings.Cut(name, " ")
+		first, _, _ = strings.Cut(first, "+")
+		return on[first] || on[name]
+	}
 	want := map[string]bool{}
 	for _, w := range strings.Split(*only, ",") {
 		switch w = strings.TrimSpace(w); w {
@@ -130,11 +143,15 @@ func main() {
 	type row struct {
 		workload, stack, unit string
 		value                 float64
+		cpu                   time.Duration // per unit
 	}
 	rows := []row{}
+	cpuOf := map[string]time.Duration{}
 	add := func(workload, stack string, value float64, unit string) {
 		results[workload+"/"+stack] = value
-		rows = append(rows, row{workload, stack, unit, value})
+		results[workload+"/"+stack+"/cpu-µs"] = float64(lastCPUPerUnit) / 1e3
+		cpuOf[workload+"/"+stack] = lastCPUPerUnit
+		rows = append(rows, row{workload, stack, unit, value, lastCPUPerUnit})
 	}
 	ctx := context.Background()
 
@@ -150,6 +167,9 @@ func main() {
 		{"ceiling (Publish)", func() (float64, error) { return runCeilingPipeline(ctx, *orders, *pubs, false) }},
 		{"ceiling (PublishBatch)", func() (float64, error) { return runCeilingPipeline(ctx, *orders, *pubs, true) }},
 	}) {
+		if !stackOn(s.name) {
+			continue
+		}
 		rate, err := s.run()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "pipeline on %s: %v\n", s.name, err)
@@ -168,6 +188,9 @@ func main() {
 	}{{"sqs-cycle", false, "goaws"}, {"sqs-cycle-json", true, "kumo"}} {
 		for _, workers := range pick(want[c.workload], []int{1, 8}) {
 			for _, stack := range []string{"orderflow", c.peer, "ceiling"} {
+				if !stackOn(stack) {
+					continue
+				}
 				rate, err := runCycle(ctx, stack, workers, *cycle, *durable, c.json)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "%s on %s: %v\n", c.workload, stack, err)
@@ -186,6 +209,9 @@ func main() {
 			os.Exit(2)
 		}
 		for _, stack := range []string{"orderflow", "minidyn", "kumo", "ceiling"} {
+			if !stackOn(stack) {
+				continue
+			}
 			rate, err := runPuts(ctx, stack, n, *ddbPuts)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "puts on %s: %v\n", stack, err)
@@ -197,7 +223,7 @@ func main() {
 
 	// Each stack as a fraction of the ceiling on the same workload (the
 	// pipeline: on the same publish requests).
-	ofCeiling := map[string]float64{}
+	ofCeiling, cpuOfCeiling := map[string]float64{}, map[string]float64{}
 	for _, r := range rows {
 		key := r.workload + "/ceiling"
 		if strings.HasPrefix(r.workload, "pipeline") {
@@ -210,6 +236,10 @@ func main() {
 			ofCeiling[r.workload+"/"+r.stack] = r.value / c
 			results[r.workload+"/"+r.stack+"/of-ceiling"] = r.value / c
 		}
+		if c := cpuOf[key]; c > 0 && r.cpu > 0 {
+			cpuOfCeiling[r.workload+"/"+r.stack] = float64(c) / float64(r.cpu)
+			results[r.workload+"/"+r.stack+"/cpu-of-ceiling"] = float64(c) / float64(r.cpu)
+		}
 	}
 	if *asJSON {
 		b, _ := json.MarshalIndent(results, "", "  ")
@@ -217,13 +247,17 @@ func main() {
 		return
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "WORKLOAD\tSTACK\tRESULT\tOF CEILING")
-	for _, r := range rows {
-		frac := "–"
-		if f, ok := ofCeiling[r.workload+"/"+r.stack]; ok {
-			frac = fmt.Sprintf("%.0f%%", 100*f)
+	fmt.Fprintln(w, "WORKLOAD\tSTACK\tRESULT\tOF CEILING\tCPU/UNIT\tCEILING'S CPU/UNIT ÷ THIS")
+	pct := func(m map[string]float64, k string) string {
+		if f, ok := m[k]; ok {
+			return fmt.Sprintf("%.0f%%", 100*f)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%.0f %s\t%s\n", r.workload, r.stack, r.value, r.unit, frac)
+		return "–"
+	}
+	for _, r := range rows {
+		k := r.workload + "/" + r.stack
+		fmt.Fprintf(w, "%s\t%s\t%.0f %s\t%s\t%.0f µs\t%s\n", r.workload, r.stack, r.value, r.unit, pct(ofCeiling, k),
+			float64(r.cpu)/1e3, pct(cpuOfCeiling, k))
 	}
 	w.Flush()
 	ratio := func(a, b string) {
@@ -246,6 +280,28 @@ func main() {
 		n := strings.TrimSpace(f)
 		ratio("ddb-puts/items="+n+"/orderflow", "ddb-puts/items="+n+"/minidyn")
 		ratio("ddb-puts/items="+n+"/orderflow", "ddb-puts/items="+n+"/kumo")
+	}
+}
+
+// The CPU the process spent per unit (order, message, put) in the last
+// measured stretch of a workload: robust where the wall-clock rate is not
+// (a machine shared with other work), as one process runs one stack at a
+// time.
+var lastCPUPerUnit time.Duration
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// measured records the CPU spent since cpu0 on units units.
+func measured(cpu0 time.Duration, units int) {
+	lastCPUPerUnit = 0
+	if units > 0 {
+		lastCPUPerUnit = (processCPU() - cpu0) / time.Duration(units)
 	}
 }
 
@@ -360,13 +416,14 @@ func runOrderflow(ctx context.Context, n, publishers int, raw, batch, durable bo
 	if err != nil {
 		return 0, err
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	if err := publish(ctx, awssns.NewFromConfig(p.Cloud.Config()), p.Output("OrderTopicArn"), b, publishers, batch); err != nil {
 		return 0, err
 	}
 	if err := rec.wait(n, 10*time.Minute); err != nil {
 		return 0, err
 	}
+	measured(cpu0, n)
 	return float64(n) / time.Since(start).Seconds(), nil
 }
 
@@ -521,13 +578,14 @@ func runPeer(ctx context.Context, p peer, n, publishers int, raw, batch bool) (f
 	if err != nil {
 		return 0, err
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	if err := publish(ctx, p.sns, aws.ToString(topic.TopicArn), b, publishers, batch); err != nil {
 		return 0, err
 	}
 	if err := rec.wait(n, 10*time.Minute); err != nil {
 		return 0, err
 	}
+	measured(cpu0, n)
 	return float64(n) / time.Since(start).Seconds(), nil
 }
 
@@ -585,7 +643,7 @@ func runCycle(ctx context.Context, stack string, workers int, d time.Duration, d
 		wg    sync.WaitGroup
 		first atomic.Pointer[error]
 	)
-	end := time.Now().Add(d)
+	end, cpu0 := time.Now().Add(d), processCPU()
 	for range workers {
 		wg.Go(func() {
 			for time.Now().Before(end) && first.Load() == nil {
@@ -612,6 +670,7 @@ func runCycle(ctx context.Context, stack string, workers int, d time.Duration, d
 	if e := first.Load(); e != nil {
 		return 0, *e
 	}
+	measured(cpu0, int(done.Load()))
 	return float64(done.Load()) / d.Seconds(), nil
 }
 
@@ -654,10 +713,11 @@ func runPuts(ctx context.Context, stack string, items, puts int) (float64, error
 	if err := parallel(items, 8, func(i int) error { _, err := store.PutOrder(ctx, order(i)); return err }); err != nil {
 		return 0, err
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	if err := parallel(puts, 8, func(i int) error { _, err := store.PutOrder(ctx, order(items+i)); return err }); err != nil {
 		return 0, err
 	}
+	measured(cpu0, puts)
 	return float64(puts) / time.Since(start).Seconds(), nil
 }
 
