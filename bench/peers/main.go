@@ -100,7 +100,18 @@ func main() {
 		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
 		stacks   = flag.String("stacks", "orderflow,goaws,kumo,minidyn,ceiling", "the stacks to run, comma-separated: a first name (orderflow, goaws, kumo, minidyn, ceiling) or a whole one (\"orderflow (Publish)\"), to profile one alone")
 	)
+	var (
+		breakdownOf = flag.String("breakdown", "", "print where the CPU of a profile written by -cpuprofile went (runs nothing)")
+		units       = flag.Float64("units", 0, "with -breakdown: the orders, messages or puts the profiled run moved, for the CPU per unit")
+	)
 	flag.Parse()
+	if *breakdownOf != "" {
+		if err := breakdown(os.Stdout, *breakdownOf, *units); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	on := map[string]bool{}
 	for _, s := range strings.Split(*stacks, ",") {
 		on[strings.TrimSpace(s)] = true
