@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -65,9 +64,10 @@ type ceiling struct {
 
 	records [10]events.SQSMessage // the canned orders the function receives
 
-	// The pipeline's one counter: orders published, not yet received.
-	credits atomic.Int64
-	wake    atomic.Pointer[chan struct{}]
+	// The pipeline's one counter: a token for each order published and not
+	// yet received (the tokens take no memory), so that one waiting
+	// receive wakes per order, as on a queue.
+	published chan struct{}
 }
 
 // cycleBodies are the ten bodies the SQS cycle sends in every batch.
@@ -105,8 +105,7 @@ func newCeiling(url string) *ceiling {
 	c := &ceiling{url: url, jsn: map[string][]byte{}, qry: map[string][]byte{}, ddb: map[string][]byte{}, crc: map[string]string{}}
 	c.cfg = aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(url), HTTPClient: sharedClient,
 		Credentials: credentials.NewStaticCredentialsProvider("bench", "bench", "")}
-	ch := make(chan struct{})
-	c.wake.Store(&ch)
+	c.published = make(chan struct{}, 1<<26)
 	orders, err := ordergen.Generate(ordergen.Options{Count: 10, Seed: 1})
 	if err != nil {
 		panic(err)
@@ -288,41 +287,48 @@ func (c *ceiling) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(out)
 }
 
-// give adds n published orders for the pipeline's function to receive and
-// wakes the receives waiting.
+// give adds n published orders for the pipeline's function to receive.
 func (c *ceiling) give(n int) {
-	c.credits.Add(int64(n))
-	ch := make(chan struct{})
-	close(*c.wake.Swap(&ch))
+	for range n {
+		c.published <- struct{}{}
+	}
 }
 
 // take hands out up to ten published orders; a long-polling receive waits
-// up to a second for some (the function host polls again).
+// up to a second for the first (the function host polls again).
 func (c *ceiling) take(ctx context.Context, wait bool) int {
-	deadline := time.Now().Add(time.Second)
-	for {
-		ch := c.wake.Load()
-		for {
-			have := c.credits.Load()
-			if have <= 0 {
-				break
-			}
-			n := min(have, 10)
-			if c.credits.CompareAndSwap(have, have-n) {
-				return int(n)
-			}
-		}
-		left := time.Until(deadline)
-		if !wait || left <= 0 {
+	n := 0
+	if wait {
+		t := time.NewTimer(time.Second)
+		defer t.Stop()
+		select {
+		case <-c.published:
+			n = 1
+		case <-t.C:
+			return 0
+		case <-ctx.Done():
 			return 0
 		}
-		t := time.NewTimer(left)
+	}
+	for n < 10 {
 		select {
-		case <-*ch:
-		case <-t.C:
-		case <-ctx.Done():
+		case <-c.published:
+			n++
+		default:
+			return n
 		}
-		t.Stop()
+	}
+	return n
+}
+
+// drain forgets the orders published and not received (between runs).
+func (c *ceiling) drain() {
+	for {
+		select {
+		case <-c.published:
+		default:
+			return
+		}
 	}
 }
 
@@ -345,7 +351,7 @@ func (ceilingQueues) Delete(context.Context, lambda.QueueInfo, []events.SQSMessa
 // publishers, function host and handler as on the other stacks.
 func runCeilingPipeline(ctx context.Context, n, publishers int, batch bool) (float64, error) {
 	c := startCeiling()
-	c.credits.Store(0)
+	c.drain()
 	id := strconv.FormatInt(runs.Add(1), 10)
 	return runPeer(ctx, peer{
 		sns: awssns.NewFromConfig(c.cfg), ddbCfg: c.cfg, id: id,
