@@ -129,7 +129,8 @@ var (
 	reJournal   = regexp.MustCompile(`cloud/journal\.`)
 	reEncode    = regexp.MustCompile(`awsproto\.Write(JSON|XML|QueryError)|awsproto\.writeXML|encoding/(json|xml)\.(Marshal|\(\*Encoder\))`)
 	reDecode    = regexp.MustCompile(`encoding/json\.Unmarshal|\(\*Request\)\.ParseForm|awsproto\.ValidText|^net/url\.|^io\.ReadAll|awsproto\.Form\.`)
-	reClient    = regexp.MustCompile(`^main\.|aws-sdk-go-v2|smithy-go|^net/http\.\(\*persistConn\)|^net/http\.\(\*Transport\)`)
+	reClient    = regexp.MustCompile(`^main\.|aws-sdk-go-v2|smithy-go|^net/http\.\(\*persistConn\)|^net/http\.\(\*Transport\)|internal/ownbody\.`)
+	reDynamoSDK = regexp.MustCompile(`aws-sdk-go-v2/service/dynamodb\.`)
 	reSDK       = regexp.MustCompile(`aws-sdk-go-v2|smithy-go|^net/http\.\(\*persistConn\)|^net/http\.\(\*Transport\)`)
 	reFunction  = regexp.MustCompile(regexp.QuoteMeta(of) + `(cloud/lambda|internal/processorder|handler)\.`)
 	reFnLogs    = regexp.MustCompile(regexp.QuoteMeta(of) + `cloud/(logs|cloudwatch)\.`)
@@ -199,12 +200,17 @@ func classify(frames []string) string {
 		default:
 			return "function: host (invoke, log, settle)"
 		}
+	// Profiles keep a stack's innermost frames only, so a deep SDK call may
+	// have lost the frames saying whose it is: DynamoDB is called by the
+	// handler alone in the pipeline (by the bench in ddb-puts).
+	case hasFrame(frames, reDynamoSDK):
+		return "function: the handler's SDK calls (client side)"
+	case hasFrame(frames, reClient):
+		return "client (the bench's SDK or Query client, HTTP client)"
 	case hasFrame(frames, reJournal):
 		return "journal (committer, applier)"
 	case slices.ContainsFunc(frames, func(f string) bool { return strings.HasPrefix(f, of) }):
 		return "orderflow in the background (deliveries, timers)"
-	case hasFrame(frames, reClient):
-		return "client (the bench's SDK or Query client, HTTP client)"
 	default:
 		return "runtime (scheduler, netpoll, other)"
 	}

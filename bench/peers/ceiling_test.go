@@ -181,6 +181,11 @@ func TestClassify(t *testing.T) {
 		{[]string{"internal/poll.(*FD).Read", "net/http.(*conn).readRequest", "net/http.(*conn).serve"}, "server: net/http (read, parse, write)"},
 		{[]string{"encoding/json.Unmarshal", of + "cloud/cloudwatch.(*store).ingestEMF", of + "handler.(*emf).write", of + "cloud/lambda.(*mapping).invoke"}, "function: its log lines into CloudWatch Logs, EMF metrics"},
 		{[]string{"net/http.(*persistConn).readLoop"}, "client (the bench's SDK or Query client, HTTP client)"},
+		// A stack cut short: the SDK call under orderflow's cloud.Config
+		// client is a client's, not orderflow's work in the background.
+		{[]string{"net/http.(*Transport).roundTrip", of + "internal/ownbody.Client.Do", "github.com/aws/smithy-go/transport/http.ClientHandler.Handle"}, "client (the bench's SDK or Query client, HTTP client)"},
+		{[]string{of + "internal/ownbody.Client.Do", "github.com/aws/aws-sdk-go-v2/service/dynamodb.(*Client).PutItem"}, "function: the handler's SDK calls (client side)"},
+		{[]string{of + "cloud/sqs.(*Engine).SendMessage", of + "cloud.snsToSQS.Deliver"}, "orderflow in the background (deliveries, timers)"},
 		{[]string{"crypto/rsa.GenerateKey", of + "cloud.Start"}, startUp},
 		{[]string{"runtime.findRunnable", "runtime.schedule"}, "runtime (scheduler, netpoll, other)"},
 	} {
