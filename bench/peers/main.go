@@ -4,6 +4,8 @@
 // peers.
 //
 //	go run . -orders 10000            # from bench/peers
+//	go run . -stacks orderflow -workloads sqs-cycle -cpuprofile q.prof
+//	go run . -breakdown q.prof -units 40000   # where that CPU went (breakdown.go)
 //
 // Stacks:
 //
@@ -24,7 +26,8 @@
 //
 //	pipeline        publish N orders to the topic and wait until all are
 //	                stored: orders stored per second (the peers' publishers
-//	                publish one order a request; orderflow is run both ways)
+//	                publish one order a request; orderflow and the ceiling
+//	                are run both ways)
 //	sqs-cycle       send-batch 10 / receive 10 / delete-batch, 1 and 8
 //	                workers, over the Query protocol, orderflow against
 //	                goaws: messages per second
