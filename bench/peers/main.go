@@ -4,6 +4,8 @@
 // peers.
 //
 //	go run . -orders 10000            # from bench/peers
+//	go run . -stacks orderflow -workloads sqs-cycle -cpuprofile q.prof
+//	go run . -breakdown q.prof -units 40000   # where that CPU went (breakdown.go)
 //
 // Stacks:
 //
@@ -14,12 +16,18 @@
 //	kumo       github.com/sivchari/kumo v0.33.1 for SNS, SQS and DynamoDB (in
 //	           process), with orderflow's function host and handler polling
 //	           it through the SDK (SQS's JSON protocol)
+//	ceiling    an HTTP server that answers every request with a canned,
+//	           valid answer and keeps nothing (ceiling.go): the rate the
+//	           benchmark's own clients and Go's HTTP stack reach on this
+//	           machine. Every stack's rate is also printed as a fraction of
+//	           the ceiling's on the same workload.
 //
 // Workloads:
 //
 //	pipeline        publish N orders to the topic and wait until all are
 //	                stored: orders stored per second (the peers' publishers
-//	                publish one order a request; orderflow is run both ways)
+//	                publish one order a request; orderflow and the ceiling
+//	                are run both ways)
 //	sqs-cycle       send-batch 10 / receive 10 / delete-batch, 1 and 8
 //	                workers, over the Query protocol, orderflow against
 //	                goaws: messages per second
@@ -45,6 +53,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -92,8 +101,31 @@ func main() {
 		asJSON   = flag.Bool("json", false, "print the results as JSON")
 		only     = flag.String("workloads", "pipeline,sqs-cycle,sqs-cycle-json,ddb-puts", "the workloads to run, comma-separated")
 		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
+		stacks   = flag.String("stacks", "orderflow,goaws,kumo,minidyn,ceiling", "the stacks to run, comma-separated: a first name (orderflow, goaws, kumo, minidyn, ceiling) or a whole one (\"orderflow (Publish)\"), to profile one alone")
+	)
+	var (
+		breakdownOf = flag.String("breakdown", "", "print where the CPU of a profile written by -cpuprofile went (runs nothing)")
+		units       = flag.Float64("units", 0, "with -breakdown: the orders, messages or puts the profiled run moved, for the CPU per unit")
 	)
 	flag.Parse()
+	if *breakdownOf != "" {
+		if err := breakdown(os.Stdout, *breakdownOf, *units); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	on := map[string]bool{}
+	for _, s := range strings.Split(*stacks, ",") {
+		on[strings.TrimSpace(s)] = true
+	}
+	// stackOn says whether a stack ("kumo", "orderflow (Publish)",
+	// "goaws+minidyn (Publish)") is to run: its first name is listed.
+	stackOn := func(name string) bool {
+		first, _, _ := strings.Cut(name, " ")
+		first, _, _ = strings.Cut(first, "+")
+		return on[first] || on[name]
+	}
 	want := map[string]bool{}
 	for _, w := range strings.Split(*only, ",") {
 		switch w = strings.TrimSpace(w); w {
@@ -122,10 +154,18 @@ func main() {
 	logrus.SetLevel(logrus.WarnLevel)
 	logrus.SetOutput(io.Discard)
 	results := map[string]any{}
-	rows := [][]string{}
+	type row struct {
+		workload, stack, unit string
+		value                 float64
+		cpu                   time.Duration // per unit
+	}
+	rows := []row{}
+	cpuOf := map[string]time.Duration{}
 	add := func(workload, stack string, value float64, unit string) {
 		results[workload+"/"+stack] = value
-		rows = append(rows, []string{workload, stack, fmt.Sprintf("%.0f %s", value, unit)})
+		results[workload+"/"+stack+"/cpu-µs"] = float64(lastCPUPerUnit) / 1e3
+		cpuOf[workload+"/"+stack] = lastCPUPerUnit
+		rows = append(rows, row{workload, stack, unit, value, lastCPUPerUnit})
 	}
 	ctx := context.Background()
 
@@ -138,7 +178,12 @@ func main() {
 		{"orderflow (Publish)", func() (float64, error) { return runOrderflow(ctx, *orders, *pubs, !*envelope, false, *durable) }},
 		{"goaws+minidyn (Publish)", func() (float64, error) { return runGoaws(ctx, *orders, *pubs, !*envelope) }},
 		{"kumo (Publish)", func() (float64, error) { return runKumo(ctx, *orders, *pubs, !*envelope, false) }},
+		{"ceiling (Publish)", func() (float64, error) { return runCeilingPipeline(ctx, *orders, *pubs, false) }},
+		{"ceiling (PublishBatch)", func() (float64, error) { return runCeilingPipeline(ctx, *orders, *pubs, true) }},
 	}) {
+		if !stackOn(s.name) {
+			continue
+		}
 		rate, err := s.run()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "pipeline on %s: %v\n", s.name, err)
@@ -156,7 +201,10 @@ func main() {
 		peer     string
 	}{{"sqs-cycle", false, "goaws"}, {"sqs-cycle-json", true, "kumo"}} {
 		for _, workers := range pick(want[c.workload], []int{1, 8}) {
-			for _, stack := range []string{"orderflow", c.peer} {
+			for _, stack := range []string{"orderflow", c.peer, "ceiling"} {
+				if !stackOn(stack) {
+					continue
+				}
 				rate, err := runCycle(ctx, stack, workers, *cycle, *durable, c.json)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "%s on %s: %v\n", c.workload, stack, err)
@@ -174,7 +222,10 @@ func main() {
 			fmt.Fprintf(os.Stderr, "-ddb-items: %q is not a number\n", f)
 			os.Exit(2)
 		}
-		for _, stack := range []string{"orderflow", "minidyn", "kumo"} {
+		for _, stack := range []string{"orderflow", "minidyn", "kumo", "ceiling"} {
+			if !stackOn(stack) {
+				continue
+			}
 			rate, err := runPuts(ctx, stack, n, *ddbPuts)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "puts on %s: %v\n", stack, err)
@@ -184,15 +235,43 @@ func main() {
 		}
 	}
 
+	// Each stack as a fraction of the ceiling on the same workload (the
+	// pipeline: on the same publish requests).
+	ofCeiling, cpuOfCeiling := map[string]float64{}, map[string]float64{}
+	for _, r := range rows {
+		key := r.workload + "/ceiling"
+		if strings.HasPrefix(r.workload, "pipeline") {
+			key = r.workload + "/ceiling (Publish)"
+			if strings.Contains(r.stack, "PublishBatch") {
+				key = r.workload + "/ceiling (PublishBatch)"
+			}
+		}
+		if c, ok := results[key].(float64); ok && c > 0 {
+			ofCeiling[r.workload+"/"+r.stack] = r.value / c
+			results[r.workload+"/"+r.stack+"/of-ceiling"] = r.value / c
+		}
+		if c := cpuOf[key]; c > 0 && r.cpu > 0 {
+			cpuOfCeiling[r.workload+"/"+r.stack] = float64(c) / float64(r.cpu)
+			results[r.workload+"/"+r.stack+"/cpu-of-ceiling"] = float64(c) / float64(r.cpu)
+		}
+	}
 	if *asJSON {
 		b, _ := json.MarshalIndent(results, "", "  ")
 		fmt.Println(string(b))
 		return
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "WORKLOAD\tSTACK\tRESULT")
+	fmt.Fprintln(w, "WORKLOAD\tSTACK\tRESULT\tOF CEILING\tCPU/UNIT\tCEILING'S CPU/UNIT ÷ THIS")
+	pct := func(m map[string]float64, k string) string {
+		if f, ok := m[k]; ok {
+			return fmt.Sprintf("%.0f%%", 100*f)
+		}
+		return "–"
+	}
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s\t%s\t%s\n", r[0], r[1], r[2])
+		k := r.workload + "/" + r.stack
+		fmt.Fprintf(w, "%s\t%s\t%.0f %s\t%s\t%.0f µs\t%s\n", r.workload, r.stack, r.value, r.unit, pct(ofCeiling, k),
+			float64(r.cpu)/1e3, pct(cpuOfCeiling, k))
 	}
 	w.Flush()
 	ratio := func(a, b string) {
@@ -215,6 +294,28 @@ func main() {
 		n := strings.TrimSpace(f)
 		ratio("ddb-puts/items="+n+"/orderflow", "ddb-puts/items="+n+"/minidyn")
 		ratio("ddb-puts/items="+n+"/orderflow", "ddb-puts/items="+n+"/kumo")
+	}
+}
+
+// The CPU the process spent per unit (order, message, put) in the last
+// measured stretch of a workload: robust where the wall-clock rate is not
+// (a machine shared with other work), as one process runs one stack at a
+// time.
+var lastCPUPerUnit time.Duration
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// measured records the CPU spent since cpu0 on units units.
+func measured(cpu0 time.Duration, units int) {
+	lastCPUPerUnit = 0
+	if units > 0 {
+		lastCPUPerUnit = (processCPU() - cpu0) / time.Duration(units)
 	}
 }
 
@@ -329,13 +430,14 @@ func runOrderflow(ctx context.Context, n, publishers int, raw, batch, durable bo
 	if err != nil {
 		return 0, err
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	if err := publish(ctx, awssns.NewFromConfig(p.Cloud.Config()), p.Output("OrderTopicArn"), b, publishers, batch); err != nil {
 		return 0, err
 	}
 	if err := rec.wait(n, 10*time.Minute); err != nil {
 		return 0, err
 	}
+	measured(cpu0, n)
 	return float64(n) / time.Since(start).Seconds(), nil
 }
 
@@ -490,13 +592,14 @@ func runPeer(ctx context.Context, p peer, n, publishers int, raw, batch bool) (f
 	if err != nil {
 		return 0, err
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	if err := publish(ctx, p.sns, aws.ToString(topic.TopicArn), b, publishers, batch); err != nil {
 		return 0, err
 	}
 	if err := rec.wait(n, 10*time.Minute); err != nil {
 		return 0, err
 	}
+	measured(cpu0, n)
 	return float64(n) / time.Since(start).Seconds(), nil
 }
 
@@ -529,6 +632,8 @@ func runCycle(ctx context.Context, stack string, workers int, d time.Duration, d
 		srv := kumo.NewServer()
 		defer srv.Close()
 		url = srv.URL
+	case "ceiling":
+		url = startCeiling().url
 	default:
 		p, stop, err := startOrderflow(ctx, local.Options{Addr: "127.0.0.1:0"}, durable)
 		if err != nil {
@@ -546,16 +651,13 @@ func runCycle(ctx context.Context, stack string, workers int, d time.Duration, d
 	if err != nil {
 		return 0, err
 	}
-	bodies := make([]string, 10)
-	for i := range bodies {
-		bodies[i] = fmt.Sprintf(`{"orderId":"O%d","userId":"U1","itemName":"Laptop","quantity":1,"status":"new","timestamp":"2025-05-03T12:00:00Z"}`, i)
-	}
+	bodies := cycleBodies
 	var (
 		done  atomic.Int64
 		wg    sync.WaitGroup
 		first atomic.Pointer[error]
 	)
-	end := time.Now().Add(d)
+	end, cpu0 := time.Now().Add(d), processCPU()
 	for range workers {
 		wg.Go(func() {
 			for time.Now().Before(end) && first.Load() == nil {
@@ -582,6 +684,7 @@ func runCycle(ctx context.Context, stack string, workers int, d time.Duration, d
 	if e := first.Load(); e != nil {
 		return 0, *e
 	}
+	measured(cpu0, int(done.Load()))
 	return float64(done.Load()) / d.Seconds(), nil
 }
 
@@ -597,6 +700,11 @@ func runPuts(ctx context.Context, stack string, items, puts int) (float64, error
 		srv := kumo.NewServer()
 		defer srv.Close()
 		cfg = aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("b", "b", "")}
+	case "ceiling":
+		// No state: the table size means nothing, so nothing is loaded.
+		cfg = startCeiling().cfg
+		cfg.HTTPClient = nil
+		items = 0
 	default:
 		p, err := local.Start(ctx, local.Options{Addr: "127.0.0.1:0"})
 		if err != nil {
@@ -619,10 +727,11 @@ func runPuts(ctx context.Context, stack string, items, puts int) (float64, error
 	if err := parallel(items, 8, func(i int) error { _, err := store.PutOrder(ctx, order(i)); return err }); err != nil {
 		return 0, err
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	if err := parallel(puts, 8, func(i int) error { _, err := store.PutOrder(ctx, order(items+i)); return err }); err != nil {
 		return 0, err
 	}
+	measured(cpu0, puts)
 	return float64(puts) / time.Since(start).Seconds(), nil
 }
 
