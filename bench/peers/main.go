@@ -192,7 +192,7 @@ func main() {
 	// Single-send latency: each stack from one client, in memory, and
 	// orderflow on a data file too whatever -durable says.
 	for _, c := range pick(want["send-latency"], []struct {
-		proto, stack string
+		proto, stack  string
 		durable, json bool
 	}{
 		{"query", "orderflow", false, false}, {"query", "orderflow (durable)", true, false}, {"query", "goaws", false, false},
