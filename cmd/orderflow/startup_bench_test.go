@@ -6,10 +6,12 @@ package main
 //	go test -run '^$' -bench Startup -benchtime 10x ./cmd/orderflow/
 //
 // Per start it records the time from exec to the edge answering
-// GET /_orderflow/health (edge-ms), to GetQueueUrl(OrderQueue) answering
-// 200, the template deployed (deployed-ms), and the process's VmRSS after
+// GET /_orderflow/health (edge-ms), to up printing its banner, the
+// template deployed (deployed-ms; GetQueueUrl(OrderQueue) then answers
+// 200, or the start fails), and the process's VmRSS after
 // two seconds idle (idle-rss-MiB); it reports each one's median over the
-// iterations, in memory and on a fresh --data-dir.
+// iterations: in memory, on a new --data-dir, and on a --data-dir an
+// earlier start made.
 
 import (
 	"bytes"
@@ -22,23 +24,56 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
 func BenchmarkStartup(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "orderflow")
+	tmp := b.TempDir()
+	bin := filepath.Join(tmp, "orderflow")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
+	// readyDir is a data directory one start made and stopped as Ctrl-C
+	// does, made once, when first asked for.
+	readyDir := sync.OnceValues(func() (string, error) {
+		dir := filepath.Join(tmp, "ready")
+		return dir, startAndStop(bin, dir)
+	})
 	for _, mode := range []struct {
-		name    string
-		durable bool
-	}{{"memory", false}, {"data-dir", true}} {
+		name string
+		// dir returns the --data-dir of a start; nil: in memory.
+		dir func(b *testing.B) string
+	}{
+		{"memory", nil},
+		// A data directory's first start: it makes the data file, and
+		// SNS's signing key (stored there).
+		{"data-dir-new", func(b *testing.B) string { return filepath.Join(b.TempDir(), "data") }},
+		// A start on a data directory of an earlier start (one start, so
+		// each measured start finds the same state).
+		{"data-dir-again", func(b *testing.B) string {
+			ready, err := readyDir()
+			if err != nil {
+				b.Fatal(err)
+			}
+			dir := b.TempDir()
+			if out, err := exec.Command("cp", "-a", ready, dir+"/data").CombinedOutput(); err != nil {
+				b.Fatalf("cp: %v %s", err, out)
+			}
+			return dir + "/data"
+		}},
+	} {
 		b.Run(mode.name, func(b *testing.B) {
 			var edge, deployed, rss []float64
 			for range b.N {
-				s, err := startOnce(bin, mode.durable, b.TempDir(), 2*time.Second)
+				dataDir := ""
+				if mode.dir != nil {
+					b.StopTimer()
+					dataDir = mode.dir(b)
+					b.StartTimer()
+				}
+				s, err := startOnce(bin, dataDir, 2*time.Second)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -60,69 +95,145 @@ type startSample struct {
 	rss            int64
 }
 
-// startOnce execs bin up on a free loopback port and times it; idle is how
-// long it sits deployed before its RSS is read. The process is killed
-// before startOnce returns.
-func startOnce(bin string, durable bool, dir string, idle time.Duration) (startSample, error) {
-	var s startSample
+// benchUp is orderflow up running as a child process.
+type benchUp struct {
+	cmd   *exec.Cmd
+	base  string
+	start time.Time
+	out   *benchUpOutput
+}
+
+// launch execs bin up on a free loopback port, on dataDir unless empty.
+func launch(bin, dataDir string) (*benchUp, error) {
 	port, err := freePort()
 	if err != nil {
-		return s, err
+		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	args := []string{"up", "--addr", addr, "--quiet"}
-	if durable {
-		args = append(args, "--data-dir", filepath.Join(dir, "data"))
+	if dataDir != "" {
+		args = append(args, "--data-dir", dataDir)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "AWS_PROFILE=", "AWS_ACCESS_KEY_ID=", "AWS_ENDPOINT_URL=")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	p := &benchUp{cmd: exec.Command(bin, args...), base: "http://" + addr, out: &benchUpOutput{up: make(chan time.Time, 1)}}
+	p.cmd.Env = append(os.Environ(), "AWS_PROFILE=", "AWS_ACCESS_KEY_ID=", "AWS_ENDPOINT_URL=")
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.start = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *benchUp) kill() {
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+}
+
+// benchUpOutput keeps what up prints, and sends the time its banner (printed
+// once the template is deployed) arrived on up.
+type benchUpOutput struct {
+	mu       sync.Mutex
+	b        bytes.Buffer
+	up       chan time.Time
+	bannered bool
+}
+
+func (o *benchUpOutput) Write(p []byte) (int, error) {
+	now := time.Now()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.b.Write(p)
+	if !o.bannered && strings.Contains(o.b.String(), "orderflow is up: ") {
+		o.bannered = true
+		o.up <- now
+	}
+	return len(p), nil
+}
+
+func (o *benchUpOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
+
+// deployed waits (20 s at most) for up's banner, then checks that
+// GetQueueUrl(OrderQueue) answers; it returns the banner's time since exec.
+func (p *benchUp) deployed(client *http.Client) (time.Duration, error) {
+	select {
+	case at := <-p.out.up:
+		if !orderQueueAnswers(client, p.base) {
+			return 0, fmt.Errorf("orderflow up printed its banner, and OrderQueue does not answer; its output:\n%s", p.out)
+		}
+		return at.Sub(p.start), nil
+	case <-time.After(20 * time.Second):
+		return 0, fmt.Errorf("orderflow up: not deployed within 20 s; its output:\n%s", p.out)
+	}
+}
+
+// startAndStop starts bin up on dataDir, waits until it is deployed, and
+// stops it as Ctrl-C does.
+func startAndStop(bin, dataDir string) error {
+	p, err := launch(bin, dataDir)
+	if err != nil {
+		return err
+	}
+	if _, err := p.deployed(&http.Client{Timeout: time.Second}); err != nil {
+		p.kill()
+		return err
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	if err := p.cmd.Wait(); err != nil {
+		return fmt.Errorf("orderflow up --data-dir stopped with %v; its output:\n%s", err, p.out)
+	}
+	return nil
+}
+
+// orderQueueAnswers says whether GetQueueUrl(OrderQueue) answers 200.
+func orderQueueAnswers(client *http.Client, base string) bool {
+	req, _ := http.NewRequest(http.MethodPost, base+"/", strings.NewReader(`{"QueueName":"OrderQueue"}`))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	req.Header.Set("X-Amz-Target", "AmazonSQS.GetQueueUrl")
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// startOnce execs bin up (on dataDir, unless empty) and times it; idle is
+// how long it sits deployed before its RSS is read. The process is killed
+// before startOnce returns.
+func startOnce(bin, dataDir string, idle time.Duration) (startSample, error) {
+	var s startSample
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	p, err := launch(bin, dataDir)
+	if err != nil {
 		return s, err
 	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}()
-	base := "http://" + addr
+	defer p.kill()
 	health := func() bool {
-		resp, err := client.Get(base + "/_orderflow/health")
+		resp, err := client.Get(p.base + "/_orderflow/health")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}
-	queue := func() bool {
-		req, _ := http.NewRequest(http.MethodPost, base+"/", strings.NewReader(`{"QueueName":"OrderQueue"}`))
-		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
-		req.Header.Set("X-Amz-Target", "AmazonSQS.GetQueueUrl")
-		resp, err := client.Do(req)
-		if err != nil {
-			return false
+	for deadline := p.start.Add(20 * time.Second); ; time.Sleep(200 * time.Microsecond) {
+		if health() {
+			s.edge = time.Since(p.start)
+			break
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}
-	wait := func(what string, cond func() bool) (time.Duration, error) {
-		for deadline := start.Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Microsecond) {
-			if cond() {
-				return time.Since(start), nil
-			}
+		if time.Now().After(deadline) {
+			return s, fmt.Errorf("orderflow up: no health answer within 20 s; its output:\n%s", p.out)
 		}
-		return 0, fmt.Errorf("orderflow up: no %s within 20 s; its output:\n%s", what, out.String())
 	}
-	if s.edge, err = wait("health answer", health); err != nil {
-		return s, err
-	}
-	if s.deployed, err = wait("OrderQueue", queue); err != nil {
+	if s.deployed, err = p.deployed(client); err != nil {
 		return s, err
 	}
 	time.Sleep(idle)
-	s.rss, err = vmRSS(cmd.Process.Pid)
+	s.rss, err = vmRSS(p.cmd.Process.Pid)
 	return s, err
 }
 
