@@ -52,8 +52,9 @@ type Options struct {
 	// Logger receives delivery failures; default discards.
 	Logger *slog.Logger
 	// Signer signs envelopes; default a fresh RSA-2048 key and self-signed
-	// certificate (NewRSASigner), or, with a DB, the key and certificate the
-	// file holds (generated and stored on first use), so that envelopes
+	// certificate (NewRSASigner), made on the first signature or request
+	// for the certificate, or, with a DB, the key and certificate the file
+	// holds (generated and stored when the file is new), so that envelopes
 	// signed before a restart verify against the certificate served after
 	// it. A Signer given here is not stored: the caller keeps it (see
 	// LoadRSASigner). Tests share one to save the key generation.
