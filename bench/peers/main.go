@@ -35,6 +35,10 @@
 //	                against kumo
 //	ddb-puts        the store's conditional PutItem at a table size: puts
 //	                per second
+//	send-latency    one client sending single SendMessage requests one
+//	                after the other: p50 and p99 in µs, over Query
+//	                (orderflow in memory and durable, goaws) and over JSON
+//	                through the SDK (orderflow both ways, kumo)
 package main
 
 import (
@@ -101,6 +105,7 @@ func main() {
 		asJSON   = flag.Bool("json", false, "print the results as JSON")
 		only     = flag.String("workloads", "pipeline,sqs-cycle,sqs-cycle-json,ddb-puts", "the workloads to run, comma-separated")
 		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
+		sends    = flag.Int("latency-sends", 2000, "measured SendMessage requests per stack in send-latency, after 200 unmeasured")
 		stacks   = flag.String("stacks", "orderflow,goaws,kumo,minidyn,ceiling", "the stacks to run, comma-separated: a first name (orderflow, goaws, kumo, minidyn, ceiling) or a whole one (\"orderflow (Publish)\"), to profile one alone")
 	)
 	var (
@@ -129,10 +134,10 @@ func main() {
 	want := map[string]bool{}
 	for _, w := range strings.Split(*only, ",") {
 		switch w = strings.TrimSpace(w); w {
-		case "pipeline", "sqs-cycle", "sqs-cycle-json", "ddb-puts":
+		case "pipeline", "sqs-cycle", "sqs-cycle-json", "ddb-puts", "send-latency":
 			want[w] = true
 		default:
-			fmt.Fprintf(os.Stderr, "-workloads: unknown workload %q (pipeline, sqs-cycle, sqs-cycle-json, ddb-puts)\n", w)
+			fmt.Fprintf(os.Stderr, "-workloads: unknown workload %q (pipeline, sqs-cycle, sqs-cycle-json, ddb-puts, send-latency)\n", w)
 			os.Exit(2)
 		}
 	}
@@ -233,6 +238,24 @@ func main() {
 			}
 			add(fmt.Sprintf("ddb-puts/items=%d", n), stack, rate, "puts/s")
 		}
+	}
+
+	// Single-send latency: each stack from one client, in memory, and
+	// orderflow on a data file too whatever -durable says.
+	for _, c := range pick(want["send-latency"], []struct {
+		proto, stack  string
+		durable, json bool
+	}{
+		{"query", "orderflow", false, false}, {"query", "orderflow (durable)", true, false}, {"query", "goaws", false, false},
+		{"json", "orderflow", false, true}, {"json", "orderflow (durable)", true, true}, {"json", "kumo", false, true},
+	}) {
+		p50, p99, err := runSendLatency(ctx, strings.TrimSuffix(c.stack, " (durable)"), c.durable, c.json, 200, *sends)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "send-latency/%s on %s: %v\n", c.proto, c.stack, err)
+			continue
+		}
+		add("send-latency/"+c.proto+"/p50", c.stack, float64(p50.Microseconds()), "µs")
+		add("send-latency/"+c.proto+"/p99", c.stack, float64(p99.Microseconds()), "µs")
 	}
 
 	// Each stack as a fraction of the ceiling on the same workload (the

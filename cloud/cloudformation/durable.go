@@ -103,7 +103,7 @@ func (s *Service) persist(st *stack) {
 // buckets in a new file.
 func (s *Service) load(db *bbolt.DB) error {
 	err := journal.Guard("cloudformation: load", func() error {
-		return db.Update(func(tx *bbolt.Tx) error {
+		return journal.LoadService(db, rootBucket, func(tx *bbolt.Tx) error {
 			root, fresh, err := journal.ServiceRoot(tx, rootBucket, journal.Identity{Format: formatVersion, Region: s.opts.Region, Account: s.opts.AccountID},
 				ErrDataFile, stacksBucket)
 			if err != nil || fresh {

@@ -47,3 +47,24 @@ func ServiceRoot(tx *bbolt.Tx, name []byte, id Identity, unusable error, childre
 	}
 	return root, false, nil
 }
+
+// LoadService runs load, which reads a service's data from its top-level
+// bucket name (through ServiceRoot), in a read-only transaction when the
+// file already holds that bucket, and in a read-write one, where
+// ServiceRoot can create it, otherwise. A read-write transaction commits,
+// with its fdatasyncs, even when it changes nothing: this way a start on a
+// data file that already has the service waits for no sync to load it.
+func LoadService(db *bbolt.DB, name []byte, load func(*bbolt.Tx) error) error {
+	loaded := false
+	err := db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(name) == nil {
+			return nil
+		}
+		loaded = true
+		return load(tx)
+	})
+	if loaded || err != nil {
+		return err
+	}
+	return db.Update(load)
+}

@@ -56,3 +56,55 @@ func TestServiceRootMakesThenChecksAServicesBucket(t *testing.T) {
 		}
 	}
 }
+
+// LoadService creates a service's bucket in a new file, in a transaction
+// that commits; in a file that has it, it loads without committing one.
+func TestLoadServiceCommitsOnlyToCreate(t *testing.T) {
+	db, err := bbolt.Open(filepath.Join(t.TempDir(), "d.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	id := journal.Identity{Format: "1", Region: "us-east-1", Account: "000000000000"}
+	txid := func() int {
+		var n int
+		db.View(func(tx *bbolt.Tx) error { n = tx.ID(); return nil })
+		return n
+	}
+	load := func() (fresh, writable bool, err error) {
+		err = journal.LoadService(db, []byte("svc"), func(tx *bbolt.Tx) error {
+			writable = tx.Writable()
+			_, fresh, err = journal.ServiceRoot(tx, []byte("svc"), id, errUnusable, []byte("items"))
+			return err
+		})
+		return fresh, writable, err
+	}
+
+	before := txid()
+	fresh, writable, err := load()
+	if err != nil || !fresh || !writable {
+		t.Fatalf("first load: fresh %v, writable %v, err %v; want a fresh bucket made in a read-write transaction", fresh, writable, err)
+	}
+	if got := txid(); got != before+1 {
+		t.Fatalf("after the first load the file's transaction id is %d, want %d (one commit)", got, before+1)
+	}
+	made := txid()
+	for range 2 {
+		fresh, writable, err = load()
+		if err != nil || fresh || writable {
+			t.Fatalf("load again: fresh %v, writable %v, err %v; want the bucket read in a read-only transaction", fresh, writable, err)
+		}
+	}
+	if got := txid(); got != made {
+		t.Errorf("loading again moved the file's transaction id from %d to %d: it committed", made, got)
+	}
+
+	// A file whose bucket does not match is refused as before.
+	err = journal.LoadService(db, []byte("svc"), func(tx *bbolt.Tx) error {
+		_, _, err := journal.ServiceRoot(tx, []byte("svc"), journal.Identity{Format: "2", Region: "us-east-1", Account: "000000000000"}, errUnusable)
+		return err
+	})
+	if !errors.Is(err, errUnusable) {
+		t.Errorf("load with another format: %v, want errUnusable", err)
+	}
+}

@@ -185,7 +185,9 @@ const (
 	preallocChunk = 4 << 20
 )
 
-var zeros = make([]byte, preallocChunk)
+// zeros is what writeZeros writes, made on first use: a process that
+// keeps no data file (the cloud in memory) need not hold it.
+var zeros = sync.OnceValue(func() []byte { return make([]byte, preallocChunk) })
 
 // writeZeros writes n zero bytes into f from off.
 func writeZeros(f *os.File, off, n int64) error {
@@ -193,8 +195,9 @@ func writeZeros(f *os.File, off, n int64) error {
 		return err
 	}
 	for n > 0 {
-		k := min(n, int64(len(zeros)))
-		if _, err := f.WriteAt(zeros[:k], off); err != nil {
+		z := zeros()
+		k := min(n, int64(len(z)))
+		if _, err := f.WriteAt(z[:k], off); err != nil {
 			return err
 		}
 		off, n = off+k, n-k

@@ -117,7 +117,7 @@ func (s *Service) dropOps(g *group) []journal.Op {
 // the service's buckets in a new file.
 func (s *Service) load(db *bbolt.DB) error {
 	err := journal.Guard("logs: load", func() error {
-		return db.Update(func(tx *bbolt.Tx) error {
+		return journal.LoadService(db, rootBucket, func(tx *bbolt.Tx) error {
 			root, fresh, err := journal.ServiceRoot(tx, rootBucket, journal.Identity{Format: formatVersion, Region: s.region, Account: s.account},
 				ErrDataFile, groupsBucket, streamsBucket, eventsBucket)
 			if err != nil || fresh {

@@ -103,6 +103,8 @@ func TestRecordedResourcesAreValidated(t *testing.T) {
 			`DashboardName "my board" must be 1 to 255 letters, digits, dashes and underscores`},
 		{"a Lambda function without a function host", "Resources:\n  F: {Type: AWS::Lambda::Function, Properties: {Runtime: provided.al2023}}",
 			"the embedded cloud has no function host"},
+		{"a dashboard name of 256 characters", "Resources:\n  D: {Type: AWS::CloudWatch::Dashboard, Properties: {DashboardName: " + strings.Repeat("d", 256) + ", DashboardBody: '{\"widgets\":[]}'}}",
+			`DashboardName "` + strings.Repeat("d", 256) + `" must be 1 to 255 letters, digits, dashes and underscores`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -108,7 +108,7 @@ func (s *Service) deleteObjectRecord(bucketName, key string) journal.Op {
 // counts the references to the blobs.
 func (s *Service) load(db *bbolt.DB) error {
 	err := journal.Guard("s3: load", func() error {
-		return db.Update(func(tx *bbolt.Tx) error {
+		return journal.LoadService(db, rootBucket, func(tx *bbolt.Tx) error {
 			root, fresh, err := journal.ServiceRoot(tx, rootBucket, journal.Identity{Format: formatVersion, Region: s.env.Region, Account: s.env.AccountID},
 				ErrDataFile, bucketsBucket, objectsBucket, uploadsBucket, partsBucket)
 			if err != nil || fresh {

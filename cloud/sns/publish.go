@@ -86,7 +86,8 @@ type message struct {
 	seq            uint64 // sequenceNumber's order in its topic
 }
 
-var attributeName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
+// attributeName, and 256 bytes at most (see topicName).
+var attributeName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
 // validateAttributes checks message attributes as AWS documents them and
 // returns their size (name, type and value bytes).
@@ -95,7 +96,7 @@ func validateAttributes(attrs map[string]MessageAttribute) (int, error) {
 	for _, name := range slices.Sorted(maps.Keys(attrs)) {
 		a := attrs[name]
 		lower := strings.ToLower(name)
-		if !attributeName.MatchString(name) || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") ||
+		if len(name) > 256 || !attributeName.MatchString(name) || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") ||
 			strings.Contains(name, "..") || strings.HasPrefix(lower, "aws.") || strings.HasPrefix(lower, "amazon.") {
 			return 0, invalidParameterValue("Invalid attribute name: %s", name)
 		}
@@ -308,7 +309,7 @@ func (s *Service) PublishBatch(ctx context.Context, topicARN string, entries []B
 	}
 	ids := map[string]bool{}
 	for _, e := range entries {
-		if !batchID.MatchString(e.ID) {
+		if len(e.ID) > 80 || !batchID.MatchString(e.ID) {
 			return nil, awsproto.Errorf(http.StatusBadRequest, "InvalidBatchEntryId", "The Id of a batch entry in a batch request doesn't abide by the specification.")
 		}
 		if ids[e.ID] {
@@ -390,7 +391,8 @@ func (s *Service) PublishBatch(ctx context.Context, topicARN string, entries []B
 	return results, nil
 }
 
-var batchID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+// batchID, and 80 bytes at most (see topicName).
+var batchID = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // topicView is a topic's subscriptions and settings as one publish sees
 // them.

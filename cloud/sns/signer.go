@@ -15,6 +15,7 @@ import (
 	"io"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -136,6 +137,54 @@ func (s *RSASigner) Sign(version int, stringToSign []byte) ([]byte, error) {
 
 // CertificatePEM implements Signer.
 func (s *RSASigner) CertificatePEM() []byte { return s.cert }
+
+// lazySigner is an RSASigner made on first use: a cloud whose topics
+// deliver raw never signs, and making an RSA-2048 key was most of the
+// time a cloud took to start.
+type lazySigner struct {
+	now    func() time.Time
+	once   sync.Once
+	signer *RSASigner
+	err    error
+}
+
+var _ Signer = (*lazySigner)(nil)
+
+func (l *lazySigner) get() (*RSASigner, error) {
+	l.once.Do(func() {
+		l.signer, l.err = NewRSASigner(nil, l.now())
+	})
+	return l.signer, l.err
+}
+
+// Sign implements Signer, making the key first if it is not made yet.
+func (l *lazySigner) Sign(version int, stringToSign []byte) ([]byte, error) {
+	s, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return s.Sign(version, stringToSign)
+}
+
+// CertificatePEM implements Signer, making the key first if it is not made
+// yet; nil if it could not be made.
+func (l *lazySigner) CertificatePEM() []byte {
+	s, err := l.get()
+	if err != nil {
+		return nil
+	}
+	return s.CertificatePEM()
+}
+
+// randomCertificatePath is a certificate path of AWS's shape for a key not
+// made yet (see lazySigner).
+func randomCertificatePath() (string, error) {
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", err
+	}
+	return "/SimpleNotificationService-" + hex.EncodeToString(id[:]) + ".pem", nil
+}
 
 // certificatePath names the certificate as AWS does
 // (/SimpleNotificationService-<hex>.pem), from a digest of its DER bytes.

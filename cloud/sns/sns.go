@@ -52,8 +52,9 @@ type Options struct {
 	// Logger receives delivery failures; default discards.
 	Logger *slog.Logger
 	// Signer signs envelopes; default a fresh RSA-2048 key and self-signed
-	// certificate (NewRSASigner), or, with a DB, the key and certificate the
-	// file holds (generated and stored on first use), so that envelopes
+	// certificate (NewRSASigner), made on the first signature or request
+	// for the certificate, or, with a DB, the key and certificate the file
+	// holds (generated and stored when the file is new), so that envelopes
 	// signed before a restart verify against the certificate served after
 	// it. A Signer given here is not stored: the caller keeps it (see
 	// LoadRSASigner). Tests share one to save the key generation.
@@ -196,7 +197,6 @@ type Service struct {
 	log             *slog.Logger
 	signer          Signer
 	certPath        string
-	certPEM         []byte
 
 	mu     sync.RWMutex
 	topics map[string]*topic        // by ARN
@@ -241,10 +241,13 @@ type Service struct {
 }
 
 // New returns a Service with opts' defaults filled in. Without a Signer it
-// generates an RSA-2048 key, which takes tens of milliseconds (once per data
-// file, with a DB). With a DB it loads what the file holds, the delivery
-// retries that were pending included; errors then wrap ErrDataFile when the
-// file's SNS data cannot be used. The loaded retries wait for Start: call it
+// signs with an RSA-2048 key of its own: in memory, made on the first
+// signature or request for its certificate (making one takes tens of
+// milliseconds, and topics that deliver raw never sign); with a DB, loaded
+// from the file, or made and stored there once per data file. With a DB it
+// loads what the file holds, the delivery retries that were pending
+// included; errors then wrap ErrDataFile when the file's SNS data cannot be
+// used. The loaded retries wait for Start: call it
 // once everything a delivery needs (Queues and whatever they use) is ready.
 func New(opts Options) (*Service, error) {
 	opts.Env = opts.Env.WithDefaults()
@@ -291,18 +294,21 @@ func New(opts Options) (*Service, error) {
 		}
 	}
 	if s.signer == nil {
-		signer, err := NewRSASigner(nil, s.clock.Now())
+		// In memory: the key is made on first use (lazySigner), under a
+		// certificate path chosen now, since the edge serves it from the
+		// start.
+		path, err := randomCertificatePath()
 		if err != nil {
-			return nil, fmt.Errorf("sns: new signer: %w", err)
+			return nil, fmt.Errorf("sns: signer certificate: %w", err)
 		}
-		s.signer = signer
+		s.signer, s.certPath = &lazySigner{now: s.clock.Now}, path
+	} else {
+		path, err := certificatePath(s.signer.CertificatePEM())
+		if err != nil {
+			return nil, fmt.Errorf("sns: signer certificate: %w", err)
+		}
+		s.certPath = path
 	}
-	s.certPEM = s.signer.CertificatePEM()
-	path, err := certificatePath(s.certPEM)
-	if err != nil {
-		return nil, fmt.Errorf("sns: signer certificate: %w", err)
-	}
-	s.certPath = path
 	if opts.DB != nil {
 		s.j, s.sharedJournal = j, opts.Journal != nil
 		s.recovered = retries
@@ -454,8 +460,13 @@ func (s *Service) ServePath(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	cert := s.signer.CertificatePEM()
+	if cert == nil {
+		http.Error(w, "the signing certificate could not be made", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/x-x509-ca-cert")
-	w.Write(s.certPEM)
+	w.Write(cert)
 }
 
 // SigningCertURL is where clients fetch the certificate that verifies
