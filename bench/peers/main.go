@@ -77,6 +77,7 @@ import (
 	miniserver "github.com/truora/minidyn/server"
 
 	"github.com/orderflow/orderflow"
+	"github.com/orderflow/orderflow/cloud/journal"
 	"github.com/orderflow/orderflow/cloud/lambda"
 	"github.com/orderflow/orderflow/dynamodb"
 	"github.com/orderflow/orderflow/internal/gctune"
@@ -106,6 +107,7 @@ func main() {
 		only     = flag.String("workloads", "pipeline,sqs-cycle,sqs-cycle-json,ddb-puts", "the workloads to run, comma-separated")
 		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
 		sends    = flag.Int("latency-sends", 2000, "measured SendMessage requests per stack in send-latency, after 200 unmeasured")
+		noSync   = flag.Bool("nosync", false, "with -durable: skip the journal's fdatasyncs (journal.UnsafeSkipSyncs), to measure the rate the durable path would reach if syncs were free; nothing is durable then")
 		stacks   = flag.String("stacks", "orderflow,goaws,kumo,minidyn,ceiling", "the stacks to run, comma-separated: a first name (orderflow, goaws, kumo, minidyn, ceiling) or a whole one (\"orderflow (Publish)\"), to profile one alone")
 	)
 	var (
@@ -140,6 +142,9 @@ func main() {
 			fmt.Fprintf(os.Stderr, "-workloads: unknown workload %q (pipeline, sqs-cycle, sqs-cycle-json, ddb-puts, send-latency)\n", w)
 			os.Exit(2)
 		}
+	}
+	if *noSync {
+		defer journal.UnsafeSkipSyncs()()
 	}
 	if *cpuProf != "" {
 		f, err := os.Create(*cpuProf)

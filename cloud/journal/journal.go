@@ -114,13 +114,20 @@ type Journal struct {
 	db  *bbolt.DB
 	log *wal
 
-	mu     sync.Mutex
-	cur    *group // ops waiting for the next log write; nil when none
-	err    error  // sticky: the first failure
-	closed bool
+	// Under mu: the group gathering ops (nil when none), whether a
+	// goroutine is writing one (leading, the group inflight), and what
+	// Close and the gather rule need.
+	mu         sync.Mutex
+	cur        *group
+	err        error // sticky: the first failure
+	closed     bool
+	leading    bool
+	inflight   *group
+	busy       bool          // the last group had gatherCalls appends or more
+	idle       chan struct{} // made by Close while a leader runs, closed when it is done
+	timer      *time.Timer   // commits a group no one waits for (laggard)
+	timerArmed bool
 
-	wake    chan struct{} // capacity 1: there is a group to commit, or Close
-	done    chan struct{} // closed when the committer has exited
 	failed  chan struct{} // closed when err is set
 	closing chan struct{} // closed when Close begins: a stalled write is tried once more, then given up
 
@@ -148,7 +155,7 @@ type Journal struct {
 	stalls, stallNanos, retries            atomic.Int64
 
 	applyGate   sync.Mutex // held by the applier while it applies; tests hold it to pause it
-	beforeWrite func()     // tests: called by the committer before each log write
+	beforeWrite func()     // tests: called before each log write
 }
 
 // The applier gathers logged groups for up to applyDelay, or until
@@ -173,6 +180,7 @@ type group struct {
 	seq   uint64 // the group's log frame; for an empty group the last one before it
 	done  chan struct{}
 	err   error
+	lead  chan struct{} // capacity 1, made by a Wait on it while another group is written: its turn to lead
 }
 
 // Ticket is a claim on the commit of the ops it was issued for.
@@ -196,22 +204,7 @@ func (t Ticket) Wait() error {
 		<-g.done
 		return g.err
 	}
-	for {
-		next, err := g.j.stallState()
-		if err != nil {
-			select {
-			case <-g.done:
-				return g.err
-			default:
-				return err
-			}
-		}
-		select {
-		case <-g.done:
-			return g.err
-		case <-next:
-		}
-	}
+	return g.j.wait(g)
 }
 
 // IsZero reports whether the ticket is for no ops.
@@ -240,11 +233,10 @@ func newJournal(db *bbolt.DB, rec *Recovery) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &Journal{db: db, log: w, wake: make(chan struct{}, 1), done: make(chan struct{}), failed: make(chan struct{}),
+	j := &Journal{db: db, log: w, failed: make(chan struct{}),
 		closing: make(chan struct{}), stallNext: make(chan struct{}), applied: applied, applierDone: make(chan struct{})}
 	j.acond = sync.NewCond(&j.amu)
 	openJournals[db] = true
-	go j.commitLoop()
 	go j.applyLoop()
 	return j, nil
 }
@@ -308,9 +300,8 @@ func (j *Journal) append(ops []Op) Ticket {
 	}
 	if j.cur == nil {
 		j.cur = &group{j: j, done: make(chan struct{})}
-		select {
-		case j.wake <- struct{}{}:
-		default:
+		if !j.leading {
+			j.armTimer()
 		}
 	}
 	j.cur.ops = append(j.cur.ops, ops...)
@@ -370,13 +361,32 @@ func (j *Journal) Close() error {
 	if !j.closed {
 		j.closed = true
 		close(j.closing)
-		select {
-		case j.wake <- struct{}{}:
-		default:
+	}
+	// Commit what is gathered, after the group being written, if any.
+	for {
+		if j.leading {
+			if j.idle == nil {
+				j.idle = make(chan struct{})
+			}
+			idle := j.idle
+			j.mu.Unlock()
+			<-idle
+			j.mu.Lock()
+			continue
 		}
+		if j.cur == nil {
+			break
+		}
+		g := j.take()
+		j.mu.Unlock()
+		j.lead(g)
+		j.mu.Lock()
+	}
+	if j.timer != nil {
+		j.timer.Stop()
+		j.timerArmed = false
 	}
 	j.mu.Unlock()
-	<-j.done
 	j.amu.Lock()
 	j.committerDone = true
 	j.acond.Broadcast()
@@ -563,58 +573,190 @@ const (
 	gatherCalls = 3
 )
 
-func (j *Journal) commitLoop() {
-	defer close(j.done)
-	busy := false
-	for range j.wake {
-		for {
-			if busy {
+// laggardDelay is how long a group no one waits for (its ops appended,
+// no Wait called yet) may gather before a timer commits it: a waiter
+// commits its own group at once, so the timer matters only for ops
+// appended without a Wait, which must still reach the log.
+const laggardDelay = time.Millisecond
+
+// The group commit is led by its waiters rather than by a goroutine of its
+// own: the first Wait on a group when no group is being written takes the
+// group and writes and syncs it itself (it leads), while new appends gather
+// in the next group; when it is done it wakes one waiter of that next group
+// (its lead channel), who leads it in turn. A request thus waits for its
+// own fdatasync with no hand-off to a committer and back, which cost as
+// much CPU as the sync on the durable benchmarks. What no one waits for is
+// led by a timer (laggard), and a write that stalls is retried by a
+// goroutine of its own, so that the Wait that led it returns ErrStalled at
+// once as every other does.
+
+// wait is Wait for a group of j not yet done.
+func (j *Journal) wait(g *group) error {
+	for {
+		select {
+		case <-g.done:
+			return g.err
+		default:
+		}
+		next, err := j.stallState()
+		if err != nil {
+			select {
+			case <-g.done:
+				return g.err
+			default:
+				return err
+			}
+		}
+		j.mu.Lock()
+		if j.cur == g && !j.leading {
+			if j.busy && !j.closed {
+				// Requests are arriving concurrently: let the group
+				// gather a little longer for one sync. Leading is
+				// taken, so the group stays j.cur meanwhile.
+				j.leading = true
+				j.mu.Unlock()
 				time.Sleep(gatherDelay)
+				j.mu.Lock()
+				j.leading = false
 			}
-			j.mu.Lock()
-			g, closed := j.cur, j.closed
-			j.cur = nil
+			j.take()
 			j.mu.Unlock()
-			if g == nil {
-				if closed {
-					return
-				}
-				busy = false
-				break
+			j.lead(g)
+			continue
+		}
+		var lead chan struct{}
+		if j.cur == g {
+			if g.lead == nil {
+				g.lead = make(chan struct{}, 1)
 			}
-			busy = g.calls >= gatherCalls && !closed
-			j.commit(g)
+			lead = g.lead
+		}
+		j.mu.Unlock()
+		select {
+		case <-g.done:
+			return g.err
+		case <-lead: // nil, never ready, when g is the group being written
+		case <-next:
 		}
 	}
 }
 
-// commit logs g as one frame. While it runs, new ops gather in the next
-// group: that is the group commit. A write that fails for want of a
-// resource is retried, the same frame at the same place, until it
-// succeeds, Close gives it up, or it fails otherwise.
-func (j *Journal) commit(g *group) {
+// take makes the gathering group the one being written, by the caller.
+// Called under j.mu with no group being written.
+func (j *Journal) take() *group {
+	g := j.cur
+	j.cur, j.leading, j.inflight = nil, true, g
+	if j.timerArmed {
+		j.timer.Stop()
+		j.timerArmed = false
+	}
+	return g
+}
+
+// armTimer makes sure the gathering group is committed even if no one
+// waits for it. Called under j.mu.
+func (j *Journal) armTimer() {
+	if j.timerArmed || j.closed {
+		return
+	}
+	j.timerArmed = true
+	if j.timer == nil {
+		j.timer = time.AfterFunc(laggardDelay, j.laggard)
+		return
+	}
+	j.timer.Reset(laggardDelay)
+}
+
+// laggard leads the gathering group when its timer fires and no one else
+// does.
+func (j *Journal) laggard() {
+	j.mu.Lock()
+	j.timerArmed = false
+	if j.cur == nil || j.leading {
+		j.mu.Unlock()
+		return // the leader arms the timer again when it is done
+	}
+	g := j.take()
+	j.mu.Unlock()
+	j.lead(g)
+}
+
+// release ends the caller's lead of g: the next group's waiters are told
+// it is their turn, Close that the journal is idle.
+func (j *Journal) release(g *group) {
+	j.mu.Lock()
+	j.leading, j.inflight = false, nil
+	j.busy = g.calls >= gatherCalls
+	if c := j.cur; c != nil {
+		if c.lead != nil {
+			select {
+			case c.lead <- struct{}{}:
+			default:
+			}
+		}
+		j.armTimer()
+	}
+	if j.idle != nil {
+		close(j.idle)
+		j.idle = nil
+	}
+	j.mu.Unlock()
+}
+
+// lead logs g as one frame, the caller having taken it (take). While it
+// runs, new ops gather in the next group: that is the group commit. A
+// write that fails for want of a resource is retried by a goroutine of its
+// own, the same frame at the same place, until it succeeds, Close gives it
+// up, or it fails otherwise.
+func (j *Journal) lead(g *group) {
 	if err := j.Err(); err != nil {
 		g.err = err
 		close(g.done)
+		j.release(g)
 		return
 	}
 	if len(g.ops) == 0 {
 		g.seq = j.log.next - 1
 		close(g.done)
+		j.release(g)
 		return
 	}
 	g.resolve()
-	seq, err := j.logGroup(g)
+	seq, err := j.logOnce(g, 0)
+	if err != nil && Transient(err) {
+		j.stall(err)
+		go func() {
+			seq, err := j.logRetry(g)
+			j.finish(g, seq, err)
+		}()
+		return
+	}
+	j.finish(g, seq, err)
+}
+
+// finish completes the lead of g once its write succeeded or failed for
+// good.
+func (j *Journal) finish(g *group, seq uint64, err error) {
 	if err != nil {
 		g.err = j.fail(err)
 		j.unstall()
 		close(g.done)
+		j.release(g)
 		return
 	}
 	j.records.Add(int64(len(g.ops)))
 	g.seq = seq
 	close(g.done)
-	j.queueForApply(g)
+	if !j.queueNow(g) {
+		// The applier is behind: wait for it on a goroutine of its own,
+		// leading still, rather than hold the request that led.
+		go func() {
+			j.queueForApply(g)
+			j.release(g)
+		}()
+		return
+	}
+	j.release(g)
 }
 
 // resolve computes the group's lazy values and its size.
@@ -627,39 +769,61 @@ func (g *group) resolve() {
 	}
 }
 
-// logGroup writes g's ops to the log as one frame and returns its sequence
-// number. A write that fails for want of a resource stalls the journal and
-// is retried, the same frame at the same place, until it succeeds or Close
-// gives it up; any other failure is returned at once.
-func (j *Journal) logGroup(g *group) (uint64, error) {
+// logOnce writes g's ops to the log as one frame, attempt n, and returns
+// its sequence number.
+func (j *Journal) logOnce(g *group, n int) (uint64, error) {
+	if j.beforeWrite != nil {
+		j.beforeWrite()
+	}
+	start := time.Now()
+	seq, err := j.log.write(g.ops)
+	j.commitNanos.Add(int64(time.Since(start)))
+	j.commits.Add(1)
+	if n > 0 {
+		j.retries.Add(1)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("journal: log %d ops: %w", len(g.ops), err)
+	}
+	return seq, nil
+}
+
+// logRetry writes g again after its first attempt failed for want of a
+// resource (the journal stalled), the same frame at the same place, with a
+// growing pause, until it succeeds or Close gives it up; any other failure
+// is returned at once.
+func (j *Journal) logRetry(g *group) (uint64, error) {
 	for attempt := 0; ; attempt++ {
-		if j.beforeWrite != nil {
-			j.beforeWrite()
+		if !j.pause(attempt) {
+			// Closing: one last attempt, then give the group up.
+			seq, err := j.logOnce(g, attempt+1)
+			if err == nil {
+				return seq, nil
+			}
+			return 0, fmt.Errorf("journal: closed while the log could not be written (%d ops not logged, none acknowledged): %w", len(g.ops), err)
 		}
-		start := time.Now()
-		seq, err := j.log.write(g.ops)
-		j.commitNanos.Add(int64(time.Since(start)))
-		j.commits.Add(1)
-		if attempt > 0 {
-			j.retries.Add(1)
-		}
-		if err == nil {
-			return seq, nil
-		}
-		err = fmt.Errorf("journal: log %d ops: %w", len(g.ops), err)
-		if !Transient(err) {
-			return 0, err
+		seq, err := j.logOnce(g, attempt+1)
+		if err == nil || !Transient(err) {
+			return seq, err
 		}
 		j.stall(err)
-		if j.pause(attempt) {
-			continue
-		}
-		// Closing: one last attempt, then give the group up.
-		if seq, err = j.log.write(g.ops); err == nil {
-			return seq, nil
-		}
-		return 0, fmt.Errorf("journal: closed while the log could not be written (%d ops not logged, none acknowledged): %w", len(g.ops), err)
 	}
+}
+
+// queueNow hands a logged group to the applier when it has room for it,
+// and reports whether it did.
+func (j *Journal) queueNow(g *group) bool {
+	j.amu.Lock()
+	if j.queuedBytes > maxQueuedBytes {
+		j.amu.Unlock()
+		return false
+	}
+	j.queue = append(j.queue, g)
+	j.queuedBytes += g.size
+	j.acond.Broadcast()
+	j.amu.Unlock()
+	j.unstall()
+	return true
 }
 
 // queueForApply hands a logged group to the applier. Past maxQueuedBytes

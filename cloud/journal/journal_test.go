@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -343,6 +346,97 @@ func TestJournal(t *testing.T) {
 		assertMarkerOnly(t, db.Path(), 2)
 		if err := j.Append(put("late", "1")).Wait(); !errors.Is(err, journal.ErrClosed) {
 			t.Errorf("got %v, want ErrClosed", err)
+		}
+	})
+
+	t.Run("the first waiter writes and syncs its group itself, with no hand-off to another goroutine", func(t *testing.T) {
+		db := openDB(t)
+		j := newJournal(t, db)
+		defer j.Close()
+		var stacks []string
+		j.BeforeWrite(func() {
+			buf := make([]byte, 64<<10)
+			stacks = append(stacks, string(buf[:runtime.Stack(buf, false)]))
+		})
+		for i := range 3 {
+			if err := j.Append(put(fmt.Sprint("k", i), "v")).Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(stacks) != 3 {
+			t.Fatalf("%d log writes, want 3", len(stacks))
+		}
+		for i, s := range stacks {
+			if !strings.Contains(s, "journal.Ticket.Wait") {
+				t.Errorf("write %d was not made by the goroutine waiting for it:\n%s", i, s)
+			}
+		}
+	})
+
+	t.Run("ops appended that no one waits for still reach the log", func(t *testing.T) {
+		db := openDB(t)
+		j := newJournal(t, db)
+		defer j.Close()
+		j.Append(put("unwaited", "1"))
+		deadline := time.Now().Add(5 * time.Second)
+		for j.Stats().Records == 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if st := j.Stats(); st.Commits != 1 || st.Records != 1 {
+			t.Errorf("commits, records = %d, %d; want 1, 1", st.Commits, st.Records)
+		}
+	})
+
+	t.Run("while a group is written, a waiter of the next one leads it once the first is done", func(t *testing.T) {
+		db := openDB(t)
+		j := newJournal(t, db)
+		defer j.Close()
+		release := make(chan struct{})
+		started := make(chan struct{})
+		var once sync.Once
+		j.BeforeWrite(func() {
+			once.Do(func() {
+				close(started)
+				<-release
+			})
+		})
+		errs := make(chan error, 9)
+		first := j.Append(put("first", "1"))
+		go func() { errs <- first.Wait() }()
+		<-started
+		for i := range 8 {
+			tk := j.Append(put(fmt.Sprint("k", i), "v"))
+			go func() { errs <- tk.Wait() }()
+		}
+		close(release)
+		for range 9 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st := j.Stats(); st.Commits != 2 || st.Records != 9 {
+			t.Errorf("commits, records = %d, %d; want 2, 9", st.Commits, st.Records)
+		}
+	})
+
+	t.Run("UnsafeSkipSyncs skips the log's syncs until restored", func(t *testing.T) {
+		db := openDB(t)
+		j := newJournal(t, db)
+		defer j.Close()
+		restoreFault := journal.InjectFault(func(op, path string) error {
+			if op == "sync" && strings.HasPrefix(path, db.Path()) {
+				return &os.PathError{Op: "fdatasync", Path: path, Err: syscall.EIO}
+			}
+			return nil
+		})
+		defer restoreFault()
+		restore := journal.UnsafeSkipSyncs()
+		if err := j.Append(put("a", "1")).Wait(); err != nil {
+			t.Fatalf("with syncs skipped: %v", err)
+		}
+		restore()
+		if err := j.Append(put("b", "1")).Wait(); !errors.Is(err, syscall.EIO) {
+			t.Errorf("with syncs restored: got %v, want the sync's EIO", err)
 		}
 	})
 }

@@ -389,6 +389,9 @@ func (w *wal) close(marker bool) error {
 }
 
 func fdatasync(f *os.File) error {
+	if noSync.Load() {
+		return nil
+	}
 	if err := injected("sync", f.Name()); err != nil {
 		return err
 	}
@@ -398,6 +401,18 @@ func fdatasync(f *os.File) error {
 			return err
 		}
 	}
+}
+
+// noSync, set by UnsafeSkipSyncs, makes fdatasync do nothing.
+var noSync atomic.Bool
+
+// UnsafeSkipSyncs makes every journal's log in the process skip its
+// fdatasyncs until restore is called: nothing it acknowledges is then
+// durable. It exists to measure the rate the durable path would reach if
+// syncs were free (bench/peers -nosync); never use it to serve data.
+func UnsafeSkipSyncs() (restore func()) {
+	noSync.Store(true)
+	return func() { noSync.Store(false) }
 }
 
 // faultHook, when set (InjectFault), is asked before each of the log's
