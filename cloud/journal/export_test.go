@@ -61,3 +61,11 @@ func LegacyFrame(seq uint64, ops ...Op) []byte {
 	binary.BigEndian.PutUint32(e.b[4:8], crc32.Checksum(payload, castagnoli))
 	return e.b
 }
+
+// NextGroupBlocked reports whether a Wait is blocked on the group
+// gathering now, waiting for its turn to lead.
+func (j *Journal) NextGroupBlocked() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.cur != nil && j.cur.lead != nil
+}

@@ -3,9 +3,12 @@
 //
 // A service records each state change as Ops while it still holds its own
 // lock (so changes reach the file in the order they were made), releases
-// the lock, and waits on a Ticket. A committer goroutine appends every group
-// of ops gathered meanwhile to a write-ahead log as one checksummed frame
-// and syncs it once (group commit): then the tickets are durable. An
+// the lock, and waits on a Ticket. The first waiter finding no log write
+// under way appends every group of ops gathered meanwhile to a
+// write-ahead log as one checksummed frame and syncs it once, on its own
+// goroutine (a leader-based group commit): then the tickets are durable,
+// and the ops gathered while it wrote form the next group, which one of
+// their waiters writes in turn. An
 // applier goroutine applies the logged frames to the bbolt file in large
 // transactions, off the requests' path, records in the same transaction
 // how far it got, and deletes log segments it has applied; at start, New
@@ -140,16 +143,16 @@ type Journal struct {
 	stallSince time.Time
 	observers  []func(error)
 
-	// Between the committer and the applier, under amu.
-	amu           sync.Mutex
-	acond         *sync.Cond
-	queue         []*group // logged, not yet applied, in order
-	queuedBytes   int
-	applyErr      error  // the applier's last transient failure, nil once it applies again
-	applied       uint64 // every group numbered up to applied is in the file
-	flushWanted   uint64 // a Flush waits for the groups up to this one
-	committerDone bool
-	applierDone   chan struct{}
+	// Between the leaders and the applier, under amu.
+	amu         sync.Mutex
+	acond       *sync.Cond
+	queue       []*group // logged, not yet applied, in order
+	queuedBytes int
+	applyErr    error  // the applier's last transient failure, nil once it applies again
+	applied     uint64 // every group numbered up to applied is in the file
+	flushWanted uint64 // a Flush waits for the groups up to this one
+	leadersDone bool
+	applierDone chan struct{}
 
 	commits, records, commitNanos, applies atomic.Int64
 	stalls, stallNanos, retries            atomic.Int64
@@ -168,7 +171,7 @@ const (
 )
 
 // maxQueuedBytes bounds the ops logged but not yet applied to the file: past
-// it the committer waits for the applier, so memory stays bounded when the
+// it the leader waits for the applier, so memory stays bounded when the
 // file cannot keep up.
 const maxQueuedBytes = 64 << 20
 
@@ -388,7 +391,7 @@ func (j *Journal) Close() error {
 	}
 	j.mu.Unlock()
 	j.amu.Lock()
-	j.committerDone = true
+	j.leadersDone = true
 	j.acond.Broadcast()
 	j.amu.Unlock()
 	<-j.applierDone
@@ -483,7 +486,7 @@ func (j *Journal) stallState() (<-chan struct{}, error) {
 }
 
 // stall records that writes are stalled by cause: the first time, Waits
-// return, and observers are told. Only the committer calls it.
+// return, and observers are told. Only the leader calls it.
 func (j *Journal) stall(cause error) {
 	j.smu.Lock()
 	first := j.stallErr == nil
@@ -503,7 +506,7 @@ func (j *Journal) stall(cause error) {
 	}
 }
 
-// unstall records that writes go through again. Only the committer calls it.
+// unstall records that writes go through again. Only the leader calls it.
 func (j *Journal) unstall() {
 	j.smu.Lock()
 	was := j.stallErr != nil
@@ -560,13 +563,13 @@ func (j *Journal) fail(err error) error {
 }
 
 // When the last group gathered gatherCalls appends or more, requests are
-// arriving concurrently, and the committer waits gatherDelay before taking
-// the next group, so that it carries more of them for one sync. The
+// arriving concurrently, and the next leader waits gatherDelay before
+// taking its group, so that it carries more of them for one sync. The
 // delay is the best of the fixed waits tried on the durable pipeline, and
 // the rule keeps most of its gain (docs/benchmarks.md has the runs). A lone
 // writer (a group of one call) never waits. The cost shows where writers
 // have no think time at all: BenchmarkCommit with many in-process writers
-// takes longer an append, every group already complete when the committer
+// takes longer an append, every group already complete when the leader
 // waits.
 const (
 	gatherDelay = 100 * time.Microsecond
@@ -584,8 +587,8 @@ const laggardDelay = time.Millisecond
 // group and writes and syncs it itself (it leads), while new appends gather
 // in the next group; when it is done it wakes one waiter of that next group
 // (its lead channel), who leads it in turn. A request thus waits for its
-// own fdatasync with no hand-off to a committer and back, which cost as
-// much CPU as the sync on the durable benchmarks. What no one waits for is
+// own fdatasync with no hand-off to a committer goroutine and back (those
+// doubled the scheduler's share of the durable benchmarks' CPU). What no one waits for is
 // led by a timer (laggard), and a write that stalls is retried by a
 // goroutine of its own, so that the Wait that led it returns ErrStalled at
 // once as every other does.
@@ -646,15 +649,15 @@ func (j *Journal) wait(g *group) error {
 func (j *Journal) take() *group {
 	g := j.cur
 	j.cur, j.leading, j.inflight = nil, true, g
-	if j.timerArmed {
-		j.timer.Stop()
-		j.timerArmed = false
-	}
 	return g
 }
 
 // armTimer makes sure the gathering group is committed even if no one
-// waits for it. Called under j.mu.
+// waits for it. Called under j.mu. The timer is left to fire rather than
+// stopped when a waiter takes the group: resetting and stopping it for
+// every group cost 2-3% of the durable pipeline's CPU, a firing that
+// finds nothing to do costs less, and it fires at most once a
+// laggardDelay.
 func (j *Journal) armTimer() {
 	if j.timerArmed || j.closed {
 		return
@@ -827,7 +830,7 @@ func (j *Journal) queueNow(g *group) bool {
 }
 
 // queueForApply hands a logged group to the applier. Past maxQueuedBytes
-// the committer waits for the applier; if the applier is failing for want
+// the leader waits for the applier; if the applier is failing for want
 // of a resource, that is a stall too.
 func (j *Journal) queueForApply(g *group) {
 	j.amu.Lock()
@@ -836,7 +839,7 @@ func (j *Journal) queueForApply(g *group) {
 			j.amu.Unlock()
 			select {
 			case <-j.closing:
-				// The applier gives up when the committer is done: stop
+				// The applier gives up when Close is done with the leaders: stop
 				// here rather than wait for it.
 				j.fail(fmt.Errorf("journal: closed while the data file could not be written: %w", err))
 			default:
@@ -860,7 +863,7 @@ func (j *Journal) queueForApply(g *group) {
 // applyLoop applies logged groups to the file, everything logged while the
 // previous transaction ran going into the next one. It stays one body
 // because its state (the gather timer, the retry count of a failed batch)
-// lives across iterations, and every hand-over with the committer is a
+// lives across iterations, and every hand-over with the leaders is a
 // step under j.amu that is easiest to check against commit's when they are
 // read in one place.
 func (j *Journal) applyLoop() {
@@ -875,12 +878,12 @@ func (j *Journal) applyLoop() {
 	}()
 	for {
 		j.amu.Lock()
-		for len(j.queue) == 0 && !j.committerDone {
+		for len(j.queue) == 0 && !j.leadersDone {
 			j.acond.Wait()
 		}
 		// Gather more unless enough waits, a Flush or Close wants it now,
 		// or the oldest has waited long enough.
-		if len(j.queue) > 0 && !j.committerDone && j.queuedBytes < applyBytes && j.flushWanted <= j.applied && j.Err() == nil {
+		if len(j.queue) > 0 && !j.leadersDone && j.queuedBytes < applyBytes && j.flushWanted <= j.applied && j.Err() == nil {
 			timedOut = false
 			if timer == nil {
 				timer = time.AfterFunc(applyDelay, func() {
@@ -892,7 +895,7 @@ func (j *Journal) applyLoop() {
 			} else {
 				timer.Reset(applyDelay)
 			}
-			for !timedOut && !j.committerDone && j.queuedBytes < applyBytes && j.flushWanted <= j.applied && j.Err() == nil {
+			for !timedOut && !j.leadersDone && j.queuedBytes < applyBytes && j.flushWanted <= j.applied && j.Err() == nil {
 				j.acond.Wait()
 			}
 		}
@@ -916,12 +919,12 @@ func (j *Journal) applyLoop() {
 			j.amu.Lock()
 			j.applyErr = fmt.Errorf("journal: apply logged groups to %s: %w", j.db.Path(), err)
 			j.queue = append(batch, j.queue...)
-			closing := j.committerDone
+			closing := j.leadersDone
 			j.acond.Broadcast()
 			j.amu.Unlock()
 			if !closing {
 				if !j.pause(attempt) {
-					time.Sleep(retryFirst) // Close has begun: the committer finishes first
+					time.Sleep(retryFirst) // Close has begun: the leaders finish first
 				}
 				attempt++
 				continue

@@ -419,6 +419,47 @@ func TestJournal(t *testing.T) {
 		}
 	})
 
+	t.Run("a waiter blocked on the next group leads it, not the leader of the group before", func(t *testing.T) {
+		db := openDB(t)
+		j := newJournal(t, db)
+		defer j.Close()
+		release, started := make(chan struct{}), make(chan struct{})
+		var writers []string
+		j.BeforeWrite(func() {
+			buf := make([]byte, 64)
+			id, _, _ := strings.Cut(strings.TrimPrefix(string(buf[:runtime.Stack(buf, false)]), "goroutine "), " ")
+			writers = append(writers, id)
+			if len(writers) == 1 {
+				close(started)
+				<-release
+			}
+		})
+		errs := make(chan error, 5)
+		first := j.Append(put("first", "1"))
+		go func() { errs <- first.Wait() }()
+		<-started
+		for i := range 4 {
+			tk := j.Append(put(fmt.Sprint("k", i), "v"))
+			go func() { errs <- tk.Wait() }()
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for !j.NextGroupBlocked() && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		close(release)
+		for range 5 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(writers) != 2 {
+			t.Fatalf("%d log writes, want 2", len(writers))
+		}
+		if writers[0] == writers[1] {
+			t.Errorf("both groups were written by goroutine %s; want the second by one of its waiters", writers[0])
+		}
+	})
+
 	t.Run("UnsafeSkipSyncs skips the log's syncs until restored", func(t *testing.T) {
 		db := openDB(t)
 		j := newJournal(t, db)
