@@ -39,6 +39,10 @@
 //	                after the other: p50 and p99 in µs, over Query
 //	                (orderflow in memory and durable, goaws) and over JSON
 //	                through the SDK (orderflow both ways, kumo)
+//
+// -durable (the default) runs orderflow on a data file; -nosync with it
+// skips the journal's fdatasyncs (journal.UnsafeSkipSyncs): the rate the
+// durable path would reach if syncs were free, for measurement only.
 package main
 
 import (

@@ -69,3 +69,6 @@ func (j *Journal) NextGroupBlocked() bool {
 	defer j.mu.Unlock()
 	return j.cur != nil && j.cur.lead != nil
 }
+
+// Gathers counts the times a leader waited gatherDelay for more requests.
+func (j *Journal) Gathers() int64 { return j.gathers.Load() }

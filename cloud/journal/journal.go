@@ -155,6 +155,7 @@ type Journal struct {
 	applierDone chan struct{}
 
 	commits, records, commitNanos, applies atomic.Int64
+	gathers                                atomic.Int64 // gatherDelay sleeps
 	stalls, stallNanos, retries            atomic.Int64
 
 	applyGate   sync.Mutex // held by the applier while it applies; tests hold it to pause it
@@ -176,14 +177,14 @@ const (
 const maxQueuedBytes = 64 << 20
 
 type group struct {
-	j     *Journal // nil for a group failed before it was queued
-	ops   []Op
-	calls int // the Append calls that joined it
-	size  int
-	seq   uint64 // the group's log frame; for an empty group the last one before it
-	done  chan struct{}
-	err   error
-	lead  chan struct{} // capacity 1, made by a Wait on it while another group is written: its turn to lead
+	j       *Journal // nil for a group failed before it was queued
+	ops     []Op
+	waiters int // the Waits on it that found it not done, under j.mu
+	size    int
+	seq     uint64 // the group's log frame; for an empty group the last one before it
+	done    chan struct{}
+	err     error
+	lead    chan struct{} // capacity 1, made by a Wait on it while another group is written: its turn to lead
 }
 
 // Ticket is a claim on the commit of the ops it was issued for.
@@ -308,7 +309,6 @@ func (j *Journal) append(ops []Op) Ticket {
 		}
 	}
 	j.cur.ops = append(j.cur.ops, ops...)
-	j.cur.calls++
 	return Ticket{j.cur}
 }
 
@@ -562,12 +562,16 @@ func (j *Journal) fail(err error) error {
 	return err
 }
 
-// When the last group gathered gatherCalls appends or more, requests are
+// When the last group had gatherCalls waiters or more, requests are
 // arriving concurrently, and the next leader waits gatherDelay before
-// taking its group, so that it carries more of them for one sync. The
+// taking its group, so that it carries more of them for one sync. Waiters,
+// not Append calls, are counted: one batch request appends once an entry
+// and waits once, and counting its appends made a lone client's every
+// request after a batch sleep (a sleep lasts a millisecond or more on a
+// loaded machine). The
 // delay is the best of the fixed waits tried on the durable pipeline, and
 // the rule keeps most of its gain (docs/benchmarks.md has the runs). A lone
-// writer (a group of one call) never waits. The cost shows where writers
+// writer (a group of one waiter) never waits. The cost shows where writers
 // have no think time at all: BenchmarkCommit with many in-process writers
 // takes longer an append, every group already complete when the leader
 // waits.
@@ -595,6 +599,7 @@ const laggardDelay = time.Millisecond
 
 // wait is Wait for a group of j not yet done.
 func (j *Journal) wait(g *group) error {
+	counted := false
 	for {
 		select {
 		case <-g.done:
@@ -611,8 +616,13 @@ func (j *Journal) wait(g *group) error {
 			}
 		}
 		j.mu.Lock()
+		if !counted {
+			g.waiters++
+			counted = true
+		}
 		if j.cur == g && !j.leading {
 			if j.busy && !j.closed {
+				j.gathers.Add(1)
 				// Requests are arriving concurrently: let the group
 				// gather a little longer for one sync. Leading is
 				// taken, so the group stays j.cur meanwhile.
@@ -689,7 +699,7 @@ func (j *Journal) laggard() {
 func (j *Journal) release(g *group) {
 	j.mu.Lock()
 	j.leading, j.inflight = false, nil
-	j.busy = g.calls >= gatherCalls
+	j.busy = g.waiters >= gatherCalls
 	if c := j.cur; c != nil {
 		if c.lead != nil {
 			select {

@@ -460,6 +460,27 @@ func TestJournal(t *testing.T) {
 		}
 	})
 
+	t.Run("a lone writer appending many times per request never waits for more requests", func(t *testing.T) {
+		db := openDB(t)
+		j := newJournal(t, db)
+		defer j.Close()
+		for r := range 20 {
+			var last journal.Ticket
+			for i := range 10 {
+				last = j.Append(put(fmt.Sprint("k", r, "-", i), "v"))
+			}
+			if err := last.Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := j.Gathers(); n != 0 {
+			t.Errorf("the leader waited for more requests %d times, want 0", n)
+		}
+		if st := j.Stats(); st.Records != 200 {
+			t.Errorf("records = %d, want 200", st.Records)
+		}
+	})
+
 	t.Run("UnsafeSkipSyncs skips the log's syncs until restored", func(t *testing.T) {
 		db := openDB(t)
 		j := newJournal(t, db)
