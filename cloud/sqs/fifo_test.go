@@ -2,8 +2,10 @@ package sqs_test
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -687,5 +689,95 @@ func TestFIFOEngineAPI(t *testing.T) {
 		if groups, _ := cloudsqs.FifoGroupsForTest(e, "api.fifo"); groups != 0 {
 			t.Errorf("%d groups left after the last message went, want 0", groups)
 		}
+	})
+}
+
+// TestFIFOQueryProtocol checks the FIFO shapes of the Query protocol's
+// XML, and of the JSON protocol's bodies, as AWS writes them.
+func TestFIFOQueryProtocol(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := b.newFixture(t, true)
+		status, body := postQuery(t, f.url, "/", url.Values{"Action": {"CreateQueue"}, "QueueName": {"q.fifo"},
+			"Attribute.1.Name": {"FifoQueue"}, "Attribute.1.Value": {"true"},
+			"Attribute.2.Name": {"ContentBasedDeduplication"}, "Attribute.2.Value": {"true"}})
+		if status != 200 {
+			t.Fatalf("CreateQueue: %d %s", status, body)
+		}
+		path := "/000000000000/q.fifo"
+
+		t.Run("SendMessageResult ends with the SequenceNumber", func(t *testing.T) {
+			status, body := postQuery(t, f.url, path, url.Values{"Action": {"SendMessage"}, "MessageBody": {"hello"}, "MessageGroupId": {"g"}})
+			re := regexp.MustCompile(`<SendMessageResult><MD5OfMessageBody>5d41402abc4b2a76b9719d911017c592</MD5OfMessageBody><MessageId>[0-9a-f-]+</MessageId><SequenceNumber>[1-9][0-9]{19}</SequenceNumber></SendMessageResult>`)
+			if status != 200 || !re.MatchString(body) {
+				t.Errorf("%d %s", status, body)
+			}
+		})
+
+		t.Run("each SendMessageBatchResultEntry has its SequenceNumber", func(t *testing.T) {
+			status, body := postQuery(t, f.url, path, url.Values{"Action": {"SendMessageBatch"},
+				"SendMessageBatchRequestEntry.1.Id": {"a"}, "SendMessageBatchRequestEntry.1.MessageBody": {"one"}, "SendMessageBatchRequestEntry.1.MessageGroupId": {"g"},
+				"SendMessageBatchRequestEntry.2.Id": {"b"}, "SendMessageBatchRequestEntry.2.MessageBody": {"two"}, "SendMessageBatchRequestEntry.2.MessageGroupId": {"g"},
+				"SendMessageBatchRequestEntry.2.MessageDeduplicationId": {"explicit"}})
+			var doc struct {
+				Entries []struct {
+					ID  string `xml:"Id"`
+					SN  string `xml:"SequenceNumber"`
+					MID string `xml:"MessageId"`
+				} `xml:"SendMessageBatchResult>SendMessageBatchResultEntry"`
+			}
+			if err := xml.Unmarshal([]byte(body), &doc); err != nil || status != 200 || len(doc.Entries) != 2 {
+				t.Fatalf("%d %s: %v", status, body, err)
+			}
+			for _, e := range doc.Entries {
+				if !snPattern.MatchString(e.SN) {
+					t.Errorf("entry %s: SequenceNumber %q", e.ID, e.SN)
+				}
+			}
+		})
+
+		t.Run("a missing MessageGroupId is an ErrorResponse with MissingParameter", func(t *testing.T) {
+			status, body := postQuery(t, f.url, path, url.Values{"Action": {"SendMessage"}, "MessageBody": {"x"}})
+			var doc xmlError
+			if err := xml.Unmarshal([]byte(body), &doc); err != nil || status != 400 {
+				t.Fatalf("%d %s: %v", status, body, err)
+			}
+			if doc.Error.Code != "MissingParameter" || doc.Error.Message != "The request must contain the parameter MessageGroupId." {
+				t.Errorf("got %+v", doc.Error)
+			}
+		})
+
+		t.Run("ReceiveMessage lists the FIFO system attributes; a retried attempt id gets the same receipt handle", func(t *testing.T) {
+			form := url.Values{"Action": {"ReceiveMessage"}, "MaxNumberOfMessages": {"10"}, "AttributeName.1": {"All"}, "ReceiveRequestAttemptId": {"try-1"}}
+			status, body := postQuery(t, f.url, path, form)
+			var doc struct {
+				Messages []struct {
+					Handle string `xml:"ReceiptHandle"`
+					Attrs  []struct {
+						Name, Value string
+					} `xml:"Attribute"`
+				} `xml:"ReceiveMessageResult>Message"`
+			}
+			if err := xml.Unmarshal([]byte(body), &doc); err != nil || status != 200 || len(doc.Messages) != 3 {
+				t.Fatalf("%d %s: %v", status, body, err)
+			}
+			attrs := map[string]string{}
+			for _, a := range doc.Messages[0].Attrs {
+				attrs[a.Name] = a.Value
+			}
+			if attrs["MessageGroupId"] != "g" || attrs["MessageDeduplicationId"] != "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824" || !snPattern.MatchString(attrs["SequenceNumber"]) {
+				t.Errorf("attributes %v", attrs)
+			}
+			_, again := postQuery(t, f.url, path, form)
+			if !strings.Contains(again, "<ReceiptHandle>"+doc.Messages[0].Handle+"</ReceiptHandle>") {
+				t.Errorf("the retry's reply does not hold the first receipt handle:\n%s", again)
+			}
+		})
+
+		t.Run("the JSON protocol's SendMessage reply has SequenceNumber", func(t *testing.T) {
+			status, _, body := postJSON(t, f.url, "SendMessage", `{"QueueUrl":"`+f.url+path+`","MessageBody":"json","MessageGroupId":"g"}`)
+			if status != 200 || !regexp.MustCompile(`"SequenceNumber":"[1-9][0-9]{19}"`).MatchString(body) {
+				t.Errorf("%d %s", status, body)
+			}
+		})
 	})
 }
