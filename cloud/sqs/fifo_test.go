@@ -18,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
+	"github.com/orderflow/orderflow/internal/poll"
 )
 
 // Conformance tests for FIFO queues, through the real SDK on each backend.
@@ -418,6 +419,33 @@ func TestFIFOReceive(t *testing.T) {
 			third := f.receive(t, q, 10, nil)
 			if s := strings.Join(bodies(third), ","); s != "m0,m1,m2" {
 				t.Errorf("after ChangeMessageVisibility 0: %s, want m0,m1,m2", s)
+			}
+		})
+
+		t.Run("a long poll wakes when a delete unlocks a group", func(t *testing.T) {
+			q := f.fifoQueue(t, "wake.fifo", nil)
+			f.sendFifo(t, q, "first", "g", "1")
+			f.sendFifo(t, q, "second", "g", "2")
+			got := f.receive(t, q, 1, nil)
+			done := make(chan []types.Message, 1)
+			go func() {
+				out, err := f.client.ReceiveMessage(ctxFor(t), &sqs.ReceiveMessageInput{QueueUrl: aws.String(q), WaitTimeSeconds: 20})
+				if err != nil {
+					t.Error(err)
+					done <- nil
+					return
+				}
+				done <- out.Messages
+			}()
+			poll.Until(t, 5*time.Second, "the long poll to start waiting", func() bool { return f.svc.Engine().Waiters("wake.fifo") == 1 })
+			deleteAll(t, f, q, got)
+			select {
+			case msgs := <-done:
+				if s := strings.Join(bodies(msgs), ","); s != "second" {
+					t.Errorf("the long poll got %q, want second", s)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the long poll did not wake when the group unlocked")
 			}
 		})
 

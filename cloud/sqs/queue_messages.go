@@ -348,7 +348,9 @@ func (e *Engine) removeLocked(q *queue, m *message) {
 		q.pending.remove(m)
 		q.nInflight--
 		if q.fifo != nil {
+			// Its group may be available now: wake the long polls.
 			q.fifo.landed(m)
+			q.signal()
 		}
 	}
 	q.byAge.remove(m)
