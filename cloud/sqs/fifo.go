@@ -110,8 +110,8 @@ func (f *fifoState) dedupKey(groupID, dedupID string) string {
 	return dedupID
 }
 
-// sweepLocked forgets deduplication ids and receive attempts past their
-// window; it returns the entries it dropped, whose records go too.
+// sweep forgets deduplication ids and receive attempts past their window;
+// it returns the deduplication ids it dropped, whose records go too.
 func (f *fifoState) sweep(now time.Time) []*dedupEntry {
 	var dropped []*dedupEntry
 	for f.dedupHead < len(f.dedupOrder) {
@@ -253,7 +253,7 @@ func (q *queue) nextVisible() *message {
 	return nil
 }
 
-// group returns m's group, making it when asked.
+// group returns the group named id, making it when asked.
 func (f *fifoState) group(id string, make bool) *group {
 	g := f.groups[id]
 	if g == nil && make {
@@ -416,9 +416,6 @@ func errBadAttemptID(v string) error { return errBadToken("ReceiveRequestAttempt
 
 // validAttemptID checks a ReceiveRequestAttemptId ("" is none).
 func validAttemptID(v string) bool { return v == "" || validFifoToken(v) }
-
-// fifoAttribute reports whether name is one of the FIFO-only attributes.
-func fifoAttribute(name string) bool { return fifoOnlyAttributes[name] }
 
 // boolAttr parses a boolean attribute as SQS does (any case).
 func boolAttr(v string) (bool, bool) {
