@@ -35,7 +35,8 @@
 // entries are refused with RequestThrottled (ErrQueueFull) while receives,
 // deletes and purges go on, so the queue drains. AWS documents no such
 // ceiling; its limit of 120,000 messages in flight in a queue (standard
-// or FIFO) is kept as AWS keeps it (ReceiveMessage answers OverLimit).
+// or FIFO) is kept as AWS keeps it (ReceiveMessage answers OverLimit on a
+// standard queue, nothing on a FIFO queue).
 //
 // Time comes from a clock.Clock: visibility, delays, retention, long polls
 // and move tasks all follow it, and tests drive them with a fake clock.

@@ -61,8 +61,9 @@ const (
 
 // MaxInflight is AWS's limit on the messages in flight (received, not yet
 // deleted or visible again) in one queue, standard or FIFO (AWS raised
-// FIFO queues' limit from 20,000 to standard queues' 120,000):
-// ReceiveMessage answers OverLimit past it.
+// FIFO queues' limit from 20,000 to standard queues' 120,000): past it
+// ReceiveMessage answers OverLimit on a standard queue and, as AWS
+// documents for FIFO queues, no messages and no error on a FIFO queue.
 const MaxInflight = 120_000
 
 func (o Options) withDefaults() Options {

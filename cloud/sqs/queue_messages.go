@@ -571,7 +571,9 @@ func (e *Engine) receive(ctx context.Context, name string, in ReceiveInput) ([]M
 			}
 			return nil, errBadAttemptID(in.ReceiveRequestAttemptID)
 		}
-		if q.nInflight >= MaxInflight {
+		// A FIFO queue at the limit answers nothing, without an error,
+		// as AWS documents.
+		if q.nInflight >= MaxInflight && q.fifo == nil {
 			if werr := durable(e.unlock()); werr != nil {
 				return nil, werr
 			}
