@@ -79,12 +79,18 @@ func errOverLimit(name string) *awsproto.Error {
 // x-amzn-query-error header's), Type the JSON protocol's shape name where
 // the service model gives one.
 
+// InvalidParameterValue and MissingParameter travel in the JSON protocol
+// as InvalidParameterValueException and MissingRequiredParameterException
+// (the QueryErrorCode of LocalStack's snapshots recorded against AWS, e.g.
+// test_posting_to_fifo_requires_deduplicationid_group_id), their Query
+// codes in the x-amzn-query-error header.
+
 func errInvalidParameter(format string, args ...any) *awsproto.Error {
-	return awsproto.Errorf(http.StatusBadRequest, "InvalidParameterValue", format, args...)
+	return awsproto.Errorf(http.StatusBadRequest, "InvalidParameterValue", format, args...).WithType("InvalidParameterValueException")
 }
 
 func errMissingParameter(name string) *awsproto.Error {
-	return awsproto.Errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter %s.", name)
+	return awsproto.Errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter %s.", name).WithType("MissingRequiredParameterException")
 }
 
 func errInvalidAttributeName(name string) *awsproto.Error {

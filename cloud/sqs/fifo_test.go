@@ -801,6 +801,18 @@ func TestFIFOQueryProtocol(t *testing.T) {
 			}
 		})
 
+		t.Run("the JSON protocol's errors carry AWS's shape names and Query codes", func(t *testing.T) {
+			for _, c := range []struct{ body, header, typ string }{
+				{`{"QueueUrl":"` + f.url + path + `","MessageBody":"x"}`, "MissingParameter;Sender", "com.amazonaws.sqs#MissingRequiredParameterException"},
+				{`{"QueueUrl":"` + f.url + path + `","MessageBody":"x","MessageGroupId":"g","DelaySeconds":2}`, "InvalidParameterValue;Sender", "com.amazonaws.sqs#InvalidParameterValueException"},
+			} {
+				status, header, body := postJSON(t, f.url, "SendMessage", c.body)
+				if status != 400 || header != c.header || !strings.Contains(body, `"__type":"`+c.typ+`"`) {
+					t.Errorf("%s: %d %q %s; want 400, %q, __type %s", c.body, status, header, body, c.header, c.typ)
+				}
+			}
+		})
+
 		t.Run("the JSON protocol's SendMessage reply has SequenceNumber", func(t *testing.T) {
 			status, _, body := postJSON(t, f.url, "SendMessage", `{"QueueUrl":"`+f.url+path+`","MessageBody":"json","MessageGroupId":"g"}`)
 			if status != 200 || !regexp.MustCompile(`"SequenceNumber":"[1-9][0-9]{19}"`).MatchString(body) {
