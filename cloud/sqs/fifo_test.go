@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/orderflow/orderflow/cloud/clock"
 	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
 	"github.com/orderflow/orderflow/internal/poll"
 )
@@ -819,5 +821,137 @@ func TestFIFOQueryProtocol(t *testing.T) {
 				t.Errorf("%d %s", status, body)
 			}
 		})
+	})
+}
+
+// TestFIFORandomOperationsAgreeWithAModel drives a FIFO queue through the
+// engine's Go API with random sends to 7 groups, receives of 1 to 10
+// messages with random visibility timeouts, deletes, visibility changes
+// and clock moves, and checks every receive against a plain model: the
+// visible messages of the groups without a message in flight, the group
+// whose first message is oldest first, each group's messages in order.
+func TestFIFORandomOperationsAgreeWithAModel(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		clk := clock.NewFake(t0)
+		e := b.newEngine(t, cloudsqs.Options{Clock: clk})
+		ctx := context.Background()
+		if _, err := e.CreateQueue("model.fifo", map[string]string{"FifoQueue": "true"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		type mm struct {
+			body, group, handle string
+			visibleAt           time.Time // in flight while after now
+			received            bool
+		}
+		var (
+			model []*mm // by send order
+			r     = rand.New(rand.NewPCG(17, 0xF1F0))
+			n     int
+		)
+		inflight := func(m *mm) bool { return m.received && m.visibleAt.After(clk.Now()) }
+		expect := func(max int) []*mm {
+			locked := map[string]bool{}
+			for _, m := range model {
+				if inflight(m) {
+					locked[m.group] = true
+				}
+			}
+			var out []*mm
+			taken := map[string]bool{}
+			for len(out) < max {
+				var head *mm
+				for _, m := range model { // the oldest visible message of an unlocked, untaken group
+					if !inflight(m) && !locked[m.group] && !taken[m.group] {
+						head = m
+						break
+					}
+				}
+				if head == nil {
+					break
+				}
+				taken[head.group] = true
+				for _, m := range model {
+					if len(out) < max && m.group == head.group && !inflight(m) {
+						out = append(out, m)
+					}
+				}
+			}
+			return out
+		}
+		remove := func(x *mm) {
+			for i, m := range model {
+				if m == x {
+					model = append(model[:i], model[i+1:]...)
+					return
+				}
+			}
+		}
+		for step := 0; step < 1500; step++ {
+			switch op := r.IntN(10); {
+			case op < 4:
+				n++
+				m := &mm{body: fmt.Sprint("m", n), group: fmt.Sprint("g", r.IntN(7))}
+				if _, err := e.SendMessage(ctx, "model.fifo", cloudsqs.SendInput{Body: m.body, MessageGroupID: m.group, MessageDeduplicationID: m.body}); err != nil {
+					t.Fatal(err)
+				}
+				model = append(model, m)
+			case op < 7:
+				max, vis := 1+r.IntN(10), r.IntN(40)
+				want := expect(max)
+				got, err := e.ReceiveMessage(ctx, "model.fifo", cloudsqs.ReceiveInput{MaxNumberOfMessages: max, VisibilityTimeout: &vis})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var gb, wb []string
+				for _, m := range got {
+					gb = append(gb, m.Body)
+				}
+				for _, m := range want {
+					wb = append(wb, m.body)
+				}
+				if strings.Join(gb, ",") != strings.Join(wb, ",") {
+					t.Fatalf("step %d: receive of %d got %v, want %v", step, max, gb, wb)
+				}
+				for i, m := range want {
+					m.received, m.handle, m.visibleAt = true, got[i].ReceiptHandle, clk.Now().Add(time.Duration(vis)*time.Second)
+				}
+			case op < 8:
+				var cands []*mm
+				for _, m := range model {
+					if inflight(m) {
+						cands = append(cands, m)
+					}
+				}
+				if len(cands) == 0 {
+					continue
+				}
+				m := cands[r.IntN(len(cands))]
+				if err := e.DeleteMessage("model.fifo", m.handle); err != nil {
+					t.Fatalf("step %d: delete %s: %v", step, m.body, err)
+				}
+				remove(m)
+			case op < 9:
+				var cands []*mm
+				for _, m := range model {
+					if inflight(m) {
+						cands = append(cands, m)
+					}
+				}
+				if len(cands) == 0 {
+					continue
+				}
+				m := cands[r.IntN(len(cands))]
+				vis := r.IntN(3) * 10
+				if err := e.ChangeMessageVisibility("model.fifo", m.handle, vis); err != nil {
+					t.Fatalf("step %d: change visibility of %s: %v", step, m.body, err)
+				}
+				m.visibleAt = clk.Now().Add(time.Duration(vis) * time.Second)
+			default:
+				clk.Advance(time.Duration(r.IntN(15)) * time.Second)
+			}
+		}
+		if len(model) == 0 {
+			t.Fatal("the run ended with an empty queue: too short to test much")
+		}
 	})
 }
