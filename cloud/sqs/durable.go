@@ -590,6 +590,8 @@ func (e *Engine) loadDedup(root *bbolt.Bucket) error {
 		slices.SortFunc(live, func(a, b *dedupEntry) int { return a.expires.Compare(b.expires) })
 		for _, ent := range live {
 			q.fifo.addDedup(ent)
+			q.bytes += ent.size()
+			e.queued += ent.size()
 		}
 		return nil
 	})

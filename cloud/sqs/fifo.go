@@ -17,7 +17,10 @@ package sqs
 // message id and sequence number it was first sent as: a duplicate is
 // answered with those and not enqueued. The ids expire in the order they
 // were sent, so a queue of them (oldest first) is swept from the front,
-// lazily, on each send and receive.
+// lazily, whenever the queue is sent to or brought up to date. Until they
+// expire they count towards the queue's ceiling on what it holds in
+// memory (Options.MaxQueueBytes), dedupOverhead bytes plus their text
+// each: a client that sends and deletes fast keeps five minutes of them.
 
 import (
 	"crypto/sha256"
@@ -80,6 +83,11 @@ func newGroup(id string) *group {
 		ready: msgHeap{less: func(a, b *message) bool { return a.seq < b.seq }, pos: func(m *message) *int { return &m.heapIdx }}}
 }
 
+// dedupOverhead is what a deduplication id costs in memory beyond its
+// text (its entry, map slot and place in the expiry queue), a little over
+// what it measures.
+const dedupOverhead = 192
+
 // dedupEntry is a deduplication id within its window.
 type dedupEntry struct {
 	key       string
@@ -101,6 +109,9 @@ type attempt struct {
 	out     []Message
 	gone    bool
 }
+
+// size is what d counts towards its queue's ceiling.
+func (d *dedupEntry) size() int64 { return int64(len(d.key) + len(d.messageID) + dedupOverhead) }
 
 // dedupKey is the key of a deduplication id under the queue's scope.
 func (f *fifoState) dedupKey(groupID, dedupID string) string {
@@ -432,8 +443,18 @@ func boolAttr(v string) (bool, bool) {
 // their window, and records that the ids are gone.
 func (e *Engine) sweepFifoLocked(q *queue, now time.Time) {
 	for _, d := range q.fifo.sweep(now) {
+		q.bytes -= d.size()
+		e.queued -= d.size()
 		e.logDedupDeleteLocked(q, d)
 	}
+}
+
+// addDedupLocked remembers a deduplication id of q and records it.
+func (e *Engine) addDedupLocked(q *queue, d *dedupEntry) {
+	q.fifo.addDedup(d)
+	q.bytes += d.size()
+	e.queued += d.size()
+	e.logDedupLocked(q, d)
 }
 
 // receiveFifoLocked is receiveLocked for a FIFO queue: it takes the
@@ -443,7 +464,6 @@ func (e *Engine) sweepFifoLocked(q *queue, now time.Time) {
 // attempt within its window gets what the attempt got.
 func (e *Engine) receiveFifoLocked(q *queue, now time.Time, max, vis int, in ReceiveInput) []Message {
 	f := q.fifo
-	e.sweepFifoLocked(q, now)
 	id := in.ReceiveRequestAttemptID
 	if a := f.attempts[id]; id != "" && a != nil && a.unchanged(q) {
 		for i, m := range a.msgs {

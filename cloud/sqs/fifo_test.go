@@ -454,12 +454,17 @@ func TestFIFOReceive(t *testing.T) {
 		t.Run("the queue's delay holds a message back before it joins its group", func(t *testing.T) {
 			q := f.fifoQueue(t, "delay.fifo", map[string]string{"DelaySeconds": "10"})
 			f.sendFifo(t, q, "late", "g", "1")
+			// DelaySeconds 0 on a FIFO message still takes the queue's delay.
+			if _, err := f.client.SendMessage(ctxFor(t), &sqs.SendMessageInput{QueueUrl: aws.String(q), MessageBody: aws.String("zero"),
+				MessageGroupId: aws.String("g"), MessageDeduplicationId: aws.String("2"), DelaySeconds: 0}); err != nil {
+				t.Fatal(err)
+			}
 			if got := f.receive(t, q, 10, nil); len(got) != 0 {
 				t.Fatalf("received %v during the delay", bodies(got))
 			}
 			f.advance(10 * time.Second)
-			if s := strings.Join(bodies(f.receive(t, q, 10, nil)), ","); s != "late" {
-				t.Errorf("after the delay: %q", s)
+			if s := strings.Join(bodies(f.receive(t, q, 10, nil)), ","); s != "late,zero" {
+				t.Errorf("after the delay: %q, want late,zero", s)
 			}
 		})
 
@@ -952,6 +957,44 @@ func TestFIFORandomOperationsAgreeWithAModel(t *testing.T) {
 		}
 		if len(model) == 0 {
 			t.Fatal("the run ended with an empty queue: too short to test much")
+		}
+	})
+}
+
+// TestFIFODeduplicationIdsCountTowardsTheCeiling: a client that sends and
+// deletes fast keeps five minutes of deduplication ids in memory, so they
+// count towards the queues' ceiling until they expire.
+func TestFIFODeduplicationIdsCountTowardsTheCeiling(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		clk := clock.NewFake(t0)
+		e := b.newEngine(t, cloudsqs.Options{Clock: clk})
+		ctx := context.Background()
+		if _, err := e.CreateQueue("ceiling.fifo", map[string]string{"FifoQueue": "true"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 10 {
+			if _, err := e.SendMessage(ctx, "ceiling.fifo", cloudsqs.SendInput{Body: "m", MessageGroupID: "g", MessageDeduplicationID: fmt.Sprint("id-", i)}); err != nil {
+				t.Fatal(err)
+			}
+			msgs, err := e.ReceiveMessage(ctx, "ceiling.fifo", cloudsqs.ReceiveInput{})
+			if err != nil || len(msgs) != 1 {
+				t.Fatalf("receive: %v, %v", msgs, err)
+			}
+			if err := e.DeleteMessage("ceiling.fifo", msgs[0].ReceiptHandle); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// 10 ids of 4 characters with 36-character message ids, 192 bytes
+		// of overhead each.
+		if got, want := e.QueuedBytes(), int64(10*(4+36+192)); got != want {
+			t.Errorf("QueuedBytes with the queue empty = %d, want %d for its deduplication ids", got, want)
+		}
+		clk.Advance(5 * time.Minute)
+		if _, err := e.GetQueueAttributes("ceiling.fifo", []string{"All"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.QueuedBytes(); got != 0 {
+			t.Errorf("QueuedBytes once the ids expired = %d, want 0", got)
 		}
 	})
 }

@@ -285,16 +285,17 @@ func (e *Engine) sendLocked(name string, in SendInput, authorize func(*queue) er
 		m.senderID = e.opts.AccountID
 	}
 	delay := q.delay
-	if in.DelaySeconds != nil {
+	if in.DelaySeconds != nil && q.fifo == nil {
+		// A FIFO queue's messages take the queue's delay, even when sent
+		// with DelaySeconds 0 (LocalStack's snapshot
+		// test_fifo_queue_send_message_with_zero_delay_defaults_to_queue_delay).
 		delay = *in.DelaySeconds
 	}
 	e.enqueueLocked(q, m, now, delay)
 	out := SendOutput{MessageID: m.id, MD5OfMessageBody: m.md5Body, MD5OfMessageAttributes: m.md5Attrs, MD5OfMessageSystemAttributes: m.md5Sys}
-	if f := q.fifo; f != nil {
+	if q.fifo != nil {
 		out.SequenceNumber = formatSN(m.sn)
-		d := &dedupEntry{key: key, messageID: m.id, sn: m.sn, expires: now.Add(dedupWindow)}
-		f.addDedup(d)
-		e.logDedupLocked(q, d)
+		e.addDedupLocked(q, &dedupEntry{key: key, messageID: m.id, sn: m.sn, expires: now.Add(dedupWindow)})
 	}
 	return out, nil
 }
@@ -389,6 +390,9 @@ func (e *Engine) refreshLocked(q *queue, now time.Time) {
 	}
 	if woke {
 		q.signal()
+	}
+	if q.fifo != nil {
+		e.sweepFifoLocked(q, now)
 	}
 	e.refreshTasksLocked(q, now)
 }
