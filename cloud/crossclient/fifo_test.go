@@ -60,3 +60,25 @@ func TestTheAWSCLIDrivesAFIFOQueue(t *testing.T) {
 		})
 	}
 }
+
+// TestTheJavaScriptSDKDrivesAFIFOQueue is the same through the AWS SDK for
+// JavaScript v3 (JSON protocol; it checks the digests of what it sends).
+func TestTheJavaScriptSDKDrivesAFIFOQueue(t *testing.T) {
+	needJS(t)
+	c, _ := cloudtest.Start(t)
+	out := node(t, c, "sqs-fifo.mjs")
+	sn := regexp.MustCompile(`^[1-9][0-9]{19}$`)
+	sns, _ := out["sequenceNumbers"].([]any)
+	if len(sns) != 3 {
+		t.Fatalf("node sqs-fifo.mjs = %v", out)
+	}
+	for _, s := range sns {
+		if s, _ := s.(string); !sn.MatchString(s) {
+			t.Errorf("SequenceNumber %v", s)
+		}
+	}
+	if out["duplicate"] != true || out["bodies"] != "o1-created,o1-paid" || out["groups"] != "order-1,order-1" ||
+		out["missing"] != "MissingParameter: The request must contain the parameter MessageGroupId." {
+		t.Errorf("node sqs-fifo.mjs = %v", out)
+	}
+}
