@@ -27,6 +27,7 @@ import (
 	"github.com/orderflow/orderflow"
 	"github.com/orderflow/orderflow/dynamodb"
 	"github.com/orderflow/orderflow/handler"
+	"github.com/orderflow/orderflow/internal/fifoplan"
 	"github.com/orderflow/orderflow/sqs"
 )
 
@@ -395,47 +396,71 @@ func Drain(ctx context.Context, cfg aws.Config, queueURL string, limit time.Dura
 }
 
 // Publish publishes bodies to the topic with PublishBatch from workers
-// goroutines and returns which were acknowledged (by index).
+// goroutines and returns which were acknowledged (by index). To a FIFO
+// topic (a name ending in .fifo) each entry carries its order's group
+// (orderflow.GroupKey) and each order's events are published in their
+// order (package fifoplan).
 func Publish(ctx context.Context, cfg aws.Config, topic string, bodies []string, workers int) ([]bool, error) {
 	client := awssns.NewFromConfig(cfg)
 	acked := make([]bool, len(bodies))
+	fifo := strings.HasSuffix(topic, ".fifo")
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
 		first error
-		next  = make(chan int)
 	)
-	for range max(1, workers) {
-		wg.Go(func() {
-			for start := range next {
-				end := min(start+10, len(bodies))
-				entries := make([]snstypes.PublishBatchRequestEntry, 0, end-start)
-				for i := start; i < end; i++ {
-					entries = append(entries, snstypes.PublishBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), Message: aws.String(bodies[i])})
-				}
-				out, err := client.PublishBatch(ctx, &awssns.PublishBatchInput{TopicArn: aws.String(topic), PublishBatchRequestEntries: entries})
-				mu.Lock()
-				if err != nil {
-					if first == nil {
-						first = err
-					}
-				} else {
-					for _, s := range out.Successful {
-						i, _ := strconv.Atoi(aws.ToString(s.Id))
-						acked[i] = true
-					}
-					if len(out.Failed) > 0 && first == nil {
-						first = fmt.Errorf("reliability: %d entries failed, e.g. %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
-					}
-				}
-				mu.Unlock()
+	send := func(batch []int) {
+		entries := make([]snstypes.PublishBatchRequestEntry, 0, len(batch))
+		for _, i := range batch {
+			e := snstypes.PublishBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), Message: aws.String(bodies[i])}
+			if fifo {
+				e.MessageGroupId = aws.String(orderflow.GroupKey([]byte(bodies[i])))
 			}
-		})
+			entries = append(entries, e)
+		}
+		out, err := client.PublishBatch(ctx, &awssns.PublishBatchInput{TopicArn: aws.String(topic), PublishBatchRequestEntries: entries})
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			return
+		}
+		for _, s := range out.Successful {
+			i, _ := strconv.Atoi(aws.ToString(s.Id))
+			acked[i] = true
+		}
+		if len(out.Failed) > 0 && first == nil {
+			first = fmt.Errorf("reliability: %d entries failed, e.g. %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
+		}
 	}
-	for i := 0; i < len(bodies); i += 10 {
-		next <- i
+	if fifo {
+		for _, share := range fifoplan.Shares(len(bodies), func(i int) string { return bodies[i] }, workers) {
+			wg.Go(func() {
+				for _, batch := range share {
+					send(batch)
+				}
+			})
+		}
+	} else {
+		next := make(chan []int)
+		for range max(1, workers) {
+			wg.Go(func() {
+				for batch := range next {
+					send(batch)
+				}
+			})
+		}
+		for start := 0; start < len(bodies); start += fifoplan.BatchSize {
+			batch := make([]int, 0, fifoplan.BatchSize)
+			for i := start; i < min(start+fifoplan.BatchSize, len(bodies)); i++ {
+				batch = append(batch, i)
+			}
+			next <- batch
+		}
+		close(next)
 	}
-	close(next)
 	wg.Wait()
 	if first != nil {
 		return acked, fmt.Errorf("reliability: publish: %w", first)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"os"
 	"slices"
@@ -24,6 +23,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/orderflow/orderflow"
+	"github.com/orderflow/orderflow/internal/fifoplan"
 	"github.com/orderflow/orderflow/internal/human"
 	"github.com/orderflow/orderflow/internal/ordergen"
 )
@@ -388,7 +388,7 @@ func publishAll(ctx context.Context, client batchPublisher, topic string, events
 		done(len(batch))
 	}
 	if fifo {
-		for _, share := range fifoShares(events, publishWorkers) {
+		for _, share := range fifoplan.Shares(len(events), func(i int) string { return events[i].body }, publishWorkers) {
 			wg.Go(func() {
 				for _, batch := range share {
 					if ctx.Err() != nil {
@@ -424,25 +424,6 @@ feed:
 	close(batches)
 	wg.Wait()
 	return res
-}
-
-// fifoShares splits events among n workers for a FIFO topic: all the
-// events of an order (of a group) go to the same worker, in event order,
-// in batches of up to 10.
-func fifoShares(events []outgoing, n int) [][][]int {
-	shares := make([][][]int, n)
-	for i, ev := range events {
-		h := fnv.New32a()
-		h.Write([]byte(orderflow.GroupKey([]byte(ev.body))))
-		w := int(h.Sum32() % uint32(n))
-		s := shares[w]
-		if len(s) == 0 || len(s[len(s)-1]) == 10 {
-			s = append(s, make([]int, 0, 10))
-		}
-		s[len(s)-1] = append(s[len(s)-1], i)
-		shares[w] = s
-	}
-	return shares
 }
 
 // waitTokens takes n tokens from lim, in pieces no larger than its burst.
