@@ -3,8 +3,8 @@ package reliability_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
