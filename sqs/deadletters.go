@@ -77,12 +77,16 @@ func (d *DeadLetters) SendDeadLetter(ctx context.Context, dl orderflow.DeadLette
 		MessageAttributes: attrs,
 	}
 	if strings.HasSuffix(d.url, ".fifo") {
-		// A FIFO dead-letter queue (QueueType FIFO) takes a group, the
-		// order's, and a deduplication id: the original message's, so
-		// that dead-lettering the same record again within SQS's 5-minute
-		// window (a retry after a timeout) leaves one dead letter.
-		in.MessageGroupId = aws.String(orderflow.GroupKey([]byte(dl.Body)))
-		in.MessageDeduplicationId = aws.String(deduplicationID(dl))
+		// A FIFO dead-letter queue (QueueType FIFO) takes a group and a
+		// deduplication id, both the original message's id: dead-lettering
+		// the same record again within SQS's 5-minute window (a retry
+		// after a timeout) leaves one dead letter, and each dead letter is
+		// a group of its own, since SQS hands out no message of a group
+		// while another is in flight: with one group per order (or one for
+		// every body without an order id), reading the queue to list it
+		// would stop at the first message of each group.
+		id := deduplicationID(dl)
+		in.MessageGroupId, in.MessageDeduplicationId = aws.String(id), aws.String(id)
 	}
 	_, err := d.api.SendMessage(ctx, in)
 	if err != nil {
@@ -144,7 +148,8 @@ func limit(s string, n int) string {
 	return s[:cut] + "…"
 }
 
-// deduplicationID is a dead letter's MessageDeduplicationId: its original
+// deduplicationID is a dead letter's MessageDeduplicationId and
+// MessageGroupId on a FIFO queue: its original
 // message id when that is one (1 to 128 ASCII letters, digits and
 // punctuation marks; SQS's ids are UUIDs), else the SHA-256 of the id and
 // the body, in hex.
