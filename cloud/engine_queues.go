@@ -39,7 +39,7 @@ func (q engineQueues) Lookup(_ context.Context, arn string) (lambda.QueueInfo, e
 	if err != nil {
 		return lambda.QueueInfo{}, fmt.Errorf("queue %s reports VisibilityTimeout %q", arn, attrs["VisibilityTimeout"])
 	}
-	return lambda.QueueInfo{ARN: arn, URL: q.engine().URLOf(name), Region: q.c.opts.Region, VisibilityTimeoutSec: vt}, nil
+	return lambda.QueueInfo{ARN: arn, URL: q.engine().URLOf(name), Region: q.c.opts.Region, VisibilityTimeoutSec: vt, FIFO: lambda.IsFIFOQueueARN(arn)}, nil
 }
 
 func (q engineQueues) Receive(ctx context.Context, info lambda.QueueInfo, max int, wait time.Duration) ([]events.SQSMessage, error) {
@@ -49,7 +49,7 @@ func (q engineQueues) Receive(ctx context.Context, info lambda.QueueInfo, max in
 	msgs, err := q.engine().ReceiveMessage(ctx, name, sqs.ReceiveInput{
 		MaxNumberOfMessages:   max,
 		WaitTimeSeconds:       &secs,
-		AttributeNames:        lambda.RecordAttributes,
+		AttributeNames:        lambda.RecordAttributesOf(info),
 		MessageAttributeNames: []string{"All"},
 	})
 	if err != nil {

@@ -487,6 +487,10 @@ func TestAnEventSourceMappingMadeOverHTTPDrivesAZipFunction(t *testing.T) {
 			"ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nobody"},
 		{"a batch too large", awslambda.CreateEventSourceMappingInput{FunctionName: aws.String("echo"), EventSourceArn: aws.String(queueARN), BatchSize: aws.Int32(20000)},
 			"InvalidParameterValueException", "BatchSize 20000 is outside 1–10000"},
+		{"a batching window on a FIFO queue", awslambda.CreateEventSourceMappingInput{FunctionName: aws.String("echo"), EventSourceArn: aws.String(queueARN + ".fifo"), MaximumBatchingWindowInSeconds: aws.Int32(1)},
+			"InvalidParameterValueException", "Batching window is not supported for FIFO queues"},
+		{"a batch over 10 on a FIFO queue", awslambda.CreateEventSourceMappingInput{FunctionName: aws.String("echo"), EventSourceArn: aws.String(queueARN + ".fifo"), BatchSize: aws.Int32(11)},
+			"InvalidParameterValueException", "BatchSize 11 is above 10, the most for a FIFO queue"},
 	}
 	for _, tt := range refusals {
 		t.Run(tt.name, func(t *testing.T) {

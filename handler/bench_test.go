@@ -3,8 +3,11 @@ package handler_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"strconv"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -23,15 +26,34 @@ func BenchmarkHandleBatch(b *testing.B) { benchmarkHandleBatch(b, nil) }
 // one Embedded Metric Format line per invocation besides the log lines.
 func BenchmarkHandleBatchMetrics(b *testing.B) { benchmarkHandleBatch(b, io.Discard) }
 
-func benchmarkHandleBatch(b *testing.B, metrics io.Writer) {
+// BenchmarkHandleFIFOBatch is BenchmarkHandleBatch on records of a FIFO
+// queue: in 1 message group (processed one after another) and in 10 (one
+// record each, processed concurrently).
+func BenchmarkHandleFIFOBatch(b *testing.B) {
+	for _, groups := range []int{1, 10} {
+		b.Run(fmt.Sprintf("groups=%d", groups), func(b *testing.B) {
+			benchmarkHandleBatch(b, nil, func(i int, r *events.SQSMessage) {
+				r.EventSourceARN = "arn:aws:sqs:us-east-1:000000000000:OrderQueue.fifo"
+				r.Attributes = maps.Clone(r.Attributes)
+				r.Attributes["MessageGroupId"] = strconv.Itoa(i % groups)
+			})
+		})
+	}
+}
+
+func benchmarkHandleBatch(b *testing.B, metrics io.Writer, edit ...func(int, *events.SQSMessage)) {
 	payload := fixture(&testing.T{}, "sqs-sns-seed.json")
 	var one events.SQSEvent
 	if err := json.Unmarshal(payload, &one); err != nil {
 		b.Fatal(err)
 	}
 	ev := events.SQSEvent{}
-	for range 10 {
-		ev.Records = append(ev.Records, one.Records[0])
+	for i := range 10 {
+		r := one.Records[0]
+		for _, f := range edit {
+			f(i, &r)
+		}
+		ev.Records = append(ev.Records, r)
 	}
 	store := &mock.Store{PutOrderFn: func(context.Context, orderflow.Order) (orderflow.Outcome, error) {
 		return orderflow.OutcomeStored, nil

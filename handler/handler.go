@@ -14,6 +14,11 @@
 //     visibility timeout and, after maxReceiveCount receives, moves it to the
 //     dead-letter queue itself.
 //
+// A standard queue's records are processed concurrently, in any order. A
+// FIFO queue's are processed a message group at a time, in order; after a
+// group's first failed record the rest of the group is reported failed
+// without being processed, so that SQS delivers them again in order.
+//
 // The package depends on the small interfaces it declares (Store,
 // DeadLetterQueue), never on SDK clients.
 package handler
@@ -26,6 +31,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,7 +61,9 @@ type Options struct {
 	// Logger receives one line per record. Default: discard.
 	Logger *slog.Logger
 	// Concurrency is how many records of a batch are processed at once.
-	// Default 8. Order within a batch does not matter: writes are conditional.
+	// Default 8. Order within a batch does not matter on a standard queue:
+	// writes are conditional. A FIFO queue's message group is one unit of
+	// that concurrency, its records processed one after another in order.
 	Concurrency int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -155,6 +163,13 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 }
 
 // Process processes records and returns each one's result, in record order.
+//
+// Records of a FIFO queue (fifoGroups) are processed a message group at a
+// time, in order: after a group's first failed record, the rest of the
+// group is reported failed without being processed, as AWS advises for
+// partial batch responses from FIFO queues, so that SQS delivers them
+// again in order after it. Groups run concurrently, as records of a
+// standard queue do.
 func (h *Handler) Process(ctx context.Context, records []events.SQSMessage) []Result {
 	ctx, cancel := h.withReserve(ctx)
 	defer cancel()
@@ -164,6 +179,20 @@ func (h *Handler) Process(ctx context.Context, records []events.SQSMessage) []Re
 	if h.metrics != nil {
 		stats = make([]recordStat, len(records))
 	}
+	if groups := fifoGroups(records); groups != nil {
+		h.processGroups(ctx, records, groups, results, stats)
+	} else {
+		h.processEach(ctx, records, results, stats)
+	}
+	if h.metrics != nil && len(records) > 0 {
+		h.metrics.write(h.now(), results, stats)
+	}
+	return results
+}
+
+// processEach processes the records of a standard queue, up to
+// h.concurrency at once, in any order.
+func (h *Handler) processEach(ctx context.Context, records []events.SQSMessage, results []Result, stats []recordStat) {
 	sem := make(chan struct{}, h.concurrency)
 	var wg sync.WaitGroup
 	for i := range records {
@@ -174,25 +203,113 @@ func (h *Handler) Process(ctx context.Context, records []events.SQSMessage) []Re
 		if ctx.Err() != nil {
 			// Out of time: leave the rest for SQS rather than be cut off.
 			results[i] = ResultFailed
-			h.logSkipped(&records[i], ctx.Err())
+			h.logSkipped(&records[i], deadlineSkip(ctx))
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			var st *recordStat
-			if stats != nil {
-				st = &stats[i]
-			}
-			results[i] = h.processRecord(ctx, &records[i], st)
+			results[i] = h.processRecord(ctx, &records[i], statOf(stats, i))
 		}()
 	}
 	wg.Wait()
-	if h.metrics != nil && len(records) > 0 {
-		h.metrics.write(h.now(), results, stats)
+}
+
+// processGroups processes a FIFO batch: each group's records in order, one
+// at a time; up to h.concurrency groups at once.
+func (h *Handler) processGroups(ctx context.Context, records []events.SQSMessage, groups [][]int, results []Result, stats []recordStat) {
+	sem := make(chan struct{}, h.concurrency)
+	var wg sync.WaitGroup
+	for _, group := range groups {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			for _, i := range group {
+				results[i] = ResultFailed
+				h.logSkipped(&records[i], deadlineSkip(ctx))
+			}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			for k, i := range group {
+				if ctx.Err() != nil {
+					for _, j := range group[k:] {
+						results[j] = ResultFailed
+						h.logSkipped(&records[j], deadlineSkip(ctx))
+					}
+					return
+				}
+				results[i] = h.processRecord(ctx, &records[i], statOf(stats, i))
+				if results[i] != ResultFailed {
+					continue
+				}
+				for _, j := range group[k+1:] {
+					results[j] = ResultFailed
+					h.logSkipped(&records[j], fmt.Errorf("not started: %s, before it in message group %s, failed", records[i].MessageId, records[i].Attributes["MessageGroupId"]))
+				}
+				return
+			}
+		}()
 	}
-	return results
+	wg.Wait()
+}
+
+// fifoGroups returns the indexes of records grouped by FIFO message group,
+// each group in record order and the groups in the order of their first
+// record, or nil when no record comes from a FIFO queue. A FIFO queue's
+// name, and only a FIFO queue's, ends in ".fifo"; a standard queue's
+// records may carry a MessageGroupId too (fair queues), which orders
+// nothing. A record of a standard queue in a FIFO batch (no queue sends
+// one; a hand-made event could) is a group of its own.
+func fifoGroups(records []events.SQSMessage) [][]int {
+	var groups [][]int
+	var at map[string]int // group id -> its index in groups
+	for i := range records {
+		fifo := strings.HasSuffix(records[i].EventSourceARN, ".fifo")
+		switch {
+		case at == nil && !fifo:
+			continue
+		case at == nil:
+			at = map[string]int{}
+			groups = make([][]int, 0, len(records))
+			for j := range i {
+				groups = append(groups, []int{j})
+			}
+		case !fifo:
+			groups = append(groups, []int{i})
+			continue
+		}
+		g := records[i].Attributes["MessageGroupId"]
+		if k, ok := at[g]; ok {
+			groups[k] = append(groups[k], i)
+			continue
+		}
+		at[g] = len(groups)
+		groups = append(groups, []int{i})
+	}
+	if at == nil {
+		return nil
+	}
+	return groups
+}
+
+// statOf is record i's figures for the metrics, or nil without metrics.
+func statOf(stats []recordStat, i int) *recordStat {
+	if stats == nil {
+		return nil
+	}
+	return &stats[i]
+}
+
+// deadlineSkip is why a record is not started once ctx is done.
+func deadlineSkip(ctx context.Context) error {
+	return fmt.Errorf("not started before the invocation deadline: %w", ctx.Err())
 }
 
 // withReserve returns a context whose deadline leaves time to answer Lambda.
@@ -330,7 +447,8 @@ func (h *Handler) logRecord(ctx context.Context, rec *events.SQSMessage, out out
 	h.log.LogAttrs(ctx, level, msg, attrs...)
 }
 
-func (h *Handler) logSkipped(rec *events.SQSMessage, err error) {
+// logSkipped logs a record reported failed without being processed, and why.
+func (h *Handler) logSkipped(rec *events.SQSMessage, why error) {
 	body, _ := DecodeBody(rec.Body) // for the order's ids in the log line, when it has them
-	h.logRecord(context.Background(), rec, outcome{result: ResultFailed, body: body, err: fmt.Errorf("not started before the invocation deadline: %w", err)}, 0)
+	h.logRecord(context.Background(), rec, outcome{result: ResultFailed, body: body, err: why}, 0)
 }

@@ -95,9 +95,6 @@ func (h *Host) DeleteFunction(_ context.Context, name string) error {
 // queue cannot change (CloudFormation replaces the mapping). The pollers
 // restart with the new configuration; a batch in flight settles first.
 func (h *Host) UpdateEventSourceMapping(ctx context.Context, id string, m EventSourceMapping) error {
-	if err := m.validate(); err != nil {
-		return err
-	}
 	h.mu.Lock()
 	mp, ok := h.mappings[id]
 	fn, fnOK := h.functions[functionName(m.FunctionName)]
@@ -114,6 +111,9 @@ func (h *Host) UpdateEventSourceMapping(ctx context.Context, id string, m EventS
 		return fmt.Errorf("lambda: the event source of mapping %s cannot change from %s to %s: create a new mapping", id, mp.q.ARN, m.EventSourceArn)
 	}
 	m.EventSourceArn = mp.q.ARN
+	if err := m.validate(); err != nil {
+		return err
+	}
 	if err := h.checkTimeouts(fn, mp.q, m); err != nil {
 		return err
 	}

@@ -26,6 +26,16 @@
 // whole batch, whose messages return after the visibility timeout. Each
 // invocation writes Lambda's START, END and REPORT lines to the log sink.
 //
+// FIFO queues (names ending in ".fifo"): the queue hands out a message
+// group's messages in order and none of a group while one of its messages
+// is in flight, so concurrent batches never share a group; each batch is
+// one receive, invoked whole (no batching window, at most 10 records, as
+// AWS requires). Records carry MessageGroupId, MessageDeduplicationId and
+// SequenceNumber. A record the response lists keeps every later record
+// of its group in the queue with it, listed or not, so that none overtakes
+// it; the other groups' records are deleted. The group comes back, in
+// order, after the visibility timeout.
+//
 // Concurrency: a mapping runs MaximumConcurrency pollers (5 when it sets
 // none, AWS's starting number), each invoking its own batch, so no more than
 // MaximumConcurrency invocations run at once and a poller never receives
@@ -437,9 +447,19 @@ func (h *Host) createMapping(ctx context.Context, m EventSourceMapping, id strin
 	return mp.id, nil
 }
 
-// validate checks m's numbers as AWS does.
+// maxFIFOBatchSize is the largest BatchSize of a mapping of a FIFO queue.
+const maxFIFOBatchSize = 10
+
+// validate checks m's numbers as AWS does. A FIFO queue (its name ends in
+// ".fifo") takes no batching window and batches of at most 10: AWS's
+// message for the first is documented, the second's is the host's.
 func (m EventSourceMapping) validate() error {
+	fifo := IsFIFOQueueARN(m.EventSourceArn)
 	switch {
+	case fifo && m.MaximumBatchingWindow != 0:
+		return errors.New("lambda: InvalidParameterValueException: Batching window is not supported for FIFO queues")
+	case fifo && m.BatchSize > maxFIFOBatchSize:
+		return fmt.Errorf("lambda: InvalidParameterValueException: BatchSize %d is above %d, the most for a FIFO queue", m.BatchSize, maxFIFOBatchSize)
 	case m.BatchSize < 1 || m.BatchSize > 10000:
 		return fmt.Errorf("lambda: BatchSize %d is outside 1–10000", m.BatchSize)
 	case m.BatchSize > 10 && m.MaximumBatchingWindow < 1:

@@ -370,5 +370,31 @@ func (m *mapping) settle(batch []events.SQSMessage, out outcome) (keep map[strin
 		}
 		keep[f.ItemIdentifier] = true
 	}
+	if m.q.FIFO {
+		n := len(keep)
+		keepGroupTails(batch, keep)
+		if len(keep) > n {
+			m.h.opts.Logger.Warn("the partial batch response left out records that follow a failed record of their FIFO message group: they return to the queue too, to keep the group's order",
+				"mapping", m.id, "queue", m.q.ARN, "reported", n, "kept", len(keep))
+		}
+	}
 	return keep, ""
+}
+
+// keepGroupTails adds to keep every record of a FIFO batch that follows a
+// kept record of its message group: deleting it would let it overtake the
+// record kept before it, which comes back after the visibility timeout.
+// Records of other groups are settled on their own. A record without a
+// group (none should come from a FIFO queue) is in the group "".
+func keepGroupTails(batch []events.SQSMessage, keep map[string]bool) {
+	stopped := map[string]bool{}
+	for _, r := range batch {
+		g := r.Attributes["MessageGroupId"]
+		switch {
+		case stopped[g]:
+			keep[r.MessageId] = true
+		case keep[r.MessageId]:
+			stopped[g] = true
+		}
+	}
 }

@@ -3,6 +3,7 @@ package lambda
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +29,14 @@ type Queues interface {
 type QueueInfo struct {
 	ARN, URL, Region     string
 	VisibilityTimeoutSec int
+	// FIFO marks a FIFO queue: its records carry their group, and a
+	// mapping keeps each group's order when it settles a batch.
+	FIFO bool
 }
+
+// IsFIFOQueueARN reports whether arn names a FIFO queue: SQS requires a
+// FIFO queue's name, and only a FIFO queue's, to end in ".fifo".
+func IsFIFOQueueARN(arn string) bool { return strings.HasSuffix(arn, ".fifo") }
 
 // SQSAPI is the part of the SQS client the host uses.
 type SQSAPI interface {
@@ -65,16 +73,30 @@ func (c clientQueues) Lookup(ctx context.Context, arn string) (QueueInfo, error)
 	if err != nil {
 		return QueueInfo{}, fmt.Errorf("queue %s reports VisibilityTimeout %q", arn, attrs.Attributes["VisibilityTimeout"])
 	}
-	return QueueInfo{ARN: arn, URL: aws.ToString(url.QueueUrl), Region: parts[3], VisibilityTimeoutSec: vt}, nil
+	return QueueInfo{ARN: arn, URL: aws.ToString(url.QueueUrl), Region: parts[3], VisibilityTimeoutSec: vt, FIFO: IsFIFOQueueARN(arn)}, nil
 }
 
 // RecordAttributes are the system attributes an SQS event source mapping
 // passes to the function.
 var RecordAttributes = []string{"ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp", "AWSTraceHeader"}
 
+// FIFORecordAttributes are the system attributes a mapping passes to the
+// function from a FIFO queue: RecordAttributes, and the record's group,
+// deduplication id and sequence number.
+var FIFORecordAttributes = append(slices.Clip(RecordAttributes), "MessageGroupId", "MessageDeduplicationId", "SequenceNumber")
+
+// RecordAttributesOf are the system attributes a mapping asks q for.
+func RecordAttributesOf(q QueueInfo) []string {
+	if q.FIFO {
+		return FIFORecordAttributes
+	}
+	return RecordAttributes
+}
+
 func (c clientQueues) Receive(ctx context.Context, q QueueInfo, max int, wait time.Duration) ([]events.SQSMessage, error) {
-	names := make([]sqstypes.MessageSystemAttributeName, len(RecordAttributes))
-	for i, n := range RecordAttributes {
+	attrs := RecordAttributesOf(q)
+	names := make([]sqstypes.MessageSystemAttributeName, len(attrs))
+	for i, n := range attrs {
 		names[i] = sqstypes.MessageSystemAttributeName(n)
 	}
 	out, err := c.api.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{

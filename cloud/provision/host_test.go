@@ -193,3 +193,35 @@ func TestAFunctionWithNoCodeAnywhereNamesTheObjectAndTheFix(t *testing.T) {
 		t.Errorf("got %v\nwant it to say %s", err, want)
 	}
 }
+
+func TestTheRealHostRefusesAFIFOMappingAWSWouldRefuse(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct{ props, want string }{
+		{"MaximumBatchingWindowInSeconds: 5", "Batching window is not supported for FIFO queues"},
+		{"BatchSize: 20, MaximumBatchingWindowInSeconds: 0", "BatchSize 20 is above 10, the most for a FIFO queue"},
+	} {
+		host := newHost(t, &syncbuf.Buffer{})
+		host.Register("fn", func(lambda.Config) (lambda.Handler, error) {
+			return func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+				return events.SQSEventResponse{}, nil
+			}, nil
+		})
+		opts := provision.Options{Providers: provision.AWS(awsConfig(), host, &provision.Records{})}
+		tpl := parse(t, `
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties: {FunctionName: fn, Runtime: provided.al2023, Handler: bootstrap, Role: r}
+  Map:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties: {EventSourceArn: "arn:aws:sqs:us-east-1:000000000000:q.fifo", FunctionName: !Ref Fn, `+tt.props+`}
+`)
+		_, err := provision.Apply(ctx, tpl, opts, nil, nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Apply error = %v, want it to say %q", tt.props, err, tt.want)
+		}
+		if ms := host.Mappings(); len(ms) != 0 {
+			t.Errorf("%s: the host has mappings %+v, want none", tt.props, ms)
+		}
+	}
+}
