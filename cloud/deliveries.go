@@ -25,7 +25,7 @@ type snsToSQS struct {
 var _ sns.Queues = snsToSQS{}
 
 func (q snsToSQS) Deliver(ctx context.Context, d sns.Delivery) error {
-	in := sqs.SendInput{Body: d.Body}
+	in := sqs.SendInput{Body: d.Body, MessageGroupID: d.MessageGroupID, MessageDeduplicationID: d.MessageDeduplicationID}
 	if len(d.Attributes) > 0 {
 		in.MessageAttributes = make(map[string]sqs.MessageAttributeValue, len(d.Attributes))
 		for k, v := range d.Attributes {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -214,10 +215,12 @@ var sqsAttributes = map[string]string{
 	"SqsManagedSseEnabled":          "SqsManagedSseEnabled",
 	"KmsMasterKeyId":                "KmsMasterKeyId",
 	"KmsDataKeyReusePeriodSeconds":  "KmsDataKeyReusePeriodSeconds",
+	"DeduplicationScope":            "DeduplicationScope",
+	"FifoThroughputLimit":           "FifoThroughputLimit",
 }
 
 func (sqsQueue) Properties() []string {
-	props := []string{"QueueName", "RedrivePolicy", "RedriveAllowPolicy", "Tags", "FifoQueue"}
+	props := []string{"QueueName", "RedrivePolicy", "RedriveAllowPolicy", "Tags", "FifoQueue", "ContentBasedDeduplication"}
 	for k := range sqsAttributes {
 		props = append(props, k)
 	}
@@ -225,28 +228,40 @@ func (sqsQueue) Properties() []string {
 }
 
 // queueAttributes reads a queue's name and CreateQueue attributes from its
-// properties.
+// properties. A FIFO queue without a QueueName gets a generated name ending
+// in .fifo, as CloudFormation gives it (SQS requires the suffix).
 func queueAttributes(req Request) (string, map[string]string, error) {
 	name, err := req.Properties.String("QueueName")
 	if err != nil {
 		return "", nil, err
 	}
-	if name == "" {
+	fifo, err := req.Properties.Bool("FifoQueue", false)
+	if err != nil {
+		return "", nil, err
+	}
+	switch {
+	case name == "" && fifo:
+		name = physicalName(req, 80-len(".fifo")) + ".fifo"
+	case name == "":
 		name = physicalName(req, 80)
 	}
 	attrs := map[string]string{}
+	if fifo {
+		attrs["FifoQueue"] = "true"
+	}
+	if _, ok := req.Properties["ContentBasedDeduplication"]; ok {
+		cbd, err := req.Properties.Bool("ContentBasedDeduplication", false)
+		if err != nil {
+			return "", nil, err
+		}
+		attrs["ContentBasedDeduplication"] = strconv.FormatBool(cbd)
+	}
 	for prop, attr := range sqsAttributes {
 		if _, ok := req.Properties[prop]; ok {
 			if attrs[attr], err = req.Properties.String(prop); err != nil {
 				return "", nil, err
 			}
 		}
-	}
-	if fifo, err := req.Properties.Bool("FifoQueue", false); err != nil || fifo {
-		if err == nil {
-			err = errors.New("FIFO queues are not supported by the embedded cloud")
-		}
-		return "", nil, err
 	}
 	for _, k := range []string{"RedrivePolicy", "RedriveAllowPolicy"} {
 		j, err := req.Properties.JSON(k)
@@ -331,33 +346,56 @@ func (p sqsQueuePolicy) Create(ctx context.Context, req Request) (Physical, erro
 type snsTopic struct{ client *awssns.Client }
 
 func (snsTopic) Properties() []string {
-	return []string{"TopicName", "DisplayName", "KmsMasterKeyId", "Tags", "FifoTopic", "Subscription", "SignatureVersion", "TracingConfig"}
+	return []string{"TopicName", "DisplayName", "KmsMasterKeyId", "Tags", "FifoTopic", "ContentBasedDeduplication", "FifoThroughputScope",
+		"Subscription", "SignatureVersion", "TracingConfig"}
+}
+
+// topicAttributes reads a topic's name and CreateTopic attributes from its
+// properties. A FIFO topic without a TopicName gets a generated name ending
+// in .fifo, as CloudFormation gives it (SNS requires the suffix).
+func topicAttributes(req Request) (string, map[string]string, error) {
+	name, err := req.Properties.String("TopicName")
+	if err != nil {
+		return "", nil, err
+	}
+	fifo, err := req.Properties.Bool("FifoTopic", false)
+	if err != nil {
+		return "", nil, err
+	}
+	switch {
+	case name == "" && fifo:
+		name = physicalName(req, 256-len(".fifo")) + ".fifo"
+	case name == "":
+		name = physicalName(req, 256)
+	}
+	attrs := map[string]string{}
+	if fifo {
+		attrs["FifoTopic"] = "true"
+	}
+	if _, ok := req.Properties["ContentBasedDeduplication"]; ok {
+		cbd, err := req.Properties.Bool("ContentBasedDeduplication", false)
+		if err != nil {
+			return "", nil, err
+		}
+		attrs["ContentBasedDeduplication"] = strconv.FormatBool(cbd)
+	}
+	for _, k := range []string{"DisplayName", "KmsMasterKeyId", "SignatureVersion", "TracingConfig", "FifoThroughputScope"} {
+		if _, ok := req.Properties[k]; ok {
+			if attrs[k], err = req.Properties.String(k); err != nil {
+				return "", nil, err
+			}
+		}
+	}
+	return name, attrs, nil
 }
 
 func (p snsTopic) Create(ctx context.Context, req Request) (Physical, error) {
-	name, err := req.Properties.String("TopicName")
-	if err != nil {
-		return Physical{}, err
-	}
-	if name == "" {
-		name = physicalName(req, 256)
-	}
-	if fifo, err := req.Properties.Bool("FifoTopic", false); err != nil || fifo {
-		if err == nil {
-			err = errors.New("FIFO topics are not supported by the embedded cloud")
-		}
-		return Physical{}, err
-	}
 	if _, ok := req.Properties["Subscription"]; ok {
 		return Physical{}, errors.New("inline Subscription is not supported by the embedded cloud; declare an AWS::SNS::Subscription")
 	}
-	attrs := map[string]string{}
-	for _, k := range []string{"DisplayName", "KmsMasterKeyId", "SignatureVersion", "TracingConfig"} {
-		if _, ok := req.Properties[k]; ok {
-			if attrs[k], err = req.Properties.String(k); err != nil {
-				return Physical{}, err
-			}
-		}
+	name, attrs, err := topicAttributes(req)
+	if err != nil {
+		return Physical{}, err
 	}
 	out, err := p.client.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String(name), Attributes: attrs})
 	if err != nil {

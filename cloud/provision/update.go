@@ -57,6 +57,9 @@ var sqsDefaults = map[string]string{
 	"SqsManagedSseEnabled":          "true",
 	"KmsMasterKeyId":                "",
 	"KmsDataKeyReusePeriodSeconds":  "300",
+	"ContentBasedDeduplication":     "false",
+	"DeduplicationScope":            "queue",
+	"FifoThroughputLimit":           "perQueue",
 }
 
 func (sqsQueue) Replacing() []string { return []string{"QueueName", "FifoQueue"} }
@@ -75,6 +78,7 @@ func (p sqsQueue) Update(ctx context.Context, req Request, old Physical, oldProp
 			attrs[k] = sqsDefaults[k]
 		}
 	}
+	delete(attrs, "FifoQueue") // fixed at creation: a change replaces the queue
 	if !reflect.DeepEqual(req.Properties["Tags"], oldProps["Tags"]) {
 		return Physical{}, errors.New("changing a queue's Tags is not supported by the embedded cloud")
 	}
@@ -134,13 +138,22 @@ func (p snsTopic) Update(ctx context.Context, req Request, old Physical, oldProp
 	if !reflect.DeepEqual(req.Properties["Tags"], oldProps["Tags"]) {
 		return Physical{}, errors.New("changing a topic's Tags is not supported by the embedded cloud")
 	}
-	for _, k := range []string{"DisplayName", "KmsMasterKeyId", "SignatureVersion", "TracingConfig"} {
+	_, attrs, err := topicAttributes(req)
+	if err != nil {
+		return Physical{}, err
+	}
+	for _, k := range []string{"DisplayName", "KmsMasterKeyId", "SignatureVersion", "TracingConfig", "ContentBasedDeduplication", "FifoThroughputScope"} {
 		if reflect.DeepEqual(req.Properties[k], oldProps[k]) {
 			continue
 		}
-		v, err := req.Properties.String(k)
-		if err != nil {
-			return Physical{}, err
+		v := attrs[k]
+		if _, set := attrs[k]; !set {
+			switch k {
+			case "ContentBasedDeduplication":
+				v = "false"
+			case "FifoThroughputScope":
+				v = "Topic"
+			}
 		}
 		if _, err := p.client.SetTopicAttributes(ctx, &awssns.SetTopicAttributesInput{TopicArn: aws.String(old.Ref), AttributeName: aws.String(k), AttributeValue: aws.String(v)}); err != nil {
 			return Physical{}, err

@@ -12,7 +12,11 @@ package sns
 //	signer                    the signing key and certificate, when the service made them
 //	topics/<arn>              name, attributes, tags, count of deleted subscriptions
 //	subscriptions/<arn>       creation order, topic, protocol, endpoint, attributes
-//	retries/<id>              a delivery waiting for a retry: where, what, attempts, when
+//	retries/<id>              a delivery waiting for a retry: where, what, attempts, when;
+//	                          an id starting "g:" adds group and deduplication ids and order
+//	fifo/<topic arn>          the highest sequence number a FIFO topic has reserved
+//	dedup/<topic arn>\x00<key>  a FIFO topic's deduplication id in its window: message id,
+//	                          sequence number, expiry (key is the id, or group\x00id)
 //
 // Not kept: Stats (they count since the process started), and publishes:
 // Publish delivers before it answers, so each delivery is by then in its
@@ -28,6 +32,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"go.etcd.io/bbolt"
 
@@ -41,6 +46,8 @@ var (
 	topicsBucket  = []byte("topics")
 	subsBucket    = []byte("subscriptions")
 	retriesBucket = []byte("retries")
+	fifoBucket    = []byte("fifo")
+	dedupBucket   = []byte("dedup")
 	keyFormat     = []byte("format")
 	keyRegion     = []byte("region")
 	keyAccount    = []byte("account")
@@ -134,6 +141,26 @@ func retryValue(j *job) []byte {
 	e.Bool(j.redrive)
 	e.Uint(uint64(j.attempts))
 	e.Time(j.due)
+	if strings.HasPrefix(j.id, fifoRetryPrefix) {
+		e.Str(j.group)
+		e.Str(j.dedupID)
+		e.Bool(j.ordered)
+		e.Uint(j.order)
+	}
+	return e.Bytes()
+}
+
+func fifoValue(seq uint64) []byte {
+	e := journal.NewEncoder(10)
+	e.Uint(seq)
+	return e.Bytes()
+}
+
+func dedupValue(d dedupEntry) []byte {
+	e := journal.NewEncoder(80)
+	e.Str(d.messageID)
+	e.Str(d.sequenceNumber)
+	e.Time(d.expires)
 	return e.Bytes()
 }
 
@@ -166,6 +193,9 @@ func (s *Service) load(db *bbolt.DB) ([]*job, error) {
 			if err := s.loadSubscriptions(root); err != nil {
 				return err
 			}
+			if err := s.loadFIFO(root); err != nil {
+				return err
+			}
 			retries, err = s.loadRetries(root)
 			return err
 		})
@@ -193,6 +223,9 @@ func (s *Service) openRoot(tx *bbolt.Tx) (*bbolt.Bucket, error) {
 				return nil, fmt.Errorf("create buckets: %w", err)
 			}
 		}
+		if err := createFIFOBuckets(root); err != nil {
+			return nil, err
+		}
 		return root, nil
 	}
 	if v := root.Get(keyFormat); string(v) != formatVersion {
@@ -206,6 +239,9 @@ func (s *Service) openRoot(tx *bbolt.Tx) (*bbolt.Bucket, error) {
 		if root.Bucket(b) == nil {
 			return nil, fmt.Errorf("%w: bucket %s is missing", ErrDataFile, b)
 		}
+	}
+	if err := createFIFOBuckets(root); err != nil {
+		return nil, err
 	}
 	return root, nil
 }
@@ -323,6 +359,9 @@ func (s *Service) loadRetries(root *bbolt.Bucket) ([]*job, error) {
 		j.redrive = d.Bool()
 		j.attempts = int(d.Uint())
 		j.due = d.Time()
+		if strings.HasPrefix(j.id, fifoRetryPrefix) {
+			j.group, j.dedupID, j.ordered, j.order = d.Str(), d.Str(), d.Bool(), d.Uint()
+		}
 		if err := d.Err(); err != nil || v == nil {
 			return fmt.Errorf("%w: delivery retry %s: %v", ErrDataFile, k, err)
 		}
@@ -335,4 +374,78 @@ func (s *Service) loadRetries(root *bbolt.Bucket) ([]*job, error) {
 		return nil
 	})
 	return jobs, err
+}
+
+// createFIFOBuckets makes the FIFO buckets, which files written before FIFO
+// topics lack.
+func createFIFOBuckets(root *bbolt.Bucket) error {
+	for _, b := range [][]byte{fifoBucket, dedupBucket} {
+		if _, err := root.CreateBucketIfNotExists(b); err != nil {
+			return fmt.Errorf("create buckets: %w", err)
+		}
+	}
+	return nil
+}
+
+// loadFIFO restores FIFO topics' sequence numbers and deduplication
+// windows, dropping what belongs to deleted topics or has expired.
+func (s *Service) loadFIFO(root *bbolt.Bucket) error {
+	var stale [][]byte
+	fb := root.Bucket(fifoBucket)
+	err := fb.ForEach(func(k, v []byte) error {
+		t, ok := s.topics[string(k)]
+		if !ok || !t.fifo {
+			stale = append(stale, slices.Clone(k))
+			return nil
+		}
+		d := journal.NewDecoder(v)
+		t.pub.seq = d.Uint() // the rest of the reserved block is skipped
+		t.pub.reserved = t.pub.seq
+		if err := d.Err(); err != nil {
+			return fmt.Errorf("%w: FIFO topic %s: %v", ErrDataFile, k, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range stale {
+		if err := fb.Delete(k); err != nil {
+			return fmt.Errorf("drop stale FIFO record %q: %w", k, err)
+		}
+	}
+	stale = stale[:0]
+	now := s.clock.Now()
+	db := root.Bucket(dedupBucket)
+	err = db.ForEach(func(k, v []byte) error {
+		arn, key, _ := strings.Cut(string(k), "\x00")
+		t, ok := s.topics[arn]
+		d := journal.NewDecoder(v)
+		e := dedupEntry{messageID: d.Str(), sequenceNumber: d.Str(), expires: d.Time()}
+		if err := d.Err(); err != nil {
+			return fmt.Errorf("%w: deduplication record %q: %v", ErrDataFile, k, err)
+		}
+		if !ok || !t.fifo || !now.Before(e.expires) {
+			stale = append(stale, slices.Clone(k))
+			return nil
+		}
+		if t.pub.dedup == nil {
+			t.pub.dedup = map[string]dedupEntry{}
+		}
+		t.pub.dedup[key] = e
+		t.pub.order = append(t.pub.order, dedupExpiry{key, e.expires})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range stale {
+		if err := db.Delete(k); err != nil {
+			return fmt.Errorf("drop stale deduplication record %q: %w", k, err)
+		}
+	}
+	for _, t := range s.topics {
+		slices.SortFunc(t.pub.order, func(a, b dedupExpiry) int { return a.expires.Compare(b.expires) })
+	}
+	return nil
 }

@@ -45,6 +45,11 @@ type topic struct {
 	// derived from attrs
 	signatureVersion int
 	maxMessageSize   int
+	fifo             bool // FifoTopic=true, set at creation only
+	contentDedup     bool // ContentBasedDeduplication=true
+	groupScope       bool // FifoThroughputScope=MessageGroup: deduplication per group
+	// state of a FIFO topic's publishes (fifo.go)
+	pub fifoState
 }
 
 type subscription struct {
@@ -129,7 +134,14 @@ func (s *Service) topicLocked(param, topicARN, action string) (*topic, error) {
 
 var topicName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
 
-func validTopicName(name string) bool { return topicName.MatchString(name) }
+// validTopicName reports whether name is a standard topic's name, or a
+// FIFO topic's (at most 256 characters with its .fifo suffix).
+func validTopicName(name string) bool {
+	if base, ok := strings.CutSuffix(name, ".fifo"); ok {
+		return len(name) <= 256 && topicName.MatchString(base)
+	}
+	return topicName.MatchString(name)
+}
 
 func validSQSARN(s string) bool {
 	a, ok := parseARN(s)
@@ -200,6 +212,7 @@ func (s *Service) applyLocked(c change) (string, error) {
 		}
 		delete(s.topics, c.arn)
 		s.deleteTopicRecordsLocked(t)
+		s.endFIFOLocked(t)
 		return "", nil
 	case changeSetTopicAttribute:
 		t, err := s.topicLocked("TopicArn", c.arn, "SetTopicAttributes")
@@ -207,7 +220,7 @@ func (s *Service) applyLocked(c change) (string, error) {
 			return "", err
 		}
 		attrs := maps.Clone(t.attrs)
-		if err := setTopicAttribute(attrs, c.name, c.value, false); err != nil {
+		if err := setTopicAttribute(attrs, c.name, c.value, false, t.fifo); err != nil {
 			return "", err
 		}
 		t.attrs = attrs
@@ -273,6 +286,11 @@ func (s *Service) applyLocked(c change) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if t, ok := s.topics[sub.topicARN]; ok {
+			if err := checkFIFODeadLetter(t, sub.endpoint, cfg); err != nil {
+				return "", err
+			}
+		}
 		sub.cfg.Store(cfg)
 		s.saveSubscriptionLocked(sub)
 		return "", nil
@@ -289,6 +307,9 @@ func (t *topic) derive() {
 	if n, err := strconv.Atoi(t.attrs["MaximumMessageSize"]); err == nil {
 		t.maxMessageSize = n
 	}
+	t.fifo = t.attrs["FifoTopic"] == "true"
+	t.contentDedup = t.attrs["ContentBasedDeduplication"] == "true"
+	t.groupScope = t.attrs["FifoThroughputScope"] == "MessageGroup"
 }
 
 // topicAttributeNames are the attributes CreateTopic and SetTopicAttributes
@@ -308,22 +329,44 @@ func validJSONObject(s string) bool {
 	return json.Unmarshal([]byte(s), &v) == nil && v != nil
 }
 
-// setTopicAttribute validates name=value and records it in attrs.
-func setTopicAttribute(attrs map[string]string, name, value string, creating bool) error {
+// setTopicAttribute validates name=value and records it in attrs; fifo
+// says whether the topic is (or is being created as) a FIFO topic.
+func setTopicAttribute(attrs map[string]string, name, value string, creating, fifo bool) error {
 	switch name {
 	case "FifoTopic":
 		if !creating {
-			return invalidParameter("AttributeName")
+			return invalidParameter("AttributeName") // AWS: fixed at creation
 		}
-		if strings.EqualFold(value, "true") {
-			return invalidParameter("Attributes Reason: FifoTopic: FIFO topics are not supported by this SNS endpoint; create a standard topic")
-		}
-		if !strings.EqualFold(value, "false") {
+		switch strings.ToLower(value) {
+		case "true":
+			value = "true"
+		case "false":
+			return nil // a standard topic, as if unset
+		default:
 			return invalidParameter("Attributes Reason: FifoTopic: Invalid value [%s]. Must be true or false.", value)
 		}
-		return nil // a standard topic, as if unset
-	case "ContentBasedDeduplication", "FifoThroughputScope", "ArchivePolicy":
-		return invalidParameter("Attributes Reason: %s: only FIFO topics support this attribute", name)
+	case "ContentBasedDeduplication":
+		if !fifo {
+			return invalidParameter("Attributes Reason: ContentBasedDeduplication: only FIFO topics support this attribute")
+		}
+		switch strings.ToLower(value) {
+		case "true", "false":
+			value = strings.ToLower(value)
+		default:
+			return invalidParameter("Attributes Reason: ContentBasedDeduplication: Invalid value [%s]. Must be true or false.", value)
+		}
+	case "FifoThroughputScope":
+		if !fifo {
+			return invalidParameter("Attributes Reason: FifoThroughputScope: only FIFO topics support this attribute")
+		}
+		if value != "Topic" && value != "MessageGroup" {
+			return invalidParameter("Attributes Reason: FifoThroughputScope: Invalid value [%s]. Please use either Topic or MessageGroup", value)
+		}
+	case "ArchivePolicy":
+		if !fifo {
+			return invalidParameter("Attributes Reason: ArchivePolicy: only FIFO topics support this attribute")
+		}
+		return invalidParameter("Attributes Reason: ArchivePolicy: message archiving and replay are not supported by this SNS endpoint")
 	case "SignatureVersion":
 		if value != "1" && value != "2" {
 			return invalidParameter("SignatureVersion")
@@ -355,20 +398,16 @@ func setTopicAttribute(attrs map[string]string, name, value string, creating boo
 }
 
 func (s *Service) createTopicLocked(name string, attrs, tags map[string]string) (string, error) {
-	if strings.EqualFold(attrs["FifoTopic"], "true") || strings.HasSuffix(name, ".fifo") {
-		if strings.EqualFold(attrs["FifoTopic"], "true") && strings.HasSuffix(name, ".fifo") {
-			return "", invalidParameter("Attributes Reason: FifoTopic: FIFO topics are not supported by this SNS endpoint; create a standard topic")
-		}
-		if strings.EqualFold(attrs["FifoTopic"], "true") {
-			return "", invalidParameter("Fifo Topic names must end with .fifo and must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long.")
-		}
-	}
-	if !validTopicName(name) {
+	// AWS: a FIFO topic (FifoTopic=true) must be named *.fifo, and only a
+	// FIFO topic may be; either mismatch is "Topic Name".
+	fifo := strings.EqualFold(attrs["FifoTopic"], "true")
+	base, suffixed := strings.CutSuffix(name, ".fifo")
+	if fifo != suffixed || !validTopicName(name) || (!fifo && !topicName.MatchString(base)) {
 		return "", invalidParameter("Topic Name")
 	}
 	set := map[string]string{}
 	for _, k := range slices.Sorted(maps.Keys(attrs)) {
-		if err := setTopicAttribute(set, k, attrs[k], true); err != nil {
+		if err := setTopicAttribute(set, k, attrs[k], true, fifo); err != nil {
 			return "", err
 		}
 	}
@@ -526,8 +565,14 @@ func (s *Service) subscribeLocked(topicARN, protocol, endpoint string, attrs map
 	if err != nil {
 		return "", err
 	}
+	if !t.fifo && fifoQueueARN(endpoint) {
+		return "", invalidParameter("Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics")
+	}
 	cfg, err := compileSubscription(maps.Clone(attrs))
 	if err != nil {
+		return "", err
+	}
+	if err := checkFIFODeadLetter(t, endpoint, cfg); err != nil {
 		return "", err
 	}
 	for _, sub := range t.subs {
@@ -567,7 +612,20 @@ func (s *Service) subscriptionLocked(subARN string) (*subscription, error) {
 	return sub, nil
 }
 
-// CreateTopic creates the standard topic name, or returns the ARN of the
+// fifoQueueARN reports whether an SQS queue ARN names a FIFO queue.
+func fifoQueueARN(queueARN string) bool { return strings.HasSuffix(queueARN, ".fifo") }
+
+// checkFIFODeadLetter applies AWS's rule that a FIFO queue's subscription
+// to a FIFO topic dead-letters into a FIFO queue.
+func checkFIFODeadLetter(t *topic, endpoint string, cfg *subConfig) error {
+	if t.fifo && fifoQueueARN(endpoint) && cfg.dlqARN != "" && !fifoQueueARN(cfg.dlqARN) {
+		return invalidParameter("RedrivePolicy: must use a FIFO queue as DLQ for a FIFO Subscription to a FIFO Topic.")
+	}
+	return nil
+}
+
+// CreateTopic creates the topic name (a FIFO topic when attrs has
+// FifoTopic=true), or returns the ARN of the
 // existing one when its attributes and tags agree (AWS's idempotency).
 func (s *Service) CreateTopic(ctx context.Context, name string, attrs, tags map[string]string) (string, error) {
 	return s.apply(change{kind: changeCreateTopic, name: name, attrs: attrs, tags: tags})
@@ -622,6 +680,9 @@ func (s *Service) topicAttributesLocked(t *topic) map[string]string {
 		"SubscriptionsConfirmed":  strconv.Itoa(len(t.subs)),
 		"SubscriptionsPending":    "0",
 		"SubscriptionsDeleted":    strconv.Itoa(t.deleted),
+	}
+	if t.fifo {
+		out["ContentBasedDeduplication"] = "false" // AWS reports it on every FIFO topic
 	}
 	maps.Copy(out, t.attrs)
 	if dp, ok := t.attrs["DeliveryPolicy"]; ok {

@@ -16,6 +16,17 @@ func DumpForTest(s *Service) string {
 	for _, arn := range slices.Sorted(maps.Keys(s.topics)) {
 		t := s.topics[arn]
 		fmt.Fprintf(&b, "topic %s %x\n", arn, topicValue(t))
+		if t.fifo {
+			now := s.clock.Now()
+			t.pub.mu.Lock()
+			fmt.Fprintf(&b, "  sequence reserved %d\n", t.pub.reserved)
+			for _, k := range slices.Sorted(maps.Keys(t.pub.dedup)) {
+				if e := t.pub.dedup[k]; now.Before(e.expires) {
+					fmt.Fprintf(&b, "  dedup %q %x\n", k, dedupValue(e))
+				}
+			}
+			t.pub.mu.Unlock()
+		}
 		for _, sub := range t.subs {
 			fmt.Fprintf(&b, "  subscription %s %x\n", sub.arn, subscriptionValue(sub))
 		}
@@ -26,6 +37,11 @@ func DumpForTest(s *Service) string {
 	var retries []string
 	for rt := range s.timers {
 		retries = append(retries, fmt.Sprintf("retry %s %x\n", rt.job.id, retryValue(rt.job)))
+	}
+	for _, c := range s.chains {
+		for _, j := range c.waiting {
+			retries = append(retries, fmt.Sprintf("retry %s %x\n", j.id, retryValue(j)))
+		}
 	}
 	for _, j := range s.recovered {
 		retries = append(retries, fmt.Sprintf("retry %s %x\n", j.id, retryValue(j)))

@@ -35,6 +35,12 @@ type PublishInput struct {
 	// messages: "sqs" for SQS subscriptions, else "default".
 	MessageStructure string
 	Attributes       map[string]MessageAttribute
+	// MessageGroupID is required by FIFO topics; a standard topic passes
+	// it on to its (standard) queues, as AWS does for fair queues.
+	MessageGroupID string
+	// MessageDeduplicationID is for FIFO topics only; without it a FIFO
+	// topic needs ContentBasedDeduplication.
+	MessageDeduplicationID string
 }
 
 // BatchEntry is one PublishBatch entry.
@@ -45,11 +51,20 @@ type BatchEntry struct {
 	decodeErr error
 }
 
-// BatchResult is one entry's outcome: MessageID on success, else Err.
+// BatchResult is one entry's outcome: MessageID (and, on a FIFO topic,
+// SequenceNumber) on success, else Err.
 type BatchResult struct {
-	ID        string
+	ID             string
+	MessageID      string
+	SequenceNumber string
+	Err            *awsproto.Error
+}
+
+// PublishOutput is Publish's answer.
+type PublishOutput struct {
 	MessageID string
-	Err       *awsproto.Error
+	// SequenceNumber is set for a FIFO topic's message.
+	SequenceNumber string
 }
 
 // message is a validated publish, ready to deliver.
@@ -63,6 +78,12 @@ type message struct {
 	attributes map[string]MessageAttribute
 	filterable map[string]MessageAttribute
 	size       int
+	// FIFO: fifo marks a FIFO topic's message; group is MessageGroupId
+	// (also on a standard topic), dedupID its deduplication id.
+	fifo           bool
+	group, dedupID string
+	sequenceNumber string
+	seq            uint64 // sequenceNumber's order in its topic
 }
 
 var attributeName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,256}$`)
@@ -202,6 +223,9 @@ func (s *Service) prepare(in PublishInput) (*message, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkFIFOIDs(in); err != nil {
+		return nil, err
+	}
 	m := &message{
 		topicARN:   in.TopicARN,
 		subject:    in.Subject,
@@ -232,28 +256,49 @@ func (s *Service) prepare(in PublishInput) (*message, error) {
 // subscription whose filter policy accepts it. A failed delivery does not
 // fail Publish, as on AWS: it is retried or dead-lettered and counted.
 func (s *Service) Publish(ctx context.Context, in PublishInput) (string, error) {
+	out, err := s.PublishMessage(ctx, in)
+	return out.MessageID, err
+}
+
+// PublishMessage is Publish, answering the sequence number of a FIFO
+// topic's message too.
+func (s *Service) PublishMessage(ctx context.Context, in PublishInput) (PublishOutput, error) {
 	m, err := s.prepare(in)
 	if err != nil {
-		return "", err
+		return PublishOutput{}, err
 	}
-	subs, limit, sigVersion, err := s.snapshot(in.TopicARN, "Publish")
+	t, err := s.snapshot(in.TopicARN, "Publish")
 	if err != nil {
-		return "", err
+		return PublishOutput{}, err
 	}
-	if m.size > limit {
-		return "", invalidParameter("Message too long")
+	if err := checkFIFOInput(t, in, m); err != nil {
+		return PublishOutput{}, err
+	}
+	if m.size > t.maxSize {
+		return PublishOutput{}, invalidParameter("Message too long")
 	}
 	if err := s.writable(); err != nil {
-		return "", err
+		return PublishOutput{}, err
 	}
-	if err := durable(s.fanOut(ctx, m, subs, sigVersion)); err != nil {
-		return "", fmt.Errorf("sns: publish to %s: record a delivery retry: %w", in.TopicARN, err)
+	var tickets []journal.Ticket
+	if t.fifo {
+		if tickets, err = s.publishFIFO(ctx, t, []*message{m}); err != nil {
+			return PublishOutput{}, err
+		}
+	} else {
+		tickets = []journal.Ticket{s.fanOut(ctx, m, t.subs, t.sigVersion)}
 	}
-	return m.id, nil
+	for _, tk := range tickets {
+		if err := durable(tk); err != nil {
+			return PublishOutput{}, fmt.Errorf("sns: publish to %s: record a delivery retry: %w", in.TopicARN, err)
+		}
+	}
+	return PublishOutput{MessageID: m.id, SequenceNumber: m.sequenceNumber}, nil
 }
 
 // PublishBatch publishes up to ten entries to one topic, reporting each
-// entry's outcome; errors that concern the whole batch fail it whole.
+// entry's outcome; errors that concern the whole batch fail it whole. A
+// FIFO topic's entries are published in their order.
 func (s *Service) PublishBatch(ctx context.Context, topicARN string, entries []BatchEntry) ([]BatchResult, error) {
 	if len(entries) == 0 {
 		return nil, awsproto.Errorf(http.StatusBadRequest, "EmptyBatchRequest", "The batch request doesn't contain any entries.")
@@ -271,7 +316,7 @@ func (s *Service) PublishBatch(ctx context.Context, topicARN string, entries []B
 		}
 		ids[e.ID] = true
 	}
-	subs, limit, sigVersion, err := s.snapshot(topicARN, "Publish")
+	t, err := s.snapshot(topicARN, "Publish")
 	if err != nil {
 		return nil, err
 	}
@@ -290,30 +335,43 @@ func (s *Service) PublishBatch(ctx context.Context, topicARN string, entries []B
 			results[i].Err = awsproto.As(err)
 			continue
 		}
+		// AWS fails the whole batch when an entry breaks the topic's
+		// MessageGroupId or MessageDeduplicationId rules.
+		if err := checkFIFOInput(t, e.PublishInput, m); err != nil {
+			return nil, err
+		}
 		prepared[i] = m
 		total += m.size
 	}
-	if total > limit {
+	if total > t.maxSize {
 		return nil, awsproto.Errorf(http.StatusBadRequest, "BatchRequestTooLong", "The length of all the messages put together is more than the limit.")
 	}
 	if err := s.writable(); err != nil {
 		return nil, err
 	}
-	// The entries fan out concurrently: their deliveries' commits to a data
-	// file are shared instead of waited for one after another, and their
-	// envelopes are signed on every core.
-	tickets := make([]journal.Ticket, len(prepared))
-	var wg sync.WaitGroup
-	for i, m := range prepared {
-		if m == nil {
-			continue
+	var tickets []journal.Ticket
+	if t.fifo {
+		if tickets, err = s.publishFIFO(ctx, t, prepared); err != nil {
+			return nil, err
 		}
-		wg.Go(func() { tickets[i] = s.fanOut(ctx, m, subs, sigVersion) })
+	} else {
+		// The entries fan out concurrently: their deliveries' commits to a
+		// data file are shared instead of waited for one after another,
+		// and their envelopes are signed on every core.
+		tickets = make([]journal.Ticket, len(prepared))
+		var wg sync.WaitGroup
+		for i, m := range prepared {
+			if m == nil {
+				continue
+			}
+			wg.Go(func() { tickets[i] = s.fanOut(ctx, m, t.subs, t.sigVersion) })
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	for i, m := range prepared {
 		if m != nil {
 			results[i].MessageID = m.id // given by fanOut
+			results[i].SequenceNumber = m.sequenceNumber
 		}
 	}
 	// Every entry's ticket is waited for: the entries ran concurrently, so
@@ -334,29 +392,36 @@ func (s *Service) PublishBatch(ctx context.Context, topicARN string, entries []B
 
 var batchID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 
+// topicView is a topic's subscriptions and settings as one publish sees
+// them.
+type topicView struct {
+	t                              *topic
+	subs                           []*subscription
+	maxSize, sigVersion            int
+	fifo, contentDedup, groupScope bool
+}
+
 // snapshot returns the topic's subscriptions and settings as of now, once
 // they are durable: nothing is delivered on the strength of a subscription
 // that a crash could undo.
-func (s *Service) snapshot(topicARN, action string) ([]*subscription, int, int, error) {
+func (s *Service) snapshot(topicARN, action string) (topicView, error) {
 	if topicARN == "" {
-		return nil, 0, 0, invalidParameter("TopicArn or TargetArn Reason: no value for required parameter")
+		return topicView{}, invalidParameter("TopicArn or TargetArn Reason: no value for required parameter")
 	}
-	var (
-		subs              []*subscription
-		limit, sigVersion int
-	)
+	var v topicView
 	err := s.read(func() error {
 		t, err := s.topicLocked("TopicArn", topicARN, action)
 		if err != nil {
 			return err
 		}
-		subs, limit, sigVersion = t.subs, t.maxMessageSize, t.signatureVersion
+		v = topicView{t: t, subs: t.subs, maxSize: t.maxMessageSize, sigVersion: t.signatureVersion,
+			fifo: t.fifo, contentDedup: t.contentDedup, groupScope: t.groupScope}
 		return nil
 	})
 	if err != nil {
-		return nil, 0, 0, err
+		return topicView{}, err
 	}
-	return subs, limit, sigVersion, nil
+	return v, nil
 }
 
 // job is one delivery of one message to one queue, with its retry state.
@@ -366,7 +431,14 @@ type job struct {
 	subARN, topicARN, queueARN string
 	body                       string
 	attributes                 map[string]MessageAttribute
-	counters                   *counters
+	// group and dedupID are the SQS MessageGroupId and
+	// MessageDeduplicationId; ordered marks a FIFO topic's delivery to a
+	// FIFO queue, kept in order within its group (fifo.go), and order is
+	// its sequence number.
+	group, dedupID string
+	ordered        bool
+	order          uint64
+	counters       *counters
 	// dlqARN is where the delivery goes if it fails; redrive marks a job
 	// that is itself the dead-lettering of a failed delivery.
 	dlqARN  string
@@ -422,12 +494,22 @@ func (s *Service) fanOut(ctx context.Context, m *message, subs []*subscription, 
 			}
 		}
 		j := &job{subARN: sub.arn, topicARN: m.topicARN, queueARN: sub.endpoint, counters: sub.counters, dlqARN: cfg.dlqARN}
+		switch {
+		case m.fifo && fifoQueueARN(sub.endpoint):
+			// AWS passes the group and the deduplication id to FIFO
+			// queues, and neither to standard ones.
+			j.group, j.dedupID, j.ordered, j.order = m.group, m.dedupID, true, m.seq
+		case !m.fifo:
+			j.group = m.group // a standard topic's group id goes to its (standard) queues
+		}
 		if cfg.raw {
 			j.body = m.sqsMessage
 			j.attributes = m.attributes
 			if len(m.attributes) > MaxRawAttributes {
 				j.clientErr = fmt.Errorf("%w: %d message attributes, raw delivery to SQS allows %d", errTooManyAttributes, len(m.attributes), MaxRawAttributes)
 			}
+		} else if m.fifo {
+			j.body = s.envelope(m, 0, "", sub.arn) // AWS does not sign a FIFO topic's notifications
 		} else {
 			if !signed {
 				signed = true
@@ -441,6 +523,14 @@ func (s *Service) fanOut(ctx context.Context, m *message, subs []*subscription, 
 				j.clientErr = fmt.Errorf("sign envelope: %w", signErr)
 			}
 			j.body = s.envelope(m, sigVersion, signature, sub.arn)
+		}
+		if j.chained() {
+			if t, held := s.holdBehind(j); held {
+				if !t.IsZero() {
+					retries = t
+				}
+				continue
+			}
 		}
 		if t := s.run(ctx, j); !t.IsZero() {
 			retries = t
@@ -461,7 +551,7 @@ func filterAttributes(attrs map[string]MessageAttribute) map[string]filterpolicy
 
 // envelope renders the SQS message body AWS sends for a notification: its
 // fields in AWS's order and layout, Subject and MessageAttributes only when
-// present.
+// present; a FIFO topic's has a SequenceNumber and no signature.
 func (s *Service) envelope(m *message, sigVersion int, signature, subARN string) string {
 	var b bytes.Buffer
 	b.Grow(len(m.sqsMessage) + len(m.subject) + 1024)
@@ -479,15 +569,20 @@ func (s *Service) envelope(m *message, sigVersion int, signature, subARN string)
 	b.WriteString("{\n")
 	field("Type", "Notification", false)
 	field("MessageId", m.id, false)
+	if m.fifo {
+		field("SequenceNumber", m.sequenceNumber, false)
+	}
 	field("TopicArn", m.topicARN, false)
 	if m.subject != "" {
 		field("Subject", m.subject, false)
 	}
 	field("Message", m.sqsMessage, false)
 	field("Timestamp", m.timestamp, false)
-	field("SignatureVersion", strconv.Itoa(sigVersion), false)
-	field("Signature", signature, false)
-	field("SigningCertURL", base+s.certPath, false)
+	if !m.fifo {
+		field("SignatureVersion", strconv.Itoa(sigVersion), false)
+		field("Signature", signature, false)
+		field("SigningCertURL", base+s.certPath, false)
+	}
 	field("UnsubscribeURL", base+"/?Action=Unsubscribe&SubscriptionArn="+subARN, len(m.attributes) == 0)
 	if len(m.attributes) > 0 {
 		b.WriteString(`  "MessageAttributes" : {` + "\n")
@@ -619,6 +714,24 @@ type retryTimer struct {
 // the ticket is done when that record (or the record of the dead-letter
 // delivery that failed in turn) is durable.
 func (s *Service) run(ctx context.Context, j *job) journal.Ticket {
+	var last journal.Ticket
+	for {
+		t, waiting := s.runOne(ctx, j)
+		if !t.IsZero() {
+			last = t
+		}
+		if waiting || !j.chained() {
+			return last
+		}
+		// j is done with: the next of its group, held behind it, goes now.
+		if j = s.nextInChain(j); j == nil {
+			return last
+		}
+	}
+}
+
+// runOne is run for one job; it reports whether j now waits for a retry.
+func (s *Service) runOne(ctx context.Context, j *job) (journal.Ticket, bool) {
 	for {
 		err := j.clientErr
 		if err == nil {
@@ -631,15 +744,15 @@ func (s *Service) run(ctx context.Context, j *job) journal.Ticket {
 				j.counters.add(delivered)
 			}
 			s.forget(j)
-			return journal.Ticket{}
+			return journal.Ticket{}, false
 		}
 		if j.clientErr != nil || clientSide(err) {
-			return s.giveUp(ctx, j, err)
+			return s.giveUp(ctx, j, err), false
 		}
 		j.attempts++
 		delay, ok := retryDelay(j.attempts)
 		if !ok {
-			return s.giveUp(ctx, j, err)
+			return s.giveUp(ctx, j, err), false
 		}
 		j.counters.add(retried)
 		if delay == 0 && ctx.Err() == nil {
@@ -654,9 +767,9 @@ func (s *Service) run(ctx context.Context, j *job) journal.Ticket {
 			j.counters.add(deadLetterFailed)
 			s.log.Warn("sns: delivery failed as the service closed, with no data file to keep its retry; the message is lost",
 				"subscription", j.subARN, "queue", j.queueARN, "err", err)
-			return journal.Ticket{}
+			return journal.Ticket{}, false
 		}
-		return t
+		return t, true
 	}
 }
 
@@ -668,7 +781,8 @@ func clientSide(err error) bool {
 
 // attempt makes one delivery attempt: the one place SNS calls SQS.
 func (s *Service) attempt(ctx context.Context, j *job) error {
-	err := s.queues.Deliver(ctx, Delivery{QueueARN: j.queueARN, TopicARN: j.topicARN, Body: j.body, Attributes: j.attributes})
+	err := s.queues.Deliver(ctx, Delivery{QueueARN: j.queueARN, TopicARN: j.topicARN, Body: j.body, Attributes: j.attributes,
+		MessageGroupID: j.group, MessageDeduplicationID: j.dedupID})
 	if err != nil {
 		return fmt.Errorf("sns: deliver to %s: %w", j.queueARN, err)
 	}
@@ -686,11 +800,10 @@ func (s *Service) schedule(delay time.Duration, j *job) (journal.Ticket, bool) {
 		return journal.Ticket{}, false
 	}
 	j.due = s.clock.Now().Add(delay)
+	s.startChainLocked(j)
 	var t journal.Ticket
 	if s.j != nil {
-		if j.id == "" {
-			j.id = awsproto.NewRequestID()
-		}
+		j.id = retryID(j)
 		t = s.j.Append(retryRecord(j))
 	}
 	if s.closed {
@@ -756,10 +869,14 @@ func (s *Service) giveUp(ctx context.Context, j *job, cause error) journal.Ticke
 	// The dead-letter delivery's retry record (if it needs one) is made
 	// before the failed job's record goes, so a crash in between repeats
 	// the dead-lettering rather than losing it.
-	t := s.run(ctx, &job{
+	dj := &job{
 		subARN: j.subARN, topicARN: j.topicARN, queueARN: j.dlqARN,
 		body: j.body, attributes: attrs, counters: j.counters, redrive: true,
-	})
+	}
+	if fifoQueueARN(j.dlqARN) {
+		dj.group, dj.dedupID = j.group, j.dedupID
+	}
+	t := s.run(ctx, dj)
 	s.forget(j)
 	return t
 }

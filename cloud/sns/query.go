@@ -388,20 +388,23 @@ func (s *Service) qPublish(ctx context.Context, f awsproto.Form) (any, error) {
 	if f.Has("Subject") && f.Get("Subject") == "" {
 		return nil, invalidParameter("Subject")
 	}
-	id, err := s.Publish(ctx, PublishInput{
-		TopicARN:         topicARN,
-		Message:          f.Get("Message"),
-		Subject:          f.Get("Subject"),
-		MessageStructure: f.Get("MessageStructure"),
-		Attributes:       attrs,
+	out, err := s.PublishMessage(ctx, PublishInput{
+		TopicARN:               topicARN,
+		Message:                f.Get("Message"),
+		Subject:                f.Get("Subject"),
+		MessageStructure:       f.Get("MessageStructure"),
+		Attributes:             attrs,
+		MessageGroupID:         f.Get("MessageGroupId"),
+		MessageDeduplicationID: f.Get("MessageDeduplicationId"),
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &struct {
-		XMLName   xml.Name `xml:"PublishResult"`
-		MessageId string
-	}{MessageId: id}, nil
+		XMLName        xml.Name `xml:"PublishResult"`
+		MessageId      string
+		SequenceNumber string `xml:",omitempty"`
+	}{MessageId: out.MessageID, SequenceNumber: out.SequenceNumber}, nil
 }
 
 func (s *Service) qPublishBatch(ctx context.Context, f awsproto.Form) (any, error) {
@@ -415,6 +418,8 @@ func (s *Service) qPublishBatch(ctx context.Context, f awsproto.Form) (any, erro
 		be.Message = e.Get("Message")
 		be.Subject = e.Get("Subject")
 		be.MessageStructure = e.Get("MessageStructure")
+		be.MessageGroupID = e.Get("MessageGroupId")
+		be.MessageDeduplicationID = e.Get("MessageDeduplicationId")
 		be.Attributes, be.decodeErr = messageAttributes(e)
 		batch = append(batch, be)
 	}
@@ -423,7 +428,8 @@ func (s *Service) qPublishBatch(ctx context.Context, f awsproto.Form) (any, erro
 		return nil, err
 	}
 	type ok struct {
-		Id, MessageId string
+		Id, MessageId  string
+		SequenceNumber string `xml:",omitempty"`
 	}
 	type failed struct {
 		Id, Code, Message string
@@ -438,7 +444,7 @@ func (s *Service) qPublishBatch(ctx context.Context, f awsproto.Form) (any, erro
 		if r.Err != nil {
 			res.Failed = append(res.Failed, failed{r.ID, r.Err.Code, r.Err.Message, !r.Err.Receiver})
 		} else {
-			res.Successful = append(res.Successful, ok{r.ID, r.MessageID})
+			res.Successful = append(res.Successful, ok{r.ID, r.MessageID, r.SequenceNumber})
 		}
 	}
 	return res, nil

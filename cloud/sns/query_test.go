@@ -257,3 +257,33 @@ func FuzzQuery(f *testing.F) {
 		}
 	})
 }
+
+var messageIDs = regexp.MustCompile(`<MessageId>[0-9a-f-]{36}</MessageId>`)
+
+func TestFIFOPublishAnswersCarryTheSequenceNumberInAWSShapedXML(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		e := b.newEnv(t)
+		if _, body := post(t, e, url.Values{"Action": {"CreateTopic"}, "Name": {"o.fifo"},
+			"Attributes.entry.1.key": {"FifoTopic"}, "Attributes.entry.1.value": {"true"}}); !strings.Contains(body, "<TopicArn>") {
+			t.Fatalf("CreateTopic: %s", body)
+		}
+		topic := "arn:aws:sns:us-east-1:000000000000:o.fifo"
+		_, got := post(t, e, url.Values{"Action": {"Publish"}, "TopicArn": {topic}, "Message": {"m"},
+			"MessageGroupId": {"g"}, "MessageDeduplicationId": {"d"}})
+		got = messageIDs.ReplaceAllString(got, "<MessageId>ID</MessageId>")
+		want := xmlHeader + `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>ID</MessageId>` +
+			`<SequenceNumber>10000000000000000001</SequenceNumber></PublishResult><ResponseMetadata><RequestId>REQ</RequestId></ResponseMetadata></PublishResponse>`
+		if got != want {
+			t.Errorf("Publish:\ngot\n%s\nwant\n%s", got, want)
+		}
+		_, got = post(t, e, url.Values{"Action": {"PublishBatch"}, "TopicArn": {topic},
+			"PublishBatchRequestEntries.member.1.Id": {"a"}, "PublishBatchRequestEntries.member.1.Message": {"m"},
+			"PublishBatchRequestEntries.member.1.MessageGroupId": {"g"}, "PublishBatchRequestEntries.member.1.MessageDeduplicationId": {"d2"}})
+		got = messageIDs.ReplaceAllString(got, "<MessageId>ID</MessageId>")
+		want = xmlHeader + `<PublishBatchResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishBatchResult><Successful><member><Id>a</Id><MessageId>ID</MessageId>` +
+			`<SequenceNumber>10000000000000000002</SequenceNumber></member></Successful><Failed></Failed></PublishBatchResult><ResponseMetadata><RequestId>REQ</RequestId></ResponseMetadata></PublishBatchResponse>`
+		if got != want {
+			t.Errorf("PublishBatch:\ngot\n%s\nwant\n%s", got, want)
+		}
+	})
+}

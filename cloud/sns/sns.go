@@ -1,4 +1,4 @@
-// Package sns is the embedded cloud's Amazon SNS: standard topics,
+// Package sns is the embedded cloud's Amazon SNS: standard and FIFO topics,
 // subscriptions with protocol sqs, Publish and PublishBatch, filter policies,
 // raw delivery, subscription dead-letter queues, and notification envelopes
 // signed as AWS signs them, so that unmodified AWS clients work against it.
@@ -86,6 +86,10 @@ type Queues interface {
 // Delivery is one message for one SQS queue.
 type Delivery struct {
 	QueueARN, TopicARN, Body string
+	// MessageGroupID and MessageDeduplicationID are the SQS message's:
+	// a FIFO topic sets both for a FIFO queue; a standard topic passes on
+	// a publish's MessageGroupId (fair queues).
+	MessageGroupID, MessageDeduplicationID string
 	// Attributes are SQS message attributes (used with raw delivery and for
 	// dead-lettering).
 	Attributes map[string]MessageAttribute
@@ -219,6 +223,9 @@ type Service struct {
 
 	timersMu sync.Mutex
 	timers   map[*retryTimer]struct{}
+	// chains holds, by subscription and group, the deliveries to FIFO
+	// queues waiting behind one that waits for a retry (fifo.go).
+	chains map[string]*chain
 	// recovered holds the retries loaded from the data file until Start
 	// arms them.
 	recovered []*job
@@ -253,6 +260,7 @@ func New(opts Options) (*Service, error) {
 		subs:    map[string]*subscription{},
 		stats:   map[string]*counters{},
 		timers:  map[*retryTimer]struct{}{},
+		chains:  map[string]*chain{},
 		idle:    make(chan struct{}),
 	}
 	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
@@ -325,10 +333,7 @@ func (s *Service) Start() {
 		s.log.Warn("sns: delivery retries are pending in the data file but no SQS is attached; they wait for the next start", "retries", len(jobs))
 		return
 	}
-	now := s.clock.Now()
-	for _, j := range jobs {
-		s.armLocked(max(j.due.Sub(now), time.Duration(0)), j)
-	}
+	s.arrangeRecovered(jobs, s.clock.Now())
 }
 
 // beginRun counts a delivery run under way, for Shutdown to wait for.
@@ -497,6 +502,17 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	s.timersMu.Lock()
 	timers := s.timers
 	s.timers = map[*retryTimer]struct{}{}
+	if s.j == nil {
+		// In memory, the deliveries held behind a stopped retry are lost
+		// with it; with a data file they stay there for the next start.
+		for _, c := range s.chains {
+			for _, j := range c.waiting {
+				j.counters.add(failed)
+				j.counters.add(deadLetterFailed)
+			}
+			c.waiting = nil
+		}
+	}
 	s.closed = true
 	s.closing.Store(true)
 	s.timersMu.Unlock()
