@@ -27,11 +27,21 @@
 // unchanged), REMOVE of a top-level attribute (the interpreter keeps it),
 // overlapping document paths refused, reserved words refused anywhere in a
 // path with DynamoDB's message, and UPDATED_OLD/UPDATED_NEW cut to the
-// paths an update wrote.
+// paths an update wrote. Condition and filter expressions are walked by
+// the engine (condition.go), which hands minidyn's evaluator only
+// well-typed comparisons and functions: operands whose types cannot meet,
+// or a missing attribute, make a comparison false (<> true) where the
+// evaluator raised an error, and operands written in the request that an
+// operator or function never takes (size(:n), begins_with(a, :n), BETWEEN
+// bounds of two types) are refused before any item is read. A Query's
+// filter may not name a key attribute of what it queries.
 //
-// Transactions' client request tokens (txtoken.go) are remembered in
-// memory for 10 minutes after the transaction completes, at most 10,000
-// of them (the oldest forgotten first); they do not survive a restart.
+// Transactions' client request tokens (txtoken.go) are remembered for 10
+// minutes after the transaction completes, at most 10,000 of them (the
+// oldest forgotten first). On a data file each is journaled in its
+// transaction's own commit and loaded at start, so a replay after a
+// restart, kill -9 included, answers as before; records whose window has
+// ended are deleted.
 //
 // Storage. github.com/google/btree (BTreeG): a widely used,
 // dependency-free generic B-tree with ordered range iteration in both

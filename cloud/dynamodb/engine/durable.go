@@ -20,6 +20,9 @@ package engine
 //	                     value, binaries by bytes, hash and range prefix-free,
 //	                     so two items never share a key), the value its
 //	                     encoded attributes (codec.go)
+//	txtokens/<token>     a TransactWriteItems client request token within its
+//	                     window: request hash, completion time, response
+//	                     (txtoken.go)
 //
 // Secondary indexes are not stored: loading rebuilds them from the items,
 // as UpdateTable's backfill does.
@@ -327,15 +330,31 @@ func Open(o Options) (*Engine, error) {
 			return nil, fmt.Errorf("dynamodb: %w", err)
 		}
 	}
+	var staleTokens [][]byte
 	err := journal.Guard("read the DynamoDB tables", func() error {
-		return o.DB.View(e.load)
+		return o.DB.View(func(tx *bbolt.Tx) error {
+			if err := e.load(tx); err != nil {
+				return err
+			}
+			var err error
+			staleTokens, err = e.tokens.load(tx, e.opts.Now())
+			return err
+		})
 	})
 	if err == nil {
 		e.j, e.ownJournal = j, o.Journal == nil
+		e.tokens.j = j
 		for _, t := range e.tables {
 			t.j = j
 		}
 		err = e.initFile()
+	}
+	if err == nil && len(staleTokens) > 0 {
+		ops := make([]journal.Op, len(staleTokens))
+		for i, k := range staleTokens {
+			ops[i] = journal.Delete(tokensPath, k)
+		}
+		err = j.Append(ops...).Wait()
 	}
 	if err == nil {
 		for _, t := range e.tables {

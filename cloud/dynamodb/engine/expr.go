@@ -233,24 +233,15 @@ type labeled struct {
 }
 
 // match evaluates a condition or filter expression on it (an empty item
-// when there is none) through minidyn's interpreter.
+// when there is none): condition.go walks it, with minidyn's parser and
+// evaluator.
 func (e *Engine) match(label, expr string, it item, a exprAttrs) (bool, error) {
 	if it == nil {
 		it = item{}
 	}
-	typ := interpreter.ExpressionTypeConditional
-	if label == "FilterExpression" {
-		typ = interpreter.ExpressionTypeFilter
-	}
 	var ok bool
 	err := interpret(label, func() (err error) {
-		ok, err = e.lang.Match(interpreter.MatchInput{
-			Expression:     expr,
-			ExpressionType: typ,
-			Item:           it,
-			Attributes:     a.values,
-			Aliases:        a.names,
-		})
+		ok, err = evalCondition(label, expr, it, a)
 		return err
 	})
 	return ok, err
@@ -881,4 +872,47 @@ func copyPath(v *types.Item, path []pathStep, into *types.Item) (*types.Item, bo
 		into.M[st.key] = sub
 	}
 	return into, ok
+}
+
+// conditionRoots returns the top-level attribute of every document path a
+// condition or filter expression names, placeholders resolved; nil when
+// the expression does not parse (its evaluation reports that).
+func conditionRoots(expr string, names map[string]string) []string {
+	p := language.NewParser(language.NewLexer(expr))
+	cond := p.ParseConditionalExpression()
+	if len(p.Errors()) > 0 || cond == nil {
+		return nil
+	}
+	var out []string
+	var walk func(language.Expression)
+	walk = func(x language.Expression) {
+		switch n := x.(type) {
+		case *language.Identifier:
+			if !strings.HasPrefix(n.Value, ":") {
+				out = append(out, rootName(n, names))
+			}
+		case *language.IndexExpression:
+			walk(n.Left)
+		case *language.CallExpression:
+			for _, a := range n.Arguments {
+				walk(a)
+			}
+		case *language.InfixExpression:
+			walk(n.Left)
+			walk(n.Right)
+		case *language.PrefixExpression:
+			walk(n.Right)
+		case *language.BetweenExpression:
+			walk(n.Left)
+			walk(n.Range[0])
+			walk(n.Range[1])
+		case *language.InExpression:
+			walk(n.Left)
+			for _, r := range n.Range {
+				walk(r)
+			}
+		}
+	}
+	walk(cond.Expression)
+	return out
 }

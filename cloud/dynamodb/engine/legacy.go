@@ -129,6 +129,17 @@ func (x *legacyExpr) compare(param, attr, op string, args []*types.Item) (string
 		if a == nil {
 			return "", errf(invalidParam+"Invalid number of argument(s) for the %s ComparisonOperator", op)
 		}
+		if t, err := typeOf(a); err == nil && !legacyTakes(op, t) {
+			return "", errf(invalidParam+"ComparisonOperator %s is not valid for %s AttributeValue type", op, t)
+		}
+	}
+	if op == "BETWEEN" {
+		lt, _ := typeOf(args[0])
+		if ht, _ := typeOf(args[1]); lt == ht {
+			if c, ok := compareScalars(args[0], args[1], lt); ok && c > 0 {
+				return "", errf("The BETWEEN condition was provided a range where the lower bound is greater than the upper bound")
+			}
+		}
 	}
 	k := x.name(attr)
 	switch op {
@@ -363,4 +374,20 @@ func (in *readInput) fromLegacy(scan bool) error {
 	}
 	in.ExpressionAttributeNames, in.ExpressionAttributeValues = x.attrs()
 	return nil
+}
+
+// legacyTakes reports whether ComparisonOperator op takes a value of type
+// t: the ordering operators and IN take scalars, CONTAINS and
+// NOT_CONTAINS no set or document, BEGINS_WITH a String or Binary.
+func legacyTakes(op, t string) bool {
+	scalar := t == "S" || t == "N" || t == "B"
+	switch op {
+	case "LT", "LE", "GT", "GE", "IN", "BETWEEN":
+		return scalar
+	case "CONTAINS", "NOT_CONTAINS":
+		return scalar || t == "BOOL" || t == "NULL"
+	case "BEGINS_WITH":
+		return t == "S" || t == "B"
+	}
+	return true
 }

@@ -20,10 +20,13 @@ func checkCollectionMetrics(v string) error {
 	return errf("1 validation error detected: Value '%s' at 'returnItemCollectionMetrics' failed to satisfy constraint: Member must satisfy enum value set: [SIZE, NONE]", v)
 }
 
-// hasLocalIndex reports whether t has a local secondary index.
-func (t *table) hasLocalIndex() bool {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
+// hasLocalIndex reports whether t has a local secondary index. locked:
+// the caller holds t.mu.
+func (t *table) hasLocalIndex(locked bool) bool {
+	if !locked {
+		t.mu.RLock()
+		defer t.mu.RUnlock()
+	}
 	for _, ix := range t.indexes {
 		if !ix.global {
 			return true
@@ -34,9 +37,9 @@ func (t *table) hasLocalIndex() bool {
 
 // collectionMetrics returns the JSON of the ItemCollectionMetrics of the
 // collection holding it (an item or a key of t), or nil when t has no
-// local secondary index.
-func (t *table) collectionMetrics(it item) []byte {
-	if !t.hasLocalIndex() {
+// local secondary index. locked: the caller holds t.mu.
+func (t *table) collectionMetrics(it item, locked bool) []byte {
+	if !t.hasLocalIndex(locked) {
 		return nil
 	}
 	v := it[t.keys.hash.name]
@@ -45,7 +48,9 @@ func (t *table) collectionMetrics(it item) []byte {
 	}
 	prefix := string(appendKeyValue(nil, t.keys.hash.typ, v))
 	var size int64
-	t.mu.RLock()
+	if !locked {
+		t.mu.RLock()
+	}
 	t.primary.AscendGreaterOrEqual(&record{key: prefix}, func(r *record) bool {
 		if !strings.HasPrefix(r.key, prefix) {
 			return false
@@ -53,7 +58,9 @@ func (t *table) collectionMetrics(it item) []byte {
 		size += int64(r.size)
 		return true
 	})
-	t.mu.RUnlock()
+	if !locked {
+		t.mu.RUnlock()
+	}
 	lower := math.Floor(float64(size) / (1 << 30))
 	b := append(make([]byte, 0, 128), `{"ItemCollectionKey":`...)
 	b = appendJSONItem(b, item{t.keys.hash.name: v})
@@ -84,9 +91,10 @@ func withMember(resp []byte, name string, value []byte) []byte {
 // (BatchWriteItem, TransactWriteItems): per table, one entry per item
 // collection written, in order.
 type tableMetrics struct {
-	names []string
-	by    map[string][][]byte
-	seen  map[string]bool
+	locked bool // the caller holds the tables' locks
+	names  []string
+	by     map[string][][]byte
+	seen   map[string]bool
 }
 
 func (m *tableMetrics) add(t *table, it item) {
@@ -98,7 +106,7 @@ func (m *tableMetrics) add(t *table, it item) {
 	if m.seen[id] {
 		return
 	}
-	js := t.collectionMetrics(it)
+	js := t.collectionMetrics(it, m.locked)
 	if js == nil {
 		return
 	}

@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/orderflow/orderflow/cloud/journal"
 )
 
 const (
@@ -282,7 +285,7 @@ func (e *Engine) transactWriteItems(body []byte) ([]byte, error) {
 	if in.ClientRequestToken != nil {
 		return e.idempotentTransaction(body, &in)
 	}
-	return e.runTransaction(&in)
+	return e.runTransaction(&in, nil)
 }
 
 // idempotentTransaction runs a transaction that carries a client request
@@ -301,13 +304,19 @@ func (e *Engine) idempotentTransaction(body []byte, in *transactWriteInput) ([]b
 	if err != nil || replay != nil {
 		return replay, err
 	}
-	resp, err := e.runTransaction(in)
-	e.tokens.finish(token, resp, err == nil, e.opts.Now())
+	var at time.Time
+	resp, err := e.runTransaction(in, func(resp []byte) journal.Op {
+		at = e.opts.Now()
+		return tokenRecord(token, hash, at, resp)
+	})
+	e.tokens.finish(token, resp, err == nil, at)
 	return resp, err
 }
 
 // runTransaction validates and applies a decoded TransactWriteItems.
-func (e *Engine) runTransaction(in *transactWriteInput) ([]byte, error) {
+// With a token, the record it makes of the response is journaled in the
+// transaction's own commit, so that a crash keeps both or neither.
+func (e *Engine) runTransaction(in *transactWriteInput, token func(resp []byte) journal.Op) ([]byte, error) {
 	if err := checkCollectionMetrics(in.ReturnItemCollectionMetrics); err != nil {
 		return nil, err
 	}
@@ -327,6 +336,7 @@ func (e *Engine) runTransaction(in *transactWriteInput) ([]byte, error) {
 		ops = append(ops, op)
 		tables = append(tables, op.t)
 	}
+	var resp []byte
 	err := e.write(tables, func() error {
 		reasons := make([]cancellationReason, len(ops))
 		failed := false
@@ -379,14 +389,23 @@ func (e *Engine) runTransaction(in *transactWriteInput) ([]byte, error) {
 				op.t.remove(op.old, op.oldItem)
 			}
 		}
+		resp = txResponse(in, ops)
+		if token != nil {
+			ops[0].t.record(token(resp))
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	return resp, nil
+}
+
+// txResponse is a transaction's answer. Callers hold the tables' locks.
+func txResponse(in *transactWriteInput, ops []*txOp) []byte {
 	resp := []byte("{}")
 	if in.ReturnItemCollectionMetrics == "SIZE" {
-		var m tableMetrics
+		m := tableMetrics{locked: true}
 		for _, op := range ops {
 			switch {
 			case op.put != nil:
@@ -399,7 +418,7 @@ func (e *Engine) runTransaction(in *transactWriteInput) ([]byte, error) {
 		}
 		resp = withMember(resp, "ItemCollectionMetrics", m.json())
 	}
-	return resp, nil
+	return resp
 }
 
 func (e *Engine) prepareTxOp(ti struct {

@@ -104,7 +104,7 @@ func (w *writeCommon) withMetrics(resp []byte, t *table, it item) []byte {
 	if w.ReturnItemCollectionMetrics != "SIZE" {
 		return resp
 	}
-	return withMember(resp, "ItemCollectionMetrics", t.collectionMetrics(it))
+	return withMember(resp, "ItemCollectionMetrics", t.collectionMetrics(it, false))
 }
 
 // runPut checks the condition and writes, holding the table's lock from

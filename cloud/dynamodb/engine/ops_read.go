@@ -129,6 +129,9 @@ func (e *Engine) validateRead(in *readInput, scan bool) (readPlan, error) {
 	if err := r.a.check(exprs...); err != nil {
 		return readPlan{}, err
 	}
+	if err := checkCondition("FilterExpression", in.FilterExpression, r.a); err != nil {
+		return readPlan{}, err
+	}
 	if scan {
 		if r.segment, r.segments, err = checkSegment(in); err != nil {
 			return readPlan{}, err
@@ -166,6 +169,9 @@ func (r *readPlan) planRange(in *readInput, scan bool) error {
 	var err error
 	if !scan {
 		if r.plan, err = planKeyCondition(in.KeyConditionExpression, keys, r.a); err != nil {
+			return err
+		}
+		if err := filterOnKey(in, keys); err != nil {
 			return err
 		}
 	}
@@ -468,4 +474,29 @@ func segmentOf(rec *record, segments uint32) uint32 {
 	h := fnv.New32a()
 	h.Write([]byte(rec.key[:rec.hashLen]))
 	return h.Sum32() % segments
+}
+
+// filterOnKey refuses a Query whose filter names a key attribute of what
+// it reads (the table, or the index queried), as DynamoDB does: key
+// conditions belong in the key condition. A path into the attribute
+// (pk.x) counts as naming it.
+func filterOnKey(in *readInput, keys keySchema) error {
+	label, heads := "Filter Expression", map[string]bool{}
+	switch {
+	case in.QueryFilter != nil:
+		label = "QueryFilter"
+		for attr := range in.QueryFilter {
+			heads[attr] = true
+		}
+	case in.FilterExpression != "":
+		for _, h := range conditionRoots(in.FilterExpression, in.ExpressionAttributeNames) {
+			heads[h] = true
+		}
+	}
+	for _, k := range []keyAttr{keys.hash, keys.rng} {
+		if k.name != "" && heads[k.name] {
+			return errf("%s can only contain non-primary key attributes: Primary key attribute: %s", label, k.name)
+		}
+	}
+	return nil
 }
