@@ -474,13 +474,14 @@ type Outcomes struct {
 	mu          sync.Mutex
 	counts      map[string]int
 	byOrder     map[string][]string
+	versions    map[string][]string // by order, the versions of its valid events in log order
 	redelivered int
 	partial     string
 }
 
 // NewOutcomes returns an empty counter.
 func NewOutcomes() *Outcomes {
-	return &Outcomes{counts: map[string]int{}, byOrder: map[string][]string{}}
+	return &Outcomes{counts: map[string]int{}, byOrder: map[string][]string{}, versions: map[string][]string{}}
 }
 
 func (o *Outcomes) Write(p []byte) (int, error) {
@@ -502,9 +503,49 @@ func (o *Outcomes) Write(p []byte) (int, error) {
 		if _, rest, ok := strings.Cut(l, `"orderId":"`); ok {
 			id, _, _ := strings.Cut(rest, `"`)
 			o.byOrder[id] = append(o.byOrder[id], outcome)
+			if _, rest, ok := strings.Cut(l, `"version":"`); ok {
+				v, _, _ := strings.Cut(rest, `"`)
+				o.versions[id] = append(o.versions[id], v)
+			}
 		}
 	}
 	return len(p), nil
+}
+
+// OutOfOrder lists the orders (sorted) one of whose events reached the
+// function for the first time after a newer event of the same order had:
+// what a FIFO pipeline must never do. Events met again (redeliveries after
+// a failure, which FIFO queues replay in order from the first event not
+// deleted) do not count; only first meetings must follow the events'
+// order.
+func (o *Outcomes) OutOfOrder() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return OutOfOrder(o.versions)
+}
+
+// OutOfOrder lists the orders (sorted) whose versions, in the order the
+// function met them, meet some version for the first time after a newer
+// one (order versions compare as strings: orderflow.Order.Version).
+func OutOfOrder(versions map[string][]string) []string {
+	var out []string
+	for id, vs := range versions {
+		seen := map[string]bool{}
+		newest := ""
+		for _, v := range vs {
+			if seen[v] {
+				continue
+			}
+			seen[v] = true
+			if v < newest {
+				out = append(out, id)
+				break
+			}
+			newest = v
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Counts returns the outcomes counted so far.
