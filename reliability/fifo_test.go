@@ -169,28 +169,37 @@ func TestKillNineOfAFIFOPipelineKeepsEachOrdersEventsInOrder(t *testing.T) {
 		}
 		return evs, final
 	}
+	interrupted := 0
 	for range rounds {
 		up := startUp(t, bin, addr, dir, cfg, extra...)
-		for range 3 { // three versions a round, the kill lands somewhere in them
-			evs, _ := round(version)
-			version++
-			bodies := make([]string, len(evs))
-			for i, e := range evs {
-				bodies[i] = e.Body
+		// Three versions of every order, one after the other, while the
+		// kill comes at a random moment.
+		cut := make(chan bool, 1)
+		first := version
+		version += 3
+		go func() {
+			for v := first; v < first+3; v++ {
+				evs, _ := round(v)
+				bodies := make([]string, len(evs))
+				for i, e := range evs {
+					bodies[i] = e.Body
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := reliability.Publish(ctx, cfg, topic, bodies, 4)
+				cancel()
+				if err != nil {
+					cut <- true // the process is gone
+					return
+				}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, err := reliability.Publish(ctx, cfg, topic, bodies, 4)
-			cancel()
-			if err != nil {
-				break // the process is gone
-			}
-			if rnd.IntN(3) == 0 {
-				break
-			}
-		}
-		time.Sleep(time.Duration(50+rnd.IntN(400)) * time.Millisecond)
+			cut <- false
+		}()
+		time.Sleep(time.Duration(100+rnd.IntN(500)) * time.Millisecond)
 		up.Process.Kill() // SIGKILL
 		up.Wait()
+		if <-cut {
+			interrupted++
+		}
 	}
 	// Restart once more, publish a last version of every order without a
 	// kill, and let the pipeline catch up.
@@ -213,12 +222,15 @@ func TestKillNineOfAFIFOPipelineKeepsEachOrdersEventsInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	counts, met := logOutcomes(t, cfg)
-	t.Logf("%d kill -9 rounds, %d versions of %d orders: %s; outcomes in the function's log %v", rounds, version+1, orders, rep, counts)
+	t.Logf("%d kill -9 rounds (%d interrupting the publishing), %d versions of %d orders: %s; outcomes in the function's log %v", rounds, interrupted, version+1, orders, rep, counts)
 	if !rep.OK() || rep.Stored != orders {
 		t.Errorf("report: %s", rep)
 	}
 	if bad := reliability.OutOfOrder(met); len(bad) != 0 {
 		t.Errorf("%d orders had an event reach the function for the first time after a newer one across the kills, e.g. %s", len(bad), bad[0])
+	}
+	if interrupted == 0 {
+		t.Errorf("no kill interrupted the publishing: they came too late to test anything")
 	}
 	if counts["stored"] < orders {
 		t.Errorf("the function's log shows %d stored events, want at least the %d of the last round", counts["stored"], orders)
