@@ -144,16 +144,18 @@ func TestKillNineWhilePublishingLosesNoAcknowledgedOrder(t *testing.T) {
 	}
 }
 
-// startUp runs `orderflow up --data-dir` and waits until its stack answers.
-func startUp(t *testing.T, bin, addr, dir string, cfg aws.Config) *exec.Cmd {
+// startUp runs `orderflow up --data-dir` (with extra arguments) and waits
+// until its stack answers.
+func startUp(t *testing.T, bin, addr, dir string, cfg aws.Config, extra ...string) *exec.Cmd {
 	t.Helper()
 	log, err := os.OpenFile(filepath.Join(dir, "..", "up.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	cmd := exec.Command(bin, "up", "--addr", addr, "--data-dir", dir,
-		"--param", "FunctionTimeoutSeconds=2", "--param", "QueueVisibilityTimeoutSeconds=2", "--param", "MaximumBatchingWindowSeconds=0")
+	args := append([]string{"up", "--addr", addr, "--data-dir", dir,
+		"--param", "FunctionTimeoutSeconds=2", "--param", "QueueVisibilityTimeoutSeconds=2", "--param", "MaximumBatchingWindowSeconds=0"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL=", "AWS_PROFILE=")
 	if err := cmd.Start(); err != nil {
