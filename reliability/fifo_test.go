@@ -7,15 +7,12 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awslogs "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 
 	"github.com/orderflow/orderflow"
@@ -138,15 +135,8 @@ func TestAStandardPipelineLetsEventsOvertakeEachOtherUnderTheSameFaults(t *testi
 // far as its log shows: lines written just before a kill can be lost).
 func TestKillNineOfAFIFOPipelineKeepsEachOrdersEventsInOrder(t *testing.T) {
 	slowtest.Skip(t, "kill -9 of orderflow up, a child process, while publishing")
-	bin := filepath.Join(t.TempDir(), "orderflow")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/orderflow")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build orderflow: %v\n%s", err, out)
-	}
-	dir := t.TempDir()
-	addr := freeAddr(t)
+	bin, dir, addr, cfg := killSetup(t)
 	endpoint := "http://" + addr
-	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: credentials.NewStaticCredentialsProvider("k", "k", "")}
 	rnd := rand.New(rand.NewPCG(9, 9))
 	const orders = 200
 	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)

@@ -31,15 +31,8 @@ import (
 // a drain, every acknowledged order is stored or dead-lettered, none twice.
 func TestKillNineWhilePublishingLosesNoAcknowledgedOrder(t *testing.T) {
 	slowtest.Skip(t, "kill -9 of orderflow up, a child process, while publishing")
-	bin := filepath.Join(t.TempDir(), "orderflow")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/orderflow")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build orderflow: %v\n%s", err, out)
-	}
-	dir := t.TempDir()
-	addr := freeAddr(t)
+	bin, dir, addr, cfg := killSetup(t)
 	endpoint := "http://" + addr
-	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: credentials.NewStaticCredentialsProvider("k", "k", "")}
 	want := reliability.Expect{Final: map[string]orderflow.Order{}, Maybe: map[string]bool{}}
 	rnd := rand.New(rand.NewPCG(6, 6))
 	acked, unacked := 0, 0
@@ -142,6 +135,20 @@ func TestKillNineWhilePublishingLosesNoAcknowledgedOrder(t *testing.T) {
 	if acked == 0 {
 		t.Errorf("no publish was acknowledged: the kills came too early to test anything")
 	}
+}
+
+// killSetup builds orderflow and returns the binary, a data directory, a
+// free loopback address for `up` and an SDK configuration for it.
+func killSetup(t *testing.T) (bin, dir, addr string, cfg aws.Config) {
+	t.Helper()
+	bin = filepath.Join(t.TempDir(), "orderflow")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/orderflow")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build orderflow: %v\n%s", err, out)
+	}
+	addr = freeAddr(t)
+	cfg = aws.Config{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), Credentials: credentials.NewStaticCredentialsProvider("k", "k", "")}
+	return bin, t.TempDir(), addr, cfg
 }
 
 // startUp runs `orderflow up --data-dir` (with extra arguments) and waits
