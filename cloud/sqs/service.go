@@ -1,6 +1,7 @@
 package sqs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -150,6 +151,10 @@ func (s *Service) serveJSON(w http.ResponseWriter, r *http.Request, action strin
 		jsonProtocol.WriteError(w, err)
 		return
 	}
+	if f, ok := out.(fastResult); ok {
+		writeFastJSON(w, f)
+		return
+	}
 	if out == nil {
 		out = struct{}{}
 	}
@@ -172,10 +177,9 @@ func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request, reqID strin
 			return
 		}
 	}
-	form := make(awsproto.Form, len(r.Form)+1)
-	for k, v := range r.Form {
-		form[k] = v
-	}
+	// The request's own form: the edge parsed it to route the request,
+	// and nothing reads it after this handler.
+	form := awsproto.Form(r.Form)
 	action := form.Get("Action")
 	op, ok := operations[action]
 	if !ok {
@@ -194,6 +198,10 @@ func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request, reqID strin
 	out, err := op.serveQuery(s, r.Context(), form)
 	if err != nil {
 		awsproto.WriteQueryError(w, err, xmlns, reqID)
+		return
+	}
+	if f, ok := out.(fastResult); ok {
+		writeFastXML(w, action, reqID, f)
 		return
 	}
 	env := queryEnvelope{XMLName: xml.Name{Local: action + "Response"}, Xmlns: xmlns}
@@ -245,7 +253,7 @@ type op[I any] struct {
 
 func (o op[I]) serveJSON(s *Service, ctx context.Context, body []byte) (any, error) {
 	var in I
-	if len(strings.TrimSpace(string(body))) > 0 {
+	if len(bytes.TrimSpace(body)) > 0 {
 		if err := json.Unmarshal(body, &in); err != nil {
 			return nil, errInvalidParameter("The request body is not valid JSON for this action: %s", jsonErrorText(err))
 		}
