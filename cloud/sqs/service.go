@@ -172,7 +172,7 @@ func errRequestTooLarge(err error) error {
 func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request, reqID string) {
 	if r.Form == nil {
 		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBytes)
-		if err := r.ParseForm(); err != nil {
+		if err := awsproto.ParseForm(r); err != nil {
 			awsproto.WriteQueryError(w, errRequestTooLarge(err), xmlns, reqID)
 			return
 		}
