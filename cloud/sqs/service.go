@@ -253,6 +253,10 @@ type op[I any] struct {
 
 func (o op[I]) serveJSON(s *Service, ctx context.Context, body []byte) (any, error) {
 	var in I
+	if f, ok := any(&in).(fastDecoder); ok && f.decodeFast(body) {
+		return o.run(s, ctx, &in)
+	}
+	in = *new(I)
 	if len(bytes.TrimSpace(body)) > 0 {
 		if err := json.Unmarshal(body, &in); err != nil {
 			return nil, errInvalidParameter("The request body is not valid JSON for this action: %s", jsonErrorText(err))
