@@ -20,9 +20,8 @@ import (
 // fastResult is a result that writes its own JSON and Query documents.
 type fastResult interface {
 	appendJSON(b []byte) []byte
-	// appendXML writes the result element named name (the action's
-	// "…Result").
-	appendXML(b []byte, name string) []byte
+	// appendXML writes the result element of action ("<action>Result").
+	appendXML(b []byte, action string) []byte
 }
 
 var (
@@ -69,7 +68,7 @@ func appendQueryDocument(b []byte, action, reqID string, r fastResult) []byte {
 	b = append(b, `Response xmlns="`...)
 	b = appendXMLText(b, xmlns)
 	b = append(b, `">`...)
-	b = r.appendXML(b, action+"Result")
+	b = r.appendXML(b, action)
 	b = append(b, "<ResponseMetadata>"...)
 	b = appendXMLElement(b, "RequestId", reqID)
 	b = append(b, "</ResponseMetadata></"...)
@@ -417,16 +416,16 @@ func appendXMLElement(b []byte, name, text string) []byte {
 	return append(b, '>')
 }
 
-func appendXMLStart(b []byte, name string) []byte {
+func appendResultStart(b []byte, action string) []byte {
 	b = append(b, '<')
-	b = append(b, name...)
-	return append(b, '>')
+	b = append(b, action...)
+	return append(b, "Result>"...)
 }
 
-func appendXMLEnd(b []byte, name string) []byte {
+func appendResultEnd(b []byte, action string) []byte {
 	b = append(b, "</"...)
-	b = append(b, name...)
-	return append(b, '>')
+	b = append(b, action...)
+	return append(b, "Result>"...)
 }
 
 func (e *batchError) appendXML(b []byte) []byte {
@@ -442,8 +441,8 @@ func (e *batchError) appendXML(b []byte) []byte {
 	return append(b, "</BatchResultErrorEntry>"...)
 }
 
-func (o *sendMessageBatchOutput) appendXML(b []byte, name string) []byte {
-	b = appendXMLStart(b, name)
+func (o *sendMessageBatchOutput) appendXML(b []byte, action string) []byte {
+	b = appendResultStart(b, action)
 	for i := range o.Successful {
 		e := &o.Successful[i]
 		b = append(b, "<SendMessageBatchResultEntry>"...)
@@ -464,11 +463,11 @@ func (o *sendMessageBatchOutput) appendXML(b []byte, name string) []byte {
 	for i := range o.Failed {
 		b = o.Failed[i].appendXML(b)
 	}
-	return appendXMLEnd(b, name)
+	return appendResultEnd(b, action)
 }
 
-func (o *deleteMessageBatchOutput) appendXML(b []byte, name string) []byte {
-	b = appendXMLStart(b, name)
+func (o *deleteMessageBatchOutput) appendXML(b []byte, action string) []byte {
+	b = appendResultStart(b, action)
 	for i := range o.Successful {
 		b = append(b, "<DeleteMessageBatchResultEntry>"...)
 		b = appendXMLElement(b, "Id", o.Successful[i].Id)
@@ -477,7 +476,7 @@ func (o *deleteMessageBatchOutput) appendXML(b []byte, name string) []byte {
 	for i := range o.Failed {
 		b = o.Failed[i].appendXML(b)
 	}
-	return appendXMLEnd(b, name)
+	return appendResultEnd(b, action)
 }
 
 // appendXMLValue writes a message attribute's value as encoding/xml
@@ -541,10 +540,10 @@ func (m *wireMessage) appendXML(b []byte) []byte {
 	return append(b, "</Message>"...)
 }
 
-func (o *receiveMessageOutput) appendXML(b []byte, name string) []byte {
-	b = appendXMLStart(b, name)
+func (o *receiveMessageOutput) appendXML(b []byte, action string) []byte {
+	b = appendResultStart(b, action)
 	for i := range o.Messages {
 		b = o.Messages[i].appendXML(b)
 	}
-	return appendXMLEnd(b, name)
+	return appendResultEnd(b, action)
 }
