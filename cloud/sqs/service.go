@@ -127,7 +127,9 @@ var jsonProtocol = awsproto.JSONProtocol{Namespace: "com.amazonaws.sqs", QueryCo
 // with a QueueUrl or to the queue's path /<account>/<name>.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := awsproto.NewRequestID()
-	w.Header().Set("x-amzn-RequestId", reqID)
+	// Set under its canonical spelling, which is what net/http writes
+	// anyway: Header.Set would build that spelling again on every request.
+	w.Header()["X-Amzn-Requestid"] = []string{reqID}
 	if target := r.Header.Get("X-Amz-Target"); strings.HasPrefix(target, "AmazonSQS.") {
 		s.serveJSON(w, r, strings.TrimPrefix(target, "AmazonSQS."))
 		return

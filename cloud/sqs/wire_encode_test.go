@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -138,4 +141,27 @@ func FuzzFastResults(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestEveryAnswerCarriesItsRequestIDHeader(t *testing.T) {
+	svc, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	query := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("Action=ListQueues"))
+	query.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	jsonReq := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`))
+	jsonReq.Header.Set("X-Amz-Target", "AmazonSQS.ListQueues")
+	for _, r := range []*http.Request{query, jsonReq} {
+		w := httptest.NewRecorder()
+		svc.ServeHTTP(w, r)
+		id := w.Result().Header.Get("x-amzn-RequestId")
+		if w.Code != http.StatusOK || len(id) != 36 {
+			t.Fatalf("answer %d with request id %q", w.Code, id)
+		}
+		if r == query && !strings.Contains(w.Body.String(), "<RequestId>"+id+"</RequestId>") {
+			t.Errorf("the header's id %s is not the body's: %s", id, w.Body)
+		}
+	}
 }
