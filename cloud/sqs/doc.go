@@ -28,7 +28,10 @@
 // InvalidMessageContents, never replaced. Since encoding/json would
 // replace them silently with U+FFFD, the Service checks each JSON body's
 // raw text before trusting what it decoded (awsproto.ValidText); text that
-// is not Unicode outside any message refuses the whole request.
+// is not Unicode outside any message refuses the whole request. The plain
+// bodies of SendMessageBatch, ReceiveMessage and DeleteMessageBatch are
+// read by a decoder of its own (wire_decode.go) that takes only Unicode
+// text and hands every other body to encoding/json and these checks.
 // What queues hold in memory is bounded, per queue and for all queues
 // together (Options.MaxQueueBytes, MaxQueuedBytes; MessageBytes says how a
 // message counts): at the ceiling SendMessage and SendMessageBatch

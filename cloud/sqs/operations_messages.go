@@ -176,7 +176,7 @@ type sendMessageBatchOutput struct {
 
 func formSendMessageBatch(f awsproto.Form, in *sendMessageBatchInput) error {
 	in.QueueUrl = f.Get("QueueUrl")
-	for _, sf := range f.Structs("SendMessageBatchRequestEntry") {
+	for _, sf := range formStructs(f, "SendMessageBatchRequestEntry") {
 		e := sendBatchEntry{Id: sf.Get("Id")}
 		if err := formSendFields(sf, &e.sendMessageInput); err != nil {
 			return err
@@ -373,7 +373,7 @@ type deleteMessageBatchOutput struct {
 
 func formDeleteMessageBatch(f awsproto.Form, in *deleteMessageBatchInput) error {
 	in.QueueUrl = f.Get("QueueUrl")
-	for _, e := range f.Structs("DeleteMessageBatchRequestEntry") {
+	for _, e := range formStructs(f, "DeleteMessageBatchRequestEntry") {
 		in.Entries = append(in.Entries, deleteBatchEntry{Id: e.Get("Id"), ReceiptHandle: e.Get("ReceiptHandle")})
 	}
 	return nil
@@ -447,7 +447,7 @@ type changeVisibilityBatchOutput struct {
 
 func formChangeVisibilityBatch(f awsproto.Form, in *changeVisibilityBatchInput) error {
 	in.QueueUrl = f.Get("QueueUrl")
-	for _, e := range f.Structs("ChangeMessageVisibilityBatchRequestEntry") {
+	for _, e := range formStructs(f, "ChangeMessageVisibilityBatchRequestEntry") {
 		v, err := formInt(e, "VisibilityTimeout")
 		if err != nil {
 			return err

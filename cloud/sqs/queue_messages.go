@@ -2,8 +2,11 @@ package sqs
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -710,40 +713,8 @@ func (e *Engine) view(q *queue, m *message, in ReceiveInput) Message {
 		Body:          m.body,
 		MD5OfBody:     m.md5Body,
 	}
-	all := false
-	want := map[string]bool{}
-	for _, n := range in.AttributeNames {
-		if n == "All" {
-			all = true
-		}
-		want[n] = true
-	}
-	add := func(k, val string) {
-		if all || want[k] {
-			if v.Attributes == nil {
-				v.Attributes = map[string]string{}
-			}
-			v.Attributes[k] = val
-		}
-	}
-	add("SenderId", m.senderID)
-	add("SentTimestamp", strconv.FormatInt(m.sentAt.UnixMilli(), 10))
-	add("ApproximateReceiveCount", strconv.Itoa(m.receiveCount))
-	add("ApproximateFirstReceiveTimestamp", strconv.FormatInt(m.firstReceive.UnixMilli(), 10))
-	if t, ok := m.sysAttrs["AWSTraceHeader"]; ok {
-		add("AWSTraceHeader", t.StringValue)
-	}
-	if m.groupID != "" {
-		add("MessageGroupId", m.groupID)
-	}
-	if m.dedupID != "" {
-		add("MessageDeduplicationId", m.dedupID)
-	}
-	if m.sn != 0 {
-		add("SequenceNumber", formatSN(m.sn))
-	}
-	if m.deadLetterOf != "" {
-		add("DeadLetterQueueSourceArn", m.deadLetterOf)
+	if len(in.AttributeNames) > 0 {
+		v.Attributes = systemAttributes(m, in.AttributeNames)
 	}
 	if len(in.MessageAttributeNames) > 0 && len(m.attrs) > 0 {
 		sel := map[string]MessageAttributeValue{}
@@ -760,10 +731,66 @@ func (e *Engine) view(q *queue, m *message, in ReceiveInput) Message {
 	return v
 }
 
+// systemAttributes returns the system attributes of m that names ask
+// for ("All" for every one), or nil when none applies. Only what is asked
+// is formatted: most receives ask for nothing.
+func systemAttributes(m *message, names []string) map[string]string {
+	all := slices.Contains(names, "All")
+	wants := func(k string) bool { return all || slices.Contains(names, k) }
+	var out map[string]string
+	add := func(k, val string) {
+		if out == nil {
+			out = make(map[string]string, 4)
+		}
+		out[k] = val
+	}
+	if wants("SenderId") {
+		add("SenderId", m.senderID)
+	}
+	if wants("SentTimestamp") {
+		add("SentTimestamp", strconv.FormatInt(m.sentAt.UnixMilli(), 10))
+	}
+	if wants("ApproximateReceiveCount") {
+		add("ApproximateReceiveCount", strconv.Itoa(m.receiveCount))
+	}
+	if wants("ApproximateFirstReceiveTimestamp") {
+		add("ApproximateFirstReceiveTimestamp", strconv.FormatInt(m.firstReceive.UnixMilli(), 10))
+	}
+	if t, ok := m.sysAttrs["AWSTraceHeader"]; ok && wants("AWSTraceHeader") {
+		add("AWSTraceHeader", t.StringValue)
+	}
+	if m.groupID != "" && wants("MessageGroupId") {
+		add("MessageGroupId", m.groupID)
+	}
+	if m.dedupID != "" && wants("MessageDeduplicationId") {
+		add("MessageDeduplicationId", m.dedupID)
+	}
+	if m.sn != 0 && wants("SequenceNumber") {
+		add("SequenceNumber", formatSN(m.sn))
+	}
+	if m.deadLetterOf != "" && wants("DeadLetterQueueSourceArn") {
+		add("DeadLetterQueueSourceArn", m.deadLetterOf)
+	}
+	return out
+}
+
 // A receipt handle names the queue incarnation, the message and the
 // receive that issued it.
 func encodeReceipt(queueID, msgID string, gen uint64) string {
-	return base64.StdEncoding.EncodeToString([]byte(queueID + " " + msgID + " " + strconv.FormatUint(gen, 10) + " " + randomHex(4)))
+	// Built in one buffer (on the stack for ordinary ids): the handle is
+	// made for every message received.
+	var raw [128]byte
+	r := append(raw[:0], queueID...)
+	r = append(r, ' ')
+	r = append(r, msgID...)
+	r = append(r, ' ')
+	r = strconv.AppendUint(r, gen, 10)
+	r = append(r, ' ')
+	var salt [4]byte
+	rand.Read(salt[:])
+	r = hex.AppendEncode(r, salt[:])
+	var enc [192]byte
+	return string(base64.StdEncoding.AppendEncode(enc[:0], r))
 }
 
 type receipt struct {
@@ -776,15 +803,20 @@ func decodeReceipt(h string) (receipt, bool) {
 	if err != nil {
 		return receipt{}, false
 	}
-	parts := strings.Split(string(b), " ")
-	if len(parts) != 4 {
+	// Four fields separated by single spaces; the two ids are cut from
+	// one string, one allocation for the handle.
+	rest := string(b)
+	queueID, rest, ok1 := strings.Cut(rest, " ")
+	msgID, rest, ok2 := strings.Cut(rest, " ")
+	genText, salt, ok3 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || !ok3 || strings.Contains(salt, " ") {
 		return receipt{}, false
 	}
-	gen, err := strconv.ParseUint(parts[2], 10, 64)
+	gen, err := strconv.ParseUint(genText, 10, 64)
 	if err != nil || gen == 0 {
 		return receipt{}, false
 	}
-	return receipt{queueID: parts[0], msgID: parts[1], gen: gen}, true
+	return receipt{queueID: queueID, msgID: msgID, gen: gen}, true
 }
 
 // DeleteMessage deletes the message a receipt handle was issued for. As in
