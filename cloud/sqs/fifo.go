@@ -49,7 +49,7 @@ type fifoState struct {
 	throughput   string // limitPerQueue or limitPerMessageGroup
 
 	groups map[string]*group
-	avail  groupHeap
+	avail  posHeap[*group]
 	nReady int // visible messages, over all groups
 
 	dedup      map[string]*dedupEntry // by dedupKey
@@ -65,7 +65,7 @@ type fifoState struct {
 func newFifoState() *fifoState {
 	return &fifoState{
 		dedupScope: scopeQueue, throughput: limitPerQueue,
-		groups: map[string]*group{}, dedup: map[string]*dedupEntry{}, attempts: map[string]*attempt{},
+		groups: map[string]*group{}, avail: newGroupHeap(), dedup: map[string]*dedupEntry{}, attempts: map[string]*attempt{},
 	}
 }
 
@@ -327,7 +327,7 @@ func (f *fifoState) purge() {
 		g.ready.reset()
 	}
 	f.groups = map[string]*group{}
-	f.avail.items = nil
+	f.avail.reset()
 	f.nReady = 0
 	for _, d := range f.dedup {
 		d.gone = true
@@ -339,83 +339,13 @@ func (f *fifoState) purge() {
 	f.attempts = map[string]*attempt{}
 }
 
-// groupHeap is a min-heap of groups by the enqueue order of their first
-// visible message.
-type groupHeap struct{ items []*group }
-
-func (h *groupHeap) less(i, j int) bool {
-	return h.items[i].ready.top().seq < h.items[j].ready.top().seq
-}
-
-func (h *groupHeap) top() *group {
-	if len(h.items) == 0 {
-		return nil
+// newGroupHeap returns a heap of groups by the enqueue order of their
+// first visible message.
+func newGroupHeap() posHeap[*group] {
+	return posHeap[*group]{
+		less: func(a, b *group) bool { return a.ready.top().seq < b.ready.top().seq },
+		pos:  func(g *group) *int { return &g.availIdx },
 	}
-	return h.items[0]
-}
-
-func (h *groupHeap) push(g *group) {
-	g.availIdx = len(h.items)
-	h.items = append(h.items, g)
-	h.up(g.availIdx)
-}
-
-func (h *groupHeap) remove(g *group) {
-	i, last := g.availIdx, len(h.items)-1
-	if i != last {
-		h.swap(i, last)
-	}
-	h.items[last] = nil
-	h.items = h.items[:last]
-	g.availIdx = -1
-	if i != last {
-		if !h.down(i) {
-			h.up(i)
-		}
-	}
-}
-
-func (h *groupHeap) fix(g *group) {
-	if !h.down(g.availIdx) {
-		h.up(g.availIdx)
-	}
-}
-
-func (h *groupHeap) swap(i, j int) {
-	h.items[i], h.items[j] = h.items[j], h.items[i]
-	h.items[i].availIdx = i
-	h.items[j].availIdx = j
-}
-
-func (h *groupHeap) up(j int) {
-	for j > 0 {
-		i := (j - 1) / 2
-		if !h.less(j, i) {
-			break
-		}
-		h.swap(i, j)
-		j = i
-	}
-}
-
-func (h *groupHeap) down(i0 int) bool {
-	i, n := i0, len(h.items)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		j := l
-		if r := l + 1; r < n && h.less(r, l) {
-			j = r
-		}
-		if !h.less(j, i) {
-			break
-		}
-		h.swap(i, j)
-		i = j
-	}
-	return i > i0
 }
 
 // ---- receive request attempts
