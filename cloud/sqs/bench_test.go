@@ -27,57 +27,8 @@ func BenchmarkBatchCycle(b *testing.B) {
 		store   string
 		workers int
 	}{{"memory", 1}, {"memory", 8}, {"file", 1}, {"file", 8}} {
-		workers := bc.workers
-		b.Run(fmt.Sprintf("store=%s/workers=%d", bc.store, workers), func(b *testing.B) {
-			f := served(b, bc.store == "file")
-			u := f.createQueue(b, "bench", nil)
-			entries := make([]types.SendMessageBatchRequestEntry, 10)
-			for i := range entries {
-				entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), MessageBody: aws.String(`{"orderId":"o-1","quantity":1}`)}
-			}
-			var mu sync.Mutex
-			deleted := 0
-			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for w := 0; w < workers; w++ {
-				n := b.N / workers
-				if w < b.N%workers {
-					n++
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					ctx := context.Background()
-					for i := 0; i < n; i++ {
-						if _, err := f.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(u), Entries: entries}); err != nil {
-							b.Error(err)
-							return
-						}
-						out, err := f.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(u), MaxNumberOfMessages: 10})
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						if len(out.Messages) == 0 {
-							continue
-						}
-						del := make([]types.DeleteMessageBatchRequestEntry, len(out.Messages))
-						for j, m := range out.Messages {
-							del[j] = types.DeleteMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(j)), ReceiptHandle: m.ReceiptHandle}
-						}
-						if _, err := f.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(u), Entries: del}); err != nil {
-							b.Error(err)
-							return
-						}
-						mu.Lock()
-						deleted += len(del)
-						mu.Unlock()
-					}
-				}()
-			}
-			wg.Wait()
-			b.ReportMetric(float64(deleted)/time.Since(start).Seconds(), "msgs/s")
+		b.Run(fmt.Sprintf("store=%s/workers=%d", bc.store, bc.workers), func(b *testing.B) {
+			benchCycle(b, bc.store == "file", 0, bc.workers)
 		})
 	}
 }
