@@ -333,7 +333,7 @@ func (e *edge) route(r *http.Request) (routed, *awsproto.Error) {
 	if p, ok := e.prefixRoute(r); ok {
 		return routed{p.service, r.Method + " " + strings.SplitN(strings.TrimPrefix(r.URL.Path, p.prefix), "/", 2)[0], restProtocol}, nil
 	}
-	if err := r.ParseForm(); err != nil {
+	if err := awsproto.ParseForm(r); err != nil {
 		status := http.StatusBadRequest
 		if strings.Contains(err.Error(), "too large") {
 			status = http.StatusRequestEntityTooLarge

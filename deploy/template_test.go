@@ -60,6 +60,28 @@ func number(t *testing.T, tpl *cfntemplate.Template, v any) float64 {
 	return 0
 }
 
+// branch resolves a property written !If [Fifo, a, b]: a with QueueType
+// FIFO, b otherwise; nil for AWS::NoValue. Anything else is returned as it
+// is.
+func branch(v any, fifo bool) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	args, ok := m["Fn::If"].([]any)
+	if !ok || len(args) != 3 || args[0] != "Fifo" {
+		return v
+	}
+	pick := args[2]
+	if fifo {
+		pick = args[1]
+	}
+	if reflect.DeepEqual(pick, ref("AWS::NoValue")) {
+		return nil
+	}
+	return pick
+}
+
 func ref(name string) map[string]any { return map[string]any{"Ref": name} }
 func getAtt(res, attr string) map[string]any {
 	return map[string]any{"Fn::GetAtt": []any{res, attr}}
@@ -73,9 +95,13 @@ func TestTheVisibilityTimeoutCoversSixFunctionTimeoutsAndTheBatchingWindow(t *te
 	esm := resource(t, tpl, "OrderEventSourceMapping", "AWS::Lambda::EventSourceMapping")
 	visibility := number(t, tpl, queue.Properties["VisibilityTimeout"])
 	timeout := number(t, tpl, fn.Properties["Timeout"])
-	window := number(t, tpl, esm.Properties["MaximumBatchingWindowInSeconds"])
+	window := number(t, tpl, branch(esm.Properties["MaximumBatchingWindowInSeconds"], false))
 	if visibility < 6*timeout+window {
 		t.Errorf("visibility timeout %v < 6 × function timeout %v + batching window %v", visibility, timeout, window)
+	}
+	// A FIFO queue's mapping has no window: Lambda refuses one.
+	if w := branch(esm.Properties["MaximumBatchingWindowInSeconds"], true); w != nil {
+		t.Errorf("with QueueType FIFO the batching window is %v, want none", w)
 	}
 }
 
@@ -113,12 +139,21 @@ func TestOrderDLQKeepsMessagesLongerThanOrderQueue(t *testing.T) {
 		t.Errorf("RedriveAllowPolicy redrivePermission = %v, want byQueue", rap["redrivePermission"])
 	}
 	arns, _ := rap["sourceQueueArns"].([]any)
-	want := map[string]any{"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${QueueName}"}
-	if len(arns) != 1 || !reflect.DeepEqual(arns[0], want) {
-		t.Errorf("sourceQueueArns = %v, want only OrderQueue's ARN", arns)
+	if len(arns) != 1 {
+		t.Fatalf("sourceQueueArns = %v, want only OrderQueue's ARN", arns)
 	}
-	if q, _ := queue.Properties["QueueName"].(map[string]any); q["Ref"] != "QueueName" {
+	for _, fifo := range []bool{false, true} {
+		suffix := map[bool]string{false: "", true: ".fifo"}[fifo]
+		want := map[string]any{"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${QueueName}" + suffix}
+		if got := branch(arns[0], fifo); !reflect.DeepEqual(got, want) {
+			t.Errorf("fifo %v: sourceQueueArns = %v, want %v", fifo, got, want)
+		}
+	}
+	if q := branch(queue.Properties["QueueName"], false); !reflect.DeepEqual(q, ref("QueueName")) {
 		t.Errorf("OrderQueue is not named by the QueueName parameter the DLQ's allow policy uses")
+	}
+	if q := branch(queue.Properties["QueueName"], true); !reflect.DeepEqual(q, map[string]any{"Fn::Sub": "${QueueName}.fifo"}) {
+		t.Errorf("with QueueType FIFO OrderQueue is named %v, not the name the DLQ's allow policy uses", q)
 	}
 }
 
@@ -268,7 +303,7 @@ func TestTheEventSourceMappingReportsBatchItemFailures(t *testing.T) {
 		t.Errorf("EventSourceArn = %v", p["EventSourceArn"])
 	}
 	batch := number(t, tpl, p["BatchSize"])
-	window := number(t, tpl, p["MaximumBatchingWindowInSeconds"])
+	window := number(t, tpl, branch(p["MaximumBatchingWindowInSeconds"], false))
 	if batch < 1 || batch > 10000 || (batch > 10 && window < 1) {
 		t.Errorf("BatchSize %v with window %v is not accepted by Lambda", batch, window)
 	}
@@ -419,5 +454,35 @@ func TestEveryReferenceResolves(t *testing.T) {
 		if _, ok := tpl.Outputs[out]; !ok {
 			t.Errorf("no output %s", out)
 		}
+	}
+}
+
+// QueueType FIFO makes the topic and both queues FIFO, with content-based
+// deduplication, and the queue high-throughput (limits per message group,
+// here per order); Standard leaves every one of those properties out.
+func TestQueueTypeFIFOMakesTheTopicAndQueuesFIFO(t *testing.T) {
+	t.Parallel()
+	tpl := load(t)
+	if p := tpl.Parameters["QueueType"]; p.DefaultString() != "Standard" {
+		t.Errorf("QueueType defaults to %q, want Standard", p.DefaultString())
+	}
+	want := map[string]map[string]any{
+		"OrderTopic": {"FifoTopic": true, "ContentBasedDeduplication": true},
+		"OrderQueue": {"FifoQueue": true, "ContentBasedDeduplication": true, "DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"},
+		"OrderDLQ":   {"FifoQueue": true, "ContentBasedDeduplication": true},
+	}
+	for name, props := range want {
+		r := tpl.Resources[name]
+		for k, v := range props {
+			if got := branch(r.Properties[k], true); got != v {
+				t.Errorf("%s.%s with QueueType FIFO = %v, want %v", name, k, got, v)
+			}
+			if got := branch(r.Properties[k], false); got != nil {
+				t.Errorf("%s.%s with QueueType Standard = %v, want no value", name, k, got)
+			}
+		}
+	}
+	if _, ok := tpl.Rules["FifoBatchesHoldTenAtMost"]; !ok {
+		t.Errorf("no rule keeps a FIFO mapping's BatchSize at 10 or less")
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -193,70 +194,65 @@ func (h *Handler) Process(ctx context.Context, records []events.SQSMessage) []Re
 // processEach processes the records of a standard queue, up to
 // h.concurrency at once, in any order.
 func (h *Handler) processEach(ctx context.Context, records []events.SQSMessage, results []Result, stats []recordStat) {
-	sem := make(chan struct{}, h.concurrency)
-	var wg sync.WaitGroup
-	for i := range records {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
+	h.fanOut(len(records), func(i int) {
 		if ctx.Err() != nil {
 			// Out of time: leave the rest for SQS rather than be cut off.
 			results[i] = ResultFailed
 			h.logSkipped(&records[i], deadlineSkip(ctx))
-			continue
+			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i] = h.processRecord(ctx, &records[i], statOf(stats, i))
-		}()
-	}
-	wg.Wait()
+		results[i] = h.processRecord(ctx, &records[i], statOf(stats, i))
+	})
 }
 
 // processGroups processes a FIFO batch: each group's records in order, one
 // at a time; up to h.concurrency groups at once.
 func (h *Handler) processGroups(ctx context.Context, records []events.SQSMessage, groups [][]int, results []Result, stats []recordStat) {
-	sem := make(chan struct{}, h.concurrency)
-	var wg sync.WaitGroup
-	for _, group := range groups {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			for _, i := range group {
-				results[i] = ResultFailed
-				h.logSkipped(&records[i], deadlineSkip(ctx))
-			}
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			for k, i := range group {
-				if ctx.Err() != nil {
-					for _, j := range group[k:] {
-						results[j] = ResultFailed
-						h.logSkipped(&records[j], deadlineSkip(ctx))
-					}
-					return
-				}
-				results[i] = h.processRecord(ctx, &records[i], statOf(stats, i))
-				if results[i] != ResultFailed {
-					continue
-				}
-				for _, j := range group[k+1:] {
+	h.fanOut(len(groups), func(g int) {
+		group := groups[g]
+		for k, i := range group {
+			if ctx.Err() != nil {
+				for _, j := range group[k:] {
 					results[j] = ResultFailed
-					h.logSkipped(&records[j], fmt.Errorf("not started: %s, before it in message group %s, failed", records[i].MessageId, records[i].Attributes["MessageGroupId"]))
+					h.logSkipped(&records[j], deadlineSkip(ctx))
 				}
 				return
 			}
-		}()
+			results[i] = h.processRecord(ctx, &records[i], statOf(stats, i))
+			if results[i] != ResultFailed {
+				continue
+			}
+			for _, j := range group[k+1:] {
+				results[j] = ResultFailed
+				h.logSkipped(&records[j], fmt.Errorf("not started: %s, before it in message group %s, failed", records[i].MessageId, records[i].Attributes["MessageGroupId"]))
+			}
+			return
+		}
+	})
+}
+
+// fanOut calls work for 0..n-1, up to h.concurrency calls at once, and
+// returns when all have returned. The calling goroutine is one of the
+// workers and each extra worker takes items until none is left, so a batch
+// of one starts no goroutine and a batch of ten starts h.concurrency-1 at
+// most: a goroutine per item would grow a new stack through the SDK's deep
+// calls every time.
+func (h *Handler) fanOut(n int, work func(i int)) {
+	var next atomic.Int64
+	loop := func() {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= n {
+				return
+			}
+			work(i)
+		}
 	}
+	var wg sync.WaitGroup
+	for range min(h.concurrency, n) - 1 {
+		wg.Go(loop)
+	}
+	loop()
 	wg.Wait()
 }
 

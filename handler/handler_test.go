@@ -7,7 +7,9 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -414,5 +416,84 @@ func TestEveryRecordsLogLineCarriesTheOrderIDItsBodyHas(t *testing.T) {
 		if len(lines) != 1 || lines[0]["orderId"] != tc.want {
 			t.Errorf("%.60s: log lines %v, want one with orderId %q", tc.body, lines, tc.want)
 		}
+	}
+}
+
+func TestARecordOfABatchOfOneIsProcessedOnTheCallersGoroutine(t *testing.T) {
+	t.Parallel()
+	var stack []byte
+	store := &mock.Store{PutOrderFn: func(context.Context, orderflow.Order) (orderflow.Outcome, error) {
+		stack = make([]byte, 64<<10)
+		stack = stack[:runtime.Stack(stack, false)]
+		return orderflow.OutcomeStored, nil
+	}}
+	dlq := &mock.DeadLetterQueue{SendDeadLetterFn: func(context.Context, orderflow.DeadLetter) error { return nil }}
+	h, err := handler.New(handler.Options{Store: store, DeadLetters: dlq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := events.SQSEvent{Records: []events.SQSMessage{record("m-1", rawOrder("O1", "2025-05-03T12:00:00Z", "new"))}}
+	if resp, _ := h.Handle(context.Background(), ev); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("batch item failures = %v, want none", failedIDs(resp))
+	}
+	// The test function's own frame, not the store closure's (named after it).
+	if !bytes.Contains(stack, []byte("handler_test.TestARecordOfABatchOfOneIsProcessedOnTheCallersGoroutine(")) {
+		t.Errorf("the store was called on another goroutine than Handle's:\n%s", stack)
+	}
+}
+
+func TestABatchRunsExactlyConcurrencyRecordsAtOnce(t *testing.T) {
+	t.Parallel()
+	for _, fifo := range []bool{false, true} {
+		t.Run(map[bool]string{false: "standard queue", true: "FIFO queue, one group a record"}[fifo], func(t *testing.T) {
+			t.Parallel()
+			const concurrency = 3
+			var mu sync.Mutex
+			inFlight, most := 0, 0
+			full := make(chan struct{})
+			store := &mock.Store{PutOrderFn: func(context.Context, orderflow.Order) (orderflow.Outcome, error) {
+				mu.Lock()
+				inFlight++
+				most = max(most, inFlight)
+				if inFlight == concurrency && most == concurrency && full != nil {
+					close(full)
+					full = nil
+				}
+				wait := full
+				mu.Unlock()
+				if wait != nil { // the first records wait until all workers have one
+					select {
+					case <-wait:
+					case <-time.After(5 * time.Second):
+					}
+				}
+				mu.Lock()
+				inFlight--
+				mu.Unlock()
+				return orderflow.OutcomeStored, nil
+			}}
+			dlq := &mock.DeadLetterQueue{SendDeadLetterFn: func(context.Context, orderflow.DeadLetter) error { return nil }}
+			h, err := handler.New(handler.Options{Store: store, DeadLetters: dlq, Concurrency: concurrency})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.SQSEvent
+			for i := range 10 {
+				id := "O" + strconv.Itoa(i)
+				r := record("m-"+id, rawOrder(id, "2025-05-03T12:00:00Z", "new"))
+				if fifo {
+					r.EventSourceARN = "arn:aws:sqs:us-east-1:000000000000:OrderQueue.fifo"
+					r.Attributes = map[string]string{"MessageGroupId": id}
+				}
+				ev.Records = append(ev.Records, r)
+			}
+			resp, _ := h.Handle(context.Background(), ev)
+			if len(resp.BatchItemFailures) != 0 {
+				t.Fatalf("batch item failures = %v, want none", failedIDs(resp))
+			}
+			if most != concurrency {
+				t.Errorf("at most %d records at once, want %d", most, concurrency)
+			}
+		})
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/orderflow/orderflow"
 	"github.com/orderflow/orderflow/dynamodb"
 	"github.com/orderflow/orderflow/handler"
+	"github.com/orderflow/orderflow/internal/fifoplan"
 	"github.com/orderflow/orderflow/sqs"
 )
 
@@ -395,47 +396,71 @@ func Drain(ctx context.Context, cfg aws.Config, queueURL string, limit time.Dura
 }
 
 // Publish publishes bodies to the topic with PublishBatch from workers
-// goroutines and returns which were acknowledged (by index).
+// goroutines and returns which were acknowledged (by index). To a FIFO
+// topic (a name ending in .fifo) each entry carries its order's group
+// (orderflow.GroupKey) and each order's events are published in their
+// order (package fifoplan).
 func Publish(ctx context.Context, cfg aws.Config, topic string, bodies []string, workers int) ([]bool, error) {
 	client := awssns.NewFromConfig(cfg)
 	acked := make([]bool, len(bodies))
+	fifo := strings.HasSuffix(topic, ".fifo")
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
 		first error
-		next  = make(chan int)
 	)
-	for range max(1, workers) {
-		wg.Go(func() {
-			for start := range next {
-				end := min(start+10, len(bodies))
-				entries := make([]snstypes.PublishBatchRequestEntry, 0, end-start)
-				for i := start; i < end; i++ {
-					entries = append(entries, snstypes.PublishBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), Message: aws.String(bodies[i])})
-				}
-				out, err := client.PublishBatch(ctx, &awssns.PublishBatchInput{TopicArn: aws.String(topic), PublishBatchRequestEntries: entries})
-				mu.Lock()
-				if err != nil {
-					if first == nil {
-						first = err
-					}
-				} else {
-					for _, s := range out.Successful {
-						i, _ := strconv.Atoi(aws.ToString(s.Id))
-						acked[i] = true
-					}
-					if len(out.Failed) > 0 && first == nil {
-						first = fmt.Errorf("reliability: %d entries failed, e.g. %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
-					}
-				}
-				mu.Unlock()
+	send := func(batch []int) {
+		entries := make([]snstypes.PublishBatchRequestEntry, 0, len(batch))
+		for _, i := range batch {
+			e := snstypes.PublishBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), Message: aws.String(bodies[i])}
+			if fifo {
+				e.MessageGroupId = aws.String(orderflow.GroupKey([]byte(bodies[i])))
 			}
-		})
+			entries = append(entries, e)
+		}
+		out, err := client.PublishBatch(ctx, &awssns.PublishBatchInput{TopicArn: aws.String(topic), PublishBatchRequestEntries: entries})
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			return
+		}
+		for _, s := range out.Successful {
+			i, _ := strconv.Atoi(aws.ToString(s.Id))
+			acked[i] = true
+		}
+		if len(out.Failed) > 0 && first == nil {
+			first = fmt.Errorf("reliability: %d entries failed, e.g. %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
+		}
 	}
-	for i := 0; i < len(bodies); i += 10 {
-		next <- i
+	if fifo {
+		for _, share := range fifoplan.Shares(len(bodies), func(i int) string { return bodies[i] }, workers) {
+			wg.Go(func() {
+				for _, batch := range share {
+					send(batch)
+				}
+			})
+		}
+	} else {
+		next := make(chan []int)
+		for range max(1, workers) {
+			wg.Go(func() {
+				for batch := range next {
+					send(batch)
+				}
+			})
+		}
+		for start := 0; start < len(bodies); start += fifoplan.BatchSize {
+			batch := make([]int, 0, fifoplan.BatchSize)
+			for i := start; i < min(start+fifoplan.BatchSize, len(bodies)); i++ {
+				batch = append(batch, i)
+			}
+			next <- batch
+		}
+		close(next)
 	}
-	close(next)
 	wg.Wait()
 	if first != nil {
 		return acked, fmt.Errorf("reliability: publish: %w", first)
@@ -449,13 +474,14 @@ type Outcomes struct {
 	mu          sync.Mutex
 	counts      map[string]int
 	byOrder     map[string][]string
+	versions    map[string][]string // by order, the versions of its valid events in log order
 	redelivered int
 	partial     string
 }
 
 // NewOutcomes returns an empty counter.
 func NewOutcomes() *Outcomes {
-	return &Outcomes{counts: map[string]int{}, byOrder: map[string][]string{}}
+	return &Outcomes{counts: map[string]int{}, byOrder: map[string][]string{}, versions: map[string][]string{}}
 }
 
 func (o *Outcomes) Write(p []byte) (int, error) {
@@ -477,9 +503,49 @@ func (o *Outcomes) Write(p []byte) (int, error) {
 		if _, rest, ok := strings.Cut(l, `"orderId":"`); ok {
 			id, _, _ := strings.Cut(rest, `"`)
 			o.byOrder[id] = append(o.byOrder[id], outcome)
+			if _, rest, ok := strings.Cut(l, `"version":"`); ok {
+				v, _, _ := strings.Cut(rest, `"`)
+				o.versions[id] = append(o.versions[id], v)
+			}
 		}
 	}
 	return len(p), nil
+}
+
+// OutOfOrder lists the orders (sorted) one of whose events reached the
+// function for the first time after a newer event of the same order had:
+// what a FIFO pipeline must never do. Events met again (redeliveries after
+// a failure, which FIFO queues replay in order from the first event not
+// deleted) do not count; only first meetings must follow the events'
+// order.
+func (o *Outcomes) OutOfOrder() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return OutOfOrder(o.versions)
+}
+
+// OutOfOrder lists the orders (sorted) whose versions, in the order the
+// function met them, meet some version for the first time after a newer
+// one (order versions compare as strings: orderflow.Order.Version).
+func OutOfOrder(versions map[string][]string) []string {
+	var out []string
+	for id, vs := range versions {
+		seen := map[string]bool{}
+		newest := ""
+		for _, v := range vs {
+			if seen[v] {
+				continue
+			}
+			seen[v] = true
+			if v < newest {
+				out = append(out, id)
+				break
+			}
+			newest = v
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Counts returns the outcomes counted so far.

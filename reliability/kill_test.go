@@ -31,15 +31,8 @@ import (
 // a drain, every acknowledged order is stored or dead-lettered, none twice.
 func TestKillNineWhilePublishingLosesNoAcknowledgedOrder(t *testing.T) {
 	slowtest.Skip(t, "kill -9 of orderflow up, a child process, while publishing")
-	bin := filepath.Join(t.TempDir(), "orderflow")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/orderflow")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build orderflow: %v\n%s", err, out)
-	}
-	dir := t.TempDir()
-	addr := freeAddr(t)
+	bin, dir, addr, cfg := killSetup(t)
 	endpoint := "http://" + addr
-	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: credentials.NewStaticCredentialsProvider("k", "k", "")}
 	want := reliability.Expect{Final: map[string]orderflow.Order{}, Maybe: map[string]bool{}}
 	rnd := rand.New(rand.NewPCG(6, 6))
 	acked, unacked := 0, 0
@@ -144,16 +137,32 @@ func TestKillNineWhilePublishingLosesNoAcknowledgedOrder(t *testing.T) {
 	}
 }
 
-// startUp runs `orderflow up --data-dir` and waits until its stack answers.
-func startUp(t *testing.T, bin, addr, dir string, cfg aws.Config) *exec.Cmd {
+// killSetup builds orderflow and returns the binary, a data directory, a
+// free loopback address for `up` and an SDK configuration for it.
+func killSetup(t *testing.T) (bin, dir, addr string, cfg aws.Config) {
+	t.Helper()
+	bin = filepath.Join(t.TempDir(), "orderflow")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/orderflow")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build orderflow: %v\n%s", err, out)
+	}
+	addr = freeAddr(t)
+	cfg = aws.Config{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), Credentials: credentials.NewStaticCredentialsProvider("k", "k", "")}
+	return bin, t.TempDir(), addr, cfg
+}
+
+// startUp runs `orderflow up --data-dir` (with extra arguments) and waits
+// until its stack answers.
+func startUp(t *testing.T, bin, addr, dir string, cfg aws.Config, extra ...string) *exec.Cmd {
 	t.Helper()
 	log, err := os.OpenFile(filepath.Join(dir, "..", "up.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	cmd := exec.Command(bin, "up", "--addr", addr, "--data-dir", dir,
-		"--param", "FunctionTimeoutSeconds=2", "--param", "QueueVisibilityTimeoutSeconds=2", "--param", "MaximumBatchingWindowSeconds=0")
+	args := append([]string{"up", "--addr", addr, "--data-dir", dir,
+		"--param", "FunctionTimeoutSeconds=2", "--param", "QueueVisibilityTimeoutSeconds=2", "--param", "MaximumBatchingWindowSeconds=0"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL=", "AWS_PROFILE=")
 	if err := cmd.Start(); err != nil {

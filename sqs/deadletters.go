@@ -5,6 +5,8 @@ package sqs
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -69,11 +71,24 @@ func (d *DeadLetters) SendDeadLetter(ctx context.Context, dl orderflow.DeadLette
 	if !dl.FailedAt.IsZero() {
 		attrs[orderflow.AttrFailedAt] = str(dl.FailedAt.UTC().Format(time.RFC3339Nano))
 	}
-	_, err := d.api.SendMessage(ctx, &sqs.SendMessageInput{
+	in := &sqs.SendMessageInput{
 		QueueUrl:          aws.String(d.url),
 		MessageBody:       aws.String(dl.Body),
 		MessageAttributes: attrs,
-	})
+	}
+	if strings.HasSuffix(d.url, ".fifo") {
+		// A FIFO dead-letter queue (QueueType FIFO) takes a group and a
+		// deduplication id, both the original message's id: dead-lettering
+		// the same record again within SQS's 5-minute window (a retry
+		// after a timeout) leaves one dead letter, and each dead letter is
+		// a group of its own, since SQS hands out no message of a group
+		// while another is in flight: with one group per order (or one for
+		// every body without an order id), reading the queue to list it
+		// would stop at the first message of each group.
+		id := deduplicationID(dl)
+		in.MessageGroupId, in.MessageDeduplicationId = aws.String(id), aws.String(id)
+	}
+	_, err := d.api.SendMessage(ctx, in)
 	if err != nil {
 		return fmt.Errorf("sqs: send dead letter for message %s to %s: %w", dl.OriginalMessageID, d.url, err)
 	}
@@ -131,4 +146,25 @@ func limit(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// deduplicationID is a dead letter's MessageDeduplicationId and
+// MessageGroupId on a FIFO queue: its original
+// message id when that is one (1 to 128 ASCII letters, digits and
+// punctuation marks; SQS's ids are UUIDs), else the SHA-256 of the id and
+// the body, in hex.
+func deduplicationID(dl orderflow.DeadLetter) string {
+	id := dl.OriginalMessageID
+	ok := len(id) > 0 && len(id) <= 128
+	for i := 0; ok && i < len(id); i++ {
+		ok = id[i] >= '!' && id[i] <= '~'
+	}
+	if ok {
+		return id
+	}
+	h := sha256.New()
+	h.Write([]byte(id))
+	h.Write([]byte{0})
+	h.Write([]byte(dl.Body))
+	return hex.EncodeToString(h.Sum(nil))
 }

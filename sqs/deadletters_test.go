@@ -102,3 +102,37 @@ func TestAFailedSendIsAnError(t *testing.T) {
 		t.Errorf("SendDeadLetter error = %v, want a wrapped send failure", err)
 	}
 }
+
+func TestADeadLetterToAFIFOQueueIsAGroupOfItsOwnDeduplicatedByItsOriginalMessage(t *testing.T) {
+	t.Parallel()
+	q := awstest.NewFIFOSQS(t, sqs.BoundedRetries)
+	dls := sqs.New(q.Client, q.DLQ)
+	send := func(id, body string) {
+		t.Helper()
+		dl := orderflow.DeadLetter{Body: body, Code: orderflow.CodeInvalidOrder, Reason: "invalid order", OriginalMessageID: id, ReceiveCount: 1}
+		if err := dls.SendDeadLetter(context.Background(), dl); err != nil {
+			t.Fatalf("SendDeadLetter(%s) error = %v", id, err)
+		}
+	}
+	// The same record dead-lettered twice (a retry), two records of the
+	// same order, and two without an order id, with odd original ids.
+	send("4a2b-1", `{"orderId":"O1","quantity":0}`)
+	send("4a2b-1", `{"orderId":"O1","quantity":0}`)
+	send("4a2b-2", `{"orderId":"O1","quantity":-1}`)
+	send("", "not json")
+	send("id with spaces", "not json")
+	sent := q.Sent()
+	if len(sent) != 4 {
+		t.Fatalf("the FIFO DLQ holds %d dead letters, want 4 (the retry deduplicated): %+v", len(sent), sent)
+	}
+	groups := map[string]bool{}
+	for _, m := range sent {
+		if m.MessageGroupID == "" || m.MessageGroupID != m.MessageDeduplicationID {
+			t.Errorf("dead letter %q has group %q and deduplication id %q, want both its original message's", m.MessageBody, m.MessageGroupID, m.MessageDeduplicationID)
+		}
+		groups[m.MessageGroupID] = true
+	}
+	if len(groups) != 4 || !groups["4a2b-1"] || !groups["4a2b-2"] {
+		t.Errorf("groups = %v, want one per dead letter, named by the original message ids where they are valid", groups)
+	}
+}

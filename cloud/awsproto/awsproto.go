@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Error is an AWS API error as a client sees it.
@@ -146,10 +147,29 @@ func WriteQueryError(w http.ResponseWriter, err error, xmlns, requestID string) 
 	writeXML(w, e.Status, doc)
 }
 
-// WriteXML writes a successful Query-protocol response document.
+// XMLAppender is a response document that writes its own XML, byte for
+// byte what encoding/xml's Marshal writes of it, without reflection — for
+// the hot shapes. AppendXML appends the document to b; false leaves it to
+// encoding/xml (a part it cannot write, such as a result of another type).
+type XMLAppender interface {
+	AppendXML(b []byte) ([]byte, bool)
+}
+
+// WriteXML writes a successful Query-protocol response document: by its
+// AppendXML if it is an XMLAppender that can, by encoding/xml otherwise.
 func WriteXML(w http.ResponseWriter, v any) { writeXML(w, http.StatusOK, v) }
 
 func writeXML(w http.ResponseWriter, status int, v any) {
+	if a, ok := v.(XMLAppender); ok {
+		b := make([]byte, 0, 512)
+		b = append(b, xml.Header...)
+		if b, ok := a.AppendXML(b); ok {
+			w.Header().Set("Content-Type", "text/xml")
+			w.WriteHeader(status)
+			w.Write(b)
+			return
+		}
+	}
 	b, err := xml.Marshal(v)
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte("<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code></Error></ErrorResponse>")
@@ -160,14 +180,94 @@ func writeXML(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
+// AppendXMLElement appends <name>text</name>, the text escaped as
+// encoding/xml escapes character data.
+func AppendXMLElement(b []byte, name, text string) []byte {
+	b = append(b, '<')
+	b = append(b, name...)
+	b = append(b, '>')
+	b = AppendXMLText(b, text)
+	b = append(b, "</"...)
+	b = append(b, name...)
+	return append(b, '>')
+}
+
+// AppendXMLText appends s escaped as encoding/xml escapes character data
+// and attribute values: the five markup characters, tab, newline and
+// carriage return as character references, and each byte that is not
+// valid UTF-8 and each rune outside XML's character range as U+FFFD.
+func AppendXMLText(b []byte, s string) []byte {
+	last := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\'' && c != '&' && c != '<' && c != '>' {
+			i++
+			continue
+		}
+		r, width := rune(c), 1
+		if c >= utf8.RuneSelf {
+			r, width = utf8.DecodeRuneInString(s[i:])
+		}
+		var esc string
+		switch r {
+		case '"':
+			esc = "&#34;"
+		case '\'':
+			esc = "&#39;"
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		case '\t':
+			esc = "&#x9;"
+		case '\n':
+			esc = "&#xA;"
+		case '\r':
+			esc = "&#xD;"
+		default:
+			if !xmlCharacter(r) || (r == utf8.RuneError && width == 1) {
+				esc = "\uFFFD"
+				break
+			}
+			i += width
+			continue
+		}
+		b = append(b, s[last:i]...)
+		b = append(b, esc...)
+		i += width
+		last = i
+	}
+	return append(b, s[last:]...)
+}
+
+// xmlCharacter reports whether r is in XML 1.0's Char production.
+func xmlCharacter(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
+}
+
 // NewRequestID returns a random UUID, the form of AWS request ids.
 func NewRequestID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40 // version 4
 	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	// Written in place: every request of every service makes one.
+	var id [36]byte
+	hex.Encode(id[0:8], b[0:4])
+	id[8] = '-'
+	hex.Encode(id[9:13], b[4:6])
+	id[13] = '-'
+	hex.Encode(id[14:18], b[6:8])
+	id[18] = '-'
+	hex.Encode(id[19:23], b[8:10])
+	id[23] = '-'
+	hex.Encode(id[24:36], b[10:16])
+	return string(id[:])
 }
 
 // Form is a Query-protocol request's parameters.

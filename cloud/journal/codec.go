@@ -90,6 +90,10 @@ func (d *Decoder) Err() error {
 	return d.err
 }
 
+// More reports whether bytes are left to read: a record that grew fields
+// at its end reads them only when they are there.
+func (d *Decoder) More() bool { return d.err == nil && len(d.b) > 0 }
+
 func (d *Decoder) fail(what string) {
 	if d.err == nil {
 		d.err = fmt.Errorf("%w: bad %s", ErrCorrupt, what)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -820,3 +821,32 @@ func TestAShortVisibilityTimeoutIsWarnedAbout(t *testing.T) {
 }
 
 func slogTo(w *syncbuf.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+func TestAPollerRunsItsHandlersOnOneGoroutineFromBatchToBatch(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		goroutines := map[string]bool{}
+		s := start(t, 3, lambda.EventSourceMapping{MaximumConcurrency: 2}, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+			// A goroutine's id heads its stack trace ("goroutine 7
+			// [running]:"); ids are never reused.
+			buf := make([]byte, 64)
+			id, _, _ := strings.Cut(string(buf[:runtime.Stack(buf, false)]), " [")
+			mu.Lock()
+			goroutines[id] = true
+			mu.Unlock()
+			return events.SQSEventResponse{}, nil
+		})
+		const batches = 6
+		for i := range batches {
+			s.queue.push(fmt.Sprint("m", i))
+			s.next(t)
+			s.settled(t, i+1)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(goroutines) > 2 {
+			t.Errorf("%d batches ran on %d goroutines, want at most one a poller (2)", batches, len(goroutines))
+		}
+	})
+}

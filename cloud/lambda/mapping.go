@@ -158,13 +158,48 @@ func (m *mapping) state() MappingState {
 
 // poll is one poller: gather a batch, invoke, repeat until stopped.
 func (m *mapping) poll(ctx context.Context) {
+	var r runner
+	defer r.stop()
 	for ctx.Err() == nil {
 		batch := m.gather(ctx)
 		if len(batch) == 0 {
 			continue
 		}
 		m.received.Add(int64(len(batch)))
-		m.invoke(batch)
+		m.invoke(batch, &r)
+	}
+}
+
+// runner is the goroutine a poller runs its handlers on: one that lives as
+// long as the poller, so that the stack a handler grows through the SDK's
+// deep calls is kept from one batch to the next rather than grown again on
+// a new goroutine every invocation.
+type runner struct{ tasks chan func() }
+
+// run runs task on the runner's goroutine, starting one if it has none.
+// The goroutine is idle: the poller invokes again only after the last task
+// returned, or after abandon.
+func (r *runner) run(task func()) {
+	if r.tasks == nil {
+		r.tasks = make(chan func())
+		go func(tasks <-chan func()) {
+			for task := range tasks {
+				task()
+			}
+		}(r.tasks)
+	}
+	r.tasks <- task
+}
+
+// abandon leaves the goroutine to its task, which overran its timeout: it
+// ends when the task returns, and the next task gets a new goroutine.
+func (r *runner) abandon() { r.stop() }
+
+// stop ends the goroutine once its task, if any, returns.
+func (r *runner) stop() {
+	if r.tasks != nil {
+		close(r.tasks)
+		r.tasks = nil
 	}
 }
 
@@ -223,7 +258,7 @@ type outcome struct {
 }
 
 // invoke runs the function on a batch and settles the batch with the queue.
-func (m *mapping) invoke(batch []events.SQSMessage) {
+func (m *mapping) invoke(batch []events.SQSMessage, r *runner) {
 	fn := m.fn()
 	reqID := awsproto.NewRequestID()
 	clk := m.h.opts.Clock
@@ -259,7 +294,7 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 	ctx = withReportNotes(ctx, notes)
 	done := make(chan outcome, 1)
 	fl := m.h.track(fn.cfg.Name, reqID, start)
-	go func() {
+	r.run(func() {
 		defer m.h.untrack(fl)
 		defer func() {
 			if p := recover(); p != nil {
@@ -276,11 +311,12 @@ func (m *mapping) invoke(batch []events.SQSMessage) {
 		}
 		resp, err := fn.handler(hctx, events.SQSEvent{Records: batch})
 		done <- outcome{resp: resp, err: err}
-	}()
+	})
 	var out outcome
 	select {
 	case out = <-done:
 	case <-ctx.Done():
+		r.abandon()
 		fl.timedOut.Store(true)
 		out = outcome{timeout: true, err: ctx.Err()}
 		if fn.proc != nil {

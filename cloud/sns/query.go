@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/orderflow/orderflow/cloud/awsproto"
 )
@@ -109,6 +110,87 @@ type queryResponse struct {
 	Xmlns     string `xml:"xmlns,attr"`
 	Result    any
 	RequestID string `xml:"ResponseMetadata>RequestId"`
+}
+
+var _ awsproto.XMLAppender = queryResponse{}
+
+// AppendXML writes the response as encoding/xml would, when its result
+// writes itself too (the Publish and PublishBatch results).
+func (q queryResponse) AppendXML(b []byte) ([]byte, bool) {
+	result, ok := q.Result.(awsproto.XMLAppender)
+	if !ok || q.XMLName.Space != "" {
+		return b, false
+	}
+	b = append(b, '<')
+	b = append(b, q.XMLName.Local...)
+	b = append(b, ` xmlns="`...)
+	b = awsproto.AppendXMLText(b, q.Xmlns)
+	b = append(b, `">`...)
+	if b, ok = result.AppendXML(b); !ok {
+		return b, false
+	}
+	b = append(b, "<ResponseMetadata>"...)
+	b = awsproto.AppendXMLElement(b, "RequestId", q.RequestID)
+	b = append(b, "</ResponseMetadata></"...)
+	b = append(b, q.XMLName.Local...)
+	return append(b, '>'), true
+}
+
+// publishResult is Publish's result.
+type publishResult struct {
+	XMLName        xml.Name `xml:"PublishResult"`
+	MessageId      string
+	SequenceNumber string `xml:",omitempty"`
+}
+
+func (p *publishResult) AppendXML(b []byte) ([]byte, bool) {
+	b = append(b, "<PublishResult>"...)
+	b = awsproto.AppendXMLElement(b, "MessageId", p.MessageId)
+	if p.SequenceNumber != "" {
+		b = awsproto.AppendXMLElement(b, "SequenceNumber", p.SequenceNumber)
+	}
+	return append(b, "</PublishResult>"...), true
+}
+
+// publishBatchResult is PublishBatch's result.
+type publishBatchResult struct {
+	XMLName    xml.Name             `xml:"PublishBatchResult"`
+	Successful []publishBatchOK     `xml:"Successful>member"`
+	Failed     []publishBatchFailed `xml:"Failed>member"`
+}
+
+type publishBatchOK struct {
+	Id, MessageId  string
+	SequenceNumber string `xml:",omitempty"`
+}
+
+type publishBatchFailed struct {
+	Id, Code, Message string
+	SenderFault       bool
+}
+
+func (p *publishBatchResult) AppendXML(b []byte) ([]byte, bool) {
+	// encoding/xml writes the lists' parents even when they are empty.
+	b = append(b, "<PublishBatchResult><Successful>"...)
+	for _, m := range p.Successful {
+		b = append(b, "<member>"...)
+		b = awsproto.AppendXMLElement(b, "Id", m.Id)
+		b = awsproto.AppendXMLElement(b, "MessageId", m.MessageId)
+		if m.SequenceNumber != "" {
+			b = awsproto.AppendXMLElement(b, "SequenceNumber", m.SequenceNumber)
+		}
+		b = append(b, "</member>"...)
+	}
+	b = append(b, "</Successful><Failed>"...)
+	for _, m := range p.Failed {
+		b = append(b, "<member>"...)
+		b = awsproto.AppendXMLElement(b, "Id", m.Id)
+		b = awsproto.AppendXMLElement(b, "Code", m.Code)
+		b = awsproto.AppendXMLElement(b, "Message", m.Message)
+		b = awsproto.AppendXMLElement(b, "SenderFault", strconv.FormatBool(m.SenderFault))
+		b = append(b, "</member>"...)
+	}
+	return append(b, "</Failed></PublishBatchResult>"...), true
 }
 
 // emptyResult is the empty <…Result/> that operations whose output is an
@@ -400,11 +482,7 @@ func (s *Service) qPublish(ctx context.Context, f awsproto.Form) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &struct {
-		XMLName        xml.Name `xml:"PublishResult"`
-		MessageId      string
-		SequenceNumber string `xml:",omitempty"`
-	}{MessageId: out.MessageID, SequenceNumber: out.SequenceNumber}, nil
+	return &publishResult{MessageId: out.MessageID, SequenceNumber: out.SequenceNumber}, nil
 }
 
 func (s *Service) qPublishBatch(ctx context.Context, f awsproto.Form) (any, error) {
@@ -427,24 +505,12 @@ func (s *Service) qPublishBatch(ctx context.Context, f awsproto.Form) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	type ok struct {
-		Id, MessageId  string
-		SequenceNumber string `xml:",omitempty"`
-	}
-	type failed struct {
-		Id, Code, Message string
-		SenderFault       bool
-	}
-	res := &struct {
-		XMLName    xml.Name `xml:"PublishBatchResult"`
-		Successful []ok     `xml:"Successful>member"`
-		Failed     []failed `xml:"Failed>member"`
-	}{Successful: []ok{}, Failed: []failed{}}
+	res := &publishBatchResult{Successful: []publishBatchOK{}, Failed: []publishBatchFailed{}}
 	for _, r := range results {
 		if r.Err != nil {
-			res.Failed = append(res.Failed, failed{r.ID, r.Err.Code, r.Err.Message, !r.Err.Receiver})
+			res.Failed = append(res.Failed, publishBatchFailed{r.ID, r.Err.Code, r.Err.Message, !r.Err.Receiver})
 		} else {
-			res.Successful = append(res.Successful, ok{r.ID, r.MessageID, r.SequenceNumber})
+			res.Successful = append(res.Successful, publishBatchOK{r.ID, r.MessageID, r.SequenceNumber})
 		}
 	}
 	return res, nil

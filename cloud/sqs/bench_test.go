@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,57 +27,8 @@ func BenchmarkBatchCycle(b *testing.B) {
 		store   string
 		workers int
 	}{{"memory", 1}, {"memory", 8}, {"file", 1}, {"file", 8}} {
-		workers := bc.workers
-		b.Run(fmt.Sprintf("store=%s/workers=%d", bc.store, workers), func(b *testing.B) {
-			f := served(b, bc.store == "file")
-			u := f.createQueue(b, "bench", nil)
-			entries := make([]types.SendMessageBatchRequestEntry, 10)
-			for i := range entries {
-				entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), MessageBody: aws.String(`{"orderId":"o-1","quantity":1}`)}
-			}
-			var mu sync.Mutex
-			deleted := 0
-			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for w := 0; w < workers; w++ {
-				n := b.N / workers
-				if w < b.N%workers {
-					n++
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					ctx := context.Background()
-					for i := 0; i < n; i++ {
-						if _, err := f.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(u), Entries: entries}); err != nil {
-							b.Error(err)
-							return
-						}
-						out, err := f.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(u), MaxNumberOfMessages: 10})
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						if len(out.Messages) == 0 {
-							continue
-						}
-						del := make([]types.DeleteMessageBatchRequestEntry, len(out.Messages))
-						for j, m := range out.Messages {
-							del[j] = types.DeleteMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(j)), ReceiptHandle: m.ReceiptHandle}
-						}
-						if _, err := f.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(u), Entries: del}); err != nil {
-							b.Error(err)
-							return
-						}
-						mu.Lock()
-						deleted += len(del)
-						mu.Unlock()
-					}
-				}()
-			}
-			wg.Wait()
-			b.ReportMetric(float64(deleted)/time.Since(start).Seconds(), "msgs/s")
+		b.Run(fmt.Sprintf("store=%s/workers=%d", bc.store, bc.workers), func(b *testing.B) {
+			benchCycle(b, bc.store == "file", 0, bc.workers)
 		})
 	}
 }
@@ -229,6 +181,142 @@ func BenchmarkQueuedMessageMemory(b *testing.B) {
 			b.ReportMetric(heap/float64(b.N), "heap-B/msg")
 			b.ReportMetric(float64(cloudsqs.MessageBytes(input())), "counted-B/msg")
 			runtime.KeepAlive(e)
+		})
+	}
+}
+
+// BenchmarkFIFOCycle measures, through the real SDK over loopback HTTP,
+// the cycle of BenchmarkBatchCycle (SendMessageBatch of 10,
+// ReceiveMessage of up to 10, DeleteMessageBatch) on a standard queue and
+// on a FIFO queue whose messages go round-robin to 1 or 1,000 message
+// groups (each with a deduplication id of its own), with 1 and 8
+// concurrent workers, and reports messages a second deleted. A FIFO
+// queue's receive takes no group that has a message in flight: with one
+// group the workers take turns.
+func BenchmarkFIFOCycle(b *testing.B) {
+	type queueCase struct {
+		name   string
+		groups int // 0: a standard queue
+	}
+	for _, store := range []string{"memory", "file"} {
+		for _, qc := range []queueCase{{"standard", 0}, {"fifo/groups=1", 1}, {"fifo/groups=1000", 1000}} {
+			for _, workers := range []int{1, 8} {
+				b.Run(fmt.Sprintf("store=%s/queue=%s/workers=%d", store, qc.name, workers), func(b *testing.B) {
+					benchCycle(b, store == "file", qc.groups, workers)
+				})
+			}
+		}
+	}
+}
+
+func benchCycle(b *testing.B, onFile bool, groups, workers int) {
+	f := served(b, onFile)
+	name, attrs := "bench", map[string]string(nil)
+	if groups > 0 {
+		name, attrs = "bench.fifo", map[string]string{"FifoQueue": "true"}
+	}
+	u := f.createQueue(b, name, attrs)
+	var (
+		mu      sync.Mutex
+		deleted int
+		next    int // the next message's number: its group and deduplication id
+	)
+	entries := func() []types.SendMessageBatchRequestEntry {
+		mu.Lock()
+		defer mu.Unlock()
+		e := make([]types.SendMessageBatchRequestEntry, 10)
+		for i := range e {
+			e[i] = types.SendMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), MessageBody: aws.String(`{"orderId":"o-1","quantity":1}`)}
+			if groups > 0 {
+				e[i].MessageGroupId = aws.String(fmt.Sprint("order-", next%groups))
+				e[i].MessageDeduplicationId = aws.String(fmt.Sprint(next))
+			}
+			next++
+		}
+		return e
+	}
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		n := b.N / workers
+		if w < b.N%workers {
+			n++
+		}
+		wg.Go(func() {
+			ctx := context.Background()
+			for i := 0; i < n; i++ {
+				if _, err := f.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(u), Entries: entries()}); err != nil {
+					b.Error(err)
+					return
+				}
+				out, err := f.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(u), MaxNumberOfMessages: 10})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if len(out.Messages) == 0 {
+					continue
+				}
+				del := make([]types.DeleteMessageBatchRequestEntry, len(out.Messages))
+				for j, m := range out.Messages {
+					del[j] = types.DeleteMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(j)), ReceiptHandle: m.ReceiptHandle}
+				}
+				if _, err := f.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(u), Entries: del}); err != nil {
+					b.Error(err)
+					return
+				}
+				mu.Lock()
+				deleted += len(del)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(deleted)/time.Since(start).Seconds(), "msgs/s")
+}
+
+// BenchmarkEngineFIFOReceiveDelete is BenchmarkEngineReceiveDelete on a
+// FIFO queue: a receive and a delete of one message, with 100 or 100,000
+// messages queued in 1, 1,000 or 100,000 groups (one message is sent back
+// to the group each time, so the queue's size stays put). Each operation
+// is O(log n) in the messages and groups, so the cost should barely move
+// with the queue's size.
+func BenchmarkEngineFIFOReceiveDelete(b *testing.B) {
+	for _, tc := range []struct{ queued, groups int }{{100, 1}, {100_000, 1}, {100_000, 1000}, {100_000, 100_000}} {
+		b.Run(fmt.Sprintf("queued=%d/groups=%d", tc.queued, tc.groups), func(b *testing.B) {
+			e, err := cloudsqs.NewEngine(cloudsqs.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := e.CreateQueue("bench.fifo", map[string]string{"FifoQueue": "true"}, nil); err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			seq := 0
+			send := func(group string) {
+				seq++
+				if _, err := e.SendMessage(ctx, "bench.fifo", cloudsqs.SendInput{Body: "m", MessageGroupID: group, MessageDeduplicationID: strconv.Itoa(seq)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for i := range tc.queued {
+				send(strconv.Itoa(i % tc.groups))
+			}
+			in := cloudsqs.ReceiveInput{AttributeNames: []string{"MessageGroupId"}}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				msgs, err := e.ReceiveMessage(ctx, "bench.fifo", in)
+				if err != nil || len(msgs) != 1 {
+					b.Fatalf("receive: %v", err)
+				}
+				if err := e.DeleteMessage("bench.fifo", msgs[0].ReceiptHandle); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				send(msgs[0].Attributes["MessageGroupId"])
+				b.StartTimer()
+			}
 		})
 	}
 }

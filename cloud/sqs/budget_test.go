@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -244,6 +245,44 @@ func TestAStandardQueueAnswersOverLimitAt120000InFlight(t *testing.T) {
 	f.advance(31 * time.Second) // their visibility runs out
 	if got := f.receive(t, u, 10, nil); len(got) != 10 {
 		t.Errorf("once their visibility ran out, a receive got %d, want 10", len(got))
+	}
+}
+
+// TestAFIFOQueueReceivesNothingAt120000InFlight: AWS documents that a
+// FIFO queue at its limit of 120,000 in flight returns no error; its
+// receives come back empty until one is deleted.
+func TestAFIFOQueueReceivesNothingAt120000InFlight(t *testing.T) {
+	slowtest.Skip(t, "receives 120,000 messages")
+	f := inMemory.newFixtureWith(t, true, func(o *cloudsqs.Options) { o.MaxQueueBytes, o.MaxQueuedBytes = -1, -1 })
+	u := f.createQueue(t, "q.fifo", map[string]string{"FifoQueue": "true"})
+	e := f.svc.Engine()
+	for i := range cloudsqs.MaxInflight + 5 {
+		in := cloudsqs.SendInput{Body: "m", MessageGroupID: strconv.Itoa(i), MessageDeduplicationID: strconv.Itoa(i)}
+		if _, err := e.SendMessage(ctxFor(t), "q.fifo", in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var handles []string
+	for len(handles) < cloudsqs.MaxInflight {
+		msgs, err := e.ReceiveMessage(ctxFor(t), "q.fifo", cloudsqs.ReceiveInput{MaxNumberOfMessages: 10})
+		if err != nil || len(msgs) == 0 {
+			t.Fatalf("after %d in flight: %d received, %v", len(handles), len(msgs), err)
+		}
+		for _, m := range msgs {
+			handles = append(handles, m.ReceiptHandle)
+		}
+	}
+	if len(handles) != cloudsqs.MaxInflight {
+		t.Fatalf("%d in flight: a receive went past the limit", len(handles))
+	}
+	if got := f.receive(t, u, 10, nil); len(got) != 0 {
+		t.Fatalf("a receive with 120,000 in flight got %d messages, want none", len(got))
+	}
+	if _, err := f.client.DeleteMessage(ctxFor(t), &sqs.DeleteMessageInput{QueueUrl: aws.String(u), ReceiptHandle: aws.String(handles[0])}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.receive(t, u, 10, nil); len(got) != 1 {
+		t.Errorf("after one delete, a receive of 10 got %d; want the one that fits", len(got))
 	}
 }
 

@@ -1,6 +1,15 @@
-// Package sqs is the embedded cloud's Amazon SQS: standard queues with
-// visibility timeouts, long polling, delays, retention, dead-letter queues,
-// redrive-allow policies and message move tasks.
+// Package sqs is the embedded cloud's Amazon SQS: standard and FIFO queues
+// with visibility timeouts, long polling, delays, retention, dead-letter
+// queues, redrive-allow policies and message move tasks.
+//
+// A FIFO queue (a .fifo name and FifoQueue=true) keeps each message group
+// in order and locked while one of its messages is in flight, drops a
+// message whose deduplication id (given, or the body's SHA-256 under
+// ContentBasedDeduplication; per queue or per group, DeduplicationScope)
+// it took in the last five minutes, answering with the original's
+// message id and sequence number, refuses per-message delays, and
+// replays a receive retried with the same ReceiveRequestAttemptId. Its
+// dead-letter queue is a FIFO queue too. fifo.go describes the structures.
 //
 // It has two layers. The Engine owns queues and messages and is driven
 // through a Go API (CreateQueue, SendMessage, ReceiveMessage, DeleteMessage,
@@ -19,14 +28,18 @@
 // InvalidMessageContents, never replaced. Since encoding/json would
 // replace them silently with U+FFFD, the Service checks each JSON body's
 // raw text before trusting what it decoded (awsproto.ValidText); text that
-// is not Unicode outside any message refuses the whole request.
+// is not Unicode outside any message refuses the whole request. The plain
+// bodies of SendMessageBatch, ReceiveMessage and DeleteMessageBatch are
+// read by a decoder of its own (wire_decode.go) that takes only Unicode
+// text and hands every other body to encoding/json and these checks.
 // What queues hold in memory is bounded, per queue and for all queues
 // together (Options.MaxQueueBytes, MaxQueuedBytes; MessageBytes says how a
 // message counts): at the ceiling SendMessage and SendMessageBatch
 // entries are refused with RequestThrottled (ErrQueueFull) while receives,
 // deletes and purges go on, so the queue drains. AWS documents no such
-// ceiling; its limit of 120,000 messages in flight in a standard queue is
-// kept as AWS keeps it (ReceiveMessage answers OverLimit).
+// ceiling; its limit of 120,000 messages in flight in a queue (standard
+// or FIFO) is kept as AWS keeps it (ReceiveMessage answers OverLimit on a
+// standard queue, nothing on a FIFO queue).
 //
 // Time comes from a clock.Clock: visibility, delays, retention, long polls
 // and move tasks all follow it, and tests drive them with a fake clock.
@@ -35,9 +48,11 @@
 // durable: what it acknowledged survives a crash of the process. Queues
 // with their attributes, policies and tags; messages with their bodies,
 // attributes, MD5s, sent times, receive counts, first-receive times,
-// visibility deadlines, delays and dead-letter sources; deletes, purges and
-// move tasks with their progress. Each change is recorded under the
-// engine's lock and the request answers once its record is committed,
+// visibility deadlines, delays, dead-letter sources, and a FIFO queue's
+// group ids, deduplication ids and sequence numbers; a FIFO queue's
+// deduplication window; deletes, purges and move tasks with their
+// progress. (Receive request attempt ids are kept in memory only.) Each
+// change is recorded under the engine's lock and the request answers once its record is committed,
 // sharing the commit (one write-ahead log frame, one sync) with the
 // requests that came meanwhile (package journal). A receive answers only after the receive
 // counts it raised are on file, so a poison message still reaches its

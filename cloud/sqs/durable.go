@@ -16,7 +16,11 @@ package sqs
 //	messages/<name>/<seq>0     a message's fixed part: id, body, attributes, MD5s, sent time, DLQ source
 //	messages/<name>/<seq>1     its changing part: state, visibility deadline, receive count, first receive, receipt generation
 //	tasks/<handle>             a message move task and its progress
+//	dedup/<name>/<key>         a FIFO queue's deduplication id in its window: message id, sequence number, expiry
 //
+// A FIFO queue's record ends with its FIFO attributes, and its messages'
+// fixed parts with their deduplication ids and sequence numbers; records
+// written before FIFO queues existed end earlier and load as standard.
 // <seq> is the message's enqueue order in its queue (8 bytes, big-endian),
 // so a queue's messages load in order. A deleted message's two keys are
 // deleted, a purge or queue deletion drops the queue's bucket: bbolt reuses
@@ -45,6 +49,7 @@ var (
 	queuesBucket   = []byte("queues")
 	messagesBucket = []byte("messages")
 	tasksBucket    = []byte("tasks")
+	dedupBucket    = []byte("dedup")
 	keyFormat      = []byte("format")
 	keyRegion      = []byte("region")
 	keyAccount     = []byte("account")
@@ -75,6 +80,7 @@ var (
 	queuesPath   = journal.Path(rootBucket, queuesBucket)
 	messagesPath = journal.Path(rootBucket, messagesBucket)
 	tasksPath    = journal.Path(rootBucket, tasksBucket)
+	dedupPath    = journal.Path(rootBucket, dedupBucket)
 )
 
 // messagesOf is the path of queue name's messages bucket.
@@ -87,6 +93,9 @@ func (e *Engine) saveQueueLocked(q *queue) {
 	}
 	name := []byte(q.name)
 	e.record(journal.Put(queuesPath, name, encodeQueue(q)), journal.CreateBucket(messagesPath, name))
+	if q.fifo != nil {
+		e.record(journal.CreateBucket(dedupPath, name))
+	}
 }
 
 // deleteQueueRecordsLocked records that q, its messages and its move tasks
@@ -97,6 +106,9 @@ func (e *Engine) deleteQueueRecordsLocked(q *queue) {
 	}
 	name := []byte(q.name)
 	e.record(journal.Delete(queuesPath, name), journal.DeleteBucket(messagesPath, name))
+	if q.fifo != nil {
+		e.record(journal.DeleteBucket(dedupPath, name))
+	}
 	for _, t := range q.tasks {
 		e.record(journal.Delete(tasksPath, []byte(t.TaskHandle)))
 	}
@@ -109,7 +121,30 @@ func (e *Engine) logPurgeLocked(q *queue) {
 	}
 	name := []byte(q.name)
 	e.record(journal.DeleteBucket(messagesPath, name), journal.CreateBucket(messagesPath, name))
+	if q.fifo != nil {
+		e.record(journal.DeleteBucket(dedupPath, name)) // saveQueueLocked makes it again
+	}
 	e.saveQueueLocked(q)
+}
+
+// logDedupLocked records a deduplication id of q.
+func (e *Engine) logDedupLocked(q *queue, d *dedupEntry) {
+	if e.j == nil {
+		return
+	}
+	v := journal.NewEncoder(64)
+	v.Str(d.messageID)
+	v.Uint(d.sn)
+	v.Time(d.expires)
+	e.record(journal.Put(journal.Path(rootBucket, dedupBucket, []byte(q.name)), []byte(d.key), v.Bytes()))
+}
+
+// logDedupDeleteLocked records that a deduplication id of q expired.
+func (e *Engine) logDedupDeleteLocked(q *queue, d *dedupEntry) {
+	if e.j == nil {
+		return
+	}
+	e.record(journal.Delete(journal.Path(rootBucket, dedupBucket, []byte(q.name)), []byte(d.key)))
 }
 
 // fixedPart is what never changes about a message once enqueued. It is
@@ -119,6 +154,8 @@ type fixedPart struct {
 	id, body, md5Body, md5Attrs, md5Sys, senderID, groupID, deadLetterOf string
 	attrs, sysAttrs                                                      map[string]MessageAttributeValue
 	sentAt                                                               time.Time
+	dedupID                                                              string
+	sn                                                                   uint64
 }
 
 // messagesPath is the path of q's messages bucket, made once per queue.
@@ -142,6 +179,10 @@ func (f *fixedPart) encode() []byte {
 	e.Str(f.groupID)
 	e.Time(f.sentAt)
 	e.Str(f.deadLetterOf)
+	if f.sn != 0 {
+		e.Str(f.dedupID)
+		e.Uint(f.sn)
+	}
 	return e.Bytes()
 }
 
@@ -188,7 +229,7 @@ func (e *Engine) logEnqueueLocked(q *queue, m *message) {
 	fixed := &fixedPart{
 		id: m.id, body: m.body, md5Body: m.md5Body, md5Attrs: m.md5Attrs, md5Sys: m.md5Sys,
 		senderID: m.senderID, groupID: m.groupID, deadLetterOf: m.deadLetterOf,
-		attrs: m.attrs, sysAttrs: m.sysAttrs, sentAt: m.sentAt,
+		attrs: m.attrs, sysAttrs: m.sysAttrs, sentAt: m.sentAt, dedupID: m.dedupID, sn: m.sn,
 	}
 	path := q.messagesPath()
 	e.record(journal.PutLazy(path, msgKey(m.seq, partFixed), fixed.encode),
@@ -249,6 +290,12 @@ func encodeQueue(q *queue) []byte {
 	e.Bool(q.sseEnabled)
 	e.StrMap(q.tags)
 	e.Time(q.lastPurge)
+	if f := q.fifo; f != nil {
+		e.Bool(true)
+		e.Bool(f.contentDedup)
+		e.Str(f.dedupScope)
+		e.Str(f.throughput)
+	}
 	return e.Bytes()
 }
 
@@ -285,6 +332,9 @@ func (e *Engine) load() error {
 				return err
 			}
 			if err := e.loadMessages(root); err != nil {
+				return err
+			}
+			if err := e.loadDedup(root); err != nil {
 				return err
 			}
 			return e.loadTasks(root)
@@ -345,12 +395,12 @@ func (e *Engine) openRoot(tx *bbolt.Tx) (*bbolt.Bucket, error) {
 func (e *Engine) loadQueues(root *bbolt.Bucket) error {
 	err := root.Bucket(queuesBucket).ForEach(func(k, v []byte) error {
 		name := string(k)
-		if v == nil || !validQueueName(name) {
+		if v == nil || !validQueueName(name) && !validFifoQueueName(name) {
 			return fmt.Errorf("%w: queue record %q", ErrDataFile, k)
 		}
 		d := journal.NewDecoder(v)
 		id, created := d.Str(), d.Time()
-		q := newQueue(name, e.QueueARN(name), created)
+		q := newQueue(name, e.QueueARN(name), created, false)
 		q.id, q.modified = id, d.Time()
 		for _, n := range []*int{&q.delay, &q.maxSize, &q.retention, &q.wait, &q.visibility, &q.kmsReuse} {
 			*n = int(d.Int())
@@ -362,6 +412,10 @@ func (e *Engine) loadQueues(root *bbolt.Bucket) error {
 		q.sseEnabled = d.Bool()
 		q.tags = d.StrMap()
 		q.lastPurge = d.Time()
+		if d.More() && d.Bool() {
+			q.fifo = newFifoState()
+			q.fifo.contentDedup, q.fifo.dedupScope, q.fifo.throughput = d.Bool(), d.Str(), d.Str()
+		}
 		if err := d.Err(); err != nil {
 			return fmt.Errorf("%w: queue %s: %w", ErrDataFile, name, err)
 		}
@@ -434,6 +488,9 @@ func (e *Engine) loadQueueMessages(q *queue, b *bbolt.Bucket) error {
 			md5Body: d.Str(), md5Attrs: d.Str(), md5Sys: d.Str(), senderID: d.Str(), groupID: d.Str(),
 			sentAt: d.Time(), deadLetterOf: d.Str(), seq: seq,
 		}
+		if d.More() {
+			m.dedupID, m.sn = d.Str(), d.Uint()
+		}
 		if err := d.Err(); err != nil {
 			return fmt.Errorf("%w: message %d: %w", ErrDataFile, seq, err)
 		}
@@ -461,15 +518,90 @@ func (e *Engine) loadQueueMessages(q *queue, b *bbolt.Bucket) error {
 		q.byAge.push(m)
 		switch m.state {
 		case stateReady:
-			q.ready.push(m)
+			if q.fifo != nil {
+				q.fifo.makeReady(m)
+			} else {
+				q.ready.push(m)
+			}
 		case stateDelayed:
 			q.pending.push(m)
 			q.nDelayed++
 		case stateInflight:
 			q.pending.push(m)
 			q.nInflight++
+			if q.fifo != nil {
+				g := q.fifo.group(m.groupID, true)
+				g.inflight++
+				q.fifo.settle(g)
+			}
+		}
+		if q.fifo != nil {
+			q.fifo.lastSN = max(q.fifo.lastSN, m.sn)
 		}
 		q.seq = max(q.seq, seq)
+	}
+	return nil
+}
+
+// loadDedup loads the FIFO queues' deduplication ids still in their
+// window, dropping the expired ones (and those of queues that are gone)
+// from the file.
+func (e *Engine) loadDedup(root *bbolt.Bucket) error {
+	all := root.Bucket(dedupBucket)
+	if all == nil {
+		return nil // a file from before FIFO queues
+	}
+	now := e.clk.Now()
+	var orphans [][]byte
+	err := all.ForEach(func(k, v []byte) error {
+		b := all.Bucket(k)
+		q := e.queues[string(k)]
+		if v != nil || b == nil {
+			return fmt.Errorf("%w: dedup: %q is not a queue's bucket", ErrDataFile, k)
+		}
+		if q == nil || q.fifo == nil {
+			orphans = append(orphans, slices.Clone(k))
+			return nil
+		}
+		var live []*dedupEntry
+		var expired [][]byte
+		err := b.ForEach(func(key, v []byte) error {
+			d := journal.NewDecoder(v)
+			ent := &dedupEntry{key: string(key), messageID: d.Str(), sn: d.Uint(), expires: d.Time()}
+			if err := d.Err(); err != nil {
+				return fmt.Errorf("%w: queue %s: deduplication id %q: %w", ErrDataFile, q.name, key, err)
+			}
+			q.fifo.lastSN = max(q.fifo.lastSN, ent.sn)
+			if !now.Before(ent.expires) {
+				expired = append(expired, slices.Clone(key))
+				return nil
+			}
+			live = append(live, ent)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, key := range expired {
+			if err := b.Delete(key); err != nil {
+				return fmt.Errorf("queue %s: drop expired deduplication id: %w", q.name, err)
+			}
+		}
+		slices.SortFunc(live, func(a, b *dedupEntry) int { return a.expires.Compare(b.expires) })
+		for _, ent := range live {
+			q.fifo.addDedup(ent)
+			q.bytes += ent.size()
+			e.queued += ent.size()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load deduplication ids: %w", err)
+	}
+	for _, k := range orphans {
+		if err := all.DeleteBucket(k); err != nil {
+			return fmt.Errorf("load deduplication ids: drop orphan bucket %q: %w", k, err)
+		}
 	}
 	return nil
 }

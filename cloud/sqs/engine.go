@@ -60,8 +60,10 @@ const (
 )
 
 // MaxInflight is AWS's limit on the messages in flight (received, not yet
-// deleted or visible again) in one standard queue: ReceiveMessage answers
-// OverLimit past it.
+// deleted or visible again) in one queue, standard or FIFO (AWS raised
+// FIFO queues' limit from 20,000 to standard queues' 120,000): past it
+// ReceiveMessage answers OverLimit on a standard queue and, as AWS
+// documents for FIFO queues, no messages and no error on a FIFO queue.
 const MaxInflight = 120_000
 
 func (o Options) withDefaults() Options {
@@ -270,9 +272,11 @@ type queue struct {
 	deleted   bool
 	tasks     []*moveTask // move tasks with this queue as source, oldest first
 	msgPath   [][]byte    // the journal path of its messages bucket, once made
+
+	fifo *fifoState // nil for a standard queue
 }
 
-func newQueue(name, arn string, now time.Time) *queue {
+func newQueue(name, arn string, now time.Time, fifo bool) *queue {
 	q := &queue{
 		name: name, arn: arn, id: randomHex(6),
 		created: now, modified: now,
@@ -280,6 +284,9 @@ func newQueue(name, arn string, now time.Time) *queue {
 		kmsReuse: defaultKMSReuse, sseEnabled: true,
 		tags: map[string]string{},
 		msgs: map[string]*message{},
+	}
+	if fifo {
+		q.fifo = newFifoState()
 	}
 	q.ready = msgHeap{less: func(a, b *message) bool { return a.seq < b.seq }, pos: func(m *message) *int { return &m.heapIdx }}
 	q.pending = msgHeap{less: func(a, b *message) bool {
@@ -361,9 +368,16 @@ func validQueueName(name string) bool {
 	return true
 }
 
-// CreateQueue creates a standard queue, or returns the URL of an existing
-// queue of that name when every attribute given matches it (AWS's
-// idempotent create). FIFO queues are not supported.
+// validFifoQueueName: a name that validQueueName accepts followed by
+// .fifo, 80 characters at most with the suffix.
+func validFifoQueueName(name string) bool {
+	base, ok := strings.CutSuffix(name, ".fifo")
+	return ok && len(name) <= 80 && validQueueName(base)
+}
+
+// CreateQueue creates a queue (a FIFO queue with FifoQueue "true"), or
+// returns the URL of an existing queue of that name when every attribute
+// given matches it (AWS's idempotent create).
 func (e *Engine) CreateQueue(name string, attrs, tags map[string]string) (string, error) {
 	if err := e.createQueue(name, attrs, tags); err != nil {
 		return "", fmt.Errorf("sqs: create queue %s: %w", name, err)
@@ -374,33 +388,39 @@ func (e *Engine) CreateQueue(name string, attrs, tags map[string]string) (string
 func (e *Engine) createQueue(name string, attrs, tags map[string]string) error {
 	fifo := false
 	if v, ok := attrs["FifoQueue"]; ok {
-		switch v {
-		case "true":
-			fifo = true
-		case "false":
-		default:
+		b, ok := boolAttr(v)
+		if !ok {
 			return errInvalidAttributeValue("Invalid value for the parameter FifoQueue.")
 		}
+		fifo = b
 	}
 	if name == "" {
 		return errMissingParameter("QueueName")
 	}
 	if fifo {
-		if !strings.HasSuffix(name, ".fifo") || !validQueueName(strings.TrimSuffix(name, ".fifo")) {
+		if !validFifoQueueName(name) {
 			return errInvalidParameter("The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.")
 		}
-		return errUnsupported("FIFO queues are not supported by this endpoint; only standard queues are.")
-	}
-	if !validQueueName(name) {
-		return errInvalidParameter("Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length")
+	} else {
+		// A .fifo name without FifoQueue=true fails here: a period is not
+		// a standard queue's character.
+		if !validQueueName(name) {
+			return errInvalidParameter("Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length")
+		}
+		// AWS refuses FifoQueue on a standard queue even as "false"
+		// (LocalStack's snapshot
+		// test_create_standard_queue_with_fifo_attribute_raises_error).
+		if _, ok := attrs["FifoQueue"]; ok {
+			return errInvalidAttributeName("FifoQueue")
+		}
 	}
 	if len(tags) > 50 {
 		return errInvalidParameter("Too many tags added for queue %s.", name)
 	}
-	return e.update(func() error { return e.createQueueLocked(name, attrs, tags) })
+	return e.update(func() error { return e.createQueueLocked(name, attrs, tags, fifo) })
 }
 
-func (e *Engine) createQueueLocked(name string, attrs, tags map[string]string) error {
+func (e *Engine) createQueueLocked(name string, attrs, tags map[string]string, fifo bool) error {
 	now := e.clk.Now()
 	if q := e.queues[name]; q != nil {
 		// Idempotent: every attribute sent must equal the queue's.
@@ -415,7 +435,7 @@ func (e *Engine) createQueueLocked(name string, attrs, tags map[string]string) e
 		}
 		return nil
 	}
-	q := newQueue(name, e.QueueARN(name), now)
+	q := newQueue(name, e.QueueARN(name), now, fifo)
 	if err := e.applyAttributesLocked(q, attrs, true); err != nil {
 		return err
 	}
@@ -431,6 +451,9 @@ func (e *Engine) createQueueLocked(name string, attrs, tags map[string]string) e
 // numbers compare as numbers, the rest as text.
 func sameAttributeValue(name, have, want string) bool {
 	if have == want {
+		return true
+	}
+	if b, ok := boolAttr(want); ok && have == strconv.FormatBool(b) {
 		return true
 	}
 	a, err1 := strconv.Atoi(have)
@@ -591,10 +614,7 @@ func selectAttributes(all map[string]string, names []string) (map[string]string,
 		if n == "All" {
 			return all, nil
 		}
-		if fifoOnlyAttributes[n] {
-			continue
-		}
-		known := false
+		known := fifoOnlyAttributes[n] // reported for FIFO queues only
 		for _, k := range queueAttributeNames {
 			if k == n {
 				known = true
@@ -616,7 +636,7 @@ func (e *Engine) attributesLocked(q *queue, now time.Time) map[string]string {
 	itoa := strconv.Itoa
 	a := map[string]string{
 		"QueueArn":                              q.arn,
-		"ApproximateNumberOfMessages":           itoa(q.ready.Len()),
+		"ApproximateNumberOfMessages":           itoa(q.readyLen()),
 		"ApproximateNumberOfMessagesNotVisible": itoa(q.nInflight),
 		"ApproximateNumberOfMessagesDelayed":    itoa(q.nDelayed),
 		"CreatedTimestamp":                      strconv.FormatInt(q.created.Unix(), 10),
@@ -640,6 +660,12 @@ func (e *Engine) attributesLocked(q *queue, now time.Time) map[string]string {
 	if q.kmsKeyID != "" {
 		a["KmsMasterKeyId"] = q.kmsKeyID
 		a["KmsDataKeyReusePeriodSeconds"] = itoa(q.kmsReuse)
+	}
+	if f := q.fifo; f != nil {
+		a["FifoQueue"] = "true"
+		a["ContentBasedDeduplication"] = strconv.FormatBool(f.contentDedup)
+		a["DeduplicationScope"] = f.dedupScope
+		a["FifoThroughputLimit"] = f.throughput
 	}
 	return a
 }
@@ -669,6 +695,11 @@ func (e *Engine) SetQueueAttributes(name string, attrs map[string]string) error 
 // them all.
 func (e *Engine) applyAttributesLocked(q *queue, attrs map[string]string, creating bool) error {
 	c := *q // validated copy of the settable fields
+	var contentDedup bool
+	var scope, throughput string
+	if q.fifo != nil {
+		contentDedup, scope, throughput = q.fifo.contentDedup, q.fifo.dedupScope, q.fifo.throughput
+	}
 	intIn := func(name, v string, lo, hi int) (int, error) {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < lo || n > hi {
@@ -729,8 +760,40 @@ func (e *Engine) applyAttributesLocked(q *queue, attrs map[string]string, creati
 				c.redriveAllowRaw = v
 			}
 		case "FifoQueue":
-			if !creating {
+			// The errors are AWS's (LocalStack's snapshot
+			// test_set_unsupported_attribute_fifo): "true" again is
+			// accepted on a FIFO queue.
+			switch b, ok := boolAttr(v); {
+			case q.fifo == nil:
 				err = errInvalidAttributeName(k)
+			case creating:
+			case !ok:
+				err = errInvalidAttributeValue("Invalid value for the parameter FifoQueue.")
+			case !b:
+				err = errInvalidAttributeValue("Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.")
+			}
+		case "ContentBasedDeduplication":
+			if q.fifo == nil {
+				err = errInvalidAttributeName(k)
+			} else if b, ok := boolAttr(v); ok {
+				contentDedup = b
+			} else {
+				err = errInvalidAttributeValue("Invalid value for the parameter ContentBasedDeduplication.")
+			}
+		case "DeduplicationScope", "FifoThroughputLimit":
+			if q.fifo == nil {
+				// AWS's words (LocalStack's snapshot
+				// test_create_standard_queue_with_fifo_attribute_raises_error).
+				err = errInvalidAttributeNameMessage("You can specify the %s only when FifoQueue is set to true.", k)
+				break
+			}
+			switch {
+			case k == "DeduplicationScope" && (v == scopeQueue || v == scopeMessageGroup):
+				scope = v
+			case k == "FifoThroughputLimit" && (v == limitPerQueue || v == limitPerMessageGroup):
+				throughput = v
+			default:
+				err = errInvalidAttributeValue("Invalid value for the parameter %s.", k)
 			}
 		default:
 			err = errInvalidAttributeName(k)
@@ -738,6 +801,14 @@ func (e *Engine) applyAttributesLocked(q *queue, attrs map[string]string, creati
 		if err != nil {
 			return err
 		}
+	}
+	if q.fifo != nil && throughput == limitPerMessageGroup && scope != scopeMessageGroup {
+		// AWS documents that perMessageGroupId is allowed only with the
+		// messageGroup deduplication scope.
+		return errInvalidAttributeValue("Invalid value for the parameter FifoThroughputLimit. Reason: perMessageGroupId is allowed only when DeduplicationScope is messageGroup.")
+	}
+	if q.fifo != nil {
+		q.fifo.contentDedup, q.fifo.dedupScope, q.fifo.throughput = contentDedup, scope, throughput
 	}
 	q.delay, q.maxSize, q.retention, q.wait, q.visibility = c.delay, c.maxSize, c.retention, c.wait, c.visibility
 	q.kmsReuse, q.kmsKeyID, q.sseEnabled = c.kmsReuse, c.kmsKeyID, c.sseEnabled

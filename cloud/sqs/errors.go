@@ -72,23 +72,33 @@ func errQueueFull(name, why string) error {
 // messages in flight, as AWS's.
 func errOverLimit(name string) *awsproto.Error {
 	return awsproto.Errorf(http.StatusForbidden, "OverLimit",
-		"The queue %s has %d messages in flight, the most a standard queue allows: delete them, or let their visibility timeout run out, before receiving more.", name, MaxInflight)
+		"The queue %s has %d messages in flight, the most a queue allows: delete them, or let their visibility timeout run out, before receiving more.", name, MaxInflight)
 }
 
 // The errors below carry AWS's codes: Code is the Query protocol's (and the
 // x-amzn-query-error header's), Type the JSON protocol's shape name where
 // the service model gives one.
 
+// InvalidParameterValue and MissingParameter travel in the JSON protocol
+// as InvalidParameterValueException and MissingRequiredParameterException
+// (the QueryErrorCode of LocalStack's snapshots recorded against AWS, e.g.
+// test_posting_to_fifo_requires_deduplicationid_group_id), their Query
+// codes in the x-amzn-query-error header.
+
 func errInvalidParameter(format string, args ...any) *awsproto.Error {
-	return awsproto.Errorf(http.StatusBadRequest, "InvalidParameterValue", format, args...)
+	return awsproto.Errorf(http.StatusBadRequest, "InvalidParameterValue", format, args...).WithType("InvalidParameterValueException")
 }
 
 func errMissingParameter(name string) *awsproto.Error {
-	return awsproto.Errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter %s.", name)
+	return awsproto.Errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter %s.", name).WithType("MissingRequiredParameterException")
 }
 
 func errInvalidAttributeName(name string) *awsproto.Error {
 	return awsproto.Errorf(http.StatusBadRequest, "InvalidAttributeName", "Unknown Attribute %s.", name)
+}
+
+func errInvalidAttributeNameMessage(format string, args ...any) *awsproto.Error {
+	return awsproto.Errorf(http.StatusBadRequest, "InvalidAttributeName", format, args...)
 }
 
 func errInvalidAttributeValue(format string, args ...any) *awsproto.Error {
@@ -130,10 +140,6 @@ func errBatchTooLong(n int) *awsproto.Error {
 		"Batch requests cannot be longer than %d bytes. You have sent %d bytes.", MaxMessageBytes, n).WithType("BatchRequestTooLong")
 }
 
-func errUnsupported(format string, args ...any) *awsproto.Error {
-	return awsproto.Errorf(http.StatusBadRequest, "AWS.SimpleQueueService.UnsupportedOperation", format, args...).WithType("UnsupportedOperation")
-}
-
 func errPurgeInProgress(name string) *awsproto.Error {
 	return awsproto.Errorf(http.StatusForbidden, "AWS.SimpleQueueService.PurgeQueueInProgress",
 		"Only one PurgeQueue operation on %s is allowed every 60 seconds.", name).WithType("PurgeQueueInProgress")
@@ -141,6 +147,13 @@ func errPurgeInProgress(name string) *awsproto.Error {
 
 func errInvalidMessageContents(format string, args ...any) *awsproto.Error {
 	return awsproto.Errorf(http.StatusBadRequest, "InvalidMessageContents", format, args...)
+}
+
+// errReceiptHandleExpired is AWS's answer to a FIFO queue's DeleteMessage
+// with a receipt handle whose visibility timeout ran out (LocalStack's
+// snapshot test_fifo_delete_after_visibility_timeout).
+func errReceiptHandleExpired(handle string) *awsproto.Error {
+	return errInvalidParameter("Value %s for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.", handle)
 }
 
 func errResourceNotFound(format string, args ...any) *awsproto.Error {

@@ -33,6 +33,20 @@ func fuzzService(t *testing.T) (*cloudsqs.Service, context.Context) {
 	if _, err := e.SendMessage(context.Background(), "q", cloudsqs.SendInput{Body: "seed"}); err != nil {
 		t.Fatal(err)
 	}
+	// A FIFO queue "f.fifo" (with a FIFO dead-letter queue) holding two
+	// messages of one group.
+	if _, err := e.CreateQueue("dlq.fifo", map[string]string{"FifoQueue": "true"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.CreateQueue("f.fifo", map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true",
+		"RedrivePolicy": `{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq.fifo","maxReceiveCount":1}`}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"one", "two"} {
+		if _, err := e.SendMessage(context.Background(), "f.fifo", cloudsqs.SendInput{Body: b, MessageGroupID: "g"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return svc, ctx
@@ -50,6 +64,11 @@ func FuzzQueryForm(f *testing.F) {
 		"Action=ListQueues&MaxResults=1&NextToken=%%%",
 		"Action=SetQueueAttributes&QueueUrl=http%3A%2F%2Fh%2F000000000000%2Fq&Attribute.1.Name=Policy&Attribute.1.Value=%7B%22Statement%22%3A1%7D",
 		"Action=GetQueueAttributes&QueueUrl=http%3A%2F%2Fh%2F000000000000%2Fq&AttributeName.99999999999999999999=All",
+		"Action=SendMessage&QueueUrl=http%3A%2F%2Fh%2F000000000000%2Ff.fifo&MessageBody=hi&MessageGroupId=g&MessageDeduplicationId=d%21",
+		"Action=SendMessageBatch&QueueUrl=http%3A%2F%2Fh%2F000000000000%2Ff.fifo&SendMessageBatchRequestEntry.1.Id=a&SendMessageBatchRequestEntry.1.MessageBody=x&SendMessageBatchRequestEntry.1.MessageGroupId=h",
+		"Action=ReceiveMessage&QueueUrl=http%3A%2F%2Fh%2F000000000000%2Ff.fifo&MaxNumberOfMessages=10&ReceiveRequestAttemptId=a&VisibilityTimeout=0",
+		"Action=CreateQueue&QueueName=x.fifo&Attribute.1.Name=FifoQueue&Attribute.1.Value=true&Attribute.2.Name=FifoThroughputLimit&Attribute.2.Value=perMessageGroupId",
+		"Action=PurgeQueue&QueueUrl=http%3A%2F%2Fh%2F000000000000%2Ff.fifo",
 	} {
 		f.Add(s)
 	}
@@ -81,6 +100,9 @@ func FuzzJSONRequest(f *testing.F) {
 		`{"SourceArn":"arn:aws:sqs:us-east-1:000000000000:dlq","MaxNumberOfMessagesPerSecond":1e99}`,
 		`{` + q + `,"Attributes":{"RedrivePolicy":"{\"maxReceiveCount\":[]}"}}`,
 		`[]`, `null`, `{"MaxResults":-1}`,
+		`{"QueueUrl":"http://127.0.0.1:4566/000000000000/f.fifo","MessageBody":"x","MessageGroupId":"g","MessageDeduplicationId":"d"}`,
+		`{"QueueUrl":"http://127.0.0.1:4566/000000000000/f.fifo","MaxNumberOfMessages":10,"VisibilityTimeout":0,"ReceiveRequestAttemptId":"r"}`,
+		`{"QueueUrl":"http://127.0.0.1:4566/000000000000/f.fifo","Entries":[{"Id":"a","MessageBody":"x","MessageGroupId":"g"},{"Id":"b","MessageBody":"x","MessageGroupId":"g"}]}`,
 	} {
 		f.Add(uint8(i), []byte(s))
 	}

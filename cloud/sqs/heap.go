@@ -1,48 +1,57 @@
 package sqs
 
-// msgHeap is a binary min-heap of messages that records each message's
-// position (through pos) so that any message can be removed or re-ordered
-// in O(log n): receive, delete and visibility changes never scan a queue.
-type msgHeap struct {
-	items []*message
-	less  func(a, b *message) bool
-	pos   func(m *message) *int
+// posHeap is a binary min-heap that records each item's position (through
+// pos) so that any item can be removed or re-ordered in O(log n): receive,
+// delete and visibility changes never scan a queue. Messages are kept in
+// them by enqueue order, visibility time and age (msgHeap), and a FIFO
+// queue's available groups by their first message (fifo.go).
+type posHeap[T comparable] struct {
+	items []T
+	less  func(a, b T) bool
+	pos   func(T) *int
 }
 
-func (h *msgHeap) Len() int { return len(h.items) }
+// msgHeap is a heap of messages.
+type msgHeap = posHeap[*message]
 
-func (h *msgHeap) top() *message {
+func (h *posHeap[T]) Len() int { return len(h.items) }
+
+// top returns the least item, or the zero T when the heap is empty.
+func (h *posHeap[T]) top() T {
 	if len(h.items) == 0 {
-		return nil
+		var zero T
+		return zero
 	}
 	return h.items[0]
 }
 
-func (h *msgHeap) push(m *message) {
-	*h.pos(m) = len(h.items)
-	h.items = append(h.items, m)
+func (h *posHeap[T]) push(x T) {
+	*h.pos(x) = len(h.items)
+	h.items = append(h.items, x)
 	h.up(len(h.items) - 1)
 }
 
-func (h *msgHeap) pop() *message {
+func (h *posHeap[T]) pop() T {
 	if len(h.items) == 0 {
-		return nil
+		var zero T
+		return zero
 	}
-	m := h.items[0]
-	h.remove(m)
-	return m
+	x := h.items[0]
+	h.remove(x)
+	return x
 }
 
-// remove takes m out of the heap; m must be in it.
-func (h *msgHeap) remove(m *message) {
-	i := *h.pos(m)
+// remove takes x out of the heap; x must be in it.
+func (h *posHeap[T]) remove(x T) {
+	i := *h.pos(x)
 	last := len(h.items) - 1
 	if i != last {
 		h.swap(i, last)
 	}
-	h.items[last] = nil
+	var zero T
+	h.items[last] = zero
 	h.items = h.items[:last]
-	*h.pos(m) = -1
+	*h.pos(x) = -1
 	if i != last {
 		if !h.down(i) {
 			h.up(i)
@@ -50,28 +59,28 @@ func (h *msgHeap) remove(m *message) {
 	}
 }
 
-// fix restores order after m's key changed.
-func (h *msgHeap) fix(m *message) {
-	i := *h.pos(m)
+// fix restores order after x's key changed.
+func (h *posHeap[T]) fix(x T) {
+	i := *h.pos(x)
 	if !h.down(i) {
 		h.up(i)
 	}
 }
 
-func (h *msgHeap) reset() {
-	for _, m := range h.items {
-		*h.pos(m) = -1
+func (h *posHeap[T]) reset() {
+	for _, x := range h.items {
+		*h.pos(x) = -1
 	}
 	h.items = nil
 }
 
-func (h *msgHeap) swap(i, j int) {
+func (h *posHeap[T]) swap(i, j int) {
 	h.items[i], h.items[j] = h.items[j], h.items[i]
 	*h.pos(h.items[i]) = i
 	*h.pos(h.items[j]) = j
 }
 
-func (h *msgHeap) up(j int) {
+func (h *posHeap[T]) up(j int) {
 	for j > 0 {
 		i := (j - 1) / 2
 		if !h.less(h.items[j], h.items[i]) {
@@ -82,7 +91,7 @@ func (h *msgHeap) up(j int) {
 	}
 }
 
-func (h *msgHeap) down(i0 int) bool {
+func (h *posHeap[T]) down(i0 int) bool {
 	i, n := i0, len(h.items)
 	for {
 		l := 2*i + 1

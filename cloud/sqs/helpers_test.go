@@ -3,6 +3,7 @@ package sqs_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/orderflow/orderflow/cloud/clock"
 	"github.com/orderflow/orderflow/cloud/journal"
 	cloudsqs "github.com/orderflow/orderflow/cloud/sqs"
+	"github.com/orderflow/orderflow/internal/ownbody"
 )
 
 // t0 is where fake clocks start.
@@ -116,13 +118,18 @@ func (b backend) newFixtureWith(t testing.TB, fake bool, set func(*cloudsqs.Opti
 }
 
 // newClient is a real SDK client for the endpoint, which never retries: a
-// test sees every failure.
+// test sees every failure. Its HTTP client gives the transport a copy of
+// each request body (package ownbody): without it, a test that makes
+// thousands of requests fails now and then on the SDK's race between
+// closing a request body and the transport writing it, which loses a 200
+// answer ("use of closed network connection").
 func newClient(endpoint string) *sqs.Client {
 	return sqs.New(sqs.Options{
 		Region:           "us-east-1",
 		BaseEndpoint:     aws.String(endpoint),
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       ownbody.Client{Next: &http.Client{Transport: &http.Transport{}}},
 	})
 }
 

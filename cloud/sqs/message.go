@@ -82,7 +82,9 @@ func md5OfAttributes(attrs map[string]MessageAttributeValue) string {
 
 func md5Hex(s string) string {
 	sum := md5.Sum([]byte(s))
-	return hex.EncodeToString(sum[:])
+	var h [2 * md5.Size]byte
+	hex.Encode(h[:], sum[:])
+	return string(h[:])
 }
 
 // validBodyChars reports whether s holds only the characters SQS accepts:

@@ -75,7 +75,7 @@ type attributeValue struct {
 }
 
 func formAttributeValues(f awsproto.Form, prefix string) (map[string]attributeValue, error) {
-	structs := f.Structs(prefix)
+	structs := formStructs(f, prefix)
 	if len(structs) == 0 {
 		return nil, nil
 	}

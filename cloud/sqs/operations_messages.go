@@ -92,6 +92,7 @@ type sendMessageOutput struct {
 	MD5OfMessageAttributes       string `json:",omitempty" xml:",omitempty"`
 	MD5OfMessageSystemAttributes string `json:",omitempty" xml:",omitempty"`
 	MessageId                    string
+	SequenceNumber               string `json:",omitempty" xml:",omitempty"`
 }
 
 func formSendFields(f awsproto.Form, in *sendMessageInput) (err error) {
@@ -147,6 +148,7 @@ func runSendMessage(s *Service, ctx context.Context, in *sendMessageInput) (any,
 	return &sendMessageOutput{
 		MD5OfMessageBody: out.MD5OfMessageBody, MD5OfMessageAttributes: out.MD5OfMessageAttributes,
 		MD5OfMessageSystemAttributes: out.MD5OfMessageSystemAttributes, MessageId: out.MessageID,
+		SequenceNumber: out.SequenceNumber,
 	}, nil
 }
 
@@ -174,7 +176,7 @@ type sendMessageBatchOutput struct {
 
 func formSendMessageBatch(f awsproto.Form, in *sendMessageBatchInput) error {
 	in.QueueUrl = f.Get("QueueUrl")
-	for _, sf := range f.Structs("SendMessageBatchRequestEntry") {
+	for _, sf := range formStructs(f, "SendMessageBatchRequestEntry") {
 		e := sendBatchEntry{Id: sf.Get("Id")}
 		if err := formSendFields(sf, &e.sendMessageInput); err != nil {
 			return err
@@ -199,7 +201,7 @@ func runSendMessageBatch(s *Service, ctx context.Context, in *sendMessageBatchIn
 	if total > MaxMessageBytes {
 		return nil, errBatchTooLong(total)
 	}
-	if _, err := s.eng.GetQueueURL(name); err != nil {
+	if err := s.eng.checkFifoBatch(name, inputs, convErr); err != nil {
 		return nil, err
 	}
 	out := &sendMessageBatchOutput{Successful: []sendBatchResultEntry{}, Failed: []batchError{}}
@@ -220,6 +222,7 @@ func runSendMessageBatch(s *Service, ctx context.Context, in *sendMessageBatchIn
 		out.Successful = append(out.Successful, sendBatchResultEntry{Id: e.Id, sendMessageOutput: sendMessageOutput{
 			MD5OfMessageBody: r.MD5OfMessageBody, MD5OfMessageAttributes: r.MD5OfMessageAttributes,
 			MD5OfMessageSystemAttributes: r.MD5OfMessageSystemAttributes, MessageId: r.MessageID,
+			SequenceNumber: r.SequenceNumber,
 		}})
 	}
 	if err := durable(last); err != nil {
@@ -304,8 +307,9 @@ func runReceiveMessage(s *Service, ctx context.Context, in *receiveMessageInput)
 	}
 	ri := ReceiveInput{
 		VisibilityTimeout: in.VisibilityTimeout, WaitTimeSeconds: in.WaitTimeSeconds,
-		AttributeNames:        append(append([]string(nil), in.AttributeNames...), in.MessageSystemAttributeNames...),
-		MessageAttributeNames: in.MessageAttributeNames,
+		AttributeNames:          append(append([]string(nil), in.AttributeNames...), in.MessageSystemAttributeNames...),
+		MessageAttributeNames:   in.MessageAttributeNames,
+		ReceiveRequestAttemptID: in.ReceiveRequestAttemptId,
 	}
 	if in.MaxNumberOfMessages != nil {
 		ri.MaxNumberOfMessages = *in.MaxNumberOfMessages
@@ -369,7 +373,7 @@ type deleteMessageBatchOutput struct {
 
 func formDeleteMessageBatch(f awsproto.Form, in *deleteMessageBatchInput) error {
 	in.QueueUrl = f.Get("QueueUrl")
-	for _, e := range f.Structs("DeleteMessageBatchRequestEntry") {
+	for _, e := range formStructs(f, "DeleteMessageBatchRequestEntry") {
 		in.Entries = append(in.Entries, deleteBatchEntry{Id: e.Get("Id"), ReceiptHandle: e.Get("ReceiptHandle")})
 	}
 	return nil
@@ -443,7 +447,7 @@ type changeVisibilityBatchOutput struct {
 
 func formChangeVisibilityBatch(f awsproto.Form, in *changeVisibilityBatchInput) error {
 	in.QueueUrl = f.Get("QueueUrl")
-	for _, e := range f.Structs("ChangeMessageVisibilityBatchRequestEntry") {
+	for _, e := range formStructs(f, "ChangeMessageVisibilityBatchRequestEntry") {
 		v, err := formInt(e, "VisibilityTimeout")
 		if err != nil {
 			return err

@@ -2,8 +2,11 @@ package sqs
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,8 +34,10 @@ type message struct {
 	md5Sys   string
 	senderID string
 	groupID  string
+	dedupID  string // a FIFO queue's message's deduplication id
 	sentAt   time.Time
 	seq      uint64
+	sn       uint64 // a FIFO queue's message's SequenceNumber
 
 	state        msgState
 	visibleAt    time.Time // for delayed and in-flight messages
@@ -105,10 +110,13 @@ type SendInput struct {
 	MessageSystemAttributes map[string]MessageAttributeValue
 	// DelaySeconds overrides the queue's delay when not nil (0 to 900).
 	DelaySeconds *int
-	// MessageGroupID is kept and returned (standard queues accept it for
-	// fair queueing).
+	// MessageGroupID is a FIFO queue's message group, required there;
+	// standard queues keep and return it too (fair queueing). 1 to 128
+	// alphanumerics and punctuation.
 	MessageGroupID string
-	// MessageDeduplicationID is refused: it belongs to FIFO queues.
+	// MessageDeduplicationID is a FIFO queue's deduplication id (1 to 128
+	// alphanumerics and punctuation), required unless the queue has
+	// ContentBasedDeduplication; a standard queue refuses it.
 	MessageDeduplicationID string
 	// SenderID is the SenderId system attribute; default the account id.
 	SenderID string
@@ -120,6 +128,11 @@ type SendOutput struct {
 	MD5OfMessageBody             string
 	MD5OfMessageAttributes       string
 	MD5OfMessageSystemAttributes string
+	// SequenceNumber is a FIFO queue's: a decimal string that grows with
+	// every message the queue takes (empty for a standard queue). A
+	// duplicate within the deduplication window answers with its
+	// original's MessageID and SequenceNumber.
+	SequenceNumber string
 }
 
 // Size is what the message counts towards the 1 MiB limits: the body and
@@ -136,14 +149,14 @@ func (in SendInput) validate() error {
 	if in.DelaySeconds != nil && (*in.DelaySeconds < 0 || *in.DelaySeconds > maxDelaySeconds) {
 		return errInvalidParameter("Value %d for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= %d.", *in.DelaySeconds, maxDelaySeconds)
 	}
-	if in.MessageDeduplicationID != "" {
-		return errInvalidParameter("The request include parameter that is not valid for this queue type. Reason: MessageDeduplicationId is only valid for FIFO queues.")
-	}
 	if !utf8.ValidString(in.MessageGroupID) {
 		return errBadChars("MessageGroupId")
 	}
-	if len(in.MessageGroupID) > 128 {
-		return errInvalidParameter("Value %s for parameter MessageGroupId is invalid. Reason: MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.", in.MessageGroupID)
+	if in.MessageGroupID != "" && !validFifoToken(in.MessageGroupID) {
+		return errBadToken("MessageGroupId", in.MessageGroupID)
+	}
+	if !utf8.ValidString(in.MessageDeduplicationID) {
+		return errBadChars("MessageDeduplicationId")
 	}
 	if err := validateMessageAttributes(in.MessageAttributes, false); err != nil {
 		return err
@@ -169,8 +182,20 @@ func (e *Engine) ValidateSend(name string, in SendInput) error {
 		if err != nil {
 			return err
 		}
+		if err := checkQueueType(q, in); err != nil {
+			return err
+		}
 		return checkSize(q, in)
 	})
+}
+
+// checkQueueType applies the rules of q's type to a message.
+func checkQueueType(q *queue, in SendInput) error {
+	if q.fifo != nil {
+		_, err := q.checkFifoSend(in)
+		return err
+	}
+	return checkStandardSend(in)
 }
 
 func checkSize(q *queue, in SendInput) error {
@@ -219,13 +244,33 @@ func (e *Engine) sendLocked(name string, in SendInput, authorize func(*queue) er
 			return SendOutput{}, err
 		}
 	}
+	var dedupID string
+	if q.fifo != nil {
+		if dedupID, err = q.checkFifoSend(in); err != nil {
+			return SendOutput{}, err
+		}
+	} else if err := checkStandardSend(in); err != nil {
+		return SendOutput{}, err
+	}
 	if err := checkSize(q, in); err != nil {
 		return SendOutput{}, err
+	}
+	now := e.clk.Now()
+	var key string
+	if f := q.fifo; f != nil {
+		e.sweepFifoLocked(q, now)
+		key = f.dedupKey(in.MessageGroupID, dedupID)
+		if d := f.dedup[key]; d != nil {
+			// A duplicate: accepted, not enqueued, answered as the
+			// original was.
+			return SendOutput{MessageID: d.messageID, MD5OfMessageBody: md5Hex(in.Body),
+				MD5OfMessageAttributes: md5OfAttributes(in.MessageAttributes), MD5OfMessageSystemAttributes: md5OfAttributes(in.MessageSystemAttributes),
+				SequenceNumber: formatSN(d.sn)}, nil
+		}
 	}
 	if err := e.roomLocked(q, MessageBytes(in)); err != nil {
 		return SendOutput{}, err
 	}
-	now := e.clk.Now()
 	m := &message{
 		id:       awsproto.NewRequestID(),
 		body:     in.Body,
@@ -236,17 +281,26 @@ func (e *Engine) sendLocked(name string, in SendInput, authorize func(*queue) er
 		md5Sys:   md5OfAttributes(in.MessageSystemAttributes),
 		senderID: in.SenderID,
 		groupID:  in.MessageGroupID,
+		dedupID:  dedupID,
 		sentAt:   now,
 	}
 	if m.senderID == "" {
 		m.senderID = e.opts.AccountID
 	}
 	delay := q.delay
-	if in.DelaySeconds != nil {
+	if in.DelaySeconds != nil && q.fifo == nil {
+		// A FIFO queue's messages take the queue's delay, even when sent
+		// with DelaySeconds 0 (LocalStack's snapshot
+		// test_fifo_queue_send_message_with_zero_delay_defaults_to_queue_delay).
 		delay = *in.DelaySeconds
 	}
 	e.enqueueLocked(q, m, now, delay)
-	return SendOutput{MessageID: m.id, MD5OfMessageBody: m.md5Body, MD5OfMessageAttributes: m.md5Attrs, MD5OfMessageSystemAttributes: m.md5Sys}, nil
+	out := SendOutput{MessageID: m.id, MD5OfMessageBody: m.md5Body, MD5OfMessageAttributes: m.md5Attrs, MD5OfMessageSystemAttributes: m.md5Sys}
+	if q.fifo != nil {
+		out.SequenceNumber = formatSN(m.sn)
+		e.addDedupLocked(q, &dedupEntry{key: key, messageID: m.id, sn: m.sn, expires: now.Add(dedupWindow)})
+	}
+	return out, nil
 }
 
 // enqueueLocked adds m to q, visible after delay seconds. It is the one way
@@ -254,6 +308,10 @@ func (e *Engine) sendLocked(name string, in SendInput, authorize func(*queue) er
 func (e *Engine) enqueueLocked(q *queue, m *message, now time.Time, delay int) {
 	q.seq++
 	m.seq = q.seq
+	m.sn = 0
+	if q.fifo != nil {
+		m.sn = q.fifo.nextSN(now)
+	}
 	m.heapIdx, m.ageIdx = -1, -1
 	q.msgs[m.id] = m
 	q.bytes += m.bytes()
@@ -267,7 +325,11 @@ func (e *Engine) enqueueLocked(q *queue, m *message, now time.Time, delay int) {
 		e.armWakeLocked(q, now)
 	} else {
 		m.state = stateReady
-		q.ready.push(m)
+		if q.fifo != nil {
+			q.fifo.makeReady(m)
+		} else {
+			q.ready.push(m)
+		}
 		q.signal()
 	}
 	e.logEnqueueLocked(q, m)
@@ -278,13 +340,22 @@ func (e *Engine) enqueueLocked(q *queue, m *message, now time.Time, delay int) {
 func (e *Engine) removeLocked(q *queue, m *message) {
 	switch m.state {
 	case stateReady:
-		q.ready.remove(m)
+		if q.fifo != nil {
+			q.fifo.unready(m)
+		} else {
+			q.ready.remove(m)
+		}
 	case stateDelayed:
 		q.pending.remove(m)
 		q.nDelayed--
 	case stateInflight:
 		q.pending.remove(m)
 		q.nInflight--
+		if q.fifo != nil {
+			// Its group may be available now: wake the long polls.
+			q.fifo.landed(m)
+			q.signal()
+		}
 	}
 	q.byAge.remove(m)
 	delete(q.msgs, m.id)
@@ -303,17 +374,28 @@ func (e *Engine) refreshLocked(q *queue, now time.Time) {
 	woke := false
 	for m := q.pending.top(); m != nil && !m.visibleAt.After(now); m = q.pending.top() {
 		q.pending.pop()
-		if m.state == stateDelayed {
-			q.nDelayed--
-		} else {
+		wasInflight := m.state == stateInflight
+		if wasInflight {
 			q.nInflight--
+		} else {
+			q.nDelayed--
 		}
 		m.state = stateReady
-		q.ready.push(m)
+		if f := q.fifo; f != nil {
+			f.makeReady(m)
+			if wasInflight {
+				f.landed(m)
+			}
+		} else {
+			q.ready.push(m)
+		}
 		woke = true
 	}
 	if woke {
 		q.signal()
+	}
+	if q.fifo != nil {
+		e.sweepFifoLocked(q, now)
 	}
 	e.refreshTasksLocked(q, now)
 }
@@ -388,6 +470,13 @@ type ReceiveInput struct {
 	// MessageAttributeNames select message attributes: names, "All", ".*"
 	// or "prefix.*".
 	MessageAttributeNames []string
+	// ReceiveRequestAttemptID, on a FIFO queue (standard queues ignore
+	// it), names this receive: a retry with the same id within five
+	// minutes gets the same messages and receipt handles, their
+	// visibility timeout starting again, as long as none of them was
+	// deleted or had its visibility changed since. 1 to 128
+	// alphanumerics and punctuation.
+	ReceiveRequestAttemptID string
 }
 
 var systemAttributeNames = map[string]bool{
@@ -483,7 +572,15 @@ func (e *Engine) receive(ctx context.Context, name string, in ReceiveInput) ([]M
 		}
 		now := e.clk.Now()
 		e.refreshLocked(q, now)
-		if q.nInflight >= MaxInflight {
+		if q.fifo != nil && !validAttemptID(in.ReceiveRequestAttemptID) {
+			if werr := durable(e.unlock()); werr != nil {
+				return nil, werr
+			}
+			return nil, errBadAttemptID(in.ReceiveRequestAttemptID)
+		}
+		// A FIFO queue at the limit answers nothing, without an error,
+		// as AWS documents.
+		if q.nInflight >= MaxInflight && q.fifo == nil {
 			if werr := durable(e.unlock()); werr != nil {
 				return nil, werr
 			}
@@ -552,6 +649,9 @@ func (e *Engine) receiveLocked(q *queue, now time.Time, max int, in ReceiveInput
 	if in.VisibilityTimeout != nil {
 		vis = *in.VisibilityTimeout
 	}
+	if q.fifo != nil {
+		return e.receiveFifoLocked(q, now, max, vis, in)
+	}
 	var out []Message
 	for len(out) < max && q.nInflight < MaxInflight {
 		m := q.ready.pop()
@@ -564,23 +664,28 @@ func (e *Engine) receiveLocked(q *queue, now time.Time, max int, in ReceiveInput
 				continue
 			}
 		}
-		m.receiveCount++
-		if m.firstReceive.IsZero() {
-			m.firstReceive = now
-		}
-		m.receiptGen++
-		m.receivedAt = now
-		m.state = stateInflight
-		m.visibleAt = now.Add(time.Duration(vis) * time.Second)
-		q.pending.push(m)
-		q.nInflight++
-		e.logStateLocked(q, m)
+		e.takeLocked(q, m, now, vis)
 		out = append(out, e.view(q, m, in))
 	}
 	if len(out) > 0 {
 		e.armWakeLocked(q, now)
 	}
 	return out
+}
+
+// takeLocked puts m, out of its ready heap, in flight for vis seconds.
+func (e *Engine) takeLocked(q *queue, m *message, now time.Time, vis int) {
+	m.receiveCount++
+	if m.firstReceive.IsZero() {
+		m.firstReceive = now
+	}
+	m.receiptGen++
+	m.receivedAt = now
+	m.state = stateInflight
+	m.visibleAt = now.Add(time.Duration(vis) * time.Second)
+	q.pending.push(m)
+	q.nInflight++
+	e.logStateLocked(q, m)
 }
 
 // deadLetterLocked moves m (already out of q's ready heap) to dlq, keeping
@@ -608,34 +713,8 @@ func (e *Engine) view(q *queue, m *message, in ReceiveInput) Message {
 		Body:          m.body,
 		MD5OfBody:     m.md5Body,
 	}
-	all := false
-	want := map[string]bool{}
-	for _, n := range in.AttributeNames {
-		if n == "All" {
-			all = true
-		}
-		want[n] = true
-	}
-	add := func(k, val string) {
-		if all || want[k] {
-			if v.Attributes == nil {
-				v.Attributes = map[string]string{}
-			}
-			v.Attributes[k] = val
-		}
-	}
-	add("SenderId", m.senderID)
-	add("SentTimestamp", strconv.FormatInt(m.sentAt.UnixMilli(), 10))
-	add("ApproximateReceiveCount", strconv.Itoa(m.receiveCount))
-	add("ApproximateFirstReceiveTimestamp", strconv.FormatInt(m.firstReceive.UnixMilli(), 10))
-	if t, ok := m.sysAttrs["AWSTraceHeader"]; ok {
-		add("AWSTraceHeader", t.StringValue)
-	}
-	if m.groupID != "" {
-		add("MessageGroupId", m.groupID)
-	}
-	if m.deadLetterOf != "" {
-		add("DeadLetterQueueSourceArn", m.deadLetterOf)
+	if len(in.AttributeNames) > 0 {
+		v.Attributes = systemAttributes(m, in.AttributeNames)
 	}
 	if len(in.MessageAttributeNames) > 0 && len(m.attrs) > 0 {
 		sel := map[string]MessageAttributeValue{}
@@ -652,10 +731,66 @@ func (e *Engine) view(q *queue, m *message, in ReceiveInput) Message {
 	return v
 }
 
+// systemAttributes returns the system attributes of m that names ask
+// for ("All" for every one), or nil when none applies. Only what is asked
+// is formatted: most receives ask for nothing.
+func systemAttributes(m *message, names []string) map[string]string {
+	all := slices.Contains(names, "All")
+	wants := func(k string) bool { return all || slices.Contains(names, k) }
+	var out map[string]string
+	add := func(k, val string) {
+		if out == nil {
+			out = make(map[string]string, 4)
+		}
+		out[k] = val
+	}
+	if wants("SenderId") {
+		add("SenderId", m.senderID)
+	}
+	if wants("SentTimestamp") {
+		add("SentTimestamp", strconv.FormatInt(m.sentAt.UnixMilli(), 10))
+	}
+	if wants("ApproximateReceiveCount") {
+		add("ApproximateReceiveCount", strconv.Itoa(m.receiveCount))
+	}
+	if wants("ApproximateFirstReceiveTimestamp") {
+		add("ApproximateFirstReceiveTimestamp", strconv.FormatInt(m.firstReceive.UnixMilli(), 10))
+	}
+	if t, ok := m.sysAttrs["AWSTraceHeader"]; ok && wants("AWSTraceHeader") {
+		add("AWSTraceHeader", t.StringValue)
+	}
+	if m.groupID != "" && wants("MessageGroupId") {
+		add("MessageGroupId", m.groupID)
+	}
+	if m.dedupID != "" && wants("MessageDeduplicationId") {
+		add("MessageDeduplicationId", m.dedupID)
+	}
+	if m.sn != 0 && wants("SequenceNumber") {
+		add("SequenceNumber", formatSN(m.sn))
+	}
+	if m.deadLetterOf != "" && wants("DeadLetterQueueSourceArn") {
+		add("DeadLetterQueueSourceArn", m.deadLetterOf)
+	}
+	return out
+}
+
 // A receipt handle names the queue incarnation, the message and the
 // receive that issued it.
 func encodeReceipt(queueID, msgID string, gen uint64) string {
-	return base64.StdEncoding.EncodeToString([]byte(queueID + " " + msgID + " " + strconv.FormatUint(gen, 10) + " " + randomHex(4)))
+	// Built in one buffer (on the stack for ordinary ids): the handle is
+	// made for every message received.
+	var raw [128]byte
+	r := append(raw[:0], queueID...)
+	r = append(r, ' ')
+	r = append(r, msgID...)
+	r = append(r, ' ')
+	r = strconv.AppendUint(r, gen, 10)
+	r = append(r, ' ')
+	var salt [4]byte
+	rand.Read(salt[:])
+	r = hex.AppendEncode(r, salt[:])
+	var enc [192]byte
+	return string(base64.StdEncoding.AppendEncode(enc[:0], r))
 }
 
 type receipt struct {
@@ -668,15 +803,20 @@ func decodeReceipt(h string) (receipt, bool) {
 	if err != nil {
 		return receipt{}, false
 	}
-	parts := strings.Split(string(b), " ")
-	if len(parts) != 4 {
+	// Four fields separated by single spaces; the two ids are cut from
+	// one string, one allocation for the handle.
+	rest := string(b)
+	queueID, rest, ok1 := strings.Cut(rest, " ")
+	msgID, rest, ok2 := strings.Cut(rest, " ")
+	genText, salt, ok3 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || !ok3 || strings.Contains(salt, " ") {
 		return receipt{}, false
 	}
-	gen, err := strconv.ParseUint(parts[2], 10, 64)
+	gen, err := strconv.ParseUint(genText, 10, 64)
 	if err != nil || gen == 0 {
 		return receipt{}, false
 	}
-	return receipt{queueID: parts[0], msgID: parts[1], gen: gen}, true
+	return receipt{queueID: queueID, msgID: msgID, gen: gen}, true
 }
 
 // DeleteMessage deletes the message a receipt handle was issued for. As in
@@ -717,6 +857,15 @@ func (e *Engine) deleteMessageLocked(name, handle string) error {
 	r, ok := decodeReceipt(handle)
 	if !ok || r.queueID != q.id {
 		return errReceiptHandleInvalid(handle)
+	}
+	if q.fifo != nil {
+		// A FIFO queue refuses a handle whose visibility ran out while
+		// its message is still there: it may be with another consumer,
+		// and deleting it would break the group's order.
+		e.refreshLocked(q, e.clk.Now())
+		if m := q.msgs[r.msgID]; m != nil && (m.receiptGen != r.gen || m.state != stateInflight) {
+			return errReceiptHandleExpired(handle)
+		}
 	}
 	m := q.msgs[r.msgID]
 	if m == nil || m.receiptGen != r.gen {
@@ -811,6 +960,12 @@ func (e *Engine) PurgeQueue(name string) error {
 		e.queued -= q.bytes
 		q.bytes = 0
 		q.nDelayed, q.nInflight = 0, 0
+		if q.fifo != nil {
+			// A purge forgets the deduplication ids too, as AWS's does
+			// (LocalStack's AWS-validated
+			// test_purge_queue_clears_fifo_deduplication_cache).
+			q.fifo.purge()
+		}
 		e.logPurgeLocked(q)
 		return nil
 	})

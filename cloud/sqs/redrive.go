@@ -46,6 +46,10 @@ func (e *Engine) checkRedrivePolicyLocked(q *queue, raw string) (*redrivePolicy,
 	if dlq == q {
 		return nil, bad("A queue cannot be its own dead-letter queue.")
 	}
+	if (dlq.fifo == nil) != (q.fifo == nil) {
+		// AWS's reason, as its console and CloudFormation users quote it.
+		return nil, bad("Dead-letter queue must be same type of queue as the source..")
+	}
 	if a := dlq.redriveAllow; a != nil && !a.allows(q.arn) {
 		return nil, bad(fmt.Sprintf("Queue %s is not allowed to use %s as its dead-letter queue: the dead-letter queue's RedriveAllowPolicy does not permit it.", q.arn, dlq.arn))
 	}
@@ -201,6 +205,9 @@ func (e *Engine) startMoveTaskLocked(sourceArn, destinationArn string, rate *int
 		if dn == name {
 			return "", errInvalidParameter("Source queue and destination queue must be different.")
 		}
+		if (e.queues[dn].fifo == nil) != (src.fifo == nil) {
+			return "", errInvalidParameter("Source queue and destination queue must be of the same type (both standard or both FIFO).")
+		}
 	}
 	isDLQ := false
 	for _, q := range e.queues {
@@ -225,7 +232,7 @@ func (e *Engine) startMoveTaskLocked(sourceArn, destinationArn string, rate *int
 			SourceArn:                         sourceArn,
 			DestinationArn:                    destinationArn,
 			MaxNumberOfMessagesPerSecond:      rate,
-			ApproximateNumberOfMessagesToMove: int64(src.ready.Len()),
+			ApproximateNumberOfMessagesToMove: int64(src.readyLen()),
 			StartedTimestamp:                  now,
 		},
 		sourceName: name,
@@ -323,7 +330,7 @@ func (e *Engine) refreshTasksLocked(q *queue, now time.Time) {
 		}
 	}()
 	for t.ApproximateNumberOfMessagesMoved < allowed {
-		m := q.ready.top()
+		m := q.nextVisible()
 		if m == nil {
 			break
 		}
@@ -343,7 +350,7 @@ func (e *Engine) refreshTasksLocked(q *queue, now time.Time) {
 		moved := &message{
 			id: m.id, body: m.body, attrs: m.attrs, sysAttrs: m.sysAttrs,
 			md5Body: m.md5Body, md5Attrs: m.md5Attrs, md5Sys: m.md5Sys,
-			senderID: m.senderID, groupID: m.groupID, sentAt: now,
+			senderID: m.senderID, groupID: m.groupID, dedupID: m.dedupID, sentAt: now,
 		}
 		if old := dest.msgs[moved.id]; old != nil {
 			e.removeLocked(dest, old)
@@ -351,7 +358,7 @@ func (e *Engine) refreshTasksLocked(q *queue, now time.Time) {
 		e.enqueueLocked(dest, moved, now, 0)
 		t.ApproximateNumberOfMessagesMoved++
 	}
-	if t.ApproximateNumberOfMessagesMoved >= t.ApproximateNumberOfMessagesToMove || q.ready.Len() == 0 {
+	if t.ApproximateNumberOfMessagesMoved >= t.ApproximateNumberOfMessagesToMove || q.readyLen() == 0 {
 		t.Status = TaskCompleted
 		t.timer.Stop()
 	}

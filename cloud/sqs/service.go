@@ -1,6 +1,7 @@
 package sqs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -126,7 +127,9 @@ var jsonProtocol = awsproto.JSONProtocol{Namespace: "com.amazonaws.sqs", QueryCo
 // with a QueueUrl or to the queue's path /<account>/<name>.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := awsproto.NewRequestID()
-	w.Header().Set("x-amzn-RequestId", reqID)
+	// Set under its canonical spelling, which is what net/http writes
+	// anyway: Header.Set would build that spelling again on every request.
+	w.Header()["X-Amzn-Requestid"] = []string{reqID}
 	if target := r.Header.Get("X-Amz-Target"); strings.HasPrefix(target, "AmazonSQS.") {
 		s.serveJSON(w, r, strings.TrimPrefix(target, "AmazonSQS."))
 		return
@@ -150,6 +153,10 @@ func (s *Service) serveJSON(w http.ResponseWriter, r *http.Request, action strin
 		jsonProtocol.WriteError(w, err)
 		return
 	}
+	if f, ok := out.(fastResult); ok {
+		writeFastJSON(w, f)
+		return
+	}
 	if out == nil {
 		out = struct{}{}
 	}
@@ -167,15 +174,14 @@ func errRequestTooLarge(err error) error {
 func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request, reqID string) {
 	if r.Form == nil {
 		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBytes)
-		if err := r.ParseForm(); err != nil {
+		if err := awsproto.ParseForm(r); err != nil {
 			awsproto.WriteQueryError(w, errRequestTooLarge(err), xmlns, reqID)
 			return
 		}
 	}
-	form := make(awsproto.Form, len(r.Form)+1)
-	for k, v := range r.Form {
-		form[k] = v
-	}
+	// The request's own form: the edge parsed it to route the request,
+	// and nothing reads it after this handler.
+	form := awsproto.Form(r.Form)
 	action := form.Get("Action")
 	op, ok := operations[action]
 	if !ok {
@@ -194,6 +200,10 @@ func (s *Service) serveQuery(w http.ResponseWriter, r *http.Request, reqID strin
 	out, err := op.serveQuery(s, r.Context(), form)
 	if err != nil {
 		awsproto.WriteQueryError(w, err, xmlns, reqID)
+		return
+	}
+	if f, ok := out.(fastResult); ok {
+		writeFastXML(w, action, reqID, f)
 		return
 	}
 	env := queryEnvelope{XMLName: xml.Name{Local: action + "Response"}, Xmlns: xmlns}
@@ -245,7 +255,11 @@ type op[I any] struct {
 
 func (o op[I]) serveJSON(s *Service, ctx context.Context, body []byte) (any, error) {
 	var in I
-	if len(strings.TrimSpace(string(body))) > 0 {
+	if f, ok := any(&in).(fastDecoder); ok && f.decodeFast(body) {
+		return o.run(s, ctx, &in)
+	}
+	in = *new(I)
+	if len(bytes.TrimSpace(body)) > 0 {
 		if err := json.Unmarshal(body, &in); err != nil {
 			return nil, errInvalidParameter("The request body is not valid JSON for this action: %s", jsonErrorText(err))
 		}

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -577,6 +579,9 @@ func moveMatching(ctx context.Context, client *awssqs.Client, from, to string, w
 					"AWSTraceHeader": {DataType: aws.String("String"), StringValue: aws.String(trace)},
 				}
 			}
+			if strings.HasSuffix(to, ".fifo") {
+				entry.MessageGroupId, entry.MessageDeduplicationId = redriveIDs(m)
+			}
 			receipts[*entry.Id] = m.ReceiptHandle
 			send = append(send, entry)
 		}
@@ -607,6 +612,23 @@ func moveMatching(ctx context.Context, client *awssqs.Client, from, to string, w
 		prog.add(len(del))
 	}
 	return moved, kept, nil
+}
+
+// redriveIDs are the MessageGroupId and MessageDeduplicationId of a dead
+// letter sent back to a FIFO queue: its own group (an order's, for one SQS
+// moved after maxReceiveCount receives, so that it rejoins its order), and
+// a deduplication id of this receive of it. Not its old deduplication id:
+// the queue still holds that one for 5 minutes after the first send, and
+// would take the redriven message as a duplicate, answer success and drop
+// it, while it is deleted from the dead-letter queue. A send retried after
+// a lost answer reuses the receive's id, so it is not enqueued twice.
+func redriveIDs(m sqstypes.Message) (group, dedup *string) {
+	g := m.Attributes["MessageGroupId"]
+	if g == "" {
+		g = aws.ToString(m.MessageId)
+	}
+	sum := sha256.Sum256([]byte(aws.ToString(m.MessageId) + "\x00" + aws.ToString(m.ReceiptHandle)))
+	return aws.String(g), aws.String(hex.EncodeToString(sum[:]))
 }
 
 func report(e *env, asJSON bool, v any, text string) error {

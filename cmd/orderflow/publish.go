@@ -23,6 +23,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/orderflow/orderflow"
+	"github.com/orderflow/orderflow/internal/fifoplan"
 	"github.com/orderflow/orderflow/internal/human"
 	"github.com/orderflow/orderflow/internal/ordergen"
 )
@@ -318,11 +319,20 @@ type published struct {
 	err error
 }
 
+// publishWorkers is how many PublishBatch requests publishAll has in
+// flight.
+const publishWorkers = 4
+
 // publishAll publishes events with PublishBatch, 10 at a time, from a few
 // workers, at most ratePerSec a second (0: no limit). The first request
 // that fails as a whole stops the run: what failed one request, after the
 // SDK's retries, fails the next one too, and one sentence says it better
 // than a line for each batch. Entries refused one by one do not stop it.
+//
+// To a FIFO topic (a name ending in .fifo) each entry carries its order's
+// group (orderflow.GroupKey), and each order's events go in their order:
+// every order belongs to one worker, which publishes its share in event
+// order, one request after the other.
 func publishAll(ctx context.Context, client batchPublisher, topic string, events []outgoing, ratePerSec float64, done func(int)) published {
 	limit := rate.NewLimiter(rate.Inf, 0)
 	if ratePerSec > 0 {
@@ -331,10 +341,9 @@ func publishAll(ctx context.Context, client batchPublisher, topic string, events
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var (
-		mu      sync.Mutex
-		res     = published{ids: make([]string, len(events))}
-		wg      sync.WaitGroup
-		batches = make(chan int)
+		mu  sync.Mutex
+		res = published{ids: make([]string, len(events))}
+		wg  sync.WaitGroup
 	)
 	fail := func(err error) {
 		mu.Lock()
@@ -344,44 +353,70 @@ func publishAll(ctx context.Context, client batchPublisher, topic string, events
 			stop()
 		}
 	}
-	for range 4 {
+	fifo := strings.HasSuffix(topic, ".fifo")
+	send := func(batch []int) {
+		if err := waitTokens(ctx, limit, len(batch)); err != nil {
+			fail(err)
+			return
+		}
+		entries := make([]snstypes.PublishBatchRequestEntry, 0, len(batch))
+		for _, i := range batch {
+			entry := snstypes.PublishBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), Message: aws.String(events[i].body)}
+			if fifo {
+				entry.MessageGroupId = aws.String(orderflow.GroupKey([]byte(events[i].body)))
+			}
+			entries = append(entries, entry)
+		}
+		out, err := client.PublishBatch(ctx, &awssns.PublishBatchInput{TopicArn: aws.String(topic), PublishBatchRequestEntries: entries})
+		if err != nil {
+			fail(err)
+			return
+		}
+		mu.Lock()
+		for _, s := range out.Successful {
+			if i, err := strconv.Atoi(aws.ToString(s.Id)); err == nil && slices.Contains(batch, i) && res.ids[i] == "" {
+				res.ids[i] = aws.ToString(s.MessageId)
+				res.acknowledged++
+			}
+		}
+		for _, fl := range out.Failed {
+			if i, err := strconv.Atoi(aws.ToString(fl.Id)); err == nil && slices.Contains(batch, i) {
+				res.refused = append(res.refused, failure{events[i].orderID, aws.ToString(fl.Code), aws.ToString(fl.Message)})
+			}
+		}
+		mu.Unlock()
+		done(len(batch))
+	}
+	if fifo {
+		for _, share := range fifoplan.Shares(len(events), func(i int) string { return events[i].body }, publishWorkers) {
+			wg.Go(func() {
+				for _, batch := range share {
+					if ctx.Err() != nil {
+						return
+					}
+					send(batch)
+				}
+			})
+		}
+		wg.Wait()
+		return res
+	}
+	batches := make(chan []int)
+	for range publishWorkers {
 		wg.Go(func() {
-			for start := range batches {
-				end := min(start+10, len(events))
-				if err := waitTokens(ctx, limit, end-start); err != nil {
-					fail(err)
-					continue
-				}
-				entries := make([]snstypes.PublishBatchRequestEntry, 0, end-start)
-				for i := start; i < end; i++ {
-					entries = append(entries, snstypes.PublishBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), Message: aws.String(events[i].body)})
-				}
-				out, err := client.PublishBatch(ctx, &awssns.PublishBatchInput{TopicArn: aws.String(topic), PublishBatchRequestEntries: entries})
-				if err != nil {
-					fail(err)
-					continue
-				}
-				mu.Lock()
-				for _, s := range out.Successful {
-					if i, err := strconv.Atoi(aws.ToString(s.Id)); err == nil && i >= start && i < end && res.ids[i] == "" {
-						res.ids[i] = aws.ToString(s.MessageId)
-						res.acknowledged++
-					}
-				}
-				for _, fl := range out.Failed {
-					if i, err := strconv.Atoi(aws.ToString(fl.Id)); err == nil && i >= start && i < end {
-						res.refused = append(res.refused, failure{events[i].orderID, aws.ToString(fl.Code), aws.ToString(fl.Message)})
-					}
-				}
-				mu.Unlock()
-				done(end - start)
+			for batch := range batches {
+				send(batch)
 			}
 		})
 	}
 feed:
 	for start := 0; start < len(events); start += 10 {
+		batch := make([]int, 0, 10)
+		for i := start; i < min(start+10, len(events)); i++ {
+			batch = append(batch, i)
+		}
 		select {
-		case batches <- start:
+		case batches <- batch:
 		case <-ctx.Done():
 			break feed
 		}

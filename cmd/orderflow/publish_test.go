@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -332,5 +333,72 @@ func TestPublishInterruptedSaysHowFarItGot(t *testing.T) {
 	want := "publishing was interrupted after 1 of 20 orders was acknowledged; the others may not have been published"
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v\nwant      %s", err, want)
+	}
+}
+
+func TestPublishToAFIFOTopicKeepsEachOrdersEventsInOrder(t *testing.T) {
+	// 300 events of 30 orders, ten versions each, interleaved.
+	events := make([]outgoing, 300)
+	for i := range events {
+		id := fmt.Sprintf("O%02d", i%30)
+		events[i] = outgoing{orderID: id, body: fmt.Sprintf(`{"orderId":%q,"quantity":%d}`, id, i)}
+	}
+	var (
+		mu       sync.Mutex
+		inFlight = map[string]bool{}
+		seen     = map[string][]int{} // per group, event indices in the order they were published
+		problems []string
+	)
+	fake := &fakePublisher{fn: func(call int64, in *awssns.PublishBatchInput) (*awssns.PublishBatchOutput, error) {
+		mu.Lock()
+		mine := map[string]bool{}
+		for _, e := range in.PublishBatchRequestEntries {
+			g := aws.ToString(e.MessageGroupId)
+			i, _ := strconv.Atoi(aws.ToString(e.Id))
+			if want := events[i].orderID; g != want {
+				problems = append(problems, fmt.Sprintf("entry %d has group %q, want %q", i, g, want))
+			}
+			if inFlight[g] && !mine[g] {
+				problems = append(problems, fmt.Sprintf("group %s is in two requests at once", g))
+			}
+			inFlight[g], mine[g] = true, true
+			seen[g] = append(seen[g], i)
+		}
+		mu.Unlock()
+		time.Sleep(time.Duration(call%3) * time.Millisecond) // let the workers overtake each other
+		mu.Lock()
+		for g := range mine {
+			delete(inFlight, g)
+		}
+		mu.Unlock()
+		return acceptAll(in), nil
+	}}
+	p := publishAll(context.Background(), fake, "arn:aws:sns:us-east-1:000000000000:OrderTopic.fifo", events, 0, func(int) {})
+	if p.err != nil || p.acknowledged != 300 {
+		t.Fatalf("err %v, acknowledged %d; want all 300", p.err, p.acknowledged)
+	}
+	for _, pr := range problems {
+		t.Error(pr)
+	}
+	if len(seen) != 30 {
+		t.Errorf("%d groups published, want 30", len(seen))
+	}
+	for g, idx := range seen {
+		if len(idx) != 10 || !slices.IsSorted(idx) {
+			t.Errorf("group %s published as %v, want its 10 events in order", g, idx)
+		}
+	}
+
+	// To a standard topic no entry carries a group.
+	std := &fakePublisher{fn: func(_ int64, in *awssns.PublishBatchInput) (*awssns.PublishBatchOutput, error) {
+		for _, e := range in.PublishBatchRequestEntries {
+			if e.MessageGroupId != nil {
+				return nil, fmt.Errorf("entry %s has group %q on a standard topic", aws.ToString(e.Id), aws.ToString(e.MessageGroupId))
+			}
+		}
+		return acceptAll(in), nil
+	}}
+	if p := publishAll(context.Background(), std, "arn:aws:sns:us-east-1:000000000000:OrderTopic", events, 0, func(int) {}); p.err != nil || p.acknowledged != 300 {
+		t.Errorf("standard topic: err %v, acknowledged %d; want all 300", p.err, p.acknowledged)
 	}
 }

@@ -125,6 +125,8 @@ type SentMessage struct {
 	QueueURL          string
 	MessageBody       string
 	MessageAttributes map[string]MessageAttribute
+	// MessageGroupID and MessageDeduplicationID are a FIFO queue's.
+	MessageGroupID, MessageDeduplicationID string
 }
 
 // MessageAttribute is a message attribute as sent on the wire.
@@ -164,7 +166,7 @@ func (q *SQS) Sent() []SentMessage {
 	for {
 		ms, err := q.eng.ReceiveMessage(ctx, q.dlq, cloudsqs.ReceiveInput{
 			MaxNumberOfMessages: 10, VisibilityTimeout: &hide, WaitTimeSeconds: &again,
-			MessageAttributeNames: []string{"All"},
+			MessageAttributeNames: []string{"All"}, AttributeNames: []string{"MessageGroupId", "MessageDeduplicationId"},
 		})
 		if err != nil {
 			q.t.Fatalf("awstest: receive from %s: %v", q.dlq, err)
@@ -178,7 +180,8 @@ func (q *SQS) Sent() []SentMessage {
 			for k, v := range m.MessageAttributes {
 				attrs[k] = MessageAttribute{DataType: v.DataType, StringValue: v.StringValue}
 			}
-			sent = append(sent, SentMessage{QueueURL: q.DLQ, MessageBody: m.Body, MessageAttributes: attrs})
+			sent = append(sent, SentMessage{QueueURL: q.DLQ, MessageBody: m.Body, MessageAttributes: attrs,
+				MessageGroupID: m.Attributes["MessageGroupId"], MessageDeduplicationID: m.Attributes["MessageDeduplicationId"]})
 		}
 	}
 }
@@ -187,6 +190,18 @@ func (q *SQS) Sent() []SentMessage {
 // dead-letter queue and returns it with a client.
 func NewSQS(t testing.TB, optFns ...func(*awssqs.Options)) *SQS {
 	t.Helper()
+	return newSQS(t, false, optFns...)
+}
+
+// NewFIFOSQS is NewSQS with the dead-letter queue of QueueType FIFO: a FIFO
+// queue with content-based deduplication, named with .fifo.
+func NewFIFOSQS(t testing.TB, optFns ...func(*awssqs.Options)) *SQS {
+	t.Helper()
+	return newSQS(t, true, optFns...)
+}
+
+func newSQS(t testing.TB, fifo bool, optFns ...func(*awssqs.Options)) *SQS {
+	t.Helper()
 	tpl, err := deploy.Load()
 	if err != nil {
 		t.Fatalf("awstest: load the template: %v", err)
@@ -194,6 +209,11 @@ func NewSQS(t testing.TB, optFns ...func(*awssqs.Options)) *SQS {
 	dlq, _ := tpl.Parameters["DeadLetterQueueName"].Default.(string)
 	if dlq == "" {
 		t.Fatalf("awstest: the template's DeadLetterQueueName has no default")
+	}
+	var attrs map[string]string
+	if fifo {
+		dlq += ".fifo"
+		attrs = map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true"}
 	}
 	var base atomic.Pointer[string]
 	svc, err := cloudsqs.New(cloudsqs.Options{Env: awsenv.Env{Region: Region, BaseURL: func() string { return *base.Load() }}})
@@ -205,7 +225,7 @@ func NewSQS(t testing.TB, optFns ...func(*awssqs.Options)) *SQS {
 	srv := httptest.NewServer(q.Fault)
 	t.Cleanup(srv.Close)
 	base.Store(&srv.URL)
-	if q.DLQ, err = q.eng.CreateQueue(dlq, nil, nil); err != nil {
+	if q.DLQ, err = q.eng.CreateQueue(dlq, attrs, nil); err != nil {
 		t.Fatalf("awstest: create queue %s: %v", dlq, err)
 	}
 	q.Client = awssqs.New(awssqs.Options{
