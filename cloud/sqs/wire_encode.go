@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/orderflow/orderflow/cloud/awsproto"
 )
 
 // The results every message cycle returns (SendMessageBatch,
@@ -66,11 +68,11 @@ func appendQueryDocument(b []byte, action, reqID string, r fastResult) []byte {
 	b = append(b, '<')
 	b = append(b, action...)
 	b = append(b, `Response xmlns="`...)
-	b = appendXMLText(b, xmlns)
+	b = awsproto.AppendXMLText(b, xmlns)
 	b = append(b, `">`...)
 	b = r.appendXML(b, action)
 	b = append(b, "<ResponseMetadata>"...)
-	b = appendXMLElement(b, "RequestId", reqID)
+	b = awsproto.AppendXMLElement(b, "RequestId", reqID)
 	b = append(b, "</ResponseMetadata></"...)
 	b = append(b, action...)
 	return append(b, "Response>"...)
@@ -353,69 +355,6 @@ func (o *receiveMessageOutput) appendJSON(b []byte) []byte {
 
 // ---- XML
 
-// appendXMLText appends s escaped as encoding/xml escapes character data:
-// quotes, apostrophes, tabs and line ends as character references, and
-// what is not an XML character (or not UTF-8) as U+FFFD.
-func appendXMLText(b []byte, s string) []byte {
-	last := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf && c >= 0x20 && c != '"' && c != '\'' && c != '&' && c != '<' && c != '>' {
-			i++
-			continue
-		}
-		r, width := utf8.DecodeRuneInString(s[i:])
-		i += width
-		var esc string
-		switch r {
-		case '"':
-			esc = "&#34;"
-		case '\'':
-			esc = "&#39;"
-		case '&':
-			esc = "&amp;"
-		case '<':
-			esc = "&lt;"
-		case '>':
-			esc = "&gt;"
-		case '\t':
-			esc = "&#x9;"
-		case '\n':
-			esc = "&#xA;"
-		case '\r':
-			esc = "&#xD;"
-		default:
-			if !isXMLChar(r) || (r == utf8.RuneError && width == 1) {
-				esc = "\uFFFD"
-				break
-			}
-			continue
-		}
-		b = append(b, s[last:i-width]...)
-		b = append(b, esc...)
-		last = i
-	}
-	return append(b, s[last:]...)
-}
-
-// isXMLChar is encoding/xml's test of a character XML can hold.
-func isXMLChar(r rune) bool {
-	return r == 0x09 || r == 0x0A || r == 0x0D ||
-		r >= 0x20 && r <= 0xD7FF ||
-		r >= 0xE000 && r <= 0xFFFD ||
-		r >= 0x10000 && r <= 0x10FFFF
-}
-
-func appendXMLElement(b []byte, name, text string) []byte {
-	b = append(b, '<')
-	b = append(b, name...)
-	b = append(b, '>')
-	b = appendXMLText(b, text)
-	b = append(b, "</"...)
-	b = append(b, name...)
-	return append(b, '>')
-}
-
 func appendResultStart(b []byte, action string) []byte {
 	b = append(b, '<')
 	b = append(b, action...)
@@ -430,13 +369,13 @@ func appendResultEnd(b []byte, action string) []byte {
 
 func (e *batchError) appendXML(b []byte) []byte {
 	b = append(b, "<BatchResultErrorEntry>"...)
-	b = appendXMLElement(b, "Id", e.Id)
+	b = awsproto.AppendXMLElement(b, "Id", e.Id)
 	b = append(b, "<SenderFault>"...)
 	b = strconv.AppendBool(b, e.SenderFault)
 	b = append(b, "</SenderFault>"...)
-	b = appendXMLElement(b, "Code", e.Code)
+	b = awsproto.AppendXMLElement(b, "Code", e.Code)
 	if e.Message != "" {
-		b = appendXMLElement(b, "Message", e.Message)
+		b = awsproto.AppendXMLElement(b, "Message", e.Message)
 	}
 	return append(b, "</BatchResultErrorEntry>"...)
 }
@@ -446,17 +385,17 @@ func (o *sendMessageBatchOutput) appendXML(b []byte, action string) []byte {
 	for i := range o.Successful {
 		e := &o.Successful[i]
 		b = append(b, "<SendMessageBatchResultEntry>"...)
-		b = appendXMLElement(b, "Id", e.Id)
-		b = appendXMLElement(b, "MD5OfMessageBody", e.MD5OfMessageBody)
+		b = awsproto.AppendXMLElement(b, "Id", e.Id)
+		b = awsproto.AppendXMLElement(b, "MD5OfMessageBody", e.MD5OfMessageBody)
 		if e.MD5OfMessageAttributes != "" {
-			b = appendXMLElement(b, "MD5OfMessageAttributes", e.MD5OfMessageAttributes)
+			b = awsproto.AppendXMLElement(b, "MD5OfMessageAttributes", e.MD5OfMessageAttributes)
 		}
 		if e.MD5OfMessageSystemAttributes != "" {
-			b = appendXMLElement(b, "MD5OfMessageSystemAttributes", e.MD5OfMessageSystemAttributes)
+			b = awsproto.AppendXMLElement(b, "MD5OfMessageSystemAttributes", e.MD5OfMessageSystemAttributes)
 		}
-		b = appendXMLElement(b, "MessageId", e.MessageId)
+		b = awsproto.AppendXMLElement(b, "MessageId", e.MessageId)
 		if e.SequenceNumber != "" {
-			b = appendXMLElement(b, "SequenceNumber", e.SequenceNumber)
+			b = awsproto.AppendXMLElement(b, "SequenceNumber", e.SequenceNumber)
 		}
 		b = append(b, "</SendMessageBatchResultEntry>"...)
 	}
@@ -470,7 +409,7 @@ func (o *deleteMessageBatchOutput) appendXML(b []byte, action string) []byte {
 	b = appendResultStart(b, action)
 	for i := range o.Successful {
 		b = append(b, "<DeleteMessageBatchResultEntry>"...)
-		b = appendXMLElement(b, "Id", o.Successful[i].Id)
+		b = awsproto.AppendXMLElement(b, "Id", o.Successful[i].Id)
 		b = append(b, "</DeleteMessageBatchResultEntry>"...)
 	}
 	for i := range o.Failed {
@@ -487,7 +426,7 @@ func (o *deleteMessageBatchOutput) appendXML(b []byte, action string) []byte {
 func (v *attributeValue) appendXMLValue(b []byte) []byte {
 	b = append(b, "<Value>"...)
 	if v.StringValue != nil {
-		b = appendXMLElement(b, "StringValue", *v.StringValue)
+		b = awsproto.AppendXMLElement(b, "StringValue", *v.StringValue)
 	}
 	if len(v.BinaryValue) > 0 {
 		b = append(b, "<BinaryValue>"...)
@@ -496,15 +435,15 @@ func (v *attributeValue) appendXMLValue(b []byte) []byte {
 	}
 	for _, s := range v.StringListValues {
 		if s != "" {
-			b = appendXMLElement(b, "StringListValue", s)
+			b = awsproto.AppendXMLElement(b, "StringListValue", s)
 		}
 	}
 	for _, s := range v.BinaryListValues {
 		if len(s) > 0 {
-			b = appendXMLElement(b, "BinaryListValue", string(s))
+			b = awsproto.AppendXMLElement(b, "BinaryListValue", string(s))
 		}
 	}
-	b = appendXMLElement(b, "DataType", v.DataType)
+	b = awsproto.AppendXMLElement(b, "DataType", v.DataType)
 	return append(b, "</Value>"...)
 }
 
@@ -512,7 +451,7 @@ func (m *wireMessage) appendXML(b []byte) []byte {
 	b = append(b, "<Message>"...)
 	field := func(name, value string) {
 		if value != "" {
-			b = appendXMLElement(b, name, value)
+			b = awsproto.AppendXMLElement(b, name, value)
 		}
 	}
 	field("MessageId", m.MessageId)
@@ -523,15 +462,15 @@ func (m *wireMessage) appendXML(b []byte) []byte {
 	if len(m.Attributes) > 0 {
 		for _, k := range sortedKeys(m.Attributes) {
 			b = append(b, "<Attribute>"...)
-			b = appendXMLElement(b, "Name", k)
-			b = appendXMLElement(b, "Value", m.Attributes[k])
+			b = awsproto.AppendXMLElement(b, "Name", k)
+			b = awsproto.AppendXMLElement(b, "Value", m.Attributes[k])
 			b = append(b, "</Attribute>"...)
 		}
 	}
 	if len(m.MessageAttributes) > 0 {
 		for _, k := range sortedKeys(m.MessageAttributes) {
 			b = append(b, "<MessageAttribute>"...)
-			b = appendXMLElement(b, "Name", k)
+			b = awsproto.AppendXMLElement(b, "Name", k)
 			v := m.MessageAttributes[k]
 			b = v.appendXMLValue(b)
 			b = append(b, "</MessageAttribute>"...)
