@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 
 	"github.com/truora/minidyn/interpreter"
 	"github.com/truora/minidyn/interpreter/language"
@@ -38,6 +39,21 @@ import (
 // parseCondition parses a condition or filter expression and checks the
 // operands written in the request (checkOperands).
 func parseCondition(label, expr string, a exprAttrs) (language.Expression, error) {
+	x, err := parsedConditions.parse(expr)
+	if err != nil {
+		return nil, err
+	}
+	if err := interpreter.ValidateExpressionAttributeNamesDeclared(label, expr, a.names); err != nil {
+		return nil, err
+	}
+	if err := checkOperands(x, a.values); err != nil {
+		return nil, fmt.Errorf("Invalid %s: %w", label, err) //nolint:staticcheck // DynamoDB's wording
+	}
+	return x, nil
+}
+
+// parseConditionText parses the text of a condition or filter expression.
+func parseConditionText(expr string) (language.Expression, error) {
 	p := language.NewParser(language.NewLexer(expr))
 	cond := p.ParseConditionalExpression()
 	if len(p.Errors()) != 0 {
@@ -46,13 +62,49 @@ func parseCondition(label, expr string, a exprAttrs) (language.Expression, error
 	if cond == nil || cond.Expression == nil {
 		return nil, fmt.Errorf("%w: empty expression", interpreter.ErrSyntaxError)
 	}
-	if err := interpreter.ValidateExpressionAttributeNamesDeclared(label, expr, a.names); err != nil {
+	return cond.Expression, nil
+}
+
+// conditionCache keeps the parses of the condition texts seen last. A
+// client sends the same few conditions again and again (our store one, on
+// every order), and minidyn's parser builds its tables of parse functions
+// anew for each parse, so that a parse cost more than the rest of a
+// conditional put's evaluation. A parse is a pure function of the text,
+// and neither minidyn's evaluator nor condEval changes the tree, so one
+// tree serves every request and goroutine. What depends on the request
+// (its names and values) is checked at every call.
+type conditionCache struct {
+	mu sync.RWMutex
+	m  map[string]language.Expression
+}
+
+// maxCachedConditions bounds the cache: when full it is emptied, so a
+// client sending ever new texts costs a parse each, as without the cache.
+const maxCachedConditions = 256
+
+var parsedConditions = &conditionCache{m: map[string]language.Expression{}}
+
+// parse returns the parse of expr, from the cache when it holds it. Texts
+// that fail to parse are not kept.
+func (c *conditionCache) parse(expr string) (language.Expression, error) {
+	c.mu.RLock()
+	x, ok := c.m[expr]
+	c.mu.RUnlock()
+	if ok {
+		return x, nil
+	}
+	x, err := parseConditionText(expr)
+	if err != nil {
 		return nil, err
 	}
-	if err := checkOperands(cond.Expression, a.values); err != nil {
-		return nil, fmt.Errorf("Invalid %s: %w", label, err) //nolint:staticcheck // DynamoDB's wording
+	c.mu.Lock()
+	if len(c.m) >= maxCachedConditions {
+		clear(c.m)
 	}
-	return cond.Expression, nil
+	// A copy: expr may be a slice of a request body.
+	c.m[strings.Clone(expr)] = x
+	c.mu.Unlock()
+	return x, nil
 }
 
 // checkCondition validates a condition or filter expression without an

@@ -66,7 +66,7 @@ func (e *Engine) preparePut(tableName string, it item, cond string, a exprAttrs)
 
 func (e *Engine) putItem(body []byte) ([]byte, error) {
 	var in putItemInput
-	if err := decode(body, &in); err != nil {
+	if err := decodePut(body, &in); err != nil {
 		return nil, err
 	}
 	if err := in.fromLegacy(nil); err != nil {
