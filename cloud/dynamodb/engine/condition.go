@@ -39,13 +39,20 @@ import (
 // parseCondition parses a condition or filter expression and checks the
 // operands written in the request (checkOperands).
 func parseCondition(label, expr string, a exprAttrs) (language.Expression, error) {
-	x, err := parsedConditions.parse(expr)
+	p, err := parsedConditions.parse(expr)
 	if err != nil {
 		return nil, err
 	}
-	if err := interpreter.ValidateExpressionAttributeNamesDeclared(label, expr, a.names); err != nil {
-		return nil, err
+	for _, n := range p.names {
+		if _, ok := a.names[n]; !ok {
+			// minidyn words the error (its first undeclared name).
+			if err := interpreter.ValidateExpressionAttributeNamesDeclared(label, expr, a.names); err != nil {
+				return nil, err
+			}
+			break
+		}
 	}
+	x := p.x
 	if err := checkOperands(x, a.values); err != nil {
 		return nil, fmt.Errorf("Invalid %s: %w", label, err) //nolint:staticcheck // DynamoDB's wording
 	}
@@ -65,46 +72,57 @@ func parseConditionText(expr string) (language.Expression, error) {
 	return cond.Expression, nil
 }
 
+// parsedCondition is the parse of a condition's text, and the #names it
+// uses as minidyn's lexer finds them (UndeclaredExpressionAttributeNames
+// with no names declared).
+type parsedCondition struct {
+	x     language.Expression
+	names []string
+}
+
 // conditionCache keeps the parses of the condition texts seen last. A
 // client sends the same few conditions again and again (our store one, on
 // every order), and minidyn's parser builds its tables of parse functions
 // anew for each parse, so that a parse cost more than the rest of a
 // conditional put's evaluation. A parse is a pure function of the text,
 // and neither minidyn's evaluator nor condEval changes the tree, so one
-// tree serves every request and goroutine. What depends on the request
+// tree serves every request and goroutine. The names it uses are kept
+// with it, so that checking them against a request's declared names
+// needs no second lexing. What depends on the request
 // (its names and values) is checked at every call.
 type conditionCache struct {
 	mu sync.RWMutex
-	m  map[string]language.Expression
+	m  map[string]parsedCondition
 }
 
 // maxCachedConditions bounds the cache: when full it is emptied, so a
 // client sending ever new texts costs a parse each, as without the cache.
 const maxCachedConditions = 256
 
-var parsedConditions = &conditionCache{m: map[string]language.Expression{}}
+var parsedConditions = &conditionCache{m: map[string]parsedCondition{}}
 
 // parse returns the parse of expr, from the cache when it holds it. Texts
 // that fail to parse are not kept.
-func (c *conditionCache) parse(expr string) (language.Expression, error) {
+func (c *conditionCache) parse(expr string) (parsedCondition, error) {
 	c.mu.RLock()
-	x, ok := c.m[expr]
+	p, ok := c.m[expr]
 	c.mu.RUnlock()
 	if ok {
-		return x, nil
+		return p, nil
 	}
 	x, err := parseConditionText(expr)
 	if err != nil {
-		return nil, err
+		return parsedCondition{}, err
 	}
+	p = parsedCondition{x: x, names: language.UndeclaredExpressionAttributeNames(expr, nil)}
 	c.mu.Lock()
 	if len(c.m) >= maxCachedConditions {
 		clear(c.m)
 	}
 	// A copy: expr may be a slice of a request body.
-	c.m[strings.Clone(expr)] = x
+	c.m[strings.Clone(expr)] = p
 	c.mu.Unlock()
-	return x, nil
+	return p, nil
 }
 
 // checkCondition validates a condition or filter expression without an
