@@ -18,6 +18,7 @@ targets=(
 	"FuzzPolicy ./cloud/sns/filterpolicy"
 	"FuzzParse ./internal/cfntemplate"
 	"FuzzRequests ./cloud/dynamodb/engine"
+	"FuzzPutItemDecoder ./cloud/dynamodb/engine"
 )
 for t in "${targets[@]}"; do
 	set -- $t

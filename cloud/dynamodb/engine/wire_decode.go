@@ -435,9 +435,12 @@ func (in *putItemInput) decodeFast(body []byte) bool {
 	return s.end()
 }
 
+// fastPutDecoding turns the fast path on; tests turn it off to compare.
+var fastPutDecoding = true
+
 // decodePut reads a PutItem body: the fast path, or decode.
 func decodePut(body []byte, in *putItemInput) error {
-	if in.decodeFast(body) {
+	if fastPutDecoding && in.decodeFast(body) {
 		return nil
 	}
 	*in = putItemInput{}
