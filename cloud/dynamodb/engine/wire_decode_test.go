@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -224,9 +225,19 @@ func FuzzPutItemDecoder(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		fastPut(t, body)
-		if slow, fast := putOutcome(t, body, false), putOutcome(t, body, true); slow != fast {
-			t.Fatalf("%q: through encoding/json %s; through the fast path %s", body, slow, fast)
+		fast := putOutcome(t, body, true)
+		// An item with two faults reports the one met first in map
+		// order, on either path: the fast path's answer must be one
+		// encoding/json's path gives too.
+		var slow []string
+		for range 20 {
+			s := putOutcome(t, body, false)
+			if s == fast {
+				return
+			}
+			slow = append(slow, s)
 		}
+		t.Fatalf("%q: through the fast path %s; through encoding/json %q", body, fast, slices.Compact(slices.Sorted(slices.Values(slow))))
 	})
 }
 
