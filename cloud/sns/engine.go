@@ -91,8 +91,19 @@ func notFound(what string) *awsproto.Error {
 type arn struct{ partition, service, region, account, resource string }
 
 func parseARN(s string) (arn, bool) {
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[1] == "" || parts[2] == "" || parts[5] == "" {
+	// strings.SplitN's six parts, cut in place: every Publish names its
+	// topic's ARN.
+	var parts [6]string
+	rest := s
+	for i := range 5 {
+		p, r, ok := strings.Cut(rest, ":")
+		if !ok {
+			return arn{}, false
+		}
+		parts[i], rest = p, r
+	}
+	parts[5] = rest
+	if parts[0] != "arn" || parts[1] == "" || parts[2] == "" || parts[5] == "" {
 		return arn{}, false
 	}
 	return arn{parts[1], parts[2], parts[3], parts[4], parts[5]}, true

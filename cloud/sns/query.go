@@ -61,7 +61,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
 		}
-		if err := r.ParseForm(); err != nil {
+		// Without a copy of the parameters (the edge parses the form the
+		// same way to route the request, and then r.Form is set).
+		if err := awsproto.ParseForm(r); err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
 				s.writeError(w, awsproto.Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request body larger than %d bytes", maxRequestBody), requestID)
