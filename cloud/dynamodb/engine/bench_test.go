@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -162,6 +163,18 @@ func BenchmarkEngine(b *testing.B) {
 				b.Fatalf("duplicate put: %v", err)
 			}
 			i++
+		}
+	})
+	// An order's next event: the stored item has an older version.
+	b.Run("GuardedPutItem/newer", func(b *testing.B) {
+		b.ReportAllocs()
+		j := 0 // each stored order once, across the runs of the sub-benchmark
+		for b.Loop() {
+			body := bytes.ReplaceAll(orderJSON("Orders", "A", j%size, true), []byte(version), []byte(version+"1"))
+			if _, err := e.Do("PutItem", body); err != nil {
+				b.Fatal(err)
+			}
+			j++
 		}
 	})
 	b.Run("GetItem", func(b *testing.B) {

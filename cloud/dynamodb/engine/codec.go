@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -188,6 +189,89 @@ func (r *reader) value() *types.Item {
 		r.err = errCorrupt
 	}
 	return v
+}
+
+// skipStr passes over a string without copying it, returning its bytes.
+func (r *reader) skipStr() []byte {
+	n := r.uvarint()
+	if n > len(r.b) {
+		r.err = errCorrupt
+		return nil
+	}
+	s := r.b[:n]
+	r.b = r.b[n:]
+	return s
+}
+
+// skipValue passes over a value without decoding it.
+func (r *reader) skipValue() {
+	if len(r.b) == 0 {
+		r.err = errCorrupt
+		return
+	}
+	tag := r.b[0]
+	r.b = r.b[1:]
+	switch tag {
+	case tagS, tagN, tagB:
+		r.skipStr()
+	case tagTrue, tagFalse, tagNull:
+	case tagSS, tagNS, tagBS:
+		n := r.uvarint()
+		for i := 0; i < n && r.err == nil; i++ {
+			r.skipStr()
+		}
+	case tagL:
+		n := r.uvarint()
+		for i := 0; i < n && r.err == nil; i++ {
+			r.skipValue()
+		}
+	case tagM:
+		n := r.uvarint()
+		for i := 0; i < n && r.err == nil; i++ {
+			r.skipStr()
+			r.skipValue()
+		}
+	default:
+		r.err = errCorrupt
+	}
+}
+
+// decodeAttrs decodes the attributes of a stored item named in names,
+// passing over the others: what a conditional write needs of the item
+// it replaces (the attributes its condition reads and the index keys),
+// without the cost of the whole item.
+func decodeAttrs(b []byte, names []string) (item, error) {
+	r := reader{b: b}
+	n := r.uvarint()
+	it := make(item, min(n, len(names)))
+	for i := 0; i < n && r.err == nil; i++ {
+		name := r.skipStr()
+		if !slices.Contains(names, string(name)) {
+			r.skipValue()
+			continue
+		}
+		it[string(name)] = r.value()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return it, nil
+}
+
+// decodeOthers adds to it the attributes of stored item b not named in
+// names: with decodeAttrs(b, names), the whole item.
+func decodeOthers(b []byte, it item, names []string) error {
+	r := reader{b: b}
+	n := r.uvarint()
+	for i := 0; i < n && r.err == nil; i++ {
+		name := r.skipStr()
+		if slices.Contains(names, string(name)) {
+			r.skipValue()
+			continue
+		}
+		it[string(name)] = r.value()
+	}
+	return r.err
 }
 
 // decodeItem decodes a stored item. Stored items are written by this

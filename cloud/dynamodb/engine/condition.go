@@ -28,6 +28,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -78,6 +79,94 @@ func parseConditionText(expr string) (language.Expression, error) {
 type parsedCondition struct {
 	x     language.Expression
 	names []string
+	// roots are the identifiers of the expression as written (#v, a),
+	// cut before any . or [: a superset of the top-level attributes it
+	// can read. opaque means the walk met a node it does not know, and
+	// the expression may read anything.
+	roots  []string
+	opaque bool
+}
+
+// readRoots collects the roots of x (see parsedCondition). Unlike
+// conditionRoots (expr.go), which names the paths a filter names, it
+// errs towards more names: function names and the keys of map paths are
+// taken too, and a node it does not know makes it give up.
+func readRoots(x language.Expression, roots []string) ([]string, bool) {
+	switch n := x.(type) {
+	case *language.Identifier:
+		if n == nil {
+			return roots, false
+		}
+		v := n.Value
+		if i := strings.IndexAny(v, ".["); i >= 0 {
+			v = v[:i]
+		}
+		if strings.HasPrefix(v, ":") || slices.Contains(roots, v) {
+			return roots, true
+		}
+		return append(roots, v), true
+	case *language.IndexExpression:
+		if n == nil {
+			return roots, false
+		}
+		return readRootsOf(roots, n.Left, n.Index)
+	case *language.InfixExpression:
+		if n == nil {
+			return roots, false
+		}
+		return readRootsOf(roots, n.Left, n.Right)
+	case *language.PrefixExpression:
+		if n == nil {
+			return roots, false
+		}
+		return readRootsOf(roots, n.Right)
+	case *language.CallExpression:
+		if n == nil {
+			return roots, false
+		}
+		return readRootsOf(roots, append([]language.Expression{n.Function}, n.Arguments...)...)
+	case *language.BetweenExpression:
+		if n == nil {
+			return roots, false
+		}
+		return readRootsOf(roots, n.Left, n.Range[0], n.Range[1])
+	case *language.InExpression:
+		if n == nil {
+			return roots, false
+		}
+		return readRootsOf(roots, append([]language.Expression{n.Left}, n.Range...)...)
+	}
+	return roots, false
+}
+
+func readRootsOf(roots []string, xs ...language.Expression) ([]string, bool) {
+	for _, x := range xs {
+		var ok bool
+		if roots, ok = readRoots(x, roots); !ok {
+			return roots, false
+		}
+	}
+	return roots, true
+}
+
+// attributes appends to dst the top-level attribute names the condition
+// can read, given the request's names; false when it cannot tell (a node
+// it does not know, a #name not declared).
+func (p parsedCondition) attributes(dst []string, names map[string]string) ([]string, bool) {
+	if p.opaque {
+		return dst, false
+	}
+	for _, r := range p.roots {
+		if strings.HasPrefix(r, "#") {
+			n, ok := names[r]
+			if !ok {
+				return dst, false
+			}
+			r = n
+		}
+		dst = append(dst, r)
+	}
+	return dst, true
 }
 
 // conditionCache keeps the parses of the condition texts seen last. A
@@ -115,6 +204,8 @@ func (c *conditionCache) parse(expr string) (parsedCondition, error) {
 		return parsedCondition{}, err
 	}
 	p = parsedCondition{x: x, names: language.UndeclaredExpressionAttributeNames(expr, nil)}
+	roots, ok := readRoots(x, nil)
+	p.roots, p.opaque = roots, !ok
 	c.mu.Lock()
 	if len(c.m) >= maxCachedConditions {
 		clear(c.m)

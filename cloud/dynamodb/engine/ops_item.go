@@ -1,5 +1,7 @@
 package engine
 
+import "fmt"
+
 type writeCommon struct {
 	TableName                           string
 	ConditionExpression                 string
@@ -87,7 +89,7 @@ func (e *Engine) putItem(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	oldItem, err := e.runPut(p, in.ReturnValuesOnConditionCheckFailure == "ALL_OLD")
+	oldItem, err := e.runPut(p, in.ReturnValuesOnConditionCheckFailure == "ALL_OLD", in.ReturnValues == "ALL_OLD")
 	if err != nil {
 		return nil, err
 	}
@@ -108,14 +110,23 @@ func (w *writeCommon) withMetrics(resp []byte, t *table, it item) []byte {
 }
 
 // runPut checks the condition and writes, holding the table's lock from
-// the check to the write; it returns the replaced item.
-func (e *Engine) runPut(p *preparedPut, returnOld bool) (oldItem item, err error) {
+// the check to the write; it returns the replaced item, whole when
+// wantOld (ReturnValues ALL_OLD), else only the attributes the write
+// needed of it.
+func (e *Engine) runPut(p *preparedPut, returnOld, wantOld bool) (oldItem item, err error) {
 	t := p.t
 	err = e.write([]*table{t}, func() error {
 		if err := t.checkIndexKeys(p.item); err != nil {
 			return err
 		}
-		old, it, err := e.checkCondition(t, p.pk, p.cond, p.a, returnOld)
+		var old *record
+		var it item
+		var err error
+		if wantOld {
+			old, it, err = e.checkCondition(t, p.pk, p.cond, p.a, returnOld)
+		} else {
+			old, it, err = e.checkConditionLean(t, p.pk, p.cond, p.a, returnOld)
+		}
 		if err != nil {
 			return err
 		}
@@ -429,6 +440,71 @@ func (e *Engine) checkCondition(t *table, pk, cond string, a exprAttrs, returnOl
 		return nil, nil, err
 	}
 	if !ok {
+		return nil, nil, errConditionFailed(it, returnOld)
+	}
+	return r, it, nil
+}
+
+// checkConditionLean is checkCondition for a write that needs of the
+// item it replaces only what its condition reads and the item's index
+// keys (t.store's use of it): it decodes those attributes alone, and the
+// others only for a failed condition that returns the item. Evaluating the
+// condition on those attributes is evaluating it on the item: a
+// condition reads nothing but the attributes its paths name. When it
+// cannot tell which those are, it decodes the whole item. Callers hold
+// t.mu exclusively.
+func (e *Engine) checkConditionLean(t *table, pk, cond string, a exprAttrs, returnOld bool) (*record, item, error) {
+	r := t.get(pk)
+	if r == nil {
+		// No item: what checkCondition does then, without a second look.
+		if cond == "" {
+			return nil, nil, nil
+		}
+		ok, err := e.match("ConditionExpression", cond, nil, a)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			return nil, nil, errConditionFailed(nil, returnOld)
+		}
+		return nil, nil, nil
+	}
+	var buf [16]string
+	names := buf[:0]
+	if cond != "" {
+		p, err := parsedConditions.parse(cond)
+		if err != nil {
+			return e.checkCondition(t, pk, cond, a, returnOld) // which reports it
+		}
+		var ok bool
+		if names, ok = p.attributes(names, a.names); !ok {
+			return e.checkCondition(t, pk, cond, a, returnOld)
+		}
+	}
+	for _, ix := range t.indexes {
+		names = append(names, ix.keys.hash.name)
+		if ix.keys.rng.name != "" {
+			names = append(names, ix.keys.rng.name)
+		}
+	}
+	it, err := decodeAttrs(r.data, names)
+	if err != nil {
+		return nil, nil, fmt.Errorf("engine: table %s: %w", t.name, err)
+	}
+	if cond == "" {
+		return r, it, nil
+	}
+	ok, err := e.match("ConditionExpression", cond, it, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		if returnOld {
+			// The rest of the item, for the answer.
+			if err := decodeOthers(r.data, it, names); err != nil {
+				return nil, nil, fmt.Errorf("engine: table %s: %w", t.name, err)
+			}
+		}
 		return nil, nil, errConditionFailed(it, returnOld)
 	}
 	return r, it, nil
