@@ -163,6 +163,11 @@ func (p parsedCondition) attributes(dst []string, names map[string]string) ([]st
 				return dst, false
 			}
 			r = n
+			// minidyn reads a name holding . or [ as a path, where
+			// DynamoDB reads one attribute: both are taken.
+			if i := strings.IndexAny(r, ".["); i >= 0 {
+				dst = append(dst, r[:i])
+			}
 		}
 		dst = append(dst, r)
 	}
