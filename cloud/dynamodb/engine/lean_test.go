@@ -141,3 +141,31 @@ func TestAConditionalPutOverAnItemKeepsTheIndexAndReturnsTheWholeItem(t *testing
 		t.Errorf("the item returned: %s, want %s", got, want)
 	}
 }
+
+// Conditional puts from many goroutines share the cached parse of their
+// condition (run with -race).
+func TestConcurrentConditionalPutsShareTheParsedCondition(t *testing.T) {
+	e := New()
+	if _, err := e.Do("CreateTable", []byte(wireTable)); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for w := range 8 {
+		go func() {
+			var err error
+			for i := 0; i < 50 && err == nil; i++ {
+				body := fmt.Sprintf(`{"TableName":"Orders","Item":{"orderId":{"S":"o-%d"},"v":{"N":"%d"}},"ConditionExpression":"attribute_not_exists(#id) OR #v < :v","ExpressionAttributeNames":{"#id":"orderId","#v":"v"},"ExpressionAttributeValues":{":v":{"N":"%d"}}}`, i%10, w*100+i, w*100+i)
+				_, err = e.Do("PutItem", []byte(body))
+				if Code(err) == codeConditionFailed {
+					err = nil // another goroutine wrote a newer version
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -293,3 +293,28 @@ func TestTheConditionalPutStaysWithinItsAllocationBudgets(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkDecodePutItem reads our store's PutItem body with
+// encoding/json and with the fast path (docs/benchmarks.md compares them
+// with github.com/go-json-experiment/json on the same body).
+func BenchmarkDecodePutItem(b *testing.B) {
+	body := []byte(orderBody)
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var in putItemInput
+			if err := json.Unmarshal(body, &in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var in putItemInput
+			if !in.decodeFast(body) {
+				b.Fatal("refused")
+			}
+		}
+	})
+}
