@@ -48,6 +48,11 @@ func DecodeBody(body string) (Body, error) {
 		return Body{}, orderflow.Invalid(orderflow.CodeTooLarge, "message body is %d bytes, more than the limit of %d", len(body), MaxBodyBytes)
 	}
 	data := []byte(body)
+	if !mayHoldType(data) {
+		// Raw delivery, the template's default: no envelope to read.
+		o, err := orderflow.Decode(data)
+		return Body{Order: o}, err
+	}
 	var env snsEnvelope
 	// A body that is not JSON, or is JSON but not an envelope (no Type), is
 	// taken as a raw order; orderflow.Decode then says precisely what is wrong.
@@ -69,6 +74,24 @@ func DecodeBody(body string) (Body, error) {
 	}
 	o, err := orderflow.Decode([]byte(*env.Message))
 	return Body{Order: o, SNSMessageID: env.MessageID, PublishedAt: time.Time(env.Timestamp)}, err
+}
+
+// mayHoldType reports whether body can hold an envelope's Type member.
+// encoding/json matches member names without regard to case (the fold
+// sets of t, y, p and e hold only their ASCII letters) after reading
+// their escapes, so a body with no "type" in any case and no backslash
+// decodes to an envelope without a Type: it is taken as a raw order
+// without reading it as an envelope first.
+func mayHoldType(body []byte) bool {
+	if bytes.IndexByte(body, '\\') >= 0 {
+		return true
+	}
+	for i := 0; i+4 <= len(body); i++ {
+		if body[i]|0x20 == 't' && body[i+1]|0x20 == 'y' && body[i+2]|0x20 == 'p' && body[i+3]|0x20 == 'e' {
+			return true
+		}
+	}
+	return false
 }
 
 // publishTime is an envelope's Timestamp ("2025-05-03T12:00:00.123Z"),

@@ -11,6 +11,7 @@ time=${FUZZTIME:-10s}
 targets=(
 	"FuzzDecode ."
 	"FuzzDecodeBody ./handler"
+	"FuzzRawBodiesHoldNoType ./handler"
 	"FuzzEdge ./cloud"
 	"FuzzQueryForm ./cloud/sqs"
 	"FuzzJSONRequest ./cloud/sqs"

@@ -53,6 +53,24 @@
 // their payload in size, because the interpreter's decoded form is several
 // times larger.
 //
+// Reading requests. PutItem, the write of every order, is read by a
+// hand-written decoder (wire_decode.go) when its body takes the plain
+// form SDKs send, and by encoding/json otherwise, so that every error
+// message stays encoding/json's; a golden file and a fuzz test hold the
+// two to the same answers. It was chosen by measurement on our store's
+// conditional PutItem (docs/benchmarks.md, "The conditional put and
+// Publish…", has the command and the times): encoding/json takes 66
+// allocations to read it, github.com/go-json-experiment/json (the code
+// of Go's encoding/json/v2, which Go 1.26 has only under
+// GOEXPERIMENT=jsonv2) 31 in either of its modes, the hand-written
+// decoder 9 — it copies the body to one string once and cuts every
+// unescaped string from it, and allocates attribute values in blocks —
+// and it is the fastest of the three. Condition texts are parsed once and
+// kept (condition.go's conditionCache): minidyn's parser builds its
+// tables anew for every parse. A conditional write decodes of the item it
+// replaces only the attributes its condition reads and the index keys
+// (ops_item.go's checkConditionLean).
+//
 // Durability. Opened on a data file (Open with Options.DB), the engine
 // records the effect of every change — the item as stored, its deletion,
 // the table's definition — through the shared journal before it answers,

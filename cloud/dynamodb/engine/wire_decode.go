@@ -19,14 +19,8 @@ import (
 // (wire_decode_test.go compares them, and FuzzPutItemDecoder looks for a
 // body where they differ).
 //
-// Why hand-written. encoding/json reflects over every member and
-// allocates each string, each *types.Item and each *string on its own;
-// the fast path copies the body to one string and takes every unescaped
-// string from it, and allocates attribute values in blocks. Go's
-// encoding/json/v2 needs GOEXPERIMENT=jsonv2 in Go 1.26, and the module
-// it comes from (github.com/go-json-experiment/json), measured on the
-// same request, still allocates per value: docs/benchmarks.md ("The
-// conditional put's decoding…") has the three side by side.
+// Why hand-written, and not encoding/json/v2 or another library: the
+// package doc.
 
 // fastMaxDepth bounds the nesting the fast path follows (DynamoDB allows
 // 32 levels; deeper bodies are refused by validation after
