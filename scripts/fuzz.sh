@@ -20,6 +20,7 @@ targets=(
 	"FuzzParse ./internal/cfntemplate"
 	"FuzzRequests ./cloud/dynamodb/engine"
 	"FuzzPutItemDecoder ./cloud/dynamodb/engine"
+	"FuzzConditionOnNamedAttributes ./cloud/dynamodb/engine"
 )
 for t in "${targets[@]}"; do
 	set -- $t

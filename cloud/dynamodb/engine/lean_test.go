@@ -9,65 +9,114 @@ import (
 	"testing"
 )
 
-// A condition evaluated on the attributes it names (what
-// checkConditionLean decodes) answers as on the whole item, for every
-// form of path and function the language has.
-func TestAConditionReadsTheSameOnTheAttributesItNames(t *testing.T) {
-	var items []item
-	for _, body := range []string{
+// leanItems, leanNames and leanValues are what the condition tests
+// evaluate on.
+var (
+	leanItems = mustItems(
 		`{}`,
 		`{"a":{"S":"x"},"b":{"N":"2"},"m":{"M":{"k":{"S":"x"},"z":{"M":{"y":{"N":"1"}}}}},"l":{"L":[{"S":"x"},{"N":"3"}]},"x.y":{"S":"x"},"ss":{"SS":["x","y"]},"c":{"BOOL":true}}`,
 		`{"a":{"N":"1"},"m":{"L":[]},"l":{"M":{"0":{"S":"x"}}},"x":{"M":{"y":{"S":"x"}}},"n":{"NULL":true}}`,
 		`{"b":{"N":"3"},"other":{"S":"x"},"more":{"L":[{"S":"x"}]}}`,
-	} {
+	)
+	leanNames  = map[string]string{"#a": "a", "#m": "m", "#d": "x.y", "#k": "k", "#l": "l", "#o": "other"}
+	leanValues = mustItems(`{":s":{"S":"x"},":t":{"S":"y"},":n":{"N":"1"},":n2":{"N":"3"},":ty":{"S":"S"}}`)[0]
+)
+
+func mustItems(bodies ...string) []item {
+	var out []item
+	for _, body := range bodies {
 		var it item
 		if err := json.Unmarshal([]byte(body), &it); err != nil {
+			panic(err)
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
+// sameOnNamedAttributes checks cond on every lean item, whole and cut to
+// the attributes the condition names; it reports whether the condition
+// could be checked (it parses, and says which attributes it reads).
+func sameOnNamedAttributes(t *testing.T, cond string) bool {
+	t.Helper()
+	a := exprAttrs{names: map[string]string{}, values: item{}}
+	// The request's names and values: those the condition uses.
+	ns, vs := placeholders(cond)
+	for _, n := range ns {
+		if v, ok := leanNames[n]; ok {
+			a.names[n] = v
+		}
+	}
+	for _, v := range vs {
+		if x, ok := leanValues[v]; ok {
+			a.values[v] = x
+		}
+	}
+	p, err := parsedConditions.parse(cond)
+	if err != nil {
+		return false
+	}
+	read, ok := p.attributes(nil, a.names)
+	if !ok {
+		return false
+	}
+	for _, it := range leanItems {
+		part, err := decodeAttrs(encodeItem(it), read)
+		if err != nil {
 			t.Fatal(err)
 		}
-		items = append(items, it)
+		want, wantErr := safeEval(cond, cloneItem(it), a)
+		got, gotErr := safeEval(cond, part, a)
+		if got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Errorf("%s on %v: %v, %v on the attributes %q; %v, %v on the item", cond, it, got, gotErr, read, want, wantErr)
+		}
 	}
-	names := map[string]string{"#a": "a", "#m": "m", "#d": "x.y", "#k": "k", "#l": "l"}
-	var values item
-	if err := json.Unmarshal([]byte(`{":s":{"S":"x"},":t":{"S":"y"},":n":{"N":"1"},":n2":{"N":"3"},":ty":{"S":"S"}}`), &values); err != nil {
-		t.Fatal(err)
-	}
-	for _, cond := range []string{
-		"attribute_exists(a)", "attribute_not_exists(#a)", "a = :s", "#a <> :s", "#m.#k = :s", "m.z.y < :n2",
-		"l[0] = :s", "#l[1] >= :n", "size(l) > :n", "size(#m) = :n", "contains(l, :s)", "contains(ss, :s)",
-		"begins_with(a, :s)", "a IN (:s, :t)", "b BETWEEN :n AND :n2", "NOT (a = :s)", "attribute_type(a, :ty)",
-		"#d = :s", "x.y = :s", "(a = :s OR b = :n2) AND NOT attribute_exists(c)", "attribute_exists(other) OR c = :s",
-		"size(a) BETWEEN :n AND :n2", "a = b", "n = :s", "attribute_exists(m.k) AND size(more) < :n2",
-	} {
-		a := exprAttrs{names: map[string]string{}, values: item{}}
-		// The request's names and values: those the condition uses.
-		ns, vs := placeholders(cond)
-		for _, n := range ns {
-			a.names[n] = names[n]
-		}
-		for _, v := range vs {
-			a.values[v] = values[v]
-		}
-		p, err := parsedConditions.parse(cond)
-		if err != nil {
-			t.Fatalf("%s: %v", cond, err)
-		}
-		read, ok := p.attributes(nil, a.names)
-		if !ok {
+	return true
+}
+
+// safeEval is evalCondition as the engine calls it (interpret turns a
+// panic of the interpreter into an error).
+func safeEval(cond string, it item, a exprAttrs) (ok bool, err error) {
+	err = interpret("ConditionExpression", func() (err error) {
+		ok, err = evalCondition("ConditionExpression", cond, it, a)
+		return err
+	})
+	return ok, err
+}
+
+var leanConditions = []string{
+	"attribute_exists(a)", "attribute_not_exists(#a)", "a = :s", "#a <> :s", "#m.#k = :s", "m.z.y < :n2",
+	"l[0] = :s", "#l[1] >= :n", "size(l) > :n", "size(#m) = :n", "contains(l, :s)", "contains(ss, :s)",
+	"begins_with(a, :s)", "a IN (:s, :t)", "b BETWEEN :n AND :n2", "NOT (a = :s)", "attribute_type(a, :ty)",
+	"#d = :s", "x.y = :s", "(a = :s OR b = :n2) AND NOT attribute_exists(c)", "attribute_exists(#o) OR c = :s",
+	"size(a) BETWEEN :n AND :n2", "a = b", "n = :s", "attribute_exists(m.k) AND size(more) < :n2",
+}
+
+// A condition evaluated on the attributes it names (what
+// checkConditionLean decodes) answers as on the whole item, for every
+// form of path and function the language has.
+func TestAConditionReadsTheSameOnTheAttributesItNames(t *testing.T) {
+	for _, cond := range leanConditions {
+		if !sameOnNamedAttributes(t, cond) {
 			t.Errorf("%s: cannot tell which attributes it reads", cond)
-			continue
-		}
-		for _, it := range items {
-			part, err := decodeAttrs(encodeItem(it), read)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, wantErr := evalCondition("ConditionExpression", cond, cloneItem(it), a)
-			got, gotErr := evalCondition("ConditionExpression", cond, part, a)
-			if got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
-				t.Errorf("%s on %v: %v, %v on the attributes %q; %v, %v on the item", cond, it, got, gotErr, read, want, wantErr)
-			}
 		}
 	}
+}
+
+// FuzzConditionOnNamedAttributes looks for a condition that answers
+// differently on the attributes it names than on the whole item.
+//
+//	go test ./cloud/dynamodb/engine -run '^$' -fuzz FuzzConditionOnNamedAttributes -fuzztime 30s
+func FuzzConditionOnNamedAttributes(f *testing.F) {
+	for _, c := range leanConditions {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, cond string) {
+		if len(cond) > 512 {
+			return
+		}
+		sameOnNamedAttributes(t, cond)
+	})
 }
 
 // decodeAttrs and decodeOthers together decode the whole item.
