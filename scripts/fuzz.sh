@@ -2,8 +2,11 @@
 # Runs every fuzz target of the project for FUZZTIME each (default 10s):
 # the decoders of outside input — order JSON, the SQS message body (SNS
 # envelope or raw), the edge (every service's wire decoding), the SQS Query
-# form and JSON bodies, the SNS Query form, SNS filter policies, and
-# CloudFormation templates. CI runs it briefly; run it longer on demand:
+# form and JSON bodies, the SNS Query form, SNS filter policies,
+# CloudFormation templates, the DynamoDB engine's requests, its PutItem
+# fast path and the conditions it evaluates on part of an item, and what
+# the handler's raw-body shortcut stands on. CI runs it briefly; run it
+# longer on demand:
 #   FUZZTIME=10m scripts/fuzz.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
