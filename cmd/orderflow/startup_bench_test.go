@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -43,11 +44,19 @@ import (
 	"github.com/orderflow/orderflow/internal/ordergen"
 )
 
+// startupBin, if set, is the binary BenchmarkStartup starts instead of
+// building this package's: another build of orderflow (CGO_ENABLED=0, say),
+// or the serving-only experiment of docs/experiments/serveonly.
+var startupBin = flag.String("startup-bin", "", "BenchmarkStartup: the binary to start (its up subcommand) instead of go build of this package")
+
 func BenchmarkStartup(b *testing.B) {
 	tmp := b.TempDir()
-	bin := filepath.Join(tmp, "orderflow")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
+	bin := *startupBin
+	if bin == "" {
+		bin = filepath.Join(tmp, "orderflow")
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			b.Fatalf("go build: %v\n%s", err, out)
+		}
 	}
 	// readyDir is a data directory one start made and stopped as Ctrl-C
 	// does, made once, when first asked for.
