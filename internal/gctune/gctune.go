@@ -66,21 +66,21 @@ func Start(ctx context.Context, getenv func(string) string) {
 	if !run {
 		return
 	}
+	tu := newTuner(pace, debug.FreeOSMemory) // paces now, before Start returns
 	t := time.NewTicker(time.Second)
 	go func() {
 		defer t.Stop()
-		tune(ctx, t.C, pace, debug.FreeOSMemory)
+		tu.run(ctx, t.C)
 	}()
 }
 
-// tune paces the collector (if pace) now and at each tick, and releases
-// the free heap at the first tick of each idle spell, until ctx ends.
-func tune(ctx context.Context, ticks <-chan time.Time, pace bool, release func()) {
-	t := newTuner(pace, release)
+// run re-paces the collector (if t.pace) at each tick, and releases the
+// free heap at the first tick of each idle spell, until ctx ends.
+func (t *tuner) run(ctx context.Context, ticks <-chan time.Time) {
 	for {
 		select {
 		case <-ctx.Done():
-			if pace {
+			if t.pace {
 				debug.SetGCPercent(low)
 			}
 			return
@@ -90,7 +90,7 @@ func tune(ctx context.Context, ticks <-chan time.Time, pace bool, release func()
 	}
 }
 
-// tuner is tune's state between ticks.
+// tuner is run's state between ticks.
 type tuner struct {
 	pace     bool
 	release  func()
@@ -99,6 +99,7 @@ type tuner struct {
 	released bool   // whether release ran in this idle spell
 }
 
+// newTuner paces the collector now, if pace.
 func newTuner(pace bool, release func()) *tuner {
 	t := &tuner{pace: pace, release: release,
 		sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/allocs:bytes"}}}

@@ -1,10 +1,13 @@
 package gctune
 
 import (
+	"context"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestPercent(t *testing.T) {
@@ -70,5 +73,29 @@ func TestAnIdleTickReturnsTheFreeHeapToTheSystem(t *testing.T) {
 	tu.tick() // idle
 	if got := free(); got > 8<<20 {
 		t.Errorf("after an idle tick: %d MiB of free heap held, want at most 8", got>>20)
+	}
+}
+
+func TestStartPacesTheCollectorBeforeItReturns(t *testing.T) {
+	gogc := func() uint64 {
+		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	started = sync.Once{} // as in a new process, whatever ran before
+	ctx, cancel := context.WithCancel(context.Background())
+	Start(ctx, func(string) string { return "" })
+	if got := gogc(); got != high {
+		t.Errorf("GOGC right after Start = %d, want %d (a test's live heap is small)", got, high)
+	}
+	cancel()
+	// Start's goroutine puts Go's default back as it ends: wait for it, so
+	// that it cannot change the pace under another test.
+	for deadline := time.Now().Add(10 * time.Second); gogc() != low; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("GOGC = %d 10 s after Start's context ended, want %d", gogc(), low)
+		}
 	}
 }
