@@ -27,9 +27,9 @@ test: fmt-check vet hygiene lint
 	$(GO) test ./...
 	$(MAKE) --no-print-directory bootstrap
 
-## install: go install ./cmd/orderflow; says where the binary went and whether that directory is on PATH
+## install: go install ./cmd/orderflow, without cgo (a static binary: no dynamic loader or libc at each start); says where the binary went and whether that directory is on PATH
 install:
-	$(GO) install ./cmd/orderflow
+	CGO_ENABLED=0 $(GO) install ./cmd/orderflow
 	@bin=$$($(GO) env GOBIN); \
 	if [ -z "$$bin" ]; then gopath=$$($(GO) env GOPATH); bin="$${gopath%%:*}/bin"; fi; \
 	echo "Installed orderflow as $$bin/orderflow."; \

@@ -21,7 +21,8 @@ func TestErrorsAreAWSs(t *testing.T) {
 	c, cfg := cloudtest.Start(t)
 	client, _ := newClient(t, c, cfg, true)
 	ctx := context.Background()
-	for _, b := range []string{"full", "empty"} {
+	// The longest and shortest names AWS allows.
+	for _, b := range []string{"full", "empty", strings.Repeat("b", 63), "abc"} {
 		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
 			t.Fatal(err)
 		}
@@ -61,6 +62,10 @@ func TestErrorsAreAWSs(t *testing.T) {
 		}, 400, "InvalidBucketName"},
 		{"a bucket name of two letters", func() error {
 			_, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("ab")})
+			return err
+		}, 400, "InvalidBucketName"},
+		{"a bucket name of 64 characters", func() error {
+			_, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(strings.Repeat("b", 64))})
 			return err
 		}, 400, "InvalidBucketName"},
 		{"a bucket name with two dots in a row", func() error {

@@ -370,12 +370,15 @@ func writeXML(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
-var bucketNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+// bucketNameRE holds a name's characters; its length (3 to 63) is checked
+// apart, since a counted repetition ({1,61}) compiles, at every start, to a
+// program as long as its count.
+var bucketNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]+[a-z0-9]$`)
 var ipLike = regexp.MustCompile(`^\d+\.\d+\.\d+\.\d+$`)
 
 // validBucketName checks AWS's rules for general purpose bucket names.
 func validBucketName(name string) *awsproto.Error {
-	bad := !bucketNameRE.MatchString(name) || strings.Contains(name, "..") || strings.Contains(name, ".-") || strings.Contains(name, "-.") ||
+	bad := len(name) > 63 || !bucketNameRE.MatchString(name) || strings.Contains(name, "..") || strings.Contains(name, ".-") || strings.Contains(name, "-.") ||
 		ipLike.MatchString(name) || strings.HasPrefix(name, "xn--") || strings.HasPrefix(name, "sthree-") || strings.HasPrefix(name, "amzn-s3-demo-") ||
 		strings.HasSuffix(name, "-s3alias") || strings.HasSuffix(name, "--ol-s3") || strings.HasSuffix(name, ".mrap") || strings.HasSuffix(name, "--x-s3") || strings.HasSuffix(name, "--table-s3")
 	if bad {

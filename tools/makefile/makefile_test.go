@@ -2,11 +2,13 @@ package makefile
 
 import (
 	"bufio"
+	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -178,7 +180,21 @@ func TestMakeInstallSaysWhereTheBinaryWentAndWhetherItIsOnPATH(t *testing.T) {
 			}
 			fi, err := os.Stat(filepath.Join(tc.bin, "orderflow"))
 			if err != nil || fi.Mode()&0o111 == 0 {
-				t.Errorf("no executable orderflow in %s: %v", tc.bin, err)
+				t.Fatalf("no executable orderflow in %s: %v", tc.bin, err)
+			}
+			if runtime.GOOS == "linux" {
+				// Built without cgo: no dynamic loader and libc to map
+				// and run at each start (docs/benchmarks.md, "Start-up").
+				f, err := elf.Open(filepath.Join(tc.bin, "orderflow"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				for _, p := range f.Progs {
+					if p.Type == elf.PT_INTERP {
+						t.Errorf("make install built a dynamically linked orderflow (it has an ELF interpreter); want it built with CGO_ENABLED=0")
+					}
+				}
 			}
 		})
 	}
