@@ -20,6 +20,7 @@ import (
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
 	"github.com/orderflow/orderflow"
+	"github.com/orderflow/orderflow/internal/crashtest"
 	"github.com/orderflow/orderflow/internal/ordergen"
 	"github.com/orderflow/orderflow/internal/poll"
 	"github.com/orderflow/orderflow/internal/slowtest"
@@ -29,16 +30,27 @@ import (
 // 6. kill -9 of a running `orderflow up --data-dir` at random moments while
 // a client publishes and records what was acknowledged; after a restart and
 // a drain, every acknowledged order is stored or dead-lettered, none twice.
+//
+// It runs with the log synced before every answer and with --sync-every
+// 200ms: kill -9 must lose nothing acknowledged in either mode.
 func TestKillNineWhilePublishingLosesNoAcknowledgedOrder(t *testing.T) {
 	slowtest.Skip(t, "kill -9 of orderflow up, a child process, while publishing")
+	crashtest.EachSyncMode(t, testKillNineWhilePublishingLosesNoAcknowledgedOrder)
+}
+
+func testKillNineWhilePublishingLosesNoAcknowledgedOrder(t *testing.T, syncEvery time.Duration) {
 	bin, dir, addr, cfg := killSetup(t)
+	var extra []string
+	if syncEvery > 0 {
+		extra = []string{"--sync-every", syncEvery.String()}
+	}
 	endpoint := "http://" + addr
 	want := reliability.Expect{Final: map[string]orderflow.Order{}, Maybe: map[string]bool{}}
 	rnd := rand.New(rand.NewPCG(6, 6))
 	acked, unacked := 0, 0
 
 	for round := range *flagKills {
-		up := startUp(t, bin, addr, dir, cfg)
+		up := startUp(t, bin, addr, dir, cfg, extra...)
 		b := generate(t, ordergen.Options{Count: 1000, Invalid: 0.05, Seed: uint64(round + 1), Prefix: fmt.Sprintf("K%02d", round)})
 		var (
 			mu   sync.Mutex
@@ -97,7 +109,7 @@ func TestKillNineWhilePublishingLosesNoAcknowledgedOrder(t *testing.T) {
 	}
 
 	// Restart once more and let the pipeline catch up.
-	up := startUp(t, bin, addr, dir, cfg)
+	up := startUp(t, bin, addr, dir, cfg, extra...)
 	defer func() { up.Process.Signal(os.Interrupt); up.Wait() }()
 	targets := reliability.Targets{Table: "Orders", QueueURL: endpoint + "/000000000000/OrderQueue", DLQURL: endpoint + "/000000000000/OrderDLQ"}
 	if err := reliability.Drain(context.Background(), cfg, targets.QueueURL, 5*time.Minute); err != nil {
