@@ -298,12 +298,12 @@ func newJournal(db *bbolt.DB, rec *Recovery, opts Options) (*Journal, error) {
 		closing: make(chan struct{}), stallNext: make(chan struct{}), applied: applied, applierDone: make(chan struct{})}
 	j.acond = sync.NewCond(&j.amu)
 	openJournals[db] = true
-	go j.applyLoop()
 	if opts.SyncEvery > 0 {
 		j.syncEvery, j.log.lazy = opts.SyncEvery, true
 		j.syncStop, j.syncDone = make(chan struct{}), make(chan struct{})
 		go j.syncLoop()
 	}
+	go j.applyLoop()
 	return j, nil
 }
 
