@@ -159,8 +159,15 @@ func killSetup(t *testing.T) (bin, dir, addr string, cfg aws.Config) {
 		t.Fatalf("build orderflow: %v\n%s", err, out)
 	}
 	addr = freeAddr(t)
+	dir = t.TempDir()
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "..", "up.log"))
+			t.Logf("the end of orderflow up's output:\n%s", b[max(0, len(b)-8<<10):])
+		}
+	})
 	cfg = aws.Config{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), Credentials: credentials.NewStaticCredentialsProvider("k", "k", "")}
-	return bin, t.TempDir(), addr, cfg
+	return bin, dir, addr, cfg
 }
 
 // startUp runs `orderflow up --data-dir` (with extra arguments) and waits
