@@ -291,7 +291,7 @@ func (w *wal) put(frame []byte, sync bool) error {
 		if err := fdatasync(w.f); err != nil {
 			return err
 		}
-		w.syncs.Add(1)
+		w.countSync()
 	}
 	w.size = end
 	return nil
@@ -432,7 +432,7 @@ func (w *wal) syncWritten() error {
 	if err := fdatasync(f); err != nil {
 		return err
 	}
-	w.syncs.Add(1)
+	w.countSync()
 	w.mu.Lock()
 	w.synced = max(w.synced, upto)
 	w.mu.Unlock()
@@ -448,6 +448,13 @@ func (w *wal) syncTo(seq uint64) error {
 		return nil
 	}
 	return w.syncWritten()
+}
+
+// countSync counts a sync of frames made (not one UnsafeSkipSyncs skipped).
+func (w *wal) countSync() {
+	if !noSync.Load() {
+		w.syncs.Add(1)
+	}
 }
 
 func fdatasync(f *os.File) error {
