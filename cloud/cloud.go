@@ -103,6 +103,15 @@ type Options struct {
 	// journal.ErrDamagedData (or journal.ErrNotDataFile), changing
 	// nothing.
 	Recover bool
+	// SyncEvery, with DataDir, acknowledges a request once its records are
+	// written to the data file's log, without waiting for them to be
+	// synced to the disk, and syncs the log in the background at least
+	// this often (journal.Options.SyncEvery): a crash of the process still
+	// loses nothing acknowledged, a power loss or an OS crash may lose
+	// what was acknowledged in the last SyncEvery. Zero (the default):
+	// every acknowledged request is synced first. At most
+	// journal.MaxSyncEvery.
+	SyncEvery time.Duration
 	// Credentials, when set, are the only keys accepted (access key id →
 	// secret access key): every request that reaches a service must carry
 	// a valid Signature Version 4 by one of them (see the package doc).
@@ -213,6 +222,9 @@ type Cloud struct {
 // does SNS resume its pending retries (sns.Service.Start).
 func Start(opts Options) (*Cloud, error) {
 	opts.applyDefaults()
+	if opts.SyncEvery != 0 && opts.DataDir == "" {
+		return nil, errors.New("cloud: SyncEvery goes with DataDir: in memory there is no log to sync")
+	}
 	fds, maxConns, err := opts.limits()
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
@@ -513,7 +525,7 @@ func (c *Cloud) openServices() error {
 		// it first applies what its log holds to the file.
 		path := filepath.Join(o.DataDir, "cloud.db")
 		if o.Recover {
-			db, j, rec, err := journal.Recover(path)
+			db, j, rec, err := journal.RecoverWithOptions(path, journal.Options{SyncEvery: o.SyncEvery})
 			if err != nil {
 				return err
 			}
@@ -527,7 +539,7 @@ func (c *Cloud) openServices() error {
 				return err
 			}
 			c.db = db
-			if c.journal, err = journal.New(db); err != nil {
+			if c.journal, err = journal.NewWithOptions(db, journal.Options{SyncEvery: o.SyncEvery}); err != nil {
 				return err
 			}
 		}

@@ -240,9 +240,10 @@ const dlqReadLimit = 2 * time.Minute
 // readDLQ reads every message of the DLQ, grouped by order id, then makes
 // them visible again.
 //
-// ReceiveMessage is not idempotent: an attempt whose answer is lost (seen
-// under disk load: status 200, then reading the body failed on a closed
-// connection) has taken its messages and hidden them, and the SDK's retry
+// ReceiveMessage is not idempotent: an attempt whose answer is lost (a
+// client without internal/ownbody meets it under load: status 200, then
+// reading the body fails on a connection the SDK's transport closed, see
+// aws/aws-sdk-go-v2#2737) has taken its messages and hidden them, and the SDK's retry
 // receives others. So readDLQ counts the DLQ's messages first, makes each
 // receive once, without the SDK's retries, and reads until it has seen that
 // many distinct messages. After a failed receive it reads on until what that

@@ -43,6 +43,9 @@
 // -durable (the default) runs orderflow on a data file; -nosync with it
 // skips the journal's fdatasyncs (journal.UnsafeSkipSyncs): the rate the
 // durable path would reach if syncs were free, for measurement only.
+// -sync-every D with it runs orderflow as `orderflow up --sync-every D`
+// does: each request written to the log before it is answered, the log
+// synced in the background every D.
 package main
 
 import (
@@ -112,6 +115,7 @@ func main() {
 		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
 		sends    = flag.Int("latency-sends", 2000, "measured SendMessage requests per stack in send-latency, after 200 unmeasured")
 		noSync   = flag.Bool("nosync", false, "with -durable: skip the journal's fdatasyncs (journal.UnsafeSkipSyncs), to measure the rate the durable path would reach if syncs were free; nothing is durable then")
+		syncEv   = flag.Duration("sync-every", 0, "with -durable: sync orderflow's log in the background every this long instead of before every answer (orderflow up --sync-every); 0: before every answer")
 		stacks   = flag.String("stacks", "orderflow,goaws,kumo,minidyn,ceiling", "the stacks to run, comma-separated: a first name (orderflow, goaws, kumo, minidyn, ceiling) or a whole one (\"orderflow (Publish)\"), to profile one alone")
 	)
 	var (
@@ -147,6 +151,11 @@ func main() {
 			os.Exit(2)
 		}
 	}
+	if *syncEv != 0 && (!*durable || *noSync || *syncEv < 0 || *syncEv > journal.MaxSyncEvery) {
+		fmt.Fprintf(os.Stderr, "-sync-every %v goes with -durable and without -nosync, from 0 to %v\n", *syncEv, journal.MaxSyncEvery)
+		os.Exit(2)
+	}
+	orderflowSyncEvery = *syncEv
 	if *noSync {
 		defer journal.UnsafeSkipSyncs()()
 	}
@@ -429,10 +438,15 @@ func publish(ctx context.Context, client *awssns.Client, topic string, b orderge
 	return nil
 }
 
+// orderflowSyncEvery is -sync-every: local.Options.SyncEvery of a durable
+// orderflow.
+var orderflowSyncEvery time.Duration
+
 // startOrderflow starts orderflow's pipeline, on a data file in a new
 // temporary directory when durable; stop closes it and removes the files.
 func startOrderflow(ctx context.Context, opts local.Options, durable bool) (*local.Pipeline, func(), error) {
 	if durable {
+		opts.SyncEvery = orderflowSyncEvery
 		dir, err := os.MkdirTemp("", "orderflow-peers-")
 		if err != nil {
 			return nil, nil, err

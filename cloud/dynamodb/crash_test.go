@@ -28,7 +28,11 @@ import (
 // the crash is there wholly or not at all.
 func TestTheTablesMatchAModelAcrossCrashes(t *testing.T) {
 	slowtest.Skip(t, "random operations checked against a model through kill -9 of child processes")
-	p := crashtest.Start(t, crashtest.Options{Serve: serveDynamoDB})
+	crashtest.EachSyncMode(t, testTheTablesMatchAModelAcrossCrashes)
+}
+
+func testTheTablesMatchAModelAcrossCrashes(t *testing.T, syncEvery time.Duration) {
+	p := crashtest.Start(t, crashtest.Options{Serve: serveDynamoDBWith(syncEvery)})
 	budget := crashtest.NewBudget(t, 1500)
 	seed := budget.Seed
 	m := &model{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), tables: map[string]map[string]mItem{}}

@@ -31,7 +31,11 @@ type workerLog struct {
 
 func TestEveryAcknowledgedWriteSurvivesAKill9(t *testing.T) {
 	slowtest.Skip(t, "kill -9 of a child process")
-	p := crashtest.Start(t, crashtest.Options{Serve: serveDynamoDB})
+	crashtest.EachSyncMode(t, testEveryAcknowledgedWriteSurvivesAKill9)
+}
+
+func testEveryAcknowledgedWriteSurvivesAKill9(t *testing.T, syncEvery time.Duration) {
+	p := crashtest.Start(t, crashtest.Options{Serve: serveDynamoDBWith(syncEvery)})
 	c := client(p.Endpoint())
 	createOrders(t, c, "Orders")
 	const workers = 8

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -21,7 +22,11 @@ import (
 // IdempotentParameterMismatchException, after a second kill too.
 func TestClientRequestTokensSurviveAKill9(t *testing.T) {
 	slowtest.Skip(t, "kill -9 of a child process")
-	p := crashtest.Start(t, crashtest.Options{Serve: serveDynamoDB})
+	crashtest.EachSyncMode(t, testClientRequestTokensSurviveAKill9)
+}
+
+func testClientRequestTokensSurviveAKill9(t *testing.T, syncEvery time.Duration) {
+	p := crashtest.Start(t, crashtest.Options{Serve: serveDynamoDBWith(syncEvery)})
 	c := client(p.Endpoint())
 	ctx := context.Background()
 	createOrders(t, c, "Orders")

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/orderflow/orderflow/cloud/journal"
 )
@@ -32,35 +33,37 @@ func BenchmarkFsync(b *testing.B) {
 }
 
 // BenchmarkCommit measures appending one small record and waiting for it,
-// with 1, 8 and 64 concurrent appenders, with the log's syncs (sync=on) and
-// without (sync=off, UnsafeSkipSyncs: what the durable path costs beyond
-// the sync); ns/op is per record, cpu-ns/op the process's CPU time (user
-// and system) per record, and records/commit says how many records shared
-// each log write.
+// with 1, 8 and 64 concurrent appenders, with the log's syncs (sync=on),
+// with them made in the background every 100ms (sync=every100ms,
+// Options.SyncEvery) and without (sync=off, UnsafeSkipSyncs: what the
+// durable path costs beyond the sync); ns/op is per record, cpu-ns/op the
+// process's CPU time (user and system) per record, records/commit says how
+// many records shared each log write and log-syncs the fdatasyncs that
+// made them durable.
 func BenchmarkCommit(b *testing.B) {
-	for _, sync := range []bool{true, false} {
+	for _, mode := range []string{"on", "every100ms", "off"} {
 		for _, workers := range []int{1, 8, 64} {
-			name := fmt.Sprintf("sync=on/workers=%d", workers)
-			if !sync {
-				name = fmt.Sprintf("sync=off/workers=%d", workers)
-			}
-			b.Run(name, func(b *testing.B) {
-				if !sync {
+			b.Run(fmt.Sprintf("sync=%s/workers=%d", mode, workers), func(b *testing.B) {
+				var opts journal.Options
+				switch mode {
+				case "off":
 					defer journal.UnsafeSkipSyncs()()
+				case "every100ms":
+					opts.SyncEvery = 100 * time.Millisecond
 				}
-				benchCommit(b, workers)
+				benchCommit(b, workers, opts)
 			})
 		}
 	}
 }
 
-func benchCommit(b *testing.B, workers int) {
+func benchCommit(b *testing.B, workers int, opts journal.Options) {
 	db, err := journal.Open(filepath.Join(b.TempDir(), "data.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	j, err := journal.New(db)
+	j, err := journal.NewWithOptions(db, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -98,6 +101,7 @@ func benchCommit(b *testing.B, workers int) {
 	st := j.Stats()
 	b.ReportMetric(float64(st.Records)/float64(max(st.Commits, 1)), "records/commit")
 	b.ReportMetric(float64(st.CommitTime.Microseconds())/float64(max(st.Commits, 1)), "µs/commit")
+	b.ReportMetric(float64(st.LogSyncs), "log-syncs")
 }
 
 // cpuTime is the process's CPU time so far, user and system, in ns.

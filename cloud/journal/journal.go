@@ -51,6 +51,20 @@
 // room: the log keeps the groups (up to maxQueuedBytes) and the applier
 // retries.
 //
+// With Options.SyncEvery above zero the journal trades the last moments of
+// acknowledged changes for the fdatasync every waiter otherwise waits for:
+// a leader writes its group to the log (write(2): the kernel holds it, and
+// it survives the process being killed) and its waiters return without a
+// sync; a goroutine syncs the log at least every SyncEvery when something
+// was written since the last sync. What a power loss or an OS crash may
+// lose is what was written since the last sync. Everything that relies on
+// the log being on disk still syncs it first: the applier before it folds
+// logged groups into the file (which then records them as applied), a
+// segment before the next one is started (its seal), Sync and Flush, and
+// Close. A failed background sync stops the journal (fail-stop), as a
+// failed write does: the written frames' fate is unknown, and Linux may
+// report a later sync of the same pages as a success.
+//
 // Any other failure (an I/O error, a file gone or damaged) stops the
 // journal (fail-stop): the log and the file no longer match what the
 // services hold in memory, so the journal refuses every later group with
@@ -158,6 +172,10 @@ type Journal struct {
 	gathers                                atomic.Int64 // gatherDelay sleeps
 	stalls, stallNanos, retries            atomic.Int64
 
+	syncEvery time.Duration // Options.SyncEvery
+	syncStop  chan struct{} // closed by Close to stop syncLoop (SyncEvery only)
+	syncDone  chan struct{} // closed when syncLoop has returned
+
 	applyGate   sync.Mutex // held by the applier while it applies; tests hold it to pause it
 	beforeWrite func()     // tests: called before each log write
 }
@@ -221,11 +239,50 @@ func (t Ticket) IsZero() bool { return t.g == nil }
 // ErrDamagedData), and nothing is changed; Recover accepts the loss. The
 // caller keeps ownership of db and closes it after Close.
 func New(db *bbolt.DB) (*Journal, error) {
-	return newJournal(db, nil)
+	return newJournal(db, nil, Options{})
+}
+
+// Options configure a journal. The zero value is New's: every group
+// synced before its waiters return.
+type Options struct {
+	// SyncEvery, above zero, acknowledges a group once it is written to
+	// the log, before it is synced, and syncs the log in the background at
+	// least this often (when something was written since the last sync):
+	// a power loss or an OS crash may then lose what was acknowledged in
+	// the last SyncEvery (a crash of the process alone loses nothing). At
+	// most MaxSyncEvery. Zero (the default): every group is synced before
+	// its waiters return.
+	SyncEvery time.Duration
+}
+
+// MaxSyncEvery bounds Options.SyncEvery. Past a tenth of a second one
+// fdatasync an interval is already a negligible share of the log's time,
+// so longer intervals buy no rate, only a larger loss on power failure;
+// ten seconds leaves room for slow disks and stays a loss an operator can
+// reason about.
+const MaxSyncEvery = 10 * time.Second
+
+// check returns an error for options New cannot use.
+func (o Options) check() error {
+	if o.SyncEvery < 0 {
+		return fmt.Errorf("journal: the sync interval %v is negative", o.SyncEvery)
+	}
+	if o.SyncEvery > MaxSyncEvery {
+		return fmt.Errorf("journal: the sync interval %v is above the maximum, %v", o.SyncEvery, MaxSyncEvery)
+	}
+	return nil
+}
+
+// NewWithOptions is New with options (Options.SyncEvery).
+func NewWithOptions(db *bbolt.DB, opts Options) (*Journal, error) {
+	return newJournal(db, nil, opts)
 }
 
 // newJournal is New; with rec set it recovers from damage (Recover).
-func newJournal(db *bbolt.DB, rec *Recovery) (*Journal, error) {
+func newJournal(db *bbolt.DB, rec *Recovery, opts Options) (*Journal, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	// Two journals on one file would share the log's segment names, and
 	// each would apply and delete the other's segments at start.
 	openMu.Lock()
@@ -241,8 +298,35 @@ func newJournal(db *bbolt.DB, rec *Recovery) (*Journal, error) {
 		closing: make(chan struct{}), stallNext: make(chan struct{}), applied: applied, applierDone: make(chan struct{})}
 	j.acond = sync.NewCond(&j.amu)
 	openJournals[db] = true
+	if opts.SyncEvery > 0 {
+		j.syncEvery, j.log.lazy = opts.SyncEvery, true
+		j.syncStop, j.syncDone = make(chan struct{}), make(chan struct{})
+		go j.syncLoop()
+	}
 	go j.applyLoop()
 	return j, nil
+}
+
+// syncLoop syncs the log every syncEvery when something was written since
+// the last sync (Options.SyncEvery), until Close. A tick that comes while
+// a sync runs is dropped: the next sync starts when it ends.
+func (j *Journal) syncLoop() {
+	defer close(j.syncDone)
+	t := time.NewTicker(j.syncEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-j.syncStop:
+			return
+		case <-t.C:
+		}
+		if j.Err() != nil {
+			continue // fail-stop: Close keeps the log as it is
+		}
+		if err := j.log.syncWritten(); err != nil {
+			j.fail(fmt.Errorf("journal: sync the log: %w", err))
+		}
+	}
 }
 
 // ApplyLog applies what the write-ahead log beside db holds to db and
@@ -323,6 +407,11 @@ func (j *Journal) sync() (uint64, error) {
 	if err := t.Wait(); err != nil {
 		return 0, err // a stalled Wait returns before the group is done
 	}
+	if j.log.lazy {
+		if err := j.log.syncTo(t.g.seq); err != nil {
+			return 0, j.fail(fmt.Errorf("journal: sync the log: %w", err))
+		}
+	}
 	return t.g.seq, nil
 }
 
@@ -352,7 +441,7 @@ func (j *Journal) Flush() error {
 	return nil
 }
 
-// Close commits and applies what is queued, stops the journal, shrinks
+// Close commits, syncs and applies what is queued, stops the journal, shrinks
 // the log to a marker of how far it got (everything in it is in the file)
 // and returns the journal's error, if a write ever failed. A write stalled
 // when Close begins is tried once more; if it fails again, it is given up
@@ -395,6 +484,15 @@ func (j *Journal) Close() error {
 	j.acond.Broadcast()
 	j.amu.Unlock()
 	<-j.applierDone
+	if j.syncStop != nil {
+		close(j.syncStop)
+		<-j.syncDone
+		// What was acknowledged reaches the disk before Close returns,
+		// even when the journal failed (then as far as the disk allows).
+		if err := j.log.syncWritten(); err != nil {
+			j.fail(fmt.Errorf("journal: sync the log: %w", err))
+		}
+	}
 	openMu.Lock()
 	delete(openJournals, j.db)
 	openMu.Unlock()
@@ -410,10 +508,15 @@ func (j *Journal) Close() error {
 
 // Stats describes a journal's work so far.
 type Stats struct {
-	// Commits counts groups written to the log (each one write and one
-	// fdatasync); Records the ops they carried: Records/Commits is how many
-	// changes shared a sync.
+	// Commits counts groups written to the log (each one write and, unless
+	// Options.SyncEvery is set, one fdatasync); Records the ops they
+	// carried: Records/Commits is how many changes shared a write.
 	Commits, Records int64
+	// LogSyncs counts the fdatasyncs that made logged groups durable: one
+	// a commit, or with Options.SyncEvery those of the background, of
+	// segment seals, and of what waits for the log to be on disk (the
+	// applier, Sync, Flush, Close).
+	LogSyncs int64
 	// CommitTime is the time spent writing and syncing the log.
 	CommitTime time.Duration
 	// Applies counts the bbolt transactions that applied logged groups to
@@ -429,7 +532,7 @@ type Stats struct {
 // Stats returns the journal's counts so far.
 func (j *Journal) Stats() Stats {
 	st := Stats{Commits: j.commits.Load(), Records: j.records.Load(),
-		CommitTime: time.Duration(j.commitNanos.Load()), Applies: j.applies.Load(),
+		CommitTime: time.Duration(j.commitNanos.Load()), Applies: j.applies.Load(), LogSyncs: j.log.syncs.Load(),
 		Stalls: j.stalls.Load(), Retries: j.retries.Load(), StallTime: time.Duration(j.stallNanos.Load())}
 	j.smu.Lock()
 	if j.stallErr != nil {
@@ -921,10 +1024,21 @@ func (j *Journal) applyLoop() {
 			continue // fail-stop: the log keeps what the file lacks
 		}
 		last := batch[len(batch)-1].seq
-		j.applyGate.Lock()
-		err := applyGroups(j.db, batch, last)
-		j.applyGate.Unlock()
-		j.applies.Add(1)
+		var err error
+		if j.log.lazy {
+			// The file records these groups as applied: a log that could
+			// lose them in a power loss would then be shorter than the
+			// file says it held.
+			if err = j.log.syncTo(last); err != nil {
+				err = fmt.Errorf("sync the log first: %w", err)
+			}
+		}
+		if err == nil {
+			j.applyGate.Lock()
+			err = applyGroups(j.db, batch, last)
+			j.applyGate.Unlock()
+			j.applies.Add(1)
+		}
 		if err != nil && isCommitError(err) && Transient(err) {
 			// The transaction was rolled back: put the batch back and try
 			// again after a pause (once more when closing, then give up).

@@ -628,3 +628,246 @@ func TestCodec(t *testing.T) {
 		}
 	})
 }
+
+// holdSyncs makes every fdatasync of the log beside the data file at path
+// wait until release is called; synced counts those that went through.
+func holdSyncs(t testing.TB, path string) (release func(), synced func() int) {
+	t.Helper()
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	n := 0
+	restore := journal.InjectFault(func(op, p string) error {
+		if op == "sync" && strings.HasPrefix(p, path+".wal.") {
+			<-gate
+			mu.Lock()
+			n++
+			mu.Unlock()
+		}
+		return nil
+	})
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(func() { release(); restore() })
+	return release, func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
+
+// waitFor polls cond for up to five seconds and reports whether it held.
+func waitFor(cond func() bool) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
+func newSyncEvery(t testing.TB, db *bbolt.DB, every time.Duration) *journal.Journal {
+	t.Helper()
+	j, err := journal.NewWithOptions(db, journal.Options{SyncEvery: every})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func TestSyncEvery(t *testing.T) {
+	t.Run("by default an append is acknowledged only after the log's fdatasync", func(t *testing.T) {
+		db := openDB(t)
+		j := newJournal(t, db)
+		defer j.Close()
+		release, synced := holdSyncs(t, db.Path())
+		done := make(chan error, 1)
+		go func() { done <- j.Append(put("a", "1")).Wait() }()
+		select {
+		case err := <-done:
+			t.Fatalf("Wait returned (%v) while every fdatasync of the log was held", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		release()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if synced() == 0 || j.Stats().LogSyncs != 1 {
+			t.Errorf("syncs seen %d, LogSyncs %d; want at least 1 and 1", synced(), j.Stats().LogSyncs)
+		}
+	})
+
+	t.Run("an append is acknowledged once written, before any fdatasync", func(t *testing.T) {
+		db := openDB(t)
+		j := newSyncEvery(t, db, journal.MaxSyncEvery) // no background sync during the test
+		release, _ := holdSyncs(t, db.Path())
+		done := make(chan error, 1)
+		go func() { done <- j.Append(put("a", "1")).Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Wait did not return while the log's fdatasyncs were held")
+		}
+		if st := j.Stats(); st.Commits != 1 || st.LogSyncs != 0 {
+			t.Errorf("commits, log syncs = %d, %d; want 1, 0", st.Commits, st.LogSyncs)
+		}
+		b, err := os.ReadFile(logFiles(t, db.Path())[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(journal.FrameSpans(b)); n != 1 {
+			t.Errorf("the log holds %d frames after the acknowledgement, want 1 (written before the answer)", n)
+		}
+		release()
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("a background sync follows within the interval, and none while nothing is written", func(t *testing.T) {
+		db := openDB(t)
+		j := newSyncEvery(t, db, 50*time.Millisecond)
+		defer j.Close()
+		for i := range 5 {
+			if err := j.Append(put(fmt.Sprint("k", i), "v")).Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !waitFor(func() bool { return j.Stats().LogSyncs >= 1 }) {
+			t.Fatal("no background sync within five seconds of a 50ms interval")
+		}
+		before := j.Stats().LogSyncs
+		time.Sleep(300 * time.Millisecond) // six intervals with nothing written
+		if got := j.Stats().LogSyncs; got != before {
+			t.Errorf("log syncs went from %d to %d with nothing written", before, got)
+		}
+		if err := j.Append(put("later", "v")).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if !waitFor(func() bool { return j.Stats().LogSyncs > before }) {
+			t.Error("no background sync after a later write")
+		}
+	})
+
+	t.Run("Close syncs what was written before it returns", func(t *testing.T) {
+		db := openDB(t)
+		j := newSyncEvery(t, db, journal.MaxSyncEvery)
+		_, synced := holdSyncsCounting(t, db.Path())
+		release := j.HoldApply() // the applier's own sync must not be what syncs
+		if err := j.Append(put("a", "1")).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if n := synced(); n != 0 {
+			t.Fatalf("%d syncs of the log before Close", n)
+		}
+		release()
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if synced() == 0 || j.Stats().LogSyncs == 0 {
+			t.Errorf("Close returned with no sync of the log (hook saw %d, LogSyncs %d)", synced(), j.Stats().LogSyncs)
+		}
+		if get(t, db, "a") != "1" {
+			t.Error("the append is not in the file after Close")
+		}
+	})
+
+	t.Run("the applier syncs the log before it records groups as applied", func(t *testing.T) {
+		db := openDB(t)
+		j := newSyncEvery(t, db, journal.MaxSyncEvery)
+		defer j.Close()
+		if err := j.Append(put("a", "1")).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if get(t, db, "a") != "1" {
+			t.Fatal("Flush returned before the group was applied")
+		}
+		if got := j.Stats().LogSyncs; got != 1 {
+			t.Errorf("log syncs %d after an applied group, want 1", got)
+		}
+	})
+
+	t.Run("a segment is synced whole before the next one starts", func(t *testing.T) {
+		defer journal.SetSegmentBytes(4096)()
+		db := openDB(t)
+		j := newSyncEvery(t, db, journal.MaxSyncEvery)
+		defer j.Close()
+		big := strings.Repeat("x", 1500)
+		for i := range 4 {
+			if err := j.Append(put(fmt.Sprint("k", i), big)).Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := len(logFiles(t, db.Path())); n < 2 {
+			t.Fatalf("%d log segments, want a rotation", n)
+		}
+		if got := j.Stats().LogSyncs; got == 0 {
+			t.Error("the log rotated with no sync of the segment it sealed")
+		}
+	})
+
+	t.Run("a failed background sync stops the journal", func(t *testing.T) {
+		db := openDB(t)
+		j := newSyncEvery(t, db, 20*time.Millisecond)
+		restore := journal.InjectFault(func(op, p string) error {
+			if op == "sync" && strings.HasPrefix(p, db.Path()+".wal.") {
+				return &os.PathError{Op: "fdatasync", Path: p, Err: syscall.EIO}
+			}
+			return nil
+		})
+		defer restore()
+		if err := j.Append(put("a", "1")).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-j.Failed():
+		case <-time.After(5 * time.Second):
+			t.Fatal("the journal did not stop after its background sync failed")
+		}
+		if err := j.Append(put("b", "1")).Wait(); !errors.Is(err, syscall.EIO) {
+			t.Errorf("append after the failed sync: got %v, want the sync's EIO", err)
+		}
+		if err := j.Close(); !errors.Is(err, syscall.EIO) {
+			t.Errorf("Close: got %v, want the sync's EIO", err)
+		}
+	})
+
+	t.Run("intervals below zero or above the maximum are refused", func(t *testing.T) {
+		for _, d := range []time.Duration{-time.Millisecond, journal.MaxSyncEvery + time.Nanosecond} {
+			db := openDB(t)
+			if _, err := journal.NewWithOptions(db, journal.Options{SyncEvery: d}); err == nil {
+				t.Errorf("SyncEvery %v accepted", d)
+			}
+		}
+	})
+}
+
+// holdSyncsCounting counts the fdatasyncs of the log beside the data file
+// at path (not the zero-filling ahead of its frames) without holding them.
+func holdSyncsCounting(t testing.TB, path string) (restore func(), synced func() int) {
+	t.Helper()
+	var mu sync.Mutex
+	n := 0
+	zeroing := map[string]bool{}
+	restore = journal.InjectFault(func(op, p string) error {
+		if !strings.HasPrefix(p, path+".wal.") {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		switch op {
+		case "zero":
+			zeroing[p] = true
+		case "sync":
+			if zeroing[p] {
+				zeroing[p] = false // the sync of the zeros written ahead
+			} else {
+				n++
+			}
+		}
+		return nil
+	})
+	t.Cleanup(restore)
+	return restore, func() int { mu.Lock(); defer mu.Unlock(); return n }
+}

@@ -138,6 +138,14 @@ func (r Recovery) String() string {
 // set aside with its log, and a new, empty one started. The caller closes
 // the journal, then the database.
 func Recover(path string) (*bbolt.DB, *Journal, Recovery, error) {
+	return RecoverWithOptions(path, Options{})
+}
+
+// RecoverWithOptions is Recover with options for the journal it starts.
+func RecoverWithOptions(path string, opts Options) (*bbolt.DB, *Journal, Recovery, error) {
+	if err := opts.check(); err != nil {
+		return nil, nil, Recovery{}, err
+	}
 	var rec Recovery
 	db, err := Open(path)
 	if errors.Is(err, ErrDamagedData) || errors.Is(err, ErrNotDataFile) {
@@ -164,7 +172,7 @@ func Recover(path string) (*bbolt.DB, *Journal, Recovery, error) {
 	if err != nil {
 		return nil, nil, rec, err
 	}
-	j, err := newJournal(db, &rec)
+	j, err := newJournal(db, &rec, opts)
 	if err != nil {
 		db.Close()
 		return nil, nil, rec, err

@@ -117,6 +117,16 @@ type wal struct {
 	buf   []byte
 	mu    sync.Mutex
 	older []segment // full segments not yet deleted, oldest first
+
+	// With lazy set (Options.SyncEvery) put writes a frame without
+	// syncing it, and syncWritten makes what was written durable. Under
+	// mu: written, the last frame written, and synced, the last one known
+	// durable. fmu is held around such a sync and around closing f, so
+	// that the sync never meets a descriptor closed (or reused) under it.
+	lazy            bool
+	fmu             sync.Mutex
+	written, synced uint64
+	syncs           atomic.Int64 // fdatasyncs that made frames durable
 }
 
 func segmentPath(base string, first uint64) string {
@@ -168,7 +178,7 @@ func createSegment(path string, n int64) (*os.File, error) {
 // createWAL starts a log whose first frame will be numbered next, in a new
 // segment (replacing a marker of that name).
 func createWAL(dbPath string, next uint64) (*wal, error) {
-	w := &wal{base: dbPath + ".wal.", next: next}
+	w := &wal{base: dbPath + ".wal.", next: next, written: next - 1, synced: next - 1}
 	w.path = segmentPath(w.base, next)
 	f, err := createSegment(w.path, initialZeros)
 	if err != nil {
@@ -263,8 +273,9 @@ func (w *wal) reserve(need int64) error {
 	return nil
 }
 
-// put writes frame after the segment's last frame and syncs it.
-func (w *wal) put(frame []byte) error {
+// put writes frame after the segment's last frame, and syncs it when sync
+// is set.
+func (w *wal) put(frame []byte, sync bool) error {
 	off := headerAt(w.size)
 	end := off + int64(len(frame))
 	if err := w.reserve(headerAt(end) + headerBytes); err != nil {
@@ -276,8 +287,11 @@ func (w *wal) put(frame []byte) error {
 	if _, err := w.f.WriteAt(frame, off); err != nil {
 		return err
 	}
-	if err := fdatasync(w.f); err != nil {
-		return err
+	if sync {
+		if err := fdatasync(w.f); err != nil {
+			return err
+		}
+		w.countSync()
 	}
 	w.size = end
 	return nil
@@ -300,7 +314,8 @@ func encodeFrame(buf []byte, seq uint64, ops []Op) []byte {
 	return frame
 }
 
-// write appends ops as one frame and syncs it, returning its number.
+// write appends ops as one frame and syncs it (unless lazy), returning its
+// number.
 func (w *wal) write(ops []Op) (uint64, error) {
 	seq := w.next
 	frame := encodeFrame(w.buf, seq, ops)
@@ -312,22 +327,28 @@ func (w *wal) write(ops []Op) (uint64, error) {
 			return 0, err
 		}
 	}
-	if err := w.put(frame); err != nil {
+	if err := w.put(frame, !w.lazy); err != nil {
 		return 0, err
+	}
+	if w.lazy {
+		w.mu.Lock()
+		w.written = seq
+		w.mu.Unlock()
 	}
 	w.next++
 	return seq, nil
 }
 
-// rotate makes the next segment, seals the current one (all of it synced)
-// and moves to the next.
+// rotate makes the next segment, seals the current one (all of it synced,
+// lazy or not: a frame of the next segment must never reach the disk while
+// one before it may not) and moves to the next.
 func (w *wal) rotate() error {
 	path := segmentPath(w.base, w.next)
 	f, err := createSegment(path, initialZeros)
 	if err != nil {
 		return err
 	}
-	if err := w.put(encodeFrame(nil, w.next, nil)); err != nil {
+	if err := w.put(encodeFrame(nil, w.next, nil), true); err != nil {
 		f.Close()
 		return err
 	}
@@ -335,11 +356,15 @@ func (w *wal) rotate() error {
 	// The seal is written and synced: from here the log has moved on
 	// (retrying would write a second seal). Closing a synced file loses
 	// nothing if it fails.
-	w.f.Close()
+	w.fmu.Lock()
 	w.mu.Lock()
+	old := w.f
 	w.older = append(w.older, segment{path: w.path, last: w.next - 1})
-	w.mu.Unlock()
+	w.synced = max(w.synced, w.next-1)
 	w.f, w.path, w.size, w.alloc = f, path, int64(len(segmentMagic)), initialZeros
+	w.mu.Unlock()
+	old.Close()
+	w.fmu.Unlock()
 	return nil
 }
 
@@ -361,7 +386,9 @@ func (w *wal) trim(applied uint64) error {
 // with the next frame's number.
 func (w *wal) close(marker bool) error {
 	w.settleExt(true)
+	w.fmu.Lock()
 	err := w.f.Close()
+	w.fmu.Unlock()
 	if !marker || err != nil {
 		return err
 	}
@@ -386,6 +413,48 @@ func (w *wal) close(marker bool) error {
 		err = syncDir(filepath.Dir(path))
 	}
 	return err
+}
+
+// syncWritten makes every frame written so far durable (lazy): one
+// fdatasync of the current segment, none when nothing was written since the
+// last. The older segments were synced whole when they were sealed. It may
+// run while the committer writes: what it writes meanwhile waits for the
+// next call.
+func (w *wal) syncWritten() error {
+	w.fmu.Lock()
+	defer w.fmu.Unlock()
+	w.mu.Lock()
+	f, upto, done := w.f, w.written, w.written <= w.synced
+	w.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := fdatasync(f); err != nil {
+		return err
+	}
+	w.countSync()
+	w.mu.Lock()
+	w.synced = max(w.synced, upto)
+	w.mu.Unlock()
+	return nil
+}
+
+// syncTo makes sure the frames up to seq, all written, are durable (lazy).
+func (w *wal) syncTo(seq uint64) error {
+	w.mu.Lock()
+	done := w.synced >= seq
+	w.mu.Unlock()
+	if done {
+		return nil
+	}
+	return w.syncWritten()
+}
+
+// countSync counts a sync of frames made (not one UnsafeSkipSyncs skipped).
+func (w *wal) countSync() {
+	if !noSync.Load() {
+		w.syncs.Add(1)
+	}
 }
 
 func fdatasync(f *os.File) error {

@@ -81,7 +81,13 @@ func (a childArg) String() string {
 // actions SNS does not know. The parent moves the clock with POST
 // /_clock?advance=DURATION and makes deliveries fail, or succeed again,
 // with POST /_deliveries?failing=true|false.
-func serveTopics(c crashtest.Child) (*crashtest.Server, error) {
+// serveTopicsWith returns serveTopics with its journal syncing the log
+// every syncEvery (0: before every answer).
+func serveTopicsWith(syncEvery time.Duration) func(c crashtest.Child) (*crashtest.Server, error) {
+	return func(c crashtest.Child) (*crashtest.Server, error) { return serveTopics(c, syncEvery) }
+}
+
+func serveTopics(c crashtest.Child, syncEvery time.Duration) (*crashtest.Server, error) {
 	var arg childArg
 	if err := json.Unmarshal([]byte(c.Arg), &arg); err != nil {
 		return nil, fmt.Errorf("argument %q: %w", c.Arg, err)
@@ -90,7 +96,7 @@ func serveTopics(c crashtest.Child) (*crashtest.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	j, err := journal.New(db)
+	j, err := journal.NewWithOptions(db, journal.Options{SyncEvery: syncEvery})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -176,7 +182,11 @@ func allowSNS(q string) map[string]string {
 // after a restart.
 func TestPublishesAcknowledgedBeforeAKillAreInTheirQueuesAfterIt(t *testing.T) {
 	slowtest.Skip(t, "kill -9 of a child process")
-	p := crashtest.Start(t, crashtest.Options{Serve: serveTopics, Arg: childArg{Now: t1}.String()})
+	crashtest.EachSyncMode(t, testPublishesAcknowledgedBeforeAKillAreInTheirQueuesAfterIt)
+}
+
+func testPublishesAcknowledgedBeforeAKillAreInTheirQueuesAfterIt(t *testing.T, syncEvery time.Duration) {
+	p := crashtest.Start(t, crashtest.Options{Serve: serveTopicsWith(syncEvery), Arg: childArg{Now: t1}.String()})
 	topics, queues := clients(p.Endpoint())
 	for _, q := range []string{"enveloped", "raw", "dlq"} {
 		if _, err := queues.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(q), Attributes: allowSNS(q)}); err != nil {
@@ -275,8 +285,12 @@ func atEndpoint(u, endpoint string) string {
 // lost the others.)
 func TestEveryEntryOfAPublishBatchWaitingForARetrySurvivesAKill(t *testing.T) {
 	slowtest.Skip(t, "kill -9 of a child process")
+	crashtest.EachSyncMode(t, testEveryEntryOfAPublishBatchWaitingForARetrySurvivesAKill)
+}
+
+func testEveryEntryOfAPublishBatchWaitingForARetrySurvivesAKill(t *testing.T, syncEvery time.Duration) {
 	now := t1
-	p := crashtest.Start(t, crashtest.Options{Serve: serveTopics, Arg: childArg{Now: now, Failing: true}.String()})
+	p := crashtest.Start(t, crashtest.Options{Serve: serveTopicsWith(syncEvery), Arg: childArg{Now: now, Failing: true}.String()})
 	topics, queues := clients(p.Endpoint())
 	names := []string{"a", "b", "c"}
 	for _, q := range names {

@@ -45,8 +45,12 @@ import (
 // The default run is short; -crash.ops or -crash.duration run it longer.
 func TestRandomOperationsAgreeWithAModelThroughKillsAndRestarts(t *testing.T) {
 	slowtest.Skip(t, "random operations checked against a model through kill -9 of child processes")
+	crashtest.EachSyncMode(t, testRandomOperationsAgreeWithAModelThroughKillsAndRestarts)
+}
+
+func testRandomOperationsAgreeWithAModelThroughKillsAndRestarts(t *testing.T, syncEvery time.Duration) {
 	budget := crashtest.NewBudget(t, 400)
-	p := crashtest.Start(t, crashtest.Options{Serve: serveTopics, Arg: childArg{Now: t1}.String()})
+	p := crashtest.Start(t, crashtest.Options{Serve: serveTopicsWith(syncEvery), Arg: childArg{Now: t1}.String()})
 	h := &snsHarness{t: t, p: p, r: rand.New(rand.NewPCG(budget.Seed, 0x534e53)), now: t1,
 		topics: map[string]*mTopic{}, pubs: map[string]*mPub{}}
 	h.connect()

@@ -2,6 +2,7 @@ package sqs_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -25,16 +26,30 @@ import (
 	"github.com/orderflow/orderflow/internal/slowtest"
 )
 
-// serveSQS is the crash tests' child: SQS on the data file in c.Dir. With
-// an Arg (a time, RFC 3339) it runs on a fake clock starting there, which
-// the parent moves with POST /_clock?advance=DURATION; without one, on the
-// machine's clock.
-func serveSQS(c crashtest.Child) (*crashtest.Server, error) {
+// serveSQSWith returns the crash tests' child: SQS on the data file in
+// c.Dir, its journal syncing the log every syncEvery (0: before every
+// answer). With an Arg (a time, RFC 3339) it runs on a fake clock starting
+// there, which the parent moves with POST /_clock?advance=DURATION;
+// without one, on the machine's clock.
+func serveSQSWith(syncEvery time.Duration) func(c crashtest.Child) (*crashtest.Server, error) {
+	return func(c crashtest.Child) (*crashtest.Server, error) { return serveSQS(c, syncEvery) }
+}
+
+func serveSQS(c crashtest.Child, syncEvery time.Duration) (*crashtest.Server, error) {
 	db, err := journal.Open(filepath.Join(c.Dir, "data.db"))
 	if err != nil {
 		return nil, err
 	}
 	opts := cloudsqs.Options{DB: db, Env: awsenv.Env{BaseURL: func() string { return c.Endpoint }}}
+	closeJournal := func() error { return nil }
+	if syncEvery > 0 {
+		j, err := journal.NewWithOptions(db, journal.Options{SyncEvery: syncEvery})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		opts.Journal, closeJournal = j, j.Close
+	}
 	var fake *clock.Fake
 	if c.Arg != "" {
 		start, err := time.Parse(time.RFC3339Nano, c.Arg)
@@ -46,6 +61,7 @@ func serveSQS(c crashtest.Child) (*crashtest.Server, error) {
 	}
 	svc, err := cloudsqs.New(opts)
 	if err != nil {
+		closeJournal()
 		db.Close()
 		return nil, err
 	}
@@ -61,7 +77,7 @@ func serveSQS(c crashtest.Child) (*crashtest.Server, error) {
 		fmt.Fprint(w, fake.Now().Format(time.RFC3339Nano))
 	})
 	return &crashtest.Server{Handler: mux, Close: func() error {
-		if err := svc.Close(); err != nil {
+		if err := errors.Join(svc.Close(), closeJournal()); err != nil {
 			db.Close()
 			return err
 		}
@@ -88,7 +104,11 @@ func crashClient(endpoint string) *sqs.Client {
 // undone, and every acknowledged receive counted.
 func TestAKilledProcessKeepsEveryAcknowledgedChange(t *testing.T) {
 	slowtest.Skip(t, "kill -9 of a child process")
-	p := crashtest.Start(t, crashtest.Options{Serve: serveSQS})
+	crashtest.EachSyncMode(t, testAKilledProcessKeepsEveryAcknowledgedChange)
+}
+
+func testAKilledProcessKeepsEveryAcknowledgedChange(t *testing.T, syncEvery time.Duration) {
+	p := crashtest.Start(t, crashtest.Options{Serve: serveSQSWith(syncEvery)})
 	client := crashClient(p.Endpoint())
 	ctx := context.Background()
 	q, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("q"), Attributes: map[string]string{"VisibilityTimeout": "3600"}})
@@ -204,7 +224,11 @@ func TestAKilledProcessKeepsEveryAcknowledgedChange(t *testing.T) {
 // queue empty gets every acknowledged message once, in its group's order.
 func TestAKilledProcessKeepsFIFOOrderAndDeduplication(t *testing.T) {
 	slowtest.Skip(t, "kill -9 of a child process")
-	p := crashtest.Start(t, crashtest.Options{Serve: serveSQS, Arg: t0.Format(time.RFC3339Nano)})
+	crashtest.EachSyncMode(t, testAKilledProcessKeepsFIFOOrderAndDeduplication)
+}
+
+func testAKilledProcessKeepsFIFOOrderAndDeduplication(t *testing.T, syncEvery time.Duration) {
+	p := crashtest.Start(t, crashtest.Options{Serve: serveSQSWith(syncEvery), Arg: t0.Format(time.RFC3339Nano)})
 	client := crashClient(p.Endpoint())
 	ctx := context.Background()
 	if _, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("orders.fifo"), Attributes: map[string]string{"FifoQueue": "true"}}); err != nil {

@@ -44,8 +44,12 @@ import (
 // The default run is short; -crash.ops or -crash.duration run it longer.
 func TestRandomOperationsAgreeWithAModelThroughKillsAndRestarts(t *testing.T) {
 	slowtest.Skip(t, "random operations checked against a model through kill -9 of child processes")
+	crashtest.EachSyncMode(t, testRandomOperationsAgreeWithAModelThroughKillsAndRestarts)
+}
+
+func testRandomOperationsAgreeWithAModelThroughKillsAndRestarts(t *testing.T, syncEvery time.Duration) {
 	budget := crashtest.NewBudget(t, 500)
-	p := crashtest.Start(t, crashtest.Options{Serve: serveSQS, Arg: t0.Format(time.RFC3339Nano)})
+	p := crashtest.Start(t, crashtest.Options{Serve: serveSQSWith(syncEvery), Arg: t0.Format(time.RFC3339Nano)})
 	h := &sqsHarness{t: t, p: p, r: rand.New(rand.NewPCG(budget.Seed, 0x5153)), now: t0}
 	h.connect()
 	h.setUp()

@@ -35,6 +35,7 @@ type benchFlags struct {
 	timeout                                                    time.Duration
 	cpuProfile                                                 string
 	dataDir                                                    string
+	syncEvery                                                  time.Duration
 	zip                                                        zipFlags
 }
 
@@ -65,6 +66,7 @@ whole.`,
   orderflow bench --orders 50000 --envelope --batch-size 10 --window 0 --concurrency 20
   orderflow bench --rate 1000 --json
   orderflow bench --data-dir $(mktemp -d)
+  orderflow bench --data-dir $(mktemp -d) --sync-every 100ms
   orderflow bench --from-zip --orders 5000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -85,6 +87,7 @@ whole.`,
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (go tool pprof) to this file")
 	f.zip.register(cmd)
 	fl.StringVar(&f.dataDir, "data-dir", "", "run the cloud durable, on a data file in this new or empty directory (made if missing; a non-empty one is refused); default in memory")
+	fl.DurationVar(&f.syncEvery, "sync-every", 0, syncEveryUsage)
 	return cmd
 }
 
@@ -123,6 +126,9 @@ func modeText(f benchFlags, fn lambda.Execution) string {
 	state := "in memory"
 	if f.dataDir != "" {
 		state = "durable"
+		if f.syncEvery > 0 {
+			state = fmt.Sprintf("durable, the log synced every %v", f.syncEvery)
+		}
 	}
 	code := "ProcessOrderFunction in-process"
 	if fn.Zip {
@@ -135,6 +141,9 @@ func modeText(f benchFlags, fn lambda.Execution) string {
 func runBench(ctx context.Context, e *env, f benchFlags) error {
 	if f.orders < 1 || f.publishers < 1 {
 		return usageError{errors.New("--orders and --publishers must be at least 1")}
+	}
+	if err := checkSyncEvery(f.syncEvery, f.dataDir); err != nil {
+		return err
 	}
 	if f.dataDir != "" {
 		if err := emptyDataDir(f.dataDir); err != nil {
@@ -156,7 +165,7 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 	if err != nil {
 		return err
 	}
-	l, err := startLocal(ctx, localOptions{addr: "127.0.0.1:0", params: params, functionLogs: rec, dataDir: f.dataDir, getenv: e.getenv, functionZip: zip})
+	l, err := startLocal(ctx, localOptions{addr: "127.0.0.1:0", params: params, functionLogs: rec, dataDir: f.dataDir, syncEvery: f.syncEvery, getenv: e.getenv, functionZip: zip})
 	if err != nil {
 		return err
 	}
@@ -254,7 +263,7 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 		Orders:   f.orders,
 		ModeText: modeText(f, fnExec),
 		Mode: map[string]any{"raw": !f.envelope, "batchSize": f.batchSize, "windowSeconds": f.window, "concurrency": f.concurrency, "publishers": f.publishers, "rate": f.rate, "durable": f.dataDir != "",
-			"function": executionMode(fnExec)},
+			"syncEveryMs": f.syncEvery.Milliseconds(), "function": executionMode(fnExec)},
 		Seconds:         round3(elapsed.Seconds()),
 		OrdersPerSecond: round3(float64(f.orders) / elapsed.Seconds()),
 		LatencyMs:       rec.percentiles(),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/orderflow/orderflow/cloud"
 	"github.com/orderflow/orderflow/cloud/lambda"
@@ -24,6 +25,7 @@ type localOptions struct {
 	allowedHosts []string
 	dataDir      string
 	recover      bool
+	syncEvery    time.Duration // see cloud.Options.SyncEvery
 	wrap         func(lambda.Handler) lambda.Handler
 	limits       limitFlags
 	// maxQueueBytes, maxQueuedBytes: see cloud.Options; 0 for the defaults.
@@ -41,7 +43,7 @@ type localOptions struct {
 // collector paced for it (internal/gctune) while ctx lasts.
 func startLocal(ctx context.Context, o localOptions) (*local.Pipeline, error) {
 	gctune.Start(ctx, o.getenv)
-	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, AllowedHosts: o.allowedHosts, DataDir: o.dataDir, Recover: o.recover, Wrap: o.wrap,
+	return local.Start(ctx, local.Options{Addr: o.addr, Params: o.params, FunctionLogs: o.functionLogs, Logger: o.logger, Faults: o.faults, Credentials: o.credentials, AllowedHosts: o.allowedHosts, DataDir: o.dataDir, Recover: o.recover, SyncEvery: o.syncEvery, Wrap: o.wrap,
 		MaxConnections: o.limits.maxConns, MaxBodyBuffer: int64(o.limits.bodyMiB) << 20,
 		MaxQueueBytes: o.maxQueueBytes, MaxQueuedBytes: o.maxQueuedBytes, BeforeDeploy: o.beforeDeploy, FunctionZip: o.functionZip})
 }

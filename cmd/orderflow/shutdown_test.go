@@ -24,12 +24,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsddb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/orderflow/orderflow/internal/ownbody"
 	"github.com/orderflow/orderflow/internal/poll"
 	"github.com/orderflow/orderflow/internal/slowtest"
 )
@@ -152,7 +154,8 @@ func (p *cliProcess) exit(t *testing.T) (int, time.Duration) {
 
 func sdkConfig(endpoint string) aws.Config {
 	return aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		HTTPClient:  ownbody.Client{Next: awshttp.NewBuildableClient()}}
 }
 
 // storedOrder reads the seed order O1234 from Orders; nil if it is not there.

@@ -40,6 +40,7 @@ func upCommand(e *env) *cobra.Command {
 		hosts      []string
 		dataDir    string
 		recoverDir bool
+		syncEvery  time.Duration
 		lim        limitFlags
 		queueMiB   int64
 		queuedMiB  int64
@@ -65,6 +66,16 @@ it says so on stderr, refuses requests with 503 ServiceUnavailable
 meanwhile (acknowledging nothing it has not saved), and carries on by
 itself once space or descriptors are free again. A write error that does
 not pass (an I/O error) stops it, with every acknowledged request on disk.
+
+--sync-every DURATION (with --data-dir) trades the last moments before a
+power loss for speed: a request is still written to the data directory's
+log before it is answered, so kill -9 of orderflow loses nothing
+acknowledged, but it is answered without waiting for the disk to confirm
+the write (fdatasync); the log is synced in the background at least every
+DURATION, and on shutdown. A power loss or an OS crash may then lose the
+requests acknowledged in the last DURATION (and up may then find the log's
+end damaged and ask for --recover). The default, 0, syncs before every
+answer.
 
 If the data directory is damaged (a file cut short, overwritten or missing;
 anything a crash cannot leave), up refuses to start and changes nothing.
@@ -98,6 +109,7 @@ without it to run the Go code in-process again.`,
   orderflow up --addr 0.0.0.0:4566 --allow-host orders.internal --require-auth --credential AKIDLOCAL:local-secret
   orderflow up --data-dir ./orderflow-data
   orderflow up --data-dir ./orderflow-data --recover
+  orderflow up --data-dir ./orderflow-data --sync-every 100ms   # faster; a power loss may lose the last 100ms
   orderflow up --log-file up.log &     # in the background: the function's logs go to up.log
   orderflow up --from-zip              # the function's deployment zip, as child processes
   orderflow up --zip dist/ProcessOrderFunction.zip
@@ -138,6 +150,9 @@ without it to run the Go code in-process again.`,
 			if recoverDir && dataDir == "" {
 				return usageError{errors.New("--recover goes with --data-dir: it recovers a damaged data directory")}
 			}
+			if err := checkSyncEvery(syncEvery, dataDir); err != nil {
+				return err
+			}
 			if beyondLoopback(addr) && !auth {
 				fmt.Fprintf(e.stderr, "orderflow: WARNING: listening on %s, beyond this machine's loopback, WITHOUT --require-auth:\n"+
 					"orderflow: WARNING: anyone who can reach it can read, change and delete every queue, message, topic and table, with any credentials.\n"+
@@ -166,7 +181,7 @@ without it to run the Go code in-process again.`,
 				return err
 			}
 			defer closeLogs()
-			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: logs, getenv: e.getenv, faults: f, credentials: keys, allowedHosts: hosts, dataDir: dataDir, recover: recoverDir, limits: lim,
+			l, err := startLocal(cmd.Context(), localOptions{addr: addr, params: overrides, functionLogs: logs, getenv: e.getenv, faults: f, credentials: keys, allowedHosts: hosts, dataDir: dataDir, recover: recoverDir, syncEvery: syncEvery, limits: lim,
 				maxQueueBytes: queueMiB << 20, maxQueuedBytes: queuedMiB << 20, functionZip: zip,
 				beforeDeploy: func(c *cloud.Cloud) {
 					if resuming {
@@ -219,6 +234,7 @@ without it to run the Go code in-process again.`,
 	cmd.Flags().StringArrayVar(&faults, "fault", nil, "inject a fault for a share of operations, as KIND=SHARE (repeatable); KIND: "+strings.Join(cloud.FaultKinds, ", ")+"; dynamodb-writes=SHARE:5xx for 500s instead of throttling")
 	cmd.Flags().Uint64Var(&faultSeed, "fault-seed", 1, "seed of the fault choices")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep the cloud's state (queues and their messages, topics, tables) in this directory across restarts and crashes; default: in memory")
+	cmd.Flags().DurationVar(&syncEvery, "sync-every", 0, syncEveryUsage)
 	cmd.Flags().BoolVar(&recoverDir, "recover", false, "with --data-dir: start even if the data directory is damaged, applying what can be read, keeping the damaged files beside them and saying what was lost")
 	cmd.Flags().Int64Var(&queueMiB, "max-queue-mib", sqs.DefaultMaxQueueBytes>>20, "the most one SQS queue holds, in MiB of message bodies and attributes (plus 512 bytes a message); past it sends are refused with RequestThrottled until it is drained (AWS sets no such ceiling)")
 	cmd.Flags().Int64Var(&queuedMiB, "max-queued-mib", sqs.DefaultMaxQueuedBytes>>20, "the most all SQS queues hold together, in MiB, counted likewise")
@@ -507,4 +523,23 @@ func upConsole(ctx context.Context, l *local.Pipeline, addr string) (*consoleSer
 		return nil, fmt.Errorf("the console cannot listen on %s (%v); choose another --console-addr, or off", addr, rootCause(err))
 	}
 	return srv, nil
+}
+
+// syncEveryUsage is --sync-every's help, for up and bench.
+const syncEveryUsage = "with --data-dir: answer a request once it is written to the log, and sync the log to disk in the background at least this often (e.g. 100ms) instead of before every answer; kill -9 still loses nothing acknowledged, a power loss or OS crash may lose the last interval's requests; at most 10s; 0 syncs before every answer"
+
+// checkSyncEvery refuses a --sync-every that means nothing or too much.
+// The ceiling is journal.MaxSyncEvery: past a tenth of a second the
+// background sync is already a negligible share of the disk's time, so a
+// longer interval buys no rate, only a larger loss on a power failure.
+func checkSyncEvery(d time.Duration, dataDir string) error {
+	switch {
+	case d < 0:
+		return usageError{fmt.Errorf("--sync-every %v is negative: give an interval from 0 (sync before every answer, the default) to %v", d, journal.MaxSyncEvery)}
+	case d > journal.MaxSyncEvery:
+		return usageError{fmt.Errorf("--sync-every %v is above %v, the most a power loss should be allowed to take; longer intervals make nothing faster", d, journal.MaxSyncEvery)}
+	case d > 0 && dataDir == "":
+		return usageError{errors.New("--sync-every goes with --data-dir: in memory there is no log to sync")}
+	}
+	return nil
 }

@@ -516,3 +516,30 @@ func (h *HTTPClient) Do(req *http.Request) (*http.Response, error) {
 // Client returns the underlying client, for requests the SDK does not
 // make.
 func (h *HTTPClient) Client() *http.Client { return h.c }
+
+// SyncMode is a way the data file's journal acknowledges writes: synced
+// before every answer (SyncEvery 0, the default) or written before the
+// answer and synced in the background every SyncEvery
+// (journal.Options.SyncEvery, orderflow up --sync-every).
+type SyncMode struct {
+	Name      string
+	SyncEvery time.Duration
+}
+
+// SyncModes are the modes every crash test runs in: a kill -9 loses
+// nothing acknowledged in either, since what the background sync leaves
+// out is in the kernel's page cache, which outlives the process.
+var SyncModes = []SyncMode{
+	{Name: "synced before every answer", SyncEvery: 0},
+	{Name: "synced every 200ms", SyncEvery: 200 * time.Millisecond},
+}
+
+// EachSyncMode runs f as a subtest for each of SyncModes. Start inside f
+// runs the child for that subtest alone, so the mode f is given is the
+// child's too (the child runs f again up to Start).
+func EachSyncMode(t *testing.T, f func(t *testing.T, syncEvery time.Duration)) {
+	t.Helper()
+	for _, m := range SyncModes {
+		t.Run(m.Name, func(t *testing.T) { f(t, m.SyncEvery) })
+	}
+}

@@ -52,6 +52,9 @@ type Options struct {
 	// Recover starts on a damaged DataDir, accepting the loss (see
 	// cloud.Options.Recover).
 	Recover bool
+	// SyncEvery syncs DataDir's log in the background at this interval
+	// instead of before every acknowledgement (see cloud.Options.SyncEvery).
+	SyncEvery time.Duration
 	// MaxConnections and MaxBodyBuffer bound what clients can make the
 	// cloud hold (see cloud.Options); zero for the defaults.
 	MaxConnections int
@@ -94,7 +97,7 @@ func Start(ctx context.Context, o Options) (*Pipeline, error) {
 	if o.FunctionZip != nil && (o.Params["CodeS3Bucket"] != "" || o.Params["CodeS3Key"] != "") {
 		return nil, ErrCodeParams
 	}
-	c, err := cloud.Start(cloud.Options{Addr: o.Addr, FunctionLogs: o.FunctionLogs, Logger: o.Logger, Credentials: o.Credentials, AllowedHosts: o.AllowedHosts, DataDir: o.DataDir, Recover: o.Recover,
+	c, err := cloud.Start(cloud.Options{Addr: o.Addr, FunctionLogs: o.FunctionLogs, Logger: o.Logger, Credentials: o.Credentials, AllowedHosts: o.AllowedHosts, DataDir: o.DataDir, Recover: o.Recover, SyncEvery: o.SyncEvery,
 		MaxConnections: o.MaxConnections, MaxBodyBuffer: o.MaxBodyBuffer,
 		MaxQueueBytes: o.MaxQueueBytes, MaxQueuedBytes: o.MaxQueuedBytes})
 	if err != nil {
