@@ -1,8 +1,7 @@
 package sqs
 
 import (
-	"strconv"
-	"unicode/utf8"
+	"github.com/orderflow/orderflow/cloud/awsproto"
 )
 
 // The requests every message cycle makes (SendMessageBatch,
@@ -28,283 +27,28 @@ var (
 	_ fastDecoder = (*deleteMessageBatchInput)(nil)
 )
 
-// jsonScanner reads a JSON body from the front; ok turns false at the
-// first thing it does not handle.
-type jsonScanner struct {
-	b  []byte
-	i  int
-	ok bool
-}
-
-func (s *jsonScanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// consume skips white space and then c, or fails.
-func (s *jsonScanner) consume(c byte) {
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == c {
-		s.i++
-		return
-	}
-	s.ok = false
-}
-
-// peek skips white space and reports whether the next byte is c.
-func (s *jsonScanner) peek(c byte) bool {
-	s.ws()
-	return s.i < len(s.b) && s.b[s.i] == c
-}
-
-// str reads a string: simple escapes and \u escapes outside the
-// surrogates are decoded; control characters, surrogate escapes and
-// bytes that are not UTF-8 fail.
-func (s *jsonScanner) str() string {
-	s.consume('"')
-	if !s.ok {
-		return ""
-	}
-	start := s.i
-	// The text with its escapes decoded, used only when it has some: on
-	// the stack for a typical message body.
-	var small [512]byte
-	var buf []byte
-	ascii := true
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			raw := s.b[start:s.i]
-			s.i++
-			if !ascii && !utf8.Valid(raw) {
-				s.ok = false
-				return ""
-			}
-			if buf != nil {
-				return string(append(buf, raw...))
-			}
-			return string(raw)
-		case c < 0x20:
-			s.ok = false
-			return ""
-		case c >= utf8.RuneSelf:
-			ascii = false
-			s.i++
-		case c == '\\':
-			if !ascii && !utf8.Valid(s.b[start:s.i]) {
-				s.ok = false
-				return ""
-			}
-			if buf == nil {
-				buf = small[:0]
-			}
-			buf = append(buf, s.b[start:s.i]...)
-			if s.i+1 >= len(s.b) {
-				s.ok = false
-				return ""
-			}
-			e := s.b[s.i+1]
-			s.i += 2
-			switch e {
-			case '"', '\\', '/':
-				buf = append(buf, e)
-			case 'b':
-				buf = append(buf, '\b')
-			case 'f':
-				buf = append(buf, '\f')
-			case 'n':
-				buf = append(buf, '\n')
-			case 'r':
-				buf = append(buf, '\r')
-			case 't':
-				buf = append(buf, '\t')
-			case 'u':
-				if s.i+4 > len(s.b) {
-					s.ok = false
-					return ""
-				}
-				r, err := strconv.ParseUint(string(s.b[s.i:s.i+4]), 16, 32)
-				if err != nil || r >= 0xD800 && r <= 0xDFFF {
-					s.ok = false
-					return ""
-				}
-				buf = utf8.AppendRune(buf, rune(r))
-				s.i += 4
-			default:
-				s.ok = false
-				return ""
-			}
-			start = s.i
-		default:
-			s.i++
-		}
-	}
-	s.ok = false
-	return ""
-}
-
-// integer reads a JSON integer that fits an int in plain decimal.
-func (s *jsonScanner) integer() *int {
-	s.ws()
-	start := s.i
-	if s.i < len(s.b) && s.b[s.i] == '-' {
-		s.i++
-	}
-	digits := s.i
-	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
-		s.i++
-	}
-	n := s.i - digits
-	if n == 0 || n > 9 || n > 1 && s.b[digits] == '0' {
-		s.ok = false
-		return nil
-	}
-	if s.i < len(s.b) {
-		switch s.b[s.i] {
-		case '.', 'e', 'E':
-			s.ok = false
-			return nil
-		}
-	}
-	v, err := strconv.Atoi(string(s.b[start:s.i]))
-	if err != nil {
-		s.ok = false
-		return nil
-	}
-	return &v
-}
-
-// strs reads an array of strings.
-func (s *jsonScanner) strs() []string {
-	s.consume('[')
-	out := []string{}
-	if s.peek(']') {
-		s.i++
-		return out
-	}
-	for s.ok {
-		out = append(out, s.str())
-		if s.peek(',') {
-			s.i++
-			continue
-		}
-		s.consume(']')
-		break
-	}
-	return out
-}
-
-// key reads a member name, which must be plain ASCII without escapes
-// (every name the fast path knows is): its bytes, not a copy.
-func (s *jsonScanner) key() []byte {
-	s.consume('"')
-	start := s.i
-	for s.ok && s.i < len(s.b) {
-		switch c := s.b[s.i]; {
-		case c == '"':
-			s.i++
-			return s.b[start : s.i-1]
-		case c < 0x20 || c >= utf8.RuneSelf || c == '\\':
-			s.ok = false
-		default:
-			s.i++
-		}
-	}
-	s.ok = false
-	return nil
-}
-
-// object reads an object, calling member for each member's name with the
-// scanner at its value; member reads the value or fails. A member named
-// twice fails.
-func (s *jsonScanner) object(member func(name []byte) bool) {
-	s.consume('{')
-	if s.peek('}') {
-		s.i++
-		return
-	}
-	var seen [8][]byte
-	n := 0
-	for s.ok {
-		name := s.key()
-		s.consume(':')
-		if !s.ok {
-			return
-		}
-		for _, prev := range seen[:n] {
-			if string(prev) == string(name) {
-				s.ok = false
-				return
-			}
-		}
-		if n == len(seen) || !member(name) {
-			s.ok = false
-			return
-		}
-		seen[n] = name
-		n++
-		if s.peek(',') {
-			s.i++
-			continue
-		}
-		s.consume('}')
-		return
-	}
-}
-
-// objects reads an array of objects, each through item.
-func (s *jsonScanner) objects(item func()) {
-	s.consume('[')
-	if s.peek(']') {
-		s.i++
-		return
-	}
-	for s.ok {
-		item()
-		if s.peek(',') {
-			s.i++
-			continue
-		}
-		s.consume(']')
-		return
-	}
-}
-
-// end checks that nothing but white space is left.
-func (s *jsonScanner) end() bool {
-	s.ws()
-	return s.ok && s.i == len(s.b)
-}
-
 func (in *sendMessageBatchInput) decodeFast(body []byte) bool {
-	s := &jsonScanner{b: body, ok: true}
-	s.object(func(name []byte) bool {
+	s := awsproto.NewJSONScanner(body, false)
+	s.Object(func(name []byte) bool {
 		switch string(name) {
 		case "QueueUrl":
-			in.QueueUrl = s.str()
+			in.QueueUrl = s.Str()
 		case "Entries":
 			in.Entries = make([]sendBatchEntry, 0, maxBatchEntries)
-			s.objects(func() {
+			s.Array(func() {
 				var e sendBatchEntry
-				s.object(func(name []byte) bool {
+				s.Object(func(name []byte) bool {
 					switch string(name) {
 					case "Id":
-						e.Id = s.str()
+						e.Id = s.Str()
 					case "MessageBody":
-						e.MessageBody = s.str()
+						e.MessageBody = s.Str()
 					case "MessageGroupId":
-						e.MessageGroupId = s.str()
+						e.MessageGroupId = s.Str()
 					case "MessageDeduplicationId":
-						e.MessageDeduplicationId = s.str()
+						e.MessageDeduplicationId = s.Str()
 					case "DelaySeconds":
-						e.DelaySeconds = s.integer()
+						e.DelaySeconds = s.Int()
 					default:
 						return false
 					}
@@ -317,25 +61,25 @@ func (in *sendMessageBatchInput) decodeFast(body []byte) bool {
 		}
 		return true
 	})
-	return s.end()
+	return s.End()
 }
 
 func (in *deleteMessageBatchInput) decodeFast(body []byte) bool {
-	s := &jsonScanner{b: body, ok: true}
-	s.object(func(name []byte) bool {
+	s := awsproto.NewJSONScanner(body, false)
+	s.Object(func(name []byte) bool {
 		switch string(name) {
 		case "QueueUrl":
-			in.QueueUrl = s.str()
+			in.QueueUrl = s.Str()
 		case "Entries":
 			in.Entries = make([]deleteBatchEntry, 0, maxBatchEntries)
-			s.objects(func() {
+			s.Array(func() {
 				var e deleteBatchEntry
-				s.object(func(name []byte) bool {
+				s.Object(func(name []byte) bool {
 					switch string(name) {
 					case "Id":
-						e.Id = s.str()
+						e.Id = s.Str()
 					case "ReceiptHandle":
-						e.ReceiptHandle = s.str()
+						e.ReceiptHandle = s.Str()
 					default:
 						return false
 					}
@@ -348,33 +92,33 @@ func (in *deleteMessageBatchInput) decodeFast(body []byte) bool {
 		}
 		return true
 	})
-	return s.end()
+	return s.End()
 }
 
 func (in *receiveMessageInput) decodeFast(body []byte) bool {
-	s := &jsonScanner{b: body, ok: true}
-	s.object(func(name []byte) bool {
+	s := awsproto.NewJSONScanner(body, false)
+	s.Object(func(name []byte) bool {
 		switch string(name) {
 		case "QueueUrl":
-			in.QueueUrl = s.str()
+			in.QueueUrl = s.Str()
 		case "AttributeNames":
-			in.AttributeNames = s.strs()
+			in.AttributeNames = s.Strs()
 		case "MessageSystemAttributeNames":
-			in.MessageSystemAttributeNames = s.strs()
+			in.MessageSystemAttributeNames = s.Strs()
 		case "MessageAttributeNames":
-			in.MessageAttributeNames = s.strs()
+			in.MessageAttributeNames = s.Strs()
 		case "MaxNumberOfMessages":
-			in.MaxNumberOfMessages = s.integer()
+			in.MaxNumberOfMessages = s.Int()
 		case "VisibilityTimeout":
-			in.VisibilityTimeout = s.integer()
+			in.VisibilityTimeout = s.Int()
 		case "WaitTimeSeconds":
-			in.WaitTimeSeconds = s.integer()
+			in.WaitTimeSeconds = s.Int()
 		case "ReceiveRequestAttemptId":
-			in.ReceiveRequestAttemptId = s.str()
+			in.ReceiveRequestAttemptId = s.Str()
 		default:
 			return false
 		}
 		return true
 	})
-	return s.end()
+	return s.End()
 }
