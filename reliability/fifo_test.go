@@ -17,6 +17,7 @@ import (
 
 	"github.com/orderflow/orderflow"
 	"github.com/orderflow/orderflow/cloud"
+	"github.com/orderflow/orderflow/internal/crashtest"
 	"github.com/orderflow/orderflow/internal/ordergen"
 	"github.com/orderflow/orderflow/internal/slowtest"
 	"github.com/orderflow/orderflow/reliability"
@@ -135,6 +136,10 @@ func TestAStandardPipelineLetsEventsOvertakeEachOtherUnderTheSameFaults(t *testi
 // far as its log shows: lines written just before a kill can be lost).
 func TestKillNineOfAFIFOPipelineKeepsEachOrdersEventsInOrder(t *testing.T) {
 	slowtest.Skip(t, "kill -9 of orderflow up, a child process, while publishing")
+	crashtest.EachSyncMode(t, testKillNineOfAFIFOPipelineKeepsEachOrdersEventsInOrder)
+}
+
+func testKillNineOfAFIFOPipelineKeepsEachOrdersEventsInOrder(t *testing.T, syncEvery time.Duration) {
 	bin, dir, addr, cfg := killSetup(t)
 	endpoint := "http://" + addr
 	rnd := rand.New(rand.NewPCG(9, 9))
@@ -143,6 +148,9 @@ func TestKillNineOfAFIFOPipelineKeepsEachOrdersEventsInOrder(t *testing.T) {
 	rounds := max(2, *flagKills/2)
 	version := 0
 	extra := []string{"--param", "QueueType=FIFO", "--param", "MaxReceiveCount=1000"}
+	if syncEvery > 0 {
+		extra = append(extra, "--sync-every", syncEvery.String())
+	}
 	topic := "arn:aws:sns:us-east-1:000000000000:OrderTopic.fifo"
 	round := func(o int) ([]ordergen.Event, map[string]orderflow.Order) {
 		// One version of every order, in a random order of the orders.

@@ -160,13 +160,18 @@ func TestObjectsSurviveARestartOnADataDirectory(t *testing.T) {
 	checkAPIError(t, err, 404, "NoSuchUpload")
 }
 
-// serveS3 is the crash test's child: S3 alone on the data file in c.Dir.
-func serveS3(c crashtest.Child) (*crashtest.Server, error) {
+// serveS3 is the crash test's child: S3 alone on the data file in c.Dir,
+// its journal syncing the log every syncEvery (0: before every answer).
+func serveS3(syncEvery time.Duration) func(c crashtest.Child) (*crashtest.Server, error) {
+	return func(c crashtest.Child) (*crashtest.Server, error) { return serveS3With(c, syncEvery) }
+}
+
+func serveS3With(c crashtest.Child, syncEvery time.Duration) (*crashtest.Server, error) {
 	db, err := journal.Open(filepath.Join(c.Dir, "data.db"))
 	if err != nil {
 		return nil, err
 	}
-	j, err := journal.New(db)
+	j, err := journal.NewWithOptions(db, journal.Options{SyncEvery: syncEvery})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -182,7 +187,11 @@ func serveS3(c crashtest.Child) (*crashtest.Server, error) {
 
 func TestAKilledProcessKeepsEveryAcknowledgedObject(t *testing.T) {
 	slowtest.Skip(t, "kill -9 of a child process")
-	p := crashtest.Start(t, crashtest.Options{Serve: serveS3})
+	crashtest.EachSyncMode(t, testAKilledProcessKeepsEveryAcknowledgedObject)
+}
+
+func testAKilledProcessKeepsEveryAcknowledgedObject(t *testing.T, syncEvery time.Duration) {
+	p := crashtest.Start(t, crashtest.Options{Serve: serveS3(syncEvery)})
 	client := func() *s3.Client {
 		return s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.Endpoint()), UsePathStyle: true, RetryMaxAttempts: 1,
 			HTTPClient: crashtest.NewHTTPClient(), Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
